@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+// Every test runs twice: once with native primitives where they load, once with ENGINE_NATIVE=off
+// forcing every fallback. Subprocess tests pass the variable on to the CLI they start.
+const include = ['src/**/*.test.ts', 'workers/**/*.test.ts', 'native-bindings/**/*.test.ts', 'test/**/*.test.ts'];
+
+export default defineConfig({
+  test: {
+    root,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // 2-core machines: heavy integration tests share the CPU with the worker pools they start.
+    maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'native', include, env: { ENGINE_NATIVE: 'auto' } } },
+      { extends: true, test: { name: 'fallback', include, env: { ENGINE_NATIVE: 'off' } } },
+    ],
+  },
+});
