@@ -65,6 +65,8 @@ export interface SelectionReport {
   readonly chosen: string;
   readonly kind: ImplKind;
   readonly rejected: readonly { readonly impl: string; readonly reason: string }[];
+  /** Set when the policy could not be honoured, e.g. ENGINE_NATIVE=off for a native-only primitive. */
+  readonly note?: string;
 }
 
 /** Which implementations may be used: 'auto' tries native first; 'fallback' skips native ones (ENGINE_NATIVE=off). */

@@ -1,0 +1,444 @@
+// Backup: walk → read → chunk + hash (pool) → dedup → compress + encrypt + verify (pool) → pack →
+// store, then trees bottom-up and the snapshot. Every stage is bounded in bytes (pipeline/budget.ts):
+// segments hold the read budget from the read until their new chunks are sealed; sealed blobs hold
+// the sealed budget until their pack is durably stored.
+import { promises as fsp, type BigIntStats, type Dirent } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { EngineError, ErrorCode } from '../errors/engine-error.js';
+import { envelopeOverhead, seal as sealEnvelope } from '../crypto/envelope.js';
+import { type BlobId, BlobType } from '../format/ids.js';
+import { compareNames, encodeTree, type Tree, type TreeNode } from '../format/tree.js';
+import { baseNode, nodeType, unchangedSince } from '../fs/node-meta.js';
+import { ByteBudget, Concurrency } from '../pipeline/budget.js';
+import type { Plan } from '../pipeline/planner.js';
+import type { WorkerPool } from '../pipeline/pool.js';
+import type { BlobUploader } from '../repository/blob-uploader.js';
+import type { MasterIndex } from '../repository/master-index.js';
+import type { Repository } from '../repository/repository.js';
+import { toHex } from '../util/hex.js';
+import type { Span } from '../../workers/protocol.js';
+
+export interface SourceProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface BackupCounters {
+  filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
+  dirs: number;
+  filesRead: number;
+  bytesRead: number;
+  totalBytes: number;
+  /** Files and bytes done (read or taken from the parent): drives the progress display. */
+  filesDone: number;
+  bytesDone: number;
+}
+
+export interface ArchiverOptions {
+  plan: Plan;
+  signal?: AbortSignal;
+  onProblem: (p: SourceProblem) => void;
+  /** Test hook, inert unless ENGINE_TEST_HOOKS sets it: runs just before a file is opened. */
+  beforeOpen?: (path: string) => Promise<void>;
+}
+
+/** Files at most this big are one chunk (FastCDC never cuts below the minimum): batched per task. */
+interface SmallFile {
+  readonly path: string;
+  readonly size: number;
+  /** null: the file could not be read (reported). */
+  readonly resolve: (r: { ids: BlobId[]; size: number } | null) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const SMALL_BATCH_FILES = 128;
+const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
+
+export class Archiver {
+  private readonly repo: Repository;
+  private readonly index: MasterIndex;
+  private readonly pool: WorkerPool;
+  private readonly uploader: BlobUploader;
+  private readonly plan: Plan;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onProblem: (p: SourceProblem) => void;
+  private readonly beforeOpen: (path: string) => Promise<void>;
+  readonly readBudget: ByteBudget;
+  readonly sealedBudget: ByteBudget;
+  private readonly fileLimit: Concurrency;
+  private readonly overhead: number;
+  private small: SmallFile[] = [];
+  private smallBytes = 0;
+  private readonly background: Promise<void>[] = [];
+  private failure: unknown = null;
+  readonly counters: BackupCounters = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0 };
+
+  constructor(repo: Repository, index: MasterIndex, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, opts: ArchiverOptions) {
+    this.repo = repo;
+    this.index = index;
+    this.pool = pool;
+    this.uploader = uploader;
+    this.plan = opts.plan;
+    this.signal = opts.signal;
+    this.onProblem = opts.onProblem;
+    this.beforeOpen = opts.beforeOpen ?? (async () => undefined);
+    this.readBudget = new ByteBudget('read', opts.plan.readBytes);
+    this.sealedBudget = sealedBudget;
+    this.fileLimit = new Concurrency(opts.plan.fileConcurrency);
+    this.overhead = envelopeOverhead(repo.suite);
+  }
+
+  /** Backs up the given paths; returns the root tree id. Problems with single files are reported, not thrown. */
+  async run(paths: string[], parentRoot: Tree | null): Promise<BlobId> {
+    const nodes: TreeNode[] = [];
+    const seen = new Set<string>();
+    for (const p of paths) {
+      const abs = resolve(p);
+      const name = basename(abs) || 'root';
+      if (seen.has(name)) throw new EngineError(ErrorCode.USAGE, `two backup paths share the name "${name}"`, { hint: 'back them up in separate snapshots or back up their common parent' });
+      seen.add(name);
+      const parentNode = parentRoot?.nodes.find((n) => n.name === name);
+      const node = await this.saveEntry(abs, name, parentNode, true);
+      if (node) nodes.push(node);
+    }
+    this.flushSmall();
+    const root = await this.saveTree({ nodes });
+    await this.drain();
+    return root;
+  }
+
+  private check(): void {
+    this.signal?.throwIfAborted();
+    if (this.failure) throw this.failure;
+  }
+
+  private problem(path: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    const message = code === 'ENOENT' ? 'vanished during backup' : err instanceof Error ? err.message : String(err);
+    this.onProblem({ path, message });
+  }
+
+  /**
+   * Returns the node for one path, or null when it cannot be read (reported). With `known` given,
+   * a file reaches the small-file batch synchronously, before this function first awaits: the
+   * caller relies on that to flush the batch after starting a directory's files.
+   */
+  private async saveEntry(path: string, name: string, parent: TreeNode | undefined, top: boolean, known?: BigIntStats | Error): Promise<TreeNode | null> {
+    let st: BigIntStats;
+    try {
+      if (known instanceof Error) throw known;
+      st = known ?? (await fsp.lstat(path, { bigint: true }));
+    } catch (err) {
+      if (top && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new EngineError(ErrorCode.USAGE, `backup path ${path} does not exist`, { hint: 'check the paths given to `engine backup`' });
+      }
+      this.problem(path, err);
+      return null;
+    }
+    const type = nodeType(st);
+    if (!type) return null;
+    const node = baseNode(name, type, st);
+    if (type === 'symlink') {
+      try {
+        node.linkTarget = await fsp.readlink(path);
+      } catch (err) {
+        this.problem(path, err);
+        return null;
+      }
+      return node;
+    }
+    if (type === 'dir') {
+      const subtree = await this.saveDir(path, parent?.type === 'dir' && parent.subtree ? parent.subtree : null);
+      if (subtree === null) return null;
+      node.subtree = subtree;
+      return node;
+    }
+    if (type !== 'file') return node;
+    const size = Number(st.size);
+    this.counters.totalBytes += size;
+    if (unchangedSince(parent, st)) {
+      node.size = size;
+      node.content = parent.content;
+      this.counters.filesUnmodified++;
+      this.counters.filesDone++;
+      this.counters.bytesDone += size;
+      return node;
+    }
+    if (parent?.type === 'file') this.counters.filesChanged++;
+    else this.counters.filesNew++;
+    const result = await this.saveFileContents(path, size);
+    if (!result) return null;
+    node.size = result.size;
+    node.content = result.ids;
+    return node;
+  }
+
+  private async saveDir(path: string, parentTreeId: BlobId | null): Promise<BlobId | null> {
+    this.check();
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(path, { withFileTypes: true });
+    } catch (err) {
+      this.problem(path, err);
+      return null;
+    }
+    this.counters.dirs++;
+    entries.sort((a, b) => compareNames(a.name, b.name));
+    let parentNodes: Map<string, TreeNode> | null = null;
+    if (parentTreeId && this.index.has(parentTreeId)) {
+      const t = await this.repo.loadTree(this.index, parentTreeId);
+      parentNodes = new Map(t.nodes.map((n) => [n.name, n]));
+    }
+    const stats = await Promise.all(entries.map((e) => fsp.lstat(join(path, e.name), { bigint: true }).catch((err: Error) => err)));
+    // Files start at once (bounded by the budgets); directories are walked one after another.
+    const pending: Promise<TreeNode | null>[] = [];
+    for (const [i, entry] of entries.entries()) {
+      const name = entry.name;
+      const full = join(path, name);
+      const parent = parentNodes?.get(name);
+      if (entry.isDirectory()) {
+        this.flushSmall();
+        pending.push(Promise.resolve(await this.saveEntry(full, name, parent, false, stats[i])));
+      } else {
+        const p = this.saveEntry(full, name, parent, false, stats[i]);
+        p.catch(() => undefined);
+        pending.push(p);
+      }
+    }
+    this.flushSmall();
+    const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== null);
+    return this.saveTree({ nodes });
+  }
+
+  private async saveTree(tree: Tree): Promise<BlobId> {
+    const bytes = encodeTree(tree);
+    const { p, keys } = this.repo;
+    const id = toHex(p.blake3.keyedHash(keys.blobId, bytes)) as BlobId;
+    if (!this.uploader.claim(id)) return id;
+    const sealed = sealEnvelope(p, keys, bytes, { suite: this.repo.suite, zstdLevel: this.repo.config.compression.level });
+    await this.sealedBudget.acquire(sealed.length, this.signal);
+    await this.uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
+    return id;
+  }
+
+  private async saveFileContents(path: string, size: number): Promise<{ ids: BlobId[]; size: number } | null> {
+    if (size <= this.repo.config.chunker.minSize) {
+      return new Promise((resolve, reject) => {
+        this.small.push({ path, size, resolve, reject });
+        this.smallBytes += size;
+        if (this.small.length >= SMALL_BATCH_FILES || this.smallBytes >= SMALL_BATCH_BYTES) this.flushSmall();
+      });
+    }
+    return this.fileLimit.run(() => this.saveLargeFile(path));
+  }
+
+  private flushSmall(): void {
+    if (this.small.length === 0) return;
+    const batch = this.small;
+    const bytes = this.smallBytes;
+    this.small = [];
+    this.smallBytes = 0;
+    const run = this.fileLimit.run(() => this.saveSmallBatch(batch, bytes));
+    // A failed batch fails its files too, so no directory waits forever on them.
+    this.track(run.catch((err: unknown) => {
+      for (const f of batch) f.reject(err);
+      throw err;
+    }));
+  }
+
+  private track(p: Promise<void>): void {
+    const t = p.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    this.background.push(t);
+  }
+
+  private async saveSmallBatch(batch: SmallFile[], bytes: number): Promise<void> {
+    const capacity = bytes + batch.length; // +1 per file: detects a file that grew since lstat
+    await this.readBudget.acquire(capacity, this.signal);
+    let leased = capacity;
+    try {
+      const segment = new Uint8Array(new SharedArrayBuffer(Math.max(1, capacity)));
+      const spans: Span[] = [];
+      const read: (SmallFile & { start: number; end: number })[] = [];
+      let pos = 0;
+      await Promise.all(
+        batch.map(async (f) => {
+          const start = pos;
+          pos += f.size + 1;
+          try {
+            await this.beforeOpen(f.path);
+            const got = await readInto(f.path, segment, start, f.size + 1);
+            read.push({ ...f, start, end: start + Math.min(got, f.size) });
+            if (got > f.size) this.onProblem({ path: f.path, message: 'changed while being read (grew); stored as first read' });
+          } catch (err) {
+            this.problem(f.path, err);
+            f.resolve(null);
+          }
+        }),
+      );
+      read.sort((a, b) => a.start - b.start);
+      for (const f of read) spans.push({ start: f.start, end: f.end, final: true });
+      const out = await this.pool.chunkHash({ segment, spans });
+      const ranges: number[] = [];
+      const ids: Uint8Array[] = [];
+      read.forEach((f, i) => {
+        const s = out.spans[i]!;
+        const fileIds: BlobId[] = [];
+        let prev = f.start;
+        s.ends.forEach((end, k) => {
+          const idBytes = s.ids.subarray(32 * k, 32 * k + 32);
+          const id = toHex(idBytes) as BlobId;
+          fileIds.push(id);
+          if (this.uploader.claim(id)) {
+            ranges.push(prev, end - prev);
+            ids.push(idBytes);
+          }
+          prev = end;
+        });
+        this.counters.filesRead++;
+        this.counters.bytesRead += f.end - f.start;
+        this.counters.filesDone++;
+        this.counters.bytesDone += f.end - f.start;
+        f.resolve({ ids: fileIds, size: f.end - f.start });
+      });
+      await this.sealNew(segment, ranges, ids);
+    } finally {
+      this.readBudget.release(leased);
+      leased = 0;
+    }
+  }
+
+  private async saveLargeFile(path: string): Promise<{ ids: BlobId[]; size: number } | null> {
+    let fh: fsp.FileHandle;
+    try {
+      await this.beforeOpen(path);
+      fh = await fsp.open(path, 'r');
+    } catch (err) {
+      this.problem(path, err);
+      return null;
+    }
+    const ids: BlobId[] = [];
+    let carry: Uint8Array = new Uint8Array(0);
+    let size = 0;
+    const seals: Promise<void>[] = [];
+    try {
+      for (;;) {
+        this.check();
+        const want = this.plan.segmentBytes;
+        const cap = carry.length + want;
+        await this.readBudget.acquire(cap, this.signal);
+        let released = false;
+        const release = (): void => {
+          if (!released) this.readBudget.release(cap);
+          released = true;
+        };
+        try {
+          const segment = new Uint8Array(new SharedArrayBuffer(cap));
+          segment.set(carry, 0);
+          let n = 0;
+          try {
+            n = await readFull(fh, segment, carry.length, want);
+          } catch (err) {
+            this.problem(path, err);
+            release();
+            await Promise.allSettled(seals);
+            return null;
+          }
+          size += n;
+          this.counters.bytesRead += n;
+          this.counters.bytesDone += n;
+          const end = carry.length + n;
+          const final = n < want;
+          const out = await this.pool.chunkHash({ segment, spans: [{ start: 0, end, final }] });
+          const s = out.spans[0]!;
+          const ranges: number[] = [];
+          const newIds: Uint8Array[] = [];
+          let prev = 0;
+          s.ends.forEach((e, k) => {
+            const idBytes = s.ids.subarray(32 * k, 32 * k + 32);
+            const id = toHex(idBytes) as BlobId;
+            ids.push(id);
+            if (this.uploader.claim(id)) {
+              ranges.push(prev, e - prev);
+              newIds.push(idBytes);
+            }
+            prev = e;
+          });
+          carry = segment.slice(s.tailStart, end);
+          // Sealing runs on while the next segment is read; the segment's lease goes with it.
+          const sealing = this.sealNew(segment, ranges, newIds).finally(release);
+          sealing.catch(() => undefined);
+          seals.push(sealing);
+          if (final) break;
+        } catch (err) {
+          release();
+          throw err;
+        }
+      }
+      await Promise.all(seals);
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    this.counters.filesRead++;
+    this.counters.filesDone++;
+    return { ids, size };
+  }
+
+  /** Compresses, encrypts and verifies the claimed chunks of a segment on the pool, then packs them. */
+  private async sealNew(segment: Uint8Array, ranges: number[], ids: Uint8Array[]): Promise<void> {
+    if (ranges.length === 0) return;
+    let estimate = 0;
+    for (let i = 1; i < ranges.length; i += 2) estimate += ranges[i]! + this.overhead;
+    await this.sealedBudget.acquire(estimate, this.signal);
+    const idBytes = new Uint8Array(32 * ids.length);
+    ids.forEach((id, i) => idBytes.set(id, 32 * i));
+    let out: ArrayBuffer;
+    try {
+      out = await this.pool.seal({ segment, ranges: Uint32Array.from(ranges), ids: idBytes });
+    } catch (err) {
+      this.sealedBudget.release(estimate);
+      throw err;
+    }
+    const view = new DataView(out);
+    const count = view.getUint32(0, true);
+    let pos = 4 + 4 * count;
+    let used = 0;
+    const blobs: { id: BlobId; sealed: Uint8Array; raw: number }[] = [];
+    for (let i = 0; i < count; i++) {
+      const len = view.getUint32(4 + 4 * i, true);
+      blobs.push({ id: toHex(ids[i]!) as BlobId, sealed: new Uint8Array(out, pos, len), raw: ranges[2 * i + 1]! });
+      pos += len;
+      used += len;
+    }
+    // Compression made the blobs smaller than the lease taken for them: give the rest back now.
+    this.sealedBudget.release(estimate - used);
+    for (const b of blobs) await this.uploader.add(BlobType.DATA, b.id, b.sealed, b.raw, b.sealed.length);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.background.length > 0) await Promise.all(this.background.splice(0));
+    if (this.failure) throw this.failure;
+  }
+}
+
+async function readFull(fh: fsp.FileHandle, buf: Uint8Array, offset: number, length: number): Promise<number> {
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, offset + got, length - got, null);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+async function readInto(path: string, buf: Uint8Array, offset: number, length: number): Promise<number> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    return await readFull(fh, buf, offset, length);
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,172 @@
+// Local filesystem backend. Writes go to a temporary file in the target folder, which is fsynced,
+// renamed into place and followed by an fsync of the folder, so an object is either absent or
+// complete and durable (a crash never leaves a partial object under its final name).
+// Files are created 0600 and folders 0700: a repository holds only ciphertext, but its layout and
+// sizes are still nobody else's business.
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { EngineError, ErrorCode } from '../../errors/engine-error.js';
+import { notFound } from '../errors.js';
+import type { Backend, ByteRange, ObjectInfo } from '../types.js';
+
+const TEMP_PREFIX = '.tmp-';
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+export class LocalBackend implements Backend {
+  readonly location: string;
+  private readonly root: string;
+  private readonly knownDirs = new Set<string>();
+
+  constructor(root: string) {
+    this.root = root;
+    this.location = root;
+  }
+
+  private path(name: string): string {
+    if (name.includes('..') || name.startsWith('/')) throw new EngineError(ErrorCode.INTERNAL, `unsafe object name "${name}"`);
+    return join(this.root, ...name.split('/'));
+  }
+
+  private wrap(err: unknown, name: string, op: string): EngineError {
+    const code = errCode(err);
+    if (code === 'ENOENT') return notFound(this.location, name, err);
+    const msg = `${op} "${name}" in ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
+    if (code === 'ENOSPC') return new EngineError(ErrorCode.BACKEND_PERMANENT, msg, { hint: 'the disk holding the repository is full; free space and run the command again (nothing stored so far is lost)', cause: err });
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new EngineError(ErrorCode.BACKEND_PERMANENT, msg, { hint: 'check the permissions of the repository folder', cause: err });
+    return new EngineError(ErrorCode.BACKEND_TRANSIENT, msg, { cause: err });
+  }
+
+  async rootExists(): Promise<boolean> {
+    try {
+      return (await fsp.stat(this.root)).isDirectory();
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return false;
+      throw this.wrap(err, '.', 'stat');
+    }
+  }
+
+  async createRoot(): Promise<void> {
+    await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const entries = await fsp.readdir(this.root);
+    if (entries.length > 0) throw new EngineError(ErrorCode.REPO_EXISTS, `${this.root} is not empty`, { hint: 'choose an empty or new folder for `engine init`' });
+    await fsp.chmod(this.root, 0o700);
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    this.knownDirs.add(dir);
+  }
+
+  async save(name: string, data: Uint8Array): Promise<void> {
+    const final = this.path(name);
+    const dir = dirname(final);
+    const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    try {
+      await this.ensureDir(dir);
+      const fh = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      try {
+        let off = 0;
+        while (off < data.length) {
+          const { bytesWritten } = await fh.write(data, off, data.length - off, off);
+          off += bytesWritten;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, final);
+      await syncDir(dir);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw this.wrap(err, name, 'cannot save');
+    }
+  }
+
+  async load(name: string, range?: ByteRange): Promise<Uint8Array> {
+    const p = this.path(name);
+    try {
+      if (!range) return new Uint8Array(await fsp.readFile(p));
+      const fh = await fsp.open(p, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(range.length);
+        let got = 0;
+        while (got < range.length) {
+          const { bytesRead } = await fh.read(buf, got, range.length - got, range.offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        if (got !== range.length) {
+          throw new EngineError(ErrorCode.INTEGRITY, `object "${name}" is shorter than expected: wanted ${range.length} bytes at ${range.offset}, got ${got}`);
+        }
+        return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw this.wrap(err, name, 'cannot read');
+    }
+  }
+
+  async stat(name: string): Promise<ObjectInfo> {
+    try {
+      const st = await fsp.stat(this.path(name));
+      return { name, size: st.size };
+    } catch (err) {
+      throw this.wrap(err, name, 'cannot stat');
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const base = this.path(prefix.replace(/\/$/, ''));
+    yield* this.walk(base);
+  }
+
+  private async *walk(dir: string): AsyncIterable<ObjectInfo> {
+    let entries;
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return;
+      throw this.wrap(err, relative(this.root, dir), 'cannot list');
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const full = join(dir, e.name);
+      if (e.isDirectory()) yield* this.walk(full);
+      else if (e.isFile() && !e.name.startsWith(TEMP_PREFIX)) {
+        const st = await fsp.stat(full).catch(() => null);
+        if (st) yield { name: relative(this.root, full).split(sep).join('/'), size: st.size };
+      }
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    try {
+      await fsp.unlink(this.path(name));
+    } catch (err) {
+      throw this.wrap(err, name, 'cannot remove');
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** fsync of a folder makes a rename in it durable; some filesystems refuse it, which is harmless. */
+async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await fsp.open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    const c = errCode(err);
+    if (c !== 'EINVAL' && c !== 'ENOTSUP' && c !== 'EISDIR' && c !== 'EPERM') throw err;
+  } finally {
+    await fh?.close();
+  }
+}

@@ -1,0 +1,18 @@
+import { arch, cpus, platform, totalmem } from 'node:os';
+import type { Output } from '../output.js';
+import { primitives } from '../context.js';
+import { formatBytes } from '../../util/bytes.js';
+
+export async function doctorCommand(out: Output): Promise<number> {
+  const { report, policy } = await primitives();
+  if (out.json) {
+    out.data({ node: process.version, platform: platform(), arch: arch(), cpus: cpus().length, memoryBytes: totalmem(), policy, primitives: report });
+    return 0;
+  }
+  out.result(`node ${process.version} on ${platform()}/${arch()}, ${cpus().length} cores, ${formatBytes(totalmem())}; native primitives: ${policy === 'fallback' ? 'off (ENGINE_NATIVE=off)' : 'on'}`);
+  for (const r of report) {
+    out.result(`${r.primitive.padEnd(18)} ${r.chosen} (${r.kind})`);
+    for (const rej of r.rejected) out.result(`${''.padEnd(18)}   rejected ${rej.impl}: ${rej.reason}`);
+  }
+  return 0;
+}

@@ -1,0 +1,33 @@
+import type { BlobId } from '../../format/ids.js';
+import type { TreeNode } from '../../format/tree.js';
+import type { MasterIndex } from '../../repository/master-index.js';
+import type { Repository } from '../../repository/repository.js';
+import type { GlobalOptions } from '../context.js';
+import type { Output } from '../output.js';
+import { openRepository } from '../session.js';
+
+export async function lsCommand(ref: string, flags: GlobalOptions, out: Output): Promise<number> {
+  const { repo } = await openRepository(flags);
+  const index = await repo.loadIndex();
+  const { id, snapshot } = await repo.resolveSnapshot(ref);
+  if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
+  else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}`);
+  await walk(repo, index, snapshot.tree, '', (path, node) => {
+    if (out.json) {
+      out.data({ message_type: 'node', path: `/${path}`, type: node.type, mode: node.mode, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(node.linkTarget !== undefined ? { linkTarget: node.linkTarget } : {}) });
+    } else {
+      out.result(`/${path}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${node.linkTarget}` : ''}`);
+    }
+  });
+  return 0;
+}
+
+/** Depth-first, one directory loaded at a time. */
+async function walk(repo: Repository, index: MasterIndex, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => void): Promise<void> {
+  const tree = await repo.loadTree(index, treeId);
+  for (const node of tree.nodes) {
+    const path = prefix ? `${prefix}/${node.name}` : node.name;
+    visit(path, node);
+    if (node.type === 'dir' && node.subtree) await walk(repo, index, node.subtree, path, visit);
+  }
+}

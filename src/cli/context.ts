@@ -1,0 +1,118 @@
+// Everything a command needs from the process: repository location, password, primitives.
+// Only cli/ reads process.env and argv.
+import { readFile, unlink } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { loadPrimitives } from '../../native-bindings/index.js';
+import type { NativePolicy, Primitives, SelectionReport } from '../../native-bindings/types.js';
+import { LocalBackend } from '../backend/local/local-backend.js';
+import type { Backend } from '../backend/types.js';
+import { UsageError } from '../errors/engine-error.js';
+
+export interface GlobalOptions {
+  repo?: string;
+  passwordFile?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function nativePolicy(): NativePolicy {
+  const v = (process.env.ENGINE_NATIVE ?? 'auto').toLowerCase();
+  if (v === 'off' || v === '0' || v === 'false' || v === 'fallback') return 'fallback';
+  return 'auto';
+}
+
+export async function primitives(): Promise<{ primitives: Primitives; report: SelectionReport[]; policy: NativePolicy }> {
+  const policy = nativePolicy();
+  const { primitives: p, report } = await loadPrimitives(policy);
+  return { primitives: p, report, policy };
+}
+
+export function repoLocation(opts: GlobalOptions): string {
+  const loc = opts.repo ?? process.env.ENGINE_REPOSITORY;
+  if (!loc) throw new UsageError('no repository given', { hint: 'pass --repo PATH or set ENGINE_REPOSITORY' });
+  return loc;
+}
+
+export function openBackend(location: string): Backend {
+  if (location.startsWith('s3:')) {
+    throw new UsageError(`S3 repositories (${location}) are not supported by this version yet`, { hint: 'use a local path for --repo' });
+  }
+  const path = location.startsWith('local:') ? location.slice('local:'.length) : location;
+  return new LocalBackend(resolve(path));
+}
+
+/** The password from ENGINE_PASSWORD, --password-file or a prompt; never from a plain flag. */
+export async function readPassword(opts: GlobalOptions, purpose: 'open' | 'new'): Promise<Uint8Array> {
+  let pw: string | undefined;
+  if (opts.passwordFile) {
+    try {
+      pw = (await readFile(opts.passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new UsageError(`cannot read the password file ${opts.passwordFile}: ${(err as Error).message}`, { hint: 'check --password-file' });
+    }
+  } else if (process.env.ENGINE_PASSWORD !== undefined) {
+    pw = process.env.ENGINE_PASSWORD;
+  } else if (process.stdin.isTTY && process.stderr.isTTY) {
+    pw = await prompt(purpose === 'new' ? 'enter password for the new repository: ' : 'enter repository password: ');
+    if (purpose === 'new') {
+      const again = await prompt('enter the password again: ');
+      if (again !== pw) throw new UsageError('the passwords do not match', { hint: 'run the command again' });
+    }
+  } else {
+    throw new UsageError('no password given', { hint: 'set ENGINE_PASSWORD, pass --password-file FILE, or run on a terminal to be asked' });
+  }
+  if (pw.length === 0) throw new UsageError('an empty password is not allowed', { hint: 'choose a password' });
+  return new TextEncoder().encode(pw);
+}
+
+/** Reads a line from the terminal without echoing it. */
+async function prompt(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  return new Promise((resolvePw, reject) => {
+    let buf = '';
+    const onData = (s: string): void => {
+      for (const ch of s) {
+        if (ch === '\r' || ch === '\n') {
+          done();
+          process.stderr.write('\n');
+          resolvePw(buf);
+          return;
+        }
+        if (ch === '\u0003') {
+          done();
+          reject(new UsageError('interrupted at the password prompt'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') buf = buf.slice(0, -1);
+        else buf += ch;
+      }
+    };
+    const done = (): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+    };
+    stdin.on('data', onData);
+  });
+}
+
+/**
+ * Test hooks, compiled in but inert unless ENGINE_TEST_HOOKS is set (restic's BackendTestHook idea):
+ * `vanish=NAME` deletes any source file named NAME just before the backup opens it.
+ */
+export function testHooks(): { beforeOpen?: (path: string) => Promise<void> } {
+  const spec = process.env.ENGINE_TEST_HOOKS;
+  if (!spec) return {};
+  const m = /^vanish=(.+)$/.exec(spec);
+  if (!m) return {};
+  const name = m[1]!;
+  return {
+    beforeOpen: async (path: string) => {
+      if (path.endsWith(`/${name}`)) await unlink(path).catch(() => undefined);
+    },
+  };
+}

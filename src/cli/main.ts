@@ -1,0 +1,134 @@
+// The engine command line: builds the command table, runs one command, and is the only place that
+// turns errors into exit codes and calls process.exit.
+import { Command, CommanderError, Option } from 'commander';
+import { isEngineError } from '../errors/engine-error.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { makeOutput, type Output } from './output.js';
+import type { GlobalOptions } from './context.js';
+
+const controller = new AbortController();
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) process.exit(ExitCode.INTERRUPTED);
+    interrupted = true;
+    process.stderr.write(`\n${sig}: stopping; what is stored so far stays usable (press again to quit at once)\n`);
+    controller.abort();
+  });
+}
+
+function outputFor(cmd: Command): Output {
+  const o = cmd.optsWithGlobals<GlobalOptions>();
+  return makeOutput({ json: o.json === true, verbose: o.verbose === true });
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function build(): { program: Command; result: { code: number } } {
+  const result = { code: 0 };
+  const program = new Command('engine')
+    .description('deduplicating, compressing, encrypting backups within a memory budget')
+    .version('0.1.0')
+    .option('-r, --repo <location>', 'repository location (default: $ENGINE_REPOSITORY)')
+    .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD, else a prompt)')
+    .option('--json', 'machine-readable output')
+    .option('-v, --verbose', 'explain more (the memory plan, the parent snapshot)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('init')
+    .description('create a new repository')
+    .addOption(new Option('--cipher <name>', 'cipher for new data').choices(['xchacha20-poly1305', 'aes-256-gcm']).default('xchacha20-poly1305'))
+    .option('--pack-size <size>', 'target pack size', '16M')
+    .option('--compression-level <n>', 'zstd level 1-19', '3')
+    .action(async (flags: Record<string, string>, cmd: Command) => {
+      const { initCommand } = await import('./commands/init.js');
+      result.code = await initCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
+    });
+
+  program
+    .command('backup')
+    .description('back up one or more paths into a new snapshot')
+    .argument('<paths...>', 'files or folders to back up')
+    .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M (default: from free memory)')
+    .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
+    .option('--host <name>', 'host name recorded in the snapshot')
+    .option('--no-extra-verify', 'skip decrypting every sealed blob again before it is stored')
+    .action(async (paths: string[], flags: Record<string, unknown>, cmd: Command) => {
+      const { backupCommand } = await import('./commands/backup.js');
+      result.code = await backupCommand(paths, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
+    .command('restore')
+    .description('restore a snapshot (or parts of it) into a folder')
+    .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
+    .option('-t, --target <dir>', 'folder to restore into')
+    .option('-i, --include <path>', 'restore only this path of the snapshot (repeatable)', collect)
+    .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')
+    .action(async (ref: string, flags: Record<string, unknown>, cmd: Command) => {
+      const { restoreCommand } = await import('./commands/restore.js');
+      result.code = await restoreCommand(ref, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
+    .command('snapshots')
+    .description('list snapshots')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const { snapshotsCommand } = await import('./commands/snapshots.js');
+      result.code = await snapshotsCommand(cmd.optsWithGlobals(), outputFor(cmd));
+    });
+
+  program
+    .command('ls')
+    .description('list the files of a snapshot')
+    .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
+    .action(async (ref: string, _flags: unknown, cmd: Command) => {
+      const { lsCommand } = await import('./commands/ls.js');
+      result.code = await lsCommand(ref, cmd.optsWithGlobals(), outputFor(cmd));
+    });
+
+  program
+    .command('doctor')
+    .description('show which implementation of each primitive is in use, and why')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      result.code = await doctorCommand(outputFor(cmd));
+    });
+
+  return { program, result };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { program, result } = build();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+    return result.code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return err.exitCode === 0 ? 0 : ExitCode.USAGE;
+    }
+    const code = controller.signal.aborted ? ExitCode.INTERRUPTED : exitCodeFor(err);
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = isEngineError(err) ? err.hint : undefined;
+    if (json) {
+      process.stderr.write(`${JSON.stringify({ message_type: 'exit_error', code, error_code: isEngineError(err) ? err.code : 'E_INTERNAL', message, ...(hint ? { hint } : {}) })}\n`);
+    } else {
+      process.stderr.write(`engine: ${message}\n`);
+      if (hint) process.stderr.write(`  hint: ${hint}\n`);
+      if (!isEngineError(err) && err instanceof Error && process.env.ENGINE_DEBUG) process.stderr.write(`${err.stack}\n`);
+    }
+    return code;
+  }
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`engine: internal error: ${String(err)}\n`);
+    process.exit(ExitCode.FAILURE);
+  },
+);

@@ -1,0 +1,27 @@
+// Human and --json output. Results go to stdout; messages, warnings and progress to stderr.
+export interface Output {
+  readonly json: boolean;
+  readonly verbose: boolean;
+  /** A result line (stdout). */
+  result(text: string): void;
+  /** A JSON document (stdout, one line). */
+  data(value: unknown): void;
+  /** A message for the person at the terminal (stderr); silent in --json mode unless it is a warning. */
+  info(text: string): void;
+  warn(text: string): void;
+}
+
+export function makeOutput(opts: { json: boolean; verbose: boolean; quiet?: boolean }): Output {
+  return {
+    json: opts.json,
+    verbose: opts.verbose,
+    result: (t) => process.stdout.write(`${t}\n`),
+    data: (v) => process.stdout.write(`${JSON.stringify(v)}\n`),
+    info: (t) => {
+      if (!opts.json && !opts.quiet) process.stderr.write(`${t}\n`);
+    },
+    warn: (t) => {
+      process.stderr.write(opts.json ? `${JSON.stringify({ message_type: 'warning', message: t })}\n` : `warning: ${t}\n`);
+    },
+  };
+}

@@ -1,0 +1,56 @@
+// Opening a repository for a command and building the worker pool and memory plan for it.
+import { availableParallelism, freemem, totalmem } from 'node:os';
+import type { PrimitiveName } from '../../native-bindings/types.js';
+import { defaultBudget, describePlan, plan as makePlan, type Plan } from '../pipeline/planner.js';
+import { WorkerPool } from '../pipeline/pool.js';
+import { Repository } from '../repository/repository.js';
+import { parseSize } from '../util/bytes.js';
+import { PROTOCOL_VERSION } from '../../workers/protocol.js';
+import { openBackend, primitives, readPassword, repoLocation, type GlobalOptions } from './context.js';
+import type { Output } from './output.js';
+
+export interface OpenSession {
+  repo: Repository;
+  chosen: Record<PrimitiveName, string>;
+  fallback: boolean;
+}
+
+export async function openRepository(opts: GlobalOptions): Promise<OpenSession> {
+  const location = repoLocation(opts);
+  const backend = openBackend(location);
+  const { primitives: p, report, policy } = await primitives();
+  const password = await readPassword(opts, 'open');
+  const repo = await Repository.open(backend, p, password);
+  const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
+  return { repo, chosen, fallback: policy === 'fallback' };
+}
+
+export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: Output): Plan {
+  const input = {
+    cpus: availableParallelism(),
+    packSizeBytes: s.repo.config.packSizeBytes,
+    maxChunkBytes: s.repo.config.chunker.maxSize,
+    fallback: s.fallback,
+  };
+  const budgetBytes = memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : defaultBudget(totalmem(), freemem(), input);
+  const p = makePlan({ ...input, budgetBytes });
+  if (out.verbose) for (const line of describePlan(p)) out.info(line);
+  return p;
+}
+
+export function startPool(s: OpenSession, threads: number, verifyAfterSeal: boolean): WorkerPool {
+  const { repo } = s;
+  return new WorkerPool(
+    {
+      protocol: PROTOCOL_VERSION,
+      chosen: s.chosen,
+      keys: { xchacha: repo.keys.xchacha, aes: repo.keys.aes, blobId: repo.keys.blobId },
+      gear: repo.gear,
+      chunker: { minSize: repo.config.chunker.minSize, avgSize: repo.config.chunker.avgSize, maxSize: repo.config.chunker.maxSize },
+      suite: repo.suite,
+      zstdLevel: repo.config.compression.level,
+      verifyAfterSeal,
+    },
+    threads,
+  );
+}

@@ -1,0 +1,41 @@
+// The repository config object (FORMAT.md "Config"): JSON, sealed with the master key.
+import { ErrorCode, FormatError } from '../errors/engine-error.js';
+import { type ChunkerParams, validateChunkerParams } from '../chunker/fastcdc.js';
+
+export const REPO_VERSION = 1;
+
+export interface RepoConfig {
+  version: 1;
+  /** Random 32-byte id, hex: names the local cache and tells repositories apart. */
+  id: string;
+  chunker: { algorithm: 'fastcdc-v1' } & ChunkerParams;
+  compression: { algorithm: 'zstd'; level: number };
+  /** Cipher for new objects; every object records its own suite, so this may change later. */
+  cipher: 'xchacha20-poly1305' | 'aes-256-gcm';
+  packSizeBytes: number;
+  created: string;
+}
+
+export function encodeConfig(c: RepoConfig): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(c));
+}
+
+export function decodeConfig(bytes: Uint8Array): RepoConfig {
+  let o: RepoConfig;
+  try {
+    o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as RepoConfig;
+  } catch (err) {
+    throw new FormatError(ErrorCode.FORMAT_CORRUPT, `config: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (o.version !== REPO_VERSION) {
+    throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: repository version ${String(o.version)} is not supported by this engine (supports ${REPO_VERSION})`, {
+      hint: 'upgrade engine to a version that reads this repository',
+    });
+  }
+  const bad = o.chunker?.algorithm !== 'fastcdc-v1' ? 'unknown chunker' : validateChunkerParams(o.chunker);
+  if (bad) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `config: ${bad}`);
+  if (o.compression?.algorithm !== 'zstd' || !Number.isInteger(o.compression.level)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, 'config: bad compression settings');
+  if (o.cipher !== 'xchacha20-poly1305' && o.cipher !== 'aes-256-gcm') throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: unknown cipher ${String(o.cipher)}`);
+  if (!Number.isInteger(o.packSizeBytes) || o.packSizeBytes < 1024 * 1024 || o.packSizeBytes > 1024 * 1024 * 1024) throw new FormatError(ErrorCode.FORMAT_CORRUPT, 'config: bad pack size');
+  return o;
+}

@@ -1,0 +1,58 @@
+// Index object payload (FORMAT.md "Index objects"), before sealing:
+//
+//   magic "EIX1" | supersedes count u32le | count × index id (32) |
+//   pack count u32le | per pack: pack id (32) | blob count u32le |
+//     per blob: type u8 | blob id (32) | offset u32le | sealedLength u32le | rawLength u32le
+//
+// Binary rather than JSON: an index of ten million blobs must stream and parse without bloat.
+import { ErrorCode, FormatError } from '../errors/engine-error.js';
+import { Reader, Writer } from './binary.js';
+import { type BlobId, type BlobType, ID_BYTES, type IndexId, type PackId, idFromBytes, idToBytes } from './ids.js';
+import type { PackBlob } from './pack.js';
+
+export const INDEX_MAGIC = 'EIX1';
+
+export interface IndexPack {
+  readonly packId: PackId;
+  readonly blobs: readonly PackBlob[];
+}
+
+export interface IndexFile {
+  readonly supersedes: readonly IndexId[];
+  readonly packs: readonly IndexPack[];
+}
+
+export function encodeIndex(idx: IndexFile): Uint8Array {
+  const w = new Writer(64 + idx.packs.reduce((n, p) => n + 36 + p.blobs.length * 45, 0));
+  w.bytes(new TextEncoder().encode(INDEX_MAGIC));
+  w.u32(idx.supersedes.length);
+  for (const s of idx.supersedes) w.bytes(idToBytes(s));
+  w.u32(idx.packs.length);
+  for (const p of idx.packs) {
+    w.bytes(idToBytes(p.packId)).u32(p.blobs.length);
+    for (const b of p.blobs) w.u8(b.type).bytes(idToBytes(b.id)).u32(b.offset).u32(b.length).u32(b.rawLength);
+  }
+  return w.finish();
+}
+
+export function decodeIndex(plain: Uint8Array, what: string): IndexFile {
+  const r = new Reader(plain, what);
+  const magic = new TextDecoder().decode(r.bytes(4));
+  if (magic !== INDEX_MAGIC) throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `${what}: not an index object of a supported version (magic "${magic}")`);
+  const supersedes: IndexId[] = [];
+  for (let i = r.u32(); i > 0; i--) supersedes.push(idFromBytes<IndexId>(r.bytes(ID_BYTES)));
+  const packs: IndexPack[] = [];
+  for (let p = r.u32(); p > 0; p--) {
+    const packId = idFromBytes<PackId>(r.bytes(ID_BYTES));
+    const blobs: PackBlob[] = [];
+    for (let b = r.u32(); b > 0; b--) {
+      const type = r.u8();
+      if (type !== 0 && type !== 1) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: unknown blob type ${type}`);
+      const id = idFromBytes<BlobId>(r.bytes(ID_BYTES));
+      blobs.push({ type: type as BlobType, id, offset: r.u32(), length: r.u32(), rawLength: r.u32() });
+    }
+    packs.push({ packId, blobs });
+  }
+  r.end();
+  return { supersedes, packs };
+}

@@ -1,0 +1,110 @@
+// Tree blobs: one per directory, canonical JSON (FORMAT.md "Trees"). Entries are sorted by the
+// UTF-8 bytes of their names and every field is written in one fixed order, absent ones omitted,
+// so an unchanged directory always encodes to the same bytes and the same blob id.
+import { ErrorCode, FormatError } from '../errors/engine-error.js';
+import { type BlobId, parseId } from './ids.js';
+
+export const NodeType = ['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev'] as const;
+export type NodeType = (typeof NodeType)[number];
+
+export interface TreeNode {
+  name: string;
+  type: NodeType;
+  /** Permission bits and setuid/setgid/sticky (mode & 0o7777). */
+  mode: number;
+  /** Nanoseconds since the epoch, as a decimal string (exceeds 2^53). */
+  mtimeNs: string;
+  ctimeNs: string;
+  uid: number;
+  gid: number;
+  /** Filesystem device and inode: hardlink grouping on restore and change detection on backup. */
+  deviceId: string;
+  inode: string;
+  links: number;
+  /** Files: plaintext size in bytes. */
+  size?: number;
+  /** Files: data blob ids in order. */
+  content?: BlobId[];
+  /** Directories: tree blob id. */
+  subtree?: BlobId;
+  /** Symlinks: the target, verbatim. */
+  linkTarget?: string;
+  /** Device nodes: the device number. */
+  rdev?: string;
+}
+
+export interface Tree {
+  nodes: TreeNode[];
+}
+
+const FIELD_ORDER = ['name', 'type', 'mode', 'mtimeNs', 'ctimeNs', 'uid', 'gid', 'deviceId', 'inode', 'links', 'size', 'content', 'subtree', 'linkTarget', 'rdev'] as const;
+
+export function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export function encodeTree(tree: Tree): Uint8Array {
+  const nodes = [...tree.nodes].sort((a, b) => compareNames(a.name, b.name));
+  const parts: string[] = [];
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
+    if (i > 0 && nodes[i - 1]!.name === n.name) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: duplicate entry name "${n.name}"`);
+    const fields: string[] = [];
+    for (const key of FIELD_ORDER) {
+      const v = n[key];
+      if (v !== undefined) fields.push(`${JSON.stringify(key)}:${JSON.stringify(v)}`);
+    }
+    parts.push(`{${fields.join(',')}}`);
+  }
+  return new TextEncoder().encode(`{"nodes":[${parts.join(',')}]}`);
+}
+
+function fail(what: string, msg: string): never {
+  throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: ${msg}`);
+}
+
+export function decodeTree(bytes: Uint8Array, what: string): Tree {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    fail(what, `not a tree (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const nodesRaw = (raw as { nodes?: unknown }).nodes;
+  if (!Array.isArray(nodesRaw)) fail(what, 'missing "nodes"');
+  const nodes: TreeNode[] = nodesRaw.map((r: unknown, i: number) => {
+    const o = r as Record<string, unknown>;
+    const str = (k: string): string => (typeof o[k] === 'string' ? (o[k] as string) : fail(what, `node ${i}: "${k}" is not a string`));
+    const num = (k: string): number => (typeof o[k] === 'number' && Number.isSafeInteger(o[k]) ? (o[k] as number) : fail(what, `node ${i}: "${k}" is not an integer`));
+    const type = str('type');
+    if (!(NodeType as readonly string[]).includes(type)) fail(what, `node ${i}: unknown type "${type}"`);
+    const node: TreeNode = {
+      name: str('name'),
+      type: type as NodeType,
+      mode: num('mode'),
+      mtimeNs: str('mtimeNs'),
+      ctimeNs: str('ctimeNs'),
+      uid: num('uid'),
+      gid: num('gid'),
+      deviceId: str('deviceId'),
+      inode: str('inode'),
+      links: num('links'),
+    };
+    if (o.size !== undefined) node.size = num('size');
+    if (o.content !== undefined) {
+      if (!Array.isArray(o.content)) fail(what, `node ${i}: "content" is not a list`);
+      node.content = o.content.map((c: unknown) => parseId<BlobId>(String(c), `${what}: node ${i} content`));
+    }
+    if (o.subtree !== undefined) node.subtree = parseId<BlobId>(str('subtree'), `${what}: node ${i} subtree`);
+    if (o.linkTarget !== undefined) node.linkTarget = str('linkTarget');
+    if (o.rdev !== undefined) node.rdev = str('rdev');
+    if (node.name === '' || node.name === '.' || node.name === '..' || node.name.includes('/') || node.name.includes('\0')) {
+      fail(what, `node ${i}: unsafe name ${JSON.stringify(node.name)}`);
+    }
+    if (node.type === 'file' && (node.content === undefined || node.size === undefined)) fail(what, `file "${node.name}" lacks content or size`);
+    if (node.type === 'dir' && node.subtree === undefined) fail(what, `directory "${node.name}" lacks a subtree`);
+    if (node.type === 'symlink' && node.linkTarget === undefined) fail(what, `symlink "${node.name}" lacks a target`);
+    return node;
+  });
+  return { nodes };
+}

@@ -1,0 +1,101 @@
+// A byte-weighted semaphore: the bound of one pipeline stage. A stage acquires bytes before it
+// produces them and the stage that consumes them releases them, so a slow consumer stops its
+// producer (backpressure) and nothing is buffered without bound, whatever the disk or network speed.
+//
+// Deadlock rules:
+//  1. A stage acquires its output lease before it releases its input lease; the last stage (the
+//     store) only releases, so leases never wait in a cycle.
+//  2. An item larger than the whole capacity is admitted when nothing else is held: a single
+//     oversized chunk slows the pipeline down but never stops it.
+import { AbortedError } from '../errors/engine-error.js';
+
+interface Waiter {
+  readonly bytes: number;
+  readonly resolve: () => void;
+}
+
+export class ByteBudget {
+  readonly name: string;
+  readonly capacity: number;
+  private used = 0;
+  private peak = 0;
+  private readonly waiters: Waiter[] = [];
+
+  constructor(name: string, capacity: number) {
+    this.name = name;
+    this.capacity = capacity;
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** Highest number of bytes held at once: checked against the capacity in tests and benchmarks. */
+  get highWater(): number {
+    return this.peak;
+  }
+
+  private fits(bytes: number): boolean {
+    return this.used + bytes <= this.capacity || this.used === 0;
+  }
+
+  async acquire(bytes: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    if (this.waiters.length === 0 && this.fits(bytes)) {
+      this.take(bytes);
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        bytes,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = (): void => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new AbortedError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  private take(bytes: number): void {
+    this.used += bytes;
+    if (this.used > this.peak) this.peak = this.used;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+    if (this.used < 0) this.used = 0;
+    // FIFO: a large waiter at the head is not overtaken by small ones, so it cannot starve.
+    while (this.waiters.length > 0 && this.fits(this.waiters[0]!.bytes)) {
+      const w = this.waiters.shift()!;
+      this.take(w.bytes);
+      w.resolve();
+    }
+  }
+}
+
+/** Runs tasks with at most `limit` in flight. */
+export class Concurrency {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.queue.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}

@@ -1,0 +1,106 @@
+// Turns --mem-budget into the sizes of everything that holds memory (DESIGN.md "The pipeline").
+// The process's resident memory is: a fixed part (Node itself, loaded modules, each worker thread's
+// isolate and compression contexts) plus the bytes the pipeline holds in its bounded stages, plus
+// garbage not yet collected. The figures below were measured on x86_64 Node 20 (see
+// docs/MEMORY.md) and err on the high side; a budget that leaves no room for the minimum data
+// bounds is refused rather than silently exceeded.
+import { BudgetError } from '../errors/engine-error.js';
+import { formatBytes } from '../util/bytes.js';
+
+const MiB = 1024 * 1024;
+
+export interface PlannerInput {
+  budgetBytes: number;
+  cpus: number;
+  packSizeBytes: number;
+  maxChunkBytes: number;
+  /** Fallback primitives keep WebAssembly heaps per thread, which never shrink. */
+  fallback: boolean;
+}
+
+export interface Plan {
+  budgetBytes: number;
+  workers: number;
+  fixedBytes: number;
+  /** Segments read and not yet sealed (read → chunk → hash → dedup → seal input). */
+  readBytes: number;
+  /** Sealed blobs not yet durably stored (open packs and packs being written). */
+  sealedBytes: number;
+  /** Packs are closed at this size (at most the repository's target). */
+  packTargetBytes: number;
+  /** Packs written concurrently. */
+  writesInFlight: number;
+  /** Bytes read from a file per segment. */
+  segmentBytes: number;
+  /** Files read concurrently. */
+  fileConcurrency: number;
+  /** Headroom for garbage the collector has not yet returned. */
+  headroomBytes: number;
+}
+
+export const BASE_PROCESS_BYTES = 72 * MiB;
+export function perWorkerBytes(fallback: boolean): number {
+  return (fallback ? 40 : 24) * MiB;
+}
+const HEADROOM_SHARE = 0.3;
+const MIN_READ = 12 * MiB;
+const MIN_PACK = 4 * MiB;
+
+/** The plan for a budget, or null when the budget cannot hold the minimum bounds. */
+function tryPlan(input: PlannerInput): Plan | null {
+  const perWorker = perWorkerBytes(input.fallback);
+  // Workers: one per core, as long as each leaves the data stages room of their own.
+  let workers = Math.max(1, input.cpus);
+  while (workers > 1 && input.budgetBytes - BASE_PROCESS_BYTES - workers * perWorker < 64 * MiB + workers * 16 * MiB) workers--;
+  const fixed = BASE_PROCESS_BYTES + workers * perWorker;
+  const data = input.budgetBytes - fixed;
+  const headroom = Math.floor(data * HEADROOM_SHARE);
+  const usable = data - headroom;
+  const segmentBytes = usable >= 96 * MiB ? 8 * MiB : 4 * MiB;
+  // Packs: the repository's target unless the budget cannot hold six of them.
+  const packTarget = Math.max(MIN_PACK, Math.min(input.packSizeBytes, Math.floor(usable / 6)));
+  const writesInFlight = Math.max(1, Math.min(4, Math.floor((usable * 0.25) / packTarget)));
+  // Sealed blobs waiting in open packs (data and tree) and in packs being written.
+  const sealed = Math.max(2 * packTarget + writesInFlight * packTarget, Math.floor(usable * 0.4));
+  // Each pack being written is also copied once into one contiguous buffer.
+  const read = usable - sealed - writesInFlight * packTarget;
+  if (read < MIN_READ) return null;
+  const fileConcurrency = Math.max(2, Math.min(8, Math.floor(read / segmentBytes)));
+  return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom };
+}
+
+export function minimumBudget(input: Omit<PlannerInput, 'budgetBytes'>): number {
+  let mib = 64;
+  while (!tryPlan({ ...input, budgetBytes: mib * MiB })) mib++;
+  return mib * MiB;
+}
+
+/**
+ * The default budget: half of the memory free now, at most a quarter of the machine and at most
+ * 1 GiB (more buys little speed), never below the minimum.
+ */
+export function defaultBudget(totalMem: number, freeMem: number, input: Omit<PlannerInput, 'budgetBytes'>): number {
+  return Math.max(minimumBudget(input), Math.min(1024 * MiB, Math.floor(totalMem / 4), Math.floor(freeMem / 2)));
+}
+
+export function plan(input: PlannerInput): Plan {
+  const p = tryPlan(input);
+  if (!p) {
+    const min = minimumBudget(input);
+    throw new BudgetError(`--mem-budget ${formatBytes(input.budgetBytes)} is below the minimum of ${formatBytes(min)} this machine needs to run safely`, {
+      hint: `give --mem-budget ${Math.ceil(min / MiB)}M or more`,
+      details: { minimumBytes: min },
+    });
+  }
+  return p;
+}
+
+export function describePlan(p: Plan): string[] {
+  return [
+    `memory budget ${formatBytes(p.budgetBytes)}:`,
+    `  process and ${p.workers} worker thread(s)  ${formatBytes(p.fixedBytes)}`,
+    `  read → chunk → hash → seal queue  ${formatBytes(p.readBytes)} (segments of ${formatBytes(p.segmentBytes)}, ${p.fileConcurrency} files at once)`,
+    `  sealed blobs → packs → store      ${formatBytes(p.sealedBytes)} (packs of ${formatBytes(p.packTargetBytes)}, ${p.writesInFlight} writes in flight)`,
+    `  collector headroom                ${formatBytes(p.headroomBytes)}`,
+  ];
+}

@@ -1,0 +1,75 @@
+// Typed wrapper over the piscina pool. Worker files are loaded by path, so the pool always runs
+// the compiled workers from dist/ (vitest's TypeScript transform does not reach worker threads).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { InternalError, isEngineError } from '../errors/engine-error.js';
+import type { ChunkHashInput, ChunkHashOutput, SealInput, UnsealInput, WorkerInit } from '../../workers/protocol.js';
+import { TaskName } from '../../workers/protocol.js';
+
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  // dist/src/pipeline/pool.js → dist/workers/index.js; src/pipeline/pool.ts → dist/workers/index.js
+  const compiled = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/workers/index.js', import.meta.url)) : fileURLToPath(new URL('../../workers/index.js', import.meta.url));
+  if (!existsSync(compiled)) throw new InternalError(`worker script ${compiled} is missing`, { hint: 'run `npm run build`' });
+  return compiled;
+}
+
+export class WorkerPool {
+  private readonly pool: Piscina;
+  readonly threads: number;
+  private tasks = 0;
+
+  constructor(init: WorkerInit, threads: number) {
+    this.threads = threads;
+    this.pool = new Piscina({
+      filename: workerFile(),
+      workerData: init,
+      minThreads: threads,
+      maxThreads: threads,
+      // Tasks are bounded upstream in bytes; this only guards against a runaway producer.
+      maxQueue: 1024,
+      idleTimeout: 60_000,
+      // 'disabled' keeps idle workers from parking in Atomics.wait, which would stall async loads.
+      atomics: 'disabled',
+    });
+  }
+
+  get completed(): number {
+    return this.tasks;
+  }
+
+  private async run<T>(name: string, input: unknown, transferList?: ArrayBuffer[]): Promise<T> {
+    try {
+      const out = (await this.pool.run(input, transferList ? { name, transferList } : { name })) as T;
+      this.tasks++;
+      return out;
+    } catch (err) {
+      if (isEngineError(err)) throw err;
+      throw new InternalError(`worker task ${name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+
+  chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput> {
+    return this.run(TaskName.chunkHash, input);
+  }
+
+  seal(input: SealInput): Promise<ArrayBuffer> {
+    return this.run(TaskName.seal, input);
+  }
+
+  /** The pack bytes are transferred to the worker: the caller must not touch them afterwards. */
+  unseal(input: UnsealInput): Promise<ArrayBuffer> {
+    let bytes = input.packBytes;
+    // Only a buffer the caller owns whole may be transferred: small Buffers share one pooled
+    // ArrayBuffer, and detaching it would corrupt unrelated data.
+    if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || bytes.buffer instanceof SharedArrayBuffer) {
+      bytes = new Uint8Array(bytes);
+    }
+    return this.run(TaskName.unseal, { blobs: input.blobs, packBytes: bytes }, [bytes.buffer as ArrayBuffer]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

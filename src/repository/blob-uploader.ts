@@ -1,0 +1,164 @@
+// Collects sealed blobs into packs and stores them, keeping the ordering promise of FORMAT.md:
+// a pack is durable before an index object names it, and (the caller's part) an index covering
+// every blob of a snapshot is written before the snapshot. Index objects are also written
+// periodically during a long backup, so an interrupted run resumes without storing again what is
+// already stored.
+import { randomInt } from 'node:crypto';
+import { encodePackHeader, type PackBlob } from '../format/pack.js';
+import { type BlobId, BlobType, type PackId } from '../format/ids.js';
+import { encodeIndex, type IndexPack } from '../format/index-file.js';
+import { seal as sealEnvelope } from '../crypto/envelope.js';
+import { toHex } from '../util/hex.js';
+import type { ByteBudget } from '../pipeline/budget.js';
+import { Concurrency } from '../pipeline/budget.js';
+import { INDEX_PREFIX, packName } from './layout.js';
+import type { MasterIndex } from './master-index.js';
+import type { Repository } from './repository.js';
+import type { IndexId } from '../format/ids.js';
+
+interface PendingBlob {
+  readonly type: BlobType;
+  readonly id: BlobId;
+  readonly sealed: Uint8Array;
+  readonly rawLength: number;
+  /** Bytes of the sealed budget this blob holds until its pack is stored. */
+  readonly lease: number;
+}
+
+export interface UploaderOptions {
+  packTargetBytes: number;
+  writesInFlight: number;
+  /** Write an index object after this many packs (and at the end). */
+  indexEveryPacks: number;
+  sealedBudget: ByteBudget;
+}
+
+export interface UploaderStats {
+  packsWritten: number;
+  blobsAdded: number;
+  bytesAddedRaw: number;
+  bytesAddedStored: number;
+  indexObjectsWritten: number;
+}
+
+export class BlobUploader {
+  private readonly repo: Repository;
+  private readonly index: MasterIndex;
+  private readonly opts: UploaderOptions;
+  private readonly open = new Map<BlobType, { blobs: PendingBlob[]; bytes: number }>();
+  /** Blobs accepted in this run (sealed, packed or stored) that the index does not list yet. */
+  private readonly inFlight = new Set<string>();
+  private readonly writes: Promise<void>[] = [];
+  private readonly writeLimit: Concurrency;
+  private unindexed: IndexPack[] = [];
+  private failure: unknown = null;
+  readonly stats: UploaderStats = { packsWritten: 0, blobsAdded: 0, bytesAddedRaw: 0, bytesAddedStored: 0, indexObjectsWritten: 0 };
+
+  constructor(repo: Repository, index: MasterIndex, opts: UploaderOptions) {
+    this.repo = repo;
+    this.index = index;
+    this.opts = opts;
+    this.writeLimit = new Concurrency(opts.writesInFlight);
+  }
+
+  /** True when the blob is stored or on its way: it must not be sealed again. */
+  has(id: BlobId): boolean {
+    return this.index.has(id) || this.inFlight.has(id);
+  }
+
+  /** Claims a blob for this run; returns false when someone already claimed or stored it. */
+  claim(id: BlobId): boolean {
+    if (this.has(id)) return false;
+    this.inFlight.add(id);
+    return true;
+  }
+
+  /** Adds a sealed blob that was claimed; resolves once the blob is in an open pack (not yet stored). */
+  async add(type: BlobType, id: BlobId, sealed: Uint8Array, rawLength: number, lease: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    let pack = this.open.get(type);
+    if (!pack) {
+      pack = { blobs: [], bytes: 0 };
+      this.open.set(type, pack);
+    }
+    pack.blobs.push({ type, id, sealed, rawLength, lease });
+    pack.bytes += sealed.length;
+    this.stats.blobsAdded++;
+    this.stats.bytesAddedRaw += rawLength;
+    this.stats.bytesAddedStored += sealed.length;
+    if (pack.bytes >= this.opts.packTargetBytes) {
+      this.open.delete(type);
+      await this.startWrite(pack.blobs);
+    }
+  }
+
+  private async startWrite(blobs: PendingBlob[]): Promise<void> {
+    // Waiting for a write slot here is the backpressure from the store to the packer.
+    let started!: () => void;
+    const slot = new Promise<void>((r) => (started = r));
+    const write = this.writeLimit.run(async () => {
+      started();
+      await this.writePack(blobs);
+    });
+    const tracked = write.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    this.writes.push(tracked);
+    await slot;
+    if (this.failure) throw this.failure;
+  }
+
+  private async writePack(blobs: PendingBlob[]): Promise<void> {
+    // Random order within the pack: the order of chunks in a file must not show in the pack
+    // (a keyed chunker alone leaks through chunk sizes and order; see DESIGN.md).
+    for (let i = blobs.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1);
+      [blobs[i], blobs[j]] = [blobs[j]!, blobs[i]!];
+    }
+    const { p, keys, suite } = this.repo;
+    const header = sealEnvelope(p, keys, encodePackHeader(blobs.map((b) => ({ type: b.type, id: b.id, length: b.sealed.length, rawLength: b.rawLength }))), { suite, zstdLevel: null });
+    const size = blobs.reduce((n, b) => n + b.sealed.length, 0) + header.length + 4;
+    const bytes = new Uint8Array(size);
+    const entries: PackBlob[] = [];
+    let pos = 0;
+    for (const b of blobs) {
+      bytes.set(b.sealed, pos);
+      entries.push({ type: b.type, id: b.id, offset: pos, length: b.sealed.length, rawLength: b.rawLength });
+      pos += b.sealed.length;
+    }
+    bytes.set(header, pos);
+    new DataView(bytes.buffer).setUint32(size - 4, header.length, true);
+    const packId = toHex(p.blake3.hash(bytes)) as PackId;
+    await this.repo.backend.save(packName(packId), bytes);
+    this.stats.packsWritten++;
+    this.unindexed.push({ packId, blobs: entries });
+    this.opts.sealedBudget.release(blobs.reduce((n, b) => n + b.lease, 0));
+    if (this.unindexed.length >= this.opts.indexEveryPacks) await this.writeIndex();
+  }
+
+  private async writeIndex(): Promise<void> {
+    if (this.unindexed.length === 0) return;
+    const packs = this.unindexed;
+    this.unindexed = [];
+    const id = (await this.repo.saveUnpacked(INDEX_PREFIX, encodeIndex({ supersedes: [], packs }))) as IndexId;
+    this.index.add(id, { supersedes: [], packs });
+    for (const pk of packs) for (const b of pk.blobs) this.inFlight.delete(b.id);
+    this.stats.indexObjectsWritten++;
+  }
+
+  /** Stores every open pack, waits for all writes, then writes the index naming them. */
+  async flush(): Promise<void> {
+    for (const [type, pack] of [...this.open]) {
+      this.open.delete(type);
+      if (pack.blobs.length > 0) await this.startWrite(pack.blobs);
+    }
+    while (this.writes.length > 0) await Promise.all(this.writes.splice(0));
+    if (this.failure) throw this.failure;
+    await this.writeIndex();
+  }
+
+  /** After a failure: waits for writes already started so nothing runs on after the command ends. */
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.writes.splice(0));
+  }
+}

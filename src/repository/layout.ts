@@ -1,0 +1,16 @@
+// Where each kind of object lives in the backend (FORMAT.md "Layout").
+import type { IndexId, KeyId, PackId, SnapshotId } from '../format/ids.js';
+
+export const CONFIG_NAME = 'config';
+export const KEYS_PREFIX = 'keys/';
+export const DATA_PREFIX = 'data/';
+export const INDEX_PREFIX = 'index/';
+export const SNAPSHOTS_PREFIX = 'snapshots/';
+
+export const keyName = (id: KeyId): string => `${KEYS_PREFIX}${id}`;
+export const packName = (id: PackId): string => `${DATA_PREFIX}${id.slice(0, 2)}/${id}`;
+export const indexName = (id: IndexId): string => `${INDEX_PREFIX}${id}`;
+export const snapshotName = (id: SnapshotId): string => `${SNAPSHOTS_PREFIX}${id}`;
+
+/** The id part of an object name: its last path component. */
+export const idOfName = (name: string): string => name.slice(name.lastIndexOf('/') + 1);

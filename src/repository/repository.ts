@@ -1,0 +1,181 @@
+// A repository opened with its master key: config, keys, snapshots, index and single-blob reads.
+// Everything it stores goes through the sealed envelope; it knows backends only by their interface.
+import { randomBytes } from 'node:crypto';
+import type { Primitives } from '../../native-bindings/types.js';
+import { isNotFound } from '../backend/errors.js';
+import type { Backend } from '../backend/types.js';
+import { DEFAULT_CHUNKER, type ChunkerParams } from '../chunker/fastcdc.js';
+import { deriveGear } from '../chunker/gear.js';
+import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/envelope.js';
+import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
+import { EngineError, ErrorCode, IntegrityError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
+import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
+import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
+import { decodeIndex } from '../format/index-file.js';
+import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
+import { decodeTree, type Tree } from '../format/tree.js';
+import { toHex } from '../util/hex.js';
+import { createKeyFile, newMasterKey, unlockMasterKey } from './key-store.js';
+import { CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from './layout.js';
+import { MasterIndex } from './master-index.js';
+import type { Argon2Params } from '../../native-bindings/types.js';
+
+/** Upper bound for metadata objects (snapshots, index objects, config) when decompressing. */
+const MAX_METADATA_BYTES = 1024 * 1024 * 1024;
+
+export interface InitOptions {
+  cipher?: CipherName;
+  chunker?: ChunkerParams;
+  packSizeBytes?: number;
+  zstdLevel?: number;
+  kdf?: Argon2Params;
+}
+
+export class Repository {
+  readonly backend: Backend;
+  readonly p: Primitives;
+  readonly config: RepoConfig;
+  readonly keys: RepoKeys;
+  readonly keyId: KeyId;
+  readonly gear: Uint32Array;
+  readonly suite: Suite;
+
+  private constructor(backend: Backend, p: Primitives, config: RepoConfig, keys: RepoKeys, keyId: KeyId) {
+    this.backend = backend;
+    this.p = p;
+    this.config = config;
+    this.keys = keys;
+    this.keyId = keyId;
+    this.gear = deriveGear(p.blake3, keys.gear);
+    this.suite = CipherName[config.cipher];
+  }
+
+  static async init(backend: Backend, p: Primitives, password: Uint8Array, opts: InitOptions = {}): Promise<Repository> {
+    if (await backend.rootExists()) {
+      const existing = backend.stat(CONFIG_NAME).then(() => true, (e: unknown) => (isNotFound(e) ? false : Promise.reject(e)));
+      if (await existing) throw new RepoExistsError(backend.location);
+    }
+    await backend.createRoot();
+    const master = newMasterKey();
+    const keys = deriveRepoKeys(p.blake3, master);
+    const config: RepoConfig = {
+      version: REPO_VERSION,
+      id: randomBytes(32).toString('hex'),
+      chunker: { algorithm: 'fastcdc-v1', ...(opts.chunker ?? DEFAULT_CHUNKER) },
+      compression: { algorithm: 'zstd', level: opts.zstdLevel ?? 3 },
+      cipher: opts.cipher ?? 'xchacha20-poly1305',
+      packSizeBytes: opts.packSizeBytes ?? 16 * 1024 * 1024,
+      created: new Date().toISOString(),
+    };
+    // Key file first, config last: a repository without config is "not a repository" and can be
+    // initialised again, never one whose config no key opens.
+    const keyId = await createKeyFile(p, backend, password, master, opts.kdf);
+    const sealed = seal(p, keys, encodeConfig(config), { suite: CipherName[config.cipher], zstdLevel: null });
+    await backend.save(CONFIG_NAME, sealed);
+    return new Repository(backend, p, config, keys, keyId);
+  }
+
+  static async open(backend: Backend, p: Primitives, password: Uint8Array): Promise<Repository> {
+    let configBytes: Uint8Array;
+    try {
+      configBytes = await backend.load(CONFIG_NAME);
+    } catch (err) {
+      if (isNotFound(err)) throw new RepoNotFoundError(backend.location);
+      throw err;
+    }
+    const { keyId, master } = await unlockMasterKey(p, backend, password);
+    const keys = deriveRepoKeys(p.blake3, master);
+    const config = decodeConfig(openEnvelope(p, keys, configBytes, 1024 * 1024, CONFIG_NAME));
+    return new Repository(backend, p, config, keys, keyId);
+  }
+
+  /** Seals and stores a metadata object under the BLAKE3 of its stored bytes; returns the id. */
+  async saveUnpacked(prefix: typeof INDEX_PREFIX | typeof SNAPSHOTS_PREFIX, payload: Uint8Array): Promise<string> {
+    const sealed = seal(this.p, this.keys, payload, { suite: this.suite, zstdLevel: this.config.compression.level });
+    const id = toHex(this.p.blake3.hash(sealed));
+    await this.backend.save(`${prefix}${id}`, sealed);
+    return id;
+  }
+
+  async loadUnpacked(name: string): Promise<Uint8Array> {
+    const sealed = await this.backend.load(name);
+    const id = idOfName(name);
+    if (toHex(this.p.blake3.hash(sealed)) !== id) throw new IntegrityError(`${name}: contents do not match the object's name (damaged object)`, { details: { object: name } });
+    return openEnvelope(this.p, this.keys, sealed, MAX_METADATA_BYTES, name);
+  }
+
+  async saveSnapshot(s: Snapshot): Promise<SnapshotId> {
+    return (await this.saveUnpacked(SNAPSHOTS_PREFIX, encodeSnapshot(s))) as SnapshotId;
+  }
+
+  async loadSnapshot(id: SnapshotId): Promise<Snapshot> {
+    const name = snapshotName(id);
+    return decodeSnapshot(await this.loadUnpacked(name), name);
+  }
+
+  async listSnapshotIds(): Promise<SnapshotId[]> {
+    const ids: SnapshotId[] = [];
+    for await (const o of this.backend.list(SNAPSHOTS_PREFIX)) ids.push(idOfName(o.name) as SnapshotId);
+    return ids;
+  }
+
+  async listSnapshots(): Promise<{ id: SnapshotId; snapshot: Snapshot }[]> {
+    const out: { id: SnapshotId; snapshot: Snapshot }[] = [];
+    for (const id of await this.listSnapshotIds()) out.push({ id, snapshot: await this.loadSnapshot(id) });
+    out.sort((a, b) => (a.snapshot.time < b.snapshot.time ? -1 : a.snapshot.time > b.snapshot.time ? 1 : 0));
+    return out;
+  }
+
+  /** "latest", a full id or a unique prefix of at least 4 hex digits. */
+  async resolveSnapshot(ref: string): Promise<{ id: SnapshotId; snapshot: Snapshot }> {
+    if (ref === 'latest') {
+      const all = await this.listSnapshots();
+      const last = all[all.length - 1];
+      if (!last) throw new EngineError(ErrorCode.USAGE, `the repository ${this.backend.location} has no snapshots`, { hint: 'run `engine backup` first' });
+      return last;
+    }
+    if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`"${ref}" is not a snapshot id`, { hint: 'give "latest", a snapshot id or a prefix of at least 4 hex digits (see `engine snapshots`)' });
+    const matches = (await this.listSnapshotIds()).filter((id) => id.startsWith(ref));
+    if (matches.length === 0) throw new UsageError(`no snapshot matches "${ref}"`, { hint: 'list them with `engine snapshots`' });
+    if (matches.length > 1) throw new UsageError(`"${ref}" matches ${matches.length} snapshots`, { hint: 'give more digits of the id' });
+    const id = matches[0]!;
+    return { id, snapshot: await this.loadSnapshot(id) };
+  }
+
+  async listIndexIds(): Promise<IndexId[]> {
+    const ids: IndexId[] = [];
+    for await (const o of this.backend.list(INDEX_PREFIX)) ids.push(idOfName(o.name) as IndexId);
+    return ids;
+  }
+
+  async loadIndex(): Promise<MasterIndex> {
+    const mi = new MasterIndex();
+    for (const id of await this.listIndexIds()) {
+      const name = indexName(id);
+      mi.add(id, decodeIndex(await this.loadUnpacked(name), name));
+    }
+    return mi;
+  }
+
+  /** Reads, authenticates and verifies one blob (used for trees; data blobs go through the worker pool). */
+  async loadBlob(index: MasterIndex, type: BlobType, id: BlobId): Promise<Uint8Array> {
+    const loc = index.lookup(id);
+    const what = `${blobTypeName(type)} blob ${id}`;
+    if (!loc) throw new IntegrityError(`${what} is referenced but not in the index (missing data)`, { details: { blobId: id } });
+    const sealed = await this.backend.load(packName(loc.packId), { offset: loc.offset, length: loc.length });
+    const plain = openEnvelope(this.p, this.keys, sealed, loc.rawLength, `${what} in pack ${loc.packId}`);
+    if (plain.length !== loc.rawLength || toHex(this.p.blake3.keyedHash(this.keys.blobId, plain)) !== id) {
+      throw new IntegrityError(`${what} in pack ${loc.packId} does not match its id`, { details: { blobId: id, packId: loc.packId } });
+    }
+    return plain;
+  }
+
+  async loadTree(index: MasterIndex, id: BlobId): Promise<Tree> {
+    return decodeTree(await this.loadBlob(index, BlobType.TREE, id), `tree ${id}`);
+  }
+
+  async hasKeys(): Promise<boolean> {
+    for await (const _ of this.backend.list(KEYS_PREFIX)) return true;
+    return false;
+  }
+}

@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Peak resident set size of this process (VmHWM), worker threads included since they share the
+ * process. Falls back to process.resourceUsage().maxRSS where /proc is absent.
+ */
+export function peakRssBytes(): number {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(status);
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}

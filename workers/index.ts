@@ -1,0 +1,39 @@
+// Piscina worker entry: named exports are the task handlers. Primitives are loaded once per thread,
+// exactly the implementations the main thread chose (never a silent substitute).
+import Piscina from 'piscina';
+import { workerData } from 'node:worker_threads';
+import { loadChosenPrimitives } from '../native-bindings/index.js';
+import type { Primitives } from '../native-bindings/types.js';
+import { FastCdc } from '../src/chunker/fastcdc.js';
+import type { Suite } from '../src/crypto/envelope.js';
+import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, UnsealInput, UnsealOutput, WorkerInit } from './protocol.js';
+import { PROTOCOL_VERSION } from './protocol.js';
+import { chunkHash as chunkHashPure, seal as sealPure, unseal as unsealPure } from './handlers.js';
+
+const init = workerData as WorkerInit;
+if (init.protocol !== PROTOCOL_VERSION) throw new Error(`worker protocol ${init.protocol} != ${PROTOCOL_VERSION}`);
+
+let ready: Promise<{ p: Primitives; cdc: FastCdc }> | null = null;
+function context(): Promise<{ p: Primitives; cdc: FastCdc }> {
+  ready ??= loadChosenPrimitives(init.chosen).then((p) => ({ p, cdc: new FastCdc(init.chunker, init.gear) }));
+  return ready;
+}
+
+function moveBuffer(buf: ArrayBuffer): ArrayBuffer {
+  return Piscina.move(buf) as unknown as ArrayBuffer;
+}
+
+export async function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput> {
+  const { p, cdc } = await context();
+  return chunkHashPure(p, cdc, init.keys.blobId, input);
+}
+
+export async function seal(input: SealInput): Promise<SealOutput> {
+  const { p } = await context();
+  return moveBuffer(sealPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input));
+}
+
+export async function unseal(input: UnsealInput): Promise<UnsealOutput> {
+  const { p } = await context();
+  return moveBuffer(unsealPure(p, init.keys, input));
+}

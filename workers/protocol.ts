@@ -1,0 +1,75 @@
+// The worker protocol, typed for both sides. Workers compute on buffers they are handed and do no
+// I/O. Segments travel as SharedArrayBuffers (read by the main thread, chunked and sealed by a
+// worker without a copy); results that carry bulk bytes come back as one transferred ArrayBuffer.
+import type { PrimitiveName } from '../native-bindings/types.js';
+import type { ChunkerParams } from '../src/chunker/fastcdc.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export interface WorkerInit {
+  readonly protocol: number;
+  readonly chosen: Record<PrimitiveName, string>;
+  readonly keys: { readonly xchacha: Uint8Array; readonly aes: Uint8Array; readonly blobId: Uint8Array };
+  readonly gear: Uint32Array;
+  readonly chunker: ChunkerParams;
+  readonly suite: number;
+  readonly zstdLevel: number;
+  /** Decrypt, decompress and re-hash every sealed blob before it leaves the worker. */
+  readonly verifyAfterSeal: boolean;
+}
+
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+  /** The span ends at the end of its file: the last bytes form a chunk even without a cut. */
+  readonly final: boolean;
+}
+
+export interface ChunkHashInput {
+  readonly segment: Uint8Array;
+  readonly spans: readonly Span[];
+}
+
+export interface SpanChunks {
+  /** End offsets (exclusive) of the complete chunks in this span. */
+  readonly ends: number[];
+  /** 32 bytes per chunk: keyed BLAKE3 ids. */
+  readonly ids: Uint8Array;
+  /** Start of the bytes that do not yet form a complete chunk (== span end when final). */
+  readonly tailStart: number;
+}
+
+export interface ChunkHashOutput {
+  readonly spans: SpanChunks[];
+}
+
+export interface SealInput {
+  readonly segment: Uint8Array;
+  /** offset, length pairs into segment. */
+  readonly ranges: Uint32Array;
+  /** 32 bytes per range: the ids the chunks hashed to (checked again by the verification). */
+  readonly ids: Uint8Array;
+}
+
+/** Sealed output buffer layout: u32le count | count × u32le sealed length | sealed blobs back to back. */
+export type SealOutput = ArrayBuffer;
+
+export interface UnsealBlob {
+  readonly offset: number;
+  readonly length: number;
+  readonly rawLength: number;
+  readonly id: string;
+}
+
+export interface UnsealInput {
+  readonly packBytes: Uint8Array;
+  readonly blobs: readonly UnsealBlob[];
+}
+
+/** Per blob in UnsealOutput. */
+export const UnsealStatus = { OK: 0, AUTH_FAILED: 1, BAD_PAYLOAD: 2, ID_MISMATCH: 3 } as const;
+
+/** Unseal output layout: u32le count | count × (u32le status, u32le length) | plaintexts back to back. */
+export type UnsealOutput = ArrayBuffer;
+
+export const TaskName = { chunkHash: 'chunkHash', seal: 'seal', unseal: 'unseal' } as const;
