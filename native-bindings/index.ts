@@ -105,11 +105,3 @@ async function loadNamed<T>(adapter: Adapter<T>, impl: string): Promise<T> {
   if ('reason' in outcome) throw new NoPrimitiveError(adapter.primitive, [{ impl, reason: outcome.reason }], WORKER_HINT);
   return outcome.value;
 }
-
-/** ENGINE_NATIVE=off selects 'fallback'; unset, '', 'auto' or 'on' select 'auto'; anything else is a typo. */
-export function nativePolicyFromEnv(env: NodeJS.ProcessEnv = process.env): NativePolicy {
-  const value = (env['ENGINE_NATIVE'] ?? '').trim().toLowerCase();
-  if (value === 'off') return 'fallback';
-  if (value === '' || value === 'auto' || value === 'on') return 'auto';
-  throw new RangeError(`ENGINE_NATIVE must be 'off' or 'auto', got '${env['ENGINE_NATIVE'] ?? ''}'`);
-}

@@ -11,7 +11,7 @@ export interface Argon2Vector {
   readonly hash: string;
 }
 
-// Computed on this machine with libsodium 1.0.x (sodium-native 5.1.0) and hash-wasm 4.13.0,
+// Computed on this machine with libsodium (sodium-native 5.1.0) and hash-wasm 4.13.0,
 // which agreed. The public reference vectors (phc-winner-argon2 test.c) use an 8-byte salt that
 // libsodium refuses; parity.test.ts checks hash-wasm against one of them, tying these to it.
 // Small parameters keep the start-up self-test around a millisecond.

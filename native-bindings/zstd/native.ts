@@ -8,7 +8,8 @@ const SPECIFIER = 'zstd-napi/binding.js';
 // The low-level binding of zstd-napi 0.0.x. Its high-level decompress() trusts the frame's
 // declared size (allocating whatever a hostile header claims) and, for frames without one,
 // stops at the end of the input without checking the frame was complete, so we use the
-// binding directly with our own limits.
+// binding directly with our own limits. (Measured: a truncated size-less frame comes back from
+// its decompress() as partial output with no error.)
 interface CCtx {
   compress(dst: Uint8Array, src: Uint8Array, level: number): number;
 }
@@ -29,7 +30,8 @@ const KEEP_SCRATCH_UP_TO = 9 * 1024 * 1024;
 export async function loadZstdNapi(): Promise<Zstd> {
   const binding = requireFunctions<ZstdBinding>(SPECIFIER, await importOptional(SPECIFIER), ['CCtx', 'DCtx', 'compressBound']);
   // One context each per thread, reused: ZSTD_compressCCtx/ZSTD_decompressDCtx keep their
-  // tables between calls instead of allocating them per frame.
+  // tables between calls instead of allocating them per frame (4 KiB at level 3: 10 µs instead
+  // of 20 µs; no difference at 1 MiB).
   const cctx = new binding.CCtx();
   const dctx = new binding.DCtx();
   let scratch = allocOwned(0);
