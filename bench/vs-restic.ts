@@ -4,11 +4,13 @@
 // RSS. Both tools are measured the same way: each command runs under GNU `/usr/bin/time -f %M`,
 // which reports the maximum resident set size of the command (for a tree of processes: of its
 // largest single process; the engine's worker threads are in its one process). Wall time is taken
-// around the same spawn. The page cache is warm for both (the corpus was just written or read);
-// pass --drop-caches (root) to drop it before every timed step.
+// around the same spawn. Before every step the script runs `sync`, so no step pays for the
+// write-back of an earlier one; the page cache is otherwise warm for both tools (the corpus was just
+// written or read; 2 GiB fits in RAM): pass --drop-caches (root) to drop it before every step.
+// A restore's time ends when the tool exits, before its written data reaches the disk.
 //
 // Usage: node dist/bench/vs-restic.js [--size 2G] [--dir /tmp/engine-bench] [--keep] [--seed 1]
-//          [--tools engine,restic] [--mem-budget 512M] [--drop-caches]
+//          [--tools engine,restic] [--mem-budget 512M] [--drop-caches] [--repeat N]
 // Needs: restic (`apt-get install -y restic`), GNU time (`apt-get install -y time`), and a built
 // engine (`npm run build`).
 
@@ -42,6 +44,7 @@ interface Options {
   tools: Tool[];
   memBudget: string | undefined;
   dropCaches: boolean;
+  repeat: number;
 }
 
 interface Run {
@@ -63,7 +66,10 @@ interface StepResult {
 
 interface ToolResult {
   version?: string;
+  /** Per step: median over the rounds (see --repeat). */
   steps: Partial<Record<StepName, StepResult>>;
+  /** Every round's own figures. */
+  runs: Array<Partial<Record<StepName, StepResult>>>;
   repoBytes?: number;
   restoreCheck?: { files: number; bytes: number; ok: boolean };
   error?: string;
@@ -73,13 +79,14 @@ function usage(): never {
   process.stdout.write(
     [
       'usage: vs-restic [--size 2G] [--dir /tmp/engine-bench] [--keep] [--seed N]',
-      '                 [--tools engine,restic] [--mem-budget 512M] [--drop-caches]',
+      '                 [--tools engine,restic] [--mem-budget 512M] [--drop-caches] [--repeat N]',
       '  --size         corpus size (K/M/G/T, binary units; default 2G)',
       '  --dir          work directory (corpus, repositories, restores, restic cache)',
       '  --keep         keep the work directory (the corpus is reused by the next run with --keep)',
       '  --tools        which tools to run (default both); ratios need both',
       '  --mem-budget   passed to engine backup/restore',
       '  --drop-caches  sync and drop the page cache before every timed step (needs root)',
+      '  --repeat N     run every tool N times, interleaved, and report per-step medians (default 1)',
       '',
     ].join('\n'),
   );
@@ -102,6 +109,7 @@ function parseArgs(argv: string[]): Options {
     tools: ['engine', 'restic'],
     memBudget: undefined,
     dropCaches: false,
+    repeat: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -124,6 +132,11 @@ function parseArgs(argv: string[]): Options {
       }
       case '--mem-budget': o.memBudget = value(); break;
       case '--drop-caches': o.dropCaches = true; break;
+      case '--repeat': {
+        o.repeat = Number(value());
+        if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error('--repeat needs a whole number >= 1');
+        break;
+      }
       case '--help': case '-h': usage(); break;
       default: throw new Error(`unknown option: ${a} (try --help)`);
     }
@@ -214,10 +227,13 @@ async function countTree(p: string): Promise<{ files: number; bytes: number }> {
   return { files, bytes };
 }
 
-async function dropCaches(enabled: boolean): Promise<void> {
-  if (!enabled) return;
+/**
+ * Before every timed step: flush dirty pages, so that no step pays for writing back what an
+ * earlier one (or the other tool) left in the page cache; then optionally drop the cache.
+ */
+async function settle(drop: boolean): Promise<void> {
   await commandOutput('sync', []);
-  await fs.writeFile('/proc/sys/vm/drop_caches', '3\n');
+  if (drop) await fs.writeFile('/proc/sys/vm/drop_caches', '3\n');
 }
 
 function findRepoRoot(): string {
@@ -297,20 +313,25 @@ async function main(): Promise<void> {
 
   // --- tools -----------------------------------------------------------------------------------------
   const specs: ToolSpec[] = [];
+  let engineCommand: string | undefined;
   if (o.tools.includes('engine') && repoRoot) {
     const repo = path.join(work, 'engine-repo');
     const target = path.join(work, 'engine-restore');
-    const bin = path.join(repoRoot, 'bin', 'engine.js');
+    // Prefer the installed launcher (bin/engine: a sh script that sets glibc malloc variables and
+    // execs node, so GNU time still measures the node process itself); else node bin/engine.js.
+    const launcher = path.join(repoRoot, 'bin', 'engine');
+    const [cmd, pre] = existsSync(launcher) ? [launcher, []] : [process.execPath, [path.join(repoRoot, 'bin', 'engine.js')]];
+    engineCommand = [cmd, ...pre].join(' ');
     const mem = o.memBudget ? ['--mem-budget', o.memBudget] : [];
     specs.push({
       name: 'engine',
       env: { ...process.env, ENGINE_PASSWORD: PASSWORD },
-      cmd: process.execPath,
+      cmd,
       args: {
-        init: [bin, 'init', '--repo', repo],
-        backup1: [bin, 'backup', '--repo', repo, '--json', ...mem, corpus],
-        backup2: [bin, 'backup', '--repo', repo, '--json', ...mem, corpus],
-        restore: [bin, 'restore', 'latest', '--repo', repo, '--target', target, '--json', ...mem],
+        init: [...pre, 'init', '--repo', repo],
+        backup1: [...pre, 'backup', '--repo', repo, '--json', ...mem, corpus],
+        backup2: [...pre, 'backup', '--repo', repo, '--json', ...mem, corpus],
+        restore: [...pre, 'restore', 'latest', '--repo', repo, '--target', target, '--json', ...mem],
       },
       summary: (out) => lastJsonLine(out),
     });
@@ -335,50 +356,77 @@ async function main(): Promise<void> {
   }
 
   const results: Partial<Record<Tool, ToolResult>> = {};
-  const timeFile = path.join(work, 'time.out');
   for (const spec of specs) {
-    const res: ToolResult = { steps: {} };
-    if (spec.name === 'restic') res.version = resticVersion;
-    results[spec.name] = res;
-    const repo = path.join(work, `${spec.name}-repo`);
-    const target = path.join(work, `${spec.name}-restore`);
-    // Start from nothing: no repository, cache or restore from an earlier run.
-    for (const p of [repo, target, path.join(work, 'restic-cache')]) await fs.rm(p, { recursive: true, force: true });
-    process.stderr.write(`\n== ${spec.name}\n`);
+    results[spec.name] = { steps: {}, runs: [] };
+    if (spec.name === 'restic') results[spec.name]!.version = resticVersion;
+    if (spec.name === 'engine') results[spec.name]!.version = engineCommand;
+  }
+  const load = os.loadavg()[0]!;
+  if (load > 0.5) {
+    process.stderr.write(`warning: load average ${load.toFixed(2)}: other processes use the CPU or disk; figures will be noisy (try --repeat 3)\n`);
+  }
+  const timeFile = path.join(work, 'time.out');
+  // Rounds interleave the tools, so slow drift in the machine's load hits both alike.
+  for (let round = 1; round <= o.repeat; round++) {
+    for (const spec of specs) {
+      const res = results[spec.name]!;
+      if (res.error) continue;
+      const repo = path.join(work, `${spec.name}-repo`);
+      const target = path.join(work, `${spec.name}-restore`);
+      // Start from nothing: no repository, cache or restore from an earlier run or round.
+      for (const p of [repo, target, path.join(work, 'restic-cache')]) await fs.rm(p, { recursive: true, force: true });
+      process.stderr.write(`\n== ${spec.name}${o.repeat > 1 ? ` (round ${round}/${o.repeat})` : ''}\n`);
+      const steps: Partial<Record<StepName, StepResult>> = {};
+      res.runs.push(steps);
+      for (const step of ['init', 'backup1', 'backup2', 'restore'] as const) {
+        if (step === 'restore') await fs.mkdir(target, { recursive: true }); // "an empty folder"
+        await settle(o.dropCaches && step !== 'init');
+        process.stderr.write(`  ${STEP_LABEL[step]}... `);
+        const run = await timed(spec.cmd, spec.args[step], spec.env, timeFile);
+        if (run.exitCode !== 0) {
+          const why = (run.stderrTail || run.stdoutTail).trim().split('\n').slice(-5).join(' | ');
+          res.error = `${STEP_LABEL[step]} failed (exit ${run.exitCode}): ${why}`;
+          process.stderr.write(`FAILED\n    ${res.error}\n`);
+          break;
+        }
+        const r: StepResult = { wallSeconds: roundTo(run.wallSeconds, 3), peakRssMiB: roundTo(run.maxRssKiB / 1024, 1) };
+        if (step !== 'init') r.mbPerSecond = roundTo(sourceBytes / 1e6 / run.wallSeconds, 1);
+        const summary = step === 'init' ? undefined : spec.summary(run.stdoutTail);
+        if (summary !== undefined) r.summary = summary;
+        steps[step] = r;
+        const mbs = r.mbPerSecond === undefined ? '' : `, ${r.mbPerSecond} MB/s`;
+        process.stderr.write(`${r.wallSeconds.toFixed(2)} s${mbs}, ${r.peakRssMiB} MiB RSS\n`);
+      }
+      if (existsSync(repo)) res.repoBytes = await duBytes(repo);
+      if (steps.restore) {
+        const c = await countTree(target);
+        const check = { ...c, ok: c.files === stats.files && c.bytes === stats.bytes };
+        if (!res.restoreCheck || !check.ok) res.restoreCheck = check;
+        if (!check.ok) {
+          process.stderr.write(`  restore check: ${c.files} files / ${c.bytes} bytes restored, expected ${stats.files} / ${stats.bytes}\n`);
+        }
+      }
+      if (!o.keep || round < o.repeat) await fs.rm(target, { recursive: true, force: true });
+    }
+  }
+  // Per step: the median wall time and the median peak RSS over the rounds.
+  for (const res of Object.values(results)) {
     for (const step of ['init', 'backup1', 'backup2', 'restore'] as const) {
-      if (step === 'restore') await fs.mkdir(target, { recursive: true }); // "an empty folder"
-      await dropCaches(o.dropCaches && step !== 'init');
-      process.stderr.write(`  ${STEP_LABEL[step]}... `);
-      const run = await timed(spec.cmd, spec.args[step], spec.env, timeFile);
-      if (run.exitCode !== 0) {
-        res.error = `${STEP_LABEL[step]} failed (exit ${run.exitCode}): ${(run.stderrTail || run.stdoutTail).trim().split('\n').slice(-5).join(' | ')}`;
-        process.stderr.write(`FAILED\n    ${res.error}\n`);
-        break;
-      }
-      const r: StepResult = { wallSeconds: round(run.wallSeconds, 3), peakRssMiB: round(run.maxRssKiB / 1024, 1) };
-      if (step !== 'init') r.mbPerSecond = round(sourceBytes / 1e6 / run.wallSeconds, 1);
-      const summary = step === 'init' ? undefined : spec.summary(run.stdoutTail);
-      if (summary !== undefined) r.summary = summary;
-      res.steps[step] = r;
-      const mbs = r.mbPerSecond === undefined ? '' : `, ${r.mbPerSecond} MB/s`;
-      process.stderr.write(`${r.wallSeconds.toFixed(2)} s${mbs}, ${r.peakRssMiB} MiB RSS\n`);
+      const runs = res.runs.map((r) => r[step]).filter((r): r is StepResult => r !== undefined);
+      if (runs.length === 0) continue;
+      const wall = median(runs.map((r) => r.wallSeconds));
+      const m: StepResult = { wallSeconds: wall, peakRssMiB: median(runs.map((r) => r.peakRssMiB)) };
+      if (step !== 'init') m.mbPerSecond = roundTo(sourceBytes / 1e6 / wall, 1);
+      if (runs[0]!.summary !== undefined) m.summary = runs[0]!.summary;
+      res.steps[step] = m;
     }
-    if (existsSync(repo)) res.repoBytes = await duBytes(repo);
-    if (res.steps.restore) {
-      const c = await countTree(target);
-      res.restoreCheck = { ...c, ok: c.files === stats.files && c.bytes === stats.bytes };
-      if (!res.restoreCheck.ok) {
-        process.stderr.write(`  restore check: ${c.files} files / ${c.bytes} bytes restored, expected ${stats.files} / ${stats.bytes}\n`);
-      }
-    }
-    if (!o.keep) await fs.rm(target, { recursive: true, force: true });
   }
 
   // --- report ----------------------------------------------------------------------------------------
   const e = results.engine;
   const r = results.restic;
   const ratio = (x: number | undefined, y: number | undefined): number | null =>
-    x !== undefined && y !== undefined && y > 0 ? round(x / y, 3) : null;
+    x !== undefined && y !== undefined && y > 0 ? roundTo(x / y, 3) : null;
   const ratios: Record<string, unknown> = {};
   for (const step of ['backup1', 'backup2', 'restore'] as const) {
     ratios[step] = {
@@ -426,7 +474,9 @@ async function main(): Promise<void> {
       wall: 'hrtime around the spawned command',
       rss: 'GNU /usr/bin/time -f %M (max resident set size, KiB)',
       throughput: 'corpus bytes / wall seconds, MB = 10^6 bytes',
-      pageCache: o.dropCaches ? 'dropped before each step' : 'warm',
+      rounds: o.repeat,
+      aggregate: 'median per step over the rounds',
+      pageCache: o.dropCaches ? 'sync and drop before each step' : 'sync before each step, cache warm',
     },
     results,
     ratios,
@@ -437,9 +487,15 @@ async function main(): Promise<void> {
   if (o.tools.some((t) => results[t]?.error)) process.exitCode = 1;
 }
 
-function round(x: number, digits: number): number {
+function roundTo(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : roundTo((s[mid - 1]! + s[mid]!) / 2, 3);
 }
 
 function fmtBytes(n: number): string {

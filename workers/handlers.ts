@@ -1,9 +1,9 @@
 // The CPU work of the pipeline as pure functions over buffers, so they can be tested without a pool.
 import type { Primitives } from '../native-bindings/types.js';
 import type { FastCdc } from '../src/chunker/fastcdc.js';
-import { open as openEnvelope, seal as sealEnvelope, type Suite } from '../src/crypto/envelope.js';
+import { envelopeOverhead, open as openEnvelope, seal as sealEnvelope, type Suite } from '../src/crypto/envelope.js';
 import type { RepoKeys } from '../src/crypto/keys.js';
-import { InternalError, isEngineError } from '../src/errors/engine-error.js';
+import { ErrorCode, InternalError, isEngineError } from '../src/errors/engine-error.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, SpanChunks, UnsealInput } from './protocol.js';
 import { UnsealStatus } from './protocol.js';
 
@@ -20,17 +20,28 @@ export function chunkHash(p: Primitives, cdc: FastCdc, blobIdKey: Uint8Array, in
     }
     spans.push({ ends, ids, tailStart });
   }
-  return { spans };
+  return { segment: seg, spans };
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
+/**
+ * The result buffer is allocated up front at its largest possible size (each blob at most its
+ * length plus the envelope overhead, since compression is only kept when it pays), and every
+ * sealed blob is copied in as soon as it is made: so when the per-chunk GC runs, every temporary
+ * is dead and nothing is promoted to the old generation (see src/util/gc.ts).
+ */
 export function seal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>, suite: Suite, zstdLevel: number, verify: boolean, input: SealInput): ArrayBuffer {
   const count = input.ranges.length / 2;
-  const sealed: Uint8Array[] = [];
-  let total = 4 + 4 * count;
+  let bound = 4 + 4 * count;
+  for (let i = 0; i < count; i++) bound += input.ranges[2 * i + 1]! + envelopeOverhead(suite);
+  const out = new ArrayBuffer(bound);
+  const view = new DataView(out);
+  const bytes = new Uint8Array(out);
+  view.setUint32(0, count, true);
+  let pos = 4 + 4 * count;
   for (let i = 0; i < count; i++) {
     const chunk = input.segment.subarray(input.ranges[2 * i]!, input.ranges[2 * i]! + input.ranges[2 * i + 1]!);
     const s = sealEnvelope(p, keys, chunk, { suite, zstdLevel });
@@ -43,56 +54,39 @@ export function seal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'bl
         throw new InternalError(`sealed blob failed verification (chunk ${i} of ${count}): refusing to store it`);
       }
     }
-    sealed.push(s);
-    total += s.length;
-  }
-  const out = new ArrayBuffer(total);
-  const view = new DataView(out);
-  const bytes = new Uint8Array(out);
-  view.setUint32(0, count, true);
-  let pos = 4 + 4 * count;
-  sealed.forEach((s, i) => {
     view.setUint32(4 + 4 * i, s.length, true);
     bytes.set(s, pos);
     pos += s.length;
-  });
+  }
+  // The unused tail travels back too: copying the used part out would leave one more dead buffer.
   return out;
 }
 
 export function unseal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>, input: UnsealInput): ArrayBuffer {
   const n = input.blobs.length;
-  const plains: (Uint8Array | null)[] = [];
-  const statuses: number[] = [];
-  let total = 4 + 8 * n;
-  for (const b of input.blobs) {
-    let plain: Uint8Array | null = null;
-    let status: number = UnsealStatus.OK;
-    try {
-      plain = openEnvelope(p, keys, input.packBytes.subarray(b.offset, b.offset + b.length), b.rawLength, 'blob');
-      if (plain.length !== b.rawLength) status = UnsealStatus.BAD_PAYLOAD;
-      else if (Buffer.from(p.blake3.keyedHash(keys.blobId, plain)).toString('hex') !== b.id) status = UnsealStatus.ID_MISMATCH;
-    } catch (err) {
-      if (!isEngineError(err)) throw err;
-      status = err.message.includes('authentication failed') ? UnsealStatus.AUTH_FAILED : UnsealStatus.BAD_PAYLOAD;
-    }
-    if (status !== UnsealStatus.OK) plain = null;
-    plains.push(plain);
-    statuses.push(status);
-    total += plain?.length ?? 0;
-  }
-  const out = new ArrayBuffer(total);
+  const out = new ArrayBuffer(4 + 8 * n + input.blobs.reduce((t, b) => t + b.rawLength, 0));
   const view = new DataView(out);
   const bytes = new Uint8Array(out);
   view.setUint32(0, n, true);
   let pos = 4 + 8 * n;
-  for (let i = 0; i < n; i++) {
-    const pl = plains[i];
-    view.setUint32(4 + 8 * i, statuses[i]!, true);
-    view.setUint32(8 + 8 * i, pl?.length ?? 0, true);
-    if (pl) {
-      bytes.set(pl, pos);
-      pos += pl.length;
+  input.blobs.forEach((b, i) => {
+    let status: number = UnsealStatus.OK;
+    let len = 0;
+    try {
+      const plain = openEnvelope(p, keys, input.packBytes.subarray(b.offset, b.offset + b.length), b.rawLength, 'blob');
+      if (plain.length !== b.rawLength) status = UnsealStatus.BAD_PAYLOAD;
+      else if (!equalBytes(p.blake3.keyedHash(keys.blobId, plain), Buffer.from(b.id, 'hex'))) status = UnsealStatus.ID_MISMATCH;
+      else {
+        bytes.set(plain, pos);
+        pos += plain.length;
+        len = plain.length;
+      }
+    } catch (err) {
+      if (!isEngineError(err)) throw err;
+      status = isEngineError(err, ErrorCode.INTEGRITY) && err.message.includes('authentication failed') ? UnsealStatus.AUTH_FAILED : UnsealStatus.BAD_PAYLOAD;
     }
-  }
+    view.setUint32(4 + 8 * i, status, true);
+    view.setUint32(8 + 8 * i, len, true);
+  });
   return out;
 }

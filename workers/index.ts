@@ -25,7 +25,16 @@ function moveBuffer(buf: ArrayBuffer): ArrayBuffer {
 
 export async function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput> {
   const { p, cdc } = await context();
-  return chunkHashPure(p, cdc, init.keys.blobId, input);
+  const out = chunkHashPure(p, cdc, init.keys.blobId, input);
+  // The segment goes back to the main thread by transfer, next to the (small, cloned) results.
+  return Piscina.move({
+    get [Piscina.transferableSymbol]() {
+      return [out.segment.buffer];
+    },
+    get [Piscina.valueSymbol]() {
+      return out;
+    },
+  }) as unknown as ChunkHashOutput;
 }
 
 export async function seal(input: SealInput): Promise<SealOutput> {

@@ -1,6 +1,8 @@
 // The worker protocol, typed for both sides. Workers compute on buffers they are handed and do no
-// I/O. Segments travel as SharedArrayBuffers (read by the main thread, chunked and sealed by a
-// worker without a copy); results that carry bulk bytes come back as one transferred ArrayBuffer.
+// I/O. Segments travel by transfer, never by copy: main thread → chunkHash → back to the main
+// thread → seal (which keeps it); results that carry bulk bytes come back as transferred buffers.
+// SharedArrayBuffers were tried and dropped: their memory is freed only once every thread that
+// saw them has collected its handle, which let dead segments pile up far beyond --mem-budget.
 import type { PrimitiveName } from '../native-bindings/types.js';
 import type { ChunkerParams } from '../src/chunker/fastcdc.js';
 
@@ -40,6 +42,8 @@ export interface SpanChunks {
 }
 
 export interface ChunkHashOutput {
+  /** The input segment, transferred back. */
+  readonly segment: Uint8Array;
   readonly spans: SpanChunks[];
 }
 

@@ -260,7 +260,7 @@ export class Archiver {
     await this.readBudget.acquire(capacity, this.signal);
     let leased = capacity;
     try {
-      const segment = new Uint8Array(new SharedArrayBuffer(Math.max(1, capacity)));
+      let segment: Uint8Array = new Uint8Array(Math.max(1, capacity));
       const spans: Span[] = [];
       const read: (SmallFile & { start: number; end: number })[] = [];
       let pos = 0;
@@ -282,6 +282,7 @@ export class Archiver {
       read.sort((a, b) => a.start - b.start);
       for (const f of read) spans.push({ start: f.start, end: f.end, final: true });
       const out = await this.pool.chunkHash({ segment, spans });
+      segment = out.segment;
       const ranges: number[] = [];
       const ids: Uint8Array[] = [];
       read.forEach((f, i) => {
@@ -336,7 +337,7 @@ export class Archiver {
           released = true;
         };
         try {
-          const segment = new Uint8Array(new SharedArrayBuffer(cap));
+          let segment: Uint8Array = new Uint8Array(cap);
           segment.set(carry, 0);
           let n = 0;
           try {
@@ -353,6 +354,7 @@ export class Archiver {
           const end = carry.length + n;
           const final = n < want;
           const out = await this.pool.chunkHash({ segment, spans: [{ start: 0, end, final }] });
+          segment = out.segment;
           const s = out.spans[0]!;
           const ranges: number[] = [];
           const newIds: Uint8Array[] = [];

@@ -6,6 +6,7 @@ import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import type { GlobalOptions } from './context.js';
 
+
 const controller = new AbortController();
 let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

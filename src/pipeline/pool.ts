@@ -15,6 +15,14 @@ function workerFile(): string {
   return compiled;
 }
 
+/** Only a buffer that a view covers whole may be transferred (pooled Buffers share one ArrayBuffer). */
+function owned(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) {
+    throw new InternalError('a buffer handed to a worker must own its whole ArrayBuffer');
+  }
+  return bytes.buffer;
+}
+
 export class WorkerPool {
   private readonly pool: Piscina;
   readonly threads: number;
@@ -50,12 +58,14 @@ export class WorkerPool {
     }
   }
 
+  /** The segment is transferred to the worker and comes back in the result. */
   chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput> {
-    return this.run(TaskName.chunkHash, input);
+    return this.run(TaskName.chunkHash, input, [owned(input.segment)]);
   }
 
+  /** The segment is transferred to the worker for good: the caller must not touch it afterwards. */
   seal(input: SealInput): Promise<ArrayBuffer> {
-    return this.run(TaskName.seal, input);
+    return this.run(TaskName.seal, input, [owned(input.segment)]);
   }
 
   /** The pack bytes are transferred to the worker: the caller must not touch them afterwards. */
