@@ -8,6 +8,7 @@ import { FastCdc } from '../src/chunker/fastcdc.js';
 import type { Suite } from '../src/crypto/envelope.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, UnsealInput, UnsealOutput, WorkerInit } from './protocol.js';
 import { PROTOCOL_VERSION } from './protocol.js';
+import { collectYoung } from '../src/util/gc.js';
 import { chunkHash as chunkHashPure, seal as sealPure, unseal as unsealPure } from './handlers.js';
 
 const init = workerData as WorkerInit;
@@ -39,10 +40,14 @@ export async function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput>
 
 export async function seal(input: SealInput): Promise<SealOutput> {
   const { p } = await context();
-  return moveBuffer(sealPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input));
+  const out = sealPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input);
+  collectYoung();
+  return moveBuffer(out);
 }
 
 export async function unseal(input: UnsealInput): Promise<UnsealOutput> {
   const { p } = await context();
-  return moveBuffer(unsealPure(p, init.keys, input));
+  const out = unsealPure(p, init.keys, input);
+  collectYoung();
+  return moveBuffer(out);
 }

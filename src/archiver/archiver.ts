@@ -54,7 +54,7 @@ interface SmallFile {
 }
 
 const SMALL_BATCH_FILES = 128;
-const SMALL_BATCH_BYTES = 4 * 1024 * 1024;
+const SMALL_BATCH_BYTES = 2 * 1024 * 1024;
 
 export class Archiver {
   private readonly repo: Repository;
@@ -328,6 +328,7 @@ export class Archiver {
     try {
       for (;;) {
         this.check();
+        // A segment is the carried tail of the previous one plus a fixed amount of fresh data.
         const want = this.plan.segmentBytes;
         const cap = carry.length + want;
         await this.readBudget.acquire(cap, this.signal);

@@ -5,6 +5,10 @@ import { defaultBudget, describePlan, plan as makePlan, type Plan } from '../pip
 import { WorkerPool } from '../pipeline/pool.js';
 import { Repository } from '../repository/repository.js';
 import { parseSize } from '../util/bytes.js';
+import { enableExplicitGc } from '../util/gc.js';
+
+/** Full GC of the main thread after this many bytes of buffers are dropped (docs/MEMORY.md). */
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
 import { PROTOCOL_VERSION } from '../../workers/protocol.js';
 import { openBackend, primitives, readPassword, repoLocation, type GlobalOptions } from './context.js';
 import type { Output } from './output.js';
@@ -34,6 +38,7 @@ export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: O
   };
   const budgetBytes = memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : defaultBudget(totalmem(), freemem(), input);
   const p = makePlan({ ...input, budgetBytes });
+  enableExplicitGc(GC_EVERY_BYTES);
   if (out.verbose) for (const line of describePlan(p)) out.info(line);
   return p;
 }

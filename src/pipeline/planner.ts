@@ -30,7 +30,7 @@ export interface Plan {
   packTargetBytes: number;
   /** Packs written concurrently. */
   writesInFlight: number;
-  /** Bytes read from a file per segment. */
+  /** Largest segment (carried tail + fresh data) handed to one pool task. */
   segmentBytes: number;
   /** Files read concurrently. */
   fileConcurrency: number;
@@ -38,33 +38,48 @@ export interface Plan {
   headroomBytes: number;
 }
 
-export const BASE_PROCESS_BYTES = 72 * MiB;
-export function perWorkerBytes(fallback: boolean): number {
-  return (fallback ? 40 : 24) * MiB;
+/**
+ * Calibrated on x86_64 Node 20 (docs/MEMORY.md): the main thread with its modules and mapped
+ * libraries, and per worker its isolate plus the buffers of one task in flight (the segment
+ * handed in, the result, and the per-chunk temporaries not yet collected: about 2.5 segments).
+ */
+export const BASE_PROCESS_BYTES = 64 * MiB;
+export function perWorkerBytes(fallback: boolean, segmentBytes: number): number {
+  // Fallback primitives keep WebAssembly heaps per thread, which never shrink.
+  return (fallback ? 48 : 32) * MiB + 4 * segmentBytes;
 }
-const HEADROOM_SHARE = 0.3;
-const MIN_READ = 12 * MiB;
+const HEADROOM_SHARE = 0.25;
 const MIN_PACK = 4 * MiB;
+
+/**
+ * Segments (the unit of work of one pool task) hold the carried-over tail of the previous one
+ * plus fresh data; the tail is always shorter than the largest chunk, so a segment of the
+ * largest chunk plus 2 MiB always makes progress.
+ */
+export function segmentBytesFor(_maxChunkBytes: number): number {
+  return 2 * MiB;
+}
 
 /** The plan for a budget, or null when the budget cannot hold the minimum bounds. */
 function tryPlan(input: PlannerInput): Plan | null {
-  const perWorker = perWorkerBytes(input.fallback);
+  const segmentBytes = segmentBytesFor(input.maxChunkBytes);
+  const perWorker = perWorkerBytes(input.fallback, segmentBytes);
+  const minRead = 2 * segmentBytes;
   // Workers: one per core, as long as each leaves the data stages room of their own.
   let workers = Math.max(1, input.cpus);
-  while (workers > 1 && input.budgetBytes - BASE_PROCESS_BYTES - workers * perWorker < 64 * MiB + workers * 16 * MiB) workers--;
+  while (workers > 1 && input.budgetBytes - BASE_PROCESS_BYTES - workers * perWorker < (minRead + 3 * MIN_PACK) / (1 - HEADROOM_SHARE) + workers * segmentBytes) workers--;
   const fixed = BASE_PROCESS_BYTES + workers * perWorker;
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
-  const segmentBytes = usable >= 96 * MiB ? 8 * MiB : 4 * MiB;
-  // Packs: the repository's target unless the budget cannot hold six of them.
-  const packTarget = Math.max(MIN_PACK, Math.min(input.packSizeBytes, Math.floor(usable / 6)));
+  // Packs: the repository's target unless the budget cannot hold ten of them.
+  const packTarget = Math.max(MIN_PACK, Math.min(input.packSizeBytes, Math.floor(usable / 10)));
   const writesInFlight = Math.max(1, Math.min(4, Math.floor((usable * 0.25) / packTarget)));
   // Sealed blobs waiting in open packs (data and tree) and in packs being written.
   const sealed = Math.max(2 * packTarget + writesInFlight * packTarget, Math.floor(usable * 0.4));
   // Each pack being written is also copied once into one contiguous buffer.
   const read = usable - sealed - writesInFlight * packTarget;
-  if (read < MIN_READ) return null;
+  if (read < minRead) return null;
   const fileConcurrency = Math.max(2, Math.min(8, Math.floor(read / segmentBytes)));
   return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom };
 }

@@ -9,6 +9,7 @@ import { type BlobId, BlobType, type PackId } from '../format/ids.js';
 import { encodeIndex, type IndexPack } from '../format/index-file.js';
 import { seal as sealEnvelope } from '../crypto/envelope.js';
 import { toHex } from '../util/hex.js';
+import { noteDropped } from '../util/gc.js';
 import type { ByteBudget } from '../pipeline/budget.js';
 import { Concurrency } from '../pipeline/budget.js';
 import { INDEX_PREFIX, packName } from './layout.js';
@@ -131,6 +132,8 @@ export class BlobUploader {
     const packId = toHex(p.blake3.hash(bytes)) as PackId;
     await this.repo.backend.save(packName(packId), bytes);
     this.stats.packsWritten++;
+    // The pack buffer and the sealed blobs copied into it are garbage now.
+    noteDropped(2 * size);
     this.unindexed.push({ packId, blobs: entries });
     this.opts.sealedBudget.release(blobs.reduce((n, b) => n + b.lease, 0));
     if (this.unindexed.length >= this.opts.indexEveryPacks) await this.writeIndex();
