@@ -13,12 +13,15 @@ import type { Repository } from '../repository/repository.js';
 import { packName } from '../repository/layout.js';
 import { UnsealStatus } from '../../workers/protocol.js';
 import { IntegrityError } from '../errors/engine-error.js';
+import { noteDropped } from '../util/gc.js';
 
 export interface RestoreOptions {
   /** Paths inside the snapshot (e.g. "home/docs/a.txt"): restore only these and what is below them. */
   include: string[];
   readBudgetBytes: number;
   readsInFlight: number;
+  /** Largest byte range read from a pack in one request. */
+  maxRangeBytes: number;
   /** Restore owners (only meaningful, and only attempted, when running as root). */
   restoreOwnership: boolean;
   signal?: AbortSignal;
@@ -58,7 +61,6 @@ interface PlannedBlob {
 }
 
 const COALESCE_GAP = 1024 * 1024;
-const MAX_RANGE = 32 * 1024 * 1024;
 
 export class Restorer {
   private readonly repo: Repository;
@@ -73,6 +75,9 @@ export class Restorer {
   private readonly symlinks: { path: string; node: TreeNode }[] = [];
   readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [] };
   private readonly zeros = new Uint8Array(8 * 1024 * 1024);
+  /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
+  private readonly fsLimit = new Concurrency(32);
+  private readonly creating: Promise<void>[] = [];
 
   constructor(repo: Repository, index: MasterIndex, pool: WorkerPool, opts: RestoreOptions) {
     this.repo = repo;
@@ -94,6 +99,7 @@ export class Restorer {
   async run(root: Tree, target: string): Promise<void> {
     await fsp.mkdir(target, { recursive: true });
     await this.planTree(root, target, '');
+    await Promise.all(this.creating.splice(0));
     await this.readPacks();
     await this.finish();
   }
@@ -120,28 +126,20 @@ export class Restorer {
         this.symlinks.push({ path, node });
         this.counters.symlinks++;
       } else if (node.type === 'file') {
-        await this.planFile(path, node);
+        this.planFile(path, node);
       } else {
         this.opts.onProblem({ path, message: `${node.type} entries are not restored` });
       }
     }
   }
 
-  private async planFile(path: string, node: TreeNode): Promise<void> {
+  private planFile(path: string, node: TreeNode): void {
     const group = node.links > 1 ? `${node.deviceId}:${node.inode}` : null;
     const first = group ? this.linkGroups.get(group) : undefined;
     if (first) {
       this.hardlinks.push({ path, first });
       this.counters.hardlinks++;
       return;
-    }
-    // Created at full size first: ranges never written (zero blobs) stay holes, so sparse files stay sparse.
-    await fsp.rm(path, { force: true });
-    const fh = await fsp.open(path, 'w', 0o600);
-    try {
-      await fh.truncate(node.size ?? 0);
-    } finally {
-      await fh.close();
     }
     const job: FileJob = { path, node, remaining: 0, damaged: false, fh: null, opening: null };
     this.files.push(job);
@@ -169,7 +167,19 @@ export class Restorer {
       job.remaining++;
       offset += loc.rawLength;
     }
-    if (job.remaining === 0) await this.completeFile(job);
+    // Created at full size first: ranges never written (zero blobs) stay holes, so sparse files
+    // stay sparse, and a file whose data is damaged still exists, at its size, to be named.
+    const create = this.fsLimit.run(async () => {
+      await fsp.rm(path, { force: true });
+      const fh = await fsp.open(path, 'w', 0o600);
+      try {
+        await fh.truncate(node.size ?? 0);
+      } finally {
+        await fh.close();
+      }
+      if (job.remaining === 0) await this.completeFile(job);
+    });
+    this.creating.push(create);
   }
 
   private damage(job: FileJob, message: string): void {
@@ -186,7 +196,7 @@ export class Restorer {
     const jobs: Promise<void>[] = [];
     let failure: unknown = null;
     for (const [packId, blobs] of this.packs) {
-      for (const range of coalesce([...blobs.values()])) {
+      for (const range of coalesce([...blobs.values()], this.opts.maxRangeBytes)) {
         // Read, unseal output and writes: about twice the range in memory.
         const need = 2 * (range.end - range.start);
         await budget.acquire(need, this.opts.signal);
@@ -199,7 +209,10 @@ export class Restorer {
           .catch((err: unknown) => {
             failure ??= err;
           })
-          .finally(() => budget.release(need));
+          .finally(() => {
+            budget.release(need);
+            noteDropped(need);
+          });
         jobs.push(job);
       }
       this.packs.delete(packId);
@@ -262,12 +275,14 @@ export class Restorer {
 
   /** Counts the blobs of a range as done for each of their files, finishing files that are complete. */
   private async settle(blobs: PlannedBlob[]): Promise<void> {
+    const done: Promise<void>[] = [];
     for (const b of blobs) {
       for (const t of b.targets) {
         t.file.remaining--;
-        if (t.file.remaining === 0) await this.completeFile(t.file);
+        if (t.file.remaining === 0) done.push(this.fsLimit.run(() => this.completeFile(t.file)));
       }
     }
+    await Promise.all(done);
   }
 
   private async completeFile(job: FileJob): Promise<void> {
@@ -300,7 +315,7 @@ export class Restorer {
       await fsp.rm(h.path, { force: true });
       await fsp.link(first, h.path);
     }
-    for (const s of this.symlinks) await this.applyMeta(s.path, s.node, true);
+    await Promise.all(this.symlinks.map((s) => this.fsLimit.run(() => this.applyMeta(s.path, s.node, true))));
     // Deepest folders first, so setting a child's times does not change its parent's afterwards.
     const dirs = [...this.dirs].sort((a, b) => b.path.length - a.path.length);
     for (const d of dirs) await this.applyMeta(d.path, d.node, false);
@@ -314,12 +329,12 @@ export class Restorer {
 }
 
 /** Groups a pack's needed blobs into ranges that are cheaper to read in one request than apart. */
-export function coalesce(blobs: PlannedBlob[]): { start: number; end: number; blobs: PlannedBlob[] }[] {
+export function coalesce(blobs: PlannedBlob[], maxRange: number): { start: number; end: number; blobs: PlannedBlob[] }[] {
   const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
   const out: { start: number; end: number; blobs: PlannedBlob[] }[] = [];
   for (const b of sorted) {
     const last = out[out.length - 1];
-    if (last && b.offset - last.end <= COALESCE_GAP && b.offset + b.length - last.start <= MAX_RANGE) {
+    if (last && b.offset - last.end <= COALESCE_GAP && b.offset + b.length - last.start <= maxRange) {
       last.end = Math.max(last.end, b.offset + b.length);
       last.blobs.push(b);
     } else {

@@ -30,6 +30,7 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   const restorer = new Restorer(repo, index, pool, {
     include,
     readBudgetBytes: plan.readBytes + plan.sealedBytes,
+    maxRangeBytes: Math.min(32 * 1024 * 1024, Math.floor((plan.readBytes + plan.sealedBytes) / 4)),
     readsInFlight: Math.max(2, plan.workers * 2),
     restoreOwnership: process.getuid?.() === 0,
     signal,
