@@ -84,8 +84,14 @@ function tryPlan(input: PlannerInput): Plan | null {
   return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom };
 }
 
+/**
+ * Opening a repository runs Argon2id, whose memory (64 MiB at the default cost) is held while the
+ * key is derived, before the pipeline starts: the budget must hold the process plus that too.
+ */
+export const KDF_BYTES = 64 * MiB;
+
 export function minimumBudget(input: Omit<PlannerInput, 'budgetBytes'>): number {
-  let mib = 64;
+  let mib = Math.ceil((BASE_PROCESS_BYTES + KDF_BYTES + 8 * MiB) / MiB);
   while (!tryPlan({ ...input, budgetBytes: mib * MiB })) mib++;
   return mib * MiB;
 }

@@ -74,7 +74,6 @@ export class Restorer {
   private readonly linkGroups = new Map<string, FileJob>();
   private readonly symlinks: { path: string; node: TreeNode }[] = [];
   readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [] };
-  private readonly zeros = new Uint8Array(8 * 1024 * 1024);
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
   private readonly creating: Promise<void>[] = [];
@@ -248,7 +247,7 @@ export class Restorer {
       }
       const plain = new Uint8Array(out, pos, len);
       pos += len;
-      const zero = len <= this.zeros.length && Buffer.compare(plain, this.zeros.subarray(0, len)) === 0;
+      const zero = isAllZero(plain);
       for (const t of blob.targets) writes.push(this.writeAt(t, plain, zero));
     }
     await Promise.all(writes);
@@ -326,6 +325,17 @@ export class Restorer {
       });
     }
   }
+}
+
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** All-zero blobs are not written: the file was created at full size, so they stay holes. */
+export function isAllZero(b: Uint8Array): boolean {
+  for (let off = 0; off < b.length; off += ZEROS.length) {
+    const part = b.subarray(off, Math.min(b.length, off + ZEROS.length));
+    if (Buffer.compare(part, ZEROS.subarray(0, part.length)) !== 0) return false;
+  }
+  return true;
 }
 
 /** Groups a pack's needed blobs into ranges that are cheaper to read in one request than apart. */

@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const ENGINE_BIN = fileURLToPath(new URL('../../bin/engine.js', import.meta.url));
+/** The launcher users run (it sets the allocator up before Node starts; see bin/engine). */
+export const ENGINE_BIN = fileURLToPath(new URL('../../bin/engine', import.meta.url));
 export const TEST_PASSWORD = 'correct horse battery staple';
 
 export interface RunResult {
@@ -17,7 +18,7 @@ export function runEngine(args: string[], opts: { env?: Record<string, string | 
   const env: Record<string, string | undefined> = { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ...opts.env };
   if (opts.native) env.ENGINE_NATIVE = opts.native;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ENGINE_BIN, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ENGINE_BIN, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

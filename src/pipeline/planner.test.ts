@@ -1,0 +1,173 @@
+// The memory planner: every share positive, the shares add up to exactly the budget, pack and
+// worker limits respected, and budgets below the minimum refused with E_BUDGET naming it.
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, isEngineError } from '../errors/engine-error.js';
+import { formatBytes } from '../util/bytes.js';
+import { BASE_PROCESS_BYTES, type Plan, type PlannerInput, defaultBudget, describePlan, minimumBudget, perWorkerBytes, plan, segmentBytesFor } from './planner.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+type Machine = Omit<PlannerInput, 'budgetBytes'>;
+
+const machine = (cpus: number, fallback: boolean, packSizeBytes = 16 * MiB): Machine => ({ cpus, fallback, packSizeBytes, maxChunkBytes: 8 * MiB });
+
+/** Budgets from `from` to 4 GiB: every MiB for the first 64 MiB, then coarser, plus odd byte counts. */
+function budgets(from: number): number[] {
+  const out: number[] = [];
+  for (let b = from; b < from + 64 * MiB; b += MiB) out.push(b);
+  for (let b = from + 64 * MiB; b < 1 * GiB; b += 7 * MiB + 12345) out.push(b);
+  for (let b = 1 * GiB; b <= 4 * GiB; b += 97 * MiB + 1) out.push(b);
+  out.push(4 * GiB);
+  return out;
+}
+
+function checkPlan(p: Plan, input: PlannerInput): void {
+  const label = `${JSON.stringify({ ...input, budgetMiB: input.budgetBytes / MiB })}`;
+  // Every share is positive.
+  for (const k of ['workers', 'fixedBytes', 'readBytes', 'sealedBytes', 'packTargetBytes', 'writesInFlight', 'segmentBytes', 'fileConcurrency', 'headroomBytes'] as const) {
+    expect(p[k], `${k} ${label}`).toBeGreaterThan(0);
+    expect(Number.isInteger(p[k]), `${k} ${label}`).toBe(true);
+  }
+  expect(p.budgetBytes).toBe(input.budgetBytes);
+  // The shares add up to exactly the budget: fixed part, read queue, sealed blobs, the copy of each
+  // pack being written, and the collector headroom.
+  expect(p.fixedBytes + p.readBytes + p.sealedBytes + p.writesInFlight * p.packTargetBytes + p.headroomBytes, label).toBe(input.budgetBytes);
+  expect(p.fixedBytes, label).toBe(BASE_PROCESS_BYTES + p.workers * perWorkerBytes(input.fallback, p.segmentBytes));
+  // Data stages hold at least the minimum bounds.
+  expect(p.readBytes, label).toBeGreaterThanOrEqual(2 * p.segmentBytes);
+  expect(p.sealedBytes, label).toBeGreaterThanOrEqual((2 + p.writesInFlight) * p.packTargetBytes);
+  expect(p.packTargetBytes, label).toBeLessThanOrEqual(input.packSizeBytes);
+  expect(p.packTargetBytes, label).toBeGreaterThanOrEqual(4 * MiB);
+  expect(p.writesInFlight, label).toBeLessThanOrEqual(4);
+  expect(p.workers, label).toBeLessThanOrEqual(Math.max(1, input.cpus));
+  expect(p.fileConcurrency, label).toBeGreaterThanOrEqual(2);
+  expect(p.fileConcurrency, label).toBeLessThanOrEqual(8);
+  expect(p.segmentBytes).toBe(segmentBytesFor(input.maxChunkBytes));
+  // The headroom is the collector's share of what the workers do not take.
+  expect(p.headroomBytes, label).toBe(Math.floor((input.budgetBytes - p.fixedBytes) * 0.25));
+}
+
+function budgetError(fn: () => unknown): { code: string; message: string; details: Record<string, unknown> | undefined } {
+  try {
+    fn();
+  } catch (err) {
+    expect(isEngineError(err)).toBe(true);
+    const e = err as { code: string; message: string; details?: Record<string, unknown> };
+    return { code: e.code, message: e.message, details: e.details };
+  }
+  throw new Error('expected plan() to throw');
+}
+
+describe('plan', () => {
+  it.each([false, true])('single core (fallback %s): every budget from the minimum to 4 GiB plans within the budget', (fallback) => {
+    const m = machine(1, fallback);
+    const min = minimumBudget(m);
+    for (const budgetBytes of budgets(min)) {
+      const input = { ...m, budgetBytes };
+      const p = plan(input);
+      checkPlan(p, input);
+      expect(p.workers).toBe(1);
+    }
+  });
+
+  it.each([
+    [2, false],
+    [4, false],
+    [8, true],
+    [16, false],
+    [64, true],
+  ] as const)('%i cores (fallback %s): budgets from 256 MiB to 4 GiB plan within the budget', (cpus, fallback) => {
+    const m = machine(cpus, fallback);
+    let maxWorkers = 0;
+    for (const budgetBytes of budgets(256 * MiB)) {
+      const input = { ...m, budgetBytes };
+      const p = plan(input);
+      checkPlan(p, input);
+      maxWorkers = Math.max(maxWorkers, p.workers);
+    }
+    // 4 GiB gives every core (up to 64) a worker; smaller budgets give fewer, never more.
+    expect(plan({ ...m, budgetBytes: 4 * GiB }).workers).toBe(cpus);
+    expect(maxWorkers).toBe(cpus);
+    expect(plan({ ...m, budgetBytes: minimumBudget(m) }).workers).toBe(1);
+  });
+
+  it('packs stay at the repository target for every pack size from 4 MiB to 1 GiB', () => {
+    for (const pack of [4 * MiB, 5 * MiB + 3, 16 * MiB, 64 * MiB, 128 * MiB, 1 * GiB]) {
+      for (const cpus of [1, 4]) {
+        const m = machine(cpus, false, pack);
+        for (const budgetBytes of [minimumBudget(m), 512 * MiB, 1 * GiB, 4 * GiB]) {
+          const input = { ...m, budgetBytes };
+          checkPlan(plan(input), input);
+        }
+      }
+    }
+    // The repository target is used as is once the budget holds ten packs.
+    expect(plan({ ...machine(1, false, 16 * MiB), budgetBytes: 2 * GiB }).packTargetBytes).toBe(16 * MiB);
+  });
+
+  it('more budget never means fewer workers, smaller packs or a smaller read queue (single core)', () => {
+    const m = machine(1, false);
+    let prev: Plan | null = null;
+    for (const budgetBytes of budgets(minimumBudget(m))) {
+      const p = plan({ ...m, budgetBytes });
+      if (prev) {
+        expect(p.workers).toBeGreaterThanOrEqual(prev.workers);
+        expect(p.packTargetBytes).toBeGreaterThanOrEqual(prev.packTargetBytes);
+        expect(p.headroomBytes).toBeGreaterThanOrEqual(prev.headroomBytes);
+      }
+      prev = p;
+    }
+  });
+
+  it('describePlan names every share', () => {
+    const p = plan({ ...machine(2, false), budgetBytes: 1 * GiB });
+    const text = describePlan(p).join('\n');
+    expect(text).toContain(formatBytes(p.budgetBytes));
+    expect(text).toContain(`${p.workers} worker thread(s)`);
+    expect(text).toContain(formatBytes(p.readBytes));
+    expect(text).toContain(formatBytes(p.sealedBytes));
+    expect(text).toContain(formatBytes(p.headroomBytes));
+  });
+});
+
+describe('minimumBudget', () => {
+  it.each([
+    [1, false],
+    [2, false],
+    [8, false],
+    [1, true],
+    [4, true],
+  ] as const)('is the smallest whole-MiB budget that plans (%i cores, fallback %s)', (cpus, fallback) => {
+    const m = machine(cpus, fallback);
+    const min = minimumBudget(m);
+    expect(min % MiB).toBe(0);
+    expect(min).toBeGreaterThan(BASE_PROCESS_BYTES);
+    checkPlan(plan({ ...m, budgetBytes: min }), { ...m, budgetBytes: min });
+    for (const below of [min - MiB, min - 2 * MiB, min - 16 * MiB, 64 * MiB, 1 * MiB, 0]) {
+      const e = budgetError(() => plan({ ...m, budgetBytes: below }));
+      expect(e.code).toBe(ErrorCode.BUDGET);
+      expect(e.message).toContain(formatBytes(min));
+      expect(e.message).toContain('minimum');
+      expect(e.details?.minimumBytes).toBe(min);
+    }
+  });
+
+  it('fallback primitives need at least as much as native ones', () => {
+    for (const cpus of [1, 2, 8]) expect(minimumBudget(machine(cpus, true))).toBeGreaterThanOrEqual(minimumBudget(machine(cpus, false)));
+  });
+
+  it('defaultBudget is between the minimum and 1 GiB, a quarter of the machine and half the free memory', () => {
+    const m = machine(4, false);
+    const min = minimumBudget(m);
+    expect(defaultBudget(64 * GiB, 32 * GiB, m)).toBe(1 * GiB);
+    expect(defaultBudget(2 * GiB, 2 * GiB, m)).toBe(512 * MiB);
+    expect(defaultBudget(64 * GiB, 600 * MiB, m)).toBe(300 * MiB);
+    expect(defaultBudget(256 * MiB, 100 * MiB, m)).toBe(min);
+    for (const [total, free] of [[64 * GiB, 32 * GiB], [2 * GiB, 2 * GiB], [64 * GiB, 600 * MiB], [256 * MiB, 100 * MiB]] as const) {
+      const b = defaultBudget(total, free, m);
+      expect(b).toBeGreaterThanOrEqual(min);
+      expect(b).toBeLessThanOrEqual(Math.max(min, 1 * GiB));
+    }
+  });
+});
