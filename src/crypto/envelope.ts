@@ -45,6 +45,8 @@ export interface SealOptions {
   suite: Suite;
   /** zstd level, or null to store the payload uncompressed. */
   zstdLevel: number | null;
+  /** Only for test vectors: a fixed nonce. Never set it otherwise: nonces must be random. */
+  fixedNonceForTestVectors?: Uint8Array;
 }
 
 /** Compresses (when it pays) and encrypts a payload into one envelope. */
@@ -62,17 +64,18 @@ export function seal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, pay
   const plain = new Uint8Array(1 + body.length);
   plain[0] = compression;
   plain.set(body, 1);
-  return sealRaw(p, keys, opts.suite, plain);
+  return sealRaw(p, keys, opts.suite, plain, opts.fixedNonceForTestVectors);
 }
 
-function sealRaw(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, suite: Suite, plain: Uint8Array): Uint8Array {
+function sealRaw(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, suite: Suite, plain: Uint8Array, fixedNonce?: Uint8Array): Uint8Array {
   const aead = aeadFor(p, suite);
   const nb = nonceBytes(suite);
   const out = new Uint8Array(2 + nb + plain.length + TAG_BYTES);
   out[0] = ENVELOPE_VERSION;
   out[1] = suite;
   const nonce = out.subarray(2, 2 + nb);
-  randomFillSync(nonce);
+  if (fixedNonce) nonce.set(fixedNonce.subarray(0, nb));
+  else randomFillSync(nonce);
   const ct = aead.seal(keyFor(keys, suite), nonce, plain, out.subarray(0, 2));
   out.set(ct, 2 + nb);
   return out;

@@ -138,17 +138,32 @@ describe('minimumBudget', () => {
     [8, false],
     [1, true],
     [4, true],
-  ] as const)('is the smallest whole-MiB budget that plans (%i cores, fallback %s)', (cpus, fallback) => {
+  ] as const)('plans at the minimum, and refuses far smaller budgets with E_BUDGET naming it (%i cores, fallback %s)', (cpus, fallback) => {
     const m = machine(cpus, fallback);
     const min = minimumBudget(m);
     expect(min % MiB).toBe(0);
     expect(min).toBeGreaterThan(BASE_PROCESS_BYTES);
     checkPlan(plan({ ...m, budgetBytes: min }), { ...m, budgetBytes: min });
-    for (const below of [min - MiB, min - 2 * MiB, min - 16 * MiB, 64 * MiB, 1 * MiB, 0]) {
+    for (const below of [100 * MiB, 64 * MiB, 1 * MiB, 0]) {
       const e = budgetError(() => plan({ ...m, budgetBytes: below }));
       expect(e.code).toBe(ErrorCode.BUDGET);
       expect(e.message).toContain(formatBytes(min));
       expect(e.message).toContain('minimum');
+      expect(e.details?.minimumBytes).toBe(min);
+    }
+  });
+
+  it.each([
+    [1, true],
+    [2, true],
+    [8, true],
+  ] as const)('is the smallest whole-MiB budget that plans: one MiB less is refused (%i cores, fallback %s)', (cpus, fallback) => {
+    const m = machine(cpus, fallback);
+    const min = minimumBudget(m);
+    for (const below of [min - MiB, min - 2 * MiB, min - 16 * MiB]) {
+      const e = budgetError(() => plan({ ...m, budgetBytes: below }));
+      expect(e.code).toBe(ErrorCode.BUDGET);
+      expect(e.message).toContain(formatBytes(min));
       expect(e.details?.minimumBytes).toBe(min);
     }
   });

@@ -1,0 +1,80 @@
+// Computes the test vectors of docs/FORMAT.md from fixed inputs, with whatever primitives are
+// loaded; test/format-vectors.test.ts checks the results against the committed values, so the
+// native and the fallback implementations must both reproduce them byte for byte.
+import type { Primitives } from '../../native-bindings/types.js';
+import { FastCdc, DEFAULT_CHUNKER } from '../../src/chunker/fastcdc.js';
+import { deriveGear } from '../../src/chunker/gear.js';
+import { Suite, open, seal } from '../../src/crypto/envelope.js';
+import { deriveRepoKeys } from '../../src/crypto/keys.js';
+import { BlobType, type BlobId, type PackId } from '../../src/format/ids.js';
+import { encodeIndex } from '../../src/format/index-file.js';
+import { encodePackHeader } from '../../src/format/pack.js';
+import { encodeTree } from '../../src/format/tree.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const seq = (n: number, start = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
+
+/** xorshift32 from state 1, one byte (the low 8 bits) per step: easy to reimplement anywhere. */
+export function vectorStream(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export const VECTOR_PAYLOAD = 'engine test vector';
+
+export async function computeVectors(p: Primitives): Promise<Record<string, unknown>> {
+  const master = seq(32);
+  const keys = deriveRepoKeys(p.blake3, master);
+  const payload = new TextEncoder().encode(VECTOR_PAYLOAD);
+  const gear = deriveGear(p.blake3, keys.gear);
+  const cdc = new FastCdc(DEFAULT_CHUNKER, gear);
+  const stream = vectorStream(24 * 1024 * 1024);
+  const cuts = cdc.cuts(stream, 0, stream.length, true).ends;
+  const env1 = seal(p, keys, payload, { suite: Suite.XCHACHA20_POLY1305, zstdLevel: null, fixedNonceForTestVectors: seq(24) });
+  const env2 = seal(p, keys, payload, { suite: Suite.AES_256_GCM, zstdLevel: null, fixedNonceForTestVectors: seq(12) });
+  const compressible = new TextEncoder().encode(VECTOR_PAYLOAD.repeat(64));
+  const zstdEnvelope = seal(p, keys, compressible, { suite: Suite.XCHACHA20_POLY1305, zstdLevel: 3, fixedNonceForTestVectors: seq(24) });
+  const idA = hex(p.blake3.keyedHash(keys.blobId, payload)) as BlobId;
+  const idB = hex(p.blake3.keyedHash(keys.blobId, new Uint8Array(0))) as BlobId;
+  const wrap = await p.argon2id.derive(new TextEncoder().encode('password'), seq(16), { t: 2, mKiB: 64, p: 1 }, 32);
+  return {
+    masterKey: hex(master),
+    subkeys: { xchacha: hex(keys.xchacha), aes: hex(keys.aes), blobId: hex(keys.blobId), gear: hex(keys.gear) },
+    gearFirst8: [...gear.subarray(0, 8)].map((g) => g.toString(16).padStart(8, '0')),
+    blobIdOfPayload: idA,
+    blobIdOfEmpty: idB,
+    envelopeXChaCha: hex(env1),
+    envelopeAesGcm: hex(env2),
+    // Compressed bytes may differ between zstd builds: this vector is checked by opening it.
+    zstdEnvelopeOpensTo: hex(open(p, keys, zstdEnvelope, 1 << 20, 'vector')) === hex(compressible),
+    fastcdcCutsOf24MiBStream: cuts,
+    packHeader: hex(
+      encodePackHeader([
+        { type: BlobType.DATA, id: idA, length: env1.length, rawLength: payload.length },
+        { type: BlobType.TREE, id: idB, length: 100, rawLength: 0 },
+      ]),
+    ),
+    index: hex(
+      encodeIndex({
+        supersedes: [],
+        packs: [{ packId: hex(p.blake3.hash(env1)) as PackId, blobs: [{ type: BlobType.DATA, id: idA, offset: 0, length: env1.length, rawLength: payload.length }] }],
+      }),
+    ),
+    tree: new TextDecoder().decode(
+      encodeTree({
+        nodes: [
+          { name: 'b.txt', type: 'file', mode: 0o644, mtimeNs: '1700000000123456789', ctimeNs: '1700000000123456789', uid: 1000, gid: 1000, deviceId: '2049', inode: '12', links: 1, size: payload.length, content: [idA] },
+          { name: 'a', type: 'symlink', mode: 0o777, mtimeNs: '1700000000000000000', ctimeNs: '1700000000000000000', uid: 0, gid: 0, deviceId: '2049', inode: '13', links: 1, linkTarget: 'b.txt' },
+        ],
+      }),
+    ),
+    argon2idPasswordSalt00to0fT2M64: hex(wrap),
+  };
+}
