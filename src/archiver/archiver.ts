@@ -325,41 +325,57 @@ export class Archiver {
     let carry: Uint8Array = new Uint8Array(0);
     let size = 0;
     const seals: Promise<void>[] = [];
+    const want = this.plan.segmentBytes;
+    // Fresh data is read behind room for the tail carried over from the previous segment (always
+    // shorter than the largest chunk); the room is never touched beyond the tail, so it costs no
+    // resident memory, and the next read can start before this segment's tail is known.
+    const room = this.repo.config.chunker.maxSize;
+    const readAhead = async (): Promise<{ segment: Uint8Array; n: number }> => {
+      await this.readBudget.acquire(want, this.signal);
+      try {
+        const segment = new Uint8Array(room + want);
+        return { segment, n: await readFull(fh, segment, room, want) };
+      } catch (err) {
+        this.readBudget.release(want);
+        throw err;
+      }
+    };
+    let next: Promise<{ segment: Uint8Array; n: number }> | null = readAhead();
     try {
       for (;;) {
         this.check();
-        // A segment is the carried tail of the previous one plus a fixed amount of fresh data.
-        const want = this.plan.segmentBytes;
-        const cap = carry.length + want;
-        await this.readBudget.acquire(cap, this.signal);
+        let got: { segment: Uint8Array; n: number };
+        try {
+          got = await next!;
+        } catch (err) {
+          next = null;
+          this.problem(path, err);
+          await Promise.allSettled(seals);
+          return null;
+        }
+        const { n } = got;
+        let segment = got.segment;
+        const final = n < want;
+        next = final ? null : readAhead();
+        next?.catch(() => undefined);
         let released = false;
         const release = (): void => {
-          if (!released) this.readBudget.release(cap);
+          if (!released) this.readBudget.release(want);
           released = true;
         };
         try {
-          let segment: Uint8Array = new Uint8Array(cap);
-          segment.set(carry, 0);
-          let n = 0;
-          try {
-            n = await readFull(fh, segment, carry.length, want);
-          } catch (err) {
-            this.problem(path, err);
-            release();
-            await Promise.allSettled(seals);
-            return null;
-          }
           size += n;
           this.counters.bytesRead += n;
           this.counters.bytesDone += n;
-          const end = carry.length + n;
-          const final = n < want;
-          const out = await this.pool.chunkHash({ segment, spans: [{ start: 0, end, final }] });
+          const start = room - carry.length;
+          segment.set(carry, start);
+          const end = room + n;
+          const out = await this.pool.chunkHash({ segment, spans: [{ start, end, final }] });
           segment = out.segment;
           const s = out.spans[0]!;
           const ranges: number[] = [];
           const newIds: Uint8Array[] = [];
-          let prev = 0;
+          let prev = start;
           s.ends.forEach((e, k) => {
             const idBytes = s.ids.subarray(32 * k, 32 * k + 32);
             const id = toHex(idBytes) as BlobId;
@@ -371,7 +387,7 @@ export class Archiver {
             prev = e;
           });
           carry = segment.slice(s.tailStart, end);
-          // Sealing runs on while the next segment is read; the segment's lease goes with it.
+          // Sealing runs on while the next segment is chunked; the segment's lease goes with it.
           const sealing = this.sealNew(segment, ranges, newIds).finally(release);
           sealing.catch(() => undefined);
           seals.push(sealing);
@@ -383,6 +399,8 @@ export class Archiver {
       }
       await Promise.all(seals);
     } finally {
+      // A read still running (after an error) must end before the file is closed.
+      if (next) await next.then((r) => this.readBudget.release(want), () => undefined);
       await fh.close().catch(() => undefined);
     }
     this.counters.filesRead++;

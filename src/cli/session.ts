@@ -7,8 +7,6 @@ import { Repository } from '../repository/repository.js';
 import { parseSize } from '../util/bytes.js';
 import { enableExplicitGc } from '../util/gc.js';
 
-/** Full GC of the main thread after this many bytes of buffers are dropped (docs/MEMORY.md). */
-const GC_EVERY_BYTES = 8 * 1024 * 1024;
 import { PROTOCOL_VERSION } from '../../workers/protocol.js';
 import { openBackend, primitives, readPassword, repoLocation, type GlobalOptions } from './context.js';
 import type { Output } from './output.js';
@@ -38,7 +36,8 @@ export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: O
   };
   const budgetBytes = memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : defaultBudget(totalmem(), freemem(), input);
   const p = makePlan({ ...input, budgetBytes });
-  enableExplicitGc(GC_EVERY_BYTES);
+  // Full GC of the main thread after a quarter of the headroom in buffers was dropped (docs/MEMORY.md).
+  enableExplicitGc(Math.max(8 * 1024 * 1024, Math.floor(p.headroomBytes / 4)));
   if (out.verbose) for (const line of describePlan(p)) out.info(line);
   return p;
 }

@@ -51,18 +51,17 @@ export function perWorkerBytes(fallback: boolean, segmentBytes: number): number 
 const HEADROOM_SHARE = 0.25;
 const MIN_PACK = 4 * MiB;
 
-/**
- * Segments (the unit of work of one pool task) hold the carried-over tail of the previous one
- * plus fresh data; the tail is always shorter than the largest chunk, so a segment of the
- * largest chunk plus 2 MiB always makes progress.
- */
-export function segmentBytesFor(_maxChunkBytes: number): number {
+/** Fresh bytes read from a file per segment (the unit of work of one pool task, with the carried tail). */
+export function segmentBytesFor(budgetBytes: number): number {
+  // Bigger segments mean fewer round trips to the pool, but each worker holds a few of them.
+  if (budgetBytes >= 768 * MiB) return 8 * MiB;
+  if (budgetBytes >= 384 * MiB) return 4 * MiB;
   return 2 * MiB;
 }
 
 /** The plan for a budget, or null when the budget cannot hold the minimum bounds. */
 function tryPlan(input: PlannerInput): Plan | null {
-  const segmentBytes = segmentBytesFor(input.maxChunkBytes);
+  const segmentBytes = segmentBytesFor(input.budgetBytes);
   const perWorker = perWorkerBytes(input.fallback, segmentBytes);
   const minRead = 2 * segmentBytes;
   // Workers: one per core, as long as each leaves the data stages room of their own.
