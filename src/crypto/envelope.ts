@@ -92,8 +92,13 @@ export function open(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, sea
   if (version !== ENVELOPE_VERSION) {
     throw new IntegrityError(`${what}: unknown envelope version ${version}`);
   }
+  if (suite !== Suite.XCHACHA20_POLY1305 && suite !== Suite.AES_256_GCM) {
+    // Suites are part of format version 1 and a newer suite comes with a newer config version,
+    // which this engine refuses before reading any object: here it can only be damage.
+    throw new IntegrityError(`${what}: unknown cipher suite ${suite} (damaged data)`);
+  }
   const aead = aeadFor(p, suite);
-  const nb = nonceBytes(suite as Suite);
+  const nb = nonceBytes(suite);
   if (sealed.length < 2 + nb + TAG_BYTES + 1) throw new IntegrityError(`${what}: truncated envelope (${sealed.length} bytes)`);
   const plain = aead.open(keyFor(keys, suite), sealed.subarray(2, 2 + nb), sealed.subarray(2 + nb), sealed.subarray(0, 2));
   if (plain === null) throw new IntegrityError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);

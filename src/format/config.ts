@@ -27,6 +27,7 @@ export function decodeConfig(bytes: Uint8Array): RepoConfig {
   } catch (err) {
     throw new FormatError(ErrorCode.FORMAT_CORRUPT, `config: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, 'config: not a JSON object');
   if (o.version !== REPO_VERSION) {
     throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: repository version ${String(o.version)} is not supported by this engine (supports ${REPO_VERSION})`, {
       hint: 'upgrade engine to a version that reads this repository',

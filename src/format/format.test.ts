@@ -429,3 +429,32 @@ describe('key files', () => {
     expectFormatError(() => decodeKeyFile(enc('{'), 'key'), ErrorCode.FORMAT_CORRUPT);
   });
 });
+
+describe('JSON decoders on non-objects', () => {
+  it('throw FormatError, never TypeError', async () => {
+    const { decodeTree } = await import('./tree.js');
+    const { decodeSnapshot } = await import('./snapshot.js');
+    const { decodeConfig } = await import('./config.js');
+    const { decodeKeyFile } = await import('./key-file.js');
+    const inputs = ['null', '[]', '42', '"x"', '{"nodes":[null]}', '{"nodes":[1]}'];
+    for (const text of inputs) {
+      const bytes = new TextEncoder().encode(text);
+      for (const decode of [(b: Uint8Array) => decodeTree(b, 't'), (b: Uint8Array) => decodeSnapshot(b, 's'), decodeConfig, (b: Uint8Array) => decodeKeyFile(b, 'k')]) {
+        let err: unknown = null;
+        try {
+          decode(bytes);
+        } catch (e) {
+          err = e;
+        }
+        expect((err as { code?: string } | null)?.code, text).toMatch(/^E_FORMAT_/);
+      }
+    }
+  });
+
+  it('decodeTree rejects entries out of order or repeated', async () => {
+    const { decodeTree } = await import('./tree.js');
+    const node = (name: string): string => `{"name":"${name}","type":"symlink","mode":511,"mtimeNs":"0","ctimeNs":"0","uid":0,"gid":0,"deviceId":"1","inode":"1","links":1,"linkTarget":"x"}`;
+    expect(() => decodeTree(new TextEncoder().encode(`{"nodes":[${node('b')},${node('a')}]}`), 't')).toThrow(/out of order/);
+    expect(() => decodeTree(new TextEncoder().encode(`{"nodes":[${node('a')},${node('a')}]}`), 't')).toThrow(/out of order or repeated/);
+  });
+});

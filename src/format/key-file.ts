@@ -29,6 +29,7 @@ export function decodeKeyFile(bytes: Uint8Array, what: string): KeyFile {
   } catch (err) {
     throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: not a key file (${err instanceof Error ? err.message : String(err)})`);
   }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: not a JSON object`);
   if (o.version !== 1 || o.kdf !== 'argon2id') throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `${what}: unsupported key file version or KDF`);
   if (!Number.isInteger(o.t) || o.t < 1 || !Number.isInteger(o.m) || o.m < 8 || o.p !== 1 || typeof o.salt !== 'string' || typeof o.data !== 'string') {
     throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: malformed key file`);

@@ -45,6 +45,7 @@ export function decodeSnapshot(bytes: Uint8Array, what: string): Snapshot {
   } catch (err) {
     throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: not a snapshot (${err instanceof Error ? err.message : String(err)})`);
   }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: not a JSON object`);
   if (o.version !== 1) throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `${what}: snapshot version ${String(o.version)} is not supported`);
   if (typeof o.time !== 'string' || !Array.isArray(o.paths)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: malformed snapshot`);
   parseId<BlobId>(String(o.tree), `${what}: tree`);

@@ -70,9 +70,11 @@ export function decodeTree(bytes: Uint8Array, what: string): Tree {
   } catch (err) {
     fail(what, `not a tree (${err instanceof Error ? err.message : String(err)})`);
   }
+  if (typeof raw !== 'object' || raw === null) fail(what, 'not a JSON object');
   const nodesRaw = (raw as { nodes?: unknown }).nodes;
   if (!Array.isArray(nodesRaw)) fail(what, 'missing "nodes"');
   const nodes: TreeNode[] = nodesRaw.map((r: unknown, i: number) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) fail(what, `node ${i} is not an object`);
     const o = r as Record<string, unknown>;
     const str = (k: string): string => (typeof o[k] === 'string' ? (o[k] as string) : fail(what, `node ${i}: "${k}" is not a string`));
     const num = (k: string): number => (typeof o[k] === 'number' && Number.isSafeInteger(o[k]) ? (o[k] as number) : fail(what, `node ${i}: "${k}" is not an integer`));
@@ -106,5 +108,9 @@ export function decodeTree(bytes: Uint8Array, what: string): Tree {
     if (node.type === 'symlink' && node.linkTarget === undefined) fail(what, `symlink "${node.name}" lacks a target`);
     return node;
   });
+  // Canonical order is part of the format: a tree out of order or with a name twice is damaged.
+  for (let i = 1; i < nodes.length; i++) {
+    if (compareNames(nodes[i - 1]!.name, nodes[i]!.name) >= 0) fail(what, `entries "${nodes[i - 1]!.name}" and "${nodes[i]!.name}" are out of order or repeated`);
+  }
   return { nodes };
 }

@@ -232,3 +232,42 @@ describe('Concurrency', () => {
     expect(peak).toBe(1);
   });
 });
+
+describe('regressions', () => {
+  it('Concurrency hands a finished slot to the waiter: a newcomer in the gap cannot exceed the limit', async () => {
+    const c = new Concurrency(1);
+    let peak = 0;
+    const track = async (gate: Promise<void>): Promise<void> => {
+      peak = Math.max(peak, c.running);
+      await gate;
+    };
+    let releaseA!: () => void;
+    const a = c.run(() => track(new Promise<void>((r) => (releaseA = r))));
+    const b = c.run(() => track(Promise.resolve()));
+    releaseA();
+    const late = Promise.resolve().then(() => c.run(() => track(Promise.resolve())));
+    await Promise.all([a, b, late]);
+    expect(peak).toBe(1);
+    expect(c.running).toBe(0);
+  });
+
+  it('ByteBudget: an aborted waiter no longer holds back the ones behind it', async () => {
+    const budget = new ByteBudget('t', 10);
+    await budget.acquire(8);
+    const ac = new AbortController();
+    const big = budget.acquire(5, ac.signal);
+    let smallDone = false;
+    const small = budget.acquire(1).then(() => (smallDone = true));
+    ac.abort();
+    await expect(big).rejects.toMatchObject({ code: 'E_ABORTED' });
+    await small;
+    expect(smallDone).toBe(true);
+    expect(budget.inUse).toBe(9);
+  });
+
+  it('ByteBudget: an already aborted signal rejects with E_ABORTED', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(new ByteBudget('t', 10).acquire(1, ac.signal)).rejects.toMatchObject({ code: 'E_ABORTED' });
+  });
+});

@@ -40,7 +40,7 @@ export class ByteBudget {
   }
 
   async acquire(bytes: number, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
+    if (signal?.aborted) throw new AbortedError();
     if (this.waiters.length === 0 && this.fits(bytes)) {
       this.take(bytes);
       return;
@@ -57,6 +57,8 @@ export class ByteBudget {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
         reject(new AbortedError());
+        // The waiter that left may have been the one holding the others back.
+        this.admit();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
@@ -71,6 +73,10 @@ export class ByteBudget {
   release(bytes: number): void {
     this.used -= bytes;
     if (this.used < 0) this.used = 0;
+    this.admit();
+  }
+
+  private admit(): void {
     // FIFO: a large waiter at the head is not overtaken by small ones, so it cannot starve.
     while (this.waiters.length > 0 && this.fits(this.waiters[0]!.bytes)) {
       const w = this.waiters.shift()!;
@@ -89,13 +95,21 @@ export class Concurrency {
     this.limit = Math.max(1, limit);
   }
   async run<T>(fn: () => Promise<T>): Promise<T> {
+    // A finishing task hands its slot straight to the next waiter (without freeing it in
+    // between), so a newcomer cannot slip into the gap before the waiter resumes.
     if (this.active >= this.limit) await new Promise<void>((r) => this.queue.push(r));
-    this.active++;
+    else this.active++;
     try {
       return await fn();
     } finally {
-      this.active--;
-      this.queue.shift()?.();
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
     }
+  }
+
+  /** Tasks running now (for tests and progress). */
+  get running(): number {
+    return this.active;
   }
 }

@@ -168,3 +168,25 @@ describe('minimumBudget', () => {
     }
   });
 });
+
+describe('planner regressions', () => {
+  it('every budget from the minimum up is accepted on a 2-core machine (falling back to one worker)', () => {
+    for (const fallback of [false, true]) {
+      const m = machine(2, fallback);
+      const min = minimumBudget(m);
+      for (let b = min; b <= min + 128 * MiB; b += MiB / 4) expect(() => plan({ ...m, budgetBytes: b }), `${b / MiB} MiB`).not.toThrow();
+    }
+  });
+
+  it('never plans packs larger than the repository pack size', () => {
+    const p = plan({ ...machine(2, false, 1 * MiB), budgetBytes: 512 * MiB });
+    expect(p.packTargetBytes).toBeLessThanOrEqual(1 * MiB);
+  });
+
+  it('refuses budgets below the Argon2id floor on one core too', () => {
+    const m = machine(1, false);
+    const min = minimumBudget(m);
+    expect(() => plan({ ...m, budgetBytes: min - MiB })).toThrow(/below the minimum/);
+    expect(min).toBeGreaterThanOrEqual(BASE_PROCESS_BYTES + 64 * MiB);
+  });
+});

@@ -59,28 +59,36 @@ export function segmentBytesFor(budgetBytes: number): number {
   return 2 * MiB;
 }
 
-/** The plan for a budget, or null when the budget cannot hold the minimum bounds. */
-function tryPlan(input: PlannerInput): Plan | null {
+/** The plan for a budget with a given number of workers, or null when it cannot hold the minimum bounds. */
+function planWith(input: PlannerInput, workers: number): Plan | null {
+  if (input.budgetBytes < kdfFloor()) return null;
   const segmentBytes = segmentBytesFor(input.budgetBytes);
-  const perWorker = perWorkerBytes(input.fallback, segmentBytes);
-  const minRead = 2 * segmentBytes;
-  // Workers: one per core, as long as each leaves the data stages room of their own.
-  let workers = Math.max(1, input.cpus);
-  while (workers > 1 && input.budgetBytes - BASE_PROCESS_BYTES - workers * perWorker < (minRead + 3 * MIN_PACK) / (1 - HEADROOM_SHARE) + workers * segmentBytes) workers--;
-  const fixed = BASE_PROCESS_BYTES + workers * perWorker;
+  const fixed = BASE_PROCESS_BYTES + workers * perWorkerBytes(input.fallback, segmentBytes);
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
   // Packs: the repository's target unless the budget cannot hold ten of them.
-  const packTarget = Math.max(MIN_PACK, Math.min(input.packSizeBytes, Math.floor(usable / 10)));
+  const packTarget = Math.min(input.packSizeBytes, Math.max(MIN_PACK, Math.floor(usable / 10)));
   const writesInFlight = Math.max(1, Math.min(4, Math.floor((usable * 0.25) / packTarget)));
   // Sealed blobs waiting in open packs (data and tree) and in packs being written.
   const sealed = Math.max(2 * packTarget + writesInFlight * packTarget, Math.floor(usable * 0.4));
   // Each pack being written is also copied once into one contiguous buffer.
   const read = usable - sealed - writesInFlight * packTarget;
-  if (read < minRead) return null;
+  if (read < 2 * segmentBytes) return null;
   const fileConcurrency = Math.max(2, Math.min(8, Math.floor(read / segmentBytes)));
   return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom };
+}
+
+/**
+ * Workers: one per core, as many as the budget allows while the data stages keep room of their
+ * own (at least a quarter of what is left after the fixed part), and never fewer than one.
+ */
+function tryPlan(input: PlannerInput): Plan | null {
+  for (let workers = Math.max(1, input.cpus); workers >= 1; workers--) {
+    const p = planWith(input, workers);
+    if (p && (workers === 1 || p.readBytes + p.sealedBytes >= (input.budgetBytes - p.fixedBytes) / 4)) return p;
+  }
+  return null;
 }
 
 /**
@@ -89,8 +97,12 @@ function tryPlan(input: PlannerInput): Plan | null {
  */
 export const KDF_BYTES = 64 * MiB;
 
+function kdfFloor(): number {
+  return BASE_PROCESS_BYTES + KDF_BYTES + 8 * MiB;
+}
+
 export function minimumBudget(input: Omit<PlannerInput, 'budgetBytes'>): number {
-  let mib = Math.ceil((BASE_PROCESS_BYTES + KDF_BYTES + 8 * MiB) / MiB);
+  let mib = Math.ceil(kdfFloor() / MiB);
   while (!tryPlan({ ...input, budgetBytes: mib * MiB })) mib++;
   return mib * MiB;
 }
