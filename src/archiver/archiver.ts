@@ -68,6 +68,8 @@ export class Archiver {
   readonly readBudget: ByteBudget;
   readonly sealedBudget: ByteBudget;
   private readonly fileLimit: Concurrency;
+  /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
+  private readonly walkSlots = new ByteBudget('walk', 4096);
   private readonly overhead: number;
   private small: SmallFile[] = [];
   private smallBytes = 0;
@@ -93,6 +95,7 @@ export class Archiver {
   /** Backs up the given paths; returns the root tree id. Problems with single files are reported, not thrown. */
   async run(paths: string[], parentRoot: Tree | null): Promise<BlobId> {
     const nodes: TreeNode[] = [];
+    const pending: Promise<TreeNode | null>[] = [];
     const seen = new Set<string>();
     for (const p of paths) {
       const abs = resolve(p);
@@ -100,10 +103,20 @@ export class Archiver {
       if (seen.has(name)) throw new EngineError(ErrorCode.USAGE, `two backup paths share the name "${name}"`, { hint: 'back them up in separate snapshots or back up their common parent' });
       seen.add(name);
       const parentNode = parentRoot?.nodes.find((n) => n.name === name);
-      const node = await this.saveEntry(abs, name, parentNode, true);
-      if (node) nodes.push(node);
+      let st: BigIntStats;
+      try {
+        st = await fsp.lstat(abs, { bigint: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new EngineError(ErrorCode.USAGE, `backup path ${abs} does not exist`, { hint: 'check the paths given to `engine backup`' });
+        }
+        throw new EngineError(ErrorCode.USAGE, `cannot read backup path ${abs}: ${(err as Error).message}`, { hint: 'check the paths given to `engine backup` and their permissions' });
+      }
+      pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st)).done : this.saveEntry(abs, name, parentNode, st));
     }
+    // The walk is over: whatever small files wait in the batch can go.
     this.flushSmall();
+    for (const n of await Promise.all(pending)) if (n) nodes.push(n);
     const root = await this.saveTree({ nodes });
     await this.drain();
     return root;
@@ -121,22 +134,11 @@ export class Archiver {
   }
 
   /**
-   * Returns the node for one path, or null when it cannot be read (reported). With `known` given,
-   * a file reaches the small-file batch synchronously, before this function first awaits: the
-   * caller relies on that to flush the batch after starting a directory's files.
+   * Returns the node for one entry that is not a directory, or null when it cannot be read
+   * (reported). A small file reaches the small-file batch synchronously, before this function
+   * first awaits.
    */
-  private async saveEntry(path: string, name: string, parent: TreeNode | undefined, top: boolean, known?: BigIntStats | Error): Promise<TreeNode | null> {
-    let st: BigIntStats;
-    try {
-      if (known instanceof Error) throw known;
-      st = known ?? (await fsp.lstat(path, { bigint: true }));
-    } catch (err) {
-      if (top && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new EngineError(ErrorCode.USAGE, `backup path ${path} does not exist`, { hint: 'check the paths given to `engine backup`' });
-      }
-      this.problem(path, err);
-      return null;
-    }
+  private async saveEntry(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats): Promise<TreeNode | null> {
     const type = nodeType(st);
     if (!type) return null;
     const node = baseNode(name, type, st);
@@ -147,12 +149,6 @@ export class Archiver {
         this.problem(path, err);
         return null;
       }
-      return node;
-    }
-    if (type === 'dir') {
-      const subtree = await this.saveDir(path, parent?.type === 'dir' && parent.subtree ? parent.subtree : null);
-      if (subtree === null) return null;
-      node.subtree = subtree;
       return node;
     }
     if (type !== 'file') return node;
@@ -175,41 +171,60 @@ export class Archiver {
     return node;
   }
 
-  private async saveDir(path: string, parentTreeId: BlobId | null): Promise<BlobId | null> {
+  /**
+   * Walks one directory: starts saving every entry in it and walks its subdirectories, one after
+   * another, without waiting for any file to be stored. Returns once the walk is done, with the
+   * promise of the directory's node (wrapped, so that awaiting the walk does not await it), which
+   * resolves when everything below is stored and the tree blob is saved. So the pool stays fed
+   * across directory boundaries; `walkSlots` bounds how far the walk runs ahead of the storing.
+   */
+  private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats): Promise<{ done: Promise<TreeNode | null> }> {
     this.check();
     let entries: Dirent[];
     try {
       entries = await fsp.readdir(path, { withFileTypes: true });
     } catch (err) {
       this.problem(path, err);
-      return null;
+      return { done: Promise.resolve(null) };
     }
     this.counters.dirs++;
     entries.sort((a, b) => compareNames(a.name, b.name));
     let parentNodes: Map<string, TreeNode> | null = null;
+    const parentTreeId = parent?.type === 'dir' ? parent.subtree : undefined;
     if (parentTreeId && this.index.has(parentTreeId)) {
       const t = await this.repo.loadTree(this.index, parentTreeId);
       parentNodes = new Map(t.nodes.map((n) => [n.name, n]));
     }
     const stats = await Promise.all(entries.map((e) => fsp.lstat(join(path, e.name), { bigint: true }).catch((err: Error) => err)));
-    // Files start at once (bounded by the budgets); directories are walked one after another.
     const pending: Promise<TreeNode | null>[] = [];
     for (const [i, entry] of entries.entries()) {
-      const name = entry.name;
-      const full = join(path, name);
-      const parent = parentNodes?.get(name);
-      if (entry.isDirectory()) {
-        this.flushSmall();
-        pending.push(Promise.resolve(await this.saveEntry(full, name, parent, false, stats[i])));
-      } else {
-        const p = this.saveEntry(full, name, parent, false, stats[i]);
-        p.catch(() => undefined);
-        pending.push(p);
+      const full = join(path, entry.name);
+      const childParent = parentNodes?.get(entry.name);
+      const childSt = stats[i]!;
+      if (childSt instanceof Error) {
+        this.problem(full, childSt);
+        continue;
       }
+      if (childSt.isDirectory()) {
+        pending.push((await this.walkDir(full, entry.name, childParent, childSt)).done);
+        continue;
+      }
+      if (!this.walkSlots.tryAcquire(1)) {
+        // Files waiting in the batch hold slots too: send them on before waiting for one.
+        this.flushSmall();
+        await this.walkSlots.acquire(1, this.signal);
+      }
+      const p = this.saveEntry(full, entry.name, childParent, childSt).finally(() => this.walkSlots.release(1));
+      p.catch(() => undefined);
+      pending.push(p);
     }
-    this.flushSmall();
-    const nodes = (await Promise.all(pending)).filter((n): n is TreeNode => n !== null);
-    return this.saveTree({ nodes });
+    const done = Promise.all(pending).then(async (children) => {
+      const node = baseNode(name, 'dir', st);
+      node.subtree = await this.saveTree({ nodes: children.filter((n): n is TreeNode => n !== null) });
+      return node;
+    });
+    done.catch(() => undefined);
+    return { done };
   }
 
   private async saveTree(tree: Tree): Promise<BlobId> {

@@ -1,5 +1,6 @@
 // The engine command line: builds the command table, runs one command, and is the only place that
 // turns errors into exit codes and calls process.exit.
+import { setMaxListeners } from 'node:events';
 import { Command, CommanderError, Option } from 'commander';
 import { isEngineError } from '../errors/engine-error.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
@@ -8,6 +9,8 @@ import type { GlobalOptions } from './context.js';
 
 
 const controller = new AbortController();
+// Every stage waiting on a byte budget listens on this signal: many listeners are expected.
+setMaxListeners(0, controller.signal);
 let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {

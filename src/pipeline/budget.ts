@@ -39,6 +39,13 @@ export class ByteBudget {
     return this.used + bytes <= this.capacity || this.used === 0;
   }
 
+  /** Takes the bytes if they fit now, without waiting. */
+  tryAcquire(bytes: number): boolean {
+    if (this.waiters.length > 0 || !this.fits(bytes)) return false;
+    this.take(bytes);
+    return true;
+  }
+
   async acquire(bytes: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw new AbortedError();
     if (this.waiters.length === 0 && this.fits(bytes)) {
