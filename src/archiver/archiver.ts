@@ -69,7 +69,7 @@ export class Archiver {
   readonly sealedBudget: ByteBudget;
   private readonly fileLimit: Concurrency;
   /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
-  private readonly walkSlots = new ByteBudget('walk', 4096);
+  private readonly walkSlots = new ByteBudget('walk', 1024);
   private readonly overhead: number;
   private small: SmallFile[] = [];
   private smallBytes = 0;
@@ -337,7 +337,10 @@ export class Archiver {
       return null;
     }
     const ids: BlobId[] = [];
-    let carry: Uint8Array = new Uint8Array(0);
+    // The tail of the previous segment: already copied in front of the next segment's fresh data
+    // (carryLen bytes), or, when that segment was not read yet, kept aside until it is (pendingCarry).
+    let carryLen = 0;
+    let pendingCarry: Uint8Array | null = null;
     let size = 0;
     const seals: Promise<void>[] = [];
     const want = this.plan.segmentBytes;
@@ -355,7 +358,14 @@ export class Archiver {
         throw err;
       }
     };
-    let next: Promise<{ segment: Uint8Array; n: number }> | null = readAhead();
+    let nextReady: { segment: Uint8Array; n: number } | null = null;
+    const startRead = (): Promise<{ segment: Uint8Array; n: number }> => {
+      nextReady = null;
+      const p = readAhead();
+      p.then((r) => (nextReady = r), () => undefined);
+      return p;
+    };
+    let next: Promise<{ segment: Uint8Array; n: number }> | null = startRead();
     try {
       for (;;) {
         this.check();
@@ -370,9 +380,14 @@ export class Archiver {
         }
         const { n } = got;
         let segment = got.segment;
+        if (pendingCarry) {
+          segment.set(pendingCarry, room - pendingCarry.length);
+          carryLen = pendingCarry.length;
+          pendingCarry = null;
+        }
         const final = n < want;
-        next = final ? null : readAhead();
-        next?.catch(() => undefined);
+        nextReady = null;
+        next = final ? null : startRead();
         let released = false;
         const release = (): void => {
           if (!released) this.readBudget.release(want);
@@ -382,8 +397,7 @@ export class Archiver {
           size += n;
           this.counters.bytesRead += n;
           this.counters.bytesDone += n;
-          const start = room - carry.length;
-          segment.set(carry, start);
+          const start = room - carryLen;
           const end = room + n;
           const out = await this.pool.chunkHash({ segment, spans: [{ start, end, final }] });
           segment = out.segment;
@@ -401,7 +415,17 @@ export class Archiver {
             }
             prev = e;
           });
-          carry = segment.slice(s.tailStart, end);
+          if (!final) {
+            // The tail must leave this segment before the segment goes to the sealer.
+            const tail = segment.subarray(s.tailStart, end);
+            const ahead = nextReady as { segment: Uint8Array; n: number } | null;
+            if (ahead) {
+              ahead.segment.set(tail, room - tail.length);
+              carryLen = tail.length;
+            } else {
+              pendingCarry = tail.slice();
+            }
+          }
           // Sealing runs on while the next segment is chunked; the segment's lease goes with it.
           const sealing = this.sealNew(segment, ranges, newIds).finally(release);
           sealing.catch(() => undefined);

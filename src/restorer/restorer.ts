@@ -18,7 +18,12 @@ import { noteDropped } from '../util/gc.js';
 export interface RestoreOptions {
   /** Paths inside the snapshot (e.g. "home/docs/a.txt"): restore only these and what is below them. */
   include: string[];
+  /**
+   * Bytes for everything restore holds: the plan (kept on the heap, a file and a blob at a time)
+   * and the ranges in flight get what the plan leaves, never less than `minRangeBudgetBytes`.
+   */
   readBudgetBytes: number;
+  minRangeBudgetBytes: number;
   readsInFlight: number;
   /** Largest byte range read from a pack in one request. */
   maxRangeBytes: number;
@@ -77,6 +82,7 @@ export class Restorer {
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
   private readonly creating: Promise<void>[] = [];
+  private blobTargets = 0;
 
   constructor(repo: Repository, index: MasterIndex, pool: WorkerPool, opts: RestoreOptions) {
     this.repo = repo;
@@ -163,6 +169,7 @@ export class Restorer {
         pack.set(id, planned);
       }
       planned.targets.push({ file: job, offset });
+      this.blobTargets++;
       job.remaining++;
       offset += loc.rawLength;
     }
@@ -190,14 +197,17 @@ export class Restorer {
   }
 
   private async readPacks(): Promise<void> {
-    const budget = new ByteBudget('restore', this.opts.readBudgetBytes);
+    // Measured on Node 20: about 1 KiB of heap per planned file and 200 bytes per planned blob use.
+    const planBytes = this.files.length * 1024 + this.blobTargets * 200;
+    const budget = new ByteBudget('restore', Math.max(this.opts.minRangeBudgetBytes, this.opts.readBudgetBytes - planBytes));
+    const maxRange = Math.min(this.opts.maxRangeBytes, Math.floor(budget.capacity / 4));
     const limit = new Concurrency(this.opts.readsInFlight);
     const jobs: Promise<void>[] = [];
     let failure: unknown = null;
     for (const [packId, blobs] of this.packs) {
-      for (const range of coalesce([...blobs.values()], this.opts.maxRangeBytes)) {
-        // Read, unseal output and writes: about twice the range in memory.
-        const need = 2 * (range.end - range.start);
+      for (const range of coalesce([...blobs.values()], maxRange)) {
+        // The bytes read and their plaintext (larger than the stored bytes when they were compressed).
+        const need = range.end - range.start + range.blobs.reduce((t, b) => t + b.rawLength, 0);
         await budget.acquire(need, this.opts.signal);
         if (failure) {
           budget.release(need);

@@ -30,11 +30,12 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   const problems: string[] = [];
   const restorer = new Restorer(repo, index, pool, {
     include,
-    // Each range in flight is held about three times over (the bytes read, the plaintext, and the
-    // garbage of the previous range not yet collected), so the acquired bytes (twice the range)
-    // get half of the data share of the plan; measured in docs/MEMORY.md.
+    // A range in flight holds its bytes and their plaintext (counted exactly), and the garbage of
+    // ranges already written lingers until collected: so restore gets half of the data share of
+    // the plan (measured in docs/MEMORY.md).
     readBudgetBytes: restoreBudget,
-    maxRangeBytes: Math.min(32 * 1024 * 1024, Math.floor(restoreBudget / 4)),
+    minRangeBudgetBytes: 8 * 1024 * 1024,
+    maxRangeBytes: 32 * 1024 * 1024,
     readsInFlight: plan.workers + 1,
     restoreOwnership: process.getuid?.() === 0,
     signal,
