@@ -1,7 +1,7 @@
 // Bad input and damage: wrong password, a flipped byte in a pack, a source file that vanishes
 // during the backup, budgets below the minimum, a missing repository. Each ends with its
 // documented exit code, a message naming what is wrong, and nothing lost or silently wrong.
-import { open, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +113,23 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     const again = await runEngine(['init', '--repo', repo], { native });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('already exists');
+  });
+
+  it('restoring over a symlink planted in the target replaces the link and never writes through it', async () => {
+    const target = join(work, 'restored-planted');
+    const outside = join(work, 'outside.txt');
+    await writeFile(outside, 'must stay as it is\n');
+    const victim = (await runEngine(['ls', 'latest', '--repo', repo], { native })).stdout
+      .split('\n')
+      .find((l) => l.startsWith('/src/') && l.endsWith('.txt') && !l.includes(' -> '))!
+      .slice(1);
+    await mkdir(join(target, victim, '..'), { recursive: true });
+    await symlink(outside, join(target, victim));
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(outside, 'utf8')).toBe('must stay as it is\n');
+    expect((await lstat(join(target, victim))).isFile()).toBe(true);
+    expect(await diffTrees(src, join(target, 'src'))).toEqual([]);
   });
 
   it('--json errors are machine-readable', async () => {
