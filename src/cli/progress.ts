@@ -34,8 +34,8 @@ export class ProgressLine {
     let eta = '';
     if (total !== null && rate > 0 && total >= bytes) {
       const left = Math.round((total - bytes) / rate);
-      eta = `  ETA ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
-      eta = `  ${((100 * bytes) / Math.max(1, total)).toFixed(1)}%${eta}`;
+      const percent = ((100 * bytes) / Math.max(1, total)).toFixed(1);
+      eta = `  ${percent}%  ETA ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
     }
     const line = `${this.label} ${this.src.files()} files  ${formatBytes(bytes)}  ${formatBytes(rate)}/s${eta}`;
     process.stderr.write(`\r\x1b[2K${line}`);

@@ -1,6 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Archiver, type SourceProblem } from '../../archiver/archiver.js';
+import { startScan } from '../../archiver/scanner.js';
 import { UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
 import type { Snapshot } from '../../format/snapshot.js';
@@ -53,7 +54,9 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
     },
   });
   const c = archiver.counters;
-  const progress = new ProgressLine('backup', { files: () => c.filesDone, bytes: () => c.bytesDone, totalBytes: () => null }).start();
+  // The scan that gives the progress line its total runs only when there is a terminal to show it.
+  const scan = process.stderr.isTTY ? startScan(absPaths, signal) : null;
+  const progress = new ProgressLine('backup', { files: () => c.filesDone, bytes: () => c.bytesDone, totalBytes: () => (scan?.done ? scan.bytes : null) }).start();
   let snapshotId: SnapshotId;
   let snapshot: Snapshot;
   try {
