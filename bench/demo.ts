@@ -17,7 +17,8 @@ const env = { ...process.env, ENGINE_PASSWORD: process.env.ENGINE_PASSWORD ?? 'd
 
 function engine(args: string[]): Record<string, unknown> | null {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(root, 'bin/engine.js'), ...args], { env, encoding: 'utf8' });
+  // bin/engine is the launcher users run (it sets the allocator and GC up before Node starts).
+  const r = spawnSync(join(root, 'bin/engine'), args, { env, encoding: 'utf8' });
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   process.stdout.write(`$ engine ${args.join(' ')}   (${secs} s, exit ${r.status})\n`);
   if (r.status !== 0) {

@@ -36,6 +36,9 @@ export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: O
   };
   const budgetBytes = memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : defaultBudget(totalmem(), freemem(), input);
   const p = makePlan({ ...input, budgetBytes });
+  if (memBudget !== undefined && process.platform === 'linux' && process.env.ENGINE_LAUNCHER !== '1') {
+    out.warn('engine was started without its launcher (bin/engine, which `npx engine` runs): the allocator and GC settings that keep --mem-budget are missing');
+  }
   // Full GC of the main thread after a quarter of the headroom in buffers was dropped (docs/MEMORY.md).
   enableExplicitGc(Math.max(8 * 1024 * 1024, Math.floor(p.headroomBytes / 4)));
   if (out.verbose) for (const line of describePlan(p)) out.info(line);

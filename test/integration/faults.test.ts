@@ -15,6 +15,8 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
   let work: string;
   let src: string;
   let repo: string;
+  /** The snapshot of `src` (later tests add snapshots of other folders). */
+  let srcSnapshot: string;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'engine-faults-'));
@@ -22,8 +24,9 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     repo = join(work, 'repo');
     await makeTree(src, { seed: 5, smallFiles: 300 });
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
-    const b = await runEngine(['backup', '--repo', repo, src], { native });
+    const b = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(b.code, b.stderr).toBe(0);
+    srcSnapshot = String(b.json?.snapshotId);
   });
 
   afterAll(async () => {
@@ -58,7 +61,7 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     await fh.close();
 
     const target = join(work, 'restored-damaged');
-    const r = await runEngine(['restore', 'latest', '--repo', copy, '--target', target], { native });
+    const r = await runEngine(['restore', srcSnapshot, '--repo', copy, '--target', target], { native });
     expect(r.code, r.stderr).toBe(4);
     const named = new Set([...r.stderr.matchAll(/^warning: (.+?): blob [0-9a-f]{64} in pack/gm)].map((m) => m[1]!));
     expect(named.size).toBeGreaterThan(0);
@@ -119,13 +122,13 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'restored-planted');
     const outside = join(work, 'outside.txt');
     await writeFile(outside, 'must stay as it is\n');
-    const victim = (await runEngine(['ls', 'latest', '--repo', repo], { native })).stdout
+    const victim = (await runEngine(['ls', srcSnapshot, '--repo', repo], { native })).stdout
       .split('\n')
       .find((l) => l.startsWith('/src/') && l.endsWith('.txt') && !l.includes(' -> '))!
       .slice(1);
     await mkdir(join(target, victim, '..'), { recursive: true });
     await symlink(outside, join(target, victim));
-    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
+    const r = await runEngine(['restore', srcSnapshot, '--repo', repo, '--target', target], { native });
     expect(r.code, r.stderr).toBe(0);
     expect(await readFile(outside, 'utf8')).toBe('must stay as it is\n');
     expect((await lstat(join(target, victim))).isFile()).toBe(true);
