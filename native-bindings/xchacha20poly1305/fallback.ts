@@ -2,6 +2,7 @@ import type { Aead } from '../types.js';
 import { checkKeyNonce, KEY_BYTES, TAG_BYTES } from '../aead-common.js';
 import { nodeOpen, nodeSeal, requireNodeCipher } from '../node-aead.js';
 import { hchacha20 } from './hchacha20.js';
+import { nobleAead } from '../noble-aead.js';
 
 const NAME = 'XChaCha20-Poly1305';
 const NONCE_BYTES = 24;
@@ -48,24 +49,5 @@ export async function loadNodeXChaCha(): Promise<Aead> {
 /** Last resort, pure JavaScript (~10x slower). */
 export async function loadNobleXChaCha(): Promise<Aead> {
   const { xchacha20poly1305 } = await import('@noble/ciphers/chacha.js');
-  return {
-    impl: '@noble/ciphers',
-    keyBytes: KEY_BYTES,
-    nonceBytes: NONCE_BYTES,
-    tagBytes: TAG_BYTES,
-    seal(key, nonce, plaintext, aad) {
-      checkKeyNonce(NAME, key, nonce, NONCE_BYTES);
-      return xchacha20poly1305(key, nonce, aad).encrypt(plaintext);
-    },
-    open(key, nonce, sealed, aad) {
-      checkKeyNonce(NAME, key, nonce, NONCE_BYTES);
-      if (sealed.length < TAG_BYTES) return null;
-      try {
-        return xchacha20poly1305(key, nonce, aad).decrypt(sealed);
-      } catch (err) {
-        if (err instanceof Error && err.message === 'invalid tag') return null;
-        throw err;
-      }
-    },
-  };
+  return nobleAead(NAME, NONCE_BYTES, xchacha20poly1305, 'invalid tag');
 }

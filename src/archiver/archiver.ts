@@ -16,7 +16,7 @@ import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { toHex } from '../util/hex.js';
-import type { Span } from '../../workers/protocol.js';
+import type { Span, SpanChunks } from '../../workers/protocol.js';
 
 export interface SourceProblem {
   readonly path: string;
@@ -301,19 +301,8 @@ export class Archiver {
       const ranges: number[] = [];
       const ids: Uint8Array[] = [];
       read.forEach((f, i) => {
-        const s = out.spans[i]!;
         const fileIds: BlobId[] = [];
-        let prev = f.start;
-        s.ends.forEach((end, k) => {
-          const idBytes = s.ids.subarray(32 * k, 32 * k + 32);
-          const id = toHex(idBytes) as BlobId;
-          fileIds.push(id);
-          if (this.uploader.claim(id)) {
-            ranges.push(prev, end - prev);
-            ids.push(idBytes);
-          }
-          prev = end;
-        });
+        this.claimChunks(out.spans[i]!, f.start, fileIds, ranges, ids);
         this.counters.filesRead++;
         this.counters.bytesRead += f.end - f.start;
         this.counters.filesDone++;
@@ -404,17 +393,7 @@ export class Archiver {
           const s = out.spans[0]!;
           const ranges: number[] = [];
           const newIds: Uint8Array[] = [];
-          let prev = start;
-          s.ends.forEach((e, k) => {
-            const idBytes = s.ids.subarray(32 * k, 32 * k + 32);
-            const id = toHex(idBytes) as BlobId;
-            ids.push(id);
-            if (this.uploader.claim(id)) {
-              ranges.push(prev, e - prev);
-              newIds.push(idBytes);
-            }
-            prev = e;
-          });
+          this.claimChunks(s, start, ids, ranges, newIds);
           if (!final) {
             // The tail must leave this segment before the segment goes to the sealer.
             const tail = segment.subarray(s.tailStart, end);
@@ -445,6 +424,24 @@ export class Archiver {
     this.counters.filesRead++;
     this.counters.filesDone++;
     return { ids, size };
+  }
+
+  /**
+   * Records the ids of a span's chunks in file order (`fileIds`) and, for each chunk no one stored
+   * or claimed yet, claims it and adds its range and id to what will be sealed: deduplication.
+   */
+  private claimChunks(span: SpanChunks, start: number, fileIds: BlobId[], ranges: number[], newIds: Uint8Array[]): void {
+    let prev = start;
+    span.ends.forEach((end, k) => {
+      const idBytes = span.ids.subarray(32 * k, 32 * k + 32);
+      const id = toHex(idBytes) as BlobId;
+      fileIds.push(id);
+      if (this.uploader.claim(id)) {
+        ranges.push(prev, end - prev);
+        newIds.push(idBytes);
+      }
+      prev = end;
+    });
   }
 
   /** Compresses, encrypts and verifies the claimed chunks of a segment on the pool, then packs them. */
