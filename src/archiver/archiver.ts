@@ -418,7 +418,7 @@ export class Archiver {
       await Promise.all(seals);
     } finally {
       // A read still running (after an error) must end before the file is closed.
-      if (next) await next.then((r) => this.readBudget.release(want), () => undefined);
+      if (next) await next.then(() => this.readBudget.release(want), () => undefined);
       await fh.close().catch(() => undefined);
     }
     this.counters.filesRead++;

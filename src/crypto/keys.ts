@@ -27,5 +27,3 @@ export function deriveRepoKeys(blake3: Blake3, master: Uint8Array): RepoKeys {
   return { xchacha: d(KEY_CONTEXTS.xchacha), aes: d(KEY_CONTEXTS.aes), blobId: d(KEY_CONTEXTS.blobId), gear: d(KEY_CONTEXTS.gear) };
 }
 
-/** Plain-data form used to hand keys to worker threads (structured clone). */
-export type RepoKeysWire = RepoKeys;

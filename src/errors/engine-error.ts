@@ -101,8 +101,6 @@ export class IntegrityError extends EngineError {
   }
 }
 
-export class BackendError extends EngineError {}
-
 export class AbortedError extends EngineError {
   constructor(message = 'interrupted') {
     super(ErrorCode.ABORTED, message);

@@ -9,9 +9,9 @@ import { type RepoConfig, decodeConfig, encodeConfig } from './config.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId, idFromBytes, idToBytes, parseId } from './ids.js';
 import { type IndexFile, INDEX_MAGIC, decodeIndex, encodeIndex } from './index-file.js';
 import { type KeyFile, decodeKeyFile, encodeKeyFile } from './key-file.js';
-import { PACK_HEADER_ENTRY_BYTES, type PackBlob, decodePackHeader, encodePackHeader, headerRange } from './pack.js';
+import { PACK_HEADER_ENTRY_BYTES, decodePackHeader, encodePackHeader, headerRange } from './pack.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
-import { NodeType, type Tree, type TreeNode, compareNames, decodeTree, encodeTree } from './tree.js';
+import { NodeType, type TreeNode, compareNames, decodeTree, encodeTree } from './tree.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const FORMAT_CODES: string[] = [ErrorCode.FORMAT_CORRUPT, ErrorCode.FORMAT_UNSUPPORTED];

@@ -16,7 +16,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapsho
 import { decodeTree, type Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, newMasterKey, unlockMasterKey } from './key-store.js';
-import { CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from './layout.js';
+import { CONFIG_NAME, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from './layout.js';
 import { MasterIndex } from './master-index.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
@@ -174,8 +174,4 @@ export class Repository {
     return decodeTree(await this.loadBlob(index, BlobType.TREE, id), `tree ${id}`);
   }
 
-  async hasKeys(): Promise<boolean> {
-    for await (const _ of this.backend.list(KEYS_PREFIX)) return true;
-    return false;
-  }
 }

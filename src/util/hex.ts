@@ -6,6 +6,3 @@ export function fromHex(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'hex'));
 }
 
-export function isHex(s: string, bytes: number): boolean {
-  return s.length === bytes * 2 && /^[0-9a-f]*$/.test(s);
-}
