@@ -39,8 +39,9 @@ export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: O
   if (memBudget !== undefined && process.platform === 'linux' && process.env.ENGINE_LAUNCHER !== '1') {
     out.warn('engine was started without its launcher (bin/engine, which `npx engine` runs): the allocator and GC settings that keep --mem-budget are missing');
   }
-  // Full GC of the main thread after a quarter of the headroom in buffers was dropped (docs/MEMORY.md).
-  enableExplicitGc(Math.max(8 * 1024 * 1024, Math.floor(p.headroomBytes / 4)));
+  // Full GC of the main thread each time the headroom's worth of buffers was dropped (docs/MEMORY.md):
+  // collecting at a quarter of it kept the same peak and cost time (2 GiB backup at 1 GiB: 14.9 s, not 14.1 s).
+  enableExplicitGc(Math.max(8 * 1024 * 1024, p.headroomBytes));
   if (out.verbose) for (const line of describePlan(p)) out.info(line);
   return p;
 }
