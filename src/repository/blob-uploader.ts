@@ -160,8 +160,13 @@ export class BlobUploader {
     await this.writeIndex();
   }
 
-  /** After a failure: waits for writes already started so nothing runs on after the command ends. */
+  /**
+   * After a failure or an interruption: waits for the writes already started, then indexes the
+   * packs that were stored, so the next run reuses them instead of storing them again (the
+   * snapshot is not written, so nothing references them yet; open packs are dropped).
+   */
   async abandon(): Promise<void> {
     await Promise.allSettled(this.writes.splice(0));
+    await this.writeIndex().catch(() => undefined);
   }
 }

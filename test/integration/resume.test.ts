@@ -72,4 +72,33 @@ describe(`interrupted backup (ENGINE_NATIVE=${native})`, () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await compareTrees(src, join(target, 'src'))).toEqual([]);
   });
+
+  it('Ctrl-C (SIGINT) exits 130, indexes the packs already stored, and the next run reuses them', async () => {
+    const repo2 = join(work, 'repo-int');
+    expect((await runEngine(['init', '--repo', repo2, '--pack-size', '1M'], { native })).code).toBe(0);
+    const child = spawn(ENGINE_BIN, ['backup', '--repo', repo2, '--mem-budget', '256M', src], {
+      env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let sent = false;
+    for (let i = 0; i < 600 && !sent; i++) {
+      if ((await count(join(repo2, 'data'))) >= 8) {
+        child.kill('SIGINT');
+        sent = true;
+      } else {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    expect(sent, 'the backup finished before it could be interrupted').toBe(true);
+    expect(await exited).toBe(130);
+    expect(await count(join(repo2, 'snapshots'))).toBe(0);
+    expect(await count(join(repo2, 'index'))).toBeGreaterThanOrEqual(1);
+    const next = await runEngine(['backup', '--repo', repo2, '--json', src], { native });
+    expect(next.code, next.stderr).toBe(0);
+    const fresh = join(work, 'fresh-int');
+    expect((await runEngine(['init', '--repo', fresh, '--pack-size', '1M'], { native })).code).toBe(0);
+    const full = await runEngine(['backup', '--repo', fresh, '--json', src], { native });
+    expect(Number(next.json?.bytesAddedStored)).toBeLessThan(Number(full.json?.bytesAddedStored));
+  });
 });
