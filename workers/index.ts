@@ -27,7 +27,9 @@ function moveBuffer(buf: ArrayBuffer): ArrayBuffer {
 export async function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput> {
   const { p, cdc } = await context();
   const out = chunkHashPure(p, cdc, init.keys.blobId, input);
-  // The segment goes back to the main thread by transfer, next to the (small, cloned) results.
+  // A shared segment needs no return trip; any other goes back to the main thread by transfer,
+  // next to the (small, cloned) results.
+  if (out.segment.buffer instanceof SharedArrayBuffer) return out;
   return Piscina.move({
     get [Piscina.transferableSymbol]() {
       return [out.segment.buffer];

@@ -1,8 +1,7 @@
 // The worker protocol, typed for both sides. Workers compute on buffers they are handed and do no
-// I/O. Segments travel by transfer, never by copy: main thread → chunkHash → back to the main
-// thread → seal (which keeps it); results that carry bulk bytes come back as transferred buffers.
-// SharedArrayBuffers were tried and dropped: their memory is freed only once every thread that
-// saw them has collected its handle, which let dead segments pile up far beyond --mem-budget.
+// I/O. Segments are never copied: the backup reads them into SharedArrayBuffers from a pool that
+// lives for the whole run (src/pipeline/segment-pool.ts), which workers read in place; any other
+// buffer travels by transfer. Results that carry bulk bytes come back as transferred buffers.
 import type { PrimitiveName } from '../native-bindings/types.js';
 import type { ChunkerParams } from '../src/chunker/fastcdc.js';
 

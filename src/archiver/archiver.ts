@@ -10,6 +10,7 @@ import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, encodeTree, type Tree, type TreeNode } from '../format/tree.js';
 import { baseNode, nodeType, unchangedSince } from '../fs/node-meta.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
+import { SegmentPool } from '../pipeline/segment-pool.js';
 import type { Plan } from '../pipeline/planner.js';
 import type { WorkerPool } from '../pipeline/pool.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
@@ -65,12 +66,14 @@ export class Archiver {
   private readonly signal: AbortSignal | undefined;
   private readonly onProblem: (p: SourceProblem) => void;
   private readonly beforeOpen: (path: string) => Promise<void>;
-  readonly readBudget: ByteBudget;
+  /** Segment buffers: the bound of the read stage. */
+  readonly segments: SegmentPool;
   readonly sealedBudget: ByteBudget;
   private readonly fileLimit: Concurrency;
   /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
   private readonly walkSlots = new ByteBudget('walk', 1024);
   private readonly overhead: number;
+  private readonly room: number;
   private small: SmallFile[] = [];
   private smallBytes = 0;
   private readonly background: Promise<void>[] = [];
@@ -86,7 +89,10 @@ export class Archiver {
     this.signal = opts.signal;
     this.onProblem = opts.onProblem;
     this.beforeOpen = opts.beforeOpen ?? (async () => undefined);
-    this.readBudget = new ByteBudget('read', opts.plan.readBytes);
+    // Room in front of the fresh data for the tail carried over from the previous segment.
+    this.room = repo.config.chunker.maxSize;
+    const segmentCapacity = this.room + opts.plan.segmentBytes;
+    this.segments = new SegmentPool(Math.max(2, Math.floor(opts.plan.readBytes / segmentCapacity)), segmentCapacity);
     this.sealedBudget = sealedBudget;
     this.fileLimit = new Concurrency(opts.plan.fileConcurrency);
     this.overhead = envelopeOverhead(repo.suite);
@@ -252,10 +258,9 @@ export class Archiver {
   private flushSmall(): void {
     if (this.small.length === 0) return;
     const batch = this.small;
-    const bytes = this.smallBytes;
     this.small = [];
     this.smallBytes = 0;
-    const run = this.fileLimit.run(() => this.saveSmallBatch(batch, bytes));
+    const run = this.fileLimit.run(() => this.saveSmallBatch(batch));
     // A failed batch fails its files too, so no directory waits forever on them.
     this.track(run.catch((err: unknown) => {
       for (const f of batch) f.reject(err);
@@ -270,12 +275,11 @@ export class Archiver {
     this.background.push(t);
   }
 
-  private async saveSmallBatch(batch: SmallFile[], bytes: number): Promise<void> {
-    const capacity = bytes + batch.length; // +1 per file: detects a file that grew since lstat
-    await this.readBudget.acquire(capacity, this.signal);
-    let leased = capacity;
+  private async saveSmallBatch(batch: SmallFile[]): Promise<void> {
+    // Each file gets one byte more than its size, to detect a file that grew since lstat. A batch
+    // is at most 2 MiB and 128 files, far below a segment's capacity.
+    const segment = await this.segments.acquire(this.signal);
     try {
-      let segment: Uint8Array = new Uint8Array(Math.max(1, capacity));
       const spans: Span[] = [];
       const read: (SmallFile & { start: number; end: number })[] = [];
       let pos = 0;
@@ -297,7 +301,6 @@ export class Archiver {
       read.sort((a, b) => a.start - b.start);
       for (const f of read) spans.push({ start: f.start, end: f.end, final: true });
       const out = await this.pool.chunkHash({ segment, spans });
-      segment = out.segment;
       const ranges: number[] = [];
       const ids: Uint8Array[] = [];
       read.forEach((f, i) => {
@@ -311,8 +314,7 @@ export class Archiver {
       });
       await this.sealNew(segment, ranges, ids);
     } finally {
-      this.readBudget.release(leased);
-      leased = 0;
+      this.segments.release(segment);
     }
   }
 
@@ -334,16 +336,14 @@ export class Archiver {
     const seals: Promise<void>[] = [];
     const want = this.plan.segmentBytes;
     // Fresh data is read behind room for the tail carried over from the previous segment (always
-    // shorter than the largest chunk); the room is never touched beyond the tail, so it costs no
-    // resident memory, and the next read can start before this segment's tail is known.
-    const room = this.repo.config.chunker.maxSize;
+    // shorter than the largest chunk), so the next read can start before this segment's tail is known.
+    const room = this.room;
     const readAhead = async (): Promise<{ segment: Uint8Array; n: number }> => {
-      await this.readBudget.acquire(want, this.signal);
+      const segment = await this.segments.acquire(this.signal);
       try {
-        const segment = new Uint8Array(room + want);
         return { segment, n: await readFull(fh, segment, room, want) };
       } catch (err) {
-        this.readBudget.release(want);
+        this.segments.release(segment);
         throw err;
       }
     };
@@ -367,8 +367,7 @@ export class Archiver {
           await Promise.allSettled(seals);
           return null;
         }
-        const { n } = got;
-        let segment = got.segment;
+        const { n, segment } = got;
         if (pendingCarry) {
           segment.set(pendingCarry, room - pendingCarry.length);
           carryLen = pendingCarry.length;
@@ -379,7 +378,7 @@ export class Archiver {
         next = final ? null : startRead();
         let released = false;
         const release = (): void => {
-          if (!released) this.readBudget.release(want);
+          if (!released) this.segments.release(segment);
           released = true;
         };
         try {
@@ -389,7 +388,6 @@ export class Archiver {
           const start = room - carryLen;
           const end = room + n;
           const out = await this.pool.chunkHash({ segment, spans: [{ start, end, final }] });
-          segment = out.segment;
           const s = out.spans[0]!;
           const ranges: number[] = [];
           const newIds: Uint8Array[] = [];
@@ -418,7 +416,7 @@ export class Archiver {
       await Promise.all(seals);
     } finally {
       // A read still running (after an error) must end before the file is closed.
-      if (next) await next.then(() => this.readBudget.release(want), () => undefined);
+      if (next) await next.then((r) => this.segments.release(r.segment), () => undefined);
       await fh.close().catch(() => undefined);
     }
     this.counters.filesRead++;

@@ -23,6 +23,10 @@ function owned(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer;
 }
 
+function transferFor(bytes: Uint8Array): ArrayBuffer[] | undefined {
+  return bytes.buffer instanceof SharedArrayBuffer ? undefined : [owned(bytes)];
+}
+
 export class WorkerPool {
   private readonly pool: Piscina;
   readonly threads: number;
@@ -58,14 +62,17 @@ export class WorkerPool {
     }
   }
 
-  /** The segment is transferred to the worker and comes back in the result. */
+  /**
+   * A segment in a SharedArrayBuffer (the segment pool) is read in place by the worker; any other
+   * is transferred there and comes back in the result.
+   */
   chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput> {
-    return this.run(TaskName.chunkHash, input, [owned(input.segment)]);
+    return this.run(TaskName.chunkHash, input, transferFor(input.segment));
   }
 
-  /** The segment is transferred to the worker for good: the caller must not touch it afterwards. */
+  /** A segment that is not shared is transferred for good: the caller must not touch it afterwards. */
   seal(input: SealInput): Promise<ArrayBuffer> {
-    return this.run(TaskName.seal, input, [owned(input.segment)]);
+    return this.run(TaskName.seal, input, transferFor(input.segment));
   }
 
   /** The pack bytes are transferred to the worker: the caller must not touch them afterwards. */

@@ -110,7 +110,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
       packsWritten: uploader.stats.packsWritten,
       budgetBytes: plan.budgetBytes,
       peakRssBytes: peak,
-      readHighWaterBytes: archiver.readBudget.highWater,
+      readHighWaterBytes: archiver.segments.highWaterBytes,
       sealedHighWaterBytes: sealedBudget.highWater,
     });
   } else {
