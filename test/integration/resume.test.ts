@@ -20,6 +20,28 @@ async function count(dir: string): Promise<number> {
   }
 }
 
+/**
+ * Starts a backup of `src` into `repo` and sends `signal` once `folder` of the repository holds at
+ * least `atLeast` entries; resolves with whether the signal was sent and the exit code.
+ */
+async function interruptBackup(repo: string, src: string, folder: string, atLeast: number, signal: NodeJS.Signals): Promise<{ sent: boolean; code: number | null }> {
+  const child = spawn(ENGINE_BIN, ['backup', '--repo', repo, '--mem-budget', '256M', src], {
+    env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let sent = false;
+  for (let i = 0; i < 600 && !sent && child.exitCode === null; i++) {
+    if ((await count(join(repo, folder))) >= atLeast) {
+      child.kill(signal);
+      sent = true;
+    } else {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return { sent, code: await exited };
+}
+
 describe(`interrupted backup (ENGINE_NATIVE=${native})`, () => {
   let work: string;
   let src: string;
@@ -39,22 +61,8 @@ describe(`interrupted backup (ENGINE_NATIVE=${native})`, () => {
   });
 
   it('a backup killed after its first index objects is resumed: the next run stores only the rest', async () => {
-    const child = spawn(ENGINE_BIN, ['backup', '--repo', repo, '--mem-budget', '256M', src], {
-      env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native },
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    let killed = false;
-    for (let i = 0; i < 600 && !killed; i++) {
-      if ((await count(join(repo, 'index'))) >= 2) {
-        child.kill('SIGKILL');
-        killed = true;
-      } else {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-    await exited;
-    expect(killed, 'the backup finished before two index objects were written').toBe(true);
+    const { sent } = await interruptBackup(repo, src, 'index', 2, 'SIGKILL');
+    expect(sent, 'the backup finished before two index objects were written').toBe(true);
     expect(await count(join(repo, 'snapshots'))).toBe(0);
 
     const resumed = await runEngine(['backup', '--repo', repo, '--json', src], { native });
@@ -76,22 +84,9 @@ describe(`interrupted backup (ENGINE_NATIVE=${native})`, () => {
   it('Ctrl-C (SIGINT) exits 130, indexes the packs already stored, and the next run reuses them', async () => {
     const repo2 = join(work, 'repo-int');
     expect((await runEngine(['init', '--repo', repo2, '--pack-size', '1M'], { native })).code).toBe(0);
-    const child = spawn(ENGINE_BIN, ['backup', '--repo', repo2, '--mem-budget', '256M', src], {
-      env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native },
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    let sent = false;
-    for (let i = 0; i < 600 && !sent; i++) {
-      if ((await count(join(repo2, 'data'))) >= 8) {
-        child.kill('SIGINT');
-        sent = true;
-      } else {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    const { sent, code } = await interruptBackup(repo2, src, 'data', 8, 'SIGINT');
     expect(sent, 'the backup finished before it could be interrupted').toBe(true);
-    expect(await exited).toBe(130);
+    expect(code).toBe(130);
     expect(await count(join(repo2, 'snapshots'))).toBe(0);
     expect(await count(join(repo2, 'index'))).toBeGreaterThanOrEqual(1);
     const next = await runEngine(['backup', '--repo', repo2, '--json', src], { native });
