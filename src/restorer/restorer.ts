@@ -371,6 +371,12 @@ export class Restorer {
 
 const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW;
 
+/** Something other than a regular file stands at the path (a symlink, a folder): remove it and retry. */
+function inTheWay(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ELOOP' || code === 'EISDIR' || code === 'ENOTDIR';
+}
+
 /**
  * Creates (or truncates) a file to restore into, never following a symlink that happens to be
  * in the target: whatever stands at the path (a symlink, a folder) is removed first.
@@ -379,8 +385,7 @@ function openForRestoreSync(path: string): number {
   try {
     return fs.openSync(path, CREATE_FLAGS, 0o600);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ELOOP' && code !== 'EISDIR' && code !== 'ENOTDIR') throw err;
+    if (!inTheWay(err)) throw err;
     fs.rmSync(path, { recursive: true, force: true });
     return fs.openSync(path, CREATE_FLAGS, 0o600);
   }
@@ -391,8 +396,7 @@ async function createSized(path: string, size: number): Promise<fsp.FileHandle> 
   try {
     fh = await fsp.open(path, CREATE_FLAGS, 0o600);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ELOOP' && code !== 'EISDIR' && code !== 'ENOTDIR') throw err;
+    if (!inTheWay(err)) throw err;
     await fsp.rm(path, { recursive: true, force: true });
     fh = await fsp.open(path, CREATE_FLAGS, 0o600);
   }
