@@ -130,7 +130,9 @@ export class BlobUploader {
     bytes.set(header, pos);
     new DataView(bytes.buffer).setUint32(size - 4, header.length, true);
     const packId = toHex(p.blake3.hash(bytes)) as PackId;
-    await this.repo.backend.save(packName(packId), bytes);
+    // Packs of trees are read again by every later backup (the parent snapshot) and by ls:
+    // worth a local cache; packs of data are not.
+    await this.repo.backend.save(packName(packId), bytes, { metadata: blobs[0]?.type === BlobType.TREE });
     this.stats.packsWritten++;
     // The pack buffer and the sealed blobs copied into it are garbage now.
     noteDropped(2 * size);

@@ -32,7 +32,7 @@ export async function createKeyFile(p: Primitives, backend: Backend, password: U
   };
   const bytes = encodeKeyFile(file);
   const id = toHex(p.blake3.hash(bytes)) as KeyId;
-  await backend.save(keyName(id), bytes);
+  await backend.save(keyName(id), bytes, { metadata: true });
   return id;
 }
 
@@ -41,7 +41,7 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
   let seen = 0;
   for await (const info of backend.list(KEYS_PREFIX)) {
     seen++;
-    const bytes = await backend.load(info.name);
+    const bytes = await backend.load(info.name, undefined, { metadata: true });
     const file = decodeKeyFile(bytes, info.name);
     const wrapKey = await p.argon2id.derive(password, Buffer.from(file.salt, 'base64'), { t: file.t, mKiB: file.m, p: 1 }, 32);
     try {

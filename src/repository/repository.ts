@@ -93,12 +93,12 @@ export class Repository {
   async saveUnpacked(prefix: typeof INDEX_PREFIX | typeof SNAPSHOTS_PREFIX, payload: Uint8Array): Promise<string> {
     const sealed = seal(this.p, this.keys, payload, { suite: this.suite, zstdLevel: this.config.compression.level });
     const id = toHex(this.p.blake3.hash(sealed));
-    await this.backend.save(`${prefix}${id}`, sealed);
+    await this.backend.save(`${prefix}${id}`, sealed, { metadata: true });
     return id;
   }
 
   async loadUnpacked(name: string): Promise<Uint8Array> {
-    const sealed = await this.backend.load(name);
+    const sealed = await this.backend.load(name, undefined, { metadata: true });
     const id = idOfName(name);
     if (toHex(this.p.blake3.hash(sealed)) !== id) throw new IntegrityError(`${name}: contents do not match the object's name (damaged object)`, { details: { object: name } });
     return openEnvelope(this.p, this.keys, sealed, MAX_METADATA_BYTES, name);
@@ -162,7 +162,8 @@ export class Repository {
     const loc = index.lookup(id);
     const what = `${blobTypeName(type)} blob ${id}`;
     if (!loc) throw new IntegrityError(`${what} is referenced but not in the index (missing data)`, { details: { blobId: id } });
-    const sealed = await this.backend.load(packName(loc.packId), { offset: loc.offset, length: loc.length });
+    // Only trees are read one at a time through here, and packs of trees are worth caching.
+    const sealed = await this.backend.load(packName(loc.packId), { offset: loc.offset, length: loc.length }, { metadata: type === BlobType.TREE });
     const plain = openEnvelope(this.p, this.keys, sealed, loc.rawLength, `${what} in pack ${loc.packId}`);
     if (plain.length !== loc.rawLength || toHex(this.p.blake3.keyedHash(this.keys.blobId, plain)) !== id) {
       throw new IntegrityError(`${what} in pack ${loc.packId} does not match its id`, { details: { blobId: id, packId: loc.packId } });

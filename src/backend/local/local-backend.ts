@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { EngineError, ErrorCode } from '../../errors/engine-error.js';
-import { notFound } from '../errors.js';
-import type { Backend, ByteRange, ObjectInfo } from '../types.js';
+import { notFound, throwIfAborted } from '../errors.js';
+import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
 
 const TEMP_PREFIX = '.tmp-';
 
@@ -18,6 +18,8 @@ function errCode(err: unknown): string | undefined {
 
 export class LocalBackend implements Backend {
   readonly location: string;
+  /** The libuv threadpool has four threads: more reads in flight only queue. */
+  readonly parallelism = 4;
   private readonly root: string;
   private readonly knownDirs = new Set<string>();
 
@@ -62,7 +64,8 @@ export class LocalBackend implements Backend {
     this.knownDirs.add(dir);
   }
 
-  async save(name: string, data: Uint8Array): Promise<void> {
+  async save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
+    throwIfAborted(opts?.signal, `saving "${name}"`);
     const final = this.path(name);
     const dir = dirname(final);
     const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
@@ -72,6 +75,7 @@ export class LocalBackend implements Backend {
       try {
         let off = 0;
         while (off < data.length) {
+          throwIfAborted(opts?.signal, `saving "${name}"`);
           const { bytesWritten } = await fh.write(data, off, data.length - off, off);
           off += bytesWritten;
         }
@@ -83,11 +87,13 @@ export class LocalBackend implements Backend {
       await syncDir(dir);
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      if (err instanceof EngineError) throw err;
       throw this.wrap(err, name, 'cannot save');
     }
   }
 
-  async load(name: string, range?: ByteRange): Promise<Uint8Array> {
+  async load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal, `reading "${name}"`);
     const p = this.path(name);
     try {
       if (!range) return new Uint8Array(await fsp.readFile(p));
@@ -135,7 +141,10 @@ export class LocalBackend implements Backend {
       if (errCode(err) === 'ENOENT') return;
       throw this.wrap(err, relative(this.root, dir), 'cannot list');
     }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Sorted as full names compare: a folder's entries come where "folder/" sorts, so the walk
+    // yields names in ascending order across folders too (the Backend.list contract).
+    const key = (e: { name: string; isDirectory(): boolean }): string => (e.isDirectory() ? `${e.name}/` : e.name);
+    entries.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     for (const e of entries) {
       const full = join(dir, e.name);
       if (e.isDirectory()) yield* this.walk(full);
@@ -150,6 +159,7 @@ export class LocalBackend implements Backend {
     try {
       await fsp.unlink(this.path(name));
     } catch (err) {
+      if (errCode(err) === 'ENOENT') return;
       throw this.wrap(err, name, 'cannot remove');
     }
   }
