@@ -1,14 +1,12 @@
 // Everything a command needs from the process: repository location, password, primitives.
 // Only cli/ reads process.env and argv.
 import { readFile, unlink } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { NativePolicy, Primitives, SelectionReport } from '../../native-bindings/types.js';
-import { LocalBackend } from '../backend/local/local-backend.js';
-import type { Backend } from '../backend/types.js';
+import type { StorageFlags } from './open-backend.js';
 import { UsageError } from '../errors/engine-error.js';
 
-export interface GlobalOptions {
+export interface GlobalOptions extends StorageFlags {
   repo?: string;
   passwordFile?: string;
   json?: boolean;
@@ -31,14 +29,6 @@ export function repoLocation(opts: GlobalOptions): string {
   const loc = opts.repo ?? process.env.ENGINE_REPOSITORY;
   if (!loc) throw new UsageError('no repository given', { hint: 'pass --repo PATH or set ENGINE_REPOSITORY' });
   return loc;
-}
-
-export function openBackend(location: string): Backend {
-  if (location.startsWith('s3:')) {
-    throw new UsageError(`S3 repositories (${location}) are not supported by this version yet`, { hint: 'use a local path for --repo' });
-  }
-  const path = location.startsWith('local:') ? location.slice('local:'.length) : location;
-  return new LocalBackend(resolve(path));
 }
 
 /** The password from ENGINE_PASSWORD, --password-file or a prompt; never from a plain flag. */
@@ -102,14 +92,14 @@ async function prompt(question: string): Promise<string> {
 
 /**
  * Test hooks, compiled in but inert unless ENGINE_TEST_HOOKS is set (restic's BackendTestHook idea):
- * `vanish=NAME` deletes any source file named NAME just before the backup opens it.
+ * hooks are `;`-separated: `vanish=NAME` deletes any source file named NAME just before the backup
+ * opens it; `faults=SPEC` injects backend faults (cli/open-backend.ts).
  */
 export function testHooks(): { beforeOpen?: (path: string) => Promise<void> } {
-  const spec = process.env.ENGINE_TEST_HOOKS;
-  if (!spec) return {};
-  const m = /^vanish=(.+)$/.exec(spec);
-  if (!m) return {};
-  const name = m[1]!;
+  const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
+  const vanish = hooks.find((h) => h.startsWith('vanish='));
+  if (!vanish) return {};
+  const name = vanish.slice('vanish='.length);
   return {
     beforeOpen: async (path: string) => {
       if (path.endsWith(`/${name}`)) await unlink(path).catch(() => undefined);

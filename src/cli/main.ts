@@ -36,7 +36,16 @@ function build(): { program: Command; result: { code: number } } {
     .option('-r, --repo <location>', 'repository location (default: $ENGINE_REPOSITORY)')
     .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD, else a prompt)')
     .option('--json', 'machine-readable output')
-    .option('-v, --verbose', 'explain more (the memory plan, the parent snapshot)')
+    .option('-v, --verbose', 'explain more (the memory plan, the parent snapshot, retried requests)')
+    .option('--limit-upload <rate>', 'limit uploads to a rate: KiB/s, or a size per second such as 2M')
+    .option('--limit-download <rate>', 'limit downloads to a rate: KiB/s, or a size per second such as 2M')
+    .option('--no-cache', 'do not keep metadata of remote repositories in the local cache')
+    .option('--cache-dir <dir>', 'cache folder (default: $XDG_CACHE_HOME/engine or ~/.cache/engine)')
+    .option('--s3-storage-class <class>', 'storage class of new S3 objects, e.g. STANDARD_IA')
+    .addOption(new Option('--s3-checksums <mode>', 'SDK request checksums (default: when-required for endpoints, when-supported for AWS)').choices(['when-required', 'when-supported']))
+    .option('--s3-region <region>', 'S3 region (default: $AWS_REGION, the AWS profile, or us-east-1 for endpoints)')
+    .option('--s3-no-verify-etag', 'do not compare ETags with the MD5 sent (buckets with SSE-KMS or SSE-C)')
+    .option('--s3-connections <n>', 'S3 requests in flight at most (default 32)')
     .showHelpAfterError()
     .exitOverride();
 

@@ -8,23 +8,26 @@ import { parseSize } from '../util/bytes.js';
 import { enableExplicitGc } from '../util/gc.js';
 
 import { PROTOCOL_VERSION } from '../../workers/protocol.js';
-import { openBackend, primitives, readPassword, repoLocation, type GlobalOptions } from './context.js';
+import { primitives, readPassword, repoLocation, type GlobalOptions } from './context.js';
+import { openBackend } from './open-backend.js';
 import type { Output } from './output.js';
 
 export interface OpenSession {
   repo: Repository;
+  /** The repository is on another machine: worth more requests in flight. */
+  remote: boolean;
   chosen: Record<PrimitiveName, string>;
   fallback: boolean;
 }
 
-export async function openRepository(opts: GlobalOptions): Promise<OpenSession> {
+export async function openRepository(opts: GlobalOptions, out: Output): Promise<OpenSession> {
   const location = repoLocation(opts);
-  const backend = openBackend(location);
+  const { backend, remote } = openBackend(location, opts, (m) => out.warn(m));
   const { primitives: p, report, policy } = await primitives();
   const password = await readPassword(opts, 'open');
   const repo = await Repository.open(backend, p, password);
   const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
-  return { repo, chosen, fallback: policy === 'fallback' };
+  return { repo, remote, chosen, fallback: policy === 'fallback' };
 }
 
 export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: Output): Plan {

@@ -1,7 +1,7 @@
 // ByteBudget (the byte-weighted semaphore bounding each pipeline stage) and Concurrency.
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
-import { ByteBudget, Concurrency } from './budget.js';
+import { ByteBudget, Concurrency, mapLimit } from './budget.js';
 
 /** Lets every pending promise continuation run. */
 async function settle(): Promise<void> {
@@ -269,5 +269,41 @@ describe('regressions', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(new ByteBudget('t', 10).acquire(1, ac.signal)).rejects.toMatchObject({ code: 'E_ABORTED' });
+  });
+});
+
+describe('mapLimit', () => {
+  it('keeps the order of results and never runs more than the limit at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const out = await mapLimit([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, n * 3));
+      running--;
+      return n * 10;
+    });
+    expect(out).toEqual([50, 10, 40, 20, 30, 0, 60]);
+    expect(peak).toBe(3);
+  });
+
+  it('rejects with the first failure, after the calls in flight settle, and starts no more', async () => {
+    const started: number[] = [];
+    let inFlight = 0;
+    const p = mapLimit([1, 2, 3, 4, 5, 6], 2, async (n) => {
+      started.push(n);
+      inFlight++;
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      if (n === 2) throw new Error('boom 2');
+      return n;
+    });
+    await expect(p).rejects.toThrow('boom 2');
+    expect(inFlight).toBe(0);
+    expect(started.length).toBeLessThan(6);
+  });
+
+  it('handles an empty list', async () => {
+    expect(await mapLimit([], 4, async () => 1)).toEqual([]);
   });
 });

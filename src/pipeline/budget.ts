@@ -120,3 +120,29 @@ export class Concurrency {
     return this.active;
   }
 }
+
+/**
+ * Maps items with at most `limit` calls in flight; results keep the items' order. The first
+ * failure rejects, after the calls already started have settled (none is left running).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane);
+  const settled = await Promise.allSettled(lanes);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return out;
+}

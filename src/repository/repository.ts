@@ -8,15 +8,17 @@ import { DEFAULT_CHUNKER, type ChunkerParams } from '../chunker/fastcdc.js';
 import { deriveGear } from '../chunker/gear.js';
 import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/envelope.js';
 import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
-import { EngineError, ErrorCode, IntegrityError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
+import { EngineError, ErrorCode, IntegrityError, isEngineError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
 import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
-import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex } from '../format/index-file.js';
+import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type PackId, type SnapshotId } from '../format/ids.js';
+import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
+import { mapLimit } from '../pipeline/budget.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import { decodeTree, type Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, newMasterKey, unlockMasterKey } from './key-store.js';
-import { CONFIG_NAME, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from './layout.js';
+import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from './layout.js';
 import { MasterIndex } from './master-index.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
@@ -120,8 +122,7 @@ export class Repository {
   }
 
   async listSnapshots(): Promise<{ id: SnapshotId; snapshot: Snapshot }[]> {
-    const out: { id: SnapshotId; snapshot: Snapshot }[] = [];
-    for (const id of await this.listSnapshotIds()) out.push({ id, snapshot: await this.loadSnapshot(id) });
+    const out = await mapLimit(await this.listSnapshotIds(), this.metadataReads, async (id) => ({ id, snapshot: await this.loadSnapshot(id) }));
     out.sort((a, b) => (a.snapshot.time < b.snapshot.time ? -1 : a.snapshot.time > b.snapshot.time ? 1 : 0));
     return out;
   }
@@ -148,13 +149,63 @@ export class Repository {
     return ids;
   }
 
+  /** Metadata objects read at once: on a remote store each read waits a round trip. */
+  private get metadataReads(): number {
+    return Math.max(1, Math.min(16, this.backend.parallelism));
+  }
+
   async loadIndex(): Promise<MasterIndex> {
     const mi = new MasterIndex();
-    for (const id of await this.listIndexIds()) {
+    // Read in parallel, merged in listing order (the first entry for a blob wins, as before).
+    const files = await mapLimit(await this.listIndexIds(), this.metadataReads, async (id) => {
       const name = indexName(id);
-      mi.add(id, decodeIndex(await this.loadUnpacked(name), name));
-    }
+      return { id, file: decodeIndex(await this.loadUnpacked(name), name) };
+    });
+    for (const { id, file } of files) mi.add(id, file);
     return mi;
+  }
+
+  /** Reads and authenticates the header of a stored pack: what it holds, from the pack alone. */
+  async loadPackHeader(packId: PackId, packSize: number): Promise<PackBlob[]> {
+    const name = packName(packId);
+    // One ranged read usually gets the trailer and the whole header (headers are ~41 bytes a blob).
+    const tailLength = Math.min(packSize, 64 * 1024);
+    const tail = await this.backend.load(name, { offset: packSize - tailLength, length: tailLength });
+    const where = headerRange(packSize, tail.subarray(tail.length - 4), name);
+    const sealed =
+      where.offset >= packSize - tailLength
+        ? tail.subarray(where.offset - (packSize - tailLength), tail.length - 4)
+        : await this.backend.load(name, where);
+    return decodePackHeader(openEnvelope(this.p, this.keys, sealed, 64 * 1024 * 1024, `header of pack ${packId}`), `header of pack ${packId}`);
+  }
+
+  /**
+   * Packs stored by a run that ended before it could index them (killed, or its storage failed
+   * for good): their headers are read and one index object names them, so they are reused
+   * instead of being uploaded again. Returns how many packs were adopted.
+   */
+  async indexStrayPacks(index: MasterIndex, signal?: AbortSignal): Promise<number> {
+    const stray: { packId: PackId; size: number }[] = [];
+    for await (const o of this.backend.list(DATA_PREFIX)) {
+      const id = idOfName(o.name) as PackId;
+      if (/^[0-9a-f]{64}$/.test(id) && !index.hasPack(id)) stray.push({ packId: id, size: o.size });
+    }
+    if (stray.length === 0) return 0;
+    const packs: IndexPack[] = [];
+    await mapLimit(stray, this.metadataReads, async ({ packId, size }) => {
+      signal?.throwIfAborted();
+      try {
+        packs.push({ packId, blobs: await this.loadPackHeader(packId, size) });
+      } catch (err) {
+        // A pack that cannot be read is left alone: it is not referenced, and `check` reports it.
+        if (!isEngineError(err, ErrorCode.INTEGRITY) && !isEngineError(err, ErrorCode.FORMAT_CORRUPT) && !isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED)) throw err;
+      }
+    });
+    if (packs.length === 0) return 0;
+    const file: IndexFile = { supersedes: [], packs };
+    const id = (await this.saveUnpacked(INDEX_PREFIX, encodeIndex(file))) as IndexId;
+    index.add(id, file);
+    return packs.length;
   }
 
   /** Reads, authenticates and verifies one blob (used for trees; data blobs go through the worker pool). */

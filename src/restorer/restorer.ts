@@ -12,7 +12,8 @@ import type { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { packName } from '../repository/layout.js';
 import { UnsealStatus } from '../../workers/protocol.js';
-import { IntegrityError } from '../errors/engine-error.js';
+import { ErrorCode, IntegrityError, isEngineError } from '../errors/engine-error.js';
+import { isNotFound } from '../backend/errors.js';
 import { noteDropped } from '../util/gc.js';
 
 export interface RestoreOptions {
@@ -86,6 +87,8 @@ export class Restorer {
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
   private readonly creating: Promise<void>[] = [];
+  /** Trees fetched at once while planning. */
+  private readonly treeReads: Concurrency;
   private blobTargets = 0;
 
   constructor(repo: Repository, index: MasterIndex, pool: WorkerPool, opts: RestoreOptions) {
@@ -93,6 +96,7 @@ export class Restorer {
     this.index = index;
     this.pool = pool;
     this.opts = opts;
+    this.treeReads = new Concurrency(Math.min(16, repo.backend.parallelism));
   }
 
   private included(rel: string): 'all' | 'partial' | 'no' {
@@ -113,8 +117,13 @@ export class Restorer {
     await this.finish();
   }
 
-  /** Creates folders, symlinks and empty-but-sized files, and records which blobs each file needs. */
+  /**
+   * Creates folders, symlinks and empty-but-sized files, and records which blobs each file needs.
+   * Subtrees are fetched several at once: on a remote store each fetch waits a round trip, and
+   * one folder at a time made the plan of a tree of many folders take minutes.
+   */
   private async planTree(tree: Tree, dir: string, rel: string): Promise<void> {
+    const subtrees: Promise<void>[] = [];
     for (const node of tree.nodes) {
       this.opts.signal?.throwIfAborted();
       const r = rel ? `${rel}/${node.name}` : node.name;
@@ -125,7 +134,7 @@ export class Restorer {
         await fsp.mkdir(path, { recursive: true, mode: 0o700 });
         this.dirs.push({ path, node });
         this.counters.dirs++;
-        await this.planTree(await this.repo.loadTree(this.index, node.subtree!), path, r);
+        subtrees.push(this.treeReads.run(() => this.repo.loadTree(this.index, node.subtree!)).then((t) => this.planTree(t, path, r)));
         continue;
       }
       if (scope === 'partial') continue;
@@ -140,6 +149,7 @@ export class Restorer {
         this.opts.onProblem({ path, message: `${node.type} entries are not restored` });
       }
     }
+    await settleAll(subtrees);
   }
 
   private planFile(path: string, node: TreeNode): void {
@@ -230,6 +240,10 @@ export class Restorer {
     try {
       bytes = await this.repo.backend.load(packName(packId), { offset: range.start, length: range.end - range.start });
     } catch (err) {
+      // A pack that is gone or shorter than the index says is damage to the repository: the
+      // files that need it are named (exit 4). Storage that does not answer (after the retries)
+      // ends the restore instead (exit 13): running it again may well succeed.
+      if (!isNotFound(err) && !isEngineError(err, ErrorCode.INTEGRITY)) throw err;
       for (const b of range.blobs) for (const t of b.targets) this.damage(t.file, `cannot read pack ${packId}: ${err instanceof Error ? err.message : String(err)}`);
       await this.settle(range.blobs);
       return;
@@ -432,3 +446,9 @@ export function coalesce(blobs: PlannedBlob[], maxRange: number): { start: numbe
   return out;
 }
 
+/** Waits for every promise, then rethrows the first failure (none is left running unobserved). */
+async function settleAll(ps: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(ps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -138,7 +138,8 @@ export class LocalBackend implements Backend {
     try {
       entries = await fsp.readdir(dir, { withFileTypes: true });
     } catch (err) {
-      if (errCode(err) === 'ENOENT') return;
+      // A prefix naming nothing, or naming an object rather than a folder: nothing is under it.
+      if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return;
       throw this.wrap(err, relative(this.root, dir), 'cannot list');
     }
     // Sorted as full names compare: a folder's entries come where "folder/" sorts, so the walk

@@ -133,6 +133,7 @@ export class S3Backend implements Backend {
 
   async load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
     if (range && range.length === 0) {
+      throwIfAborted(opts?.signal, `reading "${name}"`);
       await this.stat(name);
       return new Uint8Array(0);
     }
@@ -149,8 +150,15 @@ export class S3Backend implements Backend {
       const announced = out.ContentLength;
       if (announced === undefined) throw new EngineError(ErrorCode.BACKEND_TRANSIENT, `reading "${name}" from ${this.location}: the answer has no Content-Length`);
       if (range && announced !== range.length) {
-        // The server answered with fewer bytes than asked: the object itself is shorter.
         (out.Body as Readable | undefined)?.destroy();
+        if (announced > range.length) {
+          // HTTP lets a server ignore Range and send the whole object; reading whole packs for
+          // every blob would be ruinous, so such a server is refused outright.
+          throw new EngineError(ErrorCode.BACKEND_PERMANENT, `${this.location} ignored the byte range asked for when reading "${name}" (sent ${announced} bytes for a range of ${range.length})`, {
+            hint: 'engine needs an S3 server that supports ranged GETs',
+          });
+        }
+        // The server answered with fewer bytes than asked: the object itself is shorter.
         throw new EngineError(ErrorCode.INTEGRITY, `object "${name}" in ${this.location} is shorter than expected: wanted ${range.length} bytes at ${range.offset}, the server has ${announced}`);
       }
       return readBody(out.Body as Readable, announced, `reading "${name}" from ${this.location}`);

@@ -26,12 +26,14 @@ export interface BackupFlags extends GlobalOptions {
 export async function backupCommand(paths: string[], flags: BackupFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (paths.length === 0) throw new UsageError('nothing to back up', { hint: 'give one or more paths: engine backup --repo R PATH...' });
   const started = systemClock.monotonicMs();
-  const session = await openRepository(flags);
+  const session = await openRepository(flags, out);
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
   const absPaths = paths.map((p) => resolve(p));
   const host = flags.host ?? hostname();
   const index = await repo.loadIndex();
+  const adopted = await repo.indexStrayPacks(index, signal);
+  if (adopted > 0) out.info(`indexed ${adopted} pack(s) stored by an interrupted backup: their data is reused, not uploaded again`);
 
   // Parent: the latest snapshot of the same paths from the same host (restic's rule).
   const all = await repo.listSnapshots();
@@ -108,6 +110,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
       parent: parent?.id ?? null,
       ...s,
       packsWritten: uploader.stats.packsWritten,
+      packsAdopted: adopted,
       budgetBytes: plan.budgetBytes,
       peakRssBytes: peak,
       readHighWaterBytes: archiver.segments.highWaterBytes,

@@ -7,7 +7,7 @@ import type { Output } from '../output.js';
 import { openRepository } from '../session.js';
 
 export async function lsCommand(ref: string, flags: GlobalOptions, out: Output): Promise<number> {
-  const { repo } = await openRepository(flags);
+  const { repo } = await openRepository(flags, out);
   const index = await repo.loadIndex();
   const { id, snapshot } = await repo.resolveSnapshot(ref);
   if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });

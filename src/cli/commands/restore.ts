@@ -18,7 +18,7 @@ export interface RestoreFlags extends GlobalOptions {
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   const started = systemClock.monotonicMs();
-  const session = await openRepository(flags);
+  const session = await openRepository(flags, out);
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
   const index = await repo.loadIndex();
@@ -36,7 +36,9 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
     readBudgetBytes: restoreBudget,
     minRangeBudgetBytes: 8 * 1024 * 1024,
     maxRangeBytes: 32 * 1024 * 1024,
-    readsInFlight: plan.workers + 1,
+    // A local disk is kept busy by a few reads; a remote store needs many in flight to hide
+    // its latency (the byte budget still bounds what they hold).
+    readsInFlight: session.remote ? repo.backend.parallelism : plan.workers + 1,
     restoreOwnership: process.getuid?.() === 0,
     signal,
     onProblem: (p) => {

@@ -4,7 +4,7 @@ import { openRepository } from '../session.js';
 import { formatBytes } from '../../util/bytes.js';
 
 export async function snapshotsCommand(flags: GlobalOptions, out: Output): Promise<number> {
-  const { repo } = await openRepository(flags);
+  const { repo } = await openRepository(flags, out);
   const all = await repo.listSnapshots();
   if (out.json) {
     out.data(all.map(({ id, snapshot }) => ({ id, short_id: id.slice(0, 8), ...snapshot })));

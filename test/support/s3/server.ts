@@ -24,6 +24,12 @@ export interface S3TestServer {
 
 const S3RVER_MAIN = fileURLToPath(new URL('../../../test/support/s3/s3rver-main.cjs', import.meta.url).href.replace('/dist/test/', '/test/'));
 
+/** Which server startS3Server() will give, known before it starts (tests register checks by it). */
+export function s3ServerKind(): S3TestServer['kind'] {
+  if (process.env.ENGINE_TEST_S3_ENDPOINT) return 'external';
+  return onPath('minio') ? 'minio' : 's3rver';
+}
+
 export async function startS3Server(bucket = 'engine-test'): Promise<S3TestServer> {
   const external = process.env.ENGINE_TEST_S3_ENDPOINT;
   if (external) {

@@ -1,0 +1,227 @@
+// S3 throughput of engine on loopback, all in one run, as ratios (issue 3):
+//   (1) upload: a backup's upload throughput (bytes stored / backup seconds) over raw SDK
+//       PutObject throughput of the very same objects (the packs and metadata the backup stored,
+//       put again by a bare S3Client at 1, 2, 4 and 8 requests in flight; the best counts);
+//   (2) latency: restore throughput with LATENCY ms added to every request (an HTTP proxy in
+//       front of the server) over the same restore without added latency, both with a cold cache.
+// The server is a real S3-compatible one on 127.0.0.1 (s3rver, or minio when on the PATH), started
+// and stopped here. On a 2-core machine the server shares the CPU with engine: both (1) sides pay
+// for it alike.
+//
+// Usage: node dist/bench/s3.js [--size 512M] [--latency 50] [--mem-budget 512M] [--repeat 2]
+//          [--dir /tmp/engine-bench-s3] [--json]
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { startFaultProxy } from '../test/support/s3/fault-proxy.js';
+import { startS3Server, type S3TestServer } from '../test/support/s3/server.js';
+import { makeMixedCorpus } from './corpus.js';
+
+const ENGINE = fileURLToPath(new URL('../../bin/engine', import.meta.url));
+const PASSWORD = 'engine-bench-password';
+const MB = 1e6;
+
+interface Options {
+  size: number;
+  latencyMs: number;
+  memBudget: string | undefined;
+  repeat: number;
+  dir: string;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { size: 512 * 2 ** 20, latencyMs: 50, memBudget: undefined, repeat: 2, dir: path.join(os.tmpdir(), 'engine-bench-s3'), json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${a} needs a value`);
+      return x;
+    };
+    if (a === '--size') o.size = parseSize(v());
+    else if (a === '--latency') o.latencyMs = Number(v());
+    else if (a === '--mem-budget') o.memBudget = v();
+    else if (a === '--repeat') o.repeat = Math.max(1, Number(v()));
+    else if (a === '--dir') o.dir = v();
+    else if (a === '--json') o.json = true;
+    else throw new Error(`unknown argument ${a} (see the header of bench/s3.ts)`);
+  }
+  return o;
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(s);
+  if (!m) throw new Error(`cannot read size ${s}`);
+  return Math.floor(Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()));
+}
+
+async function engine(args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; json: Record<string, unknown> }> {
+  const t0 = performance.now();
+  const child = spawn(ENGINE, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+  const seconds = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`engine ${args[0]} exited ${code}: ${err.slice(-2000)}`);
+  const last = out.trim().split('\n').pop() ?? '{}';
+  return { seconds, json: JSON.parse(last.startsWith('{') ? last : '{}') as Record<string, unknown> };
+}
+
+function client(server: S3TestServer): S3Client {
+  return new S3Client({
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 1,
+    requestHandler: { httpAgent: { keepAlive: true, maxSockets: 32 } },
+  });
+}
+
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; size: number }[]> {
+  const out: { key: string; size: number }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0 });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+/** Puts every object again with a bare client, `inFlight` at a time; returns bytes per second. */
+async function rawPut(s3: S3Client, bucket: string, objects: { key: string; body: Uint8Array }[], inFlight: number, prefix: string): Promise<number> {
+  let next = 0;
+  const bytes = objects.reduce((n, o) => n + o.body.length, 0);
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < objects.length) {
+        const o = objects[next++]!;
+        const md5 = createHash('md5').update(o.body).digest('base64');
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${o.key}`, Body: o.body, ContentLength: o.body.length, ContentMD5: md5 }));
+      }
+    }),
+  );
+  return bytes / ((performance.now() - t0) / 1000);
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const log = (m: string): void => void process.stderr.write(`${m}\n`);
+  const src = path.join(o.dir, `src-${o.size}`);
+  if (!existsSync(path.join(src, '.complete'))) {
+    await fs.rm(src, { recursive: true, force: true });
+    log(`generating a ${(o.size / 2 ** 20).toFixed(0)} MiB corpus in ${src}`);
+    await makeMixedCorpus(src, { seed: 1, totalBytes: o.size });
+    await fs.writeFile(path.join(src, '.complete'), '');
+  }
+  const server = await startS3Server('engine-bench');
+  const proxy = await startFaultProxy(server.endpoint);
+  const work = await fs.mkdtemp(path.join(o.dir, 'run-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, ...server.env(), ENGINE_PASSWORD: PASSWORD, XDG_CACHE_HOME: path.join(work, 'cache') };
+  const budget = o.memBudget ? ['--mem-budget', o.memBudget] : [];
+  try {
+    const prefix = `bench-${Date.now()}`;
+    const direct = `s3:${server.endpoint}/${server.bucket}/${prefix}`;
+    const viaProxy = `s3:${proxy.endpoint}/${server.bucket}/${prefix}`;
+    await engine(['init', '--repo', direct], env);
+
+    // (1) Backup, then the same objects put raw.
+    log('backup ...');
+    const backup = await engine(['backup', '--repo', direct, '--json', ...budget, src], env);
+    const s3 = client(server);
+    const keys = (await listKeys(s3, server.bucket, `${prefix}/`)).filter((k) => !k.key.endsWith('/config') && !k.key.includes('/keys/'));
+    const storedBytes = keys.reduce((n, k) => n + k.size, 0);
+    const backupSeconds = Number(backup.json.durationSeconds);
+    const backupUpload = storedBytes / backupSeconds;
+    const objects: { key: string; body: Uint8Array }[] = [];
+    for (const k of keys) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: server.bucket, Key: k.key }));
+      objects.push({ key: k.key, body: await got.Body!.transformToByteArray() });
+    }
+    const raw: Record<number, number> = {};
+    for (const inFlight of [1, 2, 4, 8]) {
+      log(`raw PutObject, ${inFlight} in flight ...`);
+      raw[inFlight] = await rawPut(s3, server.bucket, objects, inFlight, `raw-${inFlight}-`);
+    }
+    objects.length = 0;
+    const rawBest = Math.max(...Object.values(raw));
+
+    // (2) Restores through the proxy, cold cache, without and with added latency, alternating.
+    const restores: Record<'none' | 'latency', number[]> = { none: [], latency: [] };
+    let restoredBytes = 0;
+    for (let r = 0; r < o.repeat; r++) {
+      for (const mode of ['none', 'latency'] as const) {
+        proxy.setLatency(mode === 'latency' ? o.latencyMs : 0);
+        const target = path.join(work, `restore-${mode}-${r}`);
+        log(`restore (${mode === 'latency' ? `${o.latencyMs} ms per request` : 'no added latency'}) ...`);
+        const res = await engine(['restore', 'latest', '--repo', viaProxy, '--target', target, '--json', '--no-cache', ...budget], env);
+        restoredBytes = Number(res.json.bytesWritten);
+        restores[mode].push(restoredBytes / Number(res.json.durationSeconds));
+        await fs.rm(target, { recursive: true, force: true });
+      }
+    }
+    proxy.setLatency(0);
+    s3.destroy();
+
+    const result = {
+      machine: { cpus: os.availableParallelism(), node: process.version, server: server.kind },
+      corpusBytes: o.size,
+      upload: {
+        storedBytes,
+        backupSeconds,
+        backupMBps: backupUpload / MB,
+        rawPutMBpsByInFlight: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v / MB])),
+        rawPutBestMBps: rawBest / MB,
+        ratio: backupUpload / rawBest,
+      },
+      restore: {
+        bytes: restoredBytes,
+        latencyMs: o.latencyMs,
+        noLatencyMBps: median(restores.none) / MB,
+        latencyMBps: median(restores.latency) / MB,
+        runs: { none: restores.none.map((x) => x / MB), latency: restores.latency.map((x) => x / MB) },
+        ratio: median(restores.latency) / median(restores.none),
+      },
+    };
+    if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      const f = (x: number): string => x.toFixed(1);
+      process.stdout.write(
+        [
+          `S3 on loopback (${result.machine.server}), ${(o.size / 2 ** 20).toFixed(0)} MiB corpus, ${result.machine.cpus} cores, Node ${process.version}`,
+          `upload:  backup stored ${f(storedBytes / MB)} MB in ${f(backupSeconds)} s = ${f(result.upload.backupMBps)} MB/s; raw PutObject of the same objects ${Object.entries(result.upload.rawPutMBpsByInFlight).map(([k, v]) => `${f(v)} MB/s at ${k}`).join(', ')}`,
+          `         ratio backup / best raw = ${result.upload.ratio.toFixed(2)}`,
+          `restore: ${f(result.restore.noLatencyMBps)} MB/s without added latency, ${f(result.restore.latencyMBps)} MB/s with ${o.latencyMs} ms per request (medians of ${o.repeat})`,
+          `         ratio = ${result.restore.ratio.toFixed(2)}`,
+          '',
+        ].join('\n'),
+      );
+    }
+  } finally {
+    await proxy.stop();
+    await server.stop();
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/s3: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

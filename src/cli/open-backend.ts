@@ -1,0 +1,111 @@
+// Builds the backend a command talks to from --repo and the storage flags: the store itself, then
+// its decorators, innermost first:
+//   store → [fault injection, tests only] → bandwidth limit → retry → metadata cache
+// The limit sits under the retry so retried bytes count against it too; the cache sits on top so
+// a cache hit costs neither a request nor bandwidth.
+import { createHash } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CacheBackend } from '../backend/decorators/cache-backend.js';
+import { FaultyBackend, parseFaultSpec } from '../backend/decorators/faulty-backend.js';
+import { RateLimitBackend } from '../backend/decorators/rate-limit-backend.js';
+import { DEFAULT_RETRY_POLICY, RetryBackend } from '../backend/decorators/retry-backend.js';
+import { LocalBackend } from '../backend/local/local-backend.js';
+import { parseS3Location } from '../backend/s3/location.js';
+import { S3Backend, type ChecksumMode } from '../backend/s3/s3-backend.js';
+import type { Backend } from '../backend/types.js';
+import { UsageError } from '../errors/engine-error.js';
+import { parseSize } from '../util/bytes.js';
+import type { GlobalOptions } from './context.js';
+
+export interface StorageFlags {
+  limitUpload?: string;
+  limitDownload?: string;
+  /** commander's --no-cache: false when given. */
+  cache?: boolean;
+  cacheDir?: string;
+  s3StorageClass?: string;
+  s3Checksums?: string;
+  s3Region?: string;
+  s3NoVerifyEtag?: boolean;
+  s3Connections?: string;
+}
+
+export interface OpenedBackend {
+  backend: Backend;
+  /** Whether the repository is on another machine (remote stores get the cache and more requests in flight). */
+  remote: boolean;
+}
+
+export function openBackend(location: string, flags: GlobalOptions & StorageFlags, warn: (m: string) => void = () => undefined): OpenedBackend {
+  let store: Backend;
+  let remote = false;
+  if (location.startsWith('s3:')) {
+    remote = true;
+    // The SDK warns on every run that its releases after January 2027 need Node 22; engine pins
+    // a release that supports Node 20, so the warning tells the user nothing they can act on.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const checksums = flags.s3Checksums;
+    if (checksums !== undefined && checksums !== 'when-required' && checksums !== 'when-supported') {
+      throw new UsageError(`--s3-checksums ${checksums}: expected "when-required" or "when-supported"`);
+    }
+    const region = flags.s3Region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    store = new S3Backend(parseS3Location(location), {
+      ...(region ? { region } : {}),
+      ...(flags.s3StorageClass ? { storageClass: flags.s3StorageClass } : {}),
+      ...(checksums ? { checksums: checksums as ChecksumMode } : {}),
+      verifyEtag: flags.s3NoVerifyEtag !== true,
+      ...(flags.s3Connections ? { maxSockets: positiveInt(flags.s3Connections, '--s3-connections') } : {}),
+      ...(process.env.ENGINE_S3_IDLE_TIMEOUT_MS ? { idleTimeoutMs: positiveInt(process.env.ENGINE_S3_IDLE_TIMEOUT_MS, 'ENGINE_S3_IDLE_TIMEOUT_MS') } : {}),
+    });
+  } else {
+    const path = location.startsWith('local:') ? location.slice('local:'.length) : location;
+    store = new LocalBackend(resolve(path));
+  }
+
+  let backend = store;
+  const faults = faultSpec();
+  if (faults) backend = new FaultyBackend(backend, parseFaultSpec(faults));
+  const up = flags.limitUpload !== undefined ? parseRate(flags.limitUpload, '--limit-upload') : undefined;
+  const down = flags.limitDownload !== undefined ? parseRate(flags.limitDownload, '--limit-download') : undefined;
+  if (up !== undefined || down !== undefined) backend = new RateLimitBackend(backend, { ...(up ? { uploadBytesPerSec: up } : {}), ...(down ? { downloadBytesPerSec: down } : {}) });
+  const baseDelayMs = process.env.ENGINE_RETRY_BASE_MS ? positiveInt(process.env.ENGINE_RETRY_BASE_MS, 'ENGINE_RETRY_BASE_MS') : DEFAULT_RETRY_POLICY.baseDelayMs;
+  backend = new RetryBackend(backend, {
+    ...DEFAULT_RETRY_POLICY,
+    baseDelayMs,
+    maxDelayMs: Math.max(baseDelayMs, Math.min(DEFAULT_RETRY_POLICY.maxDelayMs, baseDelayMs * 64)),
+    onRetry: (e) => {
+      if (flags.verbose) warn(`retrying ${e.op} "${e.name}" in ${Math.round(e.delayMs)} ms (attempt ${e.attempt}): ${e.error instanceof Error ? e.error.message : String(e.error)}`);
+    },
+  });
+  if (remote && flags.cache !== false) backend = new CacheBackend(backend, flags.cacheDir ?? cacheDirFor(store.location), warn);
+  return { backend, remote };
+}
+
+/**
+ * The cache folder of one repository: under $XDG_CACHE_HOME (or ~/.cache), named by a hash of
+ * the location, so two repositories never share cached objects.
+ */
+export function cacheDirFor(location: string): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'engine', createHash('sha256').update(location).digest('hex').slice(0, 16));
+}
+
+/** A bare number is KiB/s (as in restic); with a unit it is that many bytes per second: 500K, 10M. */
+export function parseRate(text: string, what: string): number {
+  const bytes = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Math.floor(Number(text) * 1024) : parseSize(text, what);
+  if (!(bytes > 0)) throw new UsageError(`${what} ${text}: the limit must be above zero`, { hint: 'give KiB/s (e.g. 2048) or a size per second (e.g. 2M)' });
+  return bytes;
+}
+
+function positiveInt(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} ${text}: expected a whole number above zero`);
+  return n;
+}
+
+/** ENGINE_TEST_HOOKS may hold `faults=<spec>` among its `;`-separated hooks (tests only). */
+function faultSpec(): string | undefined {
+  const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
+  return hooks.find((h) => h.startsWith('faults='))?.slice('faults='.length);
+}
