@@ -8,6 +8,7 @@
 // signs it, and the server re-checks the signature against the headers it receives). Bodies are
 // streamed both ways, never buffered whole; upstream sockets are kept alive. Plain http only.
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Prng } from '../../../bench/prng.js';
@@ -50,6 +51,12 @@ export interface FaultProxy {
   failAfter(n: number, kind: FaultKind): void;
   resetCounts(): void;
   setLatency(ms: number): void;
+  /**
+   * Makes the proxy a link of this many bytes per second in each direction (request bodies up,
+   * response bodies down, each direction shared by every connection), or unlimited with null:
+   * how a benchmark sees whether a backup keeps a link full.
+   */
+  setLinkRate(bytesPerSec: number | null): void;
   /** Closes the server and destroys every open connection. */
   stop(): Promise<void>;
 }
@@ -58,8 +65,8 @@ const ERROR_XML = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>Internal
 const METHODS = ['GET', 'PUT', 'HEAD', 'DELETE', 'POST'] as const;
 
 export async function startFaultProxy(upstream: string, opts: FaultProxyOptions = {}): Promise<FaultProxy> {
-  const up = new URL(upstream);
-  if (up.protocol !== 'http:') throw new Error(`fault proxy: only http:// upstreams are supported, not ${upstream}`);
+  const upstreamUrl = new URL(upstream);
+  if (upstreamUrl.protocol !== 'http:') throw new Error(`fault proxy: only http:// upstreams are supported, not ${upstream}`);
   const agent = new Agent({ keepAlive: true });
   let latencyMs = opts.latencyMs ?? 0;
   let forced: { kind: FaultKind; pass: number } | null = null;
@@ -70,6 +77,8 @@ export async function startFaultProxy(upstream: string, opts: FaultProxyOptions 
   const counts: RequestCounts = { GET: 0, PUT: 0, HEAD: 0, DELETE: 0, POST: 0, total: 0 };
   const injected: Record<FaultKind, number> = { '500': 0, reset: 0, truncate: 0, slow: 0 };
   const objectPaths: string[] = [];
+  let up: Link | null = null;
+  let down: Link | null = null;
 
   const random = (): Prng => {
     const f = proxy.faults;
@@ -115,7 +124,7 @@ export async function startFaultProxy(upstream: string, opts: FaultProxyOptions 
       res.end(ERROR_XML);
       return;
     }
-    const fwd = httpRequest({ host: up.hostname, port: up.port, method, path: req.url, headers: req.rawHeaders, agent });
+    const fwd = httpRequest({ host: upstreamUrl.hostname, port: upstreamUrl.port, method, path: req.url, headers: req.rawHeaders, agent });
     fwd.on('error', () => {
       if (res.headersSent) req.socket.destroy();
       else res.writeHead(502, { 'content-type': 'text/plain' }).end('fault proxy: upstream failed');
@@ -128,9 +137,9 @@ export async function startFaultProxy(upstream: string, opts: FaultProxyOptions 
       ur.on('error', () => req.socket.destroy());
       if (kind === 'truncate') return truncate(req, res, ur);
       res.writeHead(ur.statusCode ?? 502, ur.statusMessage, ur.rawHeaders);
-      ur.pipe(res);
+      (down ? ur.pipe(down.throttle()) : ur).pipe(res);
     });
-    req.pipe(fwd);
+    (up ? req.pipe(up.throttle()) : req).pipe(fwd);
   };
 
   /** Sends the status, the headers (real Content-Length) and half the body, then drops the connection. */
@@ -189,6 +198,10 @@ export async function startFaultProxy(upstream: string, opts: FaultProxyOptions 
       return `fault proxy ${proxy.endpoint}: ${c.total} requests (GET ${c.GET}, of objects ${objectPaths.length}; PUT ${c.PUT}; HEAD ${c.HEAD}; DELETE ${c.DELETE}; POST ${c.POST}); injected ${Object.entries(injected).map(([k, v]) => `${k} ${v}`).join(', ')}; objects read: ${shown || 'none'}`;
     },
     setLatency: (ms) => void (latencyMs = ms),
+    setLinkRate: (rate) => {
+      up = rate ? new Link(rate) : null;
+      down = rate ? new Link(rate) : null;
+    },
     stop: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
@@ -197,4 +210,22 @@ export async function startFaultProxy(upstream: string, opts: FaultProxyOptions 
     },
   };
   return proxy;
+}
+
+/** One direction of a link: every chunk waits for its slot, so all connections share the rate. */
+class Link {
+  private readonly bytesPerMs: number;
+  private nextFree = 0;
+  constructor(bytesPerSec: number) {
+    this.bytesPerMs = bytesPerSec / 1000;
+  }
+  throttle(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        const now = performance.now();
+        this.nextFree = Math.max(now, this.nextFree) + chunk.length / this.bytesPerMs;
+        setTimeout(() => done(null, chunk), this.nextFree - now);
+      },
+    });
+  }
 }
