@@ -29,6 +29,7 @@ import { dirname, join } from 'node:path';
 import { AbortedError, EngineError, ErrorCode, isEngineError } from '../../errors/engine-error.js';
 import { throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
+import { Concurrency } from '../../pipeline/budget.js';
 
 const BLOCK = 64 * 1024;
 const HASH = 32;
@@ -96,6 +97,12 @@ export class CacheBackend implements Backend {
   private readonly onWarning: ((message: string) => void) | undefined;
   private enabled = true;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  /**
+   * Whole objects fetched at once. A fill holds a whole object in memory (a pack of trees may
+   * be as large as the repository's pack size), so only two run together: docs/MEMORY.md counts
+   * them against the budget's headroom.
+   */
+  private readonly fills = new Concurrency(2);
 
   constructor(inner: Backend, dir: string, onWarning?: (message: string) => void) {
     this.inner = inner;
@@ -207,11 +214,11 @@ export class CacheBackend implements Backend {
       let p = this.inflight.get(name);
       const mine = p === undefined;
       if (!p) {
-        const started: Promise<Uint8Array> = (async () => {
+        const started: Promise<Uint8Array> = this.fills.run(async () => {
           const data = await this.inner.load(name, undefined, opts);
           if (this.enabled) await this.store(file, data);
           return data;
-        })().finally(() => {
+        }).finally(() => {
           if (this.inflight.get(name) === started) this.inflight.delete(name);
         });
         p = started;
