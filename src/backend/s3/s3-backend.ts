@@ -67,6 +67,11 @@ export class S3Backend implements Backend {
       ...(loc.endpoint ? { endpoint: loc.endpoint, forcePathStyle: true } : {}),
       ...(opts.region ? { region: opts.region } : loc.endpoint ? { region: 'us-east-1' } : {}),
       maxAttempts: 1,
+      // With "Expect: 100-continue" (the SDK's default for bodies of 2 MiB and more), the default
+      // handler sends each pack on a fresh connection outside the pool (no keep-alive, no socket
+      // cap): a TLS handshake per pack on a real bucket. Sending the body at once costs only a
+      // wasted upload when the server refuses the request.
+      expectContinueHeader: false,
       requestChecksumCalculation: mode,
       responseChecksumValidation: mode,
       requestHandler: {
