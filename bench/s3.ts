@@ -182,6 +182,14 @@ async function main(): Promise<void> {
       return { storedBytes, backupSeconds, backupMBps, rawPutMBpsByInFlight: raw, rawPutBestMBps: rawBest, ratio: backupMBps / rawBest };
     };
     const loopback = await upload('loopback', direct, prefix, s3);
+    // The same backup into a local repository: where a backup is bound by its CPU, S3 should cost
+    // it nothing.
+    const localRepo = path.join(work, 'local-repo');
+    await engine(['init', '--repo', localRepo], env);
+    log('backup (local repository) ...');
+    const local = await engine(['backup', '--repo', localRepo, '--json', ...budget, src], env);
+    const localSeconds = Number(local.json.durationSeconds);
+    await fs.rm(localRepo, { recursive: true, force: true });
     const linkPrefix = `${prefix}-link`;
     const linkRepo = `s3:${proxy.endpoint}/${server.bucket}/${linkPrefix}`;
     await engine(['init', '--repo', linkRepo], env);
@@ -212,7 +220,7 @@ async function main(): Promise<void> {
     const result = {
       machine: { cpus: os.availableParallelism(), node: process.version, server: server.kind },
       corpusBytes: o.size,
-      upload: { loopback, link: { linkMBps: o.linkBytesPerSec / MB, ...link } },
+      upload: { loopback, link: { linkMBps: o.linkBytesPerSec / MB, ...link }, localBackupSeconds: localSeconds, s3OverLocalSpeed: localSeconds / loopback.backupSeconds },
       restore: {
         bytes: restoredBytes,
         latencyMs: o.latencyMs,
@@ -233,6 +241,7 @@ async function main(): Promise<void> {
         [
           `S3 on loopback (${result.machine.server}), ${(o.size / 2 ** 20).toFixed(0)} MiB corpus, ${result.machine.cpus} cores, Node ${process.version}`,
           uploadLine('loopback', loopback),
+          `                  the same backup into a local repository took ${f(localSeconds)} s: S3 / local speed = ${result.upload.s3OverLocalSpeed.toFixed(2)}`,
           uploadLine(`link of ${f(o.linkBytesPerSec / MB)} MB/s`, link),
           `restore: ${f(result.restore.noLatencyMBps)} MB/s without added latency, ${f(result.restore.latencyMBps)} MB/s with ${o.latencyMs} ms per request (medians of ${o.repeat})`,
           `         ratio = ${result.restore.ratio.toFixed(2)}`,
