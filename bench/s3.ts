@@ -129,6 +129,7 @@ interface UploadResult {
   rawPutMBpsByInFlight: Record<string, number>;
   rawPutBestMBps: number;
   ratio: number;
+  peakRssMiB: number;
 }
 
 const median = (xs: number[]): number => {
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
       }
       const rawBest = Math.max(...Object.values(raw));
       const backupMBps = storedBytes / backupSeconds / MB;
-      return { storedBytes, backupSeconds, backupMBps, rawPutMBpsByInFlight: raw, rawPutBestMBps: rawBest, ratio: backupMBps / rawBest };
+      return { storedBytes, backupSeconds, backupMBps, rawPutMBpsByInFlight: raw, rawPutBestMBps: rawBest, ratio: backupMBps / rawBest, peakRssMiB: Number(backup.json.peakRssBytes) / 2 ** 20 };
     };
     const loopback = await upload('loopback', direct, prefix, s3);
     // The same backup into a local repository: where a backup is bound by its CPU, S3 should cost
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
     // (2) Restores through the proxy, cold cache, without and with added latency, alternating.
     const restores: Record<'none' | 'latency', number[]> = { none: [], latency: [] };
     let restoredBytes = 0;
+    let restorePeakRss = 0;
     for (let r = 0; r < o.repeat; r++) {
       for (const mode of ['none', 'latency'] as const) {
         proxy.setLatency(mode === 'latency' ? o.latencyMs : 0);
@@ -210,6 +212,7 @@ async function main(): Promise<void> {
         const cache = path.join(work, `cache-restore-${mode}-${r}`);
         const res = await engine(['restore', 'latest', '--repo', viaProxy, '--target', target, '--json', ...budget], { ...env, XDG_CACHE_HOME: cache });
         restoredBytes = Number(res.json.bytesWritten);
+        restorePeakRss = Math.max(restorePeakRss, Number(res.json.peakRssBytes));
         restores[mode].push(restoredBytes / Number(res.json.durationSeconds));
         await fs.rm(target, { recursive: true, force: true });
       }
@@ -228,6 +231,7 @@ async function main(): Promise<void> {
         latencyMBps: median(restores.latency) / MB,
         runs: { none: restores.none.map((x) => x / MB), latency: restores.latency.map((x) => x / MB) },
         ratio: median(restores.latency) / median(restores.none),
+        peakRssMiB: restorePeakRss / 2 ** 20,
       },
     };
     if (o.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -244,7 +248,7 @@ async function main(): Promise<void> {
           `                  the same backup into a local repository took ${f(localSeconds)} s: S3 / local speed = ${result.upload.s3OverLocalSpeed.toFixed(2)}`,
           uploadLine(`link of ${f(o.linkBytesPerSec / MB)} MB/s`, link),
           `restore: ${f(result.restore.noLatencyMBps)} MB/s without added latency, ${f(result.restore.latencyMBps)} MB/s with ${o.latencyMs} ms per request (medians of ${o.repeat})`,
-          `         ratio = ${result.restore.ratio.toFixed(2)}`,
+          `         ratio = ${result.restore.ratio.toFixed(2)}; peak RSS ${f(result.restore.peakRssMiB)} MiB (backups: ${f(loopback.peakRssMiB)} and ${f(link.peakRssMiB)} MiB)`,
           '',
         ].join('\n'),
       );

@@ -26,6 +26,12 @@ export interface RestoreOptions {
   readBudgetBytes: number;
   minRangeBudgetBytes: number;
   readsInFlight: number;
+  /**
+   * The range budget holds at least this many of the largest ranges. Against a remote store,
+   * more and smaller ranges keep more requests in flight, so the latency of one is hidden behind
+   * the transfer of the others (4 suits a local disk; 8 hides 50 ms at a 256 MiB budget).
+   */
+  rangesPerBudget: number;
   /** Largest byte range read from a pack in one request. */
   maxRangeBytes: number;
   /** Restore owners (only meaningful, and only attempted, when running as root). */
@@ -205,7 +211,7 @@ export class Restorer {
     // Measured on Node 20: about 1 KiB of heap per planned file and 200 bytes per planned blob use.
     const planBytes = this.files.length * 1024 + this.blobTargets * 200;
     const budget = new ByteBudget('restore', Math.max(this.opts.minRangeBudgetBytes, this.opts.readBudgetBytes - planBytes));
-    const maxRange = Math.min(this.opts.maxRangeBytes, Math.floor(budget.capacity / 4));
+    const maxRange = Math.min(this.opts.maxRangeBytes, Math.floor(budget.capacity / this.opts.rangesPerBudget));
     const limit = new Concurrency(this.opts.readsInFlight);
     const jobs: Promise<void>[] = [];
     let failure: unknown = null;

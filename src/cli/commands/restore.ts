@@ -39,6 +39,7 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
     // A local disk is kept busy by a few reads; a remote store needs many in flight to hide
     // its latency (the byte budget still bounds what they hold).
     readsInFlight: session.remote ? repo.backend.parallelism : plan.workers + 1,
+    rangesPerBudget: session.remote ? 8 : 4,
     restoreOwnership: process.getuid?.() === 0,
     signal,
     onProblem: (p) => {
