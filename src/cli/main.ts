@@ -40,7 +40,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--limit-upload <rate>', 'limit uploads to a rate: KiB/s, or a size per second such as 2M')
     .option('--limit-download <rate>', 'limit downloads to a rate: KiB/s, or a size per second such as 2M')
     .option('--no-cache', 'do not keep metadata of remote repositories in the local cache')
-    .option('--cache-dir <dir>', 'cache folder (default: $XDG_CACHE_HOME/engine or ~/.cache/engine)')
+    .option('--cache-dir <dir>', 'cache folder, with one subfolder per repository (default: $XDG_CACHE_HOME/engine or ~/.cache/engine)')
     .option('--s3-storage-class <class>', 'storage class of new S3 objects, e.g. STANDARD_IA')
     .addOption(new Option('--s3-checksums <mode>', 'SDK request checksums (default: when-required for endpoints, when-supported for AWS)').choices(['when-required', 'when-supported']))
     .option('--s3-region <region>', 'S3 region (default: $AWS_REGION, the AWS profile, or us-east-1 for endpoints)')

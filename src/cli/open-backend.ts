@@ -78,17 +78,18 @@ export function openBackend(location: string, flags: GlobalOptions & StorageFlag
       if (flags.verbose) warn(`retrying ${e.op} "${e.name}" in ${Math.round(e.delayMs)} ms (attempt ${e.attempt}): ${e.error instanceof Error ? e.error.message : String(e.error)}`);
     },
   });
-  if (remote && flags.cache !== false) backend = new CacheBackend(backend, flags.cacheDir ?? cacheDirFor(store.location), warn);
+  if (remote && flags.cache !== false) backend = new CacheBackend(backend, cacheDirFor(store.location, flags.cacheDir), warn);
   return { backend, remote };
 }
 
 /**
- * The cache folder of one repository: under $XDG_CACHE_HOME (or ~/.cache), named by a hash of
- * the location, so two repositories never share cached objects.
+ * The cache folder of one repository: under --cache-dir, else $XDG_CACHE_HOME/engine (or
+ * ~/.cache/engine), named by a hash of the location, so two repositories never share (and never
+ * prune) each other's cached objects.
  */
-export function cacheDirFor(location: string): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'engine', createHash('sha256').update(location).digest('hex').slice(0, 16));
+export function cacheDirFor(location: string, cacheDir?: string): string {
+  const base = cacheDir ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'engine');
+  return join(base, createHash('sha256').update(location).digest('hex').slice(0, 16));
 }
 
 /** A bare number is KiB/s (as in restic); with a unit it is that many bytes per second: 500K, 10M. */

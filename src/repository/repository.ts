@@ -156,33 +156,27 @@ export class Repository {
 
   async loadIndex(): Promise<MasterIndex> {
     const mi = new MasterIndex();
-    // Read in parallel, merged in listing order (the first entry for a blob wins, as before).
-    const files = await mapLimit(await this.listIndexIds(), this.metadataReads, async (id) => {
-      const name = indexName(id);
-      return { id, file: decodeIndex(await this.loadUnpacked(name), name) };
-    });
-    for (const { id, file } of files) mi.add(id, file);
+    // Read a batch at a time in parallel and merged in listing order (the first entry for a blob
+    // wins), so only one batch of decoded index objects is held besides the merged index.
+    const ids = await this.listIndexIds();
+    const batch = this.metadataReads;
+    for (let i = 0; i < ids.length; i += batch) {
+      const files = await mapLimit(ids.slice(i, i + batch), batch, async (id) => {
+        const name = indexName(id);
+        return { id, file: decodeIndex(await this.loadUnpacked(name), name) };
+      });
+      for (const { id, file } of files) mi.add(id, file);
+    }
     return mi;
-  }
-
-  /** Reads and authenticates the header of a stored pack: what it holds, from the pack alone. */
-  async loadPackHeader(packId: PackId, packSize: number): Promise<PackBlob[]> {
-    const name = packName(packId);
-    // One ranged read usually gets the trailer and the whole header (headers are ~41 bytes a blob).
-    const tailLength = Math.min(packSize, 64 * 1024);
-    const tail = await this.backend.load(name, { offset: packSize - tailLength, length: tailLength });
-    const where = headerRange(packSize, tail.subarray(tail.length - 4), name);
-    const sealed =
-      where.offset >= packSize - tailLength
-        ? tail.subarray(where.offset - (packSize - tailLength), tail.length - 4)
-        : await this.backend.load(name, where);
-    return decodePackHeader(openEnvelope(this.p, this.keys, sealed, 64 * 1024 * 1024, `header of pack ${packId}`), `header of pack ${packId}`);
   }
 
   /**
    * Packs stored by a run that ended before it could index them (killed, or its storage failed
-   * for good): their headers are read and one index object names them, so they are reused
-   * instead of being uploaded again. Returns how many packs were adopted.
+   * for good): each is downloaded whole and adopted only if its contents hash to its name and
+   * its header authenticates; then one index object names them, so they are reused instead of
+   * being uploaded again. Downloading is the price of never deduplicating against a pack whose
+   * body the storage mangled (only the header would otherwise be checked). Returns how many
+   * packs were adopted.
    */
   async indexStrayPacks(index: MasterIndex, signal?: AbortSignal): Promise<number> {
     const stray: { packId: PackId; size: number }[] = [];
@@ -192,13 +186,18 @@ export class Repository {
     }
     if (stray.length === 0) return 0;
     const packs: IndexPack[] = [];
-    await mapLimit(stray, this.metadataReads, async ({ packId, size }) => {
+    // Two at a time: each is held whole while it is checked (before the pipeline starts).
+    await mapLimit(stray, 2, async ({ packId }) => {
       signal?.throwIfAborted();
       try {
-        packs.push({ packId, blobs: await this.loadPackHeader(packId, size) });
+        const bytes = await this.backend.load(packName(packId), undefined, signal ? { signal } : undefined);
+        if (toHex(this.p.blake3.hash(bytes)) !== packId) return;
+        packs.push({ packId, blobs: readPackHeader(this.p, this.keys, bytes, packId) });
       } catch (err) {
-        // A pack that cannot be read is left alone: it is not referenced, and `check` reports it.
-        if (!isEngineError(err, ErrorCode.INTEGRITY) && !isEngineError(err, ErrorCode.FORMAT_CORRUPT) && !isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED)) throw err;
+        // A pack that is gone again or cannot be read is left alone: nothing references it,
+        // and `check` reports it.
+        const skip = isNotFound(err) || isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED);
+        if (!skip) throw err;
       }
     });
     if (packs.length === 0) return 0;
@@ -214,7 +213,14 @@ export class Repository {
     const what = `${blobTypeName(type)} blob ${id}`;
     if (!loc) throw new IntegrityError(`${what} is referenced but not in the index (missing data)`, { details: { blobId: id } });
     // Only trees are read one at a time through here, and packs of trees are worth caching.
-    const sealed = await this.backend.load(packName(loc.packId), { offset: loc.offset, length: loc.length }, { metadata: type === BlobType.TREE });
+    let sealed: Uint8Array;
+    try {
+      sealed = await this.backend.load(packName(loc.packId), { offset: loc.offset, length: loc.length }, { metadata: type === BlobType.TREE });
+    } catch (err) {
+      // The index names a pack the storage does not have: damaged repository, not a storage fault.
+      if (isNotFound(err)) throw new IntegrityError(`${what}: its pack ${loc.packId} is missing from the repository`, { details: { blobId: id, packId: loc.packId }, cause: err });
+      throw err;
+    }
     const plain = openEnvelope(this.p, this.keys, sealed, loc.rawLength, `${what} in pack ${loc.packId}`);
     if (plain.length !== loc.rawLength || toHex(this.p.blake3.keyedHash(this.keys.blobId, plain)) !== id) {
       throw new IntegrityError(`${what} in pack ${loc.packId} does not match its id`, { details: { blobId: id, packId: loc.packId } });
@@ -226,4 +232,12 @@ export class Repository {
     return decodeTree(await this.loadBlob(index, BlobType.TREE, id), `tree ${id}`);
   }
 
+}
+
+/** The blobs a whole pack holds, from its authenticated header. */
+function readPackHeader(p: Primitives, keys: RepoKeys, pack: Uint8Array, packId: PackId): PackBlob[] {
+  const what = `header of pack ${packId}`;
+  const where = headerRange(pack.length, pack.subarray(pack.length - 4), what);
+  const sealed = pack.subarray(where.offset, where.offset + where.length);
+  return decodePackHeader(openEnvelope(p, keys, sealed, 64 * 1024 * 1024, what), what);
 }

@@ -96,6 +96,8 @@ export class Restorer {
   /** Trees fetched at once while planning. */
   private readonly treeReads: Concurrency;
   private blobTargets = 0;
+  /** The first failure of a file created while planning (caught at once, rethrown after planning). */
+  private planFailure: unknown = null;
 
   constructor(repo: Repository, index: MasterIndex, pool: WorkerPool, opts: RestoreOptions) {
     this.repo = repo;
@@ -117,8 +119,12 @@ export class Restorer {
 
   async run(root: Tree, target: string): Promise<void> {
     await fsp.mkdir(target, { recursive: true });
-    await this.planTree(root, target, '');
-    await Promise.all(this.creating.splice(0));
+    try {
+      await this.planTree(root, target, '');
+    } finally {
+      await Promise.all(this.creating.splice(0));
+    }
+    if (this.planFailure) throw this.planFailure;
     await this.readPacks();
     await this.finish();
   }
@@ -130,7 +136,9 @@ export class Restorer {
    */
   private async planTree(tree: Tree, dir: string, rel: string): Promise<void> {
     const subtrees: Promise<void>[] = [];
+    let failure: unknown = null;
     for (const node of tree.nodes) {
+      if (failure) break;
       this.opts.signal?.throwIfAborted();
       const r = rel ? `${rel}/${node.name}` : node.name;
       const scope = this.included(r);
@@ -140,7 +148,14 @@ export class Restorer {
         await fsp.mkdir(path, { recursive: true, mode: 0o700 });
         this.dirs.push({ path, node });
         this.counters.dirs++;
-        subtrees.push(this.treeReads.run(() => this.repo.loadTree(this.index, node.subtree!)).then((t) => this.planTree(t, path, r)));
+        // The failure is caught as it happens (an unhandled rejection would end the process
+        // while this loop still awaits its siblings) and rethrown once every subtree settled.
+        const subtree = this.treeReads.run(() => this.repo.loadTree(this.index, node.subtree!)).then((t) => this.planTree(t, path, r));
+        subtrees.push(
+          subtree.catch((err: unknown) => {
+            failure ??= err;
+          }),
+        );
         continue;
       }
       if (scope === 'partial') continue;
@@ -155,7 +170,8 @@ export class Restorer {
         this.opts.onProblem({ path, message: `${node.type} entries are not restored` });
       }
     }
-    await settleAll(subtrees);
+    await Promise.all(subtrees);
+    if (failure) throw failure;
   }
 
   private planFile(path: string, node: TreeNode): void {
@@ -196,7 +212,7 @@ export class Restorer {
     }
     // Files with data are created when their first blob arrives; the others (empty, or with every
     // blob missing) now.
-    if (job.remaining === 0) this.creating.push(this.fsLimit.run(() => this.completeFile(job)));
+    if (job.remaining === 0) this.creating.push(this.fsLimit.run(() => this.completeFile(job)).catch((err: unknown) => void (this.planFailure ??= err)));
   }
 
   private damage(job: FileJob, message: string): void {
@@ -450,11 +466,4 @@ export function coalesce(blobs: PlannedBlob[], maxRange: number): { start: numbe
     }
   }
   return out;
-}
-
-/** Waits for every promise, then rethrows the first failure (none is left running unobserved). */
-async function settleAll(ps: Promise<void>[]): Promise<void> {
-  const results = await Promise.allSettled(ps);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }

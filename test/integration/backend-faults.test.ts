@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
-import { currentNative, runEngine } from '../support/cli.js';
+import { loadPrimitives } from '../../native-bindings/index.js';
+import { BlobType, type BlobId } from '../../src/format/ids.js';
+import { packName } from '../../src/repository/layout.js';
+import { Repository } from '../../src/repository/repository.js';
+import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { auditRepository } from '../support/repo-audit.js';
 import { compareTrees, makeTree } from '../support/tree.js';
 
@@ -64,4 +68,22 @@ describe(`backend faults on a local repository (ENGINE_NATIVE=${native})`, () =>
     expect(audit.unindexedPacks).toBe(0);
     expect(audit.snapshots).toBe(1);
   });
+
+  it('a lost pack of trees: restore exits 4 naming the missing pack, and the process does not crash', async () => {
+    const repo = join(work, 'repo-lost-trees');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    const backup = await runEngine(['backup', '--repo', repo, '--json', src], { native });
+    expect(backup.code, backup.stderr).toBe(0);
+    const { primitives } = await loadPrimitives('auto');
+    const backend = new LocalBackend(repo);
+    const opened = await Repository.open(backend, primitives, new TextEncoder().encode(TEST_PASSWORD));
+    const index = await opened.loadIndex();
+    const root = index.lookup((await opened.listSnapshots())[0]!.snapshot.tree as BlobId);
+    expect(root?.type).toBe(BlobType.TREE);
+    await backend.remove(packName(root!.packId));
+    const restore = await runEngine(['restore', 'latest', '--repo', repo, '--target', join(work, 'restored-lost')], { native });
+    expect(restore.code, restore.stderr).toBe(4);
+    expect(restore.stderr).toContain(`pack ${root!.packId} is missing`);
+  });
 });
+

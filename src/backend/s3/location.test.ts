@@ -33,17 +33,21 @@ describe('S3 locations', () => {
     expect(() => parseS3Location(loc)).toThrow(expect.objectContaining({ code: ErrorCode.USAGE, message: expect.stringContaining(why) }));
   });
 
-  it('refuses credentials in the location without ever echoing them', () => {
+  it.each([
+    ['s3:http://AKIAEXAMPLE:sup3r-s3cret@host:9000/bucket', 'sup3r-s3cret'],
+    // AWS secrets hold "/" and "+"; a "/" makes the URL unparsable, and "@" may appear twice.
+    ['s3:https://AKIAEXAMPLE:wJalr/K7MDENG+bPxRfiCY@host/bkt', 'K7MDENG+bPxRfiCY'],
+    ['s3:https://AKIAEXAMPLE:p@ss@host/bkt', 'p@ss'],
+  ])('refuses credentials in the location without ever echoing them (%#)', (loc, secret) => {
     let err: unknown;
     try {
-      parseS3Location('s3:http://AKIAEXAMPLE:sup3r-s3cret@host:9000/bucket');
+      parseS3Location(loc);
     } catch (e) {
       err = e;
     }
     expect(err).toMatchObject({ code: ErrorCode.USAGE });
     const text = `${(err as Error).message} ${(err as { hint?: string }).hint ?? ''}`;
-    expect(text).toContain('credentials do not belong');
-    expect(text).not.toContain('sup3r-s3cret');
+    expect(text).not.toContain(secret);
     expect(text).not.toContain('AKIAEXAMPLE');
   });
 });

@@ -19,7 +19,7 @@ export function parseS3Location(location: string): S3Location {
   if (!location.startsWith('s3:')) throw new UsageError(`"${location}" is not an S3 location`, { hint: 'S3 locations start with s3:' });
   const rest = location.slice(3);
   // A location may hold a credential typed by mistake (http://key:secret@host): never echo it.
-  const shown = location.replace(/\/\/[^/@]*@/, '//***@');
+  const shown = location.replace(/\/\/[^?#]*@/, '//***@');
   const bad = (why: string): UsageError =>
     new UsageError(`invalid S3 location "${shown}": ${why}`, {
       hint: 'use s3:http(s)://host[:port]/bucket[/prefix] for an S3-compatible server, or s3:bucket[/prefix] for AWS',

@@ -129,7 +129,9 @@ export class S3Backend implements Backend {
     );
     const etag = out.ETag?.replace(/"/g, '').toLowerCase();
     if (this.opts.verifyEtag !== false && etag && /^[0-9a-f]{32}$/.test(etag) && etag !== md5.toString('hex')) {
-      // The server stored something other than what was sent: as transient, so it is sent again.
+      // The server stored something other than what was sent: it goes (so nothing ever adopts
+      // it as a stray pack), and the error is transient, so the object is sent again.
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.loc.bucket, Key: this.key(name) })).catch(() => undefined);
       throw new EngineError(ErrorCode.BACKEND_TRANSIENT, `cannot save "${name}" to ${this.location}: the server's ETag ${etag} is not the MD5 of the bytes sent`, {
         hint: 'if the bucket encrypts with SSE-KMS or SSE-C, ETags are not MD5s: pass --s3-no-verify-etag',
       });
@@ -153,7 +155,10 @@ export class S3Backend implements Backend {
         { abortSignal: signal },
       );
       const announced = out.ContentLength;
-      if (announced === undefined) throw new EngineError(ErrorCode.BACKEND_TRANSIENT, `reading "${name}" from ${this.location}: the answer has no Content-Length`);
+      if (announced === undefined) {
+        (out.Body as Readable | undefined)?.destroy();
+        throw new EngineError(ErrorCode.BACKEND_TRANSIENT, `reading "${name}" from ${this.location}: the answer has no Content-Length`);
+      }
       if (range && announced !== range.length) {
         (out.Body as Readable | undefined)?.destroy();
         if (announced > range.length) {
@@ -186,7 +191,13 @@ export class S3Backend implements Backend {
         if (!o.Key || o.Key.endsWith('/')) continue;
         yield { name: o.Key.slice(strip), size: o.Size ?? 0 };
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (!page.IsTruncated) break;
+      // A listing that claims more pages without a new token would end short or loop forever;
+      // a short listing of index/ or keys/ is worse than a failed one.
+      if (!page.NextContinuationToken || page.NextContinuationToken === token) {
+        throw new EngineError(ErrorCode.BACKEND_TRANSIENT, `listing "${prefix}" in ${this.location}: the server said more keys follow but gave no new continuation token`);
+      }
+      token = page.NextContinuationToken;
     } while (token);
   }
 
@@ -220,6 +231,10 @@ export class S3Backend implements Backend {
       return new EngineError(ErrorCode.BACKEND_NOT_FOUND, msg, { hint: `the bucket ${this.loc.bucket} does not exist; create the repository with \`engine init\``, cause: err });
     }
     if (status === 404 || errName === 'NoSuchKey' || errName === 'NotFound') return notFound(this.location, name, err);
+    if (status === 416 || errName === 'InvalidRange') {
+      // A range starting past the end: the object is shorter than the index says (damage).
+      return new EngineError(ErrorCode.INTEGRITY, `object "${name}" in ${this.location} is shorter than expected (${detail})`, { cause: err });
+    }
     if (status === 401 || status === 403 || errName === 'InvalidAccessKeyId' || errName === 'SignatureDoesNotMatch' || errName === 'AccessDenied') {
       return new EngineError(ErrorCode.BACKEND_PERMANENT, msg, { hint: 'check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the bucket policy', cause: err });
     }
