@@ -1,0 +1,50 @@
+// Runs the sections of `engine bench` and assembles the report (schema engine-bench/1).
+import { loadPrimitives } from '../../native-bindings/index.js';
+import type { NativePolicy, PrimitiveName } from '../../native-bindings/types.js';
+import { DEFAULT_KDF } from '../repository/key-store.js';
+import { collectFingerprint } from './fingerprint.js';
+import { FULL_BUDGET, FULL_KDF_BUDGET, FULL_LEVELS, QUICK_BUDGET, QUICK_KDF_BUDGET, QUICK_LEVELS, runPrimitiveBench, type PrimitiveBenchOptions } from './primitives.js';
+import { recommend } from './recommend.js';
+import { BENCH_SCHEMA, type BenchReport, type BenchSection } from './types.js';
+
+export interface BenchRunOptions {
+  readonly quick: boolean;
+  readonly policy: NativePolicy;
+  readonly sections: readonly BenchSection[];
+  readonly onTask?: (label: string) => void;
+  /** Overrides of the preset (tests use a tiny budget). */
+  readonly tune?: Partial<Pick<PrimitiveBenchOptions, 'budget' | 'kdfBudget' | 'levels' | 'kdf'>>;
+}
+
+export async function runBench(opts: BenchRunOptions): Promise<BenchReport> {
+  const { report: selection } = await loadPrimitives(opts.policy);
+  const fingerprint = collectFingerprint(opts.policy, selection);
+  const chosen = Object.fromEntries(Object.entries(fingerprint.chosen).map(([p, c]) => [p, c.impl])) as Record<PrimitiveName, string>;
+  let primitives: BenchReport['primitives'] = [];
+  let rejected: BenchReport['rejected'] = [];
+  if (opts.sections.includes('primitives')) {
+    const result = await runPrimitiveBench({
+      policy: opts.policy,
+      budget: opts.quick ? QUICK_BUDGET : FULL_BUDGET,
+      kdfBudget: opts.quick ? QUICK_KDF_BUDGET : FULL_KDF_BUDGET,
+      levels: opts.quick ? QUICK_LEVELS : FULL_LEVELS,
+      kdf: DEFAULT_KDF,
+      chosen,
+      ...(opts.onTask ? { onTask: opts.onTask } : {}),
+      ...opts.tune,
+    });
+    primitives = result.rows;
+    rejected = result.rejected;
+  }
+  // Section 'pipeline' (whole backup and restore) goes here when it exists.
+  return {
+    schema: BENCH_SCHEMA,
+    createdAt: new Date().toISOString(),
+    mode: opts.quick ? 'quick' : 'full',
+    sections: [...opts.sections],
+    fingerprint,
+    primitives,
+    rejected,
+    recommendations: recommend({ rows: primitives, chosen: fingerprint.chosen }),
+  };
+}
