@@ -1,0 +1,92 @@
+// `npm run bench:gate [-- --baseline FILE] [--report FILE] [--write-baseline FILE]`
+//
+// Runs `engine bench --quick --json` (or reads a saved report with --report), takes the ratios
+// that do not depend on the machine's speed (src/benchmark/gate.ts), and compares them with the
+// committed baseline (bench/baseline.json by default). Exits 1 with a readable table when a
+// ratio regressed beyond its tolerance or is no longer measured, 2 on bad input. With
+// --write-baseline FILE it writes a new baseline from this run instead (default tolerances).
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { baselineFrom, cpuFeaturesOf, evaluateGate, formatGate, parseBaseline, ratiosOf } from '../src/benchmark/gate.js';
+import { parseBenchReport } from '../src/benchmark/validate.js';
+import type { BenchReport } from '../src/benchmark/types.js';
+
+const ENGINE = fileURLToPath(new URL('../../bin/engine', import.meta.url));
+const DEFAULT_BASELINE = fileURLToPath(new URL('../../bench/baseline.json', import.meta.url));
+
+interface Args {
+  baseline: string;
+  report: string | null;
+  writeBaseline: string | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { baseline: DEFAULT_BASELINE, report: null, writeBaseline: null };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = argv[i + 1];
+    if (value === undefined || !['--baseline', '--report', '--write-baseline'].includes(flag ?? '')) {
+      throw new Error(`unknown or incomplete argument ${flag ?? ''}: use --baseline FILE, --report FILE, --write-baseline FILE`);
+    }
+    if (flag === '--baseline') a.baseline = value;
+    else if (flag === '--report') a.report = value;
+    else a.writeBaseline = value;
+    i++;
+  }
+  return a;
+}
+
+function runQuickBench(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ENGINE, ['bench', '--quick', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`engine bench exited with ${code}`))));
+  });
+}
+
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench:gate: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const started = Date.now();
+  const text = args.report ? await readFile(args.report, 'utf8') : await runQuickBench();
+  const report: BenchReport = parseBenchReport(text.trim().split('\n').pop() ?? '');
+  const measured = ratiosOf(report);
+  if (args.writeBaseline) {
+    const f = report.fingerprint;
+    const baseline = baselineFrom(measured, `${f.cpu.model}, ${f.logicalCores} cores, ${f.arch}, node ${f.node}, ${new Date().toISOString().slice(0, 10)}`, cpuFeaturesOf(report));
+    await writeFile(args.writeBaseline, `${JSON.stringify(baseline, null, 2)}\n`);
+    process.stdout.write(`wrote ${Object.keys(baseline.ratios).length} ratios to ${args.writeBaseline}\n`);
+    return 0;
+  }
+  let baseline;
+  try {
+    baseline = parseBaseline(await readFile(args.baseline, 'utf8'), args.baseline);
+  } catch (err) {
+    process.stderr.write(`bench:gate: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const features = cpuFeaturesOf(report);
+  const otherCpu = baseline.cpuFeatures !== undefined && baseline.cpuFeatures !== features;
+  const result = evaluateGate(baseline, measured, { otherCpu });
+  process.stdout.write(`bench:gate against ${args.baseline} (${os.availableParallelism()} cores, ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  if (otherCpu) process.stdout.write(`CPU features here (${features}) differ from the baseline's (${baseline.cpuFeatures}): fallback/native ratios are advisory\n`);
+  for (const line of formatGate(result)) process.stdout.write(`${line}\n`);
+  return result.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench:gate: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);

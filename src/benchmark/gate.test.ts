@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baselineFrom, evaluateGate, GATE_SCHEMA, parseBaseline, ratiosOf, type GateBaseline } from './gate.js';
+import { report, row } from './testing.js';
+
+const execFileP = promisify(execFile);
+
+/** A report with native and fallback rows for two primitives, and a pipeline section. */
+function sample(scale = 1): ReturnType<typeof report> {
+  const rows = [
+    row('blake3', 'keyed-hash', 'b3', 9000),
+    row('blake3', 'keyed-hash', 'b3-wasm', 1000 * scale, { kind: 'wasm', chosen: false }),
+    row('argon2id', 'derive', 'a2', 80, { unit: 'ms', variant: 't=3' }),
+    row('argon2id', 'derive', 'a2-wasm', 240 / scale, { kind: 'wasm', chosen: false, unit: 'ms', variant: 't=3' }),
+  ];
+  return {
+    ...report('test cpu', rows),
+    pipeline: { backup: { efficiency: 0.85 * scale, peakRssOverBudget: 0.8 }, restore: { efficiency: 0.9 * scale, peakRssOverBudget: 0.7 }, restoreOverBackup: 1.4 * scale },
+  } as ReturnType<typeof report>;
+}
+
+/** The baseline with every ratio made 1.5x better than it is: what a regression looks like. */
+function raisedByHalf(b: GateBaseline): GateBaseline {
+  const ratios = Object.fromEntries(Object.entries(b.ratios).map(([k, r]) => [k, { ...r, value: r.better === 'higher' ? r.value * 1.5 : r.value / 1.5 }]));
+  return { ...b, ratios };
+}
+
+describe('the performance gate', () => {
+  it('takes fallback/native ratios (MB/s and ms, both higher-is-better) and the pipeline ratios', () => {
+    const r = ratiosOf(sample());
+    expect(r['fallback/native blake3 keyed-hash (1 MiB) b3-wasm']).toEqual({ value: 1000 / 9000, better: 'higher' });
+    expect(r['fallback/native argon2id derive (t=3) a2-wasm']).toEqual({ value: 80 / 240, better: 'higher' });
+    expect(r['pipeline backup efficiency (throughput / slowest stage alone)']?.value).toBe(0.85);
+    expect(r['pipeline restore peak RSS / budget']).toEqual({ value: 0.7, better: 'lower' });
+    expect(Object.keys(r)).toHaveLength(7);
+  });
+
+  it('passes against a baseline of the same run, and within tolerance', () => {
+    const base = baselineFrom(ratiosOf(sample()), 'test');
+    expect(evaluateGate(base, ratiosOf(sample())).ok).toBe(true);
+    // 20% worse is within the default 30% tolerance of higher-is-better ratios.
+    expect(evaluateGate(base, ratiosOf(sample(0.8))).ok).toBe(true);
+  });
+
+  it('fails when the baseline is raised by half, naming every regressed ratio', () => {
+    const base = raisedByHalf(baselineFrom(ratiosOf(sample()), 'test'));
+    const result = evaluateGate(base, ratiosOf(sample()));
+    expect(result.ok).toBe(false);
+    const failed = result.rows.filter((r) => !r.ok).map((r) => r.name);
+    expect(failed).toHaveLength(7);
+    expect(result.rows.every((r) => r.ok || r.note.includes('REGRESSION'))).toBe(true);
+  });
+
+  it('fails when a baseline ratio is no longer measured, and only reports new ones', () => {
+    const base = baselineFrom(ratiosOf(sample()), 'test');
+    const measured = ratiosOf(sample());
+    delete measured['pipeline restore / backup throughput'];
+    measured['something new'] = { value: 1, better: 'higher' };
+    const result = evaluateGate(base, measured);
+    expect(result.ok).toBe(false);
+    expect(result.rows.find((r) => r.name === 'pipeline restore / backup throughput')?.note).toContain('not measured');
+    expect(result.rows.find((r) => r.name === 'something new')?.ok).toBe(true);
+  });
+
+  it('on a machine with other CPU features, fallback/native ratios are advisory; pipeline ratios still gate', () => {
+    const base = raisedByHalf(baselineFrom(ratiosOf(sample()), 'test', 'aes avx2'));
+    const result = evaluateGate(base, ratiosOf(sample()), { otherCpu: true });
+    expect(result.ok).toBe(false);
+    const failed = result.rows.filter((r) => !r.ok).map((r) => r.name);
+    expect(failed.every((n) => n.startsWith('pipeline'))).toBe(true);
+    expect(failed).toHaveLength(5);
+    expect(result.rows.filter((r) => r.name.startsWith('fallback/native')).every((r) => r.note.includes('advisory'))).toBe(true);
+  });
+
+  it('refuses a malformed baseline with a message naming the file', () => {
+    expect(() => parseBaseline('{}', 'b.json')).toThrow(/b.json is not a gate baseline/);
+    expect(() => parseBaseline(JSON.stringify({ schema: GATE_SCHEMA, ratios: { x: { value: 1, better: 'up', tolerance: 0.1 } } }), 'b.json')).toThrow(/ratio "x"/);
+  });
+
+  describe('npm run bench:gate (dist/bench/gate.js)', () => {
+    const gate = fileURLToPath(new URL('../../dist/bench/gate.js', import.meta.url));
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'engine-gate-'));
+      await writeFile(join(dir, 'report.json'), JSON.stringify(sample()));
+      const base = baselineFrom(ratiosOf(sample()), 'test');
+      await writeFile(join(dir, 'same.json'), JSON.stringify(base));
+      await writeFile(join(dir, 'raised.json'), JSON.stringify(raisedByHalf(base)));
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('exits 0 against its own baseline and 1 with a readable table on an injected regression', async () => {
+      const ok = await execFileP(process.execPath, [gate, '--report', join(dir, 'report.json'), '--baseline', join(dir, 'same.json')]);
+      expect(ok.stdout).toContain('gate passed');
+      const bad = await execFileP(process.execPath, [gate, '--report', join(dir, 'report.json'), '--baseline', join(dir, 'raised.json')]).then(
+        () => null,
+        (e: { code: number; stdout: string }) => e,
+      );
+      expect(bad?.code).toBe(1);
+      expect(bad?.stdout).toContain('gate FAILED: 7 of 7');
+      expect(bad?.stdout).toContain('REGRESSION');
+    });
+  });
+});
