@@ -1,6 +1,6 @@
 // The human form of a bench report (the JSON form is the report itself).
 import { formatBytes } from '../util/bytes.js';
-import type { BenchReport, BenchRow, Fingerprint } from './types.js';
+import type { BenchReport, BenchRow, Fingerprint, PipelineReport, StageCeiling } from './types.js';
 import { formatFigure, formatTable } from './table.js';
 
 export function describeMachine(f: Fingerprint): string {
@@ -25,7 +25,13 @@ export function formatReport(report: BenchReport): string[] {
   out.push(`engine bench (${report.mode}, ${report.sections.join(', ')}): ${describeMachine(f)}`);
   out.push(describeFeatures(f));
   out.push(`in use (${f.policy === 'fallback' ? 'ENGINE_NATIVE=off' : 'native where it loads'}): ${Object.entries(f.chosen).map(([p, c]) => `${p} ${c.impl} (${c.kind})`).join(', ')}`);
-  out.push('');
+  if (report.sections.includes('primitives')) out.push('', ...formatPrimitives(report));
+  if (report.pipeline) out.push('', ...formatPipeline(report.pipeline));
+  return out;
+}
+
+function formatPrimitives(report: BenchReport): string[] {
+  const out: string[] = [];
   const rows = report.primitives.map((r) => [
     r.primitive,
     r.operation,
@@ -70,5 +76,56 @@ export function formatReport(report: BenchReport): string[] {
     out.push(`  compression level: ${rec.compressionLevel.level} (${rec.compressionLevel.reason})`);
     out.push(`    rule: ${rec.compressionLevel.rule}`);
   }
+  return out;
+}
+
+const pct = (x: number | undefined): string => (x === undefined ? '' : `${(x * 100).toFixed(0)}%`);
+
+export function formatPipeline(p: PipelineReport): string[] {
+  const out: string[] = [];
+  out.push(`pipeline: corpus of ${formatBytes(p.corpusBytes)} in ${p.corpusFiles} files (seed ${p.seed}), memory budget ${formatBytes(p.budgetBytes)}, each run in a fresh process`);
+  out.push(
+    ...formatTable(
+      [{ title: 'run' }, { title: 'backend' }, { title: 'MB/s', right: true }, { title: 'wall s', right: true }, { title: 'CPU s', right: true }, { title: 'peak RSS', right: true }, { title: 'RSS/budget', right: true }, { title: 'stage busy' }, { title: 'efficiency', right: true }, { title: 'limit' }],
+      p.runs.map((r) => [
+        r.direction,
+        r.backend,
+        formatFigure(r.mbps),
+        r.seconds.toFixed(2),
+        r.cpuSeconds.toFixed(2),
+        formatBytes(r.peakRssBytes),
+        r.peakRssOverBudget.toFixed(2),
+        Object.entries(r.utilisation).map(([k, v]) => `${k} ${pct(v)}`).join(', '),
+        r.efficiency.toFixed(2),
+        r.limitingStage,
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('stage ceilings (each stage alone on the corpus; MB/s of corpus bytes):');
+  const st = p.stages;
+  const stageRows: [string, string, StageCeiling][] = [
+    ['backup', 'read', st.backup.read],
+    ['backup', 'chunkHash', st.backup.chunkHash],
+    ['backup', 'seal', st.backup.seal],
+    ['backup', 'store (memory)', st.backup.store.memory],
+    ['backup', 'store (local)', st.backup.store.local],
+    ['restore', 'load (memory)', st.restore.load.memory],
+    ['restore', 'load (local)', st.restore.load.local],
+    ['restore', 'unseal', st.restore.unseal],
+    ['restore', 'write', st.restore.write],
+  ];
+  out.push(
+    ...formatTable(
+      [{ title: 'direction' }, { title: 'stage' }, { title: 'MB/s', right: true }, { title: 'seconds', right: true }, { title: 'bytes', right: true }, { title: 'threads', right: true }],
+      stageRows.map(([d, n, c]) => [d, n, formatFigure(c.mbps), c.seconds.toFixed(3), formatBytes(c.bytes), String(c.threads)]),
+    ),
+  );
+  out.push('');
+  for (const [name, s] of [['backup', p.backup], ['restore', p.restore]] as const) {
+    out.push(`${name}: efficiency ${s.efficiency.toFixed(2)} (worst run: ${s.backend}, limited by ${s.limitingStage}); peak RSS / budget ${s.peakRssOverBudget.toFixed(2)} (local)`);
+  }
+  out.push(`restore / backup throughput (local): ${p.restoreOverBackup.toFixed(2)}`);
+  out.push('efficiency = run MB/s / slowest stage ceiling; stage busy = busy time / wall (pool stages: / workers x wall); memory runs hold the repository in the process');
   return out;
 }

@@ -4,8 +4,9 @@ import type { NativePolicy, PrimitiveName } from '../../native-bindings/types.js
 import { DEFAULT_KDF } from '../repository/key-store.js';
 import { collectFingerprint } from './fingerprint.js';
 import { FULL_BUDGET, FULL_KDF_BUDGET, FULL_LEVELS, QUICK_BUDGET, QUICK_KDF_BUDGET, QUICK_LEVELS, runPrimitiveBench, type PrimitiveBenchOptions } from './primitives.js';
+import { FULL_BUDGET_BYTES, FULL_CORPUS_BYTES, QUICK_BUDGET_BYTES, QUICK_CORPUS_BYTES, runPipelineBench, type PipelineBenchOptions } from './pipeline.js';
 import { recommend } from './recommend.js';
-import { BENCH_SCHEMA, type BenchReport, type BenchSection } from './types.js';
+import { BENCH_SCHEMA, type BenchReport, type BenchSection, type PipelineReport } from './types.js';
 
 export interface BenchRunOptions {
   readonly quick: boolean;
@@ -14,6 +15,8 @@ export interface BenchRunOptions {
   readonly onTask?: (label: string) => void;
   /** Overrides of the preset (tests use a tiny budget). */
   readonly tune?: Partial<Pick<PrimitiveBenchOptions, 'budget' | 'kdfBudget' | 'levels' | 'kdf'>>;
+  /** Overrides of the pipeline preset (tests use a tiny corpus). */
+  readonly pipelineTune?: Partial<Pick<PipelineBenchOptions, 'corpusBytes' | 'budgetBytes' | 'seed'>>;
 }
 
 export async function runBench(opts: BenchRunOptions): Promise<BenchReport> {
@@ -36,7 +39,16 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchReport> {
     primitives = result.rows;
     rejected = result.rejected;
   }
-  // Section 'pipeline' (whole backup and restore) goes here when it exists.
+  let pipeline: PipelineReport | undefined;
+  if (opts.sections.includes('pipeline')) {
+    pipeline = await runPipelineBench({
+      policy: opts.policy,
+      corpusBytes: opts.quick ? QUICK_CORPUS_BYTES : FULL_CORPUS_BYTES,
+      budgetBytes: opts.quick ? QUICK_BUDGET_BYTES : FULL_BUDGET_BYTES,
+      ...(opts.onTask ? { onTask: opts.onTask } : {}),
+      ...opts.pipelineTune,
+    });
+  }
   return {
     schema: BENCH_SCHEMA,
     createdAt: new Date().toISOString(),
@@ -46,5 +58,6 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchReport> {
     primitives,
     rejected,
     recommendations: recommend({ rows: primitives, chosen: fingerprint.chosen }),
+    ...(pipeline ? { pipeline } : {}),
   };
 }

@@ -5,8 +5,8 @@ import type { ImplKind, PrimitiveName } from '../../native-bindings/types.js';
 export const BENCH_SCHEMA = 'engine-bench/1';
 export const COMPARE_SCHEMA = 'engine-bench-compare/1';
 
-/** Report sections. Only 'primitives' exists so far; the whole-pipeline section comes later. */
-export const BENCH_SECTIONS = ['primitives'] as const;
+/** Report sections: single-thread primitives, and the whole backup and restore pipeline. */
+export const BENCH_SECTIONS = ['primitives', 'pipeline'] as const;
 export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 /** What a row measures: 'MB/s' (10^6 bytes per second, higher is better) or 'ms' per operation (lower is better). */
@@ -96,6 +96,80 @@ export interface Recommendations {
   readonly compressionLevel: LevelRecommendation | null;
 }
 
+/** Where a pipeline run stores its repository. */
+export type PipelineBackend = 'memory' | 'local';
+export type PipelineDirection = 'backup' | 'restore';
+export const BACKUP_STAGES = ['read', 'chunkHash', 'seal', 'store'] as const;
+export const RESTORE_STAGES = ['load', 'unseal', 'write'] as const;
+export type BackupStage = (typeof BACKUP_STAGES)[number];
+export type RestoreStage = (typeof RESTORE_STAGES)[number];
+export type PipelineStage = BackupStage | RestoreStage;
+
+/** One stage measured alone on the whole corpus: its share of the work (bytes) and how long it took. */
+export interface StageCeiling {
+  /** Source (corpus) bytes over the stage's time, 10^6 bytes/s: the end-to-end rate this stage alone would allow. */
+  readonly mbps: number;
+  readonly seconds: number;
+  /** Bytes the stage handles (read, sealed input, stored, ...). */
+  readonly bytes: number;
+  /** Threads the stage used (the pool's workers for chunkHash, seal and unseal). */
+  readonly threads: number;
+}
+
+export interface PipelineStages {
+  readonly backup: { readonly read: StageCeiling; readonly chunkHash: StageCeiling; readonly seal: StageCeiling; readonly store: Readonly<Record<PipelineBackend, StageCeiling>> };
+  readonly restore: { readonly load: Readonly<Record<PipelineBackend, StageCeiling>>; readonly unseal: StageCeiling; readonly write: StageCeiling };
+}
+
+/** One whole backup or restore, each in a fresh process. */
+export interface PipelineRun {
+  readonly direction: PipelineDirection;
+  readonly backend: PipelineBackend;
+  /** Wall time of the pipeline (pool start to snapshot saved / last file restored). */
+  readonly seconds: number;
+  /** Corpus bytes over wall time, 10^6 bytes/s. */
+  readonly mbps: number;
+  /** User + system CPU time of the process (worker threads included) over the same span. */
+  readonly cpuSeconds: number;
+  /** VmHWM of the process at the end (from its start, the repository opening included). */
+  readonly peakRssBytes: number;
+  readonly peakRssOverBudget: number;
+  /** Bytes the memory backend held at the end (part of the peak RSS of memory runs); 0 for local. */
+  readonly backendBytes: number;
+  /** Busy share of each stage during the run: busy time / wall (pool stages: / workers × wall). */
+  readonly utilisation: Readonly<Partial<Record<PipelineStage, number>>>;
+  /** mbps over the ceiling of the slowest stage (for this backend). */
+  readonly efficiency: number;
+  readonly limitingStage: PipelineStage;
+  readonly workers: number;
+  /** Bytes stored (backup) or written (restore). */
+  readonly bytes: number;
+}
+
+export interface PipelineSummary {
+  /** The lower efficiency of the memory and local runs, and that run's slowest stage. */
+  readonly efficiency: number;
+  readonly limitingStage: PipelineStage;
+  readonly backend: PipelineBackend;
+  /** Peak RSS over the budget of the local run (memory runs also hold the stored repository). */
+  readonly peakRssOverBudget: number;
+}
+
+export interface PipelineReport {
+  readonly corpusBytes: number;
+  readonly corpusFiles: number;
+  readonly seed: number;
+  readonly budgetBytes: number;
+  /** Argon2id parameters of the benchmark repositories (cheaper than the default: only opening costs it). */
+  readonly kdf: { readonly t: number; readonly mKiB: number; readonly p: number };
+  readonly runs: readonly PipelineRun[];
+  readonly stages: PipelineStages;
+  readonly backup: PipelineSummary;
+  readonly restore: PipelineSummary;
+  /** Restore MB/s over backup MB/s (local repository). */
+  readonly restoreOverBackup: number;
+}
+
 export interface BenchReport {
   readonly schema: typeof BENCH_SCHEMA;
   readonly createdAt: string;
@@ -105,6 +179,8 @@ export interface BenchReport {
   readonly primitives: readonly BenchRow[];
   readonly rejected: readonly RejectedImpl[];
   readonly recommendations: Recommendations;
+  /** Present when the 'pipeline' section ran. */
+  readonly pipeline?: PipelineReport;
 }
 
 /** The key rows of two reports are matched on. */

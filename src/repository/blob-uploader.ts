@@ -12,6 +12,7 @@ import { toHex } from '../util/hex.js';
 import { noteDropped } from '../util/gc.js';
 import type { ByteBudget } from '../pipeline/budget.js';
 import { Concurrency } from '../pipeline/budget.js';
+import { BusyMeter } from '../pipeline/pool.js';
 import { INDEX_PREFIX, packName } from './layout.js';
 import type { MasterIndex } from './master-index.js';
 import type { Repository } from './repository.js';
@@ -53,6 +54,8 @@ export class BlobUploader {
   private readonly writeLimit: Concurrency;
   private unindexed: IndexPack[] = [];
   private failure: unknown = null;
+  /** Time with at least one pack save in flight (for `engine bench`). */
+  readonly storeBusy = new BusyMeter(1);
   readonly stats: UploaderStats = { packsWritten: 0, blobsAdded: 0, bytesAddedRaw: 0, bytesAddedStored: 0, indexObjectsWritten: 0 };
 
   constructor(repo: Repository, index: MasterIndex, opts: UploaderOptions) {
@@ -132,7 +135,7 @@ export class BlobUploader {
     const packId = toHex(p.blake3.hash(bytes)) as PackId;
     // Packs of trees are read again by every later backup (the parent snapshot) and by ls:
     // worth a local cache; packs of data are not.
-    await this.repo.backend.save(packName(packId), bytes, { metadata: blobs[0]?.type === BlobType.TREE });
+    await this.storeBusy.track(this.repo.backend.save(packName(packId), bytes, { metadata: blobs[0]?.type === BlobType.TREE }));
     this.stats.packsWritten++;
     // The pack buffer and the sealed blobs copied into it are garbage now.
     noteDropped(2 * size);

@@ -7,7 +7,7 @@ import type { BlobId, PackId } from '../format/ids.js';
 import type { Tree, TreeNode } from '../format/tree.js';
 import { nsToSeconds } from '../fs/node-meta.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
-import type { WorkerPool } from '../pipeline/pool.js';
+import { BusyMeter, type WorkerPool } from '../pipeline/pool.js';
 import type { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { packName } from '../repository/layout.js';
@@ -89,6 +89,9 @@ export class Restorer {
   private readonly hardlinks: { path: string; first: FileJob | string }[] = [];
   private readonly linkGroups = new Map<string, FileJob>();
   private readonly symlinks: { path: string; node: TreeNode }[] = [];
+  /** Time with at least one pack read, and with at least one file write, in flight (for `engine bench`). */
+  readonly loadBusy = new BusyMeter(1);
+  readonly writeBusy = new BusyMeter(1);
   readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [] };
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
@@ -260,7 +263,7 @@ export class Restorer {
   private async restoreRange(packId: PackId, range: { start: number; end: number; blobs: PlannedBlob[] }): Promise<void> {
     let bytes: Uint8Array;
     try {
-      bytes = await this.repo.backend.load(packName(packId), { offset: range.start, length: range.end - range.start });
+      bytes = await this.loadBusy.track(this.repo.backend.load(packName(packId), { offset: range.start, length: range.end - range.start }));
     } catch (err) {
       // A pack that is gone or shorter than the index says is damage to the repository: the
       // files that need it are named (exit 4). Storage that does not answer (after the retries)
@@ -289,7 +292,7 @@ export class Restorer {
       const plain = new Uint8Array(out, pos, len);
       pos += len;
       const zero = isAllZero(plain);
-      for (const t of blob.targets) writes.push(this.writeAt(t, plain, zero));
+      for (const t of blob.targets) writes.push(this.writeBusy.run(() => this.writeAt(t, plain, zero)));
     }
     await Promise.all(writes);
     await this.settle(range.blobs);
