@@ -112,9 +112,9 @@ function build(): { program: Command; result: { code: number } } {
 
   program
     .command('bench')
-    .description('measure this machine (per-primitive throughput) and recommend a cipher and a compression level')
+    .description('measure this machine (every primitive implementation, the whole backup and restore pipeline) and recommend a cipher and a compression level')
     .option('--quick', 'short measurements and fewer zstd levels (for CI)')
-    .option('--only <sections>', 'comma-separated sections to run: primitives (default: all)')
+    .option('--only <sections>', 'comma-separated sections to run: primitives, pipeline (default: both)')
     .option('--compare <files...>', 'compare two reports written by `engine bench --json`: A (writes the repository) and B (restores it)')
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
       const { benchCommand } = await import('./commands/bench.js');
