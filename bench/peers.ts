@@ -31,6 +31,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSize } from '../src/util/bytes.js';
 import { makeMixedCorpus } from './corpus.js';
 import { Prng } from './prng.js';
 
@@ -117,12 +118,6 @@ function usage(): never {
   process.exit(0);
 }
 
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(s.trim());
-  if (!m) throw new Error(`bad size: ${s}`);
-  const mult: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
-  return Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
-}
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { size: 2 ** 30, dir: '/tmp/engine-peers', tools: [...ALL_TOOLS], seed: 1, keep: false };
@@ -136,7 +131,7 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     switch (flag) {
-      case '--size': o.size = parseSize(value()); break;
+      case '--size': o.size = parseSize(value(), '--size'); break;
       case '--dir': o.dir = path.resolve(value()); break;
       case '--tools': {
         const tools = value().split(',').map((t) => t.trim()).filter(Boolean);

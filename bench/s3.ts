@@ -24,6 +24,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { createHash } from 'node:crypto';
 import { startFaultProxy } from '../test/support/s3/fault-proxy.js';
 import { startS3Server, type S3TestServer } from '../test/support/s3/server.js';
+import { parseSize } from '../src/util/bytes.js';
 import { makeMixedCorpus } from './corpus.js';
 
 const ENGINE = fileURLToPath(new URL('../../bin/engine', import.meta.url));
@@ -49,9 +50,9 @@ function parseArgs(argv: string[]): Options {
       if (x === undefined) throw new Error(`${a} needs a value`);
       return x;
     };
-    if (a === '--size') o.size = parseSize(v());
+    if (a === '--size') o.size = parseSize(v(), '--size');
     else if (a === '--latency') o.latencyMs = Number(v());
-    else if (a === '--link') o.linkBytesPerSec = parseSize(v());
+    else if (a === '--link') o.linkBytesPerSec = parseSize(v(), '--link');
     else if (a === '--mem-budget') o.memBudget = v();
     else if (a === '--repeat') o.repeat = Math.max(1, Number(v()));
     else if (a === '--dir') o.dir = v();
@@ -61,11 +62,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(s);
-  if (!m) throw new Error(`cannot read size ${s}`);
-  return Math.floor(Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()));
-}
 
 async function engine(args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; json: Record<string, unknown> }> {
   const t0 = performance.now();

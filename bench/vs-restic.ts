@@ -20,6 +20,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSize } from '../src/util/bytes.js';
 import { makeMixedCorpus } from './corpus.js';
 import type { CorpusStats } from './corpus.js';
 
@@ -93,12 +94,6 @@ function usage(): never {
   process.exit(0);
 }
 
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(s.trim());
-  if (!m) throw new Error(`bad size: ${s}`);
-  const mult: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
-  return Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
-}
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -120,7 +115,7 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     switch (flag) {
-      case '--size': o.size = parseSize(value()); break;
+      case '--size': o.size = parseSize(value(), '--size'); break;
       case '--dir': o.dir = path.resolve(value()); break;
       case '--keep': o.keep = true; break;
       case '--seed': o.seed = Number(value()); break;
