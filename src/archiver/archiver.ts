@@ -13,7 +13,8 @@ import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { SegmentPool } from '../pipeline/segment-pool.js';
 import type { Plan } from '../pipeline/planner.js';
 import { BusyMeter, type WorkerPool } from '../pipeline/pool.js';
-import type { BlobUploader } from '../repository/blob-uploader.js';
+import type { BlobUploader, UploaderStats } from '../repository/blob-uploader.js';
+import type { SnapshotSummary } from '../format/snapshot.js';
 import type { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { toHex } from '../util/hex.js';
@@ -22,6 +23,24 @@ import type { Span, SpanChunks } from '../../workers/protocol.js';
 export interface SourceProblem {
   readonly path: string;
   readonly message: string;
+}
+
+/** The summary a snapshot records, from the archiver's counters and the uploader's stats. */
+export function snapshotSummary(c: BackupCounters, u: UploaderStats, errors: number, durationSeconds: number): SnapshotSummary {
+  return {
+    filesNew: c.filesNew,
+    filesChanged: c.filesChanged,
+    filesUnmodified: c.filesUnmodified,
+    dirs: c.dirs,
+    filesRead: c.filesRead,
+    bytesRead: c.bytesRead,
+    totalBytes: c.totalBytes,
+    blobsNew: u.blobsAdded,
+    bytesAddedRaw: u.bytesAddedRaw,
+    bytesAddedStored: u.bytesAddedStored,
+    errors,
+    durationSeconds,
+  };
 }
 
 export interface BackupCounters {

@@ -6,12 +6,12 @@ import { promises as fsp, openSync, writeSync, closeSync, constants as fsc } fro
 import { join, relative } from 'node:path';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { Argon2Params, NativePolicy, PrimitiveName, Primitives } from '../../native-bindings/types.js';
-import { Archiver } from '../archiver/archiver.js';
+import { Archiver, snapshotSummary } from '../archiver/archiver.js';
 import { LocalBackend } from '../backend/local/local-backend.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import type { Backend } from '../backend/types.js';
 import { makeOutput } from '../cli/output.js';
-import { memoryPlan, startPool, type OpenSession } from '../cli/session.js';
+import { memoryPlan, restoreLimits, startPool, type OpenSession } from '../cli/session.js';
 import type { PackId } from '../format/ids.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import type { Plan } from '../pipeline/planner.js';
@@ -122,20 +122,7 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
       uid: -1,
       gid: -1,
       tags: [],
-      summary: {
-        filesNew: c.filesNew,
-        filesChanged: c.filesChanged,
-        filesUnmodified: c.filesUnmodified,
-        dirs: c.dirs,
-        filesRead: c.filesRead,
-        bytesRead: c.bytesRead,
-        totalBytes: c.totalBytes,
-        blobsNew: u.blobsAdded,
-        bytesAddedRaw: u.bytesAddedRaw,
-        bytesAddedStored: u.bytesAddedStored,
-        errors: 0,
-        durationSeconds: (performance.now() - t0) / 1000,
-      },
+      summary: snapshotSummary(c, u, 0, (performance.now() - t0) / 1000),
     });
     busyMs = { read: archiver.readBusy.busyMs(), chunkHash: pool.busy.busyMs('chunkHash'), seal: pool.busy.busyMs('seal'), store: uploader.storeBusy.busyMs() };
   } finally {
@@ -166,15 +153,10 @@ async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<Primiti
   const { snapshot } = await repo.resolveSnapshot('latest');
   const root = await repo.loadTree(index, snapshot.tree);
   const pool = startPool(s, plan.workers, false);
-  // As `engine restore` (src/cli/commands/restore.ts) on a local repository.
-  const restoreBudget = Math.floor((plan.readBytes + plan.sealedBytes + plan.writesInFlight * plan.packTargetBytes) / 2);
+  // With the limits of `engine restore` on a local repository.
   const restorer = new Restorer(repo, index, pool, {
     include: [],
-    readBudgetBytes: restoreBudget,
-    minRangeBudgetBytes: 8 * 1024 * 1024,
-    maxRangeBytes: 32 * 1024 * 1024,
-    readsInFlight: plan.workers + 1,
-    rangesPerBudget: 4,
+    ...restoreLimits(s, plan),
     restoreOwnership: false,
     onProblem: (pr) => {
       throw new Error(`${pr.path}: ${pr.message}`);

@@ -4,6 +4,7 @@ import type { PrimitiveName } from '../../native-bindings/types.js';
 import { defaultBudget, describePlan, plan as makePlan, type Plan } from '../pipeline/planner.js';
 import { WorkerPool } from '../pipeline/pool.js';
 import { Repository } from '../repository/repository.js';
+import type { RestoreOptions } from '../restorer/restorer.js';
 import { parseSize } from '../util/bytes.js';
 import { enableExplicitGc } from '../util/gc.js';
 
@@ -64,4 +65,20 @@ export function startPool(s: OpenSession, threads: number, verifyAfterSeal: bool
     },
     threads,
   );
+}
+
+/** How restore reads packs within a plan: shared by `engine restore` and `engine bench`. */
+export function restoreLimits(s: OpenSession, plan: Plan): Pick<RestoreOptions, 'readBudgetBytes' | 'minRangeBudgetBytes' | 'maxRangeBytes' | 'readsInFlight' | 'rangesPerBudget'> {
+  return {
+    // A range in flight holds its bytes and their plaintext (counted exactly), and the garbage of
+    // ranges already written lingers until collected: so restore gets half of the data share of
+    // the plan (measured in docs/MEMORY.md).
+    readBudgetBytes: Math.floor((plan.readBytes + plan.sealedBytes + plan.writesInFlight * plan.packTargetBytes) / 2),
+    minRangeBudgetBytes: 8 * 1024 * 1024,
+    maxRangeBytes: 32 * 1024 * 1024,
+    // A local disk is kept busy by a few reads; a remote store needs many in flight to hide
+    // its latency (the byte budget still bounds what they hold).
+    readsInFlight: s.remote ? s.repo.backend.parallelism : plan.workers + 1,
+    rangesPerBudget: s.remote ? 8 : 4,
+  };
 }

@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { Archiver, type SourceProblem } from '../../archiver/archiver.js';
+import { Archiver, snapshotSummary, type SourceProblem } from '../../archiver/archiver.js';
 import { startScan } from '../../archiver/scanner.js';
 import { UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
@@ -78,20 +78,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
       gid: user.gid,
       tags: flags.tag ?? [],
       ...(parent ? { parent: parent.id } : {}),
-      summary: {
-        filesNew: c.filesNew,
-        filesChanged: c.filesChanged,
-        filesUnmodified: c.filesUnmodified,
-        dirs: c.dirs,
-        filesRead: c.filesRead,
-        bytesRead: c.bytesRead,
-        totalBytes: c.totalBytes,
-        blobsNew: u.blobsAdded,
-        bytesAddedRaw: u.bytesAddedRaw,
-        bytesAddedStored: u.bytesAddedStored,
-        errors: problems.length,
-        durationSeconds: (systemClock.monotonicMs() - started) / 1000,
-      },
+      summary: snapshotSummary(c, u, problems.length, (systemClock.monotonicMs() - started) / 1000),
     };
     snapshotId = await repo.saveSnapshot(snapshot);
   } catch (err) {

@@ -7,7 +7,7 @@ import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
-import { memoryPlan, openRepository, startPool } from '../session.js';
+import { memoryPlan, openRepository, restoreLimits, startPool } from '../session.js';
 
 export interface RestoreFlags extends GlobalOptions {
   target?: string;
@@ -26,20 +26,10 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   const root = await repo.loadTree(index, snapshot.tree);
   const include = (flags.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p.length > 0);
   const pool = startPool(session, plan.workers, false);
-  const restoreBudget = Math.floor((plan.readBytes + plan.sealedBytes + plan.writesInFlight * plan.packTargetBytes) / 2);
   const problems: string[] = [];
   const restorer = new Restorer(repo, index, pool, {
     include,
-    // A range in flight holds its bytes and their plaintext (counted exactly), and the garbage of
-    // ranges already written lingers until collected: so restore gets half of the data share of
-    // the plan (measured in docs/MEMORY.md).
-    readBudgetBytes: restoreBudget,
-    minRangeBudgetBytes: 8 * 1024 * 1024,
-    maxRangeBytes: 32 * 1024 * 1024,
-    // A local disk is kept busy by a few reads; a remote store needs many in flight to hide
-    // its latency (the byte budget still bounds what they hold).
-    readsInFlight: session.remote ? repo.backend.parallelism : plan.workers + 1,
-    rangesPerBudget: session.remote ? 8 : 4,
+    ...restoreLimits(session, plan),
     restoreOwnership: process.getuid?.() === 0,
     signal,
     onProblem: (p) => {
