@@ -31,15 +31,16 @@ export function s3ServerKind(): S3TestServer['kind'] {
 }
 
 export async function startS3Server(bucket = 'engine-test'): Promise<S3TestServer> {
+  const kind = s3ServerKind();
   const external = process.env.ENGINE_TEST_S3_ENDPOINT;
-  if (external) {
+  if (kind === 'external' && external) {
     const accessKeyId = process.env.AWS_ACCESS_KEY_ID ?? '';
     const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY ?? '';
     const b = process.env.ENGINE_TEST_S3_BUCKET ?? bucket;
     return make(external.replace(/\/$/, ''), b, accessKeyId, secretAccessKey, 'external', null, null);
   }
   const dir = await mkdtemp(join(tmpdir(), 'engine-s3-'));
-  if (onPath('minio')) return startMinio(dir, bucket);
+  if (kind === 'minio') return startMinio(dir, bucket);
   const child = spawn(process.execPath, ['--openssl-legacy-provider', S3RVER_MAIN, dir, bucket], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await firstLine(child).then((line) => (JSON.parse(line) as { port: number }).port);
   return make(`http://127.0.0.1:${port}`, bucket, 'S3RVER', 'S3RVER', 's3rver', child, dir);
