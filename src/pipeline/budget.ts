@@ -30,6 +30,11 @@ export class ByteBudget {
     return this.used;
   }
 
+  /** Acquirers waiting for bytes. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
   /** Highest number of bytes held at once: checked against the capacity in tests and benchmarks. */
   get highWater(): number {
     return this.peak;

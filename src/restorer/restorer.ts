@@ -1,5 +1,7 @@
 // Restore: plan → read packs (parallel, coalesced ranges) → decrypt + decompress + verify (pool)
-// → write at file offsets, out of order. A blob that fails verification is never written: the
+// → write at file offsets, out of order. Planning and reading overlap: the plan is handed to the
+// reader in batches (the first small, so reading starts at once), and planning runs ahead of the
+// restored files by a bounded number of bytes of plan. A blob that fails verification is never written: the
 // files that need it are named and the restore ends with exit 4.
 import fs, { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -61,6 +63,8 @@ interface FileJob {
   finished: boolean;
   fh: fsp.FileHandle | null;
   opening: Promise<fsp.FileHandle> | null;
+  /** Bytes of the plan budget this file holds until it is complete. */
+  readonly planCost: number;
 }
 
 interface Target {
@@ -76,16 +80,45 @@ interface PlannedBlob {
   readonly targets: Target[];
 }
 
+/** Blobs to read, by pack: one batch of the plan. */
+type PlanBatch = Map<PackId, Map<BlobId, PlannedBlob>>;
+
 const COALESCE_GAP = 1024 * 1024;
+/** Share of the read budget for the plan of files not yet restored (it lives on the heap). */
+const PLAN_SHARE = 0.25;
+/** Measured on Node 20: about 1 KiB of heap per planned file and 200 bytes per planned blob use. */
+const PLAN_BYTES_PER_FILE = 1024;
+const PLAN_BYTES_PER_BLOB = 200;
+/**
+ * The first batch goes to the reader once this many bytes are planned, so reading starts at once;
+ * each next batch may be twice as big, up to MAX_BATCH_BYTES (bigger batches coalesce more
+ * neighbouring blobs into one request).
+ */
+const FIRST_BATCH_BYTES = 4 * 1024 * 1024;
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
 export class Restorer {
   private readonly repo: Repository;
   private readonly index: MasterIndex;
   private readonly pool: WorkerPool;
   private readonly opts: RestoreOptions;
-  private readonly packs = new Map<PackId, Map<BlobId, PlannedBlob>>();
+  /** The batch being planned, the batches waiting for the reader, and how the reader is woken. */
+  private batch: PlanBatch = new Map();
+  private batchBytes = 0;
+  private batchLimit = FIRST_BATCH_BYTES;
+  private readonly batches: PlanBatch[] = [];
+  private planning = true;
+  private wakeReader: (() => void) | null = null;
+  /** The plan of files not yet complete: bounds how far planning runs ahead of the restored files. */
+  private readonly planBudget: ByteBudget;
+  /** Stops planning when reading failed (and reading when planning failed), and on the caller's signal. */
+  private readonly halt = new AbortController();
+  private firstFailure: unknown = null;
+  /** Times planning waited for files to be restored, and batches of the plan read (for tests and `--verbose`). */
+  planWaits = 0;
+  batchesRead = 0;
+  private readonly signal: AbortSignal;
   private readonly dirs: { path: string; node: TreeNode }[] = [];
-  private readonly files: FileJob[] = [];
   private readonly hardlinks: { path: string; first: FileJob | string }[] = [];
   private readonly linkGroups = new Map<string, FileJob>();
   private readonly symlinks: { path: string; node: TreeNode }[] = [];
@@ -98,7 +131,6 @@ export class Restorer {
   private readonly creating: Promise<void>[] = [];
   /** Trees fetched at once while planning. */
   private readonly treeReads: Concurrency;
-  private blobTargets = 0;
   /** The first failure of a file created while planning (caught at once, rethrown after planning). */
   private planFailure: unknown = null;
 
@@ -108,6 +140,8 @@ export class Restorer {
     this.pool = pool;
     this.opts = opts;
     this.treeReads = new Concurrency(Math.min(16, repo.backend.parallelism));
+    this.planBudget = new ByteBudget('restore plan', Math.floor(opts.readBudgetBytes * PLAN_SHARE));
+    this.signal = opts.signal ? AbortSignal.any([opts.signal, this.halt.signal]) : this.halt.signal;
   }
 
   private included(rel: string): 'all' | 'partial' | 'no' {
@@ -122,14 +156,68 @@ export class Restorer {
 
   async run(root: Tree, target: string): Promise<void> {
     await fsp.mkdir(target, { recursive: true });
+    // The reader consumes batches while the plan goes on. Whichever fails first stops the other
+    // (through `halt`), and its error is the one reported.
+    const reading = this.readPacks().catch((err: unknown) => this.fail(err));
     try {
       await this.planTree(root, target, '');
-    } finally {
-      await Promise.all(this.creating.splice(0));
+    } catch (err) {
+      this.fail(err);
     }
-    if (this.planFailure) throw this.planFailure;
-    await this.readPacks();
+    // Empty files created while planning: their failures are caught into planFailure.
+    await Promise.all(this.creating.splice(0));
+    if (this.planFailure) this.fail(this.planFailure);
+    this.planning = false;
+    this.flushBatch();
+    await reading;
+    if (this.firstFailure !== null) throw this.firstFailure;
     await this.finish();
+  }
+
+  /** Records the first failure (later ones are its consequences) and stops planning and reading. */
+  private fail(err: unknown): void {
+    this.firstFailure ??= err;
+    this.halt.abort();
+  }
+
+  /** Hands the batch being planned to the reader. */
+  private flushBatch(): void {
+    if (this.batch.size > 0) {
+      this.batches.push(this.batch);
+      this.batch = new Map();
+      this.batchBytes = 0;
+      this.batchLimit = Math.min(MAX_BATCH_BYTES, 2 * this.batchLimit);
+    }
+    const wake = this.wakeReader;
+    this.wakeReader = null;
+    wake?.();
+  }
+
+  /** The next batch of the plan, waiting for planning to make one; null once planning is over. */
+  private async nextBatch(): Promise<PlanBatch | null> {
+    for (;;) {
+      const next = this.batches.shift();
+      if (next) return next;
+      if (!this.planning) return null;
+      this.signal.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        const onAbort = (): void => resolve();
+        this.signal.addEventListener('abort', onAbort, { once: true });
+        this.wakeReader = () => {
+          this.signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Takes a file's share of the plan budget, handing the batch on first when it must wait. */
+  private async reservePlan(bytes: number): Promise<void> {
+    if (this.planBudget.tryAcquire(bytes)) return;
+    // Files complete only once their batch is read: the batch being planned must go first.
+    this.flushBatch();
+    this.planWaits++;
+    await this.planBudget.acquire(bytes, this.signal);
   }
 
   /**
@@ -142,7 +230,7 @@ export class Restorer {
     let failure: unknown = null;
     for (const node of tree.nodes) {
       if (failure) break;
-      this.opts.signal?.throwIfAborted();
+      this.signal.throwIfAborted();
       const r = rel ? `${rel}/${node.name}` : node.name;
       const scope = this.included(r);
       if (scope === 'no') continue;
@@ -168,7 +256,12 @@ export class Restorer {
         this.symlinks.push({ path, node });
         this.counters.symlinks++;
       } else if (node.type === 'file') {
-        this.planFile(path, node);
+        const cost = PLAN_BYTES_PER_FILE + PLAN_BYTES_PER_BLOB * (node.content?.length ?? 0);
+        await this.reservePlan(cost);
+        this.planFile(path, node, cost);
+        // While others wait for room, whatever is planned goes to the reader at once: room comes
+        // back only when planned files are restored, and a file left in the batch never would be.
+        if (this.batchBytes >= this.batchLimit || this.planBudget.waiting > 0) this.flushBatch();
       } else {
         this.opts.onProblem({ path, message: `${node.type} entries are not restored` });
       }
@@ -177,16 +270,16 @@ export class Restorer {
     if (failure) throw failure;
   }
 
-  private planFile(path: string, node: TreeNode): void {
+  private planFile(path: string, node: TreeNode, planCost: number): void {
     const group = node.links > 1 ? `${node.deviceId}:${node.inode}` : null;
     const first = group ? this.linkGroups.get(group) : undefined;
     if (first) {
+      this.planBudget.release(planCost);
       this.hardlinks.push({ path, first });
       this.counters.hardlinks++;
       return;
     }
-    const job: FileJob = { path, node, blobs: 0, remaining: 0, damaged: false, finished: false, fh: null, opening: null };
-    this.files.push(job);
+    const job: FileJob = { path, node, blobs: 0, remaining: 0, damaged: false, finished: false, fh: null, opening: null, planCost };
     if (group) this.linkGroups.set(group, job);
     this.counters.files++;
     this.counters.bytesTotal += node.size ?? 0;
@@ -197,18 +290,18 @@ export class Restorer {
         this.damage(job, `blob ${id} is missing from the repository`);
         continue;
       }
-      let pack = this.packs.get(loc.packId);
+      let pack = this.batch.get(loc.packId);
       if (!pack) {
         pack = new Map();
-        this.packs.set(loc.packId, pack);
+        this.batch.set(loc.packId, pack);
       }
       let planned = pack.get(id);
       if (!planned) {
         planned = { id, offset: loc.offset, length: loc.length, rawLength: loc.rawLength, targets: [] };
         pack.set(id, planned);
+        this.batchBytes += loc.rawLength;
       }
       planned.targets.push({ file: job, offset });
-      this.blobTargets++;
       job.blobs++;
       job.remaining++;
       offset += loc.rawLength;
@@ -227,36 +320,45 @@ export class Restorer {
   }
 
   private async readPacks(): Promise<void> {
-    // Measured on Node 20: about 1 KiB of heap per planned file and 200 bytes per planned blob use.
-    const planBytes = this.files.length * 1024 + this.blobTargets * 200;
-    const budget = new ByteBudget('restore', Math.max(this.opts.minRangeBudgetBytes, this.opts.readBudgetBytes - planBytes));
+    // The ranges in flight get what the plan's share leaves.
+    const budget = new ByteBudget('restore', Math.max(this.opts.minRangeBudgetBytes, this.opts.readBudgetBytes - this.planBudget.capacity));
     const maxRange = Math.min(this.opts.maxRangeBytes, Math.floor(budget.capacity / this.opts.rangesPerBudget));
     const limit = new Concurrency(this.opts.readsInFlight);
-    const jobs: Promise<void>[] = [];
+    const jobs = new Set<Promise<void>>();
     let failure: unknown = null;
-    for (const [packId, blobs] of this.packs) {
-      for (const range of coalesce([...blobs.values()], maxRange)) {
-        // The bytes read and their plaintext (larger than the stored bytes when they were compressed).
-        const need = range.end - range.start + range.blobs.reduce((t, b) => t + b.rawLength, 0);
-        await budget.acquire(need, this.opts.signal);
-        if (failure) {
-          budget.release(need);
-          break;
+    try {
+      batches: for (let batch = await this.nextBatch(); batch; batch = await this.nextBatch()) {
+        this.batchesRead++;
+        for (const [packId, blobs] of batch) {
+          for (const range of coalesce([...blobs.values()], maxRange)) {
+            // The bytes read and their plaintext (larger than the stored bytes when they were compressed).
+            const need = range.end - range.start + range.blobs.reduce((t, b) => t + b.rawLength, 0);
+            await budget.acquire(need, this.signal);
+            if (failure) {
+              budget.release(need);
+              break batches;
+            }
+            const job = limit
+              .run(() => this.restoreRange(packId, range))
+              .catch((err: unknown) => {
+                failure ??= err;
+                // Planning waits for files to complete, which they no longer will.
+                this.fail(err);
+              })
+              .finally(() => {
+                budget.release(need);
+                noteDropped(need);
+                jobs.delete(job);
+              });
+            jobs.add(job);
+          }
+          batch.delete(packId);
         }
-        const job = limit
-          .run(() => this.restoreRange(packId, range))
-          .catch((err: unknown) => {
-            failure ??= err;
-          })
-          .finally(() => {
-            budget.release(need);
-            noteDropped(need);
-          });
-        jobs.push(job);
       }
-      this.packs.delete(packId);
+    } finally {
+      // Ranges in flight settle before the caller goes on (or reports), even after an abort.
+      await Promise.all(jobs);
     }
-    await Promise.all(jobs);
     if (failure) throw failure;
   }
 
@@ -362,6 +464,14 @@ export class Restorer {
   }
 
   private async completeFile(job: FileJob): Promise<void> {
+    try {
+      await this.completeFileContents(job);
+    } finally {
+      this.planBudget.release(job.planCost);
+    }
+  }
+
+  private async completeFileContents(job: FileJob): Promise<void> {
     if (job.finished) return;
     // A file none of whose blobs was written (empty, or all damaged) is created now, at its size:
     // a damaged file still exists, holding zeros where data was lost, to be named.

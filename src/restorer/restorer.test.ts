@@ -1,0 +1,136 @@
+// The restorer with the real classes on a memory repository: planning and reading overlap, and a
+// small budget makes planning wait for restored files again and again. Run `npm run build` first
+// (the worker pool runs the compiled workers).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPrimitives } from '../../native-bindings/index.js';
+import type { Argon2Params, PrimitiveName } from '../../native-bindings/types.js';
+import { compareTrees, makeTree } from '../../test/support/tree.js';
+import { Archiver } from '../archiver/archiver.js';
+import { MemoryBackend } from '../backend/memory/memory-backend.js';
+import type { ByteRange, ObjectOptions } from '../backend/types.js';
+import { makeOutput } from '../cli/output.js';
+import { memoryPlan, startPool, type OpenSession } from '../cli/session.js';
+import type { BlobId } from '../format/ids.js';
+import { ByteBudget } from '../pipeline/budget.js';
+import { BlobUploader } from '../repository/blob-uploader.js';
+import { Repository } from '../repository/repository.js';
+import { Restorer, type RestoreOptions } from './restorer.js';
+
+const PASSWORD = new TextEncoder().encode('restorer test');
+const KDF: Argon2Params = { t: 1, mKiB: 8 * 1024, p: 1 };
+
+/** A memory store that can be told to fail every read of a data pack (not of a tree pack). */
+class BreakableStore extends MemoryBackend {
+  private readonly treePacks = new Set<string>();
+  broken = false;
+  dataLoads = 0;
+
+  override async save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
+    if (opts?.metadata === true) this.treePacks.add(name);
+    await super.save(name, data, opts);
+  }
+
+  override async load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
+    if (name.startsWith('data/') && !this.treePacks.has(name)) {
+      this.dataLoads++;
+      if (this.broken) throw new Error('the storage went away');
+    }
+    return super.load(name, range, opts);
+  }
+}
+
+describe('restorer', () => {
+  let work: string;
+  let store: BreakableStore;
+  let session: OpenSession;
+  let root: BlobId;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'engine-restorer-'));
+    await makeTree(join(work, 'src'), { seed: 41, smallFiles: 600, scale: 0.15 });
+    const policy = process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto';
+    const { primitives, report } = await loadPrimitives(policy);
+    const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
+    store = new BreakableStore('restorer-test');
+    const repo = await Repository.init(store, primitives, PASSWORD, { kdf: KDF });
+    session = { repo, remote: false, chosen, fallback: policy === 'fallback' };
+    const plan = memoryPlan(session, '256M', makeOutput({ json: false, verbose: false }));
+    const index = await repo.loadIndex();
+    const pool = startPool(session, plan.workers, true);
+    const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
+    const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget });
+    const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
+      plan,
+      onProblem: (pr) => {
+        throw new Error(`${pr.path}: ${pr.message}`);
+      },
+    });
+    try {
+      root = await archiver.run([join(work, 'src')], null);
+      await uploader.flush();
+    } finally {
+      await pool.close();
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function restore(target: string, limits: Pick<RestoreOptions, 'readBudgetBytes' | 'minRangeBudgetBytes'>): Promise<Restorer> {
+    const { repo } = session;
+    const index = await repo.loadIndex();
+    const tree = await repo.loadTree(index, root);
+    const pool = startPool(session, 2, false);
+    const restorer = new Restorer(repo, index, pool, {
+      include: [],
+      ...limits,
+      readsInFlight: 4,
+      rangesPerBudget: 4,
+      maxRangeBytes: 4 * 1024 * 1024,
+      restoreOwnership: false,
+      onProblem: (pr) => {
+        throw new Error(`${pr.path}: ${pr.message}`);
+      },
+    });
+    try {
+      await restorer.run(tree, target);
+    } finally {
+      await pool.close();
+    }
+    return restorer;
+  }
+
+  it('restores identical when planning may run only a few files ahead of the restored ones', async () => {
+    const target = join(work, 'small-budget');
+    // A 64 KiB budget leaves the plan 16 KiB: about 15 files ahead of those restored.
+    const r = await restore(target, { readBudgetBytes: 64 * 1024, minRangeBudgetBytes: 1024 * 1024 });
+    expect(await compareTrees(join(work, 'src'), join(target, 'src'))).toEqual([]);
+    expect(r.counters.files).toBeGreaterThan(600);
+    expect(r.planWaits).toBeGreaterThan(10);
+    expect(r.batchesRead).toBeGreaterThan(10);
+  }, 120_000);
+
+  it('restores identical with a roomy budget, the plan handed over in a few growing batches', async () => {
+    const target = join(work, 'roomy');
+    const r = await restore(target, { readBudgetBytes: 256 * 1024 * 1024, minRangeBudgetBytes: 8 * 1024 * 1024 });
+    expect(await compareTrees(join(work, 'src'), join(target, 'src'))).toEqual([]);
+    expect(r.planWaits).toBe(0);
+    expect(r.batchesRead).toBeGreaterThan(1);
+    expect(r.batchesRead).toBeLessThan(20);
+  }, 120_000);
+
+  it('a storage failure while planning waits for room ends the restore with that failure, not a hang', async () => {
+    store.broken = true;
+    try {
+      const before = store.dataLoads;
+      await expect(restore(join(work, 'broken'), { readBudgetBytes: 64 * 1024, minRangeBudgetBytes: 1024 * 1024 })).rejects.toThrow('the storage went away');
+      expect(store.dataLoads).toBeGreaterThan(before);
+    } finally {
+      store.broken = false;
+    }
+  }, 60_000);
+});
