@@ -1,4 +1,4 @@
-// `npm run bench:gate [-- --baseline FILE] [--report FILE] [--write-baseline FILE]`
+// `npm run bench:gate [-- --baseline FILE] [--report FILE] [--write-baseline FILE] [--work-dir DIR]`
 //
 // Runs `engine bench --quick --json` (or reads a saved report with --report), takes the ratios
 // that do not depend on the machine's speed (src/benchmark/gate.ts), and compares them with the
@@ -16,31 +16,40 @@ import type { BenchReport } from '../src/benchmark/types.js';
 const ENGINE = fileURLToPath(new URL('../../bin/engine', import.meta.url));
 const DEFAULT_BASELINE = fileURLToPath(new URL('../../bench/baseline.json', import.meta.url));
 
+/**
+ * The pipeline section works here, not in /tmp: CI runs the gate right after the test suite, which
+ * deletes thousands of files in /tmp, and ext4 then creates new files there 30x slower for
+ * minutes (it scans past recently deleted inodes), which the restore runs would time.
+ */
+const DEFAULT_WORK_DIR = fileURLToPath(new URL('../../.bench-work', import.meta.url));
+
 interface Args {
   baseline: string;
   report: string | null;
   writeBaseline: string | null;
+  workDir: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { baseline: DEFAULT_BASELINE, report: null, writeBaseline: null };
+  const a: Args = { baseline: DEFAULT_BASELINE, report: null, writeBaseline: null, workDir: DEFAULT_WORK_DIR };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if (value === undefined || !['--baseline', '--report', '--write-baseline'].includes(flag ?? '')) {
-      throw new Error(`unknown or incomplete argument ${flag ?? ''}: use --baseline FILE, --report FILE, --write-baseline FILE`);
+    if (value === undefined || !['--baseline', '--report', '--write-baseline', '--work-dir'].includes(flag ?? '')) {
+      throw new Error(`unknown or incomplete argument ${flag ?? ''}: use --baseline FILE, --report FILE, --write-baseline FILE, --work-dir DIR`);
     }
     if (flag === '--baseline') a.baseline = value;
     else if (flag === '--report') a.report = value;
+    else if (flag === '--work-dir') a.workDir = value;
     else a.writeBaseline = value;
     i++;
   }
   return a;
 }
 
-function runQuickBench(): Promise<string> {
+function runQuickBench(workDir: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ENGINE, ['bench', '--quick', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(ENGINE, ['bench', '--quick', '--json', '--work-dir', workDir], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
@@ -57,7 +66,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const started = Date.now();
-  const text = args.report ? await readFile(args.report, 'utf8') : await runQuickBench();
+  const text = args.report ? await readFile(args.report, 'utf8') : await runQuickBench(args.workDir);
   const report: BenchReport = parseBenchReport(text.trim().split('\n').pop() ?? '');
   const measured = ratiosOf(report);
   if (args.writeBaseline) {

@@ -19,6 +19,9 @@ function context(): Promise<{ p: Primitives; cdc: FastCdc }> {
   ready ??= loadChosenPrimitives(init.chosen).then((p) => ({ p, cdc: new FastCdc(init.chunker, init.gear) }));
   return ready;
 }
+// Loaded as the thread starts, not at its first task: the main thread meanwhile opens the
+// repository and walks the source, so the first segment finds the worker ready.
+context().catch(() => undefined);
 
 function moveBuffer(buf: ArrayBuffer): ArrayBuffer {
   return Piscina.move(buf) as unknown as ArrayBuffer;

@@ -20,7 +20,11 @@ function sample(scale = 1): ReturnType<typeof report> {
   ];
   return {
     ...report('test cpu', rows),
-    pipeline: { backup: { efficiency: 0.85 * scale, peakRssOverBudget: 0.8 }, restore: { efficiency: 0.9 * scale, peakRssOverBudget: 0.7 }, restoreOverBackup: 1.4 * scale },
+    pipeline: {
+      backup: { efficiency: 0.85 * scale, stageEfficiency: 0.5 * scale, peakRssOverBudget: 0.8 },
+      restore: { efficiency: 0.9 * scale, stageEfficiency: 0.9 * scale, peakRssOverBudget: 0.7 },
+      restoreOverBackup: 1.4 * scale,
+    },
   } as ReturnType<typeof report>;
 }
 
@@ -35,9 +39,10 @@ describe('the performance gate', () => {
     const r = ratiosOf(sample());
     expect(r['fallback/native blake3 keyed-hash (1 MiB) b3-wasm']).toEqual({ value: 1000 / 9000, better: 'higher' });
     expect(r['fallback/native argon2id derive (t=3) a2-wasm']).toEqual({ value: 80 / 240, better: 'higher' });
-    expect(r['pipeline backup efficiency (throughput / slowest stage alone)']?.value).toBe(0.85);
+    expect(r['pipeline backup efficiency (throughput / ceiling: slowest stage or cpu)']?.value).toBe(0.85);
+    expect(r['pipeline backup throughput / slowest stage alone']?.value).toBe(0.5);
     expect(r['pipeline restore peak RSS / budget']).toEqual({ value: 0.7, better: 'lower' });
-    expect(Object.keys(r)).toHaveLength(7);
+    expect(Object.keys(r)).toHaveLength(9);
   });
 
   it('passes against a baseline of the same run, and within tolerance', () => {
@@ -52,7 +57,7 @@ describe('the performance gate', () => {
     const result = evaluateGate(base, ratiosOf(sample()));
     expect(result.ok).toBe(false);
     const failed = result.rows.filter((r) => !r.ok).map((r) => r.name);
-    expect(failed).toHaveLength(7);
+    expect(failed).toHaveLength(9);
     expect(result.rows.every((r) => r.ok || r.note.includes('REGRESSION'))).toBe(true);
   });
 
@@ -73,7 +78,7 @@ describe('the performance gate', () => {
     expect(result.ok).toBe(false);
     const failed = result.rows.filter((r) => !r.ok).map((r) => r.name);
     expect(failed.every((n) => n.startsWith('pipeline'))).toBe(true);
-    expect(failed).toHaveLength(5);
+    expect(failed).toHaveLength(7);
     expect(result.rows.filter((r) => r.name.startsWith('fallback/native')).every((r) => r.note.includes('advisory'))).toBe(true);
   });
 
@@ -104,7 +109,7 @@ describe('the performance gate', () => {
         (e: { code: number; stdout: string }) => e,
       );
       expect(bad?.code).toBe(1);
-      expect(bad?.stdout).toContain('gate FAILED: 7 of 7');
+      expect(bad?.stdout).toContain('gate FAILED: 9 of 9');
       expect(bad?.stdout).toContain('REGRESSION');
     });
   });

@@ -3,6 +3,7 @@
 // JSON line (StepResult) on stdout. Steps: a whole backup or restore with the real classes, or
 // the stage ceilings measured one stage at a time on the same corpus.
 import { promises as fsp, openSync, writeSync, closeSync, constants as fsc } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { Argon2Params, NativePolicy, PrimitiveName, Primitives } from '../../native-bindings/types.js';
@@ -15,6 +16,7 @@ import { memoryPlan, restoreLimits, startPool, type OpenSession } from '../cli/s
 import type { PackId } from '../format/ids.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import type { Plan } from '../pipeline/planner.js';
+import type { WorkerPool } from '../pipeline/pool.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
 import { CONFIG_NAME, packName } from '../repository/layout.js';
 import { Repository } from '../repository/repository.js';
@@ -39,7 +41,10 @@ export interface StepSpec {
 
 export interface RunStepResult {
   readonly kind: 'run';
+  /** From the pool ready to the snapshot saved / the last file restored. */
   readonly seconds: number;
+  /** Starting the pool's threads and loading their primitives, before `seconds` starts. */
+  readonly startSeconds: number;
   readonly cpuSeconds: number;
   readonly peakRssBytes: number;
   readonly backendBytes: number;
@@ -51,6 +56,8 @@ export interface RunStepResult {
 
 export interface StageTime {
   readonly seconds: number;
+  /** CPU time of the whole process (every thread) while the stage ran alone. */
+  readonly cpuSeconds: number;
   readonly bytes: number;
   readonly threads: number;
 }
@@ -58,6 +65,8 @@ export interface StageTime {
 export interface StagesStepResult {
   readonly kind: 'stages';
   readonly workers: number;
+  /** Cores the process may use (os.availableParallelism): what every stage of a run shares. */
+  readonly cores: number;
   readonly stages: Readonly<Record<string, StageTime>>;
 }
 
@@ -71,6 +80,17 @@ async function session(repo: Repository, policy: NativePolicy, chosen: Record<Pr
 
 function planFor(s: OpenSession, budgetBytes: number): Plan {
   return memoryPlan(s, String(budgetBytes), makeOutput({ json: false, verbose: false }));
+}
+
+/**
+ * The pool started and every thread ready before the clock starts, as for the stages alone: the
+ * figures compare steady pipelines, and the start (a fixed cost, ~0.1 s) is reported apart.
+ */
+async function warmPool(s: OpenSession, threads: number, verifyAfterSeal: boolean): Promise<{ pool: WorkerPool; startSeconds: number; warmBusy: number }> {
+  const t0 = performance.now();
+  const pool = startPool(s, threads, verifyAfterSeal);
+  await pool.warmUp();
+  return { pool, startSeconds: (performance.now() - t0) / 1000, warmBusy: pool.busy.busyMs('chunkHash') };
 }
 
 function cpuSecondsSince(c0: NodeJS.CpuUsage): number {
@@ -93,11 +113,11 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   const backend: Backend = spec.backend === 'memory' ? new MemoryBackend('bench') : new LocalBackend(spec.repo);
   const repo = await Repository.init(backend, p, PASSWORD, { kdf: spec.kdf });
   const s = await session(repo, spec.policy, chosen);
+  const plan = planFor(s, spec.budgetBytes);
+  const { pool, startSeconds, warmBusy } = await warmPool(s, plan.workers, true);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const plan = planFor(s, spec.budgetBytes);
   const index = await repo.loadIndex();
-  const pool = startPool(s, plan.workers, true);
   const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
   const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget });
   const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
@@ -124,7 +144,7 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
       tags: [],
       summary: snapshotSummary(c, u, 0, (performance.now() - t0) / 1000),
     });
-    busyMs = { read: archiver.readBusy.busyMs(), chunkHash: pool.busy.busyMs('chunkHash'), seal: pool.busy.busyMs('seal'), store: uploader.storeBusy.busyMs() };
+    busyMs = { read: archiver.readBusy.busyMs(), chunkHash: pool.busy.busyMs('chunkHash') - warmBusy, seal: pool.busy.busyMs('seal'), store: uploader.storeBusy.busyMs() };
   } finally {
     await pool.close();
   }
@@ -133,6 +153,7 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   return {
     kind: 'run',
     seconds,
+    startSeconds,
     cpuSeconds,
     peakRssBytes: peakRssBytes(),
     backendBytes: backend instanceof MemoryBackend ? backend.bytes : 0,
@@ -146,13 +167,13 @@ async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<Primiti
   const backend: Backend = spec.backend === 'memory' ? await loadIntoMemory(spec.repo) : new LocalBackend(spec.repo);
   const repo = await Repository.open(backend, p, PASSWORD);
   const s = await session(repo, spec.policy, chosen);
+  const plan = planFor(s, spec.budgetBytes);
+  const { pool, startSeconds } = await warmPool(s, plan.workers, false);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const plan = planFor(s, spec.budgetBytes);
   const index = await repo.loadIndex();
   const { snapshot } = await repo.resolveSnapshot('latest');
   const root = await repo.loadTree(index, snapshot.tree);
-  const pool = startPool(s, plan.workers, false);
   // With the limits of `engine restore` on a local repository.
   const restorer = new Restorer(repo, index, pool, {
     include: [],
@@ -174,6 +195,7 @@ async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<Primiti
   return {
     kind: 'run',
     seconds,
+    startSeconds,
     cpuSeconds,
     peakRssBytes: peakRssBytes(),
     backendBytes: backend instanceof MemoryBackend ? backend.bytes : 0,
@@ -241,10 +263,12 @@ function layout(files: readonly { size: number }[], plan: Plan, minChunk: number
   return segs;
 }
 
-async function timed(fn: () => Promise<void>): Promise<number> {
+/** Wall and CPU seconds (process-wide: workers and libuv threads included) of one stage alone. */
+async function timed(fn: () => Promise<void>): Promise<{ seconds: number; cpuSeconds: number }> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await fn();
-  return (performance.now() - t0) / 1000;
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSecondsSince(c0) };
 }
 
 async function readPiece(path: string, piece: Piece, into: Uint8Array): Promise<void> {
@@ -283,11 +307,11 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   for (const seg of segs) for (const piece of seg.pieces) byFile.set(piece.file, [...(byFile.get(piece.file) ?? []), { seg, piece }]);
   const fileJobs = [...byFile.entries()];
   stages.read = {
-    seconds: await timed(async () => {
+    ...(await timed(async () => {
       await mapLimit(fileJobs, plan.fileConcurrency, async ([i, parts]) => {
         for (const { seg, piece } of parts) await readPiece(files[i]!.path, piece, seg.bytes);
       });
-    }),
+    })),
     bytes: corpusBytes,
     threads: plan.fileConcurrency,
   };
@@ -295,17 +319,17 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   const pool = startPool(s, threads, true);
   try {
     // Warm-up: every worker started and its primitives loaded before anything is timed.
-    await Promise.all(Array.from({ length: inFlight }, () => pool.chunkHash({ segment: new Uint8Array(new SharedArrayBuffer(4096)), spans: [{ start: 0, end: 4096, final: true }] })));
+    await pool.warmUp();
     // chunk + hash: every segment on the pool.
     const chunked: { seg: Segment; ends: number[][]; ids: Uint8Array[] }[] = [];
     stages.chunkHash = {
-      seconds: await timed(async () => {
+      ...(await timed(async () => {
         await mapLimit(segs, inFlight, async (seg) => {
           const spans: Span[] = seg.pieces.map((pc) => ({ start: pc.start, end: pc.start + pc.length, final: true }));
           const out = await pool.chunkHash({ segment: seg.bytes, spans });
           chunked.push({ seg, ends: out.spans.map((sp) => sp.ends), ids: out.spans.map((sp) => sp.ids) });
         });
-      }),
+      })),
       bytes: corpusBytes,
       threads,
     };
@@ -335,7 +359,7 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
     }
     const sealed: { sealed: Uint8Array; raw: number; id: string }[] = [];
     stages.seal = {
-      seconds: await timed(async () => {
+      ...(await timed(async () => {
         await mapLimit(sealJobs, inFlight, async (j) => {
           const idBytes = new Uint8Array(32 * j.ids.length);
           j.ids.forEach((id, i) => idBytes.set(id, 32 * i));
@@ -349,7 +373,7 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
             pos += len;
           }
         });
-      }),
+      })),
       bytes: sealBytes,
       threads,
     };
@@ -383,19 +407,19 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
       const backend: Backend = kind === 'memory' ? new MemoryBackend('stages') : new LocalBackend(join(spec.target, 'repo'));
       await backend.createRoot();
       stages[`store.${kind}`] = {
-        seconds: await timed(async () => {
+        ...(await timed(async () => {
           await mapLimit(packs, plan.writesInFlight, (pk) => backend.save(pk.name, pk.bytes));
-        }),
+        })),
         bytes: storedBytes,
         threads: plan.writesInFlight,
       };
       const out: Uint8Array[] = new Array<Uint8Array>(packs.length);
       stages[`load.${kind}`] = {
-        seconds: await timed(async () => {
+        ...(await timed(async () => {
           await mapLimit(packs.map((pk, i) => ({ pk, i })), plan.workers + 1, async ({ pk, i }) => {
             out[i] = await backend.load(pk.name, { offset: 0, length: pk.bytes.length - 4 });
           });
-        }),
+        })),
         bytes: storedBytes,
         threads: plan.workers + 1,
       };
@@ -405,11 +429,11 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
 
     // unseal (decrypt + decompress + verify) the loaded packs on the pool.
     stages.unseal = {
-      seconds: await timed(async () => {
+      ...(await timed(async () => {
         await mapLimit(packs.map((pk, i) => ({ pk, i })), inFlight, async ({ pk, i }) => {
           await pool.unseal({ packBytes: loaded[i]!, blobs: pk.blobs });
         });
-      }),
+      })),
       bytes: storedBytes,
       threads,
     };
@@ -424,7 +448,7 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   for (const d of dirs) await fsp.mkdir(d, { recursive: true });
   const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC;
   stages.write = {
-    seconds: await timed(async () => {
+    ...(await timed(async () => {
       await mapLimit(fileJobs, 4, async ([i, parts]) => {
         const path = join(out, relative(spec.corpus, files[i]!.path));
         if (parts.length === 1) {
@@ -449,11 +473,11 @@ async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
           await fh.close();
         }
       });
-    }),
+    })),
     bytes: corpusBytes,
     threads: 4,
   };
-  return { kind: 'stages', workers: threads, stages };
+  return { kind: 'stages', workers: threads, cores: availableParallelism(), stages };
 }
 
 async function main(): Promise<void> {

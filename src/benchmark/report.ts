@@ -86,7 +86,7 @@ export function formatPipeline(p: PipelineReport): string[] {
   out.push(`pipeline: corpus of ${formatBytes(p.corpusBytes)} in ${p.corpusFiles} files (seed ${p.seed}), memory budget ${formatBytes(p.budgetBytes)}, each run in a fresh process`);
   out.push(
     ...formatTable(
-      [{ title: 'run' }, { title: 'backend' }, { title: 'MB/s', right: true }, { title: 'wall s', right: true }, { title: 'CPU s', right: true }, { title: 'peak RSS', right: true }, { title: 'RSS/budget', right: true }, { title: 'stage busy' }, { title: 'efficiency', right: true }, { title: 'limit' }],
+      [{ title: 'run' }, { title: 'backend' }, { title: 'MB/s', right: true }, { title: 'wall s', right: true }, { title: 'CPU s', right: true }, { title: 'peak RSS', right: true }, { title: 'RSS/budget', right: true }, { title: 'stage busy' }, { title: 'cpu ceiling', right: true }, { title: 'efficiency', right: true }, { title: 'limit' }, { title: 'vs slowest stage', right: true }],
       p.runs.map((r) => [
         r.direction,
         r.backend,
@@ -96,8 +96,10 @@ export function formatPipeline(p: PipelineReport): string[] {
         formatBytes(r.peakRssBytes),
         r.peakRssOverBudget.toFixed(2),
         Object.entries(r.utilisation).map(([k, v]) => `${k} ${pct(v)}`).join(', '),
+        formatFigure(r.cpuCeilingMbps),
         r.efficiency.toFixed(2),
         r.limitingStage,
+        r.stageEfficiency.toFixed(2),
       ]),
     ),
   );
@@ -117,15 +119,16 @@ export function formatPipeline(p: PipelineReport): string[] {
   ];
   out.push(
     ...formatTable(
-      [{ title: 'direction' }, { title: 'stage' }, { title: 'MB/s', right: true }, { title: 'seconds', right: true }, { title: 'bytes', right: true }, { title: 'threads', right: true }],
-      stageRows.map(([d, n, c]) => [d, n, formatFigure(c.mbps), c.seconds.toFixed(3), formatBytes(c.bytes), String(c.threads)]),
+      [{ title: 'direction' }, { title: 'stage' }, { title: 'MB/s', right: true }, { title: 'seconds', right: true }, { title: 'CPU s', right: true }, { title: 'bytes', right: true }, { title: 'threads', right: true }],
+      stageRows.map(([d, n, c]) => [d, n, formatFigure(c.mbps), c.seconds.toFixed(3), c.cpuSeconds.toFixed(3), formatBytes(c.bytes), String(c.threads)]),
     ),
   );
   out.push('');
   for (const [name, s] of [['backup', p.backup], ['restore', p.restore]] as const) {
-    out.push(`${name}: efficiency ${s.efficiency.toFixed(2)} (worst run: ${s.backend}, limited by ${s.limitingStage}); peak RSS / budget ${s.peakRssOverBudget.toFixed(2)} (local)`);
+    out.push(`${name}: efficiency ${s.efficiency.toFixed(2)} (worst run: ${s.backend}, limited by ${s.limitingStage}; ${s.stageEfficiency.toFixed(2)} of its slowest stage alone); peak RSS / budget ${s.peakRssOverBudget.toFixed(2)} (local)`);
   }
   out.push(`restore / backup throughput (local): ${p.restoreOverBackup.toFixed(2)}`);
-  out.push('efficiency = run MB/s / slowest stage ceiling; stage busy = busy time / wall (pool stages: / workers x wall); memory runs hold the repository in the process');
+  out.push(`efficiency = run MB/s / its ceiling: the slower of its slowest stage alone and the cpu ceiling (${p.cores} cores x corpus / the CPU seconds of all its stages, each alone)`);
+  out.push('stage busy = busy time / wall (pool stages: / workers x wall); memory runs hold the repository in the process');
   return out;
 }

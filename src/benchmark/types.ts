@@ -104,12 +104,20 @@ export const RESTORE_STAGES = ['load', 'unseal', 'write'] as const;
 export type BackupStage = (typeof BACKUP_STAGES)[number];
 export type RestoreStage = (typeof RESTORE_STAGES)[number];
 export type PipelineStage = BackupStage | RestoreStage;
+/**
+ * What bounds a run: one stage (measured alone, it can go no faster), or 'cpu': every stage of
+ * the run shares the machine's cores, so together they can go no faster than the cores divided by
+ * the sum of their CPU seconds (each measured alone).
+ */
+export type PipelineLimit = PipelineStage | 'cpu';
 
 /** One stage measured alone on the whole corpus: its share of the work (bytes) and how long it took. */
 export interface StageCeiling {
   /** Source (corpus) bytes over the stage's time, 10^6 bytes/s: the end-to-end rate this stage alone would allow. */
   readonly mbps: number;
   readonly seconds: number;
+  /** CPU time of the process (every thread) while the stage ran alone. */
+  readonly cpuSeconds: number;
   /** Bytes the stage handles (read, sealed input, stored, ...). */
   readonly bytes: number;
   /** Threads the stage used (the pool's workers for chunkHash, seal and unseal). */
@@ -125,8 +133,12 @@ export interface PipelineStages {
 export interface PipelineRun {
   readonly direction: PipelineDirection;
   readonly backend: PipelineBackend;
-  /** Wall time of the pipeline (pool start to snapshot saved / last file restored). */
+  /** Wall time of the pipeline (pool ready to snapshot saved / last file restored): the best try. */
   readonly seconds: number;
+  /** Starting the pool and loading its primitives, before `seconds` (a fixed cost per command). */
+  readonly startSeconds: number;
+  /** Tries of this run; the fastest counts, with the highest peak RSS of all. */
+  readonly repeat: number;
   /** Corpus bytes over wall time, 10^6 bytes/s. */
   readonly mbps: number;
   /** User + system CPU time of the process (worker threads included) over the same span. */
@@ -138,18 +150,24 @@ export interface PipelineRun {
   readonly backendBytes: number;
   /** Busy share of each stage during the run: busy time / wall (pool stages: / workers × wall). */
   readonly utilisation: Readonly<Partial<Record<PipelineStage, number>>>;
-  /** mbps over the ceiling of the slowest stage (for this backend). */
+  /** mbps over the lowest ceiling: the slowest stage alone, or the CPU all the stages need together. */
   readonly efficiency: number;
-  readonly limitingStage: PipelineStage;
+  readonly limitingStage: PipelineLimit;
+  /** mbps over the ceiling of the slowest stage alone (ignores that the stages share the cores). */
+  readonly stageEfficiency: number;
+  /** Corpus MB/s the run's stages allow together on the machine's cores: cores × corpus / Σ stage CPU seconds. */
+  readonly cpuCeilingMbps: number;
   readonly workers: number;
   /** Bytes stored (backup) or written (restore). */
   readonly bytes: number;
 }
 
 export interface PipelineSummary {
-  /** The lower efficiency of the memory and local runs, and that run's slowest stage. */
+  /** The lower efficiency of the memory and local runs, and what bounds that run. */
   readonly efficiency: number;
-  readonly limitingStage: PipelineStage;
+  readonly limitingStage: PipelineLimit;
+  /** That run's throughput over its slowest stage alone. */
+  readonly stageEfficiency: number;
   readonly backend: PipelineBackend;
   /** Peak RSS over the budget of the local run (memory runs also hold the stored repository). */
   readonly peakRssOverBudget: number;
@@ -160,6 +178,10 @@ export interface PipelineReport {
   readonly corpusFiles: number;
   readonly seed: number;
   readonly budgetBytes: number;
+  /** Cores the stages share (os.availableParallelism of the measuring process). */
+  readonly cores: number;
+  /** Tries of each run and of the stages alone; the best counts. */
+  readonly repeat: number;
   /** Argon2id parameters of the benchmark repositories (cheaper than the default: only opening costs it). */
   readonly kdf: { readonly t: number; readonly mKiB: number; readonly p: number };
   readonly runs: readonly PipelineRun[];

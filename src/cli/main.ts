@@ -115,6 +115,7 @@ function build(): { program: Command; result: { code: number } } {
     .description('measure this machine (every primitive implementation, the whole backup and restore pipeline) and recommend a cipher and a compression level')
     .option('--quick', 'short measurements and fewer zstd levels (for CI)')
     .option('--only <sections>', 'comma-separated sections to run: primitives, pipeline (default: both)')
+    .option('--work-dir <dir>', 'where the pipeline section writes its corpus, repositories and restores (default: the system temporary folder); put it on the disk you care about')
     .option('--compare <files...>', 'compare two reports written by `engine bench --json`: A (writes the repository) and B (restores it)')
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
       const { benchCommand } = await import('./commands/bench.js');

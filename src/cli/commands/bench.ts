@@ -15,6 +15,8 @@ export interface BenchFlags {
   compare?: string[];
   /** Comma-separated sections to run (default: all). */
   only?: string;
+  /** Folder the pipeline section works in (default: os.tmpdir()). */
+  workDir?: string;
 }
 
 export function parseSections(only: string | undefined): BenchSection[] {
@@ -61,6 +63,7 @@ export async function benchCommand(flags: BenchFlags, out: Output): Promise<numb
     quick: flags.quick === true,
     policy: nativePolicy(),
     sections,
+    ...(flags.workDir !== undefined ? { pipelineTune: { workDir: flags.workDir } } : {}),
     ...(live ? { onTask: (label: string) => process.stderr.write(`\r\x1b[Kbench: ${label}`) } : {}),
   });
   if (live) process.stderr.write('\r\x1b[K');
