@@ -1,8 +1,8 @@
 // Restore: plan → read packs (parallel, coalesced ranges) → decrypt + decompress + verify (pool)
 // → write at file offsets, out of order. Planning and reading overlap: the plan is handed to the
 // reader in batches (the first small, so reading starts at once), and planning runs ahead of the
-// restored files by a bounded number of bytes of plan. A blob that fails verification is never written: the
-// files that need it are named and the restore ends with exit 4.
+// restored files by a bounded number of bytes of plan. A blob that fails verification is never
+// written: the files that need it are named and the restore ends with exit 4.
 import fs, { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobId, PackId } from '../format/ids.js';
@@ -114,7 +114,7 @@ export class Restorer {
   /** Stops planning when reading failed (and reading when planning failed), and on the caller's signal. */
   private readonly halt = new AbortController();
   private firstFailure: unknown = null;
-  /** Times planning waited for files to be restored, and batches of the plan read (for tests and `--verbose`). */
+  /** Times planning waited for files to be restored, and batches of the plan read (for tests). */
   planWaits = 0;
   batchesRead = 0;
   private readonly signal: AbortSignal;
