@@ -98,6 +98,21 @@ function cpuSecondsSince(c0: NodeJS.CpuUsage): number {
   return (c.user + c.system) / 1e6;
 }
 
+/** The result of a backup or restore run whose clock started at t0 / c0: wall, CPU and peak RSS now. */
+function runResult(t0: number, c0: NodeJS.CpuUsage, r: { startSeconds: number; backend: Backend; workers: number; bytes: number; busyMs: Record<string, number> }): RunStepResult {
+  return {
+    kind: 'run',
+    seconds: (performance.now() - t0) / 1000,
+    startSeconds: r.startSeconds,
+    cpuSeconds: cpuSecondsSince(c0),
+    peakRssBytes: peakRssBytes(),
+    backendBytes: r.backend instanceof MemoryBackend ? r.backend.bytes : 0,
+    workers: r.workers,
+    bytes: r.bytes,
+    busyMs: r.busyMs,
+  };
+}
+
 /** Copies every object of a local repository into a memory backend. */
 async function loadIntoMemory(dir: string): Promise<MemoryBackend> {
   const local = new LocalBackend(dir);
@@ -148,19 +163,7 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   } finally {
     await pool.close();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpuSeconds = cpuSecondsSince(c0);
-  return {
-    kind: 'run',
-    seconds,
-    startSeconds,
-    cpuSeconds,
-    peakRssBytes: peakRssBytes(),
-    backendBytes: backend instanceof MemoryBackend ? backend.bytes : 0,
-    workers: plan.workers,
-    bytes: uploader.stats.bytesAddedStored,
-    busyMs,
-  };
+  return runResult(t0, c0, { startSeconds, backend, workers: plan.workers, bytes: uploader.stats.bytesAddedStored, busyMs });
 }
 
 async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<PrimitiveName, string>): Promise<RunStepResult> {
@@ -190,19 +193,7 @@ async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<Primiti
   } finally {
     await pool.close();
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const cpuSeconds = cpuSecondsSince(c0);
-  return {
-    kind: 'run',
-    seconds,
-    startSeconds,
-    cpuSeconds,
-    peakRssBytes: peakRssBytes(),
-    backendBytes: backend instanceof MemoryBackend ? backend.bytes : 0,
-    workers: plan.workers,
-    bytes: restorer.counters.bytesWritten,
-    busyMs,
-  };
+  return runResult(t0, c0, { startSeconds, backend, workers: plan.workers, bytes: restorer.counters.bytesWritten, busyMs });
 }
 
 // --- stage ceilings ---------------------------------------------------------------------------
