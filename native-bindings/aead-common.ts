@@ -33,6 +33,12 @@ export function selfTestAead(aead: Aead, vectors: readonly AeadVector[]): void {
     const sealed = fromHex(v.sealed);
     expectBytes(`${v.name} seal`, aead.seal(key, nonce, plaintext, aad), sealed);
     expectBytes(`${v.name} open`, aead.open(key, nonce, sealed, aad), plaintext);
+    const into = new Uint8Array(sealed.length);
+    aead.sealInto(key, nonce, plaintext, aad, into);
+    expectBytes(`${v.name} sealInto`, into, sealed);
+    const back = new Uint8Array(plaintext.length);
+    if (!aead.openInto(key, nonce, sealed, aad, back)) throw new Error(`${v.name}: openInto refused a valid input`);
+    expectBytes(`${v.name} openInto`, back, plaintext);
     const tampered = Uint8Array.from(sealed);
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1;
     if (aead.open(key, nonce, tampered, aad) !== null) throw new Error(`${v.name}: open accepted a modified tag`);
@@ -40,4 +46,30 @@ export function selfTestAead(aead: Aead, vectors: readonly AeadVector[]): void {
       throw new Error(`${v.name}: open accepted input shorter than a tag`);
     }
   }
+}
+
+/** The two `…Into` methods of an Aead whose implementation can only return fresh buffers: a copy each. */
+export function intoByCopy(name: string, seal: Aead['seal'], open: Aead['open']): Pick<Aead, 'sealInto' | 'openInto'> {
+  return {
+    sealInto(key, nonce, plaintext, aad, out) {
+      checkOutLength(name, out, plaintext.length + TAG_BYTES);
+      out.set(seal(key, nonce, plaintext, aad));
+    },
+    openInto(key, nonce, sealed, aad, out) {
+      if (sealed.length < TAG_BYTES) return false;
+      checkOutLength(name, out, sealed.length - TAG_BYTES);
+      const plain = open(key, nonce, sealed, aad);
+      if (plain === null) {
+        out.fill(0);
+        return false;
+      }
+      out.set(plain);
+      return true;
+    },
+  };
+}
+
+/** A wrongly sized output is a programming error: every implementation throws the same RangeError. */
+export function checkOutLength(name: string, out: Uint8Array, expected: number): void {
+  if (out.length !== expected) throw new RangeError(`${name} output must be ${Math.max(0, expected)} bytes, got ${out.length}`);
 }

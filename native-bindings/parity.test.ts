@@ -146,6 +146,39 @@ function aeadSuite(name: string, impls: readonly Loaded<Aead>[], adapter: Adapte
       }
     });
 
+    it.each(SIZES)('sealInto and openInto write the same bytes as seal and open, %i bytes, in every implementation', (size) => {
+      const nonceBytes = impls[0]?.value.nonceBytes ?? 0;
+      const key = randomBytes(32);
+      const nonce = randomBytes(nonceBytes);
+      const aad = randomBytes(2);
+      const plaintext = randomBytes(size);
+      const expected = impls[0]!.value.seal(key, nonce, plaintext, aad);
+      for (const a of impls) {
+        // Into the middle of a larger buffer, whose neighbours must stay untouched.
+        const backing = new Uint8Array(size + 16 + 10).fill(0xaa);
+        a.value.sealInto(offsetView(key), offsetView(nonce), offsetView(plaintext), offsetView(aad), backing.subarray(5, 5 + size + 16));
+        expect(toHex(backing.subarray(5, 5 + size + 16)), a.impl).toBe(toHex(expected));
+        expect([...backing.subarray(0, 5), ...backing.subarray(5 + size + 16)].every((b) => b === 0xaa), a.impl).toBe(true);
+        const back = new Uint8Array(size);
+        expect(a.value.openInto(key, nonce, offsetView(expected), aad, back), a.impl).toBe(true);
+        expect(Buffer.from(back).equals(plaintext), a.impl).toBe(true);
+      }
+    });
+
+    it.each(impls.map((a) => [a.impl, a.value] as const))('%s openInto returns false and zeroes its output on tampering; wrong output sizes throw RangeError', (_, a) => {
+      const key = randomBytes(32);
+      const nonce = randomBytes(a.nonceBytes);
+      const aad = randomBytes(2);
+      const sealed = a.seal(key, nonce, randomBytes(100), aad);
+      const out = new Uint8Array(100).fill(7);
+      expect(a.openInto(key, nonce, flipBit(sealed, 3), aad, out)).toBe(false);
+      expect(out.every((b) => b === 0)).toBe(true);
+      expect(a.openInto(key, nonce, sealed.subarray(0, 15), aad, new Uint8Array(0))).toBe(false);
+      expect(() => a.openInto(key, nonce, sealed, aad, new Uint8Array(99))).toThrow(RangeError);
+      expect(() => a.sealInto(key, nonce, new Uint8Array(10), aad, new Uint8Array(25))).toThrow(RangeError);
+      expect(() => a.sealInto(key, nonce, new Uint8Array(10), aad, new Uint8Array(27))).toThrow(RangeError);
+    });
+
     it.each(impls.map((a) => [a.impl, a.value] as const))('%s throws RangeError for wrong key or nonce sizes', (_, a) => {
       const pt = new Uint8Array(4);
       expect(() => a.seal(new Uint8Array(16), new Uint8Array(a.nonceBytes), pt, pt)).toThrow(RangeError);
@@ -249,6 +282,37 @@ describe('zstd', () => {
           }
         }
       }
+    }
+  });
+
+  it.each(SIZES)('compressInto and decompressInto interoperate with every implementation, %i bytes', (size) => {
+    for (const input of [randomBytes(size), compressible(size)]) {
+      for (const enc of zstds) {
+        const bound = enc.value.compressBound(input.length);
+        // Every implementation states the same bound: it is zstd's formula, not a build's choice.
+        for (const other of zstds) expect(other.value.compressBound(input.length)).toBe(bound);
+        const frame = new Uint8Array(bound);
+        const n = enc.value.compressInto(offsetView(input), 3, frame);
+        expect(n).toBeLessThanOrEqual(bound);
+        for (const dec of zstds) {
+          expect(Buffer.from(dec.value.decompress(frame.subarray(0, n), input.length)).equals(input), `${enc.impl} -> ${dec.impl}`).toBe(true);
+          const out = new Uint8Array(input.length + 3);
+          const produced = dec.value.decompressInto(offsetView(frame.subarray(0, n)), out);
+          expect(produced).toBe(input.length);
+          expect(Buffer.from(out.subarray(0, produced)).equals(input), `${enc.impl} -> ${dec.impl} (into)`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it.each(zstds.map((z) => [z.impl, z.value] as const))('%s compressInto refuses an output below the bound; decompressInto enforces its output length', (_, z) => {
+    const input = compressible(5000);
+    expect(() => z.compressInto(input, 3, new Uint8Array(z.compressBound(input.length) - 1))).toThrow(RangeError);
+    const sized = fromHex(GOLDEN_FRAME_SIZED);
+    const unsized = fromHex(GOLDEN_FRAME_UNSIZED);
+    for (const frame of [sized, unsized]) {
+      expect(() => z.decompressInto(frame, new Uint8Array(text.length - 1))).toThrow(expect.objectContaining({ code: 'E_ZSTD_TOO_LARGE' }));
+      expect(z.decompressInto(frame, new Uint8Array(text.length))).toBe(text.length);
     }
   });
 

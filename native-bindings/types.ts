@@ -23,6 +23,13 @@ export interface Aead {
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** Returns null when authentication fails (wrong key, tampered data); never throws for that. */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null;
+  /**
+   * seal() writing ciphertext || tag into `out`, which is exactly plaintext.length + 16 bytes and
+   * does not overlap the plaintext: lets a hot loop reuse its buffers instead of allocating.
+   */
+  sealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array): void;
+  /** open() writing the plaintext into `out` (exactly sealed.length - 16 bytes); false, with `out` zeroed, when authentication fails. */
+  openInto(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, out: Uint8Array): boolean;
 }
 
 export interface Argon2Params {
@@ -49,6 +56,12 @@ export interface Zstd {
   compress(input: Uint8Array, level: number): Uint8Array;
   /** Throws if the frame is corrupt or would expand beyond maxOutput bytes. */
   decompress(input: Uint8Array, maxOutput: number): Uint8Array;
+  /** The largest frame compress() can make from `inputLength` bytes (zstd's ZSTD_COMPRESSBOUND). */
+  compressBound(inputLength: number): number;
+  /** compress() into `out`, at least compressBound(input.length) bytes; returns the frame's length. */
+  compressInto(input: Uint8Array, level: number, out: Uint8Array): number;
+  /** decompress() into `out`, whose length is the limit (maxOutput); returns the bytes produced. */
+  decompressInto(input: Uint8Array, out: Uint8Array): number;
 }
 
 export interface Primitives {

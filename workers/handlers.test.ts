@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPrimitives } from '../native-bindings/index.js';
 import { type ChunkerParams, FastCdc } from '../src/chunker/fastcdc.js';
 import { deriveGear } from '../src/chunker/gear.js';
-import { Suite, envelopeOverhead } from '../src/crypto/envelope.js';
+import { EnvelopeWorkspace, Suite, envelopeOverhead } from '../src/crypto/envelope.js';
 import { deriveRepoKeys } from '../src/crypto/keys.js';
 import { ErrorCode, isEngineError } from '../src/errors/engine-error.js';
 import { chunkHash, seal, unseal } from './handlers.js';
@@ -233,6 +233,20 @@ describe('seal and unseal', () => {
       const back = parseUnsealed(unseal(p, keys, { packBytes, blobs }));
       expect(back.map((b) => b.status)).toEqual(c.chunks.map(() => UnsealStatus.OK));
       expect(Buffer.compare(Buffer.concat(back.map((b) => b.bytes)), data)).toBe(0);
+    }
+  });
+
+  it('one workspace serves many tasks of both suites, as in a worker, with the same results', () => {
+    const ws = new EnvelopeWorkspace(p, keys);
+    const other = chunked(mixed(60_000).map((b) => b ^ 0x33));
+    for (const suite of [Suite.XCHACHA20_POLY1305, Suite.AES_256_GCM, Suite.XCHACHA20_POLY1305]) {
+      for (const input of [c, other]) {
+        const sealedBlobs = parseSealed(seal(p, keys, suite, 3, true, { segment: input.segment, ranges: input.ranges, ids: input.ids }, ws));
+        const { packBytes, blobs } = packOf(sealedBlobs, input.chunks, input.ids, 3);
+        const back = parseUnsealed(unseal(p, keys, { packBytes, blobs }, ws));
+        expect(back.map((b) => b.status)).toEqual(input.chunks.map(() => UnsealStatus.OK));
+        back.forEach((b, i) => expect(Buffer.compare(b.bytes, input.chunks[i]!), `blob ${i}`).toBe(0));
+      }
     }
   });
 

@@ -1,7 +1,7 @@
 // The CPU work of the pipeline as pure functions over buffers, so they can be tested without a pool.
 import type { Primitives } from '../native-bindings/types.js';
 import type { FastCdc } from '../src/chunker/fastcdc.js';
-import { envelopeOverhead, open as openEnvelope, seal as sealEnvelope, type Suite } from '../src/crypto/envelope.js';
+import { EnvelopeWorkspace, type Suite } from '../src/crypto/envelope.js';
 import type { RepoKeys } from '../src/crypto/keys.js';
 import { ErrorCode, InternalError, isEngineError } from '../src/errors/engine-error.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, SpanChunks, UnsealInput } from './protocol.js';
@@ -29,14 +29,22 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * The result buffer is allocated up front at its largest possible size (each blob at most its
- * length plus the envelope overhead, since compression is only kept when it pays), and every
- * sealed blob is copied in as soon as it is made: so when the per-chunk GC runs, every temporary
- * is dead and nothing is promoted to the old generation (see src/util/gc.ts).
+ * length plus the envelope overhead, since compression is only kept when it pays), and every blob
+ * is sealed straight into it: the workspace's scratch serves every chunk, so nothing chunk-sized
+ * is allocated per blob (see EnvelopeWorkspace for why that matters).
  */
-export function seal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>, suite: Suite, zstdLevel: number, verify: boolean, input: SealInput): ArrayBuffer {
+export function seal(
+  p: Primitives,
+  keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>,
+  suite: Suite,
+  zstdLevel: number,
+  verify: boolean,
+  input: SealInput,
+  ws: EnvelopeWorkspace = new EnvelopeWorkspace(p, keys),
+): ArrayBuffer {
   const count = input.ranges.length / 2;
   let bound = 4 + 4 * count;
-  for (let i = 0; i < count; i++) bound += input.ranges[2 * i + 1]! + envelopeOverhead(suite);
+  for (let i = 0; i < count; i++) bound += EnvelopeWorkspace.sealedBound(suite, input.ranges[2 * i + 1]!);
   const out = new ArrayBuffer(bound);
   const view = new DataView(out);
   const bytes = new Uint8Array(out);
@@ -44,25 +52,29 @@ export function seal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'bl
   let pos = 4 + 4 * count;
   for (let i = 0; i < count; i++) {
     const chunk = input.segment.subarray(input.ranges[2 * i]!, input.ranges[2 * i]! + input.ranges[2 * i + 1]!);
-    const s = sealEnvelope(p, keys, chunk, { suite, zstdLevel });
+    const length = ws.sealInto(chunk, { suite, zstdLevel }, bytes.subarray(pos, pos + EnvelopeWorkspace.sealedBound(suite, chunk.length)));
     if (verify) {
       // Read back what would be stored before it can be deduplicated against: a fault in memory,
       // a miscompiled primitive or a bug must never put bad data under a good id.
       const id = input.ids.subarray(32 * i, 32 * i + 32);
-      const back = openEnvelope(p, keys, s, chunk.length, 'verification');
+      const back = ws.openScratch(bytes.subarray(pos, pos + length), chunk.length, 'verification');
       if (!equalBytes(back, chunk) || !equalBytes(p.blake3.keyedHash(keys.blobId, back), id)) {
         throw new InternalError(`sealed blob failed verification (chunk ${i} of ${count}): refusing to store it`);
       }
     }
-    view.setUint32(4 + 4 * i, s.length, true);
-    bytes.set(s, pos);
-    pos += s.length;
+    view.setUint32(4 + 4 * i, length, true);
+    pos += length;
   }
   // The unused tail travels back too: copying the used part out would leave one more dead buffer.
   return out;
 }
 
-export function unseal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>, input: UnsealInput): ArrayBuffer {
+export function unseal(
+  p: Primitives,
+  keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>,
+  input: UnsealInput,
+  ws: EnvelopeWorkspace = new EnvelopeWorkspace(p, keys),
+): ArrayBuffer {
   const n = input.blobs.length;
   const out = new ArrayBuffer(4 + 8 * n + input.blobs.reduce((t, b) => t + b.rawLength, 0));
   const view = new DataView(out);
@@ -73,13 +85,15 @@ export function unseal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | '
     let status: number = UnsealStatus.OK;
     let len = 0;
     try {
-      const plain = openEnvelope(p, keys, input.packBytes.subarray(b.offset, b.offset + b.length), b.rawLength, 'blob');
-      if (plain.length !== b.rawLength) status = UnsealStatus.BAD_PAYLOAD;
-      else if (!equalBytes(p.blake3.keyedHash(keys.blobId, plain), Buffer.from(b.id, 'hex'))) status = UnsealStatus.ID_MISMATCH;
+      // Opened straight into its place in the result; a blob that fails leaves its bytes behind
+      // for the next one to overwrite.
+      const slot = bytes.subarray(pos, pos + b.rawLength);
+      const produced = ws.openInto(input.packBytes.subarray(b.offset, b.offset + b.length), slot, 'blob');
+      if (produced !== b.rawLength) status = UnsealStatus.BAD_PAYLOAD;
+      else if (!equalBytes(p.blake3.keyedHash(keys.blobId, slot), Buffer.from(b.id, 'hex'))) status = UnsealStatus.ID_MISMATCH;
       else {
-        bytes.set(plain, pos);
-        pos += plain.length;
-        len = plain.length;
+        pos += produced;
+        len = produced;
       }
     } catch (err) {
       if (!isEngineError(err)) throw err;

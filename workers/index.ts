@@ -5,7 +5,7 @@ import { workerData } from 'node:worker_threads';
 import { loadChosenPrimitives } from '../native-bindings/index.js';
 import type { Primitives } from '../native-bindings/types.js';
 import { FastCdc } from '../src/chunker/fastcdc.js';
-import type { Suite } from '../src/crypto/envelope.js';
+import { EnvelopeWorkspace, type Suite } from '../src/crypto/envelope.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, UnsealInput, UnsealOutput, WorkerInit } from './protocol.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { collectYoung } from '../src/util/gc.js';
@@ -14,9 +14,15 @@ import { chunkHash as chunkHashPure, seal as sealPure, unseal as unsealPure } fr
 const init = workerData as WorkerInit;
 if (init.protocol !== PROTOCOL_VERSION) throw new Error(`worker protocol ${init.protocol} != ${PROTOCOL_VERSION}`);
 
-let ready: Promise<{ p: Primitives; cdc: FastCdc }> | null = null;
-function context(): Promise<{ p: Primitives; cdc: FastCdc }> {
-  ready ??= loadChosenPrimitives(init.chosen).then((p) => ({ p, cdc: new FastCdc(init.chunker, init.gear) }));
+interface Context {
+  readonly p: Primitives;
+  readonly cdc: FastCdc;
+  /** This thread's envelope scratch, reused by every task. */
+  readonly ws: EnvelopeWorkspace;
+}
+let ready: Promise<Context> | null = null;
+function context(): Promise<Context> {
+  ready ??= loadChosenPrimitives(init.chosen).then((p) => ({ p, cdc: new FastCdc(init.chunker, init.gear), ws: new EnvelopeWorkspace(p, init.keys) }));
   return ready;
 }
 // Loaded as the thread starts, not at its first task: the main thread meanwhile opens the
@@ -44,15 +50,15 @@ export async function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput>
 }
 
 export async function seal(input: SealInput): Promise<SealOutput> {
-  const { p } = await context();
-  const out = sealPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input);
+  const { p, ws } = await context();
+  const out = sealPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input, ws);
   collectYoung();
   return moveBuffer(out);
 }
 
 export async function unseal(input: UnsealInput): Promise<UnsealOutput> {
-  const { p } = await context();
-  const out = unsealPure(p, init.keys, input);
+  const { p, ws } = await context();
+  const out = unsealPure(p, init.keys, input, ws);
   collectYoung();
   return moveBuffer(out);
 }

@@ -1,5 +1,5 @@
 import type { Aead } from '../types.js';
-import { checkKeyNonce, KEY_BYTES, TAG_BYTES } from '../aead-common.js';
+import { checkKeyNonce, intoByCopy, KEY_BYTES, TAG_BYTES } from '../aead-common.js';
 import { nodeOpen, nodeSeal, requireNodeCipher } from '../node-aead.js';
 import { hchacha20 } from './hchacha20.js';
 import { nobleAead } from '../noble-aead.js';
@@ -20,30 +20,25 @@ function derive(key: Uint8Array, nonce: Uint8Array): void {
 /** XChaCha20-Poly1305 as HChaCha20 (TypeScript) + node:crypto's IETF ChaCha20-Poly1305. */
 export async function loadNodeXChaCha(): Promise<Aead> {
   requireNodeCipher('chacha20-poly1305');
-  return {
-    impl: 'node:crypto+hchacha20',
-    keyBytes: KEY_BYTES,
-    nonceBytes: NONCE_BYTES,
-    tagBytes: TAG_BYTES,
-    seal(key, nonce, plaintext, aad) {
-      checkKeyNonce(NAME, key, nonce, NONCE_BYTES);
-      derive(key, nonce);
-      try {
-        return nodeSeal('chacha20-poly1305', subkey, iv, plaintext, aad);
-      } finally {
-        subkey.fill(0);
-      }
-    },
-    open(key, nonce, sealed, aad) {
-      checkKeyNonce(NAME, key, nonce, NONCE_BYTES);
-      derive(key, nonce);
-      try {
-        return nodeOpen('chacha20-poly1305', subkey, iv, sealed, aad);
-      } finally {
-        subkey.fill(0);
-      }
-    },
+  const seal: Aead['seal'] = (key, nonce, plaintext, aad) => {
+    checkKeyNonce(NAME, key, nonce, NONCE_BYTES);
+    derive(key, nonce);
+    try {
+      return nodeSeal('chacha20-poly1305', subkey, iv, plaintext, aad);
+    } finally {
+      subkey.fill(0);
+    }
   };
+  const open: Aead['open'] = (key, nonce, sealed, aad) => {
+    checkKeyNonce(NAME, key, nonce, NONCE_BYTES);
+    derive(key, nonce);
+    try {
+      return nodeOpen('chacha20-poly1305', subkey, iv, sealed, aad);
+    } finally {
+      subkey.fill(0);
+    }
+  };
+  return { impl: 'node:crypto+hchacha20', keyBytes: KEY_BYTES, nonceBytes: NONCE_BYTES, tagBytes: TAG_BYTES, seal, open, ...intoByCopy(NAME, seal, open) };
 }
 
 /** Last resort, pure JavaScript (~10x slower). */

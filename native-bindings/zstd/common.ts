@@ -53,3 +53,15 @@ export function checkProduced(plan: OutputPlan, produced: number): void {
     throw new ZstdDecodeError('E_ZSTD_CORRUPT', `zstd: frame declared ${plan.capacity} bytes but produced ${produced}`);
   }
 }
+
+/** ZSTD_COMPRESSBOUND from zstd.h: the largest frame the compressor can make from `n` bytes. */
+export function compressBound(n: number): number {
+  const small = 128 * 1024;
+  return n + (n >>> 8) + (n < small ? (small - n) >>> 11 : 0);
+}
+
+/** compressInto's output must hold any frame the input can make. */
+export function checkCompressOut(inputLength: number, out: Uint8Array): void {
+  const bound = compressBound(inputLength);
+  if (out.length < bound) throw new RangeError(`zstd compressInto needs an output of at least ${bound} bytes, got ${out.length}`);
+}

@@ -27,6 +27,14 @@ export function selfTestZstd(z: Zstd): void {
   expectDecodeError('corrupt frame', 'E_ZSTD_CORRUPT', () => z.decompress(corrupt, 1 << 20));
   const input = patternBytes(100_000);
   expectBytes('round trip', z.decompress(z.compress(input, 3), input.length), input);
+  // The …Into forms: the same frames, in and out of caller-owned buffers.
+  const frame = new Uint8Array(z.compressBound(input.length));
+  const frameLength = z.compressInto(input, 3, frame);
+  expectBytes('compressInto round trip', z.decompress(frame.subarray(0, frameLength), input.length), input);
+  const into = new Uint8Array(text.length + 7);
+  const produced = z.decompressInto(sized, into);
+  expectBytes('golden frame into', into.subarray(0, produced), text);
+  expectDecodeError('decompressInto below the declared size', 'E_ZSTD_TOO_LARGE', () => z.decompressInto(sized, into.subarray(0, text.length - 1)));
 }
 
 function expectDecodeError(what: string, code: ZstdDecodeError['code'], run: () => unknown): void {

@@ -1,7 +1,7 @@
 import type { Zstd } from '../types.js';
 import { allocOwned } from '../bytes.js';
 import { importOptional, requireFunctions } from '../optional-module.js';
-import { checkLevel, checkProduced, decodeFailure, planOutput } from './common.js';
+import { checkCompressOut, checkLevel, checkProduced, decodeFailure, planOutput, type OutputPlan } from './common.js';
 
 const SPECIFIER = 'zstd-napi/binding.js';
 
@@ -51,16 +51,31 @@ export async function loadZstdNapi(): Promise<Zstd> {
     decompress(input, maxOutput) {
       const plan = planOutput(input, maxOutput);
       const out = allocOwned(plan.capacity);
-      let produced: number;
-      try {
-        produced = dctx.decompress(out, input);
-      } catch (err) {
-        throw decodeFailure(plan, err);
-      }
-      checkProduced(plan, produced);
+      const produced = decompressPlanned(dctx, plan, input, out);
       return produced === out.length ? out : copyOut(out, produced);
     },
+    compressBound: (n) => binding.compressBound(n),
+    compressInto(input, level, out) {
+      checkLevel(level);
+      checkCompressOut(input.length, out);
+      return cctx.compress(out, input, level);
+    },
+    decompressInto(input, out) {
+      const plan = planOutput(input, out.length);
+      return decompressPlanned(dctx, plan, input, out.subarray(0, plan.capacity));
+    },
   };
+}
+
+function decompressPlanned(dctx: DCtx, plan: OutputPlan, input: Uint8Array, out: Uint8Array): number {
+  let produced: number;
+  try {
+    produced = dctx.decompress(out, input);
+  } catch (err) {
+    throw decodeFailure(plan, err);
+  }
+  checkProduced(plan, produced);
+  return produced;
 }
 
 function copyOut(from: Buffer, length: number): Buffer {
