@@ -103,6 +103,17 @@ function build(): { program: Command; result: { code: number } } {
     });
 
   program
+    .command('check')
+    .description('verify the repository: structure always, and the data of every pack (--read-data) or of some (--read-data-subset); exit 4 when anything is wrong')
+    .option('--read-data', 'download and verify every blob of every pack')
+    .option('--read-data-subset <subset>', 'verify the data of some packs only: n/t (the n-th of t groups, by pack id) or x% (a random x%)')
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      const { checkCommand } = await import('./commands/check.js');
+      result.code = await checkCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
     .command('doctor')
     .description('show which implementation of each primitive is in use, and why')
     .action(async (_flags: unknown, cmd: Command) => {

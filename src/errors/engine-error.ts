@@ -95,7 +95,7 @@ export class FormatError extends EngineError {
 export class IntegrityError extends EngineError {
   constructor(message: string, opts: EngineErrorOptions = {}) {
     super(ErrorCode.INTEGRITY, message, {
-      hint: 'the repository holds damaged data; run `engine check --read-data` when available, and keep the damaged objects for inspection',
+      hint: 'the repository holds damaged data: `engine check --read-data` lists every damaged object; keep them for inspection',
       ...opts,
     });
   }

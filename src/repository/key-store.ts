@@ -5,7 +5,7 @@ import type { Argon2Params, Primitives } from '../../native-bindings/types.js';
 import type { Backend } from '../backend/types.js';
 import { openWithKey, sealWithKey } from '../crypto/envelope.js';
 import { MASTER_KEY_BYTES } from '../crypto/keys.js';
-import { BadCredentialsError, isEngineError, ErrorCode } from '../errors/engine-error.js';
+import { BadCredentialsError, ErrorCode, IntegrityError, isEngineError } from '../errors/engine-error.js';
 import type { KeyId } from '../format/ids.js';
 import { decodeKeyFile, encodeKeyFile, type KeyFile } from '../format/key-file.js';
 import { toHex } from '../util/hex.js';
@@ -36,13 +36,26 @@ export async function createKeyFile(p: Primitives, backend: Backend, password: U
   return id;
 }
 
-/** Tries every key file; throws BadCredentialsError when none opens with this password. */
+/**
+ * Tries every key file; throws BadCredentialsError when none opens with this password. A key file
+ * whose bytes no longer hash to its name is damaged: it is skipped, and when no other key file
+ * opens, the error names it (an integrity problem, exit 4) instead of blaming the password.
+ */
 export async function unlockMasterKey(p: Primitives, backend: Backend, password: Uint8Array): Promise<{ keyId: KeyId; master: Uint8Array }> {
   let seen = 0;
+  const damaged: string[] = [];
   for await (const info of backend.list(KEYS_PREFIX)) {
     seen++;
     const bytes = await backend.load(info.name, undefined, { metadata: true });
-    const file = decodeKeyFile(bytes, info.name);
+    let file: KeyFile;
+    try {
+      if (toHex(p.blake3.hash(bytes)) !== idOfName(info.name)) throw new IntegrityError(`${info.name}: contents do not match the name`);
+      file = decodeKeyFile(bytes, info.name);
+    } catch (err) {
+      if (!isEngineError(err, ErrorCode.INTEGRITY) && !isEngineError(err, ErrorCode.FORMAT_CORRUPT) && !isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED)) throw err;
+      damaged.push(info.name);
+      continue;
+    }
     const wrapKey = await p.argon2id.derive(password, Buffer.from(file.salt, 'base64'), { t: file.t, mKiB: file.m, p: 1 }, 32);
     try {
       const master = openWithKey(p, wrapKey, new Uint8Array(Buffer.from(file.data, 'base64')), MASTER_KEY_BYTES, info.name);
@@ -52,6 +65,12 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
     }
   }
   if (seen === 0) throw new BadCredentialsError('the repository has no key files');
+  if (damaged.length > 0) {
+    throw new IntegrityError(`no key file opens with this password, and ${damaged.join(', ')} ${damaged.length === 1 ? 'is' : 'are'} damaged (contents do not match the name)`, {
+      hint: 'if the password is right, the damaged key file was its key: restore that object from another copy of the repository',
+      details: { objects: damaged },
+    });
+  }
   throw new BadCredentialsError();
 }
 

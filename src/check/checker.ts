@@ -1,0 +1,390 @@
+// `engine check`: verifies a repository's structure and, on request, its data, reporting every
+// problem per object instead of stopping at the first one.
+//
+// Structure: every key file and metadata object matches its name (names are BLAKE3 of the stored
+// bytes) and decrypts; every pack an index names exists and its header lists exactly what the
+// index says; every snapshot's trees load, and every blob they reference is in the index with
+// the right type. Data (--read-data, or a subset): each selected pack is downloaded whole, its
+// bytes must hash to its name, its header must authenticate, and every blob in it must decrypt,
+// decompress and hash to its id (on the worker pool).
+import type { Backend } from '../backend/types.js';
+import { isNotFound } from '../backend/errors.js';
+import { open as openEnvelope } from '../crypto/envelope.js';
+import { ErrorCode, isEngineError } from '../errors/engine-error.js';
+import { type BlobId, BlobType, blobTypeName, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
+import { decodeIndex, type IndexFile } from '../format/index-file.js';
+import { decodeKeyFile } from '../format/key-file.js';
+import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
+import { mapLimit } from '../pipeline/budget.js';
+import type { WorkerPool } from '../pipeline/pool.js';
+import { DATA_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from '../repository/layout.js';
+import { MasterIndex } from '../repository/master-index.js';
+import type { Repository } from '../repository/repository.js';
+import { decodeSnapshot } from '../format/snapshot.js';
+import { toHex } from '../util/hex.js';
+import { UnsealStatus } from '../../workers/protocol.js';
+
+export type Severity = 'error' | 'warning';
+
+export interface Finding {
+  readonly severity: Severity;
+  /** The object at fault: a storage name (`data/ab/ab…`, `index/…`, `snapshots/…`, `keys/…`) or `tree <id>`. */
+  readonly object: string;
+  readonly message: string;
+}
+
+/** Which packs --read-data reads: all of them, or a subset. */
+export type PackSelection = { readonly kind: 'all' } | { readonly kind: 'group'; readonly n: number; readonly of: number } | { readonly kind: 'percent'; readonly percent: number };
+
+export interface CheckOptions {
+  /** Packs whose data is read and verified; none when absent. */
+  readonly readData?: PackSelection;
+  /** Required with readData: blobs are opened and verified on it. */
+  readonly pool?: WorkerPool;
+  /** Packs downloaded at once for --read-data (each is held whole while it is verified). */
+  readonly packsInFlight?: number;
+  readonly onFinding: (f: Finding) => void;
+  readonly onProgress?: (what: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface CheckSummary {
+  keys: number;
+  indexObjects: number;
+  packs: number;
+  snapshots: number;
+  trees: number;
+  dataBlobs: number;
+  packsRead: number;
+  blobsRead: number;
+  bytesRead: number;
+  unreferencedPacks: number;
+  errors: number;
+  warnings: number;
+}
+
+/** Header bytes read on a first try: one round trip for packs of up to ~1500 blobs. */
+const HEADER_GUESS_BYTES = 64 * 1024;
+
+export class Checker {
+  private readonly repo: Repository;
+  private readonly backend: Backend;
+  private readonly opts: CheckOptions;
+  private readonly summary: CheckSummary = { keys: 0, indexObjects: 0, packs: 0, snapshots: 0, trees: 0, dataBlobs: 0, packsRead: 0, blobsRead: 0, bytesRead: 0, unreferencedPacks: 0, errors: 0, warnings: 0 };
+  /** Every blob of every readable index object, per pack (a blob may be listed in several packs). */
+  private readonly packsIndexed = new Map<PackId, { blobs: Map<BlobId, PackBlob>; indexIds: IndexId[] }>();
+
+  constructor(repo: Repository, opts: CheckOptions) {
+    this.repo = repo;
+    this.backend = repo.backend;
+    this.opts = opts;
+    if (opts.readData && !opts.pool) throw new Error('Checker: reading data needs a worker pool');
+  }
+
+  private report(severity: Severity, object: string, message: string): void {
+    if (severity === 'error') this.summary.errors++;
+    else this.summary.warnings++;
+    this.opts.onFinding({ severity, object, message });
+  }
+
+  private progress(what: string): void {
+    this.opts.onProgress?.(what);
+  }
+
+  async run(): Promise<CheckSummary> {
+    this.progress('checking key files');
+    await this.checkKeys();
+    this.progress('loading index objects');
+    const index = await this.loadIndexes();
+    this.progress('checking packs');
+    const stored = await this.listPacks();
+    this.stored = stored;
+    await this.checkPacks(stored);
+    this.progress('checking snapshots and trees');
+    await this.checkSnapshots(index);
+    if (this.opts.readData) {
+      this.progress('reading pack data');
+      await this.readData(stored);
+    }
+    return this.summary;
+  }
+
+  /** Key files are clear-text JSON named by the BLAKE3 of their bytes; a flipped bit shows in the name check. */
+  private async checkKeys(): Promise<void> {
+    for await (const info of this.backend.list(KEYS_PREFIX)) {
+      this.opts.signal?.throwIfAborted();
+      this.summary.keys++;
+      try {
+        const bytes = await this.backend.load(info.name, undefined, { metadata: true });
+        if (toHex(this.repo.p.blake3.hash(bytes)) !== idOfName(info.name)) {
+          this.report('error', info.name, 'contents do not match the name (damaged key file)');
+          continue;
+        }
+        decodeKeyFile(bytes, info.name);
+      } catch (err) {
+        this.fail(info.name, err);
+      }
+    }
+  }
+
+  /** Reports an error found while checking `object`; errors that are not about the data propagate. */
+  private fail(object: string, err: unknown): void {
+    if (isNotFound(err)) {
+      this.report('error', object, 'is listed but cannot be read (missing)');
+      return;
+    }
+    const aboutData = isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED);
+    if (!isEngineError(err) || !aboutData) throw err;
+    // Messages from the decoders start with the object's name: keep only what follows it.
+    const text = err.message.startsWith(`${object}: `) ? err.message.slice(object.length + 2) : err.message;
+    this.report('error', object, text);
+  }
+
+  private async loadIndexes(): Promise<MasterIndex> {
+    const index = new MasterIndex();
+    const ids = await this.repo.listIndexIds();
+    this.summary.indexObjects = ids.length;
+    const reads = Math.max(1, Math.min(16, this.backend.parallelism));
+    await mapLimit(ids, reads, async (id) => {
+      this.opts.signal?.throwIfAborted();
+      const name = indexName(id);
+      let file: IndexFile;
+      try {
+        file = decodeIndex(await this.repo.loadUnpacked(name), name);
+      } catch (err) {
+        this.fail(name, err);
+        return;
+      }
+      index.add(id, file);
+      for (const p of file.packs) {
+        let entry = this.packsIndexed.get(p.packId);
+        if (!entry) {
+          entry = { blobs: new Map(), indexIds: [] };
+          this.packsIndexed.set(p.packId, entry);
+        }
+        entry.indexIds.push(id);
+        for (const b of p.blobs) {
+          const seen = entry.blobs.get(b.id);
+          if (seen && (seen.offset !== b.offset || seen.length !== b.length || seen.rawLength !== b.rawLength || seen.type !== b.type)) {
+            this.report('error', name, `lists blob ${b.id} in pack ${p.packId} at a different place than another index object does`);
+          }
+          entry.blobs.set(b.id, b);
+        }
+      }
+    });
+    return index;
+  }
+
+  /** Stored packs and their sizes; objects under data/ that are not packs are reported. */
+  private async listPacks(): Promise<Map<PackId, number>> {
+    const stored = new Map<PackId, number>();
+    for await (const o of this.backend.list(DATA_PREFIX)) {
+      const id = idOfName(o.name);
+      if (!/^[0-9a-f]{64}$/.test(id) || packName(id as PackId) !== o.name) {
+        this.report('warning', o.name, 'is not a pack name: ignored (a file left by another tool?)');
+        continue;
+      }
+      stored.set(id as PackId, o.size);
+    }
+    this.summary.packs = stored.size;
+    return stored;
+  }
+
+  private async checkPacks(stored: Map<PackId, number>): Promise<void> {
+    for (const [packId, entry] of this.packsIndexed) {
+      if (!stored.has(packId)) {
+        this.report('error', packName(packId), `is missing: ${entry.blobs.size} blob(s) listed by ${entry.indexIds.map((i) => `index/${i.slice(0, 8)}`).join(', ')} are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`);
+      }
+    }
+    for (const packId of stored.keys()) {
+      if (!this.packsIndexed.has(packId)) {
+        this.summary.unreferencedPacks++;
+        this.report('warning', packName(packId), 'is in no index: unreferenced (an interrupted run left it; the next backup adopts it)');
+      }
+    }
+    // Headers are checked from the whole pack when its data is read anyway.
+    const headerOnly = [...this.packsIndexed.keys()].filter((id) => stored.has(id) && !this.selected(id, stored));
+    const reads = Math.max(1, Math.min(16, this.backend.parallelism));
+    await mapLimit(headerOnly, reads, async (packId) => {
+      this.opts.signal?.throwIfAborted();
+      const name = packName(packId);
+      try {
+        const header = await this.readHeader(packId, stored.get(packId)!);
+        this.compareHeader(packId, header, stored.get(packId)!);
+      } catch (err) {
+        this.fail(name, err);
+      }
+    });
+  }
+
+  private async readHeader(packId: PackId, size: number): Promise<PackBlob[]> {
+    const name = packName(packId);
+    const what = `header of pack ${packId}`;
+    const guess = Math.min(size, HEADER_GUESS_BYTES);
+    let tail = await this.backend.load(name, { offset: size - guess, length: guess });
+    const where = headerRange(size, tail.subarray(tail.length - 4), name);
+    if (where.offset < size - guess) tail = await this.backend.load(name, { offset: where.offset, length: where.length + 4 });
+    const start = tail.length - 4 - where.length;
+    const sealed = tail.subarray(start, start + where.length);
+    return decodePackHeader(openEnvelope(this.repo.p, this.repo.keys, sealed, 64 * 1024 * 1024, what), what);
+  }
+
+  /** The header must list exactly the blobs the index objects list for this pack, at the same places. */
+  private compareHeader(packId: PackId, header: PackBlob[], size: number): void {
+    const name = packName(packId);
+    const indexed = this.packsIndexed.get(packId);
+    if (!indexed) return;
+    const inHeader = new Map(header.map((b) => [b.id, b]));
+    for (const [id, b] of indexed.blobs) {
+      const h = inHeader.get(id);
+      if (!h) this.report('error', name, `its header does not list blob ${id}, which the index places in it`);
+      else if (h.offset !== b.offset || h.length !== b.length || h.rawLength !== b.rawLength || h.type !== b.type) {
+        this.report('error', name, `its header and the index disagree about blob ${id} (offset ${h.offset}/${b.offset}, length ${h.length}/${b.length})`);
+      }
+    }
+    for (const id of inHeader.keys()) {
+      if (!indexed.blobs.has(id)) this.report('warning', name, `holds blob ${id}, which no index lists (unreferenced)`);
+    }
+    const last = header[header.length - 1];
+    const end = last ? last.offset + last.length : 0;
+    const headerEnd = size - 4;
+    if (end > headerEnd) this.report('error', name, `its blobs run past the header (${end} > ${headerEnd})`);
+  }
+
+  private async checkSnapshots(index: MasterIndex): Promise<void> {
+    const ids: SnapshotId[] = [];
+    for await (const o of this.backend.list(SNAPSHOTS_PREFIX)) ids.push(idOfName(o.name) as SnapshotId);
+    this.summary.snapshots = ids.length;
+    const treesSeen = new Set<string>();
+    const dataSeen = new Set<string>();
+    for (const id of ids) {
+      this.opts.signal?.throwIfAborted();
+      const name = snapshotName(id);
+      let tree: BlobId;
+      try {
+        tree = decodeSnapshot(await this.repo.loadUnpacked(name), name).tree;
+      } catch (err) {
+        this.fail(name, err);
+        continue;
+      }
+      await this.walkTree(index, name, tree, '/', treesSeen, dataSeen);
+    }
+    this.summary.trees = treesSeen.size;
+    this.summary.dataBlobs = dataSeen.size;
+  }
+
+  /** Depth-first, one directory at a time; each tree is checked once, under the first path it was reached by. */
+  private async walkTree(index: MasterIndex, snapshot: string, treeId: BlobId, path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
+    if (treesSeen.has(treeId)) return;
+    treesSeen.add(treeId);
+    const object = `tree ${treeId}`;
+    const where = `(${path} in ${snapshot})`;
+    const loc = index.lookup(treeId);
+    if (!loc) {
+      this.report('error', object, `is missing from the index ${where}`);
+      return;
+    }
+    if (!this.stored.has(loc.packId)) {
+      this.report('error', object, `is lost with its pack ${loc.packId} ${where}`);
+      return;
+    }
+    if (loc.type !== BlobType.TREE) {
+      this.report('error', object, `is indexed as a ${blobTypeName(loc.type)} blob ${where}`);
+      return;
+    }
+    let nodes;
+    try {
+      nodes = (await this.repo.loadTree(index, treeId)).nodes;
+    } catch (err) {
+      this.fail(object, err);
+      return;
+    }
+    for (const node of nodes) {
+      const child = `${path}${node.name}`;
+      if (node.type === 'dir') {
+        if (!node.subtree) this.report('error', object, `directory ${child} has no subtree ${where}`);
+        else await this.walkTree(index, snapshot, node.subtree, `${child}/`, treesSeen, dataSeen);
+        continue;
+      }
+      for (const blob of node.content ?? []) {
+        if (dataSeen.has(blob)) continue;
+        dataSeen.add(blob);
+        const b = index.lookup(blob);
+        if (!b) this.report('error', `data blob ${blob}`, `is missing from the index (file ${child} in ${snapshot})`);
+        else if (b.type !== BlobType.DATA) this.report('error', `data blob ${blob}`, `is indexed as a tree blob (file ${child} in ${snapshot})`);
+        else if (!this.stored.has(b.packId)) this.report('error', `data blob ${blob}`, `is lost with its pack ${b.packId} (file ${child} in ${snapshot})`);
+      }
+    }
+  }
+
+  private selected(packId: PackId, stored: Map<PackId, number>): boolean {
+    const sel = this.opts.readData;
+    if (!sel) return false;
+    if (sel.kind === 'all') return true;
+    if (sel.kind === 'group') return Number.parseInt(packId.slice(0, 8), 16) % sel.of === sel.n - 1;
+    return this.percentPicks(stored).has(packId);
+  }
+
+  private picks: Set<PackId> | null = null;
+  /** Stored packs and their sizes, once listed. */
+  private stored = new Map<PackId, number>();
+
+  /** A random x% of the stored packs (at least one when x > 0), chosen once per check. */
+  private percentPicks(stored: Map<PackId, number>): Set<PackId> {
+    if (this.picks) return this.picks;
+    const sel = this.opts.readData;
+    const all = [...stored.keys()];
+    const want = sel?.kind === 'percent' ? Math.min(all.length, Math.max(sel.percent > 0 ? 1 : 0, Math.round((all.length * sel.percent) / 100))) : 0;
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [all[i], all[j]] = [all[j]!, all[i]!];
+    }
+    this.picks = new Set(all.slice(0, want));
+    return this.picks;
+  }
+
+  private async readData(stored: Map<PackId, number>): Promise<void> {
+    const chosen = [...stored.keys()].filter((id) => this.selected(id, stored));
+    await mapLimit(chosen, Math.max(1, this.opts.packsInFlight ?? 2), async (packId) => {
+      this.opts.signal?.throwIfAborted();
+      await this.readPack(packId, stored.get(packId)!);
+    });
+  }
+
+  private async readPack(packId: PackId, size: number): Promise<void> {
+    const name = packName(packId);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.backend.load(name);
+    } catch (err) {
+      this.fail(name, err);
+      return;
+    }
+    this.summary.packsRead++;
+    this.summary.bytesRead += bytes.length;
+    if (bytes.length !== size) this.report('error', name, `is ${bytes.length} bytes, the listing said ${size}`);
+    if (toHex(this.repo.p.blake3.hash(bytes)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)');
+    let header: PackBlob[];
+    try {
+      const what = `header of pack ${packId}`;
+      const where = headerRange(bytes.length, bytes.subarray(bytes.length - 4), name);
+      header = decodePackHeader(openEnvelope(this.repo.p, this.repo.keys, bytes.subarray(where.offset, where.offset + where.length), 64 * 1024 * 1024, what), what);
+    } catch (err) {
+      this.fail(name, err);
+      return;
+    }
+    this.compareHeader(packId, header, bytes.length);
+    const inBounds = header.filter((b) => b.offset + b.length <= bytes.length - 4);
+    if (inBounds.length === 0) return;
+    // The worker verifies each blob: authentication, decompression, length, and id.
+    const out = await this.opts.pool!.unseal({ packBytes: bytes, blobs: inBounds.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
+    const view = new DataView(out);
+    inBounds.forEach((b, i) => {
+      this.summary.blobsRead++;
+      const status = view.getUint32(4 + 8 * i, true);
+      if (status === UnsealStatus.OK) return;
+      const why = status === UnsealStatus.AUTH_FAILED ? 'fails authentication' : status === UnsealStatus.ID_MISMATCH ? 'does not match its id' : 'cannot be decoded';
+      this.report('error', name, `${blobTypeName(b.type)} blob ${b.id} ${why}`);
+    });
+  }
+}
