@@ -11,6 +11,8 @@ export interface GlobalOptions extends StorageFlags {
   passwordFile?: string;
   json?: boolean;
   verbose?: boolean;
+  /** --retry-lock: how long to wait for a conflicting lock. */
+  retryLock?: string;
 }
 
 export function nativePolicy(): NativePolicy {
@@ -93,16 +95,37 @@ async function prompt(question: string): Promise<string> {
 /**
  * Test hooks, compiled in but inert unless ENGINE_TEST_HOOKS is set (restic's BackendTestHook idea):
  * hooks are `;`-separated: `vanish=NAME` deletes any source file named NAME just before the backup
- * opens it; `faults=SPEC` injects backend faults (cli/open-backend.ts).
+ * opens it; `open-delay=MS` makes the backup wait that long before opening each file (a backup
+ * that is surely still running when a test acts); `faults=SPEC` injects backend faults
+ * (cli/open-backend.ts); `prune-step-delay=MS`
+ * pauses prune before each step that changes the repository (so a test can kill it there).
  */
-export function testHooks(): { beforeOpen?: (path: string) => Promise<void> } {
+export function testHooks(): { beforeOpen?: (path: string) => Promise<void>; beforePruneStep?: (step: string) => Promise<void> } {
   const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
+  const out: { beforeOpen?: (path: string) => Promise<void>; beforePruneStep?: (step: string) => Promise<void> } = {};
   const vanish = hooks.find((h) => h.startsWith('vanish='));
-  if (!vanish) return {};
-  const name = vanish.slice('vanish='.length);
-  return {
-    beforeOpen: async (path: string) => {
+  if (vanish) {
+    const name = vanish.slice('vanish='.length);
+    out.beforeOpen = async (path: string) => {
       if (path.endsWith(`/${name}`)) await unlink(path).catch(() => undefined);
-    },
-  };
+    };
+  }
+  const openDelay = hooks.find((h) => h.startsWith('open-delay='));
+  if (openDelay) {
+    const ms = Number(openDelay.slice('open-delay='.length));
+    const before = out.beforeOpen;
+    out.beforeOpen = async (path: string) => {
+      await new Promise((r) => setTimeout(r, ms));
+      await before?.(path);
+    };
+  }
+  const delay = hooks.find((h) => h.startsWith('prune-step-delay='));
+  if (delay) {
+    const ms = Number(delay.slice('prune-step-delay='.length));
+    out.beforePruneStep = (step: string) => {
+      process.stderr.write(`prune step: ${step}\n`);
+      return new Promise((r) => setTimeout(r, ms));
+    };
+  }
+  return out;
 }

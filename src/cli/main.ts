@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isEngineError } from '../errors/engine-error.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
+import { releaseLocks } from './locking.js';
 import type { GlobalOptions } from './context.js';
 
 
@@ -46,6 +47,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--s3-region <region>', 'S3 region (default: $AWS_REGION, the AWS profile, or us-east-1 for endpoints)')
     .option('--s3-no-verify-etag', 'do not compare ETags with the MD5 sent (buckets with SSE-KMS or SSE-C)')
     .option('--s3-connections <n>', 'S3 requests in flight at most (default 32)')
+    .option('--retry-lock <time>', 'when the repository is locked, keep trying for this long (e.g. 30s, 10m, 1h)')
     .showHelpAfterError()
     .exitOverride();
 
@@ -114,6 +116,48 @@ function build(): { program: Command; result: { code: number } } {
     });
 
   program
+    .command('forget')
+    .description('remove snapshots: the ones named, or those a retention policy does not keep (per host and paths); --prune then reclaims their space')
+    .argument('[snapshots...]', 'snapshot ids (prefixes) to remove')
+    .option('--keep-last <n>', 'keep the n newest snapshots')
+    .option('--keep-hourly <n>', 'keep the newest snapshot of each of the n latest hours that have one')
+    .option('--keep-daily <n>', 'likewise for days (local time)')
+    .option('--keep-weekly <n>', 'likewise for ISO weeks')
+    .option('--keep-monthly <n>', 'likewise for months')
+    .option('--keep-yearly <n>', 'likewise for years')
+    .option('--keep-within <duration>', 'keep every snapshot within this time of the newest (e.g. 30d, 2w, 6m, 1y)')
+    .option('--keep-tag <tag...>', 'keep every snapshot with this tag')
+    .option('--group-by <keys>', 'group snapshots by host, paths, tags (comma-separated; "" for one group)', 'host,paths')
+    .option('--dry-run', 'list what would be kept and removed, and why; change nothing')
+    .option('--prune', 'run prune afterwards')
+    .option('--max-unused <share>', 'with --prune: unused share of the repository left unrepacked', '5%')
+    .option('--mem-budget <size>', 'memory budget for --prune (e.g. 512M)')
+    .action(async (ids: string[], flags: Record<string, unknown>, cmd: Command) => {
+      const { forgetCommand } = await import('./commands/forget.js');
+      result.code = await forgetCommand(ids, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
+    .command('prune')
+    .description('delete data no snapshot uses, repacking partly used packs beyond --max-unused; takes an exclusive lock')
+    .option('--max-unused <share>', 'unused share of the repository left unrepacked (0% repacks every partly used pack)', '5%')
+    .option('--dry-run', 'say what would be deleted and repacked; change nothing')
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      const { pruneCommand } = await import('./commands/prune.js');
+      result.code = await pruneCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
+    .command('unlock')
+    .description('remove stale locks (their process is gone, or they were not refreshed for 30 minutes)')
+    .option('--remove-all', 'remove every lock, live ones too: only when no other engine command uses the repository')
+    .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      const { unlockCommand } = await import('./commands/unlock.js');
+      result.code = await unlockCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
+    });
+
+  program
     .command('doctor')
     .description('show which implementation of each primitive is in use, and why')
     .action(async (_flags: unknown, cmd: Command) => {
@@ -143,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return result.code;
   } catch (err) {
+    await releaseLocks();
     if (err instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.
       return err.exitCode === 0 ? 0 : ExitCode.USAGE;
@@ -158,6 +203,10 @@ async function main(argv: string[]): Promise<number> {
       if (!isEngineError(err) && err instanceof Error && process.env.ENGINE_DEBUG) process.stderr.write(`${err.stack}\n`);
     }
     return code;
+  } finally {
+    // Whatever the command held, released before the process exits (a killed process leaves a
+    // lock that the next run finds stale: its pid is gone).
+    await releaseLocks();
   }
 }
 

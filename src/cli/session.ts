@@ -11,6 +11,7 @@ import { enableExplicitGc } from '../util/gc.js';
 import { PROTOCOL_VERSION } from '../../workers/protocol.js';
 import { primitives, readPassword, repoLocation, type GlobalOptions } from './context.js';
 import { openBackend } from './open-backend.js';
+import { lockRepository, type LockRequest } from './locking.js';
 import type { Output } from './output.js';
 
 export interface OpenSession {
@@ -21,12 +22,17 @@ export interface OpenSession {
   fallback: boolean;
 }
 
-export async function openRepository(opts: GlobalOptions, out: Output): Promise<OpenSession> {
+/**
+ * Opens the repository; with `lock`, also takes a shared or exclusive lock on it, held until the
+ * command ends (src/cli/locking.ts).
+ */
+export async function openRepository(opts: GlobalOptions, out: Output, lock?: LockRequest): Promise<OpenSession> {
   const location = repoLocation(opts);
   const { backend, remote } = openBackend(location, opts, (m) => out.warn(m));
   const { primitives: p, report, policy } = await primitives();
   const password = await readPassword(opts, 'open');
   const repo = await Repository.open(backend, p, password);
+  if (lock) await lockRepository(repo, lock, opts.retryLock);
   const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
   return { repo, remote, chosen, fallback: policy === 'fallback' };
 }

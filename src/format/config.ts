@@ -2,10 +2,13 @@
 import { ErrorCode, FormatError } from '../errors/engine-error.js';
 import { type ChunkerParams, validateChunkerParams } from '../chunker/fastcdc.js';
 
-export const REPO_VERSION = 1;
+/** Written by `init`; 2 adds locks (FORMAT.md "Versions"). */
+export const REPO_VERSION = 2;
+/** Read: a version 1 repository is used as it is until a prune upgrades it. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface RepoConfig {
-  version: 1;
+  version: 1 | 2;
   /** Random 32-byte id, hex: names the local cache and tells repositories apart. */
   id: string;
   chunker: { algorithm: 'fastcdc-v1' } & ChunkerParams;
@@ -28,8 +31,8 @@ export function decodeConfig(bytes: Uint8Array): RepoConfig {
     throw new FormatError(ErrorCode.FORMAT_CORRUPT, `config: not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, 'config: not a JSON object');
-  if (o.version !== REPO_VERSION) {
-    throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: repository version ${String(o.version)} is not supported by this engine (supports ${REPO_VERSION})`, {
+  if (!READABLE_VERSIONS.includes(o.version)) {
+    throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: repository version ${String(o.version)} is not supported by this engine (reads ${READABLE_VERSIONS.join(' and ')})`, {
       hint: 'upgrade engine to a version that reads this repository',
     });
   }

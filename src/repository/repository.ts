@@ -36,7 +36,7 @@ export interface InitOptions {
 export class Repository {
   readonly backend: Backend;
   readonly p: Primitives;
-  readonly config: RepoConfig;
+  private currentConfig: RepoConfig;
   readonly keys: RepoKeys;
   readonly keyId: KeyId;
   readonly gear: Uint32Array;
@@ -45,11 +45,28 @@ export class Repository {
   private constructor(backend: Backend, p: Primitives, config: RepoConfig, keys: RepoKeys, keyId: KeyId) {
     this.backend = backend;
     this.p = p;
-    this.config = config;
+    this.currentConfig = config;
     this.keys = keys;
     this.keyId = keyId;
     this.gear = deriveGear(p.blake3, keys.gear);
     this.suite = CipherName[config.cipher];
+  }
+
+  get config(): RepoConfig {
+    return this.currentConfig;
+  }
+
+  /**
+   * Raises the config to the current format version (FORMAT.md "Versions"): before the first
+   * prune of a version 1 repository, so that engines which do not know locks refuse it from then
+   * on. The config is the one object replaced in place (atomically). Returns whether it changed.
+   */
+  async upgradeConfig(): Promise<boolean> {
+    if (this.currentConfig.version >= REPO_VERSION) return false;
+    const next: RepoConfig = { ...this.currentConfig, version: REPO_VERSION };
+    await this.backend.save(CONFIG_NAME, seal(this.p, this.keys, encodeConfig(next), { suite: this.suite, zstdLevel: null }));
+    this.currentConfig = next;
+    return true;
   }
 
   static async init(backend: Backend, p: Primitives, password: Uint8Array, opts: InitOptions = {}): Promise<Repository> {

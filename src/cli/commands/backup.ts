@@ -26,7 +26,7 @@ export interface BackupFlags extends GlobalOptions {
 export async function backupCommand(paths: string[], flags: BackupFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (paths.length === 0) throw new UsageError('nothing to back up', { hint: 'give one or more paths: engine backup --repo R PATH...' });
   const started = systemClock.monotonicMs();
-  const session = await openRepository(flags, out);
+  const session = await openRepository(flags, out, { exclusive: false, command: 'backup', signal });
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
   const absPaths = paths.map((p) => resolve(p));
@@ -47,7 +47,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
   const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget });
   const problems: SourceProblem[] = [];
   const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
-    ...testHooks(),
+    ...pick(testHooks(), 'beforeOpen'),
     plan,
     signal,
     onProblem: (p) => {
@@ -123,4 +123,8 @@ function safeUser(): { name: string; uid: number; gid: number } {
   } catch {
     return { name: '', uid: -1, gid: -1 };
   }
+}
+
+function pick<T extends object, K extends keyof T>(o: T, key: K): Partial<Pick<T, K>> {
+  return o[key] === undefined ? {} : ({ [key]: o[key] } as Partial<Pick<T, K>>);
 }

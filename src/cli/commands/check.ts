@@ -34,7 +34,7 @@ export async function checkCommand(flags: CheckFlags, out: Output, signal: Abort
   const readData: PackSelection | undefined = flags.readData ? { kind: 'all' } : flags.readDataSubset !== undefined ? parseSubset(flags.readDataSubset) : undefined;
   const started = systemClock.monotonicMs();
   // Without the local metadata cache: a good cached copy must not hide a damaged stored one.
-  const session = await openRepository({ ...flags, cache: false }, out);
+  const session = await openRepository({ ...flags, cache: false }, out, { exclusive: false, command: 'check', signal });
   const plan = memoryPlan(session, flags.memBudget, out);
   const pool = readData ? startPool(session, plan.workers, false) : undefined;
   const findings: Finding[] = [];

@@ -18,7 +18,7 @@ export interface RestoreFlags extends GlobalOptions {
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   const started = systemClock.monotonicMs();
-  const session = await openRepository(flags, out);
+  const session = await openRepository(flags, out, { exclusive: false, command: 'restore', signal });
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
   const index = await repo.loadIndex();

@@ -1,0 +1,106 @@
+import { UsageError } from '../../errors/engine-error.js';
+import type { SnapshotId } from '../../format/ids.js';
+import { applyPolicy, type GroupDecision, type GroupKey, parseDuration, policyIsEmpty, type RetentionPolicy } from '../../retention/policy.js';
+import { snapshotName } from '../../repository/layout.js';
+import { lockRepository, releaseLocks } from '../locking.js';
+import { systemClock } from '../../util/clock.js';
+import type { GlobalOptions } from '../context.js';
+import type { Output } from '../output.js';
+import { openRepository } from '../session.js';
+import { pruneSession, reportPrune, parseMaxUnused, type PruneFlags } from './prune.js';
+
+export interface ForgetFlags extends GlobalOptions, PruneFlags {
+  keepLast?: string;
+  keepHourly?: string;
+  keepDaily?: string;
+  keepWeekly?: string;
+  keepMonthly?: string;
+  keepYearly?: string;
+  keepWithin?: string;
+  keepTag?: string[];
+  groupBy?: string;
+  prune?: boolean;
+}
+
+function count(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`${flag} "${text}" is not a number`, { hint: `give a count, e.g. ${flag} 7` });
+  return Number(text);
+}
+
+export function policyFromFlags(f: ForgetFlags): RetentionPolicy {
+  const within = f.keepWithin === undefined ? undefined : parseDuration(f.keepWithin);
+  if (within === null) throw new UsageError(`--keep-within "${f.keepWithin}" is not a duration`, { hint: 'give for example 30d, 12h, 2w, 6m or 1y6m' });
+  const p: Record<string, unknown> = {
+    last: count('--keep-last', f.keepLast),
+    hourly: count('--keep-hourly', f.keepHourly),
+    daily: count('--keep-daily', f.keepDaily),
+    weekly: count('--keep-weekly', f.keepWeekly),
+    monthly: count('--keep-monthly', f.keepMonthly),
+    yearly: count('--keep-yearly', f.keepYearly),
+    withinMs: within,
+    tags: f.keepTag,
+  };
+  return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as RetentionPolicy;
+}
+
+export function groupByFromFlag(text: string | undefined): GroupKey[] {
+  if (text === undefined) return ['host', 'paths'];
+  if (text === '') return [];
+  const keys = text.split(',').map((k) => k.trim());
+  for (const k of keys) if (k !== 'host' && k !== 'paths' && k !== 'tags') throw new UsageError(`--group-by "${text}": unknown key "${k}"`, { hint: 'give a comma-separated list of host, paths, tags (or "" for one group)' });
+  return keys as GroupKey[];
+}
+
+export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Output, signal: AbortSignal): Promise<number> {
+  const policy = policyFromFlags(flags);
+  const groupBy = groupByFromFlag(flags.groupBy);
+  if (flags.prune) parseMaxUnused(flags.maxUnused);
+  if (ids.length > 0 && !policyIsEmpty(policy)) throw new UsageError('give snapshot ids or a retention policy, not both', { hint: 'run `engine forget ID...` and `engine forget --keep-...` separately' });
+  if (ids.length === 0 && policyIsEmpty(policy)) {
+    throw new UsageError('no snapshot and no retention policy given: nothing would be kept or removed', { hint: 'give snapshot ids, or e.g. --keep-daily 7 --keep-weekly 4 --keep-monthly 12' });
+  }
+  const started = systemClock.monotonicMs();
+  // Forgetting only removes snapshot objects, which no backup depends on: a shared lock suffices.
+  const session = await openRepository(flags, out, { exclusive: false, command: 'forget', signal });
+  const { repo } = session;
+  const all = await repo.listSnapshots();
+  let decisions: GroupDecision[];
+  if (ids.length > 0) {
+    const chosen = new Set<string>();
+    for (const ref of ids) chosen.add((await repo.resolveSnapshot(ref)).id);
+    decisions = [{ group: {}, keep: all.filter((s) => !chosen.has(s.id)).map((s) => ({ id: s.id, reasons: ['not named'] })), remove: [...chosen] }];
+  } else {
+    decisions = applyPolicy(all.map(({ id, snapshot: s }) => ({ id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags })), policy, groupBy);
+  }
+  const byId = new Map(all.map((s) => [s.id as string, s.snapshot]));
+  const remove = decisions.flatMap((d) => d.remove);
+  if (out.json) {
+    out.data({ message_type: 'forget', dryRun: flags.dryRun === true, groups: decisions.map((d) => ({ ...d.group, keep: d.keep, remove: d.remove })) });
+  } else {
+    for (const d of decisions) {
+      const label = [d.group.hostname ? `host ${d.group.hostname}` : '', d.group.paths ? `paths ${d.group.paths.join(', ')}` : '', d.group.tags ? `tags ${d.group.tags.join(', ') || '(none)'}` : ''].filter(Boolean).join(', ');
+      if (ids.length === 0) out.result(`${label || 'all snapshots'}: keep ${d.keep.length}, remove ${d.remove.length}`);
+      for (const k of ids.length === 0 ? d.keep : []) out.result(`  keep    ${k.id.slice(0, 8)}  ${byId.get(k.id)?.time ?? ''}  ${k.reasons.join(', ')}`);
+      for (const r of d.remove) out.result(`  remove  ${r.slice(0, 8)}  ${byId.get(r)?.time ?? ''}`);
+    }
+  }
+  if (flags.dryRun) {
+    out.info(`dry run: ${remove.length} snapshot(s) would be removed`);
+    return 0;
+  }
+  for (const id of remove) {
+    signal.throwIfAborted();
+    await repo.backend.remove(snapshotName(id as SnapshotId));
+  }
+  out.info(`removed ${remove.length} snapshot(s)`);
+  if (flags.prune) {
+    // Prune needs the repository to itself: the shared lock is upgraded by taking the exclusive one
+    // after this command's shared lock is released.
+    await releaseLocks();
+    await lockRepository(repo, { exclusive: true, command: 'prune', signal }, flags.retryLock);
+    const stats = await pruneSession(session, flags, out, signal);
+    reportPrune(stats, false, (systemClock.monotonicMs() - started) / 1000, out);
+  }
+  return 0;
+}

@@ -1,0 +1,295 @@
+// `engine prune`: removes what no snapshot needs. Run under an exclusive lock (no backup adds
+// data meanwhile, src/repository/locks.ts), in an order that keeps the repository valid if it is
+// killed at any moment (FORMAT.md "Prune"):
+//
+//   1. find every blob a snapshot reaches (trees walked one at a time); a referenced blob missing
+//      from the index stops prune before anything changes (`engine check` tells more);
+//   2. classify packs: fully used (kept), unused (deleted), partly used (repacked when the unused
+//      share of the repository exceeds --max-unused), not indexed (left by a killed run: deleted);
+//   3. copy the used blobs of the packs to repack into new packs (each verified on the worker
+//      pool first: damaged data is never carried over silently), written with their index;
+//   4. write index objects naming every pack that stays, superseding every index read;
+//   5. delete the superseded index objects, then the packs nothing names any more.
+//
+// A kill before 4 leaves extra packs and index entries (valid duplicates, cleaned by the next
+// prune); between 4 and 5, old and new index objects both name existing packs; during 5, the
+// packs being deleted are named by no index object left.
+import { isNotFound } from '../backend/errors.js';
+import { IntegrityError } from '../errors/engine-error.js';
+import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
+import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import type { PackBlob } from '../format/pack.js';
+import { ByteBudget, mapLimit } from '../pipeline/budget.js';
+import type { WorkerPool } from '../pipeline/pool.js';
+import { BlobUploader } from '../repository/blob-uploader.js';
+import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, packName } from '../repository/layout.js';
+import { MasterIndex } from '../repository/master-index.js';
+import type { Repository } from '../repository/repository.js';
+import { UnsealStatus } from '../../workers/protocol.js';
+
+export interface PruneOptions {
+  /** Largest share of the stored bytes that may stay unused (0.05: 5%). */
+  readonly maxUnused: number;
+  readonly dryRun: boolean;
+  readonly pool: WorkerPool;
+  readonly packTargetBytes: number;
+  readonly sealedBytes: number;
+  readonly writesInFlight: number;
+  readonly onProgress?: (what: string) => void;
+  readonly signal?: AbortSignal;
+  /** Test hook: runs before each step that changes the repository (crash tests kill there). */
+  readonly beforeStep?: (step: string) => Promise<void>;
+}
+
+export interface PruneStats {
+  snapshots: number;
+  usedBlobs: number;
+  packs: number;
+  packsKept: number;
+  packsDeleted: number;
+  packsRepacked: number;
+  strayPacksDeleted: number;
+  packsWritten: number;
+  blobsRepacked: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  unusedBytesAfter: number;
+  indexObjectsDeleted: number;
+  indexObjectsWritten: number;
+}
+
+interface PackState {
+  readonly packId: PackId;
+  readonly size: number;
+  /** Every blob the index lists in it. */
+  readonly blobs: PackBlob[];
+  /** Bytes of the blobs whose kept copy is in this pack. */
+  usedBytes: number;
+  used: PackBlob[];
+}
+
+/** Blobs per index object written by prune: keeps each object a few MiB. */
+const BLOBS_PER_INDEX = 100_000;
+
+export class Pruner {
+  private readonly repo: Repository;
+  private readonly opts: PruneOptions;
+
+  constructor(repo: Repository, opts: PruneOptions) {
+    this.repo = repo;
+    this.opts = opts;
+  }
+
+  private async step(name: string): Promise<void> {
+    this.opts.signal?.throwIfAborted();
+    await this.opts.beforeStep?.(name);
+  }
+
+  async run(): Promise<PruneStats> {
+    const { repo } = this;
+    this.opts.onProgress?.('loading index objects');
+    const indexIds = await repo.listIndexIds();
+    const packs = new Map<PackId, PackState>();
+    const index = new MasterIndex();
+    for (const id of indexIds) {
+      const name = indexName(id);
+      const file = decodeIndex(await repo.loadUnpacked(name), name);
+      index.add(id, file);
+      for (const p of file.packs) {
+        let st = packs.get(p.packId);
+        if (!st) {
+          st = { packId: p.packId, size: 0, blobs: [], usedBytes: 0, used: [] };
+          packs.set(p.packId, st);
+        }
+        const known = new Set(st.blobs.map((b) => b.id));
+        for (const b of p.blobs) if (!known.has(b.id)) st.blobs.push(b);
+      }
+    }
+    const stored = new Map<PackId, number>();
+    for await (const o of repo.backend.list(DATA_PREFIX)) stored.set(idOfName(o.name) as PackId, o.size);
+    for (const [id, st] of packs) {
+      const size = stored.get(id);
+      if (size === undefined) throw new IntegrityError(`pack ${id} is named by the index but missing: prune would lose track of its blobs`, { hint: 'run `engine check`, then `engine repair index` and `engine repair snapshots`, before pruning' });
+      packs.set(id, { ...st, size });
+    }
+
+    this.opts.onProgress?.('finding the blobs snapshots use');
+    const { used, snapshots } = await this.usedBlobs(index);
+
+    // The kept copy of each used blob: its first location in the index (as every reader picks).
+    for (const id of used) {
+      const loc = index.lookup(id as BlobId)!;
+      const st = packs.get(loc.packId)!;
+      const blob = st.blobs.find((b) => b.id === id)!;
+      st.used.push(blob);
+      st.usedBytes += blob.length;
+    }
+    const bytesBefore = [...stored.values()].reduce((n, s) => n + s, 0);
+    const stray = [...stored.keys()].filter((id) => !packs.has(id));
+    const unusedPacks = [...packs.values()].filter((p) => p.used.length === 0);
+    // Unused bytes of a pack: its blobs that no snapshot uses (or whose used copy is elsewhere);
+    // the header is the price of the pack, not waste.
+    const unusedOf = (p: PackState): number => p.blobs.reduce((n, b) => n + b.length, 0) - p.usedBytes;
+    const partly = [...packs.values()].filter((p) => p.used.length > 0 && unusedOf(p) > 0);
+    const keptBytes = [...packs.values()].filter((p) => p.used.length > 0).reduce((n, p) => n + p.size, 0);
+    let unused = [...packs.values()].filter((p) => p.used.length > 0).reduce((n, p) => n + unusedOf(p), 0);
+    // Repack the most wasteful packs first until the unused share is within the limit.
+    partly.sort((a, b) => unusedOf(b) / b.size - unusedOf(a) / a.size);
+    const repack: PackState[] = [];
+    let total = keptBytes;
+    for (const p of partly) {
+      if (unused <= this.opts.maxUnused * total) break;
+      repack.push(p);
+      unused -= unusedOf(p);
+      total -= unusedOf(p);
+    }
+    const stats: PruneStats = {
+      snapshots,
+      usedBlobs: used.size,
+      packs: stored.size,
+      packsKept: packs.size - unusedPacks.length - repack.length,
+      packsDeleted: unusedPacks.length,
+      packsRepacked: repack.length,
+      strayPacksDeleted: stray.length,
+      packsWritten: 0,
+      blobsRepacked: repack.reduce((n, p) => n + p.used.length, 0),
+      bytesBefore,
+      bytesAfter: 0,
+      unusedBytesAfter: unused,
+      indexObjectsDeleted: 0,
+      indexObjectsWritten: 0,
+    };
+    if (this.opts.dryRun || (unusedPacks.length === 0 && repack.length === 0 && stray.length === 0)) {
+      stats.bytesAfter = this.opts.dryRun ? keptBytes - repack.reduce((n, p) => n + unusedOf(p), 0) : bytesBefore;
+      return stats;
+    }
+
+    // A version 1 repository becomes version 2 before anything is deleted: older engines, which
+    // would back up without looking at locks, refuse it from now on.
+    await repo.upgradeConfig();
+    const gone = new Set<PackId>([...unusedPacks, ...repack].map((p) => p.packId));
+    const newIndex = new MasterIndex();
+    const newPacks: IndexPack[] = [];
+    if (repack.length > 0) {
+      await this.step('repack');
+      this.opts.onProgress?.(`repacking ${stats.blobsRepacked} blob(s) from ${repack.length} pack(s)`);
+      const written = await this.repack(repack, newIndex);
+      newPacks.push(...written);
+      stats.packsWritten = written.length;
+    }
+
+    await this.step('write index');
+    const keep: IndexPack[] = [...packs.values()].filter((p) => !gone.has(p.packId)).map((p) => ({ packId: p.packId, blobs: p.blobs }));
+    keep.push(...newPacks);
+    const superseded = [...indexIds, ...newIndex.indexIds];
+    for (const file of splitIndex(keep, superseded)) {
+      await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file));
+      stats.indexObjectsWritten++;
+    }
+
+    await this.step('delete index');
+    for (const id of superseded) {
+      await removeIfThere(repo, indexName(id));
+      stats.indexObjectsDeleted++;
+    }
+    await this.step('delete packs');
+    this.opts.onProgress?.(`deleting ${gone.size + stray.length} pack(s)`);
+    await mapLimit([...gone, ...stray], Math.max(1, Math.min(8, repo.backend.parallelism)), async (id) => {
+      this.opts.signal?.throwIfAborted();
+      await removeIfThere(repo, packName(id));
+    });
+    let after = 0;
+    for await (const o of repo.backend.list(DATA_PREFIX)) after += o.size;
+    stats.bytesAfter = after;
+    return stats;
+  }
+
+  /** Every tree and data blob reachable from a snapshot; a referenced blob the index lacks stops prune. */
+  private async usedBlobs(index: MasterIndex): Promise<{ used: Set<string>; snapshots: number }> {
+    const used = new Set<string>();
+    const ids: SnapshotId[] = await this.repo.listSnapshotIds();
+    const need = (id: string, what: string): boolean => {
+      if (!index.has(id as BlobId)) throw new IntegrityError(`${what} ${id} is referenced but not in the index: prune would delete data a snapshot needs to be repaired`, { hint: 'run `engine check`, then `engine repair snapshots`, before pruning' });
+      if (used.has(id)) return false;
+      used.add(id);
+      return true;
+    };
+    const walk = async (treeId: BlobId): Promise<void> => {
+      if (!need(treeId, 'tree')) return;
+      const tree = await this.repo.loadTree(index, treeId);
+      for (const node of tree.nodes) {
+        this.opts.signal?.throwIfAborted();
+        if (node.type === 'dir' && node.subtree) await walk(node.subtree);
+        for (const b of node.content ?? []) need(b, 'data blob');
+      }
+    };
+    for (const id of ids) {
+      const s = await this.repo.loadSnapshot(id);
+      await walk(s.tree);
+    }
+    return { used, snapshots: ids.length };
+  }
+
+  /** Copies the used blobs of `packs` into new packs, verifying each first; returns the new packs. */
+  private async repack(packs: PackState[], newIndex: MasterIndex): Promise<IndexPack[]> {
+    const { repo } = this;
+    const sealedBudget = new ByteBudget('sealed', Math.max(this.opts.sealedBytes, 2 * this.opts.packTargetBytes));
+    const uploader = new BlobUploader(repo, newIndex, { packTargetBytes: this.opts.packTargetBytes, writesInFlight: this.opts.writesInFlight, indexEveryPacks: 16, sealedBudget });
+    try {
+      for (const pack of packs) {
+        this.opts.signal?.throwIfAborted();
+        const bytes = await repo.backend.load(packName(pack.packId));
+        // The worker opens each blob and checks it against its id; the sealed bytes are copied as
+        // they are (no re-encryption: the envelope is self-contained).
+        const copy = new Uint8Array(bytes);
+        const out = await this.opts.pool.unseal({ packBytes: bytes, blobs: pack.used.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
+        const view = new DataView(out);
+        for (const [i, b] of pack.used.entries()) {
+          if (view.getUint32(4 + 8 * i, true) !== UnsealStatus.OK) {
+            throw new IntegrityError(`${b.type === BlobType.TREE ? 'tree' : 'data'} blob ${b.id} in pack ${pack.packId} is damaged: prune stops before changing anything that depends on it`, { hint: 'run `engine check --read-data` to see the damage' });
+          }
+          const sealed = copy.slice(b.offset, b.offset + b.length);
+          await sealedBudget.acquire(sealed.length, this.opts.signal);
+          await uploader.add(b.type, b.id, sealed, b.rawLength, sealed.length);
+        }
+      }
+      await uploader.flush();
+    } catch (err) {
+      await uploader.abandon();
+      throw err;
+    }
+    const out: IndexPack[] = [];
+    // The uploader indexed what it wrote into newIndex; read those entries back per pack.
+    for (const id of newIndex.indexIds) {
+      const file = decodeIndex(await repo.loadUnpacked(indexName(id)), indexName(id));
+      out.push(...file.packs);
+    }
+    return out;
+  }
+}
+
+/** Index objects of at most BLOBS_PER_INDEX blobs each; the first carries the supersedes list. */
+function splitIndex(packs: IndexPack[], supersedes: IndexId[]): IndexFile[] {
+  const files: IndexFile[] = [];
+  let cur: IndexPack[] = [];
+  let blobs = 0;
+  for (const p of packs) {
+    if (cur.length > 0 && blobs + p.blobs.length > BLOBS_PER_INDEX) {
+      files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
+      cur = [];
+      blobs = 0;
+    }
+    cur.push(p);
+    blobs += p.blobs.length;
+  }
+  if (cur.length > 0 || files.length === 0) files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
+  return files;
+}
+
+async function removeIfThere(repo: Repository, name: string): Promise<void> {
+  try {
+    await repo.backend.remove(name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
