@@ -63,9 +63,6 @@ export interface CheckSummary {
   warnings: number;
 }
 
-/** Header bytes read on a first try: one round trip for packs of up to ~1500 blobs. */
-const HEADER_GUESS_BYTES = 64 * 1024;
-
 export class Checker {
   private readonly repo: Repository;
   private readonly backend: Backend;
@@ -209,24 +206,12 @@ export class Checker {
       this.opts.signal?.throwIfAborted();
       const name = packName(packId);
       try {
-        const header = await this.readHeader(packId, stored.get(packId)!);
+        const header = await this.repo.loadPackHeader(packId, stored.get(packId)!);
         this.compareHeader(packId, header, stored.get(packId)!);
       } catch (err) {
         this.fail(name, err);
       }
     });
-  }
-
-  private async readHeader(packId: PackId, size: number): Promise<PackBlob[]> {
-    const name = packName(packId);
-    const what = `header of pack ${packId}`;
-    const guess = Math.min(size, HEADER_GUESS_BYTES);
-    let tail = await this.backend.load(name, { offset: size - guess, length: guess });
-    const where = headerRange(size, tail.subarray(tail.length - 4), name);
-    if (where.offset < size - guess) tail = await this.backend.load(name, { offset: where.offset, length: where.length + 4 });
-    const start = tail.length - 4 - where.length;
-    const sealed = tail.subarray(start, start + where.length);
-    return decodePackHeader(openEnvelope(this.repo.p, this.repo.keys, sealed, 64 * 1024 * 1024, what), what);
   }
 
   /** The header must list exactly the blobs the index objects list for this pack, at the same places. */

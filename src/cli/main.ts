@@ -148,6 +148,24 @@ function build(): { program: Command; result: { code: number } } {
       result.code = await pruneCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
 
+  const repair = program.command('repair').description('bring a damaged repository back to one that `engine check` passes');
+  repair
+    .command('index')
+    .description('rebuild the index from the pack headers (after a lost pack or a damaged index object); exclusive lock')
+    .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      const { repairIndexCommand } = await import('./commands/repair.js');
+      result.code = await repairIndexCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+  repair
+    .command('snapshots')
+    .description('rewrite snapshots that reference lost data: files with lost blobs are left out and listed, the snapshot is tagged "repaired"; run `repair index` first')
+    .option('--dry-run', 'list what would be left out; change nothing')
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      const { repairSnapshotsCommand } = await import('./commands/repair.js');
+      result.code = await repairSnapshotsCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
   program
     .command('unlock')
     .description('remove stale locks (their process is gone, or they were not refreshed for 30 minutes)')

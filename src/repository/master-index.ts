@@ -35,6 +35,10 @@ export class MasterIndex {
     return this.blobs.get(id);
   }
 
+  packIds(): IterableIterator<PackId> {
+    return this.packs.keys() as IterableIterator<PackId>;
+  }
+
   hasPack(id: PackId): boolean {
     return this.packs.has(id);
   }

@@ -22,6 +22,9 @@ import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, ind
 import { MasterIndex } from './master-index.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
+/** Header bytes read on a first try: one round trip for packs of up to ~1500 blobs. */
+const HEADER_GUESS_BYTES = 64 * 1024;
+
 /** Upper bound for metadata objects (snapshots, index objects, config) when decompressing. */
 const MAX_METADATA_BYTES = 1024 * 1024 * 1024;
 
@@ -243,6 +246,18 @@ export class Repository {
       throw new IntegrityError(`${what} in pack ${loc.packId} does not match its id`, { details: { blobId: id, packId: loc.packId } });
     }
     return plain;
+  }
+
+  /** The blobs a stored pack holds, from its authenticated header: a ranged read of the pack's tail. */
+  async loadPackHeader(packId: PackId, size: number): Promise<PackBlob[]> {
+    const name = packName(packId);
+    const what = `header of pack ${packId}`;
+    const guess = Math.min(size, HEADER_GUESS_BYTES);
+    let tail = await this.backend.load(name, { offset: size - guess, length: guess });
+    const where = headerRange(size, tail.subarray(tail.length - 4), name);
+    if (where.offset < size - guess) tail = await this.backend.load(name, { offset: where.offset, length: where.length + 4 });
+    const start = tail.length - 4 - where.length;
+    return decodePackHeader(openEnvelope(this.p, this.keys, tail.subarray(start, start + where.length), 64 * 1024 * 1024, what), what);
   }
 
   async loadTree(index: MasterIndex, id: BlobId): Promise<Tree> {

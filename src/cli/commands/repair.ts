@@ -1,0 +1,58 @@
+import { IntegrityError } from '../../errors/engine-error.js';
+import type { PackId } from '../../format/ids.js';
+import { repairIndex, repairSnapshots } from '../../repair/repair.js';
+import { DATA_PREFIX, idOfName } from '../../repository/layout.js';
+import type { GlobalOptions } from '../context.js';
+import type { Output } from '../output.js';
+import { memoryPlan, openRepository } from '../session.js';
+
+export interface RepairFlags extends GlobalOptions {
+  dryRun?: boolean;
+  memBudget?: string;
+}
+
+export async function repairIndexCommand(flags: RepairFlags, out: Output, signal: AbortSignal): Promise<number> {
+  const { repo } = await openRepository({ ...flags, cache: false }, out, { exclusive: true, command: 'repair index', signal });
+  const r = await repairIndex(repo, { onProgress: (w) => out.info(w), signal });
+  if (out.json) {
+    out.data({ message_type: 'summary', ...r });
+    return 0;
+  }
+  for (const u of r.unreadable) out.warn(`pack ${u.packId} left out: ${u.reason}`);
+  out.result(`index rebuilt from ${r.packs} pack(s), ${r.blobs} blob(s): ${r.indexObjectsWritten} index object(s) written, ${r.indexObjectsDeleted} replaced`);
+  if (r.unreadable.length > 0) out.result(`${r.unreadable.length} pack(s) with an unreadable header are in no index now (\`engine prune\` deletes them)`);
+  return 0;
+}
+
+export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, signal: AbortSignal): Promise<number> {
+  const session = await openRepository({ ...flags, cache: false }, out, { exclusive: !flags.dryRun, command: 'repair snapshots', signal });
+  const { repo } = session;
+  const plan = memoryPlan(session, flags.memBudget, out);
+  const index = await repo.loadIndex();
+  // Blobs the index places in packs that are gone would be taken for present: the index must
+  // first be rebuilt from the packs that exist.
+  const stored = new Set<string>();
+  for await (const o of repo.backend.list(DATA_PREFIX)) stored.add(idOfName(o.name));
+  const gone = [...index.packIds()].filter((id: PackId) => !stored.has(id));
+  if (gone.length > 0) {
+    throw new IntegrityError(`the index names ${gone.length} pack(s) that are missing (${gone.slice(0, 3).join(', ')}${gone.length > 3 ? ', ...' : ''})`, { hint: 'run `engine repair index` first, then `engine repair snapshots`' });
+  }
+  const r = await repairSnapshots(repo, index, {
+    packTargetBytes: plan.packTargetBytes,
+    ...(flags.dryRun ? { dryRun: true } : {}),
+    signal,
+    onLost: (l) => {
+      if (out.json) out.data({ message_type: 'lost', ...l });
+      else out.result(`snapshot ${l.snapshot.slice(0, 8)}: ${l.path}: ${l.why}`);
+    },
+  });
+  if (out.json) {
+    out.data({ message_type: 'summary', dryRun: flags.dryRun === true, snapshots: r.snapshots, rewritten: r.rewritten, lostPaths: r.lost.length });
+  } else if (flags.dryRun) {
+    out.result(`${r.rewritten.length} of ${r.snapshots} snapshot(s) would be rewritten, ${r.lost.length} path(s) left out`);
+  } else {
+    for (const w of r.rewritten) out.result(`snapshot ${w.old.slice(0, 8)} replaced by ${w.new.slice(0, 8)} (tag "repaired")`);
+    out.result(`${r.rewritten.length} of ${r.snapshots} snapshot(s) rewritten, ${r.lost.length} path(s) left out`);
+  }
+  return 0;
+}

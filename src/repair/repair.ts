@@ -1,0 +1,197 @@
+// `engine repair index` and `engine repair snapshots`: bring a damaged repository (a lost or
+// unreadable pack, a damaged index object) back to one that `check` passes, losing only what is
+// really lost. Both run under the exclusive lock.
+//
+// repair index: the index is rebuilt from the packs themselves (each pack's authenticated header
+// lists its blobs): new index objects name every pack whose header reads, superseding every old
+// index object, which are then deleted. Packs whose header does not read are reported and left
+// alone (no index names them; `prune` deletes them).
+//
+// repair snapshots: every snapshot whose trees reference a blob that is not available (not in the
+// index, or its pack is gone) is rewritten: a file with a missing blob is left out, a folder whose
+// tree is missing is kept empty, and every path left out is reported. The new snapshot carries
+// the tag "repaired" and replaces the damaged one (whose missing data no command could bring back).
+import { isNotFound } from '../backend/errors.js';
+import { isEngineError, ErrorCode } from '../errors/engine-error.js';
+import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
+import { encodeIndex, type IndexPack } from '../format/index-file.js';
+import { encodeTree, type Tree, type TreeNode } from '../format/tree.js';
+import { seal } from '../crypto/envelope.js';
+import { ByteBudget, mapLimit } from '../pipeline/budget.js';
+import { BlobUploader } from '../repository/blob-uploader.js';
+import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, snapshotName } from '../repository/layout.js';
+import type { MasterIndex } from '../repository/master-index.js';
+import type { Repository } from '../repository/repository.js';
+import { toHex } from '../util/hex.js';
+
+export interface RepairIndexResult {
+  packs: number;
+  blobs: number;
+  /** Packs whose header could not be read: not indexed. */
+  unreadable: { packId: PackId; reason: string }[];
+  indexObjectsWritten: number;
+  indexObjectsDeleted: number;
+}
+
+const BLOBS_PER_INDEX = 100_000;
+
+export async function repairIndex(repo: Repository, opts: { onProgress?: (what: string) => void; signal?: AbortSignal } = {}): Promise<RepairIndexResult> {
+  const old = await repo.listIndexIds();
+  const stored: { packId: PackId; size: number }[] = [];
+  for await (const o of repo.backend.list(DATA_PREFIX)) {
+    const id = idOfName(o.name);
+    if (/^[0-9a-f]{64}$/.test(id)) stored.push({ packId: id as PackId, size: o.size });
+  }
+  opts.onProgress?.(`reading the headers of ${stored.length} pack(s)`);
+  const packs: IndexPack[] = [];
+  const unreadable: RepairIndexResult['unreadable'] = [];
+  await mapLimit(stored, Math.max(1, Math.min(16, repo.backend.parallelism)), async ({ packId, size }) => {
+    opts.signal?.throwIfAborted();
+    try {
+      packs.push({ packId, blobs: await repo.loadPackHeader(packId, size) });
+    } catch (err) {
+      const aboutData = isNotFound(err) || isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED);
+      if (!aboutData) throw err;
+      unreadable.push({ packId, reason: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  // Listing order, so that the rebuilt index does not depend on the order reads completed in.
+  packs.sort((a, b) => (a.packId < b.packId ? -1 : 1));
+  const result: RepairIndexResult = { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), unreadable, indexObjectsWritten: 0, indexObjectsDeleted: 0 };
+  // New index objects first (the first supersedes every old one), then the old ones go: a kill in
+  // between leaves both, which name the same packs.
+  let batch: IndexPack[] = [];
+  let blobs = 0;
+  const written = new Set<string>();
+  const flush = async (): Promise<void> => {
+    written.add(await repo.saveUnpacked(INDEX_PREFIX, encodeIndex({ supersedes: result.indexObjectsWritten === 0 ? old : [], packs: batch })));
+    result.indexObjectsWritten++;
+    batch = [];
+    blobs = 0;
+  };
+  for (const p of packs) {
+    if (batch.length > 0 && blobs + p.blobs.length > BLOBS_PER_INDEX) await flush();
+    batch.push(p);
+    blobs += p.blobs.length;
+  }
+  if (batch.length > 0 || result.indexObjectsWritten === 0) await flush();
+  for (const id of old) {
+    // A rebuilt object can be byte-identical to an old one (the same packs, as by an earlier
+    // repair): same name, so it stays.
+    if (written.has(id)) continue;
+    await repo.backend.remove(indexName(id)).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    result.indexObjectsDeleted++;
+  }
+  return result;
+}
+
+export interface LostPath {
+  readonly snapshot: SnapshotId;
+  readonly path: string;
+  readonly why: string;
+}
+
+export interface RepairSnapshotsResult {
+  snapshots: number;
+  rewritten: { old: SnapshotId; new: SnapshotId }[];
+  lost: LostPath[];
+}
+
+export async function repairSnapshots(repo: Repository, index: MasterIndex, opts: { packTargetBytes: number; dryRun?: boolean; onLost?: (l: LostPath) => void; signal?: AbortSignal } = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
+  const stored = new Set<string>();
+  for await (const o of repo.backend.list(DATA_PREFIX)) stored.add(idOfName(o.name));
+  const available = (id: BlobId): boolean => {
+    const loc = index.lookup(id);
+    return loc !== undefined && stored.has(loc.packId);
+  };
+  const sealedBudget = new ByteBudget('sealed', 4 * opts.packTargetBytes);
+  const uploader = new BlobUploader(repo, index, { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBudget });
+  /** Tree id → its repaired id (the same when nothing below it was lost). */
+  const done = new Map<string, BlobId>();
+  const result: RepairSnapshotsResult = { snapshots: 0, rewritten: [], lost: [] };
+
+  const saveTree = async (tree: Tree): Promise<BlobId> => {
+    const bytes = encodeTree(tree);
+    const id = toHex(repo.p.blake3.keyedHash(repo.keys.blobId, bytes)) as BlobId;
+    if (opts.dryRun || !uploader.claim(id)) return id;
+    const sealed = seal(repo.p, repo.keys, bytes, { suite: repo.suite, zstdLevel: repo.config.compression.level });
+    await sealedBudget.acquire(sealed.length, opts.signal);
+    await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
+    return id;
+  };
+
+  /** Returns the repaired id of a tree, or null when the tree itself is lost. */
+  const repairTree = async (snapshot: SnapshotId, treeId: BlobId, path: string): Promise<BlobId | null> => {
+    opts.signal?.throwIfAborted();
+    const known = done.get(treeId);
+    if (known) return known;
+    let tree: Tree;
+    try {
+      if (!available(treeId)) return null;
+      tree = await repo.loadTree(index, treeId);
+    } catch (err) {
+      if (isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT)) return null;
+      throw err;
+    }
+    let changed = false;
+    const nodes: TreeNode[] = [];
+    for (const node of tree.nodes) {
+      const child = `${path}${node.name}`;
+      if (node.type === 'dir' && node.subtree) {
+        const sub = await repairTree(snapshot, node.subtree, `${child}/`);
+        if (sub === null) {
+          lose(snapshot, `${child}/`, 'its folder listing is lost: restored empty');
+          nodes.push({ ...node, subtree: await saveTree({ nodes: [] }) });
+          changed = true;
+        } else {
+          if (sub !== node.subtree) changed = true;
+          nodes.push(sub === node.subtree ? node : { ...node, subtree: sub });
+        }
+        continue;
+      }
+      const missing = (node.content ?? []).filter((b) => !available(b));
+      if (missing.length > 0) {
+        lose(snapshot, child, `${missing.length} of its ${node.content!.length} blob(s) are lost: left out`);
+        changed = true;
+        continue;
+      }
+      nodes.push(node);
+    }
+    const id = changed ? await saveTree({ nodes }) : treeId;
+    done.set(treeId, id);
+    return id;
+  };
+
+  const lose = (snapshot: SnapshotId, path: string, why: string): void => {
+    const l = { snapshot, path, why };
+    result.lost.push(l);
+    opts.onLost?.(l);
+  };
+
+  const ids = await repo.listSnapshotIds();
+  result.snapshots = ids.length;
+  try {
+    for (const id of ids) {
+      const snap = await repo.loadSnapshot(id);
+      const root = await repairTree(id, snap.tree, '/');
+      if (root === snap.tree) continue;
+      if (root === null) lose(id, '/', 'the whole snapshot is lost (its root tree is gone)');
+      const newRoot = root ?? (await saveTree({ nodes: [] }));
+      if (opts.dryRun) {
+        result.rewritten.push({ old: id, new: id });
+        continue;
+      }
+      // The trees first, with the index naming them, then the snapshot (FORMAT.md write ordering).
+      await uploader.flush();
+      const tags = snap.tags.includes('repaired') ? snap.tags : [...snap.tags, 'repaired'];
+      const fresh = await repo.saveSnapshot({ ...snap, tree: newRoot, tags });
+      await repo.backend.remove(snapshotName(id));
+      result.rewritten.push({ old: id, new: fresh });
+    }
+    await uploader.flush();
+  } catch (err) {
+    await uploader.abandon();
+    throw err;
+  }
+  return result;
+}
