@@ -57,6 +57,30 @@ export async function readPassword(opts: GlobalOptions, purpose: 'open' | 'new')
   return new TextEncoder().encode(pw);
 }
 
+/**
+ * The password of a new key (`engine key add`, `key passwd`): --new-password-file, else
+ * ENGINE_NEW_PASSWORD, else asked twice on the terminal. Never a plain flag.
+ */
+export async function readNewKeyPassword(file: string | undefined): Promise<Uint8Array> {
+  let pw: string;
+  if (file) {
+    try {
+      pw = (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new UsageError(`cannot read the new password file ${file}: ${(err as Error).message}`, { hint: 'check --new-password-file' });
+    }
+  } else if (process.env.ENGINE_NEW_PASSWORD !== undefined) {
+    pw = process.env.ENGINE_NEW_PASSWORD;
+  } else if (process.stdin.isTTY && process.stderr.isTTY) {
+    pw = await prompt('enter the new password: ');
+    if ((await prompt('enter it again: ')) !== pw) throw new UsageError('the passwords do not match', { hint: 'run the command again' });
+  } else {
+    throw new UsageError('no new password given', { hint: 'set ENGINE_NEW_PASSWORD, pass --new-password-file FILE, or run on a terminal to be asked' });
+  }
+  if (pw.length === 0) throw new UsageError('an empty password is not allowed', { hint: 'choose a password' });
+  return new TextEncoder().encode(pw);
+}
+
 /** Reads a line from the terminal without echoing it. */
 async function prompt(question: string): Promise<string> {
   const stdin = process.stdin;

@@ -167,6 +167,36 @@ function build(): { program: Command; result: { code: number } } {
     });
 
   program
+    .command('key')
+    .description('manage the passwords that open the repository: list, add, remove ID, passwd (the new password from --new-password-file, ENGINE_NEW_PASSWORD or a prompt)')
+    .argument('<action>', 'list | add | remove | passwd')
+    .argument('[id]', 'for remove: the key id (prefix)')
+    .option('--new-password-file <file>', 'read the new password from this file')
+    .action(async (action: string, id: string | undefined, flags: Record<string, unknown>, cmd: Command) => {
+      const { keyCommand } = await import('./commands/key.js');
+      result.code = await keyCommand(action, id, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
+    .command('diff')
+    .description('what changed between two snapshots: + added, - removed, M modified, T type changed, U metadata only')
+    .argument('<from>', 'snapshot id (prefix) or "latest"')
+    .argument('<to>', 'snapshot id (prefix) or "latest"')
+    .action(async (from: string, to: string, _flags: unknown, cmd: Command) => {
+      const { diffCommand } = await import('./commands/diff.js');
+      result.code = await diffCommand(from, to, cmd.optsWithGlobals(), outputFor(cmd));
+    });
+
+  program
+    .command('stats')
+    .description('sizes of the repository or of some snapshots: restore size, deduplicated and stored bytes, ratios, blob count')
+    .argument('[snapshots...]', 'snapshot ids (prefixes); default: all')
+    .action(async (refs: string[], _flags: unknown, cmd: Command) => {
+      const { statsCommand } = await import('./commands/stats.js');
+      result.code = await statsCommand(refs, cmd.optsWithGlobals(), outputFor(cmd));
+    });
+
+  program
     .command('unlock')
     .description('remove stale locks (their process is gone, or they were not refreshed for 30 minutes)')
     .option('--remove-all', 'remove every lock, live ones too: only when no other engine command uses the repository')

@@ -45,7 +45,11 @@ export class Repository {
   readonly gear: Uint32Array;
   readonly suite: Suite;
 
-  private constructor(backend: Backend, p: Primitives, config: RepoConfig, keys: RepoKeys, keyId: KeyId) {
+  /** Kept only to wrap it under another password (`engine key add/passwd`). */
+  private readonly master: Uint8Array;
+
+  private constructor(backend: Backend, p: Primitives, config: RepoConfig, keys: RepoKeys, keyId: KeyId, master: Uint8Array) {
+    this.master = master;
     this.backend = backend;
     this.p = p;
     this.currentConfig = config;
@@ -94,7 +98,7 @@ export class Repository {
     const keyId = await createKeyFile(p, backend, password, master, opts.kdf);
     const sealed = seal(p, keys, encodeConfig(config), { suite: CipherName[config.cipher], zstdLevel: null });
     await backend.save(CONFIG_NAME, sealed);
-    return new Repository(backend, p, config, keys, keyId);
+    return new Repository(backend, p, config, keys, keyId, master);
   }
 
   static async open(backend: Backend, p: Primitives, password: Uint8Array): Promise<Repository> {
@@ -108,7 +112,12 @@ export class Repository {
     const { keyId, master } = await unlockMasterKey(p, backend, password);
     const keys = deriveRepoKeys(p.blake3, master);
     const config = decodeConfig(openEnvelope(p, keys, configBytes, 1024 * 1024, CONFIG_NAME));
-    return new Repository(backend, p, config, keys, keyId);
+    return new Repository(backend, p, config, keys, keyId, master);
+  }
+
+  /** A new key file wrapping this repository's master key under another password. */
+  async addKey(password: Uint8Array, kdf?: Argon2Params): Promise<KeyId> {
+    return createKeyFile(this.p, this.backend, password, this.master, kdf);
   }
 
   /** Seals and stores a metadata object under the BLAKE3 of its stored bytes; returns the id. */

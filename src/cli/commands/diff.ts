@@ -1,0 +1,24 @@
+import type { BlobId } from '../../format/ids.js';
+import { type Change, diffTrees } from '../../inspect/diff.js';
+import type { GlobalOptions } from '../context.js';
+import type { Output } from '../output.js';
+import { openRepository } from '../session.js';
+
+const MARK: Record<Change, string> = { added: '+', removed: '-', modified: 'M', type: 'T', metadata: 'U' };
+
+export async function diffCommand(refA: string, refB: string, flags: GlobalOptions, out: Output): Promise<number> {
+  const { repo } = await openRepository(flags, out);
+  const index = await repo.loadIndex();
+  const a = await repo.resolveSnapshot(refA);
+  const b = await repo.resolveSnapshot(refB);
+  const counts: Record<Change, number> = { added: 0, removed: 0, modified: 0, type: 0, metadata: 0 };
+  const load = async (id: BlobId) => (await repo.loadTree(index, id)).nodes;
+  for await (const d of diffTrees(load, a.snapshot.tree, b.snapshot.tree)) {
+    counts[d.change]++;
+    if (out.json) out.data({ message_type: 'change', ...d });
+    else out.result(`${MARK[d.change]} ${d.path}`);
+  }
+  if (out.json) out.data({ message_type: 'summary', from: a.id, to: b.id, ...counts });
+  else out.info(`${a.id.slice(0, 8)} -> ${b.id.slice(0, 8)}: ${counts.added} added, ${counts.removed} removed, ${counts.modified} modified, ${counts.type} changed type, ${counts.metadata} with only metadata changed`);
+  return 0;
+}

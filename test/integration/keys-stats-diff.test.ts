@@ -1,0 +1,108 @@
+// key list/add/remove/passwd, stats and diff as a user runs them.
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { makeTree } from '../support/tree.js';
+
+const native = currentNative();
+
+describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
+  let work: string;
+  let src: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'engine-inspect-'));
+    src = join(work, 'src');
+    await makeTree(src, { seed: 61, smallFiles: 30, scale: 0.2 });
+  });
+
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('key add, list, remove and passwd: every password that should open does, the others exit 12, and none is printed', async () => {
+    const repo = join(work, 'repo-keys');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    const as = (pw: string, args: string[], extra: Record<string, string> = {}) => runEngine([...args, '--repo', repo], { native, env: { ENGINE_PASSWORD: pw, ...extra } });
+    const list = async (pw: string) => JSON.parse((await as(pw, ['key', 'list', '--json'])).stdout) as { id: string; current: boolean }[];
+
+    expect(await list(TEST_PASSWORD)).toEqual([expect.objectContaining({ current: true })]);
+    const add = await as(TEST_PASSWORD, ['key', 'add', '--json'], { ENGINE_NEW_PASSWORD: 'second password' });
+    expect(add.code, add.stderr).toBe(0);
+    const added = String(add.json?.added);
+    const keys = await list('second password');
+    expect(keys).toHaveLength(2);
+    expect(keys.find((k) => k.current)?.id).toBe(added);
+    const original = keys.find((k) => !k.current)!.id;
+
+    // A key cannot remove itself; another key can.
+    const self = await as(TEST_PASSWORD, ['key', 'remove', original.slice(0, 8)]);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toContain('cannot remove itself');
+    const rm1 = await as('second password', ['key', 'remove', original.slice(0, 8)]);
+    expect(rm1.code, rm1.stderr).toBe(0);
+    expect((await as(TEST_PASSWORD, ['snapshots'])).code).toBe(12);
+
+    const pw = await as('second password', ['key', 'passwd'], { ENGINE_NEW_PASSWORD: 'third password' });
+    expect(pw.code, pw.stderr).toBe(0);
+    expect((await as('second password', ['snapshots'])).code).toBe(12);
+    expect((await as('third password', ['snapshots'])).code).toBe(0);
+    expect(await list('third password')).toHaveLength(1);
+    for (const r of [add, rm1, pw]) for (const secret of ['second password', 'third password', TEST_PASSWORD]) expect(r.stdout + r.stderr).not.toContain(secret);
+  });
+
+  it('stats: two snapshots of the same tree deduplicate to one, and a single snapshot restores to the tree size', async () => {
+    const repo = join(work, 'repo-stats');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    const a = await runEngine(['backup', '--repo', repo, '--json', src], { native });
+    expect(a.code).toBe(0);
+    expect((await runEngine(['backup', '--repo', repo, src], { native })).code).toBe(0);
+    const one = await runEngine(['stats', '--repo', repo, '--json', String(a.json?.snapshotId).slice(0, 8)], { native });
+    const all = await runEngine(['stats', '--repo', repo, '--json'], { native });
+    expect(one.code, one.stderr).toBe(0);
+    expect(all.code, all.stderr).toBe(0);
+    const o = one.json as Record<string, number>;
+    const t = all.json as Record<string, number>;
+    expect(o.restoreBytes).toBe(Number(a.json?.totalBytes));
+    expect(t.snapshots).toBe(2);
+    expect(t.restoreBytes).toBe(2 * o.restoreBytes!);
+    expect(t.uniqueRawBytes).toBe(o.uniqueRawBytes);
+    expect(t.dedupRatio).toBeCloseTo(2 * o.dedupRatio!, 5);
+    expect(o.compressionRatio).toBeGreaterThan(1);
+    expect(t.packBytes).toBeGreaterThanOrEqual(o.uniqueStoredBytes!);
+  });
+
+  it('diff lists what was added, removed, modified and changed in mode only; an unchanged pair differs in nothing', async () => {
+    const repo = join(work, 'repo-diff');
+    const tree = join(work, 'tree');
+    await mkdir(join(tree, 'docs'), { recursive: true });
+    await writeFile(join(tree, 'docs', 'keep.txt'), 'same\n');
+    await writeFile(join(tree, 'docs', 'edit.txt'), 'before\n');
+    await writeFile(join(tree, 'gone.txt'), 'bye\n');
+    await writeFile(join(tree, 'mode.sh'), '#!/bin/sh\n');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    const a = await runEngine(['backup', '--repo', repo, '--json', tree], { native });
+    await writeFile(join(tree, 'docs', 'edit.txt'), 'after, longer\n');
+    await rm(join(tree, 'gone.txt'));
+    await chmod(join(tree, 'mode.sh'), 0o755);
+    await mkdir(join(tree, 'new'));
+    await writeFile(join(tree, 'new', 'file.txt'), 'new\n');
+    const b = await runEngine(['backup', '--repo', repo, '--json', tree], { native });
+    const d = await runEngine(['diff', String(a.json?.snapshotId), String(b.json?.snapshotId), '--repo', repo, '--json'], { native });
+    expect(d.code, d.stderr).toBe(0);
+    const changes = d.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { message_type: string; path: string; change: string })
+      .filter((m) => m.message_type === 'change');
+    const files = changes.filter((c) => !c.path.endsWith('/')).map((c) => `${c.change} ${c.path}`).sort();
+    expect(files).toEqual(['added /tree/new/file.txt', 'metadata /tree/mode.sh', 'modified /tree/docs/edit.txt', 'removed /tree/gone.txt'].sort());
+    expect(changes.filter((c) => c.path.endsWith('/')).map((c) => `${c.change} ${c.path}`)).toContain('added /tree/new/');
+    expect(d.json).toMatchObject({ message_type: 'summary', added: 2, removed: 1, modified: 1 });
+    const same = await runEngine(['diff', String(a.json?.snapshotId), String(a.json?.snapshotId), '--repo', repo], { native });
+    expect(same.code).toBe(0);
+    expect(same.stdout).toBe('');
+  });
+});
