@@ -118,6 +118,37 @@ describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
     expect(audit.problems).toEqual([]);
   });
 
+  it('forget and prune through S3, with 10% of requests failing and the metadata cache on: check --read-data passes, the kept snapshot restores identical, no lock is left', async () => {
+    const src = join(work, 'src-prune');
+    await makeTree(src, { seed: 23, smallFiles: 200, scale: 0.3 });
+    const repo = newRepo();
+    expect((await engine(['init', '--repo', repo, '--pack-size', '1M'])).code).toBe(0);
+    const first = await engine(['backup', '--repo', repo, '--json', src]);
+    expect(first.code, first.stderr).toBe(0);
+    await appendFile(join(src, 'random', 'extra.bin'), Buffer.alloc(300_000, 1));
+    await rm(join(src, 'text'), { recursive: true, force: true });
+    const second = await engine(['backup', '--repo', repo, '--json', src]);
+    expect(second.code, second.stderr).toBe(0);
+    proxy.faults = { rate: 0.1, kinds: ['500', 'reset', 'truncate', 'slow'], seed: 11 };
+    proxy.resetCounts();
+    try {
+      const f = await engine(['forget', '--repo', repo, String(first.json?.snapshotId), '--prune', '--max-unused', '0%']);
+      expect(f.code, f.stderr).toBe(0);
+    } finally {
+      proxy.faults = { rate: 0, kinds: [] };
+    }
+    expect(Object.values(proxy.injected).reduce((a, b) => a + b, 0), proxy.describe()).toBeGreaterThan(0);
+    const c = await engine(['check', '--repo', repo, '--read-data']);
+    expect(c.code, c.stdout + c.stderr).toBe(0);
+    const target = join(work, 'restored-prune');
+    const r = await engine(['restore', 'latest', '--repo', repo, '--target', target]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await compareTrees(src, join(target, 'src-prune'), { sparse: true })).toEqual([]);
+    const locks: string[] = [];
+    for await (const o of direct(repo).list('locks/')) locks.push(o.name);
+    expect(locks).toEqual([]);
+  });
+
   it('when every request fails after a point: exit 13 naming the object and the endpoint, nothing referenced missing, and the next run stores nothing twice', async () => {
     const src = join(work, 'src-outage');
     await makeTree(src, { seed: 23, smallFiles: 300, scale: 0.7 });
