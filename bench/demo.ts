@@ -1,6 +1,6 @@
 // `npm run demo`: the main job end to end on this machine, with no outside service. Generates a
 // sample tree, creates a local repository, backs the tree up twice (the second run reads nothing),
-// restores it and compares every byte with the source.
+// verifies every blob (`engine check --read-data`), restores it and compares every byte with the source.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -59,6 +59,8 @@ async function main(): Promise<void> {
   const second = engine(['backup', '--repo', repo, '--json', source]);
   process.stdout.write(`  second backup: read ${second?.filesRead} files (${second?.filesUnmodified} unmodified)\n`);
   engine(['snapshots', '--repo', repo]);
+  const check = engine(['check', '--repo', repo, '--read-data', '--json']);
+  process.stdout.write(`  check: ${check?.errors} error(s), read ${check?.packsRead} packs, ${check?.blobsRead} blobs\n`);
   engine(['restore', 'latest', '--repo', repo, '--target', target, '--json']);
   const a = await digestTree(source);
   const b = await digestTree(join(target, 'source'));
