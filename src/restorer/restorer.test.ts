@@ -7,15 +7,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { Argon2Params, PrimitiveName } from '../../native-bindings/types.js';
+import { backupWithRealClasses } from '../../test/support/library-backup.js';
 import { compareTrees, makeTree } from '../../test/support/tree.js';
-import { Archiver } from '../archiver/archiver.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import type { ByteRange, ObjectOptions } from '../backend/types.js';
 import { makeOutput } from '../cli/output.js';
 import { memoryPlan, startPool, type OpenSession } from '../cli/session.js';
 import type { BlobId } from '../format/ids.js';
-import { ByteBudget } from '../pipeline/budget.js';
-import { BlobUploader } from '../repository/blob-uploader.js';
 import { Repository } from '../repository/repository.js';
 import { Restorer, type RestoreOptions } from './restorer.js';
 
@@ -58,19 +56,9 @@ describe('restorer', () => {
     const repo = await Repository.init(store, primitives, PASSWORD, { kdf: KDF });
     session = { repo, remote: false, chosen, fallback: policy === 'fallback' };
     const plan = memoryPlan(session, '256M', makeOutput({ json: false, verbose: false }));
-    const index = await repo.loadIndex();
     const pool = startPool(session, plan.workers, true);
-    const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
-    const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget });
-    const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
-      plan,
-      onProblem: (pr) => {
-        throw new Error(`${pr.path}: ${pr.message}`);
-      },
-    });
     try {
-      root = await archiver.run([join(work, 'src')], null);
-      await uploader.flush();
+      root = (await repo.loadSnapshot(await backupWithRealClasses(session, pool, plan, [join(work, 'src')]))).tree;
     } finally {
       await pool.close();
     }
