@@ -142,34 +142,42 @@ export class Checker {
     const ids = await this.repo.listIndexIds();
     this.summary.indexObjects = ids.length;
     const reads = Math.max(1, Math.min(16, this.backend.parallelism));
-    await mapLimit(ids, reads, async (id) => {
+    // Read a batch at a time in parallel, merged in listing order as Repository.loadIndex merges
+    // (the first entry for a blob wins): the copy checked is the one restore and prune would use.
+    for (let i = 0; i < ids.length; i += reads) {
       this.opts.signal?.throwIfAborted();
-      const name = indexName(id);
-      let file: IndexFile;
-      try {
-        file = decodeIndex(await this.repo.loadUnpacked(name), name);
-      } catch (err) {
-        this.fail(name, err);
-        return;
-      }
-      index.add(id, file);
-      for (const p of file.packs) {
-        let entry = this.packsIndexed.get(p.packId);
-        if (!entry) {
-          entry = { blobs: new Map(), indexIds: [] };
-          this.packsIndexed.set(p.packId, entry);
+      const files = await mapLimit(ids.slice(i, i + reads), reads, async (id): Promise<{ id: IndexId; file: IndexFile } | null> => {
+        const name = indexName(id);
+        try {
+          return { id, file: decodeIndex(await this.repo.loadUnpacked(name), name) };
+        } catch (err) {
+          this.fail(name, err);
+          return null;
         }
-        entry.indexIds.push(id);
-        for (const b of p.blobs) {
-          const seen = entry.blobs.get(b.id);
-          if (seen && (seen.offset !== b.offset || seen.length !== b.length || seen.rawLength !== b.rawLength || seen.type !== b.type)) {
-            this.report('error', name, `lists blob ${b.id} in pack ${p.packId} at a different place than another index object does`);
-          }
-          entry.blobs.set(b.id, b);
-        }
-      }
-    });
+      });
+      for (const loaded of files) if (loaded) this.merge(index, loaded.id, loaded.file);
+    }
     return index;
+  }
+
+  private merge(index: MasterIndex, id: IndexId, file: IndexFile): void {
+    const name = indexName(id);
+    index.add(id, file);
+    for (const p of file.packs) {
+      let entry = this.packsIndexed.get(p.packId);
+      if (!entry) {
+        entry = { blobs: new Map(), indexIds: [] };
+        this.packsIndexed.set(p.packId, entry);
+      }
+      entry.indexIds.push(id);
+      for (const b of p.blobs) {
+        const seen = entry.blobs.get(b.id);
+        if (seen && (seen.offset !== b.offset || seen.length !== b.length || seen.rawLength !== b.rawLength || seen.type !== b.type)) {
+          this.report('error', name, `lists blob ${b.id} in pack ${p.packId} at a different place than another index object does`);
+        }
+        entry.blobs.set(b.id, b);
+      }
+    }
   }
 
   /** Stored packs and their sizes; objects under data/ that are not packs are reported. */
@@ -196,7 +204,7 @@ export class Checker {
     for (const packId of stored.keys()) {
       if (!this.packsIndexed.has(packId)) {
         this.summary.unreferencedPacks++;
-        this.report('warning', packName(packId), 'is in no index: unreferenced (an interrupted run left it; the next backup adopts it)');
+        this.report('warning', packName(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
       }
     }
     // Headers are checked from the whole pack when its data is read anyway.

@@ -39,3 +39,11 @@ export async function releaseLocks(): Promise<void> {
   held.clear();
   await Promise.all(all.map((l) => l.release().catch(() => undefined)));
 }
+
+/**
+ * Throws if any lock this command holds was lost (removed by another host, or not refreshed for
+ * too long): called before a step that relies on it, such as writing a snapshot or deleting packs.
+ */
+export async function assertLocksHeld(): Promise<void> {
+  for (const l of held) await l.assertHeld();
+}

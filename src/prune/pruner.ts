@@ -39,6 +39,8 @@ export interface PruneOptions {
   readonly signal?: AbortSignal;
   /** Test hook: runs before each step that changes the repository (crash tests kill there). */
   readonly beforeStep?: (step: string) => Promise<void>;
+  /** Throws when the exclusive lock prune relies on was lost: checked before every step that changes anything. */
+  readonly assertLocked?: () => Promise<void>;
 }
 
 export interface PruneStats {
@@ -63,6 +65,8 @@ interface PackState {
   readonly size: number;
   /** Every blob the index lists in it. */
   readonly blobs: PackBlob[];
+  /** The same, by id. */
+  readonly byId: Map<string, PackBlob>;
   /** Bytes of the blobs whose kept copy is in this pack. */
   usedBytes: number;
   used: PackBlob[];
@@ -83,6 +87,7 @@ export class Pruner {
   private async step(name: string): Promise<void> {
     this.opts.signal?.throwIfAborted();
     await this.opts.beforeStep?.(name);
+    await this.opts.assertLocked?.();
   }
 
   async run(): Promise<PruneStats> {
@@ -98,15 +103,22 @@ export class Pruner {
       for (const p of file.packs) {
         let st = packs.get(p.packId);
         if (!st) {
-          st = { packId: p.packId, size: 0, blobs: [], usedBytes: 0, used: [] };
+          st = { packId: p.packId, size: 0, blobs: [], byId: new Map(), usedBytes: 0, used: [] };
           packs.set(p.packId, st);
         }
-        const known = new Set(st.blobs.map((b) => b.id));
-        for (const b of p.blobs) if (!known.has(b.id)) st.blobs.push(b);
+        for (const b of p.blobs) {
+          if (st.byId.has(b.id)) continue;
+          st.byId.set(b.id, b);
+          st.blobs.push(b);
+        }
       }
     }
     const stored = new Map<PackId, number>();
-    for await (const o of repo.backend.list(DATA_PREFIX)) stored.set(idOfName(o.name) as PackId, o.size);
+    for await (const o of repo.backend.list(DATA_PREFIX)) {
+      // Only pack names: anything else under data/ (left by another tool) is not prune's to delete.
+      const id = idOfName(o.name) as PackId;
+      if (/^[0-9a-f]{64}$/.test(id) && packName(id) === o.name) stored.set(id, o.size);
+    }
     for (const [id, st] of packs) {
       const size = stored.get(id);
       if (size === undefined) throw new IntegrityError(`pack ${id} is named by the index but missing: prune would lose track of its blobs`, { hint: 'run `engine check`, then `engine repair index` and `engine repair snapshots`, before pruning' });
@@ -120,7 +132,7 @@ export class Pruner {
     for (const id of used) {
       const loc = index.lookup(id as BlobId)!;
       const st = packs.get(loc.packId)!;
-      const blob = st.blobs.find((b) => b.id === id)!;
+      const blob = st.byId.get(id)!;
       st.used.push(blob);
       st.usedBytes += blob.length;
     }
@@ -240,15 +252,16 @@ export class Pruner {
         this.opts.signal?.throwIfAborted();
         const bytes = await repo.backend.load(packName(pack.packId));
         // The worker opens each blob and checks it against its id; the sealed bytes are copied as
-        // they are (no re-encryption: the envelope is self-contained).
-        const copy = new Uint8Array(bytes);
+        // they are (no re-encryption: the envelope is self-contained). Only the used blobs are
+        // copied out, before the pack's buffer goes to the worker.
+        const kept = pack.used.map((b) => bytes.slice(b.offset, b.offset + b.length));
         const out = await this.opts.pool.unseal({ packBytes: bytes, blobs: pack.used.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
         const view = new DataView(out);
         for (const [i, b] of pack.used.entries()) {
           if (view.getUint32(4 + 8 * i, true) !== UnsealStatus.OK) {
             throw new IntegrityError(`${b.type === BlobType.TREE ? 'tree' : 'data'} blob ${b.id} in pack ${pack.packId} is damaged: prune stops before changing anything that depends on it`, { hint: 'run `engine check --read-data` to see the damage' });
           }
-          const sealed = copy.slice(b.offset, b.offset + b.length);
+          const sealed = kept[i]!;
           await sealedBudget.acquire(sealed.length, this.opts.signal);
           await uploader.add(b.type, b.id, sealed, b.rawLength, sealed.length);
         }

@@ -14,7 +14,7 @@
 import { isNotFound } from '../backend/errors.js';
 import { isEngineError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
-import { encodeIndex, type IndexPack } from '../format/index-file.js';
+import { decodeIndex, encodeIndex, type IndexPack } from '../format/index-file.js';
 import { encodeTree, type Tree, type TreeNode } from '../format/tree.js';
 import { seal } from '../crypto/envelope.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
@@ -27,8 +27,8 @@ import { toHex } from '../util/hex.js';
 export interface RepairIndexResult {
   packs: number;
   blobs: number;
-  /** Packs whose header could not be read: not indexed. */
-  unreadable: { packId: PackId; reason: string }[];
+  /** Packs whose header could not be read: indexed from the old index when it named them, else left out. */
+  unreadable: { packId: PackId; reason: string; keptFromOldIndex: boolean }[];
   indexObjectsWritten: number;
   indexObjectsDeleted: number;
 }
@@ -52,9 +52,30 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
     } catch (err) {
       const aboutData = isNotFound(err) || isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED);
       if (!aboutData) throw err;
-      unreadable.push({ packId, reason: err instanceof Error ? err.message : String(err) });
+      unreadable.push({ packId, reason: err instanceof Error ? err.message : String(err), keptFromOldIndex: false });
     }
   });
+  // A pack whose header is damaged may still hold sound blobs, and the old index objects may be
+  // the only record of where they are: their entries for it are kept (check --read-data tells
+  // whether the blobs themselves are sound).
+  if (unreadable.length > 0) {
+    const fromOld = new Map<PackId, IndexPack>();
+    for (const id of old) {
+      try {
+        for (const p of decodeIndex(await repo.loadUnpacked(indexName(id)), indexName(id)).packs) if (!fromOld.has(p.packId)) fromOld.set(p.packId, p);
+      } catch (err) {
+        if (!(isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED) || isNotFound(err))) throw err;
+      }
+    }
+    for (const u of unreadable) {
+      const p = fromOld.get(u.packId);
+      if (!p) continue;
+      packs.push(p);
+      u.keptFromOldIndex = true;
+    }
+  }
+  // Index objects that supersede others are a version 2 feature: older engines must refuse the repository.
+  await repo.upgradeConfig();
   // Listing order, so that the rebuilt index does not depend on the order reads completed in.
   packs.sort((a, b) => (a.packId < b.packId ? -1 : 1));
   const result: RepairIndexResult = { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), unreadable, indexObjectsWritten: 0, indexObjectsDeleted: 0 };
@@ -106,8 +127,12 @@ export async function repairSnapshots(repo: Repository, index: MasterIndex, opts
   };
   const sealedBudget = new ByteBudget('sealed', 4 * opts.packTargetBytes);
   const uploader = new BlobUploader(repo, index, { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBudget });
-  /** Tree id → its repaired id (the same when nothing below it was lost). */
-  const done = new Map<string, BlobId>();
+  /**
+   * Tree id → its repaired id (the same when nothing below it was lost) and what was lost below
+   * it, relative to it: a tree shared by several snapshots is repaired once, and its losses are
+   * reported for each snapshot that reaches it.
+   */
+  const done = new Map<string, { id: BlobId | null; lost: { rel: string; why: string }[] }>();
   const result: RepairSnapshotsResult = { snapshots: 0, rewritten: [], lost: [] };
 
   const saveTree = async (tree: Tree): Promise<BlobId> => {
@@ -120,46 +145,50 @@ export async function repairSnapshots(repo: Repository, index: MasterIndex, opts
     return id;
   };
 
-  /** Returns the repaired id of a tree, or null when the tree itself is lost. */
-  const repairTree = async (snapshot: SnapshotId, treeId: BlobId, path: string): Promise<BlobId | null> => {
+  /** The repaired id of a tree (null when the tree itself is lost) and the losses below it. */
+  const repairTree = async (treeId: BlobId): Promise<{ id: BlobId | null; lost: { rel: string; why: string }[] }> => {
     opts.signal?.throwIfAborted();
     const known = done.get(treeId);
     if (known) return known;
-    let tree: Tree;
+    let tree: Tree | null = null;
     try {
-      if (!available(treeId)) return null;
-      tree = await repo.loadTree(index, treeId);
+      if (available(treeId)) tree = await repo.loadTree(index, treeId);
     } catch (err) {
-      if (isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT)) return null;
-      throw err;
+      if (!(isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT))) throw err;
+    }
+    if (!tree) {
+      const gone = { id: null, lost: [] };
+      done.set(treeId, gone);
+      return gone;
     }
     let changed = false;
     const nodes: TreeNode[] = [];
+    const lost: { rel: string; why: string }[] = [];
     for (const node of tree.nodes) {
-      const child = `${path}${node.name}`;
       if (node.type === 'dir' && node.subtree) {
-        const sub = await repairTree(snapshot, node.subtree, `${child}/`);
-        if (sub === null) {
-          lose(snapshot, `${child}/`, 'its folder listing is lost: restored empty');
+        const sub = await repairTree(node.subtree);
+        for (const l of sub.lost) lost.push({ rel: `${node.name}/${l.rel}`, why: l.why });
+        if (sub.id === null) {
+          lost.push({ rel: `${node.name}/`, why: 'its folder listing is lost: restored empty' });
           nodes.push({ ...node, subtree: await saveTree({ nodes: [] }) });
           changed = true;
         } else {
-          if (sub !== node.subtree) changed = true;
-          nodes.push(sub === node.subtree ? node : { ...node, subtree: sub });
+          if (sub.id !== node.subtree) changed = true;
+          nodes.push(sub.id === node.subtree ? node : { ...node, subtree: sub.id });
         }
         continue;
       }
       const missing = (node.content ?? []).filter((b) => !available(b));
       if (missing.length > 0) {
-        lose(snapshot, child, `${missing.length} of its ${node.content!.length} blob(s) are lost: left out`);
+        lost.push({ rel: node.name, why: `${missing.length} of its ${node.content!.length} blob(s) are lost: left out` });
         changed = true;
         continue;
       }
       nodes.push(node);
     }
-    const id = changed ? await saveTree({ nodes }) : treeId;
-    done.set(treeId, id);
-    return id;
+    const repaired = { id: changed ? await saveTree({ nodes }) : treeId, lost };
+    done.set(treeId, repaired);
+    return repaired;
   };
 
   const lose = (snapshot: SnapshotId, path: string, why: string): void => {
@@ -168,15 +197,20 @@ export async function repairSnapshots(repo: Repository, index: MasterIndex, opts
     opts.onLost?.(l);
   };
 
+  // A repaired snapshot already saved for the same original (a repair killed before it removed
+  // the original): found by its contents, so a second run does not save another.
+  const existing = new Map((await repo.listSnapshots()).map(({ id, snapshot: x }) => [repairedKey(x.time, x.hostname, x.paths, x.tree, x.tags), id]));
+
   const ids = await repo.listSnapshotIds();
   result.snapshots = ids.length;
   try {
     for (const id of ids) {
       const snap = await repo.loadSnapshot(id);
-      const root = await repairTree(id, snap.tree, '/');
-      if (root === snap.tree) continue;
-      if (root === null) lose(id, '/', 'the whole snapshot is lost (its root tree is gone)');
-      const newRoot = root ?? (await saveTree({ nodes: [] }));
+      const root = await repairTree(snap.tree);
+      if (root.id === snap.tree) continue;
+      for (const l of root.lost) lose(id, `/${l.rel}`, l.why);
+      if (root.id === null) lose(id, '/', 'the whole snapshot is lost (its root tree is gone)');
+      const newRoot = root.id ?? (await saveTree({ nodes: [] }));
       if (opts.dryRun) {
         result.rewritten.push({ old: id, new: id });
         continue;
@@ -184,7 +218,9 @@ export async function repairSnapshots(repo: Repository, index: MasterIndex, opts
       // The trees first, with the index naming them, then the snapshot (FORMAT.md write ordering).
       await uploader.flush();
       const tags = snap.tags.includes('repaired') ? snap.tags : [...snap.tags, 'repaired'];
-      const fresh = await repo.saveSnapshot({ ...snap, tree: newRoot, tags });
+      const key = repairedKey(snap.time, snap.hostname, snap.paths, newRoot, tags);
+      const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags }));
+      existing.set(key, fresh);
       await repo.backend.remove(snapshotName(id));
       result.rewritten.push({ old: id, new: fresh });
     }
@@ -194,4 +230,8 @@ export async function repairSnapshots(repo: Repository, index: MasterIndex, opts
     throw err;
   }
   return result;
+}
+
+function repairedKey(time: string, hostname: string, paths: readonly string[], tree: string, tags: readonly string[]): string {
+  return JSON.stringify([time, hostname, paths, tree, [...tags].sort()]);
 }

@@ -6,7 +6,7 @@ import { loadPrimitives } from '../../native-bindings/index.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import { isEngineError, ErrorCode } from '../errors/engine-error.js';
 import type { Clock } from '../util/clock.js';
-import { LOCKS_PREFIX, RepositoryLock, STALE_MS, listLocks, readLock, withLock } from './locks.js';
+import { LOCKS_PREFIX, REFRESH_MS, RepositoryLock, STALE_MS, listLocks, readLock, withLock } from './locks.js';
 import { Repository } from './repository.js';
 
 const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
@@ -114,10 +114,40 @@ describe('repository locks', () => {
     expect(await lockNames(repo)).toEqual([]);
   });
 
+  it('a holder learns that its lock was lost (removed by someone else, or not refreshed for too long) and does not write it back', async () => {
+    const repo = await freshRepo();
+    const held = await RepositoryLock.acquire(repo, { ...here, exclusive: true, command: 'prune' });
+    await held.assertHeld();
+    await repo.backend.remove(held.name);
+    await held.refresh();
+    expect(await lockNames(repo)).toEqual([]);
+    const err = await lockedError(() => held.assertHeld());
+    expect(err.message).toContain('lock was lost');
+
+    let mono = 0;
+    const clock: Clock = { now: () => new Date(Date.parse('2026-01-01T00:00:00Z') + mono), monotonicMs: () => mono };
+    const slow = await RepositoryLock.acquire(repo, { ...here, exclusive: false, command: 'backup', clock });
+    mono += STALE_MS - REFRESH_MS + 1000;
+    const e2 = await lockedError(() => slow.assertHeld());
+    expect(e2.message).toContain('not refreshed');
+  });
+
+  it('a lock from another machine with the same host name (a container) is judged by its age, not by its pid', async () => {
+    const repo = await freshRepo();
+    const name = `${LOCKS_PREFIX}${'ab'.repeat(32)}`;
+    const now = new Date().toISOString();
+    const info = { version: 1, hostname: 'host-a', username: 'u', pid: 999_999, command: 'backup', exclusive: false, created: now, refreshed: now, machine: 'another-boot:pid:[1]' };
+    const { seal } = await import('../crypto/envelope.js');
+    await repo.backend.save(name, seal(p, repo.keys, new TextEncoder().encode(JSON.stringify(info)), { suite: repo.suite, zstdLevel: null }));
+    // pid 999999 is not alive here, but the lock is another machine's: it stands.
+    await lockedError(() => RepositoryLock.acquire(repo, { hostname: 'host-a', isAlive: () => false, exclusive: true, command: 'prune' }));
+  });
+
   it('a lock this key cannot read counts as exclusive', async () => {
     const repo = await freshRepo();
     await repo.backend.save(`${LOCKS_PREFIX}${'ee'.repeat(32)}`, new Uint8Array([1, 2, 3, 4, 5]));
     const err = await lockedError(() => RepositoryLock.acquire(repo, { ...here, exclusive: false, command: 'backup' }));
-    expect(err.message).toContain('unreadable lock');
+    expect(err.message).toContain('cannot be read');
+    expect(err.message).toContain('locks/');
   });
 });

@@ -11,6 +11,7 @@
 // again; if a conflicting lock appeared meanwhile, both sides may have seen each other, so ours
 // is removed and the attempt starts over after a random pause (no side can win twice by luck).
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { isNotFound } from '../backend/errors.js';
 import { open as openEnvelope, seal } from '../crypto/envelope.js';
@@ -31,10 +32,24 @@ export interface LockInfo {
   readonly exclusive: boolean;
   readonly created: string;
   readonly refreshed: string;
+  /**
+   * Boot id and pid namespace of the holder (Linux): two containers may share a host name but
+   * not their pids, so a pid is only tested where this matches too.
+   */
+  readonly machine?: string;
 }
+
+export const UNREADABLE_LOCK = 'unknown (unreadable lock)';
 
 export class RepoLockedError extends EngineError {
   constructor(holder: LockInfo, name: string, opts: { retried: boolean }) {
+    if (holder.command === UNREADABLE_LOCK) {
+      super(ErrorCode.REPO_LOCKED, `the repository is locked by ${name}, which cannot be read (damaged, or not a lock)`, {
+        hint: 'once you are sure no engine command uses the repository, `engine unlock --remove-all` removes it',
+        details: { lock: name },
+      });
+      return;
+    }
     super(ErrorCode.REPO_LOCKED, `the repository is locked${holder.exclusive ? ' exclusively' : ''} by \`engine ${holder.command}\` (pid ${holder.pid} on ${holder.hostname}, since ${holder.created}, ${name})`, {
       hint: opts.retried
         ? 'wait for that command to finish, or give --retry-lock a longer time'
@@ -85,11 +100,17 @@ export class RepositoryLock {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> = Promise.resolve();
   private released = false;
+  /** Monotonic time of the last successful write of the lock. */
+  private writtenAt: number;
+  private lost: string | null = null;
+  private readonly clock: Clock;
 
-  private constructor(repo: Repository, name: string, info: LockInfo) {
+  private constructor(repo: Repository, name: string, info: LockInfo, clock: Clock) {
     this.repo = repo;
     this.name = name;
     this.info = info;
+    this.clock = clock;
+    this.writtenAt = clock.monotonicMs();
   }
 
   static async acquire(repo: Repository, opts: LockOptions): Promise<RepositoryLock> {
@@ -128,10 +149,11 @@ export class RepositoryLock {
       exclusive: opts.exclusive,
       created: now,
       refreshed: now,
+      ...(thisMachine() ? { machine: thisMachine()! } : {}),
     };
     const name = `${LOCKS_PREFIX}${randomBytes(32).toString('hex')}`;
     await repo.backend.save(name, sealLock(repo, info));
-    return new RepositoryLock(repo, name, info);
+    return new RepositoryLock(repo, name, info, clock);
   }
 
   private startRefresh(clock: Clock): void {
@@ -142,11 +164,50 @@ export class RepositoryLock {
     this.timer.unref();
   }
 
-  /** Rewrites the lock with a fresh time (same name: readers see the old or the new object). */
-  async refresh(clock: Clock = systemClock): Promise<void> {
-    if (this.released) return;
+  /**
+   * Rewrites the lock with a fresh time (same name: readers see the old or the new object). A lock
+   * that vanished (another host found it stale, or someone ran `unlock --remove-all`) is not
+   * written again: the holder is told by assertHeld().
+   */
+  async refresh(clock: Clock = this.clock): Promise<void> {
+    if (this.released || this.lost) return;
+    try {
+      await this.repo.backend.stat(this.name);
+    } catch (err) {
+      if (isNotFound(err)) {
+        this.lost = `${this.name} was removed by someone else while this command held it`;
+        return;
+      }
+      throw err;
+    }
     this.info = { ...this.info, refreshed: clock.now().toISOString() };
     await this.repo.backend.save(this.name, sealLock(this.repo, this.info));
+    this.writtenAt = clock.monotonicMs();
+  }
+
+  /**
+   * Throws when the lock can no longer be counted on: it was removed, or it was not refreshed for
+   * so long (storage unreachable, machine suspended) that others may take it for stale. Called
+   * before the steps that rely on it: a backup before its snapshot, prune before it deletes.
+   */
+  async assertHeld(): Promise<void> {
+    if (!this.lost && this.clock.monotonicMs() - this.writtenAt > STALE_MS - REFRESH_MS) {
+      this.lost = `${this.name} was not refreshed for ${Math.round((this.clock.monotonicMs() - this.writtenAt) / 60_000)} minutes: other hosts may have taken it for stale`;
+    }
+    if (!this.lost) {
+      try {
+        await this.repo.backend.stat(this.name);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        this.lost = `${this.name} was removed by someone else while this command held it`;
+      }
+    }
+    if (this.lost) {
+      throw new EngineError(ErrorCode.REPO_LOCKED, `the repository lock was lost: ${this.lost}`, {
+        hint: 'nothing was committed after the loss; run the command again',
+        details: { lock: this.name },
+      });
+    }
   }
 
   async release(): Promise<void> {
@@ -177,7 +238,9 @@ export async function readLock(repo: Repository, name: string): Promise<LockInfo
 
 export function isStale(info: LockInfo, opts: { hostname?: string; isAlive?: (pid: number) => boolean; clock?: Clock } = {}): boolean {
   const clock = opts.clock ?? systemClock;
-  if (info.hostname === (opts.hostname ?? hostname()) && !(opts.isAlive ?? processIsAlive)(info.pid)) return true;
+  // Same host name and the same boot and pid namespace (when the lock says): its pid is ours to test.
+  const sameMachine = info.machine === undefined || thisMachine() === null || info.machine === thisMachine();
+  if (info.hostname === (opts.hostname ?? hostname()) && sameMachine && !(opts.isAlive ?? processIsAlive)(info.pid)) return true;
   const refreshed = Date.parse(info.refreshed);
   return Number.isNaN(refreshed) || clock.now().getTime() - refreshed > STALE_MS;
 }
@@ -203,7 +266,7 @@ export async function listLocks(repo: Repository, opts: { hostname?: string; isA
       // A lock this key cannot read is kept and counts as exclusive: better to stop than to
       // prune under a live backup; `engine unlock --remove-all` clears it.
       if (isEngineError(err, ErrorCode.INTEGRITY)) {
-        live.push({ name: o.name, info: { version: 1, hostname: '?', username: '?', pid: 0, command: 'unknown (unreadable lock)', exclusive: true, created: '?', refreshed: '?' } });
+        live.push({ name: o.name, info: { version: 1, hostname: '?', username: '?', pid: 0, command: UNREADABLE_LOCK, exclusive: true, created: '?', refreshed: '?' } });
         continue;
       }
       throw err;
@@ -239,4 +302,19 @@ function safeUser(): string {
   } catch {
     return '';
   }
+}
+
+let machineId: string | null | undefined;
+
+/** Boot id and pid namespace of this process (Linux), or null where they cannot be read. */
+function thisMachine(): string | null {
+  if (machineId !== undefined) return machineId;
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const ns = readlinkSync('/proc/self/ns/pid');
+    machineId = `${boot}:${ns}`;
+  } catch {
+    machineId = null;
+  }
+  return machineId;
 }

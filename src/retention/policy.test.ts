@@ -2,7 +2,7 @@
 // over random histories and policies; plus examples that pin the calendar semantics.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyPolicy, BUCKETS, isoWeek, parseDuration, type GroupKey, type PolicySnapshot, type RetentionPolicy } from './policy.js';
+import { applyPolicy, BUCKETS, isoWeek, parseDuration, policyKeepsNothing, type GroupKey, type PolicySnapshot, type RetentionPolicy } from './policy.js';
 
 const HOUR = 3_600_000;
 const BASE = Date.parse('2024-12-20T12:00:00Z');
@@ -136,6 +136,16 @@ describe('retention policy', () => {
     expect(isoWeek(new Date(2024, 11, 29))).toBe('2024-W52'); // Sunday
     expect(isoWeek(new Date(2021, 0, 3))).toBe('2020-W53');
     expect(isoWeek(new Date(2026, 10, 22))).toBe('2026-W47');
+  });
+
+  it('a policy of zero counts keeps nothing, and is recognised as such; any positive count, window or tag keeps something', () => {
+    expect(policyKeepsNothing({ last: 0 })).toBe(true);
+    expect(policyKeepsNothing({ last: 0, daily: 0, yearly: 0 })).toBe(true);
+    expect(policyKeepsNothing({ last: 0, daily: 1 })).toBe(false);
+    expect(policyKeepsNothing({ withinMs: 0 })).toBe(false);
+    expect(policyKeepsNothing({ tags: ['x'] })).toBe(false);
+    const snaps: PolicySnapshot[] = [{ id: 'a', time: '2025-01-01T00:00:00Z', hostname: 'h', paths: ['/'], tags: [] }];
+    expect(applyPolicy(snaps, { last: 0 })[0]!.remove).toEqual(['a']);
   });
 
   it('parses durations and refuses nonsense', () => {

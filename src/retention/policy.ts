@@ -47,6 +47,15 @@ export function policyIsEmpty(p: RetentionPolicy): boolean {
   return p.last === undefined && p.hourly === undefined && p.daily === undefined && p.weekly === undefined && p.monthly === undefined && p.yearly === undefined && p.withinMs === undefined && (p.tags?.length ?? 0) === 0;
 }
 
+/**
+ * True when the policy can keep no snapshot at all (every count 0, no keep-within, no tag):
+ * `--keep-last 0` from a script whose variable was empty would otherwise remove everything.
+ */
+export function policyKeepsNothing(p: RetentionPolicy): boolean {
+  const counts = [p.last, p.hourly, p.daily, p.weekly, p.monthly, p.yearly];
+  return counts.every((c) => c === undefined || c <= 0) && p.withinMs === undefined && (p.tags?.length ?? 0) === 0;
+}
+
 /** Calendar bucket of a time for each counting rule; two snapshots in one bucket compete for one slot. */
 export const BUCKETS: Record<'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', (d: Date) => string> = {
   hourly: (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}T${d.getHours()}`,

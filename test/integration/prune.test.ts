@@ -108,6 +108,11 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     const kept = plan.groups[0]!.keep.map((k) => k.id);
     expect(kept).toHaveLength(3 + 3); // the 3 newest (one of them a milestone) and the 3 older milestones
     expect((await snapshotIds(repo)).length).toBe(20);
+    // A policy that keeps nothing (an empty variable in a script) is refused, not carried out.
+    const none = await runEngine(['forget', '--repo', repo, '--keep-last', '0'], { native });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('keeps no snapshot');
+    expect((await snapshotIds(repo)).length).toBe(20);
 
     const f = await runEngine(['forget', '--repo', repo, '--keep-last', '3', '--keep-tag', 'milestone', '--prune'], { native });
     expect(f.code, f.stderr + f.stdout).toBe(0);

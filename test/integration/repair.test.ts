@@ -2,7 +2,7 @@
 // repository pass `check --read-data`; every file not in the lost pack restores identical, the
 // lost ones are listed by repair; the next backup stores the lost data again. A damaged index
 // object is rebuilt by `repair index`.
-import { mkdtemp, open, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,8 +63,11 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
   it('a deleted pack: repair index and repair snapshots make check pass; every other file restores identical; the next backup stores the lost data again', async () => {
     const repo = join(work, 'repo-lost');
     expect((await runEngine(['init', '--repo', repo, '--pack-size', '1M'], { native })).code).toBe(0);
-    const b = await runEngine(['backup', '--repo', repo, src], { native });
-    expect(b.code, b.stderr).toBe(0);
+    // Two snapshots of the same tree: they share every tree, and each must have its losses reported.
+    for (let i = 0; i < 2; i++) {
+      const b = await runEngine(['backup', '--repo', repo, src], { native });
+      expect(b.code, b.stderr).toBe(0);
+    }
     const { packId, lost } = await victim(repo);
     expect(lost.length).toBeGreaterThan(0);
     await unlink(join(repo, packName(packId)));
@@ -84,23 +87,37 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
 
     const dry = await runEngine(['repair', 'snapshots', '--repo', repo, '--dry-run'], { native });
     expect(dry.code, dry.stderr).toBe(0);
+    const damagedSnapshots = await readdir(join(repo, 'snapshots'));
+    const originals = new Map<string, Buffer>();
+    for (const name of damagedSnapshots) originals.set(name, await readFile(join(repo, 'snapshots', name)));
     const rs = await runEngine(['repair', 'snapshots', '--repo', repo, '--json'], { native });
     expect(rs.code, rs.stderr).toBe(0);
-    const reported = rs.stdout
+    const messages = rs.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { message_type: string; path?: string })
-      .filter((m) => m.message_type === 'lost')
-      .map((m) => m.path!.replace(/^\/[^/]+\//, ''))
-      .sort();
-    expect(reported).toEqual(lost);
-    expect(rs.json).toMatchObject({ message_type: 'summary', lostPaths: lost.length });
+      .map((l) => JSON.parse(l) as { message_type: string; path?: string; snapshot?: string });
+    for (const snap of damagedSnapshots) {
+      const reported = messages
+        .filter((m) => m.message_type === 'lost' && m.snapshot === snap)
+        .map((m) => m.path!.replace(/^\/[^/]+\//, ''))
+        .sort();
+      expect(reported, `losses reported for ${snap}`).toEqual(lost);
+    }
+    expect(rs.json).toMatchObject({ message_type: 'summary', lostPaths: 2 * lost.length });
+    expect(await readdir(join(repo, 'snapshots'))).toHaveLength(2);
+
+    // As if a repair had been killed after saving the repaired snapshots but before removing the
+    // originals: a second run removes them and saves no second repaired copy.
+    for (const [name, bytes] of originals) await writeFile(join(repo, 'snapshots', name), bytes);
+    const rerun = await runEngine(['repair', 'snapshots', '--repo', repo], { native });
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await readdir(join(repo, 'snapshots'))).toHaveLength(2);
 
     const c3 = await runEngine(['check', '--repo', repo, '--read-data'], { native });
     expect(c3.code, c3.stdout + c3.stderr).toBe(0);
     const snaps = JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json'], { native })).stdout) as { tags: string[] }[];
-    expect(snaps).toHaveLength(1);
-    expect(snaps[0]!.tags).toContain('repaired');
+    expect(snaps).toHaveLength(2);
+    for (const x of snaps) expect(x.tags).toContain('repaired');
 
     const target = join(work, 'restore-lost');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
@@ -117,6 +134,28 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', full], { native })).code).toBe(0);
     expect(await compareTrees(src, join(full, 'src'))).toEqual([]);
   }, 180_000);
+
+  it('a pack whose header is damaged keeps its entries from the old index through repair index: nothing restorable is lost', async () => {
+    const repo = join(work, 'repo-header');
+    expect((await runEngine(['init', '--repo', repo, '--pack-size', '1M'], { native })).code).toBe(0);
+    expect((await runEngine(['backup', '--repo', repo, src], { native })).code).toBe(0);
+    const { packId } = await victim(repo);
+    const file = join(repo, packName(packId));
+    const fh = await open(file, 'r+');
+    const size = (await fh.stat()).size;
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, size - 10);
+    b[0] = b[0]! ^ 0x55;
+    await fh.write(b, 0, 1, size - 10);
+    await fh.close();
+    const ri = await runEngine(['repair', 'index', '--repo', repo, '--json'], { native });
+    expect(ri.code, ri.stderr).toBe(0);
+    expect(ri.json).toMatchObject({ unreadable: [{ packId, keptFromOldIndex: true }] });
+    const target = join(work, 'restore-header');
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await compareTrees(src, join(target, 'src'))).toEqual([]);
+  }, 120_000);
 
   it('a damaged index object: repair index rebuilds it from the packs and check passes', async () => {
     const repo = join(work, 'repo-index');

@@ -14,6 +14,7 @@ import { testHooks, type GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
+import { assertLocksHeld } from '../locking.js';
 import { memoryPlan, openRepository, startPool } from '../session.js';
 
 export interface BackupFlags extends GlobalOptions {
@@ -80,6 +81,9 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
       ...(parent ? { parent: parent.id } : {}),
       summary: snapshotSummary(c, u, problems.length, (systemClock.monotonicMs() - started) / 1000),
     };
+    // The snapshot is what makes the new data referenced: only under a lock still held (a prune
+    // that took a lost lock for stale may have deleted what this backup deduplicated against).
+    await assertLocksHeld();
     snapshotId = await repo.saveSnapshot(snapshot);
   } catch (err) {
     await uploader.abandon();

@@ -1,6 +1,6 @@
-import { UsageError } from '../../errors/engine-error.js';
+import { EngineError, ErrorCode, isEngineError, UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
-import { applyPolicy, type GroupDecision, type GroupKey, parseDuration, policyIsEmpty, type RetentionPolicy } from '../../retention/policy.js';
+import { applyPolicy, type GroupDecision, type GroupKey, parseDuration, policyIsEmpty, policyKeepsNothing, type RetentionPolicy } from '../../retention/policy.js';
 import { snapshotName } from '../../repository/layout.js';
 import { lockRepository, releaseLocks } from '../locking.js';
 import { systemClock } from '../../util/clock.js';
@@ -60,6 +60,11 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
   if (ids.length === 0 && policyIsEmpty(policy)) {
     throw new UsageError('no snapshot and no retention policy given: nothing would be kept or removed', { hint: 'give snapshot ids, or e.g. --keep-daily 7 --keep-weekly 4 --keep-monthly 12' });
   }
+  if (ids.length === 0 && policyKeepsNothing(policy)) {
+    throw new UsageError('this retention policy keeps no snapshot at all (every --keep count is 0): it would remove every snapshot', {
+      hint: 'give a count above 0 (e.g. --keep-last 1); to remove snapshots on purpose, name them: `engine forget ID...`',
+    });
+  }
   const started = systemClock.monotonicMs();
   // Forgetting only removes snapshot objects, which no backup depends on: a shared lock suffices.
   const session = await openRepository(flags, out, { exclusive: false, command: 'forget', signal });
@@ -86,7 +91,7 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
     }
   }
   if (flags.dryRun) {
-    out.info(`dry run: ${remove.length} snapshot(s) would be removed`);
+    out.info(`dry run: ${remove.length} snapshot(s) would be removed${flags.prune ? '; what prune would then reclaim depends on that removal, so it is not estimated (`engine prune --dry-run` after a real forget does)' : ''}`);
     return 0;
   }
   for (const id of remove) {
@@ -98,7 +103,16 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
     // Prune needs the repository to itself: the shared lock is upgraded by taking the exclusive one
     // after this command's shared lock is released.
     await releaseLocks();
-    await lockRepository(repo, { exclusive: true, command: 'prune', signal }, flags.retryLock);
+    try {
+      await lockRepository(repo, { exclusive: true, command: 'prune', signal }, flags.retryLock);
+    } catch (err) {
+      if (isEngineError(err, ErrorCode.REPO_LOCKED)) {
+        throw new EngineError(ErrorCode.REPO_LOCKED, `${remove.length} snapshot(s) were removed, but prune could not start: ${err.message}`, {
+          hint: 'run `engine prune` when that command is done (or give --retry-lock to wait)',
+        });
+      }
+      throw err;
+    }
     const stats = await pruneSession(session, flags, out, signal);
     reportPrune(stats, false, (systemClock.monotonicMs() - started) / 1000, out);
   }

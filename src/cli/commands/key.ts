@@ -51,9 +51,13 @@ function pick(keys: KeyEntry[], ref: string): KeyEntry {
 export async function keyCommand(action: string, ref: string | undefined, flags: KeyFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!['list', 'add', 'remove', 'passwd'].includes(action)) throw new UsageError(`unknown key action "${action}"`, { hint: 'use list, add, remove or passwd' });
   if (action === 'remove' && ref === undefined) throw new UsageError('which key? `engine key remove ID`', { hint: 'list them with `engine key list`' });
-  // Reading keys needs no lock; changing them takes a shared one (backups may go on meanwhile).
-  const { repo } = await openRepository(flags, out, action === 'list' ? undefined : { exclusive: false, command: `key ${action}`, signal });
+  // Reading keys needs no lock. Changing them takes the exclusive one: two removals at once, each
+  // opened with the key the other removes, would otherwise leave no key at all.
+  const { repo } = await openRepository(flags, out, action === 'list' ? undefined : { exclusive: true, command: `key ${action}`, signal });
   const keys = await listKeys(repo);
+  if (action !== 'list' && !keys.some((k) => k.id === repo.keyId && !k.damaged)) {
+    throw new UsageError(`the key this password opened (${repo.keyId.slice(0, 8)}) was removed meanwhile: nothing changed`, { hint: 'run `engine key list` with a password that still works' });
+  }
   if (action === 'list') {
     if (out.json) out.data(keys);
     else {

@@ -4,6 +4,7 @@ import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 
 import type { Output } from '../output.js';
+import { assertLocksHeld } from '../locking.js';
 import { memoryPlan, openRepository, startPool, type OpenSession } from '../session.js';
 import { testHooks, type GlobalOptions } from '../context.js';
 
@@ -37,6 +38,7 @@ export async function pruneSession(session: OpenSession, flags: PruneFlags, out:
       writesInFlight: plan.writesInFlight,
       onProgress: (what) => out.info(what),
       signal,
+      assertLocked: assertLocksHeld,
       ...(hooks.beforePruneStep ? { beforeStep: hooks.beforePruneStep } : {}),
     }).run();
   } finally {

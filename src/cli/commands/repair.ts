@@ -18,9 +18,10 @@ export async function repairIndexCommand(flags: RepairFlags, out: Output, signal
     out.data({ message_type: 'summary', ...r });
     return 0;
   }
-  for (const u of r.unreadable) out.warn(`pack ${u.packId} left out: ${u.reason}`);
+  for (const u of r.unreadable) out.warn(`pack ${u.packId}: header unreadable (${u.reason}); ${u.keptFromOldIndex ? 'its entries are kept from the old index: run `engine check --read-data`' : 'no old index named it: left out'}`);
   out.result(`index rebuilt from ${r.packs} pack(s), ${r.blobs} blob(s): ${r.indexObjectsWritten} index object(s) written, ${r.indexObjectsDeleted} replaced`);
-  if (r.unreadable.length > 0) out.result(`${r.unreadable.length} pack(s) with an unreadable header are in no index now (\`engine prune\` deletes them)`);
+  const lostPacks = r.unreadable.filter((u) => !u.keptFromOldIndex).length;
+  if (lostPacks > 0) out.result(`${lostPacks} pack(s) with an unreadable header are in no index now (\`engine prune\` deletes them)`);
   return 0;
 }
 
