@@ -258,8 +258,29 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Resolves once everything written to the stream so far has left the process. Writes to a pipe
+ * are asynchronous, and process.exit() drops what is still queued: `engine ls | slow-reader` lost
+ * all but the first 64 KiB. A reader that went away (`| head`) ends the wait too.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) {
+      resolve();
+      return;
+    }
+    stream.write('', () => resolve());
+  });
+}
+
+// A reader that closed the pipe early is not an error of engine's.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
 main(process.argv).then(
-  (code) => process.exit(code),
+  async (code) => {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+  },
   (err: unknown) => {
     process.stderr.write(`engine: internal error: ${String(err)}\n`);
     process.exit(ExitCode.FAILURE);

@@ -3,7 +3,8 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { spawn } from 'node:child_process';
+import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { makeTree } from '../support/tree.js';
 
 const native = currentNative();
@@ -72,6 +73,26 @@ describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
     expect(t.dedupRatio).toBeCloseTo(2 * o.dedupRatio!, 5);
     expect(o.compressionRatio).toBeGreaterThan(1);
     expect(t.packBytes).toBeGreaterThanOrEqual(o.uniqueStoredBytes!);
+  });
+
+  it('a reader slower than engine still gets every line: output is flushed before the process exits', async () => {
+    const repo = join(work, 'repo-ls');
+    const tree = join(work, 'many');
+    await mkdir(tree);
+    const names = Array.from({ length: 3000 }, (_, i) => `a-file-with-a-rather-long-name-so-the-listing-exceeds-a-pipe-${i}.txt`);
+    for (const n of names) await writeFile(join(tree, n), 'x');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    expect((await runEngine(['backup', '--repo', repo, tree], { native })).code).toBe(0);
+    // Nothing is read from the pipe for a second: far more than 64 KiB waits in the writer.
+    const lines = await new Promise<number>((resolve, reject) => {
+      const child = spawn(ENGINE_BIN, ['ls', 'latest', '--repo', repo], { env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native }, stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.pause();
+      setTimeout(() => child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d)).resume(), 1000);
+      child.on('error', reject);
+      child.on('close', () => resolve(out.split('\n').filter((l) => l.includes('rather-long-name')).length));
+    });
+    expect(lines).toBe(names.length);
   });
 
   it('diff lists what was added, removed, modified and changed in mode only; an unchanged pair differs in nothing', async () => {
