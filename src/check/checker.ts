@@ -10,14 +10,14 @@
 import type { Backend } from '../backend/types.js';
 import { isNotFound } from '../backend/errors.js';
 import { open as openEnvelope } from '../crypto/envelope.js';
-import { ErrorCode, isEngineError } from '../errors/engine-error.js';
+import { isDamageError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, type IndexFile } from '../format/index-file.js';
 import { decodeKeyFile } from '../format/key-file.js';
 import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
 import { mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
-import { DATA_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from '../repository/layout.js';
+import { DATA_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from '../repository/layout.js';
 import { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeSnapshot } from '../format/snapshot.js';
@@ -130,8 +130,7 @@ export class Checker {
       this.report('error', object, 'is listed but cannot be read (missing)');
       return;
     }
-    const aboutData = isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED);
-    if (!isEngineError(err) || !aboutData) throw err;
+    if (!isDamageError(err)) throw err;
     // Messages from the decoders start with the object's name: keep only what follows it.
     const text = err.message.startsWith(`${object}: `) ? err.message.slice(object.length + 2) : err.message;
     this.report('error', object, text);
@@ -184,12 +183,12 @@ export class Checker {
   private async listPacks(): Promise<Map<PackId, number>> {
     const stored = new Map<PackId, number>();
     for await (const o of this.backend.list(DATA_PREFIX)) {
-      const id = idOfName(o.name);
-      if (!/^[0-9a-f]{64}$/.test(id) || packName(id as PackId) !== o.name) {
+      const id = packIdOfName(o.name);
+      if (!id) {
         this.report('warning', o.name, 'is not a pack name: ignored (a file left by another tool?)');
         continue;
       }
-      stored.set(id as PackId, o.size);
+      stored.set(id, o.size);
     }
     this.summary.packs = stored.size;
     return stored;

@@ -48,6 +48,11 @@ export function isEngineError(e: unknown, code?: ErrorCode): e is EngineError {
   return typeof c === 'string' && c.startsWith('E_') && (code === undefined || c === code);
 }
 
+/** An error about stored bytes (damaged, malformed or of an unknown version), not about reaching them. */
+export function isDamageError(e: unknown): e is EngineError {
+  return isEngineError(e, ErrorCode.INTEGRITY) || isEngineError(e, ErrorCode.FORMAT_CORRUPT) || isEngineError(e, ErrorCode.FORMAT_UNSUPPORTED);
+}
+
 export class UsageError extends EngineError {
   constructor(message: string, opts: EngineErrorOptions = {}) {
     super(ErrorCode.USAGE, message, opts);

@@ -56,3 +56,28 @@ export function decodeIndex(plain: Uint8Array, what: string): IndexFile {
   r.end();
   return { supersedes, packs };
 }
+
+/** Blobs per index object written by prune and repair: keeps each object a few MiB. */
+export const BLOBS_PER_INDEX = 100_000;
+
+/**
+ * Index objects replacing others (prune, repair index): at most BLOBS_PER_INDEX blobs each, the
+ * first carrying the supersedes list; always at least one, so that the supersedes list is written
+ * even when no pack remains.
+ */
+export function splitIndex(packs: readonly IndexPack[], supersedes: readonly IndexId[]): IndexFile[] {
+  const files: IndexFile[] = [];
+  let cur: IndexPack[] = [];
+  let blobs = 0;
+  for (const p of packs) {
+    if (cur.length > 0 && blobs + p.blobs.length > BLOBS_PER_INDEX) {
+      files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
+      cur = [];
+      blobs = 0;
+    }
+    cur.push(p);
+    blobs += p.blobs.length;
+  }
+  if (cur.length > 0 || files.length === 0) files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
+  return files;
+}

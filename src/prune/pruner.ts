@@ -16,13 +16,13 @@
 // packs being deleted are named by no index object left.
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
-import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
+import { decodeIndex, encodeIndex, splitIndex, type IndexPack } from '../format/index-file.js';
 import type { PackBlob } from '../format/pack.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
-import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, packName } from '../repository/layout.js';
+import { DATA_PREFIX, INDEX_PREFIX, indexName, packIdOfName, packName } from '../repository/layout.js';
 import { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
@@ -72,9 +72,6 @@ interface PackState {
   used: PackBlob[];
 }
 
-/** Blobs per index object written by prune: keeps each object a few MiB. */
-const BLOBS_PER_INDEX = 100_000;
-
 export class Pruner {
   private readonly repo: Repository;
   private readonly opts: PruneOptions;
@@ -116,8 +113,8 @@ export class Pruner {
     const stored = new Map<PackId, number>();
     for await (const o of repo.backend.list(DATA_PREFIX)) {
       // Only pack names: anything else under data/ (left by another tool) is not prune's to delete.
-      const id = idOfName(o.name) as PackId;
-      if (/^[0-9a-f]{64}$/.test(id) && packName(id) === o.name) stored.set(id, o.size);
+      const id = packIdOfName(o.name);
+      if (id) stored.set(id, o.size);
     }
     for (const [id, st] of packs) {
       const size = stored.get(id);
@@ -246,7 +243,14 @@ export class Pruner {
   private async repack(packs: PackState[], newIndex: MasterIndex): Promise<IndexPack[]> {
     const { repo } = this;
     const sealedBudget = new ByteBudget('sealed', Math.max(this.opts.sealedBytes, 2 * this.opts.packTargetBytes));
-    const uploader = new BlobUploader(repo, newIndex, { packTargetBytes: this.opts.packTargetBytes, writesInFlight: this.opts.writesInFlight, indexEveryPacks: 16, sealedBudget });
+    const written: IndexPack[] = [];
+    const uploader = new BlobUploader(repo, newIndex, {
+      packTargetBytes: this.opts.packTargetBytes,
+      writesInFlight: this.opts.writesInFlight,
+      indexEveryPacks: 16,
+      sealedBudget,
+      onIndexed: (packs) => written.push(...packs),
+    });
     try {
       for (const pack of packs) {
         this.opts.signal?.throwIfAborted();
@@ -271,32 +275,8 @@ export class Pruner {
       await uploader.abandon();
       throw err;
     }
-    const out: IndexPack[] = [];
-    // The uploader indexed what it wrote into newIndex; read those entries back per pack.
-    for (const id of newIndex.indexIds) {
-      const file = decodeIndex(await repo.loadUnpacked(indexName(id)), indexName(id));
-      out.push(...file.packs);
-    }
-    return out;
+    return written;
   }
-}
-
-/** Index objects of at most BLOBS_PER_INDEX blobs each; the first carries the supersedes list. */
-function splitIndex(packs: IndexPack[], supersedes: IndexId[]): IndexFile[] {
-  const files: IndexFile[] = [];
-  let cur: IndexPack[] = [];
-  let blobs = 0;
-  for (const p of packs) {
-    if (cur.length > 0 && blobs + p.blobs.length > BLOBS_PER_INDEX) {
-      files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
-      cur = [];
-      blobs = 0;
-    }
-    cur.push(p);
-    blobs += p.blobs.length;
-  }
-  if (cur.length > 0 || files.length === 0) files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
-  return files;
 }
 
 async function removeIfThere(repo: Repository, name: string): Promise<void> {

@@ -12,14 +12,14 @@
 // tree is missing is kept empty, and every path left out is reported. The new snapshot carries
 // the tag "repaired" and replaces the damaged one (whose missing data no command could bring back).
 import { isNotFound } from '../backend/errors.js';
-import { isEngineError, ErrorCode } from '../errors/engine-error.js';
+import { isDamageError, isEngineError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex, encodeIndex, type IndexPack } from '../format/index-file.js';
+import { decodeIndex, encodeIndex, splitIndex, type IndexPack } from '../format/index-file.js';
 import { encodeTree, type Tree, type TreeNode } from '../format/tree.js';
 import { seal } from '../crypto/envelope.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
-import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, snapshotName } from '../repository/layout.js';
+import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, packIdOfName, snapshotName } from '../repository/layout.js';
 import type { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { toHex } from '../util/hex.js';
@@ -33,14 +33,12 @@ export interface RepairIndexResult {
   indexObjectsDeleted: number;
 }
 
-const BLOBS_PER_INDEX = 100_000;
-
 export async function repairIndex(repo: Repository, opts: { onProgress?: (what: string) => void; signal?: AbortSignal } = {}): Promise<RepairIndexResult> {
   const old = await repo.listIndexIds();
   const stored: { packId: PackId; size: number }[] = [];
   for await (const o of repo.backend.list(DATA_PREFIX)) {
-    const id = idOfName(o.name);
-    if (/^[0-9a-f]{64}$/.test(id)) stored.push({ packId: id as PackId, size: o.size });
+    const packId = packIdOfName(o.name);
+    if (packId) stored.push({ packId, size: o.size });
   }
   opts.onProgress?.(`reading the headers of ${stored.length} pack(s)`);
   const packs: IndexPack[] = [];
@@ -50,8 +48,7 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
     try {
       packs.push({ packId, blobs: await repo.loadPackHeader(packId, size) });
     } catch (err) {
-      const aboutData = isNotFound(err) || isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED);
-      if (!aboutData) throw err;
+      if (!isNotFound(err) && !isDamageError(err)) throw err;
       unreadable.push({ packId, reason: err instanceof Error ? err.message : String(err), keptFromOldIndex: false });
     }
   });
@@ -64,7 +61,7 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
       try {
         for (const p of decodeIndex(await repo.loadUnpacked(indexName(id)), indexName(id)).packs) if (!fromOld.has(p.packId)) fromOld.set(p.packId, p);
       } catch (err) {
-        if (!(isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED) || isNotFound(err))) throw err;
+        if (!isDamageError(err) && !isNotFound(err)) throw err;
       }
     }
     for (const u of unreadable) {
@@ -81,21 +78,11 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
   const result: RepairIndexResult = { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), unreadable, indexObjectsWritten: 0, indexObjectsDeleted: 0 };
   // New index objects first (the first supersedes every old one), then the old ones go: a kill in
   // between leaves both, which name the same packs.
-  let batch: IndexPack[] = [];
-  let blobs = 0;
   const written = new Set<string>();
-  const flush = async (): Promise<void> => {
-    written.add(await repo.saveUnpacked(INDEX_PREFIX, encodeIndex({ supersedes: result.indexObjectsWritten === 0 ? old : [], packs: batch })));
+  for (const file of splitIndex(packs, old)) {
+    written.add(await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file)));
     result.indexObjectsWritten++;
-    batch = [];
-    blobs = 0;
-  };
-  for (const p of packs) {
-    if (batch.length > 0 && blobs + p.blobs.length > BLOBS_PER_INDEX) await flush();
-    batch.push(p);
-    blobs += p.blobs.length;
   }
-  if (batch.length > 0 || result.indexObjectsWritten === 0) await flush();
   for (const id of old) {
     // A rebuilt object can be byte-identical to an old one (the same packs, as by an earlier
     // repair): same name, so it stays.

@@ -33,6 +33,8 @@ export interface UploaderOptions {
   /** Write an index object after this many packs (and at the end). */
   indexEveryPacks: number;
   sealedBudget: ByteBudget;
+  /** Told of the packs each index object names once it is written (prune keeps them for its own index). */
+  onIndexed?: (packs: readonly IndexPack[]) => void;
 }
 
 export interface UploaderStats {
@@ -150,6 +152,7 @@ export class BlobUploader {
     this.unindexed = [];
     const id = (await this.repo.saveUnpacked(INDEX_PREFIX, encodeIndex({ supersedes: [], packs }))) as IndexId;
     this.index.add(id, { supersedes: [], packs });
+    this.opts.onIndexed?.(packs);
     for (const pk of packs) for (const b of pk.blobs) this.inFlight.delete(b.id);
     this.stats.indexObjectsWritten++;
   }

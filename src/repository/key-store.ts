@@ -5,7 +5,7 @@ import type { Argon2Params, Primitives } from '../../native-bindings/types.js';
 import type { Backend } from '../backend/types.js';
 import { openWithKey, sealWithKey } from '../crypto/envelope.js';
 import { MASTER_KEY_BYTES } from '../crypto/keys.js';
-import { BadCredentialsError, ErrorCode, IntegrityError, isEngineError } from '../errors/engine-error.js';
+import { BadCredentialsError, ErrorCode, IntegrityError, isDamageError, isEngineError } from '../errors/engine-error.js';
 import type { KeyId } from '../format/ids.js';
 import { decodeKeyFile, encodeKeyFile, type KeyFile } from '../format/key-file.js';
 import { toHex } from '../util/hex.js';
@@ -52,7 +52,7 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
       if (toHex(p.blake3.hash(bytes)) !== idOfName(info.name)) throw new IntegrityError(`${info.name}: contents do not match the name`);
       file = decodeKeyFile(bytes, info.name);
     } catch (err) {
-      if (!isEngineError(err, ErrorCode.INTEGRITY) && !isEngineError(err, ErrorCode.FORMAT_CORRUPT) && !isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED)) throw err;
+      if (!isDamageError(err)) throw err;
       damaged.push(info.name);
       continue;
     }

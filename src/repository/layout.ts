@@ -14,3 +14,9 @@ export const snapshotName = (id: SnapshotId): string => `${SNAPSHOTS_PREFIX}${id
 
 /** The id part of an object name: its last path component. */
 export const idOfName = (name: string): string => name.slice(name.lastIndexOf('/') + 1);
+
+/** The pack id of a name listed under data/, or null when it is not where a pack of that id lives. */
+export function packIdOfName(name: string): PackId | null {
+  const id = idOfName(name) as PackId;
+  return /^[0-9a-f]{64}$/.test(id) && packName(id) === name ? id : null;
+}

@@ -8,7 +8,7 @@ import { DEFAULT_CHUNKER, type ChunkerParams } from '../chunker/fastcdc.js';
 import { deriveGear } from '../chunker/gear.js';
 import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/envelope.js';
 import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
-import { EngineError, ErrorCode, IntegrityError, isEngineError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
+import { EngineError, ErrorCode, IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
 import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type PackId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
@@ -18,7 +18,7 @@ import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapsho
 import { decodeTree, type Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, newMasterKey, unlockMasterKey } from './key-store.js';
-import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packName, snapshotName } from './layout.js';
+import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from './layout.js';
 import { MasterIndex } from './master-index.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
@@ -210,8 +210,8 @@ export class Repository {
   async indexStrayPacks(index: MasterIndex, signal?: AbortSignal): Promise<number> {
     const stray: { packId: PackId; size: number }[] = [];
     for await (const o of this.backend.list(DATA_PREFIX)) {
-      const id = idOfName(o.name) as PackId;
-      if (/^[0-9a-f]{64}$/.test(id) && !index.hasPack(id)) stray.push({ packId: id, size: o.size });
+      const id = packIdOfName(o.name);
+      if (id && !index.hasPack(id)) stray.push({ packId: id, size: o.size });
     }
     if (stray.length === 0) return 0;
     const packs: IndexPack[] = [];
@@ -225,7 +225,7 @@ export class Repository {
       } catch (err) {
         // A pack that is gone again or cannot be read is left alone: nothing references it,
         // and `check` reports it.
-        const skip = isNotFound(err) || isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT) || isEngineError(err, ErrorCode.FORMAT_UNSUPPORTED);
+        const skip = isNotFound(err) || isDamageError(err);
         if (!skip) throw err;
       }
     });
