@@ -119,7 +119,7 @@ describe('prune over random histories', () => {
             const [gone] = snapshots.splice(op.pick % snapshots.length, 1);
             await repo.backend.remove(snapshotName(gone!.id));
           } else {
-            const st = await new Pruner(repo, { maxUnused: op.maxUnused, dryRun: false, pool, packTargetBytes: plan.packTargetBytes, sealedBytes: plan.sealedBytes, writesInFlight: plan.writesInFlight }).run();
+            const st = await new Pruner(repo, { maxUnused: op.maxUnused, dryRun: false, pool: () => pool, packTargetBytes: plan.packTargetBytes, sealedBytes: plan.sealedBytes, writesInFlight: plan.writesInFlight }).run();
             seen.deleted += st.packsDeleted;
             seen.repacked += st.packsRepacked;
             const findings: Finding[] = [];
@@ -140,7 +140,7 @@ describe('prune over random histories', () => {
           seen.restored++;
         }
         // After the final prune at 0%, nothing unused is left but pack headers.
-        const final = await new Pruner(repo, { maxUnused: 0, dryRun: true, pool, packTargetBytes: plan.packTargetBytes, sealedBytes: plan.sealedBytes, writesInFlight: plan.writesInFlight }).run();
+        const final = await new Pruner(repo, { maxUnused: 0, dryRun: true, pool: () => pool, packTargetBytes: plan.packTargetBytes, sealedBytes: plan.sealedBytes, writesInFlight: plan.writesInFlight }).run();
         expect(final.packsDeleted + final.packsRepacked + final.strayPacksDeleted).toBe(0);
         await rm(join(work, `run-${run}`), { recursive: true, force: true });
       }),

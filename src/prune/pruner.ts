@@ -31,7 +31,12 @@ export interface PruneOptions {
   /** Largest share of the stored bytes that may stay unused (0.05: 5%). */
   readonly maxUnused: number;
   readonly dryRun: boolean;
-  readonly pool: WorkerPool;
+  /**
+   * The worker pool, asked for only when there is something to repack: most prunes delete whole
+   * packs and need no thread (and a pool closed while its threads still load their modules can
+   * abort Node 20).
+   */
+  readonly pool: () => WorkerPool;
   readonly packTargetBytes: number;
   readonly sealedBytes: number;
   readonly writesInFlight: number;
@@ -259,7 +264,7 @@ export class Pruner {
         // they are (no re-encryption: the envelope is self-contained). Only the used blobs are
         // copied out, before the pack's buffer goes to the worker.
         const kept = pack.used.map((b) => bytes.slice(b.offset, b.offset + b.length));
-        const out = await this.opts.pool.unseal({ packBytes: bytes, blobs: pack.used.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
+        const out = await this.opts.pool().unseal({ packBytes: bytes, blobs: pack.used.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
         const view = new DataView(out);
         for (const [i, b] of pack.used.entries()) {
           if (view.getUint32(4 + 8 * i, true) !== UnsealStatus.OK) {

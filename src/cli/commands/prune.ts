@@ -5,6 +5,7 @@ import { systemClock } from '../../util/clock.js';
 
 import type { Output } from '../output.js';
 import { assertLocksHeld } from '../locking.js';
+import type { WorkerPool } from '../../pipeline/pool.js';
 import { memoryPlan, openRepository, startPool, type OpenSession } from '../session.js';
 import { testHooks, type GlobalOptions } from '../context.js';
 
@@ -26,13 +27,13 @@ export function parseMaxUnused(text: string | undefined): number {
 /** Runs prune on an open session (already holding the exclusive lock). */
 export async function pruneSession(session: OpenSession, flags: PruneFlags, out: Output, signal: AbortSignal): Promise<PruneStats> {
   const plan = memoryPlan(session, flags.memBudget, out);
-  const pool = startPool(session, plan.workers, false);
+  let pool: WorkerPool | undefined;
   try {
     const hooks = testHooks();
     return await new Pruner(session.repo, {
       maxUnused: parseMaxUnused(flags.maxUnused),
       dryRun: flags.dryRun === true,
-      pool,
+      pool: () => (pool ??= startPool(session, plan.workers, false)),
       packTargetBytes: plan.packTargetBytes,
       sealedBytes: plan.sealedBytes,
       writesInFlight: plan.writesInFlight,
@@ -42,7 +43,7 @@ export async function pruneSession(session: OpenSession, flags: PruneFlags, out:
       ...(hooks.beforePruneStep ? { beforeStep: hooks.beforePruneStep } : {}),
     }).run();
   } finally {
-    await pool.close();
+    await pool?.close();
   }
 }
 
