@@ -15,7 +15,7 @@ import type { Plan } from '../pipeline/planner.js';
 import { BusyMeter, type WorkerPool } from '../pipeline/pool.js';
 import type { BlobUploader, UploaderStats } from '../repository/blob-uploader.js';
 import type { SnapshotSummary } from '../format/snapshot.js';
-import type { MasterIndex } from '../repository/master-index.js';
+import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { toHex } from '../util/hex.js';
 import type { Span, SpanChunks } from '../../workers/protocol.js';
@@ -78,7 +78,7 @@ const SMALL_BATCH_BYTES = 2 * 1024 * 1024;
 
 export class Archiver {
   private readonly repo: Repository;
-  private readonly index: MasterIndex;
+  private readonly index: BlobIndex;
   private readonly pool: WorkerPool;
   private readonly uploader: BlobUploader;
   private readonly plan: Plan;
@@ -101,7 +101,7 @@ export class Archiver {
   readonly readBusy = new BusyMeter(1);
   readonly counters: BackupCounters = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0 };
 
-  constructor(repo: Repository, index: MasterIndex, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, opts: ArchiverOptions) {
+  constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, opts: ArchiverOptions) {
     this.repo = repo;
     this.index = index;
     this.pool = pool;

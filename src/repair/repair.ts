@@ -20,7 +20,7 @@ import { seal } from '../crypto/envelope.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
 import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, packIdOfName, snapshotName } from '../repository/layout.js';
-import type { MasterIndex } from '../repository/master-index.js';
+import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { toHex } from '../util/hex.js';
 
@@ -105,7 +105,7 @@ export interface RepairSnapshotsResult {
   lost: LostPath[];
 }
 
-export async function repairSnapshots(repo: Repository, index: MasterIndex, opts: { packTargetBytes: number; dryRun?: boolean; onLost?: (l: LostPath) => void; signal?: AbortSignal } = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
+export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: { packTargetBytes: number; dryRun?: boolean; onLost?: (l: LostPath) => void; signal?: AbortSignal } = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
   const stored = new Set<string>();
   for await (const o of repo.backend.list(DATA_PREFIX)) stored.add(idOfName(o.name));
   const available = (id: BlobId): boolean => {

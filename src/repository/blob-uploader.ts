@@ -14,7 +14,7 @@ import type { ByteBudget } from '../pipeline/budget.js';
 import { Concurrency } from '../pipeline/budget.js';
 import { BusyMeter } from '../pipeline/pool.js';
 import { INDEX_PREFIX, packName } from './layout.js';
-import type { MasterIndex } from './master-index.js';
+import type { BlobIndex } from './blob-index.js';
 import type { Repository } from './repository.js';
 import type { IndexId } from '../format/ids.js';
 
@@ -47,7 +47,7 @@ export interface UploaderStats {
 
 export class BlobUploader {
   private readonly repo: Repository;
-  private readonly index: MasterIndex;
+  private readonly index: BlobIndex;
   private readonly opts: UploaderOptions;
   private readonly open = new Map<BlobType, { blobs: PendingBlob[]; bytes: number }>();
   /** Blobs accepted in this run (sealed, packed or stored) that the index does not list yet. */
@@ -60,7 +60,7 @@ export class BlobUploader {
   readonly storeBusy = new BusyMeter(1);
   readonly stats: UploaderStats = { packsWritten: 0, blobsAdded: 0, bytesAddedRaw: 0, bytesAddedStored: 0, indexObjectsWritten: 0 };
 
-  constructor(repo: Repository, index: MasterIndex, opts: UploaderOptions) {
+  constructor(repo: Repository, index: BlobIndex, opts: UploaderOptions) {
     this.repo = repo;
     this.index = index;
     this.opts = opts;

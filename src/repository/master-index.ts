@@ -1,18 +1,14 @@
-// In-memory map of every blob in the repository: id → where it is. The working core keeps it in
-// RAM (a few hundred bytes per blob); the off-heap index of DESIGN.md "Memory whatever the
-// repository size" replaces this class behind the same methods.
-import type { BlobId, BlobType, IndexId, PackId } from '../format/ids.js';
+// In-memory map of every blob in the repository: id → where it is, a few hundred bytes per blob.
+// check, prune and repair build one from the index objects they read themselves (they must see
+// every entry, duplicates included); backup, restore and ls ask the off-heap index
+// (src/index/disk-index.ts) through the same BlobIndex interface.
+import type { BlobId, IndexId, PackId } from '../format/ids.js';
 import type { IndexFile } from '../format/index-file.js';
+import type { BlobIndex, BlobLocation } from './blob-index.js';
 
-export interface BlobLocation {
-  readonly packId: PackId;
-  readonly type: BlobType;
-  readonly offset: number;
-  readonly length: number;
-  readonly rawLength: number;
-}
+export type { BlobIndex, BlobLocation } from './blob-index.js';
 
-export class MasterIndex {
+export class MasterIndex implements BlobIndex {
   private readonly blobs = new Map<string, BlobLocation>();
   readonly indexIds = new Set<IndexId>();
   private readonly packs = new Set<string>();

@@ -19,6 +19,7 @@ import { decodeTree, type Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, newMasterKey, unlockMasterKey } from './key-store.js';
 import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from './layout.js';
+import type { BlobIndex } from './blob-index.js';
 import { MasterIndex } from './master-index.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
@@ -207,7 +208,7 @@ export class Repository {
    * body the storage mangled (only the header would otherwise be checked). Returns how many
    * packs were adopted.
    */
-  async indexStrayPacks(index: MasterIndex, signal?: AbortSignal): Promise<number> {
+  async indexStrayPacks(index: BlobIndex, signal?: AbortSignal): Promise<number> {
     const stray: { packId: PackId; size: number }[] = [];
     for await (const o of this.backend.list(DATA_PREFIX)) {
       const id = packIdOfName(o.name);
@@ -237,7 +238,7 @@ export class Repository {
   }
 
   /** Reads, authenticates and verifies one blob (used for trees; data blobs go through the worker pool). */
-  async loadBlob(index: MasterIndex, type: BlobType, id: BlobId): Promise<Uint8Array> {
+  async loadBlob(index: BlobIndex, type: BlobType, id: BlobId): Promise<Uint8Array> {
     const loc = index.lookup(id);
     const what = `${blobTypeName(type)} blob ${id}`;
     if (!loc) throw new IntegrityError(`${what} is referenced but not in the index (missing data)`, { details: { blobId: id } });
@@ -269,7 +270,7 @@ export class Repository {
     return decodePackHeader(openEnvelope(this.p, this.keys, tail.subarray(start, start + where.length), 64 * 1024 * 1024, what), what);
   }
 
-  async loadTree(index: MasterIndex, id: BlobId): Promise<Tree> {
+  async loadTree(index: BlobIndex, id: BlobId): Promise<Tree> {
     return decodeTree(await this.loadBlob(index, BlobType.TREE, id), `tree ${id}`);
   }
 

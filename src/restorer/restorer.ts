@@ -10,7 +10,7 @@ import type { Tree, TreeNode } from '../format/tree.js';
 import { nsToSeconds } from '../fs/node-meta.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { BusyMeter, type WorkerPool } from '../pipeline/pool.js';
-import type { MasterIndex } from '../repository/master-index.js';
+import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { packName } from '../repository/layout.js';
 import { UnsealStatus } from '../../workers/protocol.js';
@@ -99,7 +99,7 @@ const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
 export class Restorer {
   private readonly repo: Repository;
-  private readonly index: MasterIndex;
+  private readonly index: BlobIndex;
   private readonly pool: WorkerPool;
   private readonly opts: RestoreOptions;
   /** The batch being planned, the batches waiting for the reader, and how the reader is woken. */
@@ -134,7 +134,7 @@ export class Restorer {
   /** The first failure of a file created while planning (caught at once, rethrown after planning). */
   private planFailure: unknown = null;
 
-  constructor(repo: Repository, index: MasterIndex, pool: WorkerPool, opts: RestoreOptions) {
+  constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, opts: RestoreOptions) {
     this.repo = repo;
     this.index = index;
     this.pool = pool;

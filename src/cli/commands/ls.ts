@@ -1,6 +1,6 @@
 import type { BlobId } from '../../format/ids.js';
 import type { TreeNode } from '../../format/tree.js';
-import type { MasterIndex } from '../../repository/master-index.js';
+import type { BlobIndex } from '../../repository/blob-index.js';
 import type { Repository } from '../../repository/repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
@@ -23,7 +23,7 @@ export async function lsCommand(ref: string, flags: GlobalOptions, out: Output):
 }
 
 /** Depth-first, one directory loaded at a time. */
-async function walk(repo: Repository, index: MasterIndex, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => void): Promise<void> {
+async function walk(repo: Repository, index: BlobIndex, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => void): Promise<void> {
   const tree = await repo.loadTree(index, treeId);
   for (const node of tree.nodes) {
     const path = prefix ? `${prefix}/${node.name}` : node.name;

@@ -1,0 +1,24 @@
+// What the pipeline asks of the repository index: "do we have this blob?" (backup) and "where is
+// it?" (restore, tree reads). Two implementations: MasterIndex, a Map on the heap, and DiskIndex,
+// the off-heap cache of DESIGN.md "Memory whatever the repository size". The calls are
+// synchronous: the disk index answers most "no"s from its in-memory filter and the rest with a
+// positional read of one page, which costs less than a round through the event loop.
+import type { BlobId, BlobType, IndexId, PackId } from '../format/ids.js';
+import type { IndexFile } from '../format/index-file.js';
+
+export interface BlobLocation {
+  readonly packId: PackId;
+  readonly type: BlobType;
+  readonly offset: number;
+  readonly length: number;
+  readonly rawLength: number;
+}
+
+export interface BlobIndex {
+  has(id: BlobId): boolean;
+  lookup(id: BlobId): BlobLocation | undefined;
+  hasPack(id: PackId): boolean;
+  /** Adds the entries of an index object this process wrote or adopted (indexId null: not stored). */
+  add(indexId: IndexId | null, file: IndexFile): void;
+  readonly blobCount: number;
+}
