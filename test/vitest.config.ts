@@ -1,5 +1,7 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -13,6 +15,8 @@ const crash = 'test/crash/**';
 // The AWS SDK warns once per process that its releases after January 2027 need Node 22; the
 // pinned release supports Node 20, so the warning only clutters the test log.
 const quiet = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+// The engines the tests start keep their local index caches here, not in the user's ~/.cache.
+const cache = { XDG_CACHE_HOME: join(tmpdir(), 'engine-test-cache') };
 
 export default defineConfig({
   test: {
@@ -22,8 +26,8 @@ export default defineConfig({
     // 2-core machines: heavy integration tests share the CPU with the worker pools they start.
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'native', include, env: { ENGINE_NATIVE: 'auto', ...quiet } } },
-      { extends: true, test: { name: 'fallback', include, exclude: [...configDefaults.exclude, crash], env: { ENGINE_NATIVE: 'off', ...quiet } } },
+      { extends: true, test: { name: 'native', include, env: { ENGINE_NATIVE: 'auto', ...quiet, ...cache } } },
+      { extends: true, test: { name: 'fallback', include, exclude: [...configDefaults.exclude, crash], env: { ENGINE_NATIVE: 'off', ...quiet, ...cache } } },
     ],
   },
 });

@@ -75,7 +75,7 @@ export type StepResult = RunStepResult | StagesStepResult;
 const PASSWORD = new TextEncoder().encode('engine bench');
 
 async function session(repo: Repository, policy: NativePolicy, chosen: Record<PrimitiveName, string>): Promise<OpenSession> {
-  return { repo, remote: false, chosen, fallback: policy === 'fallback' };
+  return { repo, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
 }
 
 function planFor(s: OpenSession, budgetBytes: number): Plan {

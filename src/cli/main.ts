@@ -3,6 +3,8 @@
 import { setMaxListeners } from 'node:events';
 import { Command, CommanderError, Option } from 'commander';
 import { isEngineError } from '../errors/engine-error.js';
+import { writeFileSync } from 'node:fs';
+import { peakRssBytes } from '../util/memory.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import { releaseLocks } from './locking.js';
@@ -273,12 +275,27 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
+/**
+ * ENGINE_PEAK_RSS_FILE=PATH: the process's peak resident set (VmHWM, bytes) is written there as it
+ * exits, for every command (the scale benchmark measures each step so, in a fresh process).
+ */
+function reportPeakRss(): void {
+  const file = process.env.ENGINE_PEAK_RSS_FILE;
+  if (!file) return;
+  try {
+    writeFileSync(file, `${peakRssBytes()}\n`);
+  } catch {
+    // a measurement aid: never the reason a command fails
+  }
+}
+
 // A reader that closed the pipe early is not an error of engine's.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 main(process.argv).then(
   async (code) => {
     await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    reportPeakRss();
     process.exit(code);
   },
   (err: unknown) => {

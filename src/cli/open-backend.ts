@@ -12,7 +12,7 @@ import { RateLimitBackend } from '../backend/decorators/rate-limit-backend.js';
 import { DEFAULT_RETRY_POLICY, RetryBackend } from '../backend/decorators/retry-backend.js';
 import { LocalBackend } from '../backend/local/local-backend.js';
 import { parseS3Location } from '../backend/s3/location.js';
-import { S3Backend, type ChecksumMode } from '../backend/s3/s3-backend.js';
+import type { ChecksumMode } from '../backend/s3/s3-backend.js';
 import type { Backend } from '../backend/types.js';
 import { UsageError } from '../errors/engine-error.js';
 import { parseSize } from '../util/bytes.js';
@@ -35,9 +35,15 @@ export interface OpenedBackend {
   backend: Backend;
   /** Whether the repository is on another machine (remote stores get the cache and more requests in flight). */
   remote: boolean;
+  /** The folder of the off-heap index (local and remote repositories alike); null with --no-cache. */
+  indexCacheDir: string | null;
 }
 
-export function openBackend(location: string, flags: GlobalOptions & StorageFlags, warn: (m: string) => void = () => undefined): OpenedBackend {
+/**
+ * The S3 client (about 25 MB of code and heap) is loaded only for an s3: location: a local
+ * repository on a small board keeps that memory for its work.
+ */
+export async function openBackend(location: string, flags: GlobalOptions & StorageFlags, warn: (m: string) => void = () => undefined): Promise<OpenedBackend> {
   let store: Backend;
   let remote = false;
   if (location.startsWith('s3:')) {
@@ -50,6 +56,7 @@ export function openBackend(location: string, flags: GlobalOptions & StorageFlag
       throw new UsageError(`--s3-checksums ${checksums}: expected "when-required" or "when-supported"`);
     }
     const region = flags.s3Region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    const { S3Backend } = await import('../backend/s3/s3-backend.js');
     store = new S3Backend(parseS3Location(location), {
       ...(region ? { region } : {}),
       ...(flags.s3StorageClass ? { storageClass: flags.s3StorageClass } : {}),
@@ -79,7 +86,7 @@ export function openBackend(location: string, flags: GlobalOptions & StorageFlag
     },
   });
   if (remote && flags.cache !== false) backend = new CacheBackend(backend, cacheDirFor(store.location, flags.cacheDir), warn);
-  return { backend, remote };
+  return { backend, remote, indexCacheDir: flags.cache === false ? null : join(cacheDirFor(store.location, flags.cacheDir), 'local-index') };
 }
 
 /**

@@ -13,6 +13,11 @@ export interface RepoKeys {
   readonly blobId: Uint8Array;
   /** Seed of the FastCDC gear table. */
   readonly gear: Uint8Array;
+  /**
+   * Key of the MACs of the local index cache (never stored in the repository): a cache file that
+   * does not carry them is not believed, so "this blob is stored" cannot be forged locally.
+   */
+  readonly indexCache: Uint8Array;
 }
 
 export const KEY_CONTEXTS = {
@@ -20,10 +25,11 @@ export const KEY_CONTEXTS = {
   aes: 'engine.v1.key.aes-256-gcm',
   blobId: 'engine.v1.key.blob-id',
   gear: 'engine.v1.key.fastcdc-gear',
+  indexCache: 'engine.v1.key.local-index-cache',
 } as const;
 
 export function deriveRepoKeys(blake3: Blake3, master: Uint8Array): RepoKeys {
   const d = (ctx: string): Uint8Array => blake3.keyedHash(master, new TextEncoder().encode(ctx));
-  return { xchacha: d(KEY_CONTEXTS.xchacha), aes: d(KEY_CONTEXTS.aes), blobId: d(KEY_CONTEXTS.blobId), gear: d(KEY_CONTEXTS.gear) };
+  return { xchacha: d(KEY_CONTEXTS.xchacha), aes: d(KEY_CONTEXTS.aes), blobId: d(KEY_CONTEXTS.blobId), gear: d(KEY_CONTEXTS.gear), indexCache: d(KEY_CONTEXTS.indexCache) };
 }
 

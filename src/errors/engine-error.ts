@@ -21,6 +21,8 @@ export const ErrorCode = {
   ABORTED: 'E_ABORTED',
   PARTIAL: 'E_PARTIAL',
   INTERNAL: 'E_INTERNAL',
+  /** The local index cache failed a check (rebuilt on the next run; nothing in the repository is wrong). */
+  CACHE: 'E_CACHE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -81,3 +81,36 @@ export function splitIndex(packs: readonly IndexPack[], supersedes: readonly Ind
   if (cur.length > 0 || files.length === 0) files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
   return files;
 }
+
+/**
+ * Walks an index object's payload without building objects: `pack` is called with the buffer and
+ * offset of each pack id, `blob` with the offset of each blob entry (type u8 | id (32) | offset |
+ * sealedLength | rawLength, as in the layout above). For ten million entries, decodeIndex's
+ * objects would be gigabytes of garbage; this is what the index cache is built with.
+ */
+export function visitIndex(plain: Uint8Array, what: string, v: { pack(buf: Buffer, at: number, blobs: number): void; blob(buf: Buffer, at: number): void }): void {
+  const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
+  const need = (at: number, n: number): void => {
+    if (at + n > buf.length) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: truncated (needs ${n} more bytes at offset ${at}, has ${buf.length - at})`);
+  };
+  need(0, 8);
+  const magic = buf.toString('latin1', 0, 4);
+  if (magic !== INDEX_MAGIC) throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `${what}: not an index object of a supported version (magic "${magic}")`);
+  let at = 8 + ID_BYTES * buf.readUInt32LE(4);
+  need(at, 4);
+  let packs = buf.readUInt32LE(at);
+  at += 4;
+  for (; packs > 0; packs--) {
+    need(at, ID_BYTES + 4);
+    const blobs = buf.readUInt32LE(at + ID_BYTES);
+    v.pack(buf, at, blobs);
+    at += ID_BYTES + 4;
+    need(at, blobs * 45);
+    for (let b = 0; b < blobs; b++, at += 45) {
+      const type = buf[at]!;
+      if (type !== 0 && type !== 1) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: unknown blob type ${type}`);
+      v.blob(buf, at);
+    }
+  }
+  if (at !== buf.length) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: ${buf.length - at} bytes after the end`);
+}

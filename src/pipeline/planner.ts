@@ -16,6 +16,16 @@ export interface PlannerInput {
   maxChunkBytes: number;
   /** Fallback primitives keep WebAssembly heaps per thread, which never shrink. */
   fallback: boolean;
+  /**
+   * The repository index held in memory: the off-heap index's filters and fences (about 2.1 bytes
+   * per blob) and its page cache. Known once the index is open; 0 before.
+   */
+  index?: IndexShare;
+}
+
+export interface IndexShare {
+  residentBytes: number;
+  pageCacheBytes: number;
 }
 
 export interface Plan {
@@ -36,6 +46,8 @@ export interface Plan {
   fileConcurrency: number;
   /** Headroom for garbage the collector has not yet returned. */
   headroomBytes: number;
+  /** The index's filters and fences, and its page cache (part of fixedBytes). */
+  index: IndexShare;
 }
 
 /**
@@ -51,6 +63,17 @@ export function perWorkerBytes(fallback: boolean, segmentBytes: number): number 
 const HEADROOM_SHARE = 0.25;
 const MIN_PACK = 4 * MiB;
 
+/**
+ * How the off-heap index is opened within a budget: its page cache, and the memory a cold build
+ * may use (the sort buffers and the index objects read at once; transient, before the pipeline
+ * starts, so it borrows from the data shares).
+ */
+export function indexAllowance(budgetBytes: number): { pageCacheBytes: number; sortMemBytes: number; readBytes: number } {
+  const spare = Math.max(0, budgetBytes - BASE_PROCESS_BYTES);
+  const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, Math.floor(v)));
+  return { pageCacheBytes: clamp(budgetBytes / 64, 1 * MiB, 16 * MiB), sortMemBytes: clamp(spare / 6, 4 * MiB, 64 * MiB), readBytes: clamp(spare / 6, 4 * MiB, 64 * MiB) };
+}
+
 /** Fresh bytes read from a file per segment (the unit of work of one pool task, with the carried tail). */
 export function segmentBytesFor(budgetBytes: number): number {
   // Bigger segments mean fewer round trips to the pool, but each worker holds a few of them.
@@ -63,7 +86,8 @@ export function segmentBytesFor(budgetBytes: number): number {
 function planWith(input: PlannerInput, workers: number): Plan | null {
   if (input.budgetBytes < kdfFloor()) return null;
   const segmentBytes = segmentBytesFor(input.budgetBytes);
-  const fixed = BASE_PROCESS_BYTES + workers * perWorkerBytes(input.fallback, segmentBytes);
+  const index = input.index ?? { residentBytes: 0, pageCacheBytes: 0 };
+  const fixed = BASE_PROCESS_BYTES + workers * perWorkerBytes(input.fallback, segmentBytes) + index.residentBytes + index.pageCacheBytes;
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
@@ -76,7 +100,7 @@ function planWith(input: PlannerInput, workers: number): Plan | null {
   const read = usable - sealed - writesInFlight * packTarget;
   if (read < 2 * segmentBytes) return null;
   const fileConcurrency = Math.max(2, Math.min(8, Math.floor(read / segmentBytes)));
-  return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom };
+  return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom, index };
 }
 
 /**
@@ -128,9 +152,12 @@ export function plan(input: PlannerInput): Plan {
 }
 
 export function describePlan(p: Plan): string[] {
+  const workersAndProcess = p.fixedBytes - p.index.residentBytes - p.index.pageCacheBytes;
   return [
     `memory budget ${formatBytes(p.budgetBytes)}:`,
-    `  process and ${p.workers} worker thread(s)  ${formatBytes(p.fixedBytes)}`,
+    `  process and ${p.workers} worker thread(s)  ${formatBytes(workersAndProcess)}`,
+    `  index filter and fences           ${formatBytes(p.index.residentBytes)}`,
+    `  index page cache                  ${formatBytes(p.index.pageCacheBytes)}`,
     `  read → chunk → hash → seal queue  ${formatBytes(p.readBytes)} (segments of ${formatBytes(p.segmentBytes)}, ${p.fileConcurrency} files at once)`,
     `  sealed blobs → packs → store      ${formatBytes(p.sealedBytes)} (packs of ${formatBytes(p.packTargetBytes)}, ${p.writesInFlight} writes in flight)`,
     `  collector headroom                ${formatBytes(p.headroomBytes)}`,

@@ -60,7 +60,7 @@ describe('prune over random histories', () => {
     const policy = process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto';
     const { primitives, report } = await loadPrimitives(policy);
     const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
-    base = { remote: false, chosen, fallback: policy === 'fallback' };
+    base = { remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
     // One pool for every history: its keys must be the repository's, so each history's repository
     // is created from one master key (a fresh MemoryBackend each time, the same password and key file).
     const repo = await Repository.init(new MemoryBackend('prop'), primitives, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 }, packSizeBytes: 4 * 1024 * 1024 });

@@ -179,8 +179,15 @@ export class Repository {
     return ids;
   }
 
+  /** The index objects with their stored sizes, in listing order. */
+  async listIndexObjects(): Promise<{ id: IndexId; size: number }[]> {
+    const out: { id: IndexId; size: number }[] = [];
+    for await (const o of this.backend.list(INDEX_PREFIX)) out.push({ id: idOfName(o.name) as IndexId, size: o.size });
+    return out;
+  }
+
   /** Metadata objects read at once: on a remote store each read waits a round trip. */
-  private get metadataReads(): number {
+  get metadataReads(): number {
     return Math.max(1, Math.min(16, this.backend.parallelism));
   }
 

@@ -54,7 +54,7 @@ describe('restorer', () => {
     const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
     store = new BreakableStore('restorer-test');
     const repo = await Repository.init(store, primitives, PASSWORD, { kdf: KDF });
-    session = { repo, remote: false, chosen, fallback: policy === 'fallback' };
+    session = { repo, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
     const plan = memoryPlan(session, '256M', makeOutput({ json: false, verbose: false }));
     const pool = startPool(session, plan.workers, true);
     try {

@@ -2,13 +2,14 @@ import type { BlobId } from '../../format/ids.js';
 import { type Change, diffTrees } from '../../inspect/diff.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
-import { openRepository } from '../session.js';
+import { memoryPlan, openIndex, openRepository } from '../session.js';
 
 const MARK: Record<Change, string> = { added: '+', removed: '-', modified: 'M', type: 'T', metadata: 'U' };
 
 export async function diffCommand(refA: string, refB: string, flags: GlobalOptions, out: Output): Promise<number> {
-  const { repo } = await openRepository(flags, out);
-  const index = await repo.loadIndex();
+  const session = await openRepository(flags, out);
+  const { repo } = session;
+  const index = await openIndex(session, memoryPlan(session, undefined, out), out);
   const a = await repo.resolveSnapshot(refA);
   const b = await repo.resolveSnapshot(refB);
   const counts: Record<Change, number> = { added: 0, removed: 0, modified: 0, type: 0, metadata: 0 };

@@ -20,7 +20,7 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
   if (!Number.isInteger(level) || level < 1 || level > 19) throw new UsageError(`--compression-level ${flags.compressionLevel} is not a level from 1 to 19`);
   const packSizeBytes = flags.packSize === undefined ? undefined : parseSize(flags.packSize, '--pack-size');
   if (packSizeBytes !== undefined && (packSizeBytes < 1024 * 1024 || packSizeBytes > 1024 * 1024 * 1024)) throw new UsageError('--pack-size must be between 1M and 1G');
-  const { backend } = openBackend(location, flags, (m) => out.warn(m));
+  const { backend } = await openBackend(location, flags, (m) => out.warn(m));
   const { primitives: p } = await primitives();
   const password = await readPassword(flags, 'new');
   const repo = await Repository.init(backend, p, password, {

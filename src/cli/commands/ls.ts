@@ -4,11 +4,12 @@ import type { BlobIndex } from '../../repository/blob-index.js';
 import type { Repository } from '../../repository/repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
-import { openRepository } from '../session.js';
+import { memoryPlan, openIndex, openRepository } from '../session.js';
 
 export async function lsCommand(ref: string, flags: GlobalOptions, out: Output): Promise<number> {
-  const { repo } = await openRepository(flags, out);
-  const index = await repo.loadIndex();
+  const session = await openRepository(flags, out);
+  const { repo } = session;
+  const index = await openIndex(session, memoryPlan(session, undefined, out), out);
   const { id, snapshot } = await repo.resolveSnapshot(ref);
   if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}`);

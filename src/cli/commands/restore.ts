@@ -7,7 +7,9 @@ import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
-import { memoryPlan, openRepository, restoreLimits, startPool } from '../session.js';
+import { closeIndex, memoryPlan, openIndex, openRepository, restoreLimits, startPool, type OpenSession } from '../session.js';
+import type { DiskIndex } from '../../index/disk-index.js';
+import { indexSummary } from './backup.js';
 
 export interface RestoreFlags extends GlobalOptions {
   target?: string;
@@ -19,9 +21,17 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   const started = systemClock.monotonicMs();
   const session = await openRepository(flags, out, { exclusive: false, command: 'restore', signal });
+  const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out, signal);
+  try {
+    return await restoreWithIndex(session, index, ref, { ...flags, target: flags.target }, out, signal, started);
+  } finally {
+    await closeIndex(index);
+  }
+}
+
+async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: string, flags: RestoreFlags & { target: string }, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
-  const plan = memoryPlan(session, flags.memBudget, out);
-  const index = await repo.loadIndex();
+  const plan = memoryPlan(session, flags.memBudget, out, index);
   const { id, snapshot } = await repo.resolveSnapshot(ref);
   const root = await repo.loadTree(index, snapshot.tree);
   const include = (flags.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p.length > 0);
@@ -47,7 +57,7 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   }
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
-    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, warnings: problems.length });
+    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, warnings: problems.length, index: indexSummary(index) });
   } else {
     out.result(`restored snapshot ${id.slice(0, 8)} to ${flags.target}: ${c.files} files, ${c.dirs} folders, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks, ${formatBytes(c.bytesWritten)} in ${secs.toFixed(1)} s`);
   }

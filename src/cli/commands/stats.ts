@@ -3,7 +3,7 @@ import { DATA_PREFIX } from '../../repository/layout.js';
 import { formatBytes } from '../../util/bytes.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
-import { openRepository } from '../session.js';
+import { memoryPlan, openIndex, openRepository } from '../session.js';
 
 /**
  * Sizes of the whole repository or of some snapshots: what they restore to (files, bytes), what
@@ -11,8 +11,9 @@ import { openRepository } from '../session.js';
  * (compressed and encrypted), so the dedup and compression ratios show.
  */
 export async function statsCommand(refs: string[], flags: GlobalOptions, out: Output): Promise<number> {
-  const { repo } = await openRepository(flags, out);
-  const index = await repo.loadIndex();
+  const session = await openRepository(flags, out);
+  const { repo } = session;
+  const index = await openIndex(session, memoryPlan(session, undefined, out), out);
   const snaps = refs.length > 0 ? await Promise.all(refs.map((r) => repo.resolveSnapshot(r))) : await repo.listSnapshots();
   let files = 0;
   let restoreBytes = 0;

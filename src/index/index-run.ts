@@ -1,0 +1,382 @@
+// One file of the index cache (a "run"): every blob entry of a set of index objects, sorted by blob
+// id, plus the packs they name, in pages checked one by one (page-file.ts). Layout by section:
+//
+//   header page | packs by number | blobs (sorted) | packs (sorted) | blob fence | pack fence |
+//   filter | index ids
+//
+// The fences (the first 8 bytes of the first key of every page), the filter and the index ids
+// are read into memory when the run is opened: about 2.1 bytes per blob in all. Blob and pack
+// pages are read on demand through the shared PageCache.
+import { closeSync, openSync } from 'node:fs';
+import { type BlobId, type IndexId, type PackId } from '../format/ids.js';
+import type { BlobLocation } from '../repository/blob-index.js';
+import { BlobFilter } from './bloom.js';
+import { CacheDamagedError } from './errors.js';
+import { checkPage, type MacFn, PAGE_BYTES, PAGE_HEADER_BYTES, PAGE_PAYLOAD_BYTES, PageWriter, readPage, Section } from './page-file.js';
+import type { PageCache } from './page-cache.js';
+import { BLOB_RECORD_BYTES, compareKeys, ID_KEY_BYTES, PACK_RECORD_BYTES, readBlobRecord } from './records.js';
+import type { RecordCursor } from './sorter.js';
+
+const MAGIC = Buffer.from('EIXCACH1', 'latin1');
+const RUN_VERSION = 1;
+export const BLOBS_PER_PAGE = Math.floor(PAGE_PAYLOAD_BYTES / BLOB_RECORD_BYTES); // 84
+export const PACKS_PER_PAGE = Math.floor(PAGE_PAYLOAD_BYTES / PACK_RECORD_BYTES); // 127
+const SECTIONS = [Section.PACKS_BY_NUMBER, Section.BLOBS, Section.PACKS_SORTED, Section.BLOB_FENCE, Section.PACK_FENCE, Section.FILTER, Section.INDEX_IDS] as const;
+
+interface Extent {
+  start: number;
+  pages: number;
+}
+
+/** Writes a run: packs by number first (streamed while index objects are read), then the rest. */
+export class RunWriter {
+  private readonly w: PageWriter;
+  private readonly extents = new Map<Section, Extent>();
+  private packsByNumber = 0;
+  private blobs = 0;
+  private packsSorted = 0;
+  private readonly payload = Buffer.alloc(PAGE_PAYLOAD_BYTES);
+  private fill = 0;
+  private section: Section | null = null;
+  private blobFence: number[] = [];
+  private packFence: number[] = [];
+  private filter: BlobFilter | null = null;
+
+  constructor(path: string, fileId: Uint8Array, mac: MacFn) {
+    this.w = new PageWriter(path, fileId, mac);
+  }
+
+  private begin(s: Section): void {
+    this.section = s;
+    this.fill = 0;
+    this.extents.set(s, { start: this.w.nextPage, pages: 0 });
+  }
+
+  private flushPage(): void {
+    this.w.writePage(this.section!, this.payload.subarray(0, this.fill));
+    this.extents.get(this.section!)!.pages++;
+    this.fill = 0;
+  }
+
+  private end(): void {
+    if (this.fill > 0) this.flushPage();
+    this.section = null;
+  }
+
+  /** Appends one pack id; its number is the count of packs appended before it. */
+  addPackByNumber(id: Uint8Array, at: number): number {
+    if (this.section === null && !this.extents.has(Section.PACKS_BY_NUMBER)) this.begin(Section.PACKS_BY_NUMBER);
+    if (this.fill + PACK_RECORD_BYTES > PACKS_PER_PAGE * PACK_RECORD_BYTES) this.flushPage();
+    this.payload.set(id.subarray(at, at + PACK_RECORD_BYTES), this.fill);
+    this.fill += PACK_RECORD_BYTES;
+    return this.packsByNumber++;
+  }
+
+  /** Blob records in key order; later entries for an id already written are dropped. */
+  writeBlobs(cursor: RecordCursor, filterCapacity: number): void {
+    if (!this.extents.has(Section.PACKS_BY_NUMBER)) this.begin(Section.PACKS_BY_NUMBER);
+    this.end();
+    this.filter = BlobFilter.forCount(filterCapacity);
+    this.begin(Section.BLOBS);
+    const last = Buffer.alloc(ID_KEY_BYTES);
+    let any = false;
+    for (; cursor.buf; cursor.advance()) {
+      const b = cursor.buf;
+      const at = cursor.at;
+      if (any && compareKeys(b, at, last, 0, ID_KEY_BYTES) === 0) continue;
+      b.copy(last, 0, at, at + ID_KEY_BYTES);
+      any = true;
+      if (this.fill + BLOB_RECORD_BYTES > BLOBS_PER_PAGE * BLOB_RECORD_BYTES) this.flushPage();
+      if (this.fill === 0) this.blobFence.push(b.readUInt32BE(at), b.readUInt32BE(at + 4));
+      b.copy(this.payload, this.fill, at, at + BLOB_RECORD_BYTES);
+      this.fill += BLOB_RECORD_BYTES;
+      this.filter.addBytes(b, at);
+      this.blobs++;
+    }
+    this.end();
+  }
+
+  /** Pack ids in order; repeats are dropped. */
+  writePacksSorted(cursor: RecordCursor): void {
+    this.begin(Section.PACKS_SORTED);
+    const last = Buffer.alloc(ID_KEY_BYTES);
+    let any = false;
+    for (; cursor.buf; cursor.advance()) {
+      const b = cursor.buf;
+      const at = cursor.at;
+      if (any && compareKeys(b, at, last, 0, ID_KEY_BYTES) === 0) continue;
+      b.copy(last, 0, at, at + ID_KEY_BYTES);
+      any = true;
+      if (this.fill + PACK_RECORD_BYTES > PACKS_PER_PAGE * PACK_RECORD_BYTES) this.flushPage();
+      if (this.fill === 0) this.packFence.push(b.readUInt32BE(at), b.readUInt32BE(at + 4));
+      b.copy(this.payload, this.fill, at, at + PACK_RECORD_BYTES);
+      this.fill += PACK_RECORD_BYTES;
+      this.packsSorted++;
+    }
+    this.end();
+  }
+
+  private writeRaw(s: Section, bytes: Uint8Array): void {
+    this.begin(s);
+    for (let off = 0; off < bytes.length; off += PAGE_PAYLOAD_BYTES) {
+      const part = bytes.subarray(off, off + PAGE_PAYLOAD_BYTES);
+      this.payload.set(part, 0);
+      this.fill = part.length;
+      this.flushPage();
+    }
+    this.end();
+  }
+
+  /** Writes the in-memory parts and the header, and moves the file into place. */
+  finish(repoId: Uint8Array, indexIds: readonly string[]): void {
+    if (!this.filter) throw new Error('RunWriter.finish before writeBlobs');
+    this.writeRaw(Section.BLOB_FENCE, u32le(this.blobFence));
+    this.writeRaw(Section.PACK_FENCE, u32le(this.packFence));
+    this.writeRaw(Section.FILTER, this.filter.bits);
+    this.writeRaw(Section.INDEX_IDS, Buffer.from(indexIds.join(''), 'hex'));
+    const h = Buffer.alloc(8 + 4 + 32 + 4 * 6 + SECTIONS.length * 8);
+    let o = MAGIC.copy(h, 0);
+    o = h.writeUInt32LE(RUN_VERSION, o);
+    o += Buffer.from(repoId).copy(h, o);
+    for (const v of [this.blobs, this.packsByNumber, this.packsSorted, indexIds.length, this.filter.bits.length, this.filter.probes]) o = h.writeUInt32LE(v, o);
+    for (const s of SECTIONS) {
+      const e = this.extents.get(s) ?? { start: 0, pages: 0 };
+      o = h.writeUInt32LE(e.start, o);
+      o = h.writeUInt32LE(e.pages, o);
+    }
+    this.w.finish(h);
+  }
+
+  abandon(): void {
+    this.w.abandon();
+  }
+
+  get tempPath(): string {
+    return this.w.tempPath;
+  }
+}
+
+function u32le(values: number[]): Uint8Array {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeUInt32LE(v >>> 0, i * 4));
+  return b;
+}
+
+let nextOwner = 1;
+
+/** A run opened for lookups. */
+export class IndexRun {
+  readonly path: string;
+  private readonly fd: number;
+  private readonly fileId: Uint8Array;
+  private readonly mac: MacFn;
+  private readonly cache: PageCache;
+  private readonly owner = nextOwner++;
+  private readonly extents = new Map<Section, Extent>();
+  readonly blobCount: number;
+  readonly packCount: number;
+  private readonly packsSorted: number;
+  private readonly blobFence: Uint32Array;
+  private readonly packFence: Uint32Array;
+  private readonly filter: BlobFilter;
+  readonly indexIds: readonly IndexId[];
+  private readonly scratch = Buffer.allocUnsafeSlow(PAGE_BYTES);
+  private readonly key = Buffer.alloc(ID_KEY_BYTES);
+  /** Pages read from disk (cache misses) by lookups. */
+  pageReads = 0;
+
+  private constructor(path: string, fd: number, mac: MacFn, cache: PageCache, repoId: Uint8Array) {
+    this.path = path;
+    this.fd = fd;
+    this.mac = mac;
+    this.cache = cache;
+    const head = Buffer.allocUnsafeSlow(PAGE_BYTES);
+    readPage(fd, 0, head, path);
+    this.fileId = head.subarray(16, 24);
+    checkPage(head, this.fileId, Section.HEADER, 0, mac, path);
+    let o = PAGE_HEADER_BYTES;
+    if (!head.subarray(o, o + 8).equals(MAGIC)) throw new CacheDamagedError(path, 'not an index cache file');
+    o += 8;
+    if (head.readUInt32LE(o) !== RUN_VERSION) throw new CacheDamagedError(path, `cache file version ${head.readUInt32LE(o)} is not ${RUN_VERSION}`);
+    o += 4;
+    if (!head.subarray(o, o + 32).equals(Buffer.from(repoId))) throw new CacheDamagedError(path, 'the file belongs to another repository');
+    o += 32;
+    const [blobs, packs, packsSorted, ids, filterBytes, probes] = Array.from({ length: 6 }, (_, i) => head.readUInt32LE(o + 4 * i)) as [number, number, number, number, number, number];
+    o += 24;
+    for (const s of SECTIONS) {
+      this.extents.set(s, { start: head.readUInt32LE(o), pages: head.readUInt32LE(o + 4) });
+      o += 8;
+    }
+    this.blobCount = blobs;
+    this.packCount = packs;
+    this.packsSorted = packsSorted;
+    if (this.extent(Section.BLOBS).pages !== Math.ceil(blobs / BLOBS_PER_PAGE)) throw new CacheDamagedError(path, 'blob pages do not match the blob count');
+    if (this.extent(Section.PACKS_SORTED).pages !== Math.ceil(packsSorted / PACKS_PER_PAGE)) throw new CacheDamagedError(path, 'pack pages do not match the pack count');
+    this.blobFence = toU32(this.readRaw(Section.BLOB_FENCE, 8 * this.extent(Section.BLOBS).pages));
+    this.packFence = toU32(this.readRaw(Section.PACK_FENCE, 8 * this.extent(Section.PACKS_SORTED).pages));
+    if (filterBytes === 0 || probes === 0 || probes > 32) throw new CacheDamagedError(path, 'the filter is empty');
+    this.filter = new BlobFilter(this.readRaw(Section.FILTER, filterBytes), probes);
+    const idBytes = this.readRaw(Section.INDEX_IDS, 32 * ids);
+    const list: IndexId[] = [];
+    for (let i = 0; i < ids; i++) list.push(idBytes.toString('hex', 32 * i, 32 * i + 32) as IndexId);
+    this.indexIds = list;
+  }
+
+  /** Opens and checks the header and the in-memory parts; blob and pack pages are checked when read. */
+  static open(path: string, mac: MacFn, cache: PageCache, repoId: Uint8Array): IndexRun {
+    const fd = openSync(path, 'r');
+    try {
+      return new IndexRun(path, fd, mac, cache, repoId);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  private extent(s: Section): Extent {
+    return this.extents.get(s)!;
+  }
+
+  /** A raw section of `length` bytes, every page checked. */
+  private readRaw(s: Section, length: number): Buffer {
+    const e = this.extent(s);
+    if (e.pages !== Math.ceil(length / PAGE_PAYLOAD_BYTES)) throw new CacheDamagedError(this.path, `section ${s} has ${e.pages} pages for ${length} bytes`);
+    const out = Buffer.allocUnsafeSlow(length);
+    let len = 0;
+    for (let i = 0; i < e.pages; i++) {
+      readPage(this.fd, e.start + i, this.scratch, this.path);
+      checkPage(this.scratch, this.fileId, s, e.start + i, this.mac, this.path);
+      len += this.scratch.copy(out, len, PAGE_HEADER_BYTES, PAGE_HEADER_BYTES + Math.min(PAGE_PAYLOAD_BYTES, length - len));
+    }
+    return out;
+  }
+
+  private page(s: Section, index: number): Buffer {
+    const pageNo = this.extent(s).start + index;
+    return this.cache.get(this.owner, pageNo, (into) => {
+      this.pageReads++;
+      readPage(this.fd, pageNo, into, this.path);
+      checkPage(into, this.fileId, s, pageNo, this.mac, this.path);
+    });
+  }
+
+  /** The record index of `key` in a sorted section, or -1. */
+  private find(s: Section, fence: Uint32Array, perPage: number, recordBytes: number, total: number, key: Buffer): { page: Buffer; at: number } | null {
+    const pages = fence.length / 2;
+    if (pages === 0) return null;
+    const hi = key.readUInt32BE(0);
+    const lo = key.readUInt32BE(4);
+    const cmpFence = (p: number): number => (fence[2 * p]! !== hi ? (fence[2 * p]! < hi ? -1 : 1) : fence[2 * p + 1]! !== lo ? (fence[2 * p + 1]! < lo ? -1 : 1) : 0);
+    // The last page whose first key's prefix is <= the key's prefix.
+    let a = 0;
+    let b = pages - 1;
+    let p = 0;
+    while (a <= b) {
+      const m = (a + b) >> 1;
+      if (cmpFence(m) <= 0) {
+        p = m;
+        a = m + 1;
+      } else {
+        b = m - 1;
+      }
+    }
+    // Keys sharing an 8-byte prefix may straddle pages: look back while the prefix matches.
+    let first = p;
+    while (first > 0 && cmpFence(first) === 0) first--;
+    for (let pg = p; pg >= first; pg--) {
+      const page = this.page(s, pg);
+      const count = Math.min(perPage, total - pg * perPage);
+      let x = 0;
+      let y = count - 1;
+      while (x <= y) {
+        const m = (x + y) >> 1;
+        const c = compareKeys(page, PAGE_HEADER_BYTES + m * recordBytes, key, 0, ID_KEY_BYTES);
+        if (c === 0) return { page, at: PAGE_HEADER_BYTES + m * recordBytes };
+        if (c < 0) x = m + 1;
+        else y = m - 1;
+      }
+    }
+    return null;
+  }
+
+  mayHave(id: BlobId): boolean {
+    return this.filter.mayContainHex(id);
+  }
+
+  has(id: BlobId): boolean {
+    if (!this.filter.mayContainHex(id)) return false;
+    this.key.write(id, 'hex');
+    return this.find(Section.BLOBS, this.blobFence, BLOBS_PER_PAGE, BLOB_RECORD_BYTES, this.blobCount, this.key) !== null;
+  }
+
+  lookup(id: BlobId): BlobLocation | undefined {
+    if (!this.filter.mayContainHex(id)) return undefined;
+    this.key.write(id, 'hex');
+    const hit = this.find(Section.BLOBS, this.blobFence, BLOBS_PER_PAGE, BLOB_RECORD_BYTES, this.blobCount, this.key);
+    if (!hit) return undefined;
+    const r = readBlobRecord(hit.page, hit.at);
+    return { packId: this.packIdByNumber(r.packNo), type: r.type, offset: r.offset, length: r.length, rawLength: r.rawLength };
+  }
+
+  hasPack(id: PackId): boolean {
+    this.key.write(id, 'hex');
+    return this.find(Section.PACKS_SORTED, this.packFence, PACKS_PER_PAGE, PACK_RECORD_BYTES, this.packsSorted, this.key) !== null;
+  }
+
+  private packIdByNumber(no: number): PackId {
+    if (no >= this.packCount) throw new CacheDamagedError(this.path, `pack number ${no} is out of range`);
+    const page = this.page(Section.PACKS_BY_NUMBER, Math.floor(no / PACKS_PER_PAGE));
+    const at = PAGE_HEADER_BYTES + (no % PACKS_PER_PAGE) * PACK_RECORD_BYTES;
+    return page.toString('hex', at, at + PACK_RECORD_BYTES) as PackId;
+  }
+
+  /** Every record of a section in order, read a page at a time past the cache (for merging runs). */
+  cursor(s: typeof Section.BLOBS | typeof Section.PACKS_SORTED | typeof Section.PACKS_BY_NUMBER): RecordCursor {
+    const e = this.extent(s);
+    const rb = s === Section.BLOBS ? BLOB_RECORD_BYTES : PACK_RECORD_BYTES;
+    const per = s === Section.BLOBS ? BLOBS_PER_PAGE : PACKS_PER_PAGE;
+    const total = s === Section.BLOBS ? this.blobCount : s === Section.PACKS_SORTED ? this.packsSorted : this.packCount;
+    const page = Buffer.allocUnsafeSlow(PAGE_BYTES);
+    let pg = -1;
+    let i = 0;
+    let inPage = 0;
+    const load = (): void => {
+      pg++;
+      readPage(this.fd, e.start + pg, page, this.path);
+      checkPage(page, this.fileId, s, e.start + pg, this.mac, this.path);
+      inPage = 0;
+    };
+    if (total > 0) load();
+    return {
+      get buf() {
+        return i < total ? page : null;
+      },
+      get at() {
+        return PAGE_HEADER_BYTES + inPage * rb;
+      },
+      advance: () => {
+        i++;
+        inPage++;
+        if (i < total && inPage === per) load();
+      },
+      close: () => undefined,
+    };
+  }
+
+  /** Bytes this run keeps in memory: fences, filter and index ids. */
+  get memoryBytes(): number {
+    return this.blobFence.byteLength + this.packFence.byteLength + this.filter.bits.byteLength + this.indexIds.length * 100;
+  }
+
+  close(): void {
+    this.cache.forget(this.owner);
+    closeSync(this.fd);
+  }
+}
+
+function toU32(b: Buffer): Uint32Array {
+  const out = new Uint32Array(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = b.readUInt32LE(4 * i);
+  return out;
+}
+
