@@ -1,4 +1,4 @@
-// `npm run bench:scale -- --blobs N --mem-budget B [--data 1G] [--json] [--work-dir DIR] [--keep]`
+// `npm run bench:scale -- --blobs N --mem-budget B [--data 1G] [--kdf-memory 64M] [--json] [--work-dir DIR] [--keep]`
 //
 // Memory whatever the repository size (docs/MEMORY.md "The index off the heap"): builds a
 // repository whose index holds N blobs without storing N chunks of data (synthetic index objects
@@ -19,8 +19,8 @@
 // in the step's indexPeakRssBytes.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { createReadStream, existsSync, promises as fsp } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPrimitives } from '../native-bindings/index.js';
 import { LocalBackend } from '../src/backend/local/local-backend.js';
@@ -32,7 +32,13 @@ import { makeMixedCorpus } from './corpus.js';
 import { BLOBS_PER_SYNTHETIC_PACK, syntheticIds, syntheticLocation, syntheticPackId } from './scale-ids.js';
 import type { IndexStepResult, IndexStepSpec } from './scale-step.js';
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** The project folder: the nearest one above this file with a package.json (from bench/ or dist/bench/). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+const root = projectRoot();
 const PASSWORD = 'engine scale benchmark';
 const SEED = 'scale-1';
 /** Blobs per synthetic index object: as prune and repair write them. */
@@ -58,10 +64,11 @@ export interface ScaleReport {
   indexResidentBytes: number;
   baseline: { openPeakRssBytes: number; indexPeakRssBytes: number };
   dataBytes: number;
+  kdfMemoryBytes: number;
   allWithinBudget: boolean;
 }
 
-interface Args {
+export interface Args {
   blobs: number;
   budgetBytes: number;
   dataBytes: number;
@@ -69,10 +76,12 @@ interface Args {
   workDir: string;
   keep: boolean;
   lookups: number;
+  /** Argon2id memory of the repository's key (engine init --kdf-memory); its memory is held while each step opens the repository. */
+  kdfMemory: string;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { blobs: 1_000_000, budgetBytes: parseSize('256M', '--mem-budget'), dataBytes: parseSize('1G', '--data'), json: false, workDir: '', keep: false, lookups: 20_000 };
+export function parseArgs(argv: string[]): Args {
+  const a: Args = { blobs: 1_000_000, budgetBytes: parseSize('256M', '--mem-budget'), dataBytes: parseSize('1G', '--data'), json: false, workDir: '', keep: false, lookups: 20_000, kdfMemory: '64M' };
   for (let i = 0; i < argv.length; i++) {
     const v = (): string => {
       const x = argv[++i];
@@ -97,6 +106,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--keep':
         a.keep = true;
+        break;
+      case '--kdf-memory':
+        a.kdfMemory = v();
         break;
       case '--lookups':
         a.lookups = Number(v());
@@ -240,7 +252,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
 
   note(`repository with ${a.blobs} indexed blobs in ${work}`);
   for (const r of [repo, repo0]) {
-    const init = await run(bin, ['init', '--repo', r], engineEnv, join(work, 'peak-init'));
+    const init = await run(bin, ['init', '--repo', r, '--kdf-memory', a.kdfMemory], engineEnv, join(work, 'peak-init'));
     if (init.code !== 0) throw new Error(`engine init: ${init.stderr}`);
   }
   await synthesizeIndex(repo, a.blobs, note);
@@ -281,6 +293,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
     indexResidentBytes: warm.residentBytes,
     baseline: { openPeakRssBytes: baseline.openPeakRssBytes, indexPeakRssBytes: baseline.indexPeakRssBytes },
     dataBytes: a.dataBytes,
+    kdfMemoryBytes: parseSize(a.kdfMemory, '--kdf-memory'),
     allWithinBudget: steps.every((s) => s.withinBudget),
   };
 }

@@ -59,6 +59,8 @@ function build(): { program: Command; result: { code: number } } {
     .addOption(new Option('--cipher <name>', 'cipher for new data').choices(['xchacha20-poly1305', 'aes-256-gcm']).default('xchacha20-poly1305'))
     .option('--pack-size <size>', 'target pack size', '16M')
     .option('--compression-level <n>', 'zstd level 1-19', '3')
+    .option('--kdf-memory <size>', 'Argon2id memory of the key (held by every command while it opens the repository)', '64M')
+    .option('--kdf-time <passes>', 'Argon2id passes of the key', '3')
     .action(async (flags: Record<string, string>, cmd: Command) => {
       const { initCommand } = await import('./commands/init.js');
       result.code = await initCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));

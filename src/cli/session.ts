@@ -54,17 +54,18 @@ export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: O
     packSizeBytes: s.repo.config.packSizeBytes,
     maxChunkBytes: s.repo.config.chunker.maxSize,
     fallback: s.fallback,
+    kdfBytes: s.repo.kdf.mKiB * 1024,
     ...(index ? { index: { residentBytes: index.residentBytes, pageCacheBytes: index.pageCacheBytes } } : {}),
   };
   const budgetBytes = memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : defaultBudget(totalmem(), freemem(), input);
   const p = makePlan({ ...input, budgetBytes });
+  // Full GC of the main thread each time the headroom's worth of buffers was dropped (docs/MEMORY.md):
+  // collecting at a quarter of it kept the same peak and cost time (2 GiB backup at 1 GiB: 14.9 s, not 14.1 s).
+  enableExplicitGc(Math.max(8 * 1024 * 1024, p.headroomBytes));
   if (!index) return p;
   if (memBudget !== undefined && process.platform === 'linux' && process.env.ENGINE_LAUNCHER !== '1') {
     out.warn('engine was started without its launcher (bin/engine, which `npx engine` runs): the allocator and GC settings that keep --mem-budget are missing');
   }
-  // Full GC of the main thread each time the headroom's worth of buffers was dropped (docs/MEMORY.md):
-  // collecting at a quarter of it kept the same peak and cost time (2 GiB backup at 1 GiB: 14.9 s, not 14.1 s).
-  enableExplicitGc(Math.max(8 * 1024 * 1024, p.headroomBytes));
   if (out.verbose) for (const line of describePlan(p)) out.info(line);
   return p;
 }

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { BlobId, IndexId, PackId } from '../format/ids.js';
 import type { IndexFile } from '../format/index-file.js';
 import { mapLimit } from '../pipeline/budget.js';
+import { collectNow, noteDropped } from '../util/gc.js';
 import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
 import { indexName } from '../repository/layout.js';
 import type { Repository } from '../repository/repository.js';
@@ -299,6 +300,8 @@ async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: Readon
       i = end;
       const plains = await mapLimit(part, part.length, (id) => repo.loadUnpacked(indexName(id)));
       plains.forEach((plain, k) => builder.addIndexObject(part[k]!, plain));
+      // Each object read is garbage now: outside the V8 heap, collected late unless told.
+      noteDropped(bytes);
       done += part.length;
       if (performance.now() - lastNote > 5000) {
         opts.onProgress?.(`index cache: ${done} of ${ids.length} index objects read`);
@@ -306,6 +309,8 @@ async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: Readon
       }
     }
     builder.finish(repoId);
+    // The sort buffers and the last objects read: gone before the pipeline starts.
+    collectNow();
   } catch (err) {
     builder.abandon();
     rmSync(place.path, { force: true });

@@ -16,6 +16,8 @@ export interface PlannerInput {
   maxChunkBytes: number;
   /** Fallback primitives keep WebAssembly heaps per thread, which never shrink. */
   fallback: boolean;
+  /** Argon2id memory of the repository's key (held while the key is derived); KDF_BYTES when unknown. */
+  kdfBytes?: number;
   /**
    * The repository index held in memory: the off-heap index's filters and fences (about 2.1 bytes
    * per blob) and its page cache. Known once the index is open; 0 before.
@@ -84,7 +86,7 @@ export function segmentBytesFor(budgetBytes: number): number {
 
 /** The plan for a budget with a given number of workers, or null when it cannot hold the minimum bounds. */
 function planWith(input: PlannerInput, workers: number): Plan | null {
-  if (input.budgetBytes < kdfFloor()) return null;
+  if (input.budgetBytes < kdfFloor(input.kdfBytes)) return null;
   const segmentBytes = segmentBytesFor(input.budgetBytes);
   const index = input.index ?? { residentBytes: 0, pageCacheBytes: 0 };
   const fixed = BASE_PROCESS_BYTES + workers * perWorkerBytes(input.fallback, segmentBytes) + index.residentBytes + index.pageCacheBytes;
@@ -121,12 +123,12 @@ function tryPlan(input: PlannerInput): Plan | null {
  */
 export const KDF_BYTES = 64 * MiB;
 
-function kdfFloor(): number {
-  return BASE_PROCESS_BYTES + KDF_BYTES + 8 * MiB;
+function kdfFloor(kdfBytes = KDF_BYTES): number {
+  return BASE_PROCESS_BYTES + kdfBytes + 8 * MiB;
 }
 
 export function minimumBudget(input: Omit<PlannerInput, 'budgetBytes'>): number {
-  let mib = Math.ceil(kdfFloor() / MiB);
+  let mib = Math.ceil(kdfFloor(input.kdfBytes) / MiB);
   while (!tryPlan({ ...input, budgetBytes: mib * MiB })) mib++;
   return mib * MiB;
 }

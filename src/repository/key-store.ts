@@ -41,7 +41,7 @@ export async function createKeyFile(p: Primitives, backend: Backend, password: U
  * whose bytes no longer hash to its name is damaged: it is skipped, and when no other key file
  * opens, the error names it (an integrity problem, exit 4) instead of blaming the password.
  */
-export async function unlockMasterKey(p: Primitives, backend: Backend, password: Uint8Array): Promise<{ keyId: KeyId; master: Uint8Array }> {
+export async function unlockMasterKey(p: Primitives, backend: Backend, password: Uint8Array): Promise<{ keyId: KeyId; master: Uint8Array; kdf: Argon2Params }> {
   let seen = 0;
   const damaged: string[] = [];
   for await (const info of backend.list(KEYS_PREFIX)) {
@@ -59,7 +59,7 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
     const wrapKey = await p.argon2id.derive(password, Buffer.from(file.salt, 'base64'), { t: file.t, mKiB: file.m, p: 1 }, 32);
     try {
       const master = openWithKey(p, wrapKey, new Uint8Array(Buffer.from(file.data, 'base64')), MASTER_KEY_BYTES, info.name);
-      if (master.length === MASTER_KEY_BYTES) return { keyId: idOfName(info.name) as KeyId, master };
+      if (master.length === MASTER_KEY_BYTES) return { keyId: idOfName(info.name) as KeyId, master, kdf: { t: file.t, mKiB: file.m, p: 1 } };
     } catch (err) {
       if (!isEngineError(err, ErrorCode.INTEGRITY)) throw err;
     }

@@ -17,7 +17,7 @@ import { mapLimit } from '../pipeline/budget.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import { decodeTree, type Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
-import { createKeyFile, newMasterKey, unlockMasterKey } from './key-store.js';
+import { createKeyFile, DEFAULT_KDF, newMasterKey, unlockMasterKey } from './key-store.js';
 import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from './layout.js';
 import type { BlobIndex } from './blob-index.js';
 import { MasterIndex } from './master-index.js';
@@ -48,9 +48,12 @@ export class Repository {
 
   /** Kept only to wrap it under another password (`engine key add/passwd`). */
   private readonly master: Uint8Array;
+  /** Argon2id parameters of the key that opened the repository (its memory is part of the floor of a budget). */
+  readonly kdf: Argon2Params;
 
-  private constructor(backend: Backend, p: Primitives, config: RepoConfig, keys: RepoKeys, keyId: KeyId, master: Uint8Array) {
+  private constructor(backend: Backend, p: Primitives, config: RepoConfig, keys: RepoKeys, keyId: KeyId, master: Uint8Array, kdf: Argon2Params) {
     this.master = master;
+    this.kdf = kdf;
     this.backend = backend;
     this.p = p;
     this.currentConfig = config;
@@ -99,7 +102,7 @@ export class Repository {
     const keyId = await createKeyFile(p, backend, password, master, opts.kdf);
     const sealed = seal(p, keys, encodeConfig(config), { suite: CipherName[config.cipher], zstdLevel: null });
     await backend.save(CONFIG_NAME, sealed);
-    return new Repository(backend, p, config, keys, keyId, master);
+    return new Repository(backend, p, config, keys, keyId, master, opts.kdf ?? DEFAULT_KDF);
   }
 
   static async open(backend: Backend, p: Primitives, password: Uint8Array): Promise<Repository> {
@@ -110,10 +113,10 @@ export class Repository {
       if (isNotFound(err)) throw new RepoNotFoundError(backend.location);
       throw err;
     }
-    const { keyId, master } = await unlockMasterKey(p, backend, password);
+    const { keyId, master, kdf } = await unlockMasterKey(p, backend, password);
     const keys = deriveRepoKeys(p.blake3, master);
     const config = decodeConfig(openEnvelope(p, keys, configBytes, 1024 * 1024, CONFIG_NAME));
-    return new Repository(backend, p, config, keys, keyId, master);
+    return new Repository(backend, p, config, keys, keyId, master, kdf);
   }
 
   /** A new key file wrapping this repository's master key under another password. */

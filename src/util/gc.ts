@@ -42,3 +42,9 @@ export function noteDropped(bytes: number): void {
 export function collectYoung(): void {
   gc()?.({ type: 'minor' });
 }
+
+/** Main thread: collects now (after a phase that left much garbage, such as building the index cache). */
+export function collectNow(): void {
+  dropped = 0;
+  gc()?.();
+}

@@ -1,5 +1,7 @@
 import { CipherName } from '../../crypto/envelope.js';
 import { UsageError } from '../../errors/engine-error.js';
+import type { Argon2Params } from '../../../native-bindings/types.js';
+import { DEFAULT_KDF } from '../../repository/key-store.js';
 import { Repository } from '../../repository/repository.js';
 import { parseSize } from '../../util/bytes.js';
 import { primitives, readPassword, repoLocation, type GlobalOptions } from '../context.js';
@@ -10,6 +12,8 @@ export interface InitFlags extends GlobalOptions {
   cipher?: string;
   packSize?: string;
   compressionLevel?: string;
+  kdfMemory?: string;
+  kdfTime?: string;
 }
 
 export async function initCommand(flags: InitFlags, out: Output): Promise<number> {
@@ -20,6 +24,7 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
   if (!Number.isInteger(level) || level < 1 || level > 19) throw new UsageError(`--compression-level ${flags.compressionLevel} is not a level from 1 to 19`);
   const packSizeBytes = flags.packSize === undefined ? undefined : parseSize(flags.packSize, '--pack-size');
   if (packSizeBytes !== undefined && (packSizeBytes < 1024 * 1024 || packSizeBytes > 1024 * 1024 * 1024)) throw new UsageError('--pack-size must be between 1M and 1G');
+  const kdf = kdfFlags(flags);
   const { backend } = await openBackend(location, flags, (m) => out.warn(m));
   const { primitives: p } = await primitives();
   const password = await readPassword(flags, 'new');
@@ -27,8 +32,23 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
     cipher: cipher as CipherName,
     zstdLevel: level,
     ...(packSizeBytes !== undefined ? { packSizeBytes } : {}),
+    kdf,
   });
   if (out.json) out.data({ message_type: 'initialized', id: repo.config.id, repository: location, cipher });
   else out.result(`created repository ${repo.config.id.slice(0, 10)} at ${location} (cipher ${cipher})`);
   return 0;
+}
+
+/**
+ * Argon2id cost of the first key (`--kdf-memory`, `--kdf-time`). Its memory is held while any
+ * command opens the repository, so it is part of the smallest --mem-budget that can open it:
+ * about 70 MiB plus this. The default, 64 MiB and 3 passes, suits boards of 1 GB and more; on a
+ * smaller board, less memory and more passes keep the cost for an attacker close (docs/MEMORY.md).
+ */
+export function kdfFlags(flags: { kdfMemory?: string; kdfTime?: string }): Argon2Params {
+  const mem = flags.kdfMemory === undefined ? DEFAULT_KDF.mKiB * 1024 : parseSize(flags.kdfMemory, '--kdf-memory');
+  if (mem < 8 * 1024 * 1024 || mem > 1024 * 1024 * 1024) throw new UsageError(`--kdf-memory ${flags.kdfMemory}: give a size from 8M to 1G`, { hint: 'the default is 64M' });
+  const t = flags.kdfTime === undefined ? DEFAULT_KDF.t : Number(flags.kdfTime);
+  if (!Number.isInteger(t) || t < 1 || t > 100) throw new UsageError(`--kdf-time ${flags.kdfTime}: give a number of passes from 1 to 100`, { hint: 'the default is 3' });
+  return { mKiB: Math.floor(mem / 1024), t, p: 1 };
 }
