@@ -14,7 +14,8 @@ import type { BlobId } from '../src/format/ids.js';
 import { DiskIndex } from '../src/index/disk-index.js';
 import { indexAllowance } from '../src/pipeline/planner.js';
 import { Repository } from '../src/repository/repository.js';
-import { peakRssBytes } from '../src/util/memory.js';
+import { enableExplicitGc } from '../src/util/gc.js';
+import { currentRssBytes, peakRssBytes } from '../src/util/memory.js';
 import { syntheticIds, syntheticLocation, syntheticPackId } from './scale-ids.js';
 
 export interface IndexStepSpec {
@@ -38,6 +39,8 @@ export interface IndexStepResult {
   presentLookupsPerSecond: number;
   absentLookupsPerSecond: number;
   pageReadsPerPresentLookup: number;
+  /** Resident set just after the index opened (what a command starts its work with). */
+  rssAfterOpenBytes: number;
   /** Peak from after the key derivation to the index being open (before any lookup). */
   openPeakRssBytes: number;
   /** Peak from after the key derivation to the end of the lookups (the page cache filled). */
@@ -79,10 +82,14 @@ async function main(spec: IndexStepSpec): Promise<IndexStepResult> {
   } catch {
     // not Linux: indexPeakRssBytes then includes the opening
   }
+  // As the CLI does once it has a plan (src/cli/session.ts): dead buffers collected promptly.
+  enableExplicitGc(8 * 1024 * 1024);
   const a = indexAllowance(spec.budgetBytes);
   const index = await DiskIndex.open(repo, { dir: spec.indexDir, pageCacheBytes: a.pageCacheBytes, sortMemBytes: a.sortMemBytes, readBytes: a.readBytes, readsInFlight: repo.metadataReads });
   const loadsAtOpen = counter.loads;
   const openPeak = peakRssBytes();
+  const rssAfterOpen = currentRssBytes();
+  if (process.env.SCALE_DEBUG) process.stderr.write(`${JSON.stringify(process.memoryUsage())}\n`);
   // Present: a random sample of the synthetic blobs, each checked against where it must be.
   let present = 0;
   let t = performance.now();
@@ -115,6 +122,7 @@ async function main(spec: IndexStepSpec): Promise<IndexStepResult> {
     absentLookupsPerSecond: absent / absentSecs,
     pageReadsPerPresentLookup: present > 0 ? pageReads / present : 0,
     openPeakRssBytes: openPeak,
+    rssAfterOpenBytes: rssAfterOpen,
     indexPeakRssBytes: peakRssBytes(),
     peakRssBytes: Math.max(peakOfOpening, peakRssBytes()),
   };

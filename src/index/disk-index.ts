@@ -126,6 +126,9 @@ export class DiskIndex implements BlobIndex {
         }
         writeManifest(opts.dir, { version: MANIFEST_VERSION, repoId: repo.config.id, runs: runs.map((r) => basename(r.path)) }, mac);
         clearFolder(opts.dir, runs.map((r) => basename(r.path)));
+        // The sort buffers, the builder's copy of the filter and the last objects read are
+        // unreachable now: collected before the pipeline starts, not late on top of it.
+        if (read > 0) collectNow();
       } catch (err) {
         closeAll(runs);
         throw err;
@@ -309,8 +312,6 @@ async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: Readon
       }
     }
     builder.finish(repoId);
-    // The sort buffers and the last objects read: gone before the pipeline starts.
-    collectNow();
   } catch (err) {
     builder.abandon();
     rmSync(place.path, { force: true });

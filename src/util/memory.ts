@@ -14,3 +14,13 @@ export function peakRssBytes(): number {
   }
   return process.resourceUsage().maxRSS * 1024;
 }
+
+/** Resident set size of this process now (VmRSS), or 0 where /proc is absent. */
+export function currentRssBytes(): number {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
