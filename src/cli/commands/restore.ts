@@ -23,7 +23,6 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   const plan = memoryPlan(session, flags.memBudget, out);
   const index = await repo.loadIndex();
   const { id, snapshot } = await repo.resolveSnapshot(ref);
-  const root = await repo.loadTree(index, snapshot.tree);
   const include = (flags.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p.length > 0);
   const pool = startPool(session, plan.workers, false);
   const problems: string[] = [];
@@ -40,7 +39,7 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   const c = restorer.counters;
   const progress = new ProgressLine('restore', { files: () => c.files, bytes: () => c.bytesWritten, totalBytes: () => c.bytesTotal }).start();
   try {
-    await restorer.run(root, flags.target);
+    await restorer.run(snapshot.tree, flags.target);
   } finally {
     progress.stop();
     await pool.close();
