@@ -116,8 +116,10 @@ export function decodeTreeBlob(bytes: Uint8Array, what: string): TreeBlob {
     fail(what, `not a tree (${err instanceof Error ? err.message : String(err)})`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(what, 'not a JSON object');
-  const keys = Object.keys(raw);
-  if (keys.length === 1 && keys[0] === 'chunks') return { kind: 'chunks', chunks: decodeChunkList((raw as { chunks: unknown }).chunks, what) };
+  if ('chunks' in raw) {
+    if (Object.keys(raw).length !== 1) fail(what, 'a chunk list holds "chunks" and nothing else');
+    return { kind: 'chunks', chunks: decodeChunkList((raw as { chunks: unknown }).chunks, what) };
+  }
   const nodesRaw = (raw as { nodes?: unknown }).nodes;
   if (!Array.isArray(nodesRaw)) fail(what, 'missing "nodes"');
   const nodes: TreeNode[] = nodesRaw.map((r: unknown, i: number) => {
