@@ -150,7 +150,7 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
     expect(check.code, check.stdout + check.stderr).toBe(0);
   });
 
-  it('check names a damaged chunk of a chunked directory', async () => {
+  it('check names a damaged chunk of a chunked directory; repair snapshots keeps the entries of the other chunks', async () => {
     const src = join(work, 'check-src');
     const dir = join(src, 'many');
     await mkdir(dir, { recursive: true });
@@ -178,5 +178,26 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
       .map((l) => JSON.parse(l) as { message_type: string; object?: string; message?: string })
       .filter((m) => m.message_type === 'finding' || m.object !== undefined);
     expect(findings.some((f) => f.object === `tree chunk ${victim}`), JSON.stringify(findings)).toBe(true);
+
+    // repair snapshots keeps the other chunks' entries, rewritten through the chunking writer.
+    const repair = await runEngine(['repair', 'snapshots', '--repo', repo, '--json'], { native });
+    expect(repair.code, repair.stderr).toBe(0);
+    const lost = repair.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { message_type: string; path?: string; why?: string });
+    expect(lost.some((l) => l.message_type === 'lost' && l.path === '/check-src/many/' && l.why?.includes(`tree chunk ${victim}`)), repair.stdout).toBe(true);
+    const rewritten = await chunksOf(repo, 'many');
+    expect(rewritten.chunks).not.toContain(victim);
+    expect(rewritten.chunks).toContain(chunks[0]);
+    const target = join(work, 'check-restored');
+    const restored = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
+    expect(restored.code, restored.stderr).toBe(0);
+    const got = await readdir(join(target, 'check-src', 'many'));
+    expect(got.length).toBeLessThan(9_000);
+    expect(got.length).toBeGreaterThan(9_000 - 4096);
+    expect(got).toContain('c000000');
+    expect(got).toContain('c008999');
+    expect((await runEngine(['check', '--repo', repo], { native })).code).toBe(0);
   });
 });
