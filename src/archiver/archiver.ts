@@ -2,12 +2,12 @@
 // store, then trees bottom-up and the snapshot. Every stage is bounded in bytes (pipeline/budget.ts):
 // segments hold the read budget from the read until their new chunks are sealed; sealed blobs hold
 // the sealed budget until their pack is durably stored.
-import { promises as fsp, type BigIntStats, type Dirent } from 'node:fs';
+import { promises as fsp, type BigIntStats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import { envelopeOverhead, seal as sealEnvelope } from '../crypto/envelope.js';
 import { type BlobId, BlobType } from '../format/ids.js';
-import { compareNames, encodeTree, type Tree, type TreeNode } from '../format/tree.js';
+import { compareNames, type Tree, type TreeNode } from '../format/tree.js';
 import { baseNode, nodeType, unchangedSince } from '../fs/node-meta.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { SegmentPool } from '../pipeline/segment-pool.js';
@@ -17,7 +17,10 @@ import type { BlobUploader, UploaderStats } from '../repository/blob-uploader.js
 import type { SnapshotSummary } from '../format/snapshot.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
+import { chunkedTreeGuard, treeEntries, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
 import { toHex } from '../util/hex.js';
+import { OrderedSink } from './ordered-sink.js';
+import { sortedNames } from './sorted-names.js';
 import type { Span, SpanChunks } from '../../workers/protocol.js';
 
 export interface SourceProblem {
@@ -74,6 +77,10 @@ interface SmallFile {
 }
 
 const SMALL_BATCH_FILES = 128;
+/** Entries of one directory started and not yet written to its tree: the walk of it waits beyond. */
+const PENDING_PER_DIR = 2048;
+/** Names lstat-ed at once (the libuv threadpool runs four at a time; more only queue). */
+const LSTAT_BATCH = 128;
 const SMALL_BATCH_BYTES = 2 * 1024 * 1024;
 
 export class Archiver {
@@ -91,6 +98,8 @@ export class Archiver {
   private readonly fileLimit: Concurrency;
   /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
   private readonly walkSlots = new ByteBudget('walk', 1024);
+  /** Where trees go; the first chunked directory raises the repository to format version 3. */
+  private readonly treeStore: TreeStore;
   private readonly overhead: number;
   private readonly room: number;
   private small: SmallFile[] = [];
@@ -117,6 +126,7 @@ export class Archiver {
     this.sealedBudget = sealedBudget;
     this.fileLimit = new Concurrency(opts.plan.fileConcurrency);
     this.overhead = envelopeOverhead(repo.suite);
+    this.treeStore = { save: (bytes) => this.saveTreeBlob(bytes), beforeChunked: chunkedTreeGuard(repo) };
   }
 
   /** Backs up the given paths; returns the root tree id. Problems with single files are reported, not thrown. */
@@ -144,7 +154,10 @@ export class Archiver {
     // The walk is over: whatever small files wait in the batch can go.
     this.flushSmall();
     for (const n of await Promise.all(pending)) if (n) nodes.push(n);
-    const root = await this.saveTree({ nodes });
+    nodes.sort((a, b) => compareNames(a.name, b.name));
+    const writer = new TreeWriter(this.treeStore);
+    for (const n of nodes) await writer.add(n);
+    const root = await writer.finish();
     await this.drain();
     return root;
   }
@@ -191,6 +204,15 @@ export class Archiver {
     }
     if (parent?.type === 'file') this.counters.filesChanged++;
     else this.counters.filesNew++;
+    if (size === 0) {
+      // Nothing to read: an empty file has no chunks, exactly what reading it would store (a file
+      // that grew since its lstat is stored as first seen, as a read would store it too).
+      this.counters.filesRead++;
+      this.counters.filesDone++;
+      node.size = 0;
+      node.content = [];
+      return node;
+    }
     const result = await this.saveFileContents(path, size);
     if (!result) return null;
     node.size = result.size;
@@ -199,68 +221,81 @@ export class Archiver {
   }
 
   /**
-   * Walks one directory: starts saving every entry in it and walks its subdirectories, one after
-   * another, without waiting for any file to be stored. Returns once the walk is done, with the
-   * promise of the directory's node (wrapped, so that awaiting the walk does not await it), which
-   * resolves when everything below is stored and the tree blob is saved. So the pool stays fed
-   * across directory boundaries; `walkSlots` bounds how far the walk runs ahead of the storing.
+   * Walks one directory: lists its names (sorted in bounded memory), lstats them in batches,
+   * merge-joins them with the parent snapshot's entries (streamed), starts saving each entry and
+   * walks each subdirectory in turn, without waiting for any file to be stored. Returns once the
+   * walk is done, with the promise of the directory's node (wrapped, so that awaiting the walk does
+   * not await it), which resolves when everything below is stored and the tree is saved. The
+   * entries go to the tree writer in name order as they complete, and the walk of the directory
+   * stops while PENDING_PER_DIR of them are not complete: nothing holds the whole directory. So the
+   * pool stays fed across directory boundaries; `walkSlots` bounds how far the walk runs ahead of
+   * the storing.
    */
   private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats): Promise<{ done: Promise<TreeNode | null> }> {
     this.check();
-    let entries: Dirent[];
+    const names = sortedNames(path)[Symbol.asyncIterator]();
+    let next: IteratorResult<string>;
     try {
-      entries = await fsp.readdir(path, { withFileTypes: true });
+      next = await names.next();
     } catch (err) {
       this.problem(path, err);
       return { done: Promise.resolve(null) };
     }
     this.counters.dirs++;
-    entries.sort((a, b) => compareNames(a.name, b.name));
-    let parentNodes: Map<string, TreeNode> | null = null;
     const parentTreeId = parent?.type === 'dir' ? parent.subtree : undefined;
-    if (parentTreeId && this.index.has(parentTreeId)) {
-      const t = await this.repo.loadTree(this.index, parentTreeId);
-      parentNodes = new Map(t.nodes.map((n) => [n.name, n]));
+    const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null);
+    const sink = new OrderedSink(new TreeWriter(this.treeStore), PENDING_PER_DIR, () => this.flushSmall());
+    try {
+      while (!next.done) {
+        const batch: string[] = [];
+        for (; !next.done && batch.length < LSTAT_BATCH; next = await names.next()) batch.push(next.value);
+        const stats = await Promise.all(batch.map((n) => fsp.lstat(join(path, n), { bigint: true }).catch((err: Error) => err)));
+        for (const [i, entryName] of batch.entries()) {
+          this.check();
+          const full = join(path, entryName);
+          const childParent = await parentEntries.find(entryName);
+          const childSt = stats[i]!;
+          if (childSt instanceof Error) {
+            this.problem(full, childSt);
+            continue;
+          }
+          if (childSt.isDirectory()) {
+            await sink.push((await this.walkDir(full, entryName, childParent, childSt)).done);
+            continue;
+          }
+          if (!this.walkSlots.tryAcquire(1)) {
+            // Files waiting in the batch hold slots too: send them on before waiting for one.
+            this.flushSmall();
+            await this.walkSlots.acquire(1, this.signal);
+          }
+          await sink.push(this.saveEntry(full, entryName, childParent, childSt).finally(() => this.walkSlots.release(1)));
+        }
+      }
+    } finally {
+      // The listing's temporary runs are removed even when the walk stops early.
+      await names.return(undefined);
+      await parentEntries.close();
     }
-    const stats = await Promise.all(entries.map((e) => fsp.lstat(join(path, e.name), { bigint: true }).catch((err: Error) => err)));
-    const pending: Promise<TreeNode | null>[] = [];
-    for (const [i, entry] of entries.entries()) {
-      const full = join(path, entry.name);
-      const childParent = parentNodes?.get(entry.name);
-      const childSt = stats[i]!;
-      if (childSt instanceof Error) {
-        this.problem(full, childSt);
-        continue;
-      }
-      if (childSt.isDirectory()) {
-        pending.push((await this.walkDir(full, entry.name, childParent, childSt)).done);
-        continue;
-      }
-      if (!this.walkSlots.tryAcquire(1)) {
-        // Files waiting in the batch hold slots too: send them on before waiting for one.
-        this.flushSmall();
-        await this.walkSlots.acquire(1, this.signal);
-      }
-      const p = this.saveEntry(full, entry.name, childParent, childSt).finally(() => this.walkSlots.release(1));
-      p.catch(() => undefined);
-      pending.push(p);
-    }
-    const done = Promise.all(pending).then(async (children) => {
+    const done = sink.finish().then((id) => {
       const node = baseNode(name, 'dir', st);
-      node.subtree = await this.saveTree({ nodes: children.filter((n): n is TreeNode => n !== null) });
+      node.subtree = id;
       return node;
     });
     done.catch(() => undefined);
     return { done };
   }
 
-  private async saveTree(tree: Tree): Promise<BlobId> {
-    const bytes = encodeTree(tree);
+  /** Stores a tree blob (a directory, a chunk of one, or a chunk list) unless it is stored or claimed; returns its id. */
+  private async saveTreeBlob(bytes: Uint8Array): Promise<BlobId> {
     const { p, keys } = this.repo;
     const id = toHex(p.blake3.keyedHash(keys.blobId, bytes)) as BlobId;
     if (!this.uploader.claim(id)) return id;
     const sealed = sealEnvelope(p, keys, bytes, { suite: this.repo.suite, zstdLevel: this.repo.config.compression.level });
-    await this.sealedBudget.acquire(sealed.length, this.signal);
+    if (!this.sealedBudget.tryAcquire(sealed.length)) {
+      // Small files waiting in the batch may be what the open packs need to fill up and free room.
+      this.flushSmall();
+      await this.sealedBudget.acquire(sealed.length, this.signal);
+    }
     await this.uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
     return id;
   }
@@ -516,5 +551,32 @@ async function readInto(path: string, buf: Uint8Array, offset: number, length: n
     return await readFull(fh, buf, offset, length);
   } finally {
     await fh.close();
+  }
+}
+
+/** The parent snapshot's entries of a directory, streamed in name order, looked up in name order (a merge join). */
+class ParentCursor {
+  private readonly entries: AsyncGenerator<TreeNode> | null;
+  private current: TreeNode | null | undefined = undefined;
+
+  constructor(entries: AsyncGenerator<TreeNode> | null) {
+    this.entries = entries;
+  }
+
+  /** The parent's entry of this name; names must be asked for in increasing order. */
+  async find(name: string): Promise<TreeNode | undefined> {
+    if (!this.entries) return undefined;
+    if (this.current === undefined) this.current = await this.advance();
+    while (this.current && compareNames(this.current.name, name) < 0) this.current = await this.advance();
+    return this.current?.name === name ? this.current : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.entries?.return(undefined);
+  }
+
+  private async advance(): Promise<TreeNode | null> {
+    const r = await this.entries!.next();
+    return r.done ? null : r.value;
   }
 }

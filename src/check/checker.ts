@@ -21,6 +21,8 @@ import { DATA_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packId
 import { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeSnapshot } from '../format/snapshot.js';
+import { compareNames, type TreeBlob, type TreeNode } from '../format/tree.js';
+import { loadChunk, loadTreeBlob } from '../repository/tree-stream.js';
 import { toHex } from '../util/hex.js';
 import { UnsealStatus } from '../../workers/protocol.js';
 
@@ -265,32 +267,76 @@ export class Checker {
     this.summary.dataBlobs = dataSeen.size;
   }
 
-  /** Depth-first, one directory at a time; each tree is checked once, under the first path it was reached by. */
+  /** Whether a tree blob (a directory, or one chunk of one) is indexed as a tree in a stored pack; reports it if not. */
+  private treeBlobPresent(index: MasterIndex, object: string, id: BlobId, where: string): boolean {
+    const loc = index.lookup(id);
+    if (!loc) {
+      this.report('error', object, `is missing from the index ${where}`);
+      return false;
+    }
+    if (!this.stored.has(loc.packId)) {
+      this.report('error', object, `is lost with its pack ${loc.packId} ${where}`);
+      return false;
+    }
+    if (loc.type !== BlobType.TREE) {
+      this.report('error', object, `is indexed as a ${blobTypeName(loc.type)} blob ${where}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** First and last names of each chunk checked: the order across chunks is checked without reading a shared chunk again. */
+  private readonly chunkBounds = new Map<string, { first: string; last: string }>();
+
+  /**
+   * Depth-first, one directory at a time, a chunked directory one chunk at a time; each tree blob
+   * (chunks included) is checked once, under the first path it was reached by. A damaged or
+   * missing chunk is reported by its own id and the other chunks are still checked.
+   */
   private async walkTree(index: MasterIndex, snapshot: string, treeId: BlobId, path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
     if (treesSeen.has(treeId)) return;
     treesSeen.add(treeId);
     const object = `tree ${treeId}`;
     const where = `(${path} in ${snapshot})`;
-    const loc = index.lookup(treeId);
-    if (!loc) {
-      this.report('error', object, `is missing from the index ${where}`);
-      return;
-    }
-    if (!this.stored.has(loc.packId)) {
-      this.report('error', object, `is lost with its pack ${loc.packId} ${where}`);
-      return;
-    }
-    if (loc.type !== BlobType.TREE) {
-      this.report('error', object, `is indexed as a ${blobTypeName(loc.type)} blob ${where}`);
-      return;
-    }
-    let nodes;
+    if (!this.treeBlobPresent(index, object, treeId, where)) return;
+    let blob: TreeBlob;
     try {
-      nodes = (await this.repo.loadTree(index, treeId)).nodes;
+      blob = await loadTreeBlob(this.repo, index, treeId);
     } catch (err) {
       this.fail(object, err);
       return;
     }
+    if (blob.kind === 'nodes') {
+      await this.walkNodes(index, snapshot, object, blob.nodes, path, treesSeen, dataSeen);
+      return;
+    }
+    let last: string | null = null;
+    for (const chunkId of blob.chunks) {
+      const chunkObject = `tree chunk ${chunkId}`;
+      const chunkWhere = `(chunk of ${object}, ${path} in ${snapshot})`;
+      let bounds = this.chunkBounds.get(chunkId);
+      if (!bounds) {
+        if (treesSeen.has(chunkId)) continue; // reported when first reached
+        treesSeen.add(chunkId);
+        if (!this.treeBlobPresent(index, chunkObject, chunkId, chunkWhere)) continue;
+        let nodes;
+        try {
+          nodes = await loadChunk(this.repo, index, treeId, chunkId);
+        } catch (err) {
+          this.fail(chunkObject, err);
+          continue;
+        }
+        bounds = { first: nodes[0]!.name, last: nodes[nodes.length - 1]!.name };
+        this.chunkBounds.set(chunkId, bounds);
+        await this.walkNodes(index, snapshot, chunkObject, nodes, path, treesSeen, dataSeen);
+      }
+      if (last !== null && compareNames(last, bounds.first) >= 0) this.report('error', object, `its chunk ${chunkId} starts with "${bounds.first}", not after "${last}" that ends the chunk before it ${where}`);
+      last = bounds.last;
+    }
+  }
+
+  private async walkNodes(index: MasterIndex, snapshot: string, object: string, nodes: readonly TreeNode[], path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
+    const where = `(${path} in ${snapshot})`;
     for (const node of nodes) {
       const child = `${path}${node.name}`;
       if (node.type === 'dir') {

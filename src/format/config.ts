@@ -2,13 +2,13 @@
 import { ErrorCode, FormatError } from '../errors/engine-error.js';
 import { type ChunkerParams, validateChunkerParams } from '../chunker/fastcdc.js';
 
-/** Written by `init`; 2 adds locks (FORMAT.md "Versions"). */
-export const REPO_VERSION = 2;
-/** Read: a version 1 repository is used as it is until a prune upgrades it. */
-export const READABLE_VERSIONS: readonly number[] = [1, 2];
+/** Written by `init`; 2 adds locks, 3 chunked trees (FORMAT.md "Versions"). */
+export const REPO_VERSION = 3;
+/** Read: an older repository is used as it is until a prune or a chunked tree upgrades it. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export interface RepoConfig {
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   /** Random 32-byte id, hex: names the local cache and tells repositories apart. */
   id: string;
   chunker: { algorithm: 'fastcdc-v1' } & ChunkerParams;

@@ -1,8 +1,9 @@
-// The differences between two snapshots' trees, walked side by side one directory at a time.
+// The differences between two snapshots' trees, walked side by side one directory at a time, each
+// directory streamed in name order (merge join), so the output is in name order too.
 // Identical subtrees (the same tree id) are skipped without being read: an unchanged folder costs
 // nothing, whatever its size.
 import type { BlobId } from '../format/ids.js';
-import type { TreeNode } from '../format/tree.js';
+import { compareNames, type TreeNode } from '../format/tree.js';
 
 export type Change = 'added' | 'removed' | 'modified' | 'type' | 'metadata';
 
@@ -12,8 +13,8 @@ export interface Difference {
   readonly change: Change;
 }
 
-/** Loads a tree's nodes (sorted by name, as stored). */
-export type TreeLoader = (id: BlobId) => Promise<readonly TreeNode[]>;
+/** A tree's nodes, sorted by name, as stored: streamed, so a huge directory is never held whole. */
+export type TreeLoader = (id: BlobId) => AsyncIterable<TreeNode>;
 
 function sameContent(a: TreeNode, b: TreeNode): boolean {
   if (a.type !== b.type) return false;
@@ -35,22 +36,43 @@ async function* everything(load: TreeLoader, node: TreeNode, path: string): Asyn
   }
   yield `${path}/`;
   if (!node.subtree) return;
-  for (const child of await load(node.subtree)) yield* everything(load, child, `${path}/${child.name}`);
+  for await (const child of load(node.subtree)) yield* everything(load, child, `${path}/${child.name}`);
+}
+
+/** Both directories' entries side by side in name order (a merge join): one chunk of each held. */
+async function* pairs(left: AsyncIterable<TreeNode>, right: AsyncIterable<TreeNode>): AsyncGenerator<[TreeNode | null, TreeNode | null]> {
+  const l = left[Symbol.asyncIterator]();
+  const r = right[Symbol.asyncIterator]();
+  let x = await l.next();
+  let y = await r.next();
+  while (!x.done || !y.done) {
+    const order = x.done ? 1 : y.done ? -1 : compareNames(x.value.name, y.value.name);
+    if (order < 0) {
+      yield [x.value as TreeNode, null];
+      x = await l.next();
+    } else if (order > 0) {
+      yield [null, y.value as TreeNode];
+      y = await r.next();
+    } else {
+      yield [x.value as TreeNode, y.value as TreeNode];
+      x = await l.next();
+      y = await r.next();
+    }
+  }
 }
 
 export async function* diffTrees(load: TreeLoader, a: BlobId, b: BlobId, prefix = ''): AsyncGenerator<Difference> {
   if (a === b) return;
-  const [left, right] = await Promise.all([load(a), load(b)]);
-  const byName = new Map(right.map((n) => [n.name, n]));
-  const seen = new Set<string>();
-  for (const x of left) {
-    const path = `${prefix}/${x.name}`;
-    const y = byName.get(x.name);
-    seen.add(x.name);
+  for await (const [x, y] of pairs(load(a), load(b))) {
     if (!y) {
-      for await (const p of everything(load, x, path)) yield { path: p, change: 'removed' };
+      for await (const p of everything(load, x!, `${prefix}/${x!.name}`)) yield { path: p, change: 'removed' };
       continue;
     }
+    if (!x) {
+      for await (const p of everything(load, y, `${prefix}/${y.name}`)) yield { path: p, change: 'added' };
+      continue;
+    }
+    const path = `${prefix}/${x.name}`;
     if (x.type !== y.type) {
       yield { path, change: 'type' };
       continue;
@@ -58,9 +80,5 @@ export async function* diffTrees(load: TreeLoader, a: BlobId, b: BlobId, prefix 
     if (!sameContent(x, y)) yield { path, change: 'modified' };
     else if (!sameMetadata(x, y)) yield { path: x.type === 'dir' ? `${path}/` : path, change: 'metadata' };
     if (x.type === 'dir' && x.subtree && y.subtree) yield* diffTrees(load, x.subtree, y.subtree, path);
-  }
-  for (const y of right) {
-    if (seen.has(y.name)) continue;
-    for await (const p of everything(load, y, `${prefix}/${y.name}`)) yield { path: p, change: 'added' };
   }
 }

@@ -21,6 +21,7 @@ import { decodeIndex, encodeIndex, splitIndex, type IndexPack } from '../format/
 import type { PackBlob } from '../format/pack.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
+import { treeEntries } from '../repository/tree-stream.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
 import { DATA_PREFIX, INDEX_PREFIX, indexName, packIdOfName, packName } from '../repository/layout.js';
 import { MasterIndex } from '../repository/master-index.js';
@@ -228,10 +229,12 @@ export class Pruner {
       used.add(id);
       return true;
     };
+    // A chunked directory's chunk blobs are used as much as its chunk list: each is needed (and
+    // so kept) before it is read.
+    const chunk = (id: BlobId): void => void need(id, 'tree chunk');
     const walk = async (treeId: BlobId): Promise<void> => {
       if (!need(treeId, 'tree')) return;
-      const tree = await this.repo.loadTree(index, treeId);
-      for (const node of tree.nodes) {
+      for await (const node of treeEntries(this.repo, index, treeId, { onChunk: chunk })) {
         this.opts.signal?.throwIfAborted();
         if (node.type === 'dir' && node.subtree) await walk(node.subtree);
         for (const b of node.content ?? []) need(b, 'data blob');

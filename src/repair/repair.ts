@@ -12,16 +12,17 @@
 // tree is missing is kept empty, and every path left out is reported. The new snapshot carries
 // the tag "repaired" and replaces the damaged one (whose missing data no command could bring back).
 import { isNotFound } from '../backend/errors.js';
-import { isDamageError, isEngineError, ErrorCode } from '../errors/engine-error.js';
+import { IntegrityError, isDamageError, isEngineError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, encodeIndex, splitIndex, type IndexPack } from '../format/index-file.js';
-import { encodeTree, type Tree, type TreeNode } from '../format/tree.js';
+import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { seal } from '../crypto/envelope.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
 import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, packIdOfName, snapshotName } from '../repository/layout.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
+import { chunkedTreeGuard, loadChunk, loadTreeBlob, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
 import { toHex } from '../util/hex.js';
 
 export interface RepairIndexResult {
@@ -122,58 +123,105 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
   const done = new Map<string, { id: BlobId | null; lost: { rel: string; why: string }[] }>();
   const result: RepairSnapshotsResult = { snapshots: 0, rewritten: [], lost: [] };
 
-  const saveTree = async (tree: Tree): Promise<BlobId> => {
-    const bytes = encodeTree(tree);
-    const id = toHex(repo.p.blake3.keyedHash(repo.keys.blobId, bytes)) as BlobId;
-    if (opts.dryRun || !uploader.claim(id)) return id;
-    const sealed = seal(repo.p, repo.keys, bytes, { suite: repo.suite, zstdLevel: repo.config.compression.level });
-    await sealedBudget.acquire(sealed.length, opts.signal);
-    await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
-    return id;
+  const store: TreeStore = {
+    save: async (bytes) => {
+      const id = toHex(repo.p.blake3.keyedHash(repo.keys.blobId, bytes)) as BlobId;
+      if (opts.dryRun || !uploader.claim(id)) return id;
+      const sealed = seal(repo.p, repo.keys, bytes, { suite: repo.suite, zstdLevel: repo.config.compression.level });
+      await sealedBudget.acquire(sealed.length, opts.signal);
+      await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
+      return id;
+    },
+    // A directory rewritten in chunks needs version 3: older engines must refuse the repository.
+    beforeChunked: opts.dryRun ? async () => undefined : chunkedTreeGuard(repo),
+  };
+  const emptyTree = (): Promise<BlobId> => store.save(encodeTree({ nodes: [] }));
+
+  /**
+   * The entries of a tree that can still be read, chunk by chunk: a chunk of a chunked directory
+   * that is lost or damaged is skipped (and told to `onLost`), the others are kept. Null when the
+   * tree blob itself (the directory, or its chunk list) is lost.
+   */
+  const readable = async (treeId: BlobId, onLost: (chunk: BlobId) => void): Promise<AsyncIterable<TreeNode> | Iterable<TreeNode> | null> => {
+    let blob: TreeBlob;
+    try {
+      if (!available(treeId)) return null;
+      blob = await loadTreeBlob(repo, index, treeId);
+    } catch (err) {
+      if (!isTreeDamage(err)) throw err;
+      return null;
+    }
+    if (blob.kind === 'nodes') return blob.nodes;
+    const chunks = blob.chunks;
+    return (async function* () {
+      let last: string | null = null;
+      for (const chunk of chunks) {
+        let nodes: TreeNode[];
+        try {
+          if (!available(chunk)) throw new IntegrityError(`tree chunk ${chunk} is not available`);
+          nodes = await loadChunk(repo, index, treeId, chunk);
+          if (last !== null && compareNames(last, nodes[0]!.name) >= 0) throw new IntegrityError(`tree chunk ${chunk} is out of order`);
+        } catch (err) {
+          if (!isTreeDamage(err)) throw err;
+          onLost(chunk);
+          continue;
+        }
+        last = nodes[nodes.length - 1]!.name;
+        yield* nodes;
+      }
+    })();
   };
 
-  /** The repaired id of a tree (null when the tree itself is lost) and the losses below it. */
+  /**
+   * The repaired id of a tree (null when the tree itself is lost) and the losses below it. A first
+   * pass repairs the subtrees and finds whether anything below changed; only then a second pass
+   * writes the directory again, through the streaming writer: no directory is held whole.
+   */
   const repairTree = async (treeId: BlobId): Promise<{ id: BlobId | null; lost: { rel: string; why: string }[] }> => {
     opts.signal?.throwIfAborted();
     const known = done.get(treeId);
     if (known) return known;
-    let tree: Tree | null = null;
-    try {
-      if (available(treeId)) tree = await repo.loadTree(index, treeId);
-    } catch (err) {
-      if (!(isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT))) throw err;
-    }
-    if (!tree) {
+    const lost: { rel: string; why: string }[] = [];
+    const lostChunks = new Set<BlobId>();
+    const first = await readable(treeId, (chunk) => lostChunks.add(chunk));
+    if (!first) {
       const gone = { id: null, lost: [] };
       done.set(treeId, gone);
       return gone;
     }
     let changed = false;
-    const nodes: TreeNode[] = [];
-    const lost: { rel: string; why: string }[] = [];
-    for (const node of tree.nodes) {
+    const missingBlobs = (node: TreeNode): number => (node.content ?? []).filter((b) => !available(b)).length;
+    for await (const node of first) {
       if (node.type === 'dir' && node.subtree) {
         const sub = await repairTree(node.subtree);
         for (const l of sub.lost) lost.push({ rel: `${node.name}/${l.rel}`, why: l.why });
-        if (sub.id === null) {
-          lost.push({ rel: `${node.name}/`, why: 'its folder listing is lost: restored empty' });
-          nodes.push({ ...node, subtree: await saveTree({ nodes: [] }) });
-          changed = true;
-        } else {
-          if (sub.id !== node.subtree) changed = true;
-          nodes.push(sub.id === node.subtree ? node : { ...node, subtree: sub.id });
-        }
+        if (sub.id === null) lost.push({ rel: `${node.name}/`, why: 'its folder listing is lost: restored empty' });
+        if (sub.id !== node.subtree) changed = true;
         continue;
       }
-      const missing = (node.content ?? []).filter((b) => !available(b));
-      if (missing.length > 0) {
-        lost.push({ rel: node.name, why: `${missing.length} of its ${node.content!.length} blob(s) are lost: left out` });
+      const missing = missingBlobs(node);
+      if (missing > 0) {
+        lost.push({ rel: node.name, why: `${missing} of its ${node.content!.length} blob(s) are lost: left out` });
         changed = true;
-        continue;
       }
-      nodes.push(node);
     }
-    const repaired = { id: changed ? await saveTree({ nodes }) : treeId, lost };
+    for (const chunk of lostChunks) lost.push({ rel: '', why: `part of its folder listing (tree chunk ${chunk}) is lost: the entries it held are left out` });
+    if (lostChunks.size > 0) changed = true;
+    let id: BlobId = treeId;
+    if (changed) {
+      const writer = new TreeWriter(store);
+      const again = await readable(treeId, () => undefined);
+      for await (const node of again ?? []) {
+        if (node.type === 'dir' && node.subtree) {
+          const sub = done.get(node.subtree)!;
+          await writer.add(sub.id === node.subtree ? node : { ...node, subtree: sub.id ?? (await emptyTree()) });
+          continue;
+        }
+        if (missingBlobs(node) === 0) await writer.add(node);
+      }
+      id = await writer.finish();
+    }
+    const repaired = { id, lost };
     done.set(treeId, repaired);
     return repaired;
   };
@@ -197,7 +245,7 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
       if (root.id === snap.tree) continue;
       for (const l of root.lost) lose(id, `/${l.rel}`, l.why);
       if (root.id === null) lose(id, '/', 'the whole snapshot is lost (its root tree is gone)');
-      const newRoot = root.id ?? (await saveTree({ nodes: [] }));
+      const newRoot = root.id ?? (await emptyTree());
       if (opts.dryRun) {
         result.rewritten.push({ old: id, new: id });
         continue;
@@ -221,4 +269,8 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
 
 function repairedKey(time: string, hostname: string, paths: readonly string[], tree: string, tags: readonly string[]): string {
   return JSON.stringify([time, hostname, paths, tree, [...tags].sort()]);
+}
+
+function isTreeDamage(err: unknown): boolean {
+  return isEngineError(err, ErrorCode.INTEGRITY) || isEngineError(err, ErrorCode.FORMAT_CORRUPT);
 }

@@ -15,12 +15,13 @@ import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../for
 import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
 import { mapLimit } from '../pipeline/budget.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
-import { decodeTree, type Tree } from '../format/tree.js';
+import type { Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, DEFAULT_KDF, newMasterKey, unlockMasterKey } from './key-store.js';
 import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from './layout.js';
 import type { BlobIndex } from './blob-index.js';
 import { MasterIndex } from './master-index.js';
+import { collectTree } from './tree-stream.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
 /** Header bytes read on a first try: one round trip for packs of up to ~1500 blobs. */
@@ -280,8 +281,9 @@ export class Repository {
     return decodePackHeader(openEnvelope(this.p, this.keys, tail.subarray(start, start + where.length), 64 * 1024 * 1024, what), what);
   }
 
+  /** A whole directory at once, chunks joined: for small trees only (walks use treeEntries). */
   async loadTree(index: BlobIndex, id: BlobId): Promise<Tree> {
-    return decodeTree(await this.loadBlob(index, BlobType.TREE, id), `tree ${id}`);
+    return { nodes: await collectTree(this, index, id) };
   }
 
 }

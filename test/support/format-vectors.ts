@@ -9,7 +9,9 @@ import { deriveRepoKeys } from '../../src/crypto/keys.js';
 import { BlobType, type BlobId, type PackId } from '../../src/format/ids.js';
 import { encodeIndex } from '../../src/format/index-file.js';
 import { encodePackHeader } from '../../src/format/pack.js';
-import { encodeTree } from '../../src/format/tree.js';
+import { encodeTree, type TreeNode } from '../../src/format/tree.js';
+import { fnv1a32 } from '../../src/format/tree-chunks.js';
+import { TreeWriter } from '../../src/repository/tree-stream.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const seq = (n: number, start = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
@@ -29,6 +31,30 @@ export function vectorStream(n: number): Uint8Array {
 
 export const VECTOR_PAYLOAD = 'engine test vector';
 
+/** The chunked-directory vector: 5000 fifos `e00000`..`e04999`, metadata fixed (FORMAT.md "Test vectors"). */
+export function vectorDirectory(): TreeNode[] {
+  return Array.from({ length: 5000 }, (_, i) => ({ name: `e${String(i).padStart(5, '0')}`, type: 'fifo' as const, mode: 0o644, mtimeNs: '1700000000000000000', ctimeNs: '1700000000000000000', uid: 0, gid: 0, deviceId: '1', inode: String(i + 1), links: 1 }));
+}
+
+/** Writes the vector directory with the real writer; ids are keyed BLAKE3 under the vector key. */
+async function chunkedVector(p: Primitives, blobIdKey: Uint8Array): Promise<{ list: string; sizes: number[]; id: string }> {
+  const saved = new Map<string, Uint8Array>();
+  const writer = new TreeWriter({
+    save: async (bytes) => {
+      const id = hex(p.blake3.keyedHash(blobIdKey, bytes)) as BlobId;
+      saved.set(id, bytes);
+      return id;
+    },
+    beforeChunked: async () => undefined,
+  });
+  for (const n of vectorDirectory()) await writer.add(n);
+  const id = await writer.finish();
+  const list = new TextDecoder().decode(saved.get(id)!);
+  const chunks = (JSON.parse(list) as { chunks: string[] }).chunks;
+  const sizes = chunks.map((c) => (JSON.parse(new TextDecoder().decode(saved.get(c)!)) as { nodes: unknown[] }).nodes.length);
+  return { list, sizes, id };
+}
+
 export async function computeVectors(p: Primitives): Promise<Record<string, unknown>> {
   const master = seq(32);
   const keys = deriveRepoKeys(p.blake3, master);
@@ -43,6 +69,7 @@ export async function computeVectors(p: Primitives): Promise<Record<string, unkn
   const zstdEnvelope = seal(p, keys, compressible, { suite: Suite.XCHACHA20_POLY1305, zstdLevel: 3, fixedNonceForTestVectors: seq(24) });
   const idA = hex(p.blake3.keyedHash(keys.blobId, payload)) as BlobId;
   const idB = hex(p.blake3.keyedHash(keys.blobId, new Uint8Array(0))) as BlobId;
+  const chunked = await chunkedVector(p, keys.blobId);
   const wrap = await p.argon2id.derive(new TextEncoder().encode('password'), seq(16), { t: 2, mKiB: 64, p: 1 }, 32);
   return {
     masterKey: hex(master),
@@ -76,5 +103,9 @@ export async function computeVectors(p: Primitives): Promise<Record<string, unkn
       }),
     ),
     argon2idPasswordSalt00to0fT2M64: hex(wrap),
+    fnv1a32: Object.fromEntries(['', 'a', 'e00000', 'e01023', 'caf\u00e9'].map((n) => [n, fnv1a32(new TextEncoder().encode(n)).toString(16).padStart(8, '0')])),
+    chunkedDirectoryChunkSizes: chunked.sizes,
+    chunkedDirectoryChunkList: chunked.list,
+    chunkedDirectoryTreeId: chunked.id,
   };
 }

@@ -1,5 +1,6 @@
 import type { BlobId } from '../../format/ids.js';
 import { type Change, diffTrees } from '../../inspect/diff.js';
+import { treeEntries } from '../../repository/tree-stream.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -13,7 +14,7 @@ export async function diffCommand(refA: string, refB: string, flags: GlobalOptio
   const a = await repo.resolveSnapshot(refA);
   const b = await repo.resolveSnapshot(refB);
   const counts: Record<Change, number> = { added: 0, removed: 0, modified: 0, type: 0, metadata: 0 };
-  const load = async (id: BlobId) => (await repo.loadTree(index, id)).nodes;
+  const load = (id: BlobId) => treeEntries(repo, index, id);
   for await (const d of diffTrees(load, a.snapshot.tree, b.snapshot.tree)) {
     counts[d.change]++;
     if (out.json) out.data({ message_type: 'change', ...d });

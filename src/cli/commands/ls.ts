@@ -2,6 +2,7 @@ import type { BlobId } from '../../format/ids.js';
 import type { TreeNode } from '../../format/tree.js';
 import type { BlobIndex } from '../../repository/blob-index.js';
 import type { Repository } from '../../repository/repository.js';
+import { treeEntries } from '../../repository/tree-stream.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -23,10 +24,9 @@ export async function lsCommand(ref: string, flags: GlobalOptions, out: Output):
   return 0;
 }
 
-/** Depth-first, one directory loaded at a time. */
+/** Depth-first, one chunk of each directory on the way down held at a time. */
 async function walk(repo: Repository, index: BlobIndex, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => void): Promise<void> {
-  const tree = await repo.loadTree(index, treeId);
-  for (const node of tree.nodes) {
+  for await (const node of treeEntries(repo, index, treeId)) {
     const path = prefix ? `${prefix}/${node.name}` : node.name;
     visit(path, node);
     if (node.type === 'dir' && node.subtree) await walk(repo, index, node.subtree, path, visit);

@@ -33,7 +33,6 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out, index);
   const { id, snapshot } = await repo.resolveSnapshot(ref);
-  const root = await repo.loadTree(index, snapshot.tree);
   const include = (flags.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p.length > 0);
   const pool = startPool(session, plan.workers, false);
   const problems: string[] = [];
@@ -50,7 +49,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const c = restorer.counters;
   const progress = new ProgressLine('restore', { files: () => c.files, bytes: () => c.bytesWritten, totalBytes: () => c.bytesTotal }).start();
   try {
-    await restorer.run(root, flags.target);
+    await restorer.run(snapshot.tree, flags.target);
   } finally {
     progress.stop();
     await pool.close();

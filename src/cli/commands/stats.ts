@@ -1,5 +1,6 @@
 import type { BlobId } from '../../format/ids.js';
 import { DATA_PREFIX } from '../../repository/layout.js';
+import { treeEntries } from '../../repository/tree-stream.js';
 import { formatBytes } from '../../util/bytes.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
@@ -32,7 +33,12 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
       treeBlobs.add(treeId);
       count(treeId);
     }
-    for (const n of (await repo.loadTree(index, treeId)).nodes) {
+    const chunk = (id: BlobId): void => {
+      if (treeBlobs.has(id)) return;
+      treeBlobs.add(id);
+      count(id);
+    };
+    for await (const n of treeEntries(repo, index, treeId, { onChunk: chunk })) {
       if (n.type === 'dir' && n.subtree) await walk(n.subtree);
       if (n.type !== 'file') continue;
       files++;

@@ -1,0 +1,64 @@
+// A directory's names in UTF-8 byte order, in memory or through spilled runs: the same order
+// either way, odd names intact, and no temporary file left behind.
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareNames } from '../format/tree.js';
+import { sortedNames } from './sorted-names.js';
+
+async function all(it: AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const n of it) out.push(n);
+  return out;
+}
+
+describe('sortedNames', () => {
+  let work: string;
+  let dir: string;
+  let spill: string;
+  const names: string[] = [];
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'engine-sorted-names-'));
+    dir = join(work, 'dir');
+    spill = join(work, 'spill');
+    await mkdir(dir);
+    await mkdir(spill);
+    // Names whose UTF-16 order differs from their UTF-8 byte order, with newlines, and ASCII.
+    names.push('line\nbreak', '\u{1F600}smile', '\uFB01ligature', 'Zed', 'zed', '\u00e9t\u00e9', ' space', '-dash');
+    for (let i = 0; i < 3000; i++) names.push(`n${(i * 7919) % 3001}-${i % 3 === 0 ? '\u{10400}' : '\uE000'}`);
+    await Promise.all(names.map((n) => writeFile(join(dir, n), '')));
+    names.sort(compareNames);
+  });
+
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('in memory: every name, in UTF-8 byte order', async () => {
+    const got = await all(sortedNames(dir));
+    expect(got).toEqual(names);
+    for (let i = 1; i < got.length; i++) expect(Buffer.compare(Buffer.from(got[i - 1]!), Buffer.from(got[i]!))).toBe(-1);
+  });
+
+  it('through spilled runs (by count and by length): the same names in the same order, runs removed afterwards', async () => {
+    expect(await all(sortedNames(dir, { runNames: 97, tmpDir: spill }))).toEqual(names);
+    expect(await all(sortedNames(dir, { runChars: 500, tmpDir: spill }))).toEqual(names);
+    expect(await readdir(spill)).toEqual([]);
+  });
+
+  it('a consumer that stops early leaves no runs behind', async () => {
+    const it = sortedNames(dir, { runNames: 50, tmpDir: spill });
+    const first = await it.next();
+    expect(first.value).toBe(names[0]);
+    expect((await readdir(spill)).length).toBe(1);
+    await it.return(undefined);
+    expect(await readdir(spill)).toEqual([]);
+  });
+
+  it('a directory that cannot be listed fails on the first name', async () => {
+    await expect(sortedNames(join(work, 'missing')).next()).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await all(sortedNames(spill))).toEqual([]);
+  });
+});
