@@ -55,10 +55,12 @@ export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: O
     maxChunkBytes: s.repo.config.chunker.maxSize,
     fallback: s.fallback,
     kdfBytes: s.repo.kdf.mKiB * 1024,
-    ...(index ? { index: { residentBytes: index.residentBytes, pageCacheBytes: index.pageCacheBytes } } : {}),
   };
   const budgetBytes = memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : defaultBudget(totalmem(), freemem(), input);
-  const p = makePlan({ ...input, budgetBytes });
+  // Before the index is open its page cache is known (its filters are not): counted already, so
+  // that the minimum named by a refusal here is the one the second plan holds to.
+  const share = index ? { residentBytes: index.residentBytes, pageCacheBytes: index.pageCacheBytes } : { residentBytes: 0, pageCacheBytes: indexAllowance(budgetBytes).pageCacheBytes };
+  const p = makePlan({ ...input, index: share, budgetBytes });
   // Full GC of the main thread each time the headroom's worth of buffers was dropped (docs/MEMORY.md):
   // collecting at a quarter of it kept the same peak and cost time (2 GiB backup at 1 GiB: 14.9 s, not 14.1 s).
   enableExplicitGc(Math.max(8 * 1024 * 1024, p.headroomBytes));

@@ -190,3 +190,31 @@ describe('planner regressions', () => {
     expect(min).toBeGreaterThanOrEqual(BASE_PROCESS_BYTES + 64 * MiB);
   });
 });
+
+describe('the index share and the key derivation floor', () => {
+  const base = { cpus: 2, packSizeBytes: 16 * MiB, maxChunkBytes: 8 * MiB, fallback: false };
+
+  it('the index filters and page cache come out of the budget before the data shares, and are printed', () => {
+    const without = plan({ ...base, budgetBytes: 512 * MiB });
+    const index = { residentBytes: 21 * MiB, pageCacheBytes: 8 * MiB };
+    const withIndex = plan({ ...base, budgetBytes: 512 * MiB, index });
+    expect(withIndex.fixedBytes).toBe(without.fixedBytes + 29 * MiB);
+    expect(withIndex.readBytes + withIndex.sealedBytes + withIndex.headroomBytes).toBeLessThan(without.readBytes + without.sealedBytes + without.headroomBytes);
+    expect(withIndex.index).toEqual(index);
+    const text = describePlan(withIndex).join('\n');
+    expect(text).toContain('index filter and fences           21.0 MiB');
+    expect(text).toContain('index page cache                  8.0 MiB');
+    // A larger index raises the minimum (by less when fewer workers then fit), and the minimum plans.
+    const min = minimumBudget({ ...base, index });
+    expect(min).toBeGreaterThan(minimumBudget(base));
+    expect(plan({ ...base, index, budgetBytes: min }).fixedBytes).toBeLessThan(min);
+  });
+
+  it("the floor follows the opening key's Argon2id memory", () => {
+    const light = minimumBudget({ ...base, kdfBytes: 16 * MiB });
+    const heavy = minimumBudget({ ...base, kdfBytes: 256 * MiB });
+    expect(heavy).toBeGreaterThanOrEqual(BASE_PROCESS_BYTES + 256 * MiB);
+    expect(light).toBeLessThan(heavy);
+    expect(() => plan({ ...base, kdfBytes: 256 * MiB, budgetBytes: heavy - MiB })).toThrow(/below the minimum/);
+  });
+});
