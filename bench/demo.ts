@@ -2,11 +2,11 @@
 // sample tree, creates a local repository, backs the tree up twice (the second run reads nothing),
 // verifies every blob (`engine check --read-data`), restores it and compares every byte with the source.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeMixedCorpus } from './corpus.js';
+import { digestTree } from './digest-tree.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const work = join(root, '.demo');
@@ -32,20 +32,6 @@ function engine(args: string[]): Record<string, unknown> | null {
     process.stdout.write(r.stdout);
     return null;
   }
-}
-
-async function digestTree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  async function walk(d: string): Promise<void> {
-    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isSymbolicLink()) out.set(relative(dir, p), `link:${await fsp.readlink(p)}`);
-      else if (e.isFile()) out.set(relative(dir, p), createHash('sha256').update(await fsp.readFile(p)).digest('hex'));
-    }
-  }
-  await walk(dir);
-  return out;
 }
 
 async function main(): Promise<void> {

@@ -19,8 +19,8 @@
 // in the step's indexPeakRssBytes.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, promises as fsp } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, promises as fsp } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPrimitives } from '../native-bindings/index.js';
 import { LocalBackend } from '../src/backend/local/local-backend.js';
@@ -29,6 +29,7 @@ import { INDEX_PREFIX } from '../src/repository/layout.js';
 import { Repository } from '../src/repository/repository.js';
 import { formatBytes, parseSize } from '../src/util/bytes.js';
 import { makeMixedCorpus } from './corpus.js';
+import { digestTree } from './digest-tree.js';
 import { BLOBS_PER_SYNTHETIC_PACK, syntheticIds, syntheticLocation, syntheticPackId } from './scale-ids.js';
 import type { IndexStepResult, IndexStepSpec } from './scale-step.js';
 
@@ -190,23 +191,6 @@ function lastJson(s: string): Record<string, unknown> {
   return JSON.parse(line) as Record<string, unknown>;
 }
 
-async function digestTree(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        const h = createHash('sha256');
-        for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
-        out.set(relative(dir, p), h.digest('hex'));
-      }
-    }
-  };
-  await walk(dir);
-  return out;
-}
-
 async function folderBytes(dir: string): Promise<number> {
   let n = 0;
   for (const e of await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -298,15 +282,9 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   };
 }
 
+/** Where the CLI keeps the repository's index cache when XDG_CACHE_HOME is cacheHome (src/cli/open-backend.ts). */
 function indexDirOf(repoPath: string, cacheHome: string): string {
-  const saved = process.env.XDG_CACHE_HOME;
-  process.env.XDG_CACHE_HOME = cacheHome;
-  try {
-    return join(cacheDirFor(resolve(repoPath)), 'local-index');
-  } finally {
-    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
-    else process.env.XDG_CACHE_HOME = saved;
-  }
+  return join(cacheDirFor(resolve(repoPath), join(cacheHome, 'engine')), 'local-index');
 }
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);

@@ -38,8 +38,8 @@ export class RunWriter {
   private readonly payload = Buffer.alloc(PAGE_PAYLOAD_BYTES);
   private fill = 0;
   private section: Section | null = null;
-  private blobFence: number[] = [];
-  private packFence: number[] = [];
+  private readonly blobFence: number[] = [];
+  private readonly packFence: number[] = [];
   private filter: BlobFilter | null = null;
 
   constructor(path: string, fileId: Uint8Array, mac: MacFn) {
@@ -76,44 +76,38 @@ export class RunWriter {
   writeBlobs(cursor: RecordCursor, filterCapacity: number): void {
     if (!this.extents.has(Section.PACKS_BY_NUMBER)) this.begin(Section.PACKS_BY_NUMBER);
     this.end();
-    this.filter = BlobFilter.forCount(filterCapacity);
-    this.begin(Section.BLOBS);
-    const last = Buffer.alloc(ID_KEY_BYTES);
-    let any = false;
-    for (; cursor.buf; cursor.advance()) {
-      const b = cursor.buf;
-      const at = cursor.at;
-      if (any && compareKeys(b, at, last, 0, ID_KEY_BYTES) === 0) continue;
-      b.copy(last, 0, at, at + ID_KEY_BYTES);
-      any = true;
-      if (this.fill + BLOB_RECORD_BYTES > BLOBS_PER_PAGE * BLOB_RECORD_BYTES) this.flushPage();
-      if (this.fill === 0) this.blobFence.push(b.readUInt32BE(at), b.readUInt32BE(at + 4));
-      b.copy(this.payload, this.fill, at, at + BLOB_RECORD_BYTES);
-      this.fill += BLOB_RECORD_BYTES;
-      this.filter.addBytes(b, at);
-      this.blobs++;
-    }
-    this.end();
+    const filter = BlobFilter.forCount(filterCapacity);
+    this.filter = filter;
+    this.blobs = this.writeSorted(Section.BLOBS, cursor, BLOB_RECORD_BYTES, BLOBS_PER_PAGE, this.blobFence, (b, at) => filter.addBytes(b, at));
   }
 
   /** Pack ids in order; repeats are dropped. */
   writePacksSorted(cursor: RecordCursor): void {
-    this.begin(Section.PACKS_SORTED);
+    this.packsSorted = this.writeSorted(Section.PACKS_SORTED, cursor, PACK_RECORD_BYTES, PACKS_PER_PAGE, this.packFence);
+  }
+
+  /**
+   * Writes a sorted section: records in key order, the first of each id kept, the first 8 bytes of
+   * each page's first key appended to `fence`. Returns how many records were written.
+   */
+  private writeSorted(s: Section, cursor: RecordCursor, recordBytes: number, perPage: number, fence: number[], each?: (b: Buffer, at: number) => void): number {
+    this.begin(s);
     const last = Buffer.alloc(ID_KEY_BYTES);
-    let any = false;
+    let written = 0;
     for (; cursor.buf; cursor.advance()) {
       const b = cursor.buf;
       const at = cursor.at;
-      if (any && compareKeys(b, at, last, 0, ID_KEY_BYTES) === 0) continue;
+      if (written > 0 && compareKeys(b, at, last, 0, ID_KEY_BYTES) === 0) continue;
       b.copy(last, 0, at, at + ID_KEY_BYTES);
-      any = true;
-      if (this.fill + PACK_RECORD_BYTES > PACKS_PER_PAGE * PACK_RECORD_BYTES) this.flushPage();
-      if (this.fill === 0) this.packFence.push(b.readUInt32BE(at), b.readUInt32BE(at + 4));
-      b.copy(this.payload, this.fill, at, at + PACK_RECORD_BYTES);
-      this.fill += PACK_RECORD_BYTES;
-      this.packsSorted++;
+      if (this.fill + recordBytes > perPage * recordBytes) this.flushPage();
+      if (this.fill === 0) fence.push(b.readUInt32BE(at), b.readUInt32BE(at + 4));
+      b.copy(this.payload, this.fill, at, at + recordBytes);
+      this.fill += recordBytes;
+      each?.(b, at);
+      written++;
     }
     this.end();
+    return written;
   }
 
   private writeRaw(s: Section, bytes: Uint8Array): void {
@@ -151,9 +145,6 @@ export class RunWriter {
     this.w.abandon();
   }
 
-  get tempPath(): string {
-    return this.w.tempPath;
-  }
 }
 
 function u32le(values: number[]): Uint8Array {
@@ -297,10 +288,6 @@ export class IndexRun {
       }
     }
     return null;
-  }
-
-  mayHave(id: BlobId): boolean {
-    return this.filter.mayContainHex(id);
   }
 
   has(id: BlobId): boolean {

@@ -108,10 +108,6 @@ export class PageWriter {
       // already closed
     }
   }
-
-  get tempPath(): string {
-    return this.tmpPath;
-  }
 }
 
 /** Reads whole pages at positions (synchronously: a page read costs less than a turn of the event loop). */
