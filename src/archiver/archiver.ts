@@ -9,6 +9,7 @@ import { envelopeOverhead, seal as sealEnvelope } from '../crypto/envelope.js';
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, type Tree, type TreeNode } from '../format/tree.js';
 import { baseNode, nodeType, unchangedSince } from '../fs/node-meta.js';
+import { decodeName, fsPath } from '../fs/names.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { SegmentPool } from '../pipeline/segment-pool.js';
 import type { Plan } from '../pipeline/planner.js';
@@ -184,7 +185,7 @@ export class Archiver {
     const node = baseNode(name, type, st);
     if (type === 'symlink') {
       try {
-        node.linkTarget = await fsp.readlink(path);
+        node.linkTarget = decodeName(await fsp.readlink(fsPath(path), { encoding: 'buffer' }));
       } catch (err) {
         this.problem(path, err);
         return null;
@@ -249,7 +250,7 @@ export class Archiver {
       while (!next.done) {
         const batch: string[] = [];
         for (; !next.done && batch.length < LSTAT_BATCH; next = await names.next()) batch.push(next.value);
-        const stats = await Promise.all(batch.map((n) => fsp.lstat(join(path, n), { bigint: true }).catch((err: Error) => err)));
+        const stats = await Promise.all(batch.map((n) => fsp.lstat(fsPath(join(path, n)), { bigint: true }).catch((err: Error) => err)));
         for (const [i, entryName] of batch.entries()) {
           this.check();
           const full = join(path, entryName);
@@ -378,7 +379,7 @@ export class Archiver {
     let fh: fsp.FileHandle;
     try {
       await this.beforeOpen(path);
-      fh = await fsp.open(path, 'r');
+      fh = await fsp.open(fsPath(path), 'r');
     } catch (err) {
       this.problem(path, err);
       return null;
@@ -546,7 +547,7 @@ async function readFull(fh: fsp.FileHandle, buf: Uint8Array, offset: number, len
 }
 
 async function readInto(path: string, buf: Uint8Array, offset: number, length: number): Promise<number> {
-  const fh = await fsp.open(path, 'r');
+  const fh = await fsp.open(fsPath(path), 'r');
   try {
     return await readFull(fh, buf, offset, length);
   } finally {
