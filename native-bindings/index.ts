@@ -15,6 +15,8 @@ export type { Adapter, Candidate } from './adapter.js';
 export { NoPrimitiveError, ZstdDecodeError } from './errors.js';
 export type { Rejection } from './errors.js';
 export { choose, DISABLED_REASON } from './select.js';
+// OS calls Node lacks (not crypto primitives: own loader and policy, see posix/README.md).
+export { loadPosix, posixPolicyFromEnv } from './posix/index.js';
 
 /** Every adapter, by primitive (for `engine doctor` and tests). */
 export const ADAPTERS = {

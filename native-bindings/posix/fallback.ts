@@ -1,0 +1,48 @@
+// What Node alone can do: times through futimes/lutimes (libuv keeps whole microseconds), and
+// nothing else. `caps` says so; callers check it and report what is not kept, once per run.
+import { futimesSync, lutimesSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import type { PosixOps } from './types.js';
+import { AT_FDCWD } from './types.js';
+import { unsupported } from './errors.js';
+
+/**
+ * The number to pass to futimes for a nanosecond time. libuv turns it back into tv_nsec as
+ * (t - floor(t)) * 1e9 and keeps whole microseconds, so aim at the middle of the microsecond:
+ * the plain ns / 1e9 lands one microsecond early about half of the time.
+ */
+export function nsToUtimesSeconds(ns: bigint): number {
+  const sec = ns / 1_000_000_000n - (ns < 0n && ns % 1_000_000_000n !== 0n ? 1n : 0n);
+  const usec = (ns - sec * 1_000_000_000n) / 1000n;
+  return Number(sec) + (Number(usec) + 0.5) / 1e6;
+}
+
+export function nodeFallbackPosix(): PosixOps {
+  const none = (syscall: string) => (): never => {
+    throw unsupported(syscall);
+  };
+  return {
+    impl: 'node:fs',
+    caps: { nsTimes: false, xattrs: false, seekData: false, mknod: false, punchHole: false },
+    futimens(fd, atimeNs, mtimeNs) {
+      futimesSync(fd, nsToUtimesSeconds(atimeNs), nsToUtimesSeconds(mtimeNs));
+    },
+    lutimensat(dirfd, path, atimeNs, mtimeNs) {
+      // Node has no *at calls: only a path it can resolve by itself.
+      if (dirfd !== AT_FDCWD && !isAbsolute(path.toString())) throw unsupported('utimensat');
+      lutimesSync(path, nsToUtimesSeconds(atimeNs), nsToUtimesSeconds(mtimeNs));
+    },
+    flistxattr: none('flistxattr'),
+    fgetxattr: none('fgetxattr'),
+    fsetxattr: none('fsetxattr'),
+    fremovexattr: none('fremovexattr'),
+    llistxattr: none('llistxattr'),
+    lgetxattr: none('lgetxattr'),
+    lsetxattr: none('lsetxattr'),
+    lremovexattr: none('lremovexattr'),
+    seekData: none('lseek'),
+    seekHole: none('lseek'),
+    mknodat: none('mknodat'),
+    punchHole: none('fallocate'),
+  };
+}
