@@ -13,7 +13,7 @@ import { open as openEnvelope } from '../crypto/envelope.js';
 import { isDamageError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, type IndexFile } from '../format/index-file.js';
-import { decodeKeyFile } from '../format/key-file.js';
+import { decodeKeyFile, kdfCostProblem } from '../format/key-file.js';
 import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
 import { mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
@@ -119,7 +119,17 @@ export class Checker {
           this.report('error', info.name, 'contents do not match the name (damaged key file)');
           continue;
         }
-        decodeKeyFile(bytes, info.name);
+        // A key file that is not one, or asks for more Argon2id than engine runs, harms nothing:
+        // every command skips it with a warning (src/repository/key-store.ts). Planted by
+        // someone who can write to the storage, most likely.
+        let problem: string | null;
+        try {
+          problem = kdfCostProblem(decodeKeyFile(bytes, info.name));
+        } catch (err) {
+          if (!isDamageError(err)) throw err;
+          problem = err.message.startsWith(`${info.name}: `) ? err.message.slice(info.name.length + 2) : err.message;
+        }
+        if (problem) this.report('warning', info.name, `${problem}: skipped when opening the repository (\`engine key remove ${idOfName(info.name).slice(0, 8)}\` removes it)`);
       } catch (err) {
         this.fail(info.name, err);
       }
@@ -145,6 +155,10 @@ export class Checker {
     const reads = Math.max(1, Math.min(16, this.backend.parallelism));
     // Read a batch at a time in parallel, merged in listing order as Repository.loadIndex merges
     // (the first entry for a blob wins): the copy checked is the one restore and prune would use.
+    // Every object is read before any is merged: an object that another one supersedes counts for
+    // nothing (its packs may be gone, deleted by the prune that superseded it), and the object
+    // superseding it may come later in the listing.
+    const loaded: { id: IndexId; file: IndexFile }[] = [];
     for (let i = 0; i < ids.length; i += reads) {
       this.opts.signal?.throwIfAborted();
       const files = await mapLimit(ids.slice(i, i + reads), reads, async (id): Promise<{ id: IndexId; file: IndexFile } | null> => {
@@ -156,7 +170,16 @@ export class Checker {
           return null;
         }
       });
-      for (const loaded of files) if (loaded) this.merge(index, loaded.id, loaded.file);
+      for (const f of files) if (f) loaded.push(f);
+    }
+    const superseded = new Set<IndexId>();
+    for (const { id, file } of loaded) for (const s of file.supersedes) if (s !== id) superseded.add(s);
+    for (const { id, file } of loaded) {
+      if (superseded.has(id)) {
+        this.report('warning', indexName(id), 'is superseded by another index object and ignored (left by an interrupted prune or repair, or copied back from an older copy of the repository): `engine prune` deletes it');
+        continue;
+      }
+      this.merge(index, id, file);
     }
     return index;
   }

@@ -16,6 +16,8 @@ import type { ChecksumMode } from '../backend/s3/s3-backend.js';
 import type { Backend } from '../backend/types.js';
 import { UsageError } from '../errors/engine-error.js';
 import { parseSize } from '../util/bytes.js';
+import { BASE_PROCESS_BYTES } from '../pipeline/planner.js';
+import { keyStoreDefaults } from '../repository/key-store.js';
 import type { GlobalOptions } from './context.js';
 
 export interface StorageFlags {
@@ -43,7 +45,16 @@ export interface OpenedBackend {
  * The S3 client (about 25 MB of code and heap) is loaded only for an s3: location: a local
  * repository on a small board keeps that memory for its work.
  */
-export async function openBackend(location: string, flags: GlobalOptions & StorageFlags, warn: (m: string) => void = () => undefined): Promise<OpenedBackend> {
+export async function openBackend(location: string, flags: GlobalOptions & StorageFlags & { memBudget?: string }, warn: (m: string) => void = () => undefined): Promise<OpenedBackend> {
+  // Key files are read right after the storage is opened, by every command: skipped ones are
+  // named on this command's output, tried ones with --verbose, and a key whose Argon2id memory
+  // does not fit --mem-budget is not run (src/repository/key-store.ts).
+  keyStoreDefaults.onWarning = warn;
+  keyStoreDefaults.onTry = flags.verbose ? (m) => process.stderr.write(`${m}\n`) : () => undefined;
+  if (flags.memBudget !== undefined) {
+    const budget = parseSize(flags.memBudget, '--mem-budget');
+    keyStoreDefaults.maxMemoryKiB = Math.max(0, Math.floor((budget - BASE_PROCESS_BYTES - 8 * 1024 * 1024) / 1024));
+  }
   let store: Backend;
   let remote = false;
   if (location.startsWith('s3:')) {

@@ -62,33 +62,37 @@ export const BLOBS_PER_INDEX = 100_000;
 
 /**
  * Index objects replacing others (prune, repair index): at most BLOBS_PER_INDEX blobs each, the
- * first carrying the supersedes list; always at least one, so that the supersedes list is written
- * even when no pack remains.
+ * last carrying the supersedes list; always at least one, so that the supersedes list is written
+ * even when no pack remains. Last, because readers honour `supersedes`: written in order, the
+ * objects replaced stop counting only once every object replacing them is stored (a kill in
+ * between leaves both, which name the same packs).
  */
 export function splitIndex(packs: readonly IndexPack[], supersedes: readonly IndexId[]): IndexFile[] {
-  const files: IndexFile[] = [];
+  const files: { supersedes: readonly IndexId[]; packs: IndexPack[] }[] = [];
   let cur: IndexPack[] = [];
   let blobs = 0;
   for (const p of packs) {
     if (cur.length > 0 && blobs + p.blobs.length > BLOBS_PER_INDEX) {
-      files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
+      files.push({ supersedes: [], packs: cur });
       cur = [];
       blobs = 0;
     }
     cur.push(p);
     blobs += p.blobs.length;
   }
-  if (cur.length > 0 || files.length === 0) files.push({ supersedes: files.length === 0 ? supersedes : [], packs: cur });
+  if (cur.length > 0 || files.length === 0) files.push({ supersedes: [], packs: cur });
+  files[files.length - 1]!.supersedes = supersedes;
   return files;
 }
 
 /**
- * Walks an index object's payload without building objects: `pack` is called with the buffer and
+ * Walks an index object's payload without building objects: `supersedes` (when given) is called
+ * with the buffer and offset of each superseded index id, `pack` with the buffer and
  * offset of each pack id, `blob` with the offset of each blob entry (type u8 | id (32) | offset |
  * sealedLength | rawLength, as in the layout above). For ten million entries, decodeIndex's
  * objects would be gigabytes of garbage; this is what the index cache is built with.
  */
-export function visitIndex(plain: Uint8Array, what: string, v: { pack(buf: Buffer, at: number, blobs: number): void; blob(buf: Buffer, at: number): void }): void {
+export function visitIndex(plain: Uint8Array, what: string, v: { supersedes?(buf: Buffer, at: number): void; pack(buf: Buffer, at: number, blobs: number): void; blob(buf: Buffer, at: number): void }): void {
   const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
   const need = (at: number, n: number): void => {
     if (at + n > buf.length) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: truncated (needs ${n} more bytes at offset ${at}, has ${buf.length - at})`);
@@ -98,6 +102,7 @@ export function visitIndex(plain: Uint8Array, what: string, v: { pack(buf: Buffe
   if (magic !== INDEX_MAGIC) throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `${what}: not an index object of a supported version (magic "${magic}")`);
   let at = 8 + ID_BYTES * buf.readUInt32LE(4);
   need(at, 4);
+  if (v.supersedes) for (let i = 8; i < at; i += ID_BYTES) v.supersedes(buf, i);
   let packs = buf.readUInt32LE(at);
   at += 4;
   for (; packs > 0; packs--) {

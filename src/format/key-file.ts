@@ -18,6 +18,30 @@ export interface KeyFile {
   data: string;
 }
 
+/**
+ * The most Argon2id cost a key file may ask for: what `engine init --kdf-memory/--kdf-time` (and
+ * `key add`) accept. Anyone who can write to the storage can plant a key file, and every command
+ * runs a key's Argon2id before it knows whether the key is the owner's: a key above these is
+ * never run (src/repository/key-store.ts).
+ */
+export const KDF_LIMITS = {
+  minMemoryKiB: 8 * 1024,
+  maxMemoryKiB: 1024 * 1024,
+  minPasses: 1,
+  maxPasses: 100,
+} as const;
+
+/** Why a key file's Argon2id cost is refused, or null when it is within KDF_LIMITS. */
+export function kdfCostProblem(k: Pick<KeyFile, 't' | 'm'>): string | null {
+  if (k.m > KDF_LIMITS.maxMemoryKiB) return `its Argon2id memory (${formatKiB(k.m)}) is above the ${formatKiB(KDF_LIMITS.maxMemoryKiB)} engine accepts`;
+  if (k.t > KDF_LIMITS.maxPasses) return `its Argon2id passes (${k.t}) are above the ${KDF_LIMITS.maxPasses} engine accepts`;
+  return null;
+}
+
+function formatKiB(kib: number): string {
+  return kib % (1024 * 1024) === 0 ? `${kib / (1024 * 1024)} GiB` : kib % 1024 === 0 ? `${kib / 1024} MiB` : `${kib} KiB`;
+}
+
 export function encodeKeyFile(k: KeyFile): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(k, null, 2));
 }

@@ -8,6 +8,11 @@
 //   cold:        no cache, a damaged one, or index objects gone (prune, repair): every index
 //                object is read once, streaming, into one run built by external sort.
 //
+// `supersedes` is honoured (FORMAT.md "Index objects"): the entries of an index object that
+// another one supersedes are never in a run. Runs record what their objects supersede; a new
+// object that supersedes entries an older run holds (index objects of before a prune copied back
+// are the other way round, and are simply skipped) makes the open cold.
+//
 // Small runs are merged into larger ones so that there are never more than a few (as an LSM tree
 // does). Several engine processes may share a cache folder: the one that updates it holds an
 // update lock; files are replaced by rename and removed only while no one can be opening them,
@@ -21,7 +26,7 @@ import { mapLimit } from '../pipeline/budget.js';
 import { collectNow, noteDropped } from '../util/gc.js';
 import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
 import { indexName } from '../repository/layout.js';
-import type { Repository } from '../repository/repository.js';
+import { type Repository, withIndexRepairHint } from '../repository/repository.js';
 import { CacheDamagedError } from './errors.js';
 import { IndexRun } from './index-run.js';
 import { PageCache } from './page-cache.js';
@@ -98,12 +103,12 @@ export class DiskIndex implements BlobIndex {
     let kind: OpenKind = 'warm';
     // Fast path, without the lock: the manifest's runs cover exactly what is listed.
     let runs = tryOpenRuns(opts.dir, mac, cache, repoId);
-    if (!runs || !covers(runs, listed, 'exactly')) {
+    if (!runs || !covers(runs, listed, 'exactly') || !consistent(runs)) {
       closeAll(runs);
       const release = await takeUpdateLock(opts.dir, opts.signal, opts.onProgress);
       try {
         runs = tryOpenRuns(opts.dir, mac, cache, repoId);
-        if (runs && !covers(runs, listed, 'subset')) {
+        if (runs && (!covers(runs, listed, 'subset') || !consistent(runs))) {
           opts.onProgress?.('index objects were removed from the repository (prune or repair): rebuilding the local index cache');
           closeAll(runs);
           runs = null;
@@ -113,14 +118,29 @@ export class DiskIndex implements BlobIndex {
           clearFolder(opts.dir, []);
           runs = [];
         }
-        const covered = new Set(runs.flatMap((r) => r.indexIds));
+        const covered = new Set(runs.flatMap((r) => r.coveredIds));
         const fresh = listed.filter((id) => !covered.has(id));
         if (fresh.length > 0) {
           if (kind !== 'cold') kind = 'incremental';
           if (kind === 'cold') opts.onProgress?.(`building the local index cache from ${fresh.length} index object(s)`);
-          const path = join(opts.dir, runName());
-          await buildRun(repo, fresh, sizes, { path, tmpDir: join(opts.dir, 'tmp'), mac, sortMemBytes: opts.sortMemBytes }, repoId, opts);
+          const place = { tmpDir: join(opts.dir, 'tmp'), mac, sortMemBytes: opts.sortMemBytes };
+          let path = join(opts.dir, runName());
+          const known = new Set<string>(runs.flatMap((r) => r.supersedes));
+          const { supersedes } = await buildRun(repo, fresh, sizes, { path, ...place }, repoId, opts, known);
           read = fresh.length;
+          const held = new Set<string>(runs.flatMap((r) => r.indexIds));
+          if (supersedes.some((id) => held.has(id))) {
+            // A new object supersedes entries an older run holds (a prune or repair ran since):
+            // everything is read again into one run that leaves them out.
+            opts.onProgress?.('index objects were superseded (prune or repair): rebuilding the local index cache');
+            closeAll(runs);
+            runs = [];
+            kind = 'cold';
+            clearFolder(opts.dir, []);
+            path = join(opts.dir, runName());
+            await buildRun(repo, listed, sizes, { path, ...place }, repoId, opts, new Set());
+            read += listed.length;
+          }
           runs.push(IndexRun.open(path, mac, cache, repoId));
           runs = compact(runs, opts.dir, mac, cache, repoId);
         }
@@ -156,6 +176,18 @@ export class DiskIndex implements BlobIndex {
         if (loc) return loc;
       }
       return undefined;
+    });
+  }
+
+  lookupAll(id: BlobId): BlobLocation[] {
+    const out: BlobLocation[] = [];
+    const mine = this.added.get(id);
+    if (mine) out.push(mine);
+    return this.guard(() => {
+      for (const r of this.runs) {
+        for (const loc of r.lookupAll(id)) if (!out.some((o) => o.packId === loc.packId && o.offset === loc.offset)) out.push(loc);
+      }
+      return out;
     });
   }
 
@@ -226,12 +258,19 @@ function covers(runs: IndexRun[], listed: readonly IndexId[], how: 'exactly' | '
   const present = new Set(listed);
   let n = 0;
   for (const r of runs) {
-    for (const id of r.indexIds) {
+    for (const id of r.coveredIds) {
       if (!present.has(id)) return false;
       n++;
     }
   }
   return how === 'subset' || n === present.size;
+}
+
+/** Whether no run holds the entries of an index object that some run's objects supersede. */
+function consistent(runs: IndexRun[]): boolean {
+  const superseded = new Set<string>(runs.flatMap((r) => r.supersedes));
+  if (superseded.size === 0) return true;
+  return runs.every((r) => r.indexIds.every((id) => !superseded.has(id)));
 }
 
 /** The runs the manifest names, opened and checked; null when there is no usable cache. */
@@ -284,7 +323,7 @@ function clearFolder(dir: string, keep: readonly string[]): void {
 }
 
 /** Reads the index objects in listing order, a few at a time, into one new run. */
-async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: ReadonlyMap<IndexId, number>, place: { path: string; tmpDir: string; mac: MacFn; sortMemBytes: number }, repoId: Uint8Array, opts: DiskIndexOptions): Promise<void> {
+async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: ReadonlyMap<IndexId, number>, place: { path: string; tmpDir: string; mac: MacFn; sortMemBytes: number }, repoId: Uint8Array, opts: DiskIndexOptions, superseded: ReadonlySet<string>): Promise<{ supersedes: string[] }> {
   const builder = new RunBuilder(place);
   try {
     let done = 0;
@@ -302,7 +341,13 @@ async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: Readon
       const part = ids.slice(i, end);
       i = end;
       const plains = await mapLimit(part, part.length, (id) => repo.loadUnpacked(indexName(id)));
-      plains.forEach((plain, k) => builder.addIndexObject(part[k]!, plain));
+      plains.forEach((plain, k) => {
+        try {
+          builder.addIndexObject(part[k]!, plain);
+        } catch (err) {
+          throw withIndexRepairHint(err, indexName(part[k]!));
+        }
+      });
       // Each object read is garbage now: outside the V8 heap, collected late unless told.
       noteDropped(bytes);
       done += part.length;
@@ -311,7 +356,7 @@ async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: Readon
         lastNote = performance.now();
       }
     }
-    builder.finish(repoId);
+    return builder.finish(repoId, superseded);
   } catch (err) {
     builder.abandon();
     rmSync(place.path, { force: true });

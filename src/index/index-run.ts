@@ -2,7 +2,13 @@
 // id, plus the packs they name, in pages checked one by one (page-file.ts). Layout by section:
 //
 //   header page | packs by number | blobs (sorted) | packs (sorted) | blob fence | pack fence |
-//   filter | index ids
+//   filter | index ids | superseded ids | skipped ids
+//
+// Every entry of a blob is kept (one per index object naming it, in listing order), so a reader
+// can try another pack when one is missing. Index objects that another one supersedes are
+// covered by the run (listed in "skipped ids") without their entries; "superseded ids" lists
+// what the run's objects supersede, so that a later open can tell whether an older run holds
+// entries that a newer object has superseded since (FORMAT.md "Index objects").
 //
 // The fences (the first 8 bytes of the first key of every page), the filter and the index ids
 // are read into memory when the run is opened: about 2.1 bytes per blob in all. Blob and pack
@@ -14,14 +20,15 @@ import { BlobFilter } from './bloom.js';
 import { CacheDamagedError } from './errors.js';
 import { checkPage, type MacFn, PAGE_BYTES, PAGE_HEADER_BYTES, PAGE_PAYLOAD_BYTES, PageWriter, readPage, Section } from './page-file.js';
 import type { PageCache } from './page-cache.js';
-import { BLOB_RECORD_BYTES, compareKeys, ID_KEY_BYTES, PACK_RECORD_BYTES, readBlobRecord } from './records.js';
+import { BLOB_RECORD_BYTES, BLOB_SORT_KEY_BYTES, compareKeys, ID_KEY_BYTES, PACK_RECORD_BYTES, readBlobRecord } from './records.js';
 import type { RecordCursor } from './sorter.js';
 
 const MAGIC = Buffer.from('EIXCACH1', 'latin1');
-const RUN_VERSION = 1;
+/** 2: every entry of a blob kept, supersedes honoured (version 1 runs are rebuilt). */
+const RUN_VERSION = 2;
 export const BLOBS_PER_PAGE = Math.floor(PAGE_PAYLOAD_BYTES / BLOB_RECORD_BYTES); // 84
 export const PACKS_PER_PAGE = Math.floor(PAGE_PAYLOAD_BYTES / PACK_RECORD_BYTES); // 127
-const SECTIONS = [Section.PACKS_BY_NUMBER, Section.BLOBS, Section.PACKS_SORTED, Section.BLOB_FENCE, Section.PACK_FENCE, Section.FILTER, Section.INDEX_IDS] as const;
+const SECTIONS = [Section.PACKS_BY_NUMBER, Section.BLOBS, Section.PACKS_SORTED, Section.BLOB_FENCE, Section.PACK_FENCE, Section.FILTER, Section.INDEX_IDS, Section.SUPERSEDES, Section.SKIPPED_IDS] as const;
 
 interface Extent {
   start: number;
@@ -72,33 +79,34 @@ export class RunWriter {
     return this.packsByNumber++;
   }
 
-  /** Blob records in key order; later entries for an id already written are dropped. */
+  /** Blob records in key order (id, then pack number); only exact repeats of both are dropped. */
   writeBlobs(cursor: RecordCursor, filterCapacity: number): void {
     if (!this.extents.has(Section.PACKS_BY_NUMBER)) this.begin(Section.PACKS_BY_NUMBER);
     this.end();
     const filter = BlobFilter.forCount(filterCapacity);
     this.filter = filter;
-    this.blobs = this.writeSorted(Section.BLOBS, cursor, BLOB_RECORD_BYTES, BLOBS_PER_PAGE, this.blobFence, (b, at) => filter.addBytes(b, at));
+    this.blobs = this.writeSorted(Section.BLOBS, cursor, BLOB_RECORD_BYTES, BLOBS_PER_PAGE, this.blobFence, BLOB_SORT_KEY_BYTES, (b, at) => filter.addBytes(b, at));
   }
 
   /** Pack ids in order; repeats are dropped. */
   writePacksSorted(cursor: RecordCursor): void {
-    this.packsSorted = this.writeSorted(Section.PACKS_SORTED, cursor, PACK_RECORD_BYTES, PACKS_PER_PAGE, this.packFence);
+    this.packsSorted = this.writeSorted(Section.PACKS_SORTED, cursor, PACK_RECORD_BYTES, PACKS_PER_PAGE, this.packFence, ID_KEY_BYTES);
   }
 
   /**
-   * Writes a sorted section: records in key order, the first of each id kept, the first 8 bytes of
-   * each page's first key appended to `fence`. Returns how many records were written.
+   * Writes a sorted section: records in key order, the first of each `uniqueBytes`-byte key kept,
+   * the first 8 bytes of each page's first key appended to `fence`. Returns how many records
+   * were written.
    */
-  private writeSorted(s: Section, cursor: RecordCursor, recordBytes: number, perPage: number, fence: number[], each?: (b: Buffer, at: number) => void): number {
+  private writeSorted(s: Section, cursor: RecordCursor, recordBytes: number, perPage: number, fence: number[], uniqueBytes: number, each?: (b: Buffer, at: number) => void): number {
     this.begin(s);
-    const last = Buffer.alloc(ID_KEY_BYTES);
+    const last = Buffer.alloc(uniqueBytes);
     let written = 0;
     for (; cursor.buf; cursor.advance()) {
       const b = cursor.buf;
       const at = cursor.at;
-      if (written > 0 && compareKeys(b, at, last, 0, ID_KEY_BYTES) === 0) continue;
-      b.copy(last, 0, at, at + ID_KEY_BYTES);
+      if (written > 0 && compareKeys(b, at, last, 0, uniqueBytes) === 0) continue;
+      b.copy(last, 0, at, at + uniqueBytes);
       if (this.fill + recordBytes > perPage * recordBytes) this.flushPage();
       if (this.fill === 0) fence.push(b.readUInt32BE(at), b.readUInt32BE(at + 4));
       b.copy(this.payload, this.fill, at, at + recordBytes);
@@ -122,17 +130,19 @@ export class RunWriter {
   }
 
   /** Writes the in-memory parts and the header, and moves the file into place. */
-  finish(repoId: Uint8Array, indexIds: readonly string[]): void {
+  finish(repoId: Uint8Array, indexIds: readonly string[], supersedes: readonly string[] = [], skipped: readonly string[] = []): void {
     if (!this.filter) throw new Error('RunWriter.finish before writeBlobs');
     this.writeRaw(Section.BLOB_FENCE, u32le(this.blobFence));
     this.writeRaw(Section.PACK_FENCE, u32le(this.packFence));
     this.writeRaw(Section.FILTER, this.filter.bits);
     this.writeRaw(Section.INDEX_IDS, Buffer.from(indexIds.join(''), 'hex'));
-    const h = Buffer.alloc(8 + 4 + 32 + 4 * 6 + SECTIONS.length * 8);
+    this.writeRaw(Section.SUPERSEDES, Buffer.from(supersedes.join(''), 'hex'));
+    this.writeRaw(Section.SKIPPED_IDS, Buffer.from(skipped.join(''), 'hex'));
+    const h = Buffer.alloc(8 + 4 + 32 + 4 * 8 + SECTIONS.length * 8);
     let o = MAGIC.copy(h, 0);
     o = h.writeUInt32LE(RUN_VERSION, o);
     o += Buffer.from(repoId).copy(h, o);
-    for (const v of [this.blobs, this.packsByNumber, this.packsSorted, indexIds.length, this.filter.bits.length, this.filter.probes]) o = h.writeUInt32LE(v, o);
+    for (const v of [this.blobs, this.packsByNumber, this.packsSorted, indexIds.length, this.filter.bits.length, this.filter.probes, supersedes.length, skipped.length]) o = h.writeUInt32LE(v, o);
     for (const s of SECTIONS) {
       const e = this.extents.get(s) ?? { start: 0, pages: 0 };
       o = h.writeUInt32LE(e.start, o);
@@ -170,7 +180,12 @@ export class IndexRun {
   private readonly blobFence: Uint32Array;
   private readonly packFence: Uint32Array;
   private readonly filter: BlobFilter;
+  /** Index objects whose entries the run holds. */
   readonly indexIds: readonly IndexId[];
+  /** Index objects the run's objects supersede. */
+  readonly supersedes: readonly IndexId[];
+  /** Index objects the run covers without their entries (superseded when it was built). */
+  readonly skippedIds: readonly IndexId[];
   private readonly scratch = Buffer.allocUnsafeSlow(PAGE_BYTES);
   private readonly key = Buffer.alloc(ID_KEY_BYTES);
   /** Pages read from disk (cache misses) by lookups. */
@@ -192,8 +207,8 @@ export class IndexRun {
     o += 4;
     if (!head.subarray(o, o + 32).equals(Buffer.from(repoId))) throw new CacheDamagedError(path, 'the file belongs to another repository');
     o += 32;
-    const [blobs, packs, packsSorted, ids, filterBytes, probes] = Array.from({ length: 6 }, (_, i) => head.readUInt32LE(o + 4 * i)) as [number, number, number, number, number, number];
-    o += 24;
+    const [blobs, packs, packsSorted, ids, filterBytes, probes, supersededCount, skippedCount] = Array.from({ length: 8 }, (_, i) => head.readUInt32LE(o + 4 * i)) as [number, number, number, number, number, number, number, number];
+    o += 32;
     for (const s of SECTIONS) {
       this.extents.set(s, { start: head.readUInt32LE(o), pages: head.readUInt32LE(o + 4) });
       o += 8;
@@ -207,10 +222,21 @@ export class IndexRun {
     this.packFence = toU32(this.readRaw(Section.PACK_FENCE, 8 * this.extent(Section.PACKS_SORTED).pages));
     if (filterBytes === 0 || probes === 0 || probes > 32) throw new CacheDamagedError(path, 'the filter is empty');
     this.filter = new BlobFilter(this.readRaw(Section.FILTER, filterBytes), probes);
-    const idBytes = this.readRaw(Section.INDEX_IDS, 32 * ids);
+    this.indexIds = this.readIds(Section.INDEX_IDS, ids);
+    this.supersedes = this.readIds(Section.SUPERSEDES, supersededCount);
+    this.skippedIds = this.readIds(Section.SKIPPED_IDS, skippedCount);
+  }
+
+  private readIds(s: Section, count: number): IndexId[] {
+    const bytes = this.readRaw(s, 32 * count);
     const list: IndexId[] = [];
-    for (let i = 0; i < ids; i++) list.push(idBytes.toString('hex', 32 * i, 32 * i + 32) as IndexId);
-    this.indexIds = list;
+    for (let i = 0; i < count; i++) list.push(bytes.toString('hex', 32 * i, 32 * i + 32) as IndexId);
+    return list;
+  }
+
+  /** Every index object the run accounts for, with entries or skipped. */
+  get coveredIds(): IndexId[] {
+    return [...this.indexIds, ...this.skippedIds];
   }
 
   /** Opens and checks the header and the in-memory parts; blob and pack pages are checked when read. */
@@ -251,8 +277,8 @@ export class IndexRun {
     });
   }
 
-  /** The record index of `key` in a sorted section, or -1. */
-  private find(s: Section, fence: Uint32Array, perPage: number, recordBytes: number, total: number, key: Buffer): { page: Buffer; at: number } | null {
+  /** A record whose id is `key` in a sorted section (any of several), with its number; or null. */
+  private find(s: Section, fence: Uint32Array, perPage: number, recordBytes: number, total: number, key: Buffer): { page: Buffer; at: number; no: number } | null {
     const pages = fence.length / 2;
     if (pages === 0) return null;
     const hi = key.readUInt32BE(0);
@@ -282,7 +308,7 @@ export class IndexRun {
       while (x <= y) {
         const m = (x + y) >> 1;
         const c = compareKeys(page, PAGE_HEADER_BYTES + m * recordBytes, key, 0, ID_KEY_BYTES);
-        if (c === 0) return { page, at: PAGE_HEADER_BYTES + m * recordBytes };
+        if (c === 0) return { page, at: PAGE_HEADER_BYTES + m * recordBytes, no: pg * perPage + m };
         if (c < 0) x = m + 1;
         else y = m - 1;
       }
@@ -296,13 +322,39 @@ export class IndexRun {
     return this.find(Section.BLOBS, this.blobFence, BLOBS_PER_PAGE, BLOB_RECORD_BYTES, this.blobCount, this.key) !== null;
   }
 
+  /** The entry of the earliest listed index object naming the blob. */
   lookup(id: BlobId): BlobLocation | undefined {
-    if (!this.filter.mayContainHex(id)) return undefined;
+    return this.entries(id, true)[0];
+  }
+
+  /** Every entry of the blob, earliest listed index object first. */
+  lookupAll(id: BlobId): BlobLocation[] {
+    return this.entries(id, false);
+  }
+
+  private entries(id: BlobId, firstOnly: boolean): BlobLocation[] {
+    if (!this.filter.mayContainHex(id)) return [];
     this.key.write(id, 'hex');
     const hit = this.find(Section.BLOBS, this.blobFence, BLOBS_PER_PAGE, BLOB_RECORD_BYTES, this.blobCount, this.key);
-    if (!hit) return undefined;
-    const r = readBlobRecord(hit.page, hit.at);
-    return { packId: this.packIdByNumber(r.packNo), type: r.type, offset: r.offset, length: r.length, rawLength: r.rawLength };
+    if (!hit) return [];
+    // Entries of one id are adjacent, ordered by pack number: walk back to the first, then on.
+    const key = Buffer.from(this.key);
+    const recordAt = (no: number): { page: Buffer; at: number } => ({ page: this.page(Section.BLOBS, Math.floor(no / BLOBS_PER_PAGE)), at: PAGE_HEADER_BYTES + (no % BLOBS_PER_PAGE) * BLOB_RECORD_BYTES });
+    const matches = (no: number): boolean => {
+      const r = recordAt(no);
+      return compareKeys(r.page, r.at, key, 0, ID_KEY_BYTES) === 0;
+    };
+    let first = hit.no;
+    while (first > 0 && matches(first - 1)) first--;
+    const out: BlobLocation[] = [];
+    for (let no = first; no < this.blobCount && (no === hit.no || matches(no)); no++) {
+      const { page, at } = recordAt(no);
+      const r = readBlobRecord(page, at);
+      const loc = { packId: this.packIdByNumber(r.packNo), type: r.type, offset: r.offset, length: r.length, rawLength: r.rawLength };
+      if (!out.some((o) => o.packId === loc.packId && o.offset === loc.offset)) out.push(loc);
+      if (firstOnly) break;
+    }
+    return out;
   }
 
   hasPack(id: PackId): boolean {
@@ -352,7 +404,7 @@ export class IndexRun {
 
   /** Bytes this run keeps in memory: fences, filter and index ids. */
   get memoryBytes(): number {
-    return this.blobFence.byteLength + this.packFence.byteLength + this.filter.bits.byteLength + this.indexIds.length * 100;
+    return this.blobFence.byteLength + this.packFence.byteLength + this.filter.bits.byteLength + (this.indexIds.length + this.supersedes.length + this.skippedIds.length) * 100;
   }
 
   close(): void {

@@ -29,6 +29,10 @@ export const Section = {
   PACK_FENCE: 5,
   FILTER: 6,
   INDEX_IDS: 7,
+  /** Index objects the run's objects supersede (run version 2). */
+  SUPERSEDES: 8,
+  /** Index objects the run covers whose entries were left out, superseded (run version 2). */
+  SKIPPED_IDS: 9,
 } as const;
 export type Section = (typeof Section)[keyof typeof Section];
 

@@ -19,27 +19,40 @@ export interface BuildPlace {
   sortMemBytes: number;
 }
 
+/** Pack records while building: the pack id, then its pack number (u32be), so superseded ones can be left out. */
+const PACK_BUILD_RECORD_BYTES = PACK_RECORD_BYTES + 4;
+
 export class RunBuilder {
   private readonly writer: RunWriter;
   private readonly blobs: RecordSorter;
   private readonly packs: RecordSorter;
   private readonly ids: string[] = [];
+  /** Per index object added: the first pack number past its packs, and what it supersedes. */
+  private readonly packEnds: number[] = [];
+  private readonly supersedes = new Set<string>();
+  private nextPackNo = 0;
 
   constructor(place: BuildPlace) {
     this.writer = new RunWriter(place.path, randomBytes(8), place.mac);
     // Packs are about one in ten to one in a thousand entries: a small share of the memory.
     this.blobs = new RecordSorter({ recordBytes: BLOB_RECORD_BYTES, keyBytes: BLOB_SORT_KEY_BYTES, memBytes: Math.floor(place.sortMemBytes * 0.8), tmpDir: place.tmpDir, tag: 'blobs' });
-    this.packs = new RecordSorter({ recordBytes: PACK_RECORD_BYTES, keyBytes: ID_KEY_BYTES, memBytes: Math.floor(place.sortMemBytes * 0.2), tmpDir: place.tmpDir, tag: 'packs' });
+    this.packs = new RecordSorter({ recordBytes: PACK_BUILD_RECORD_BYTES, keyBytes: ID_KEY_BYTES, memBytes: Math.floor(place.sortMemBytes * 0.2), tmpDir: place.tmpDir, tag: 'packs' });
   }
 
   /** Adds the entries of one index object (decrypted payload), in the order objects are listed. */
   addIndexObject(indexId: string, plain: Uint8Array): void {
     let packNo = 0;
     visitIndex(plain, `index/${indexId}`, {
+      supersedes: (buf, at) => {
+        const id = buf.toString('hex', at, at + ID_BYTES);
+        if (id !== indexId) this.supersedes.add(id);
+      },
       pack: (buf, at) => {
         packNo = this.writer.addPackByNumber(buf, at);
+        this.nextPackNo = packNo + 1;
         const slot = this.packs.next();
         buf.copy(slot.buf, slot.at, at, at + ID_BYTES);
+        slot.buf.writeUInt32BE(packNo, slot.at + ID_BYTES);
       },
       blob: (buf, at) => {
         const slot = this.blobs.next();
@@ -53,22 +66,48 @@ export class RunBuilder {
       },
     });
     this.ids.push(indexId);
+    this.packEnds.push(this.nextPackNo);
   }
 
-  finish(repoId: Uint8Array): void {
+  /**
+   * Writes the run. The entries of index objects that another object supersedes (one of this
+   * run's, or one of `superseded`, known from the runs already open) are left out; those objects
+   * are recorded as covered ("skipped"), so they are not read again.
+   */
+  finish(repoId: Uint8Array, superseded: ReadonlySet<string> = new Set()): { supersedes: string[] } {
+    const dropped: boolean[] = this.ids.map((id) => this.supersedes.has(id) || superseded.has(id));
+    // Pack numbers are handed out in the order objects were added: object k owns [end(k-1), end(k)).
+    const droppedPack = (no: number): boolean => {
+      let a = 0;
+      let b = this.packEnds.length - 1;
+      while (a < b) {
+        const m = (a + b) >> 1;
+        if (this.packEnds[m]! > no) b = m;
+        else a = m + 1;
+      }
+      return dropped[a] === true;
+    };
+    const any = dropped.some((d) => d);
     const blobs = this.blobs.sorted();
     try {
-      this.writer.writeBlobs(blobs, this.blobs.count);
+      this.writer.writeBlobs(any ? skipping(blobs, (b, at) => droppedPack(b.readUInt32BE(at + ID_KEY_BYTES))) : blobs, this.blobs.count);
     } finally {
       blobs.close();
     }
     const packs = this.packs.sorted();
     try {
-      this.writer.writePacksSorted(packs);
+      this.writer.writePacksSorted(any ? skipping(packs, (b, at) => droppedPack(b.readUInt32BE(at + ID_BYTES))) : packs);
     } finally {
       packs.close();
     }
-    this.writer.finish(repoId, this.ids);
+    const supersedes = [...this.supersedes];
+    this.writer.finish(
+      repoId,
+      this.ids.filter((_, k) => !dropped[k]),
+      supersedes,
+      this.ids.filter((_, k) => dropped[k]),
+    );
+    return { supersedes };
   }
 
   abandon(): void {
@@ -97,7 +136,7 @@ export function mergeRuns(runs: readonly IndexRun[], place: Pick<BuildPlace, 'pa
     }
     writer.writeBlobs(new MergeCursor(cursors.splice(0), BLOB_SORT_KEY_BYTES), runs.reduce((n, r) => n + r.blobCount, 0));
     writer.writePacksSorted(new MergeCursor(runs.map((r) => r.cursor(Section.PACKS_SORTED)), ID_KEY_BYTES));
-    writer.finish(repoId, runs.flatMap((r) => r.indexIds));
+    writer.finish(repoId, runs.flatMap((r) => r.indexIds), [...new Set(runs.flatMap((r) => r.supersedes))], runs.flatMap((r) => r.skippedIds));
   } catch (err) {
     writer.abandon();
     throw err;
@@ -128,6 +167,27 @@ function shifted(c: RecordCursor, base: number): RecordCursor {
     advance: () => {
       c.advance();
       n++;
+    },
+    close: () => c.close(),
+  };
+}
+
+/** A cursor over the records of `c` for which `skip` is false. */
+function skipping(c: RecordCursor, skip: (buf: Buffer, at: number) => boolean): RecordCursor {
+  const settle = (): void => {
+    while (c.buf && skip(c.buf, c.at)) c.advance();
+  };
+  settle();
+  return {
+    get buf() {
+      return c.buf;
+    },
+    get at() {
+      return c.at;
+    },
+    advance: () => {
+      c.advance();
+      settle();
     },
     close: () => c.close(),
   };

@@ -16,8 +16,8 @@
 // packs being deleted are named by no index object left.
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
-import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex, encodeIndex, splitIndex, type IndexPack } from '../format/index-file.js';
+import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
+import { decodeIndex, encodeIndex, splitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
 import type { PackBlob } from '../format/pack.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
@@ -99,10 +99,19 @@ export class Pruner {
     const indexIds = await repo.listIndexIds();
     const packs = new Map<PackId, PackState>();
     const index = new MasterIndex();
+    const files: { id: IndexId; file: IndexFile }[] = [];
     for (const id of indexIds) {
       const name = indexName(id);
       const file = decodeIndex(await repo.loadUnpacked(name), name);
       index.add(id, file);
+      files.push({ id, file });
+    }
+    // Index objects another one supersedes (left by a prune killed before it deleted them, or
+    // copied back from an older copy of the repository) count for nothing: their packs are not
+    // looked for, and they are deleted below.
+    const ignored = indexIds.filter((id) => index.isSuperseded(id));
+    for (const { id, file } of files.splice(0)) {
+      if (index.isSuperseded(id)) continue;
       for (const p of file.packs) {
         let st = packs.get(p.packId);
         if (!st) {
@@ -176,6 +185,15 @@ export class Pruner {
     };
     if (this.opts.dryRun || (unusedPacks.length === 0 && repack.length === 0 && stray.length === 0)) {
       stats.bytesAfter = this.opts.dryRun ? keptBytes - repack.reduce((n, p) => n + unusedOf(p), 0) : bytesBefore;
+      if (!this.opts.dryRun && ignored.length > 0) {
+        // Nothing else to do, but superseded index objects are still there: the objects that
+        // supersede them are stored, so they can go at once.
+        await this.step('delete index');
+        for (const id of ignored) {
+          await removeIfThere(repo, indexName(id));
+          stats.indexObjectsDeleted++;
+        }
+      }
       return stats;
     }
 

@@ -16,7 +16,14 @@ export interface BlobLocation {
 
 export interface BlobIndex {
   has(id: BlobId): boolean;
+  /** One location of the blob: the first in listing order of the index objects. */
   lookup(id: BlobId): BlobLocation | undefined;
+  /**
+   * Every indexed location of the blob (one per pack, the one `lookup` gives first), from index
+   * objects no other supersedes: a reader whose pack is missing or damaged tries the next one.
+   * MasterIndex and DiskIndex both have it; optional only so that small test doubles need not.
+   */
+  lookupAll?(id: BlobId): BlobLocation[];
   hasPack(id: PackId): boolean;
   /** Adds the entries of an index object this process wrote or adopted (indexId null: not stored). */
   add(indexId: IndexId | null, file: IndexFile): void;

@@ -5,9 +5,10 @@ import type { Argon2Params, Primitives } from '../../native-bindings/types.js';
 import type { Backend } from '../backend/types.js';
 import { openWithKey, sealWithKey } from '../crypto/envelope.js';
 import { MASTER_KEY_BYTES } from '../crypto/keys.js';
-import { BadCredentialsError, ErrorCode, IntegrityError, isDamageError, isEngineError } from '../errors/engine-error.js';
+import { BadCredentialsError, BudgetError, ErrorCode, IntegrityError, isDamageError, isEngineError } from '../errors/engine-error.js';
+import { BASE_PROCESS_BYTES } from '../pipeline/planner.js';
 import type { KeyId } from '../format/ids.js';
-import { decodeKeyFile, encodeKeyFile, type KeyFile } from '../format/key-file.js';
+import { decodeKeyFile, encodeKeyFile, kdfCostProblem, type KeyFile } from '../format/key-file.js';
 import { toHex } from '../util/hex.js';
 import { KEYS_PREFIX, idOfName, keyName } from './layout.js';
 
@@ -36,35 +37,104 @@ export async function createKeyFile(p: Primitives, backend: Backend, password: U
   return id;
 }
 
+/** Key files larger than this are not key files (a real one is well under 1 KiB): never read whole. */
+const MAX_KEY_FILE_BYTES = 64 * 1024;
+
+export interface UnlockOptions {
+  /** Told of key files skipped (named), even when another key opens the repository. */
+  onWarning?: (message: string) => void;
+  /** Told of each key tried, in order (for --verbose). */
+  onTry?: (message: string) => void;
+  /** Argon2id memory (KiB) this command can afford (its --mem-budget); keys above are skipped. */
+  maxMemoryKiB?: number;
+}
+
 /**
- * Tries every key file; throws BadCredentialsError when none opens with this password. A key file
- * whose bytes no longer hash to its name is damaged: it is skipped, and when no other key file
- * opens, the error names it (an integrity problem, exit 4) instead of blaming the password.
+ * Where warnings go when the caller passes no onWarning: the CLI registers its output here when it
+ * opens the storage (src/cli/open-backend.ts), so every command reports skipped keys.
  */
-export async function unlockMasterKey(p: Primitives, backend: Backend, password: Uint8Array): Promise<{ keyId: KeyId; master: Uint8Array; kdf: Argon2Params }> {
+export const keyStoreDefaults: { onWarning?: (message: string) => void; onTry?: (message: string) => void; maxMemoryKiB?: number } = {};
+
+interface Candidate {
+  name: string;
+  file: KeyFile;
+  cost: number;
+}
+
+/**
+ * Tries the key files, cheapest Argon2id cost (memory × passes) first, and throws
+ * BadCredentialsError when none opens with this password. Anyone who can write to the storage can
+ * plant a key file, so a key file decides nothing about what a command spends: one whose cost is
+ * above what `init` accepts (KDF_LIMITS), or above the command's memory budget, is skipped with a
+ * warning naming it, as is a malformed one; a planted key within the limits is tried after the
+ * owner's cheaper one. A key file whose bytes no longer hash to its name is damaged: it is
+ * skipped, and when no other key file opens, the error names it (an integrity problem, exit 4)
+ * instead of blaming the password.
+ */
+export async function unlockMasterKey(p: Primitives, backend: Backend, password: Uint8Array, opts: UnlockOptions = {}): Promise<{ keyId: KeyId; master: Uint8Array; kdf: Argon2Params }> {
+  const warn = opts.onWarning ?? keyStoreDefaults.onWarning ?? (() => undefined);
+  const tell = opts.onTry ?? keyStoreDefaults.onTry ?? (() => undefined);
+  const maxMemoryKiB = opts.maxMemoryKiB ?? keyStoreDefaults.maxMemoryKiB;
   let seen = 0;
   const damaged: string[] = [];
+  const overBudget: Candidate[] = [];
+  const candidates: Candidate[] = [];
   for await (const info of backend.list(KEYS_PREFIX)) {
     seen++;
+    if (info.size > MAX_KEY_FILE_BYTES) {
+      warn(`${info.name} skipped: ${info.size} bytes is not a key file (remove it with \`engine key remove ${idOfName(info.name).slice(0, 8)}\` if you did not put it there)`);
+      continue;
+    }
     const bytes = await backend.load(info.name, undefined, { metadata: true });
-    let file: KeyFile;
-    try {
-      if (toHex(p.blake3.hash(bytes)) !== idOfName(info.name)) throw new IntegrityError(`${info.name}: contents do not match the name`);
-      file = decodeKeyFile(bytes, info.name);
-    } catch (err) {
-      if (!isDamageError(err)) throw err;
+    if (toHex(p.blake3.hash(bytes)) !== idOfName(info.name)) {
       damaged.push(info.name);
       continue;
     }
-    const wrapKey = await p.argon2id.derive(password, Buffer.from(file.salt, 'base64'), { t: file.t, mKiB: file.m, p: 1 }, 32);
+    let file: KeyFile;
     try {
-      const master = openWithKey(p, wrapKey, new Uint8Array(Buffer.from(file.data, 'base64')), MASTER_KEY_BYTES, info.name);
-      if (master.length === MASTER_KEY_BYTES) return { keyId: idOfName(info.name) as KeyId, master, kdf: { t: file.t, mKiB: file.m, p: 1 } };
+      file = decodeKeyFile(bytes, info.name);
     } catch (err) {
-      if (!isEngineError(err, ErrorCode.INTEGRITY)) throw err;
+      if (!isDamageError(err)) throw err;
+      warn(`key file skipped: ${err.message}`);
+      continue;
+    }
+    const problem = kdfCostProblem(file);
+    if (problem) {
+      warn(`${info.name} skipped: ${problem} (a key file planted by someone who can write to the storage? \`engine key remove ${idOfName(info.name).slice(0, 8)}\` removes it)`);
+      continue;
+    }
+    const c = { name: info.name, file, cost: file.m * file.t };
+    if (maxMemoryKiB !== undefined && file.m > maxMemoryKiB) overBudget.push(c);
+    else candidates.push(c);
+  }
+  // Cheapest first: a planted expensive key costs nothing while the owner's key opens.
+  candidates.sort((a, b) => a.cost - b.cost || (a.name < b.name ? -1 : 1));
+  for (const c of overBudget) warn(`${c.name} skipped: its Argon2id memory (${c.file.m >> 10} MiB) does not fit this command's --mem-budget`);
+  for (const { name, file } of candidates) {
+    tell(`trying ${name} (Argon2id ${file.m >> 10} MiB × ${file.t} passes)`);
+    let wrapKey: Uint8Array;
+    try {
+      wrapKey = await p.argon2id.derive(password, Buffer.from(file.salt, 'base64'), { t: file.t, mKiB: file.m, p: 1 }, 32);
+    } catch (err) {
+      // Parameters the implementation refuses (a salt of the wrong length...): this key cannot open.
+      if (!(err instanceof RangeError)) throw err;
+      warn(`${name} skipped: ${err.message}`);
+      continue;
+    }
+    try {
+      const master = openWithKey(p, wrapKey, new Uint8Array(Buffer.from(file.data, 'base64')), MASTER_KEY_BYTES, name);
+      if (master.length === MASTER_KEY_BYTES) return { keyId: idOfName(name) as KeyId, master, kdf: { t: file.t, mKiB: file.m, p: 1 } };
+    } catch (err) {
+      if (!isDamageError(err)) throw err;
     }
   }
   if (seen === 0) throw new BadCredentialsError('the repository has no key files');
+  if (overBudget.length > 0) {
+    const need = Math.min(...overBudget.map((c) => c.file.m));
+    throw new BudgetError(`no key file within this --mem-budget opens with this password; ${overBudget.map((c) => c.name).join(', ')} need${overBudget.length === 1 ? 's' : ''} at least ${need >> 10} MiB of Argon2id memory`, {
+      hint: `give a --mem-budget of at least ${Math.ceil((need * 1024 + BASE_PROCESS_BYTES + 8 * 1024 * 1024) / (1024 * 1024))}M, or open with another key`,
+    });
+  }
   if (damaged.length > 0) {
     throw new IntegrityError(`no key file opens with this password, and ${damaged.join(', ')} ${damaged.length === 1 ? 'is' : 'are'} damaged (contents do not match the name)`, {
       hint: 'if the password is right, the damaged key file was its key: restore that object from another copy of the repository',
@@ -72,6 +142,19 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
     });
   }
   throw new BadCredentialsError();
+}
+
+/**
+ * The key file this password opens, or null: `key add` and `key passwd` refuse a password that
+ * already opens a key (two keys with one password: changing it on one leaves the other working).
+ */
+export async function keyOpenedBy(p: Primitives, backend: Backend, password: Uint8Array): Promise<KeyId | null> {
+  try {
+    return (await unlockMasterKey(p, backend, password, { onWarning: () => undefined, onTry: () => undefined })).keyId;
+  } catch (err) {
+    if (isEngineError(err, ErrorCode.BAD_CREDENTIALS) || isDamageError(err) || isEngineError(err, ErrorCode.BUDGET)) return null;
+    throw err;
+  }
 }
 
 export function newMasterKey(): Uint8Array {

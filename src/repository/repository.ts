@@ -17,7 +17,7 @@ import { mapLimit } from '../pipeline/budget.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import type { Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
-import { createKeyFile, DEFAULT_KDF, newMasterKey, unlockMasterKey } from './key-store.js';
+import { createKeyFile, DEFAULT_KDF, keyOpenedBy, newMasterKey, unlockMasterKey, type UnlockOptions } from './key-store.js';
 import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from './layout.js';
 import type { BlobIndex } from './blob-index.js';
 import { MasterIndex } from './master-index.js';
@@ -106,7 +106,7 @@ export class Repository {
     return new Repository(backend, p, config, keys, keyId, master, opts.kdf ?? DEFAULT_KDF);
   }
 
-  static async open(backend: Backend, p: Primitives, password: Uint8Array): Promise<Repository> {
+  static async open(backend: Backend, p: Primitives, password: Uint8Array, unlock: UnlockOptions = {}): Promise<Repository> {
     let configBytes: Uint8Array;
     try {
       configBytes = await backend.load(CONFIG_NAME);
@@ -114,14 +114,24 @@ export class Repository {
       if (isNotFound(err)) throw new RepoNotFoundError(backend.location);
       throw err;
     }
-    const { keyId, master, kdf } = await unlockMasterKey(p, backend, password);
+    const { keyId, master, kdf } = await unlockMasterKey(p, backend, password, unlock);
     const keys = deriveRepoKeys(p.blake3, master);
     const config = decodeConfig(openEnvelope(p, keys, configBytes, 1024 * 1024, CONFIG_NAME));
     return new Repository(backend, p, config, keys, keyId, master, kdf);
   }
 
-  /** A new key file wrapping this repository's master key under another password. */
+  /**
+   * A new key file wrapping this repository's master key under another password. A password that
+   * already opens a key is refused: `key passwd` on one of two keys sharing a password would
+   * leave the other working.
+   */
   async addKey(password: Uint8Array, kdf?: Argon2Params): Promise<KeyId> {
+    const taken = await keyOpenedBy(this.p, this.backend, password);
+    if (taken) {
+      throw new UsageError(taken === this.keyId ? 'the new password is the one this key already has: nothing changed' : `the new password already opens key ${taken.slice(0, 8)}: nothing changed`, {
+        hint: 'choose a password no key of this repository has (`engine key list` shows the keys)',
+      });
+    }
     return createKeyFile(this.p, this.backend, password, this.master, kdf);
   }
 
@@ -136,8 +146,12 @@ export class Repository {
   async loadUnpacked(name: string): Promise<Uint8Array> {
     const sealed = await this.backend.load(name, undefined, { metadata: true });
     const id = idOfName(name);
-    if (toHex(this.p.blake3.hash(sealed)) !== id) throw new IntegrityError(`${name}: contents do not match the object's name (damaged object)`, { details: { object: name } });
-    return openEnvelope(this.p, this.keys, sealed, MAX_METADATA_BYTES, name);
+    try {
+      if (toHex(this.p.blake3.hash(sealed)) !== id) throw new IntegrityError(`${name}: contents do not match the object's name (damaged object)`, { details: { object: name } });
+      return openEnvelope(this.p, this.keys, sealed, MAX_METADATA_BYTES, name);
+    } catch (err) {
+      throw withIndexRepairHint(err, name);
+    }
   }
 
   async saveSnapshot(s: Snapshot): Promise<SnapshotId> {
@@ -204,7 +218,11 @@ export class Repository {
     for (let i = 0; i < ids.length; i += batch) {
       const files = await mapLimit(ids.slice(i, i + batch), batch, async (id) => {
         const name = indexName(id);
-        return { id, file: decodeIndex(await this.loadUnpacked(name), name) };
+        try {
+          return { id, file: decodeIndex(await this.loadUnpacked(name), name) };
+        } catch (err) {
+          throw withIndexRepairHint(err, name);
+        }
       });
       for (const { id, file } of files) mi.add(id, file);
     }
@@ -294,4 +312,14 @@ function readPackHeader(p: Primitives, keys: RepoKeys, pack: Uint8Array, packId:
   const where = headerRange(pack.length, pack.subarray(pack.length - 4), what);
   const sealed = pack.subarray(where.offset, where.offset + where.length);
   return decodePackHeader(openEnvelope(p, keys, sealed, 64 * 1024 * 1024, what), what);
+}
+
+/** What to do about a damaged index object: rebuild the index from the packs (nothing else is lost). */
+export const INDEX_REPAIR_HINT = 'an index object is damaged: `engine repair index` rebuilds the index from the packs themselves (then `engine check` to confirm)';
+
+/** A damage error about an index object gets the hint that fixes it, not the generic one. */
+export function withIndexRepairHint(err: unknown, name: string): unknown {
+  if (!name.startsWith(INDEX_PREFIX) || !isDamageError(err)) return err;
+  const details = { ...(err.details ?? {}), object: name };
+  return new EngineError(err.code, err.message, { hint: INDEX_REPAIR_HINT, details, cause: err });
 }

@@ -1,6 +1,7 @@
 import { CipherName } from '../../crypto/envelope.js';
 import { UsageError } from '../../errors/engine-error.js';
 import type { Argon2Params } from '../../../native-bindings/types.js';
+import { KDF_LIMITS } from '../../format/key-file.js';
 import { DEFAULT_KDF } from '../../repository/key-store.js';
 import { Repository } from '../../repository/repository.js';
 import { parseSize } from '../../util/bytes.js';
@@ -46,9 +47,10 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
  * smaller board, less memory and more passes keep the cost for an attacker close (docs/MEMORY.md).
  */
 export function kdfFlags(flags: { kdfMemory?: string; kdfTime?: string }): Argon2Params {
+  // The bounds are KDF_LIMITS: what every command accepts in a key file (a key above them is skipped).
   const mem = flags.kdfMemory === undefined ? DEFAULT_KDF.mKiB * 1024 : parseSize(flags.kdfMemory, '--kdf-memory');
-  if (mem < 8 * 1024 * 1024 || mem > 1024 * 1024 * 1024) throw new UsageError(`--kdf-memory ${flags.kdfMemory}: give a size from 8M to 1G`, { hint: 'the default is 64M' });
+  if (mem < KDF_LIMITS.minMemoryKiB * 1024 || mem > KDF_LIMITS.maxMemoryKiB * 1024) throw new UsageError(`--kdf-memory ${flags.kdfMemory}: give a size from 8M to 1G`, { hint: 'the default is 64M' });
   const t = flags.kdfTime === undefined ? DEFAULT_KDF.t : Number(flags.kdfTime);
-  if (!Number.isInteger(t) || t < 1 || t > 100) throw new UsageError(`--kdf-time ${flags.kdfTime}: give a number of passes from 1 to 100`, { hint: 'the default is 3' });
+  if (!Number.isInteger(t) || t < KDF_LIMITS.minPasses || t > KDF_LIMITS.maxPasses) throw new UsageError(`--kdf-time ${flags.kdfTime}: give a number of passes from 1 to 100`, { hint: 'the default is 3' });
   return { mKiB: Math.floor(mem / 1024), t, p: 1 };
 }
