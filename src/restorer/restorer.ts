@@ -3,8 +3,17 @@
 // reader in batches (the first small, so reading starts at once), and planning runs ahead of the
 // restored files by a bounded number of bytes of plan. A blob that fails verification is never
 // written: the files that need it are named and the restore ends with exit 4.
-import fs, { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+//
+// Every entry is created through the directory-handle layer (src/fs/dir-handle.ts): each folder of
+// the target is opened relative to its parent without following links, files are created new
+// (O_EXCL|O_NOFOLLOW) after whatever stood at their path was removed, and metadata is set on open
+// descriptors or with no-follow calls, so a target holding links planted by another local user
+// cannot make a restore run as root write, chmod or chown anything outside it. A file counts as
+// restored only once its data, size and metadata are in place; an entry the target refuses (out of
+// space, an I/O error, a mount point in the way) is named, what was written of it removed, and the
+// restore goes on with the rest (exit 3).
+import fs from 'node:fs';
+import { DirTree } from '../fs/dir-handle.js';
 import type { BlobId, PackId } from '../format/ids.js';
 import type { Tree, TreeNode } from '../format/tree.js';
 import { nsToSeconds } from '../fs/node-meta.js';
@@ -18,6 +27,7 @@ import { ErrorCode, IntegrityError, isEngineError } from '../errors/engine-error
 import { isNotFound } from '../backend/errors.js';
 import { noteDropped } from '../util/gc.js';
 import { treeEntries } from '../repository/tree-stream.js';
+import { describeTargetError, isTargetError } from './not-restored.js';
 
 export interface RestoreOptions {
   /** Paths inside the snapshot (e.g. "home/docs/a.txt"): restore only these and what is below them. */
@@ -40,30 +50,47 @@ export interface RestoreOptions {
   /** Restore owners (only meaningful, and only attempted, when running as root). */
   restoreOwnership: boolean;
   signal?: AbortSignal;
+  /** An entry not restored as it is in the snapshot (exit 3), or damaged (exit 4 when the restore ends). */
   onProblem: (p: { path: string; message: string }) => void;
+  /** Something of the wrong type that stood in the target was replaced (not a problem: the entry was restored). */
+  onNotice?: (p: { path: string; message: string }) => void;
+  /** How the target's folders are opened (tests force the fallback without /proc). */
+  dirHandles?: { procFd?: boolean; maxOpen?: number };
 }
 
 export interface RestoreCounters {
+  /** Files restored complete: data, size and metadata in place. */
   files: number;
   dirs: number;
   symlinks: number;
   hardlinks: number;
   bytesWritten: number;
   bytesTotal: number;
+  /** Files whose data is damaged in the repository (they hold zeros where it was lost). */
   damagedFiles: string[];
+  /** Entries the target refused (out of space, an I/O error, something in the way): not restored. */
+  notRestored: string[];
+  /** Bytes of the files not restored for want of space: what the target lacks. */
+  spaceNeededBytes: number;
 }
 
 interface FileJob {
-  readonly path: string;
+  /** The folder (relative to the target) and the name: the file is always reached through its folder's handle. */
+  readonly dir: string;
+  readonly name: string;
   readonly node: TreeNode;
   /** Blob uses planned for this file, and how many are still to be written. */
   blobs: number;
   remaining: number;
   damaged: boolean;
-  /** Written, closed and given its metadata in one go (single-blob files). */
+  /** The target refused a write (or the creation): what was written is removed and the file named. */
+  failed: boolean;
+  /** Nothing more to do (written with its metadata, or given up on). */
   finished: boolean;
-  fh: fsp.FileHandle | null;
-  opening: Promise<fsp.FileHandle> | null;
+  fd: number | null;
+  /** The inode created, for files other entries are hardlinks of. */
+  readonly linked: boolean;
+  ino: bigint | null;
   /** Bytes of the plan budget this file holds until it is complete. */
   readonly planCost: number;
 }
@@ -119,14 +146,20 @@ export class Restorer {
   planWaits = 0;
   batchesRead = 0;
   private readonly signal: AbortSignal;
-  private readonly dirs: { path: string; node: TreeNode }[] = [];
-  private readonly hardlinks: { path: string; first: FileJob | string }[] = [];
+  private readonly dirs: { rel: string; depth: number; node: TreeNode }[] = [];
+  private readonly hardlinks: { dir: string; name: string; first: FileJob }[] = [];
   private readonly linkGroups = new Map<string, FileJob>();
-  private readonly symlinks: { path: string; node: TreeNode }[] = [];
+  private readonly symlinks: { dir: string; name: string; node: TreeNode }[] = [];
+  /** The target's folders, opened without following links (set by run). */
+  private tree!: DirTree;
+  /** Files with data open for writing (closed by run should the restore end early). */
+  private readonly openFiles = new Set<FileJob>();
+  /** Includes that named an entry of the snapshot. */
+  private readonly matched = new Set<string>();
   /** Time with at least one pack read, and with at least one file write, in flight (for `engine bench`). */
   readonly loadBusy = new BusyMeter(1);
   readonly writeBusy = new BusyMeter(1);
-  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [] };
+  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], spaceNeededBytes: 0 };
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
   /** Files without data being created (each leaves the set when done: a million empty files are not held). */
@@ -150,31 +183,65 @@ export class Restorer {
     if (this.opts.include.length === 0) return 'all';
     let partial = false;
     for (const inc of this.opts.include) {
-      if (rel === inc || rel.startsWith(`${inc}/`)) return 'all';
+      if (rel === inc) {
+        this.matched.add(inc);
+        return 'all';
+      }
+      if (rel.startsWith(`${inc}/`)) return 'all';
       if (inc.startsWith(`${rel}/`)) partial = true;
     }
     return partial ? 'partial' : 'no';
   }
 
+  /** The includes that matched no entry of the snapshot (known once run has returned). */
+  unmatchedIncludes(): string[] {
+    return this.opts.include.filter((inc) => !this.matched.has(inc));
+  }
+
   /** Restores a snapshot's root tree (by id, streamed, or already loaded) into `target`. */
   async run(root: Tree | BlobId, target: string): Promise<void> {
-    await fsp.mkdir(target, { recursive: true });
-    // The reader consumes batches while the plan goes on. Whichever fails first stops the other
-    // (through `halt`), and its error is the one reported.
-    const reading = this.readPacks().catch((err: unknown) => this.fail(err));
+    const notice = this.opts.onNotice;
+    this.tree = DirTree.open(target, { ...this.opts.dirHandles, onReplace: (path, message) => notice?.({ path, message }) });
     try {
-      await this.planTree(typeof root === 'string' ? this.entries(root) : root.nodes, target, '');
-    } catch (err) {
-      this.fail(err);
+      // The reader consumes batches while the plan goes on. Whichever fails first stops the other
+      // (through `halt`), and its error is the one reported.
+      const reading = this.readPacks().catch((err: unknown) => this.fail(err));
+      try {
+        await this.planTree(typeof root === 'string' ? this.entries(root) : root.nodes, '');
+      } catch (err) {
+        this.fail(err);
+      }
+      // Empty files created while planning: their failures are caught into planFailure.
+      await Promise.all([...this.creating]);
+      if (this.planFailure) this.fail(this.planFailure);
+      this.planning = false;
+      this.flushBatch();
+      await reading;
+      if (this.firstFailure !== null) throw this.firstFailure;
+      await this.finish();
+    } finally {
+      // After a failure, files still open are closed (nothing writes to them any more).
+      for (const job of this.openFiles) if (job.fd !== null) closeQuietly(job.fd);
+      this.openFiles.clear();
+      this.tree.close();
     }
-    // Empty files created while planning: their failures are caught into planFailure.
-    await Promise.all([...this.creating]);
-    if (this.planFailure) this.fail(this.planFailure);
-    this.planning = false;
-    this.flushBatch();
-    await reading;
-    if (this.firstFailure !== null) throw this.firstFailure;
-    await this.finish();
+  }
+
+  /** The path of an entry for people: the target joined with its path inside the snapshot. */
+  private display(dir: string, name?: string): string {
+    return this.tree.display(name === undefined ? dir : joinRel(dir, name));
+  }
+
+  /**
+   * An entry the target refused (a failed mkdir or symlink, something in the way that may not be
+   * removed): named (exit 3), and the restore goes on. An error that is not the target's doing (a
+   * bug) ends the restore.
+   */
+  private refused(rel: string, err: unknown, what: string): void {
+    if (!isTargetError(err)) throw err;
+    const path = this.display(rel);
+    this.counters.notRestored.push(path);
+    this.opts.onProblem({ path, message: `${what}: ${describeTargetError(err).text}` });
   }
 
   /** Records the first failure (later ones are its consequences) and stops planning and reading. */
@@ -228,7 +295,7 @@ export class Restorer {
    * Subtrees are fetched several at once: on a remote store each fetch waits a round trip, and
    * one folder at a time made the plan of a tree of many folders take minutes.
    */
-  private async planTree(entries: AsyncIterable<TreeNode> | Iterable<TreeNode>, dir: string, rel: string): Promise<void> {
+  private async planTree(entries: AsyncIterable<TreeNode> | Iterable<TreeNode>, rel: string): Promise<void> {
     const subtrees: Promise<void>[] = [];
     let failure: unknown = null;
     for await (const node of entries) {
@@ -237,14 +304,18 @@ export class Restorer {
       const r = rel ? `${rel}/${node.name}` : node.name;
       const scope = this.included(r);
       if (scope === 'no') continue;
-      const path = join(dir, node.name);
       if (node.type === 'dir') {
-        await fsp.mkdir(path, { recursive: true, mode: 0o700 });
-        this.dirs.push({ path, node });
+        try {
+          this.tree.ensureDir(r);
+        } catch (err) {
+          this.refused(r, err, 'folder not restored, nor anything in it');
+          continue;
+        }
+        this.dirs.push({ rel: r, depth: depthOf(r), node });
         this.counters.dirs++;
         // The failure is caught as it happens (an unhandled rejection would end the process
         // while this loop still awaits its siblings) and rethrown once every subtree settled.
-        const subtree = this.planTree(this.entries(node.subtree!), path, r);
+        const subtree = this.planTree(this.entries(node.subtree!), r);
         subtrees.push(
           subtree.catch((err: unknown) => {
             failure ??= err;
@@ -254,37 +325,39 @@ export class Restorer {
       }
       if (scope === 'partial') continue;
       if (node.type === 'symlink') {
-        await fsp.rm(path, { force: true });
-        await fsp.symlink(node.linkTarget!, path);
-        this.symlinks.push({ path, node });
+        try {
+          this.tree.symlink(rel, node.name, node.linkTarget!);
+        } catch (err) {
+          this.refused(r, err, 'symlink not restored');
+          continue;
+        }
+        this.symlinks.push({ dir: rel, name: node.name, node });
         this.counters.symlinks++;
       } else if (node.type === 'file') {
         const cost = PLAN_BYTES_PER_FILE + PLAN_BYTES_PER_BLOB * (node.content?.length ?? 0);
         await this.reservePlan(cost);
-        this.planFile(path, node, cost);
+        this.planFile(rel, node, cost);
         // While others wait for room, whatever is planned goes to the reader at once: room comes
         // back only when planned files are restored, and a file left in the batch never would be.
         if (this.batchBytes >= this.batchLimit || this.planBudget.waiting > 0) this.flushBatch();
       } else {
-        this.opts.onProblem({ path, message: `${node.type} entries are not restored` });
+        this.opts.onProblem({ path: this.display(r), message: `${node.type} entries are not restored` });
       }
     }
     await Promise.all(subtrees);
     if (failure) throw failure;
   }
 
-  private planFile(path: string, node: TreeNode, planCost: number): void {
+  private planFile(dir: string, node: TreeNode, planCost: number): void {
     const group = node.links > 1 ? `${node.deviceId}:${node.inode}` : null;
     const first = group ? this.linkGroups.get(group) : undefined;
     if (first) {
       this.planBudget.release(planCost);
-      this.hardlinks.push({ path, first });
-      this.counters.hardlinks++;
+      this.hardlinks.push({ dir, name: node.name, first });
       return;
     }
-    const job: FileJob = { path, node, blobs: 0, remaining: 0, damaged: false, finished: false, fh: null, opening: null, planCost };
+    const job: FileJob = { dir, name: node.name, node, blobs: 0, remaining: 0, damaged: false, failed: false, finished: false, fd: null, linked: group !== null, ino: null, planCost };
     if (group) this.linkGroups.set(group, job);
-    this.counters.files++;
     this.counters.bytesTotal += node.size ?? 0;
     let offset = 0;
     for (const id of node.content ?? []) {
@@ -331,11 +404,73 @@ export class Restorer {
   }
 
   private damage(job: FileJob, message: string): void {
+    const path = this.display(job.dir, job.name);
     if (!job.damaged) {
       job.damaged = true;
-      this.counters.damagedFiles.push(job.path);
+      this.counters.damagedFiles.push(path);
     }
-    this.opts.onProblem({ path: job.path, message });
+    this.opts.onProblem({ path, message });
+  }
+
+  /**
+   * The target refused a file (its creation, a write, the close): it is named once, counted as not
+   * restored (and its size as space needed when space ran out), and, unless only its metadata
+   * failed, what was written of it is removed, so no complete-looking file is left behind.
+   */
+  private fileFailed(job: FileJob, err: unknown, stage: 'create' | 'write' | 'metadata'): void {
+    if (!isTargetError(err)) throw err;
+    if (job.failed) return;
+    const { reason, text } = describeTargetError(err);
+    const path = this.display(job.dir, job.name);
+    if (stage === 'metadata') {
+      this.opts.onProblem({ path, message: `restored without its owner, mode or times: ${text}` });
+      return;
+    }
+    job.failed = true;
+    this.counters.notRestored.push(path);
+    if (reason === 'no-space') this.counters.spaceNeededBytes += job.node.size ?? 0;
+    this.opts.onProblem({ path, message: `not restored: ${text}${stage === 'write' ? ' (what was written of it was removed)' : ''}` });
+  }
+
+  /** Removes what was written of a file given up on (by name, through its folder's handle). */
+  private discard(job: FileJob): void {
+    try {
+      this.tree.unlink(job.dir, job.name);
+    } catch (err) {
+      if (!isTargetError(err)) throw err;
+      this.opts.onProblem({ path: this.display(job.dir, job.name), message: `could not remove the partly written file: ${describeTargetError(err).text}` });
+    }
+  }
+
+  /** Owner (as root), mode and times on an open descriptor: never on a path that could be a link. */
+  private setMeta(fd: number, node: TreeNode): void {
+    const t = nsToSeconds(node.mtimeNs);
+    // The owner first: chown clears set-id bits, which the mode then sets again.
+    if (this.opts.restoreOwnership) fs.fchownSync(fd, node.uid, node.gid);
+    fs.fchmodSync(fd, node.mode);
+    fs.futimesSync(fd, t, t);
+  }
+
+  /** Creates a file at its full size (ranges never written stay holes); null when the target refused it. */
+  private createFile(job: FileJob): number | null {
+    let fd: number;
+    try {
+      fd = this.tree.createFile(job.dir, job.name);
+    } catch (err) {
+      this.fileFailed(job, err, 'create');
+      job.finished = true;
+      return null;
+    }
+    try {
+      if (job.linked) job.ino = fs.fstatSync(fd, { bigint: true }).ino;
+      return fd;
+    } catch (err) {
+      closeQuietly(fd);
+      this.discard(job);
+      this.fileFailed(job, err, 'create');
+      job.finished = true;
+      return null;
+    }
   }
 
   private async readPacks(): Promise<void> {
@@ -420,9 +555,8 @@ export class Restorer {
   }
 
   private async writeAt(t: Target, data: Uint8Array, zero: boolean): Promise<void> {
-    this.counters.bytesWritten += data.length;
     const job = t.file;
-    if (job.damaged) return;
+    if (job.damaged || job.failed) return;
     if (job.blobs === 1) {
       // Most files of a tree are small: one blob, written with its metadata in one go, with
       // synchronous calls (a handful of microseconds each) instead of six trips through the
@@ -431,43 +565,79 @@ export class Restorer {
       return;
     }
     // The file is created (at full size) even when this blob is all zeros: holes stay holes.
-    const fh = await this.handle(job);
-    if (zero) return;
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await fh.write(data, done, data.length - done, t.offset + done);
-      done += bytesWritten;
+    const fd = this.handle(job);
+    if (fd === null) return;
+    if (zero) {
+      this.counters.bytesWritten += data.length;
+      return;
+    }
+    try {
+      await writeFully(fd, data, t.offset);
+      this.counters.bytesWritten += data.length;
+    } catch (err) {
+      if (job.failed) return;
+      this.fileFailed(job, err, 'write');
+      // The space it held goes back at once, for the files still to come; the file itself is
+      // removed once its last blob has settled (writes in flight still use the descriptor).
+      try {
+        fs.ftruncateSync(fd, 0);
+      } catch {
+        // Removed at completion anyway.
+      }
     }
   }
 
   private writeWholeFileSync(job: FileJob, data: Uint8Array, zero: boolean): void {
-    let fd: number;
-    try {
-      fd = openForRestoreSync(job.path);
-    } catch (err) {
-      this.opts.onProblem({ path: job.path, message: `cannot create: ${(err as Error).message}` });
-      return;
-    }
+    const fd = this.createFile(job);
+    if (fd === null) return;
+    let stage: 'write' | 'metadata' = 'write';
+    let failure: unknown = null;
     try {
       if (zero) fs.ftruncateSync(fd, job.node.size ?? 0);
       else for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done, done);
-      const t = nsToSeconds(job.node.mtimeNs);
-      if (this.opts.restoreOwnership) fs.fchownSync(fd, job.node.uid, job.node.gid);
-      fs.fchmodSync(fd, job.node.mode);
-      fs.futimesSync(fd, t, t);
-      job.finished = true;
+      stage = 'metadata';
+      this.setMeta(fd, job.node);
     } catch (err) {
-      this.opts.onProblem({ path: job.path, message: `cannot write: ${(err as Error).message}` });
-    } finally {
-      fs.closeSync(fd);
+      failure = err;
     }
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      // A network filesystem may report a failed write only at close.
+      if (failure === null) {
+        failure = err;
+        stage = 'write';
+      }
+    }
+    job.finished = true;
+    if (failure === null) {
+      this.counters.files++;
+      this.counters.bytesWritten += data.length;
+      return;
+    }
+    if (stage === 'write') this.discard(job);
+    this.fileFailed(job, failure, stage);
   }
 
-  /** Opens (creating, at full size) a file that takes several blobs. */
-  private handle(job: FileJob): Promise<fsp.FileHandle> {
-    if (job.fh) return Promise.resolve(job.fh);
-    job.opening ??= createSized(job.path, job.node.size ?? 0).then((fh) => (job.fh = fh));
-    return job.opening;
+  /** The descriptor of a file that takes several blobs, created at full size on first use; null when refused. */
+  private handle(job: FileJob): number | null {
+    if (job.fd !== null) return job.fd;
+    if (job.failed) return null;
+    const fd = this.createFile(job);
+    if (fd === null) return null;
+    try {
+      // At full size from the start: ranges never written (zero blobs) stay holes.
+      fs.ftruncateSync(fd, job.node.size ?? 0);
+    } catch (err) {
+      closeQuietly(fd);
+      this.discard(job);
+      this.fileFailed(job, err, 'write');
+      job.finished = true;
+      return null;
+    }
+    job.fd = fd;
+    this.openFiles.add(job);
+    return fd;
   }
 
   /** Counts the blobs of a range as done for each of their files, finishing files that are complete. */
@@ -494,40 +664,69 @@ export class Restorer {
     if (job.finished) return;
     // A file none of whose blobs was written (empty, or all damaged) is created now, at its size:
     // a damaged file still exists, holding zeros where data was lost, to be named.
-    if (!job.opening) job.opening = createSized(job.path, job.node.size ?? 0).then((fh) => (job.fh = fh));
-    await job.opening;
-    if (job.fh) {
-      await job.fh.close();
-      job.fh = null;
-    }
-    await this.applyMeta(job.path, job.node, false);
-  }
-
-  private async applyMeta(path: string, node: TreeNode, isLink: boolean): Promise<void> {
-    const t = nsToSeconds(node.mtimeNs);
-    try {
-      if (this.opts.restoreOwnership) await (isLink ? fsp.lchown(path, node.uid, node.gid) : fsp.chown(path, node.uid, node.gid));
-      if (isLink) {
-        await fsp.lutimes(path, t, t);
-      } else {
-        await fsp.chmod(path, node.mode);
-        await fsp.utimes(path, t, t);
+    const fd = job.fd ?? (job.failed ? null : this.handle(job));
+    job.fd = null;
+    this.openFiles.delete(job);
+    job.finished = true;
+    // Null: the target refused the file, and whatever was created of it is already removed.
+    if (fd === null) return;
+    let failure: unknown = null;
+    let stage: 'write' | 'metadata' = 'metadata';
+    if (!job.failed) {
+      try {
+        this.setMeta(fd, job.node);
+      } catch (err) {
+        failure = err;
       }
-    } catch (err) {
-      this.opts.onProblem({ path, message: `cannot set metadata: ${err instanceof Error ? err.message : String(err)}` });
     }
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      if (!job.failed) {
+        failure = err;
+        stage = 'write';
+      }
+    }
+    if (job.failed || stage === 'write') this.discard(job);
+    if (failure !== null) this.fileFailed(job, failure, stage);
+    else if (!job.failed && !job.damaged) this.counters.files++;
   }
 
   private async finish(): Promise<void> {
     for (const h of this.hardlinks) {
-      const first = typeof h.first === 'string' ? h.first : h.first.path;
-      await fsp.rm(h.path, { force: true });
-      await fsp.link(first, h.path);
+      const rel = joinRel(h.dir, h.name);
+      if (h.first.failed) {
+        this.counters.notRestored.push(this.display(rel));
+        this.opts.onProblem({ path: this.display(rel), message: `not restored: it is a hardlink of ${this.display(h.first.dir, h.first.name)}, which was not restored` });
+        continue;
+      }
+      try {
+        this.tree.link(h.first.dir, h.first.name, h.dir, h.name, h.first.ino ?? undefined);
+        this.counters.hardlinks++;
+      } catch (err) {
+        this.refused(rel, err, 'hardlink not restored');
+      }
     }
-    await Promise.all(this.symlinks.map((s) => this.fsLimit.run(() => this.applyMeta(s.path, s.node, true))));
-    // Deepest folders first, so setting a child's times does not change its parent's afterwards.
-    const dirs = [...this.dirs].sort((a, b) => b.path.length - a.path.length);
-    for (const d of dirs) await this.applyMeta(d.path, d.node, false);
+    const owner = (n: TreeNode): { uid: number; gid: number } | null => (this.opts.restoreOwnership ? { uid: n.uid, gid: n.gid } : null);
+    for (const s of this.symlinks) {
+      try {
+        this.tree.setLinkMeta(s.dir, s.name, owner(s.node), nsToSeconds(s.node.mtimeNs));
+      } catch (err) {
+        if (!isTargetError(err)) throw err;
+        this.opts.onProblem({ path: this.display(s.dir, s.name), message: `restored without its owner or times: ${describeTargetError(err).text}` });
+      }
+    }
+    // Deepest folders first, so setting a child's times does not change its parent's afterwards;
+    // siblings together, so their parents are still among the open handles.
+    const dirs = [...this.dirs].sort((a, b) => b.depth - a.depth || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    for (const d of dirs) {
+      try {
+        this.tree.withDir(d.rel, (fd) => this.setMeta(fd, d.node));
+      } catch (err) {
+        if (!isTargetError(err)) throw err;
+        this.opts.onProblem({ path: this.display(d.rel), message: `restored without its owner, mode or times: ${describeTargetError(err).text}` });
+      }
+    }
     if (this.counters.damagedFiles.length > 0) {
       throw new IntegrityError(`${this.counters.damagedFiles.length} file(s) could not be restored intact: ${this.counters.damagedFiles.slice(0, 20).join(', ')}${this.counters.damagedFiles.length > 20 ? ', ...' : ''}`, {
         details: { files: this.counters.damagedFiles },
@@ -537,40 +736,33 @@ export class Restorer {
   }
 }
 
-const CREATE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW;
-
-/** Something other than a regular file stands at the path (a symlink, a folder): remove it and retry. */
-function inTheWay(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ELOOP' || code === 'EISDIR' || code === 'ENOTDIR';
+function joinRel(dir: string, name: string): string {
+  return dir ? `${dir}/${name}` : name;
 }
 
-/**
- * Creates (or truncates) a file to restore into, never following a symlink that happens to be
- * in the target: whatever stands at the path (a symlink, a folder) is removed first.
- */
-function openForRestoreSync(path: string): number {
+function depthOf(rel: string): number {
+  let n = 0;
+  for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) n++;
+  return n;
+}
+
+function closeQuietly(fd: number): void {
   try {
-    return fs.openSync(path, CREATE_FLAGS, 0o600);
-  } catch (err) {
-    if (!inTheWay(err)) throw err;
-    fs.rmSync(path, { recursive: true, force: true });
-    return fs.openSync(path, CREATE_FLAGS, 0o600);
+    fs.closeSync(fd);
+  } catch {
+    // Already reported, or nothing more to lose.
   }
 }
 
-async function createSized(path: string, size: number): Promise<fsp.FileHandle> {
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(path, CREATE_FLAGS, 0o600);
-  } catch (err) {
-    if (!inTheWay(err)) throw err;
-    await fsp.rm(path, { recursive: true, force: true });
-    fh = await fsp.open(path, CREATE_FLAGS, 0o600);
-  }
-  // At full size from the start: ranges never written (zero blobs) stay holes.
-  await fh.truncate(size);
-  return fh;
+/** Writes all of `data` at `position` (fs.write may write less than asked). */
+function writeFully(fd: number, data: Uint8Array, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (done: number): void => {
+      if (done >= data.length) return resolve();
+      fs.write(fd, data, done, data.length - done, position + done, (err, n) => (err ? reject(err) : step(done + n)));
+    };
+    step(0);
+  });
 }
 
 const ZEROS = new Uint8Array(64 * 1024);

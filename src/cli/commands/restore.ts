@@ -1,4 +1,5 @@
 import { UsageError } from '../../errors/engine-error.js';
+import { displayName } from '../../fs/names.js';
 import { Restorer } from '../../restorer/restorer.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
@@ -16,6 +17,15 @@ export interface RestoreFlags extends GlobalOptions {
   include?: string[];
   memBudget?: string;
 }
+
+/**
+ * What `restore --help` says about the exit codes of a restore (kept here, beside the code that
+ * decides them).
+ */
+export const RESTORE_EXIT_HELP =
+  'Exit 0: everything restored. 3: some entries were not restored (out of space, an I/O error, something in the way that may not be removed) or ' +
+  'an --include matched nothing while another did; each is named. 4: data damaged in the repository (the files are named). ' +
+  '1: no --include matched anything in the snapshot, so nothing was restored.';
 
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
@@ -36,6 +46,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const include = (flags.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p.length > 0);
   const pool = startPool(session, plan.workers, false);
   const problems: string[] = [];
+  const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
   const restorer = new Restorer(repo, index, pool, {
     include,
     ...restoreLimits(session, plan),
@@ -43,8 +54,11 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     signal,
     onProblem: (p) => {
       problems.push(p.path);
-      out.warn(`${p.path}: ${p.message}`);
+      out.warn(`${displayName(p.path)}: ${p.message}`);
     },
+    onNotice: (p) => out.info(`${displayName(p.path)}: ${p.message}`),
+    // Tests run the restore once more without /proc/self/fd, as on macOS (ENGINE_TEST_HOOKS=no-proc-fd).
+    dirHandles: hooks.includes('no-proc-fd') ? { procFd: false } : undefined,
   });
   const c = restorer.counters;
   const progress = new ProgressLine('restore', { files: () => c.files, bytes: () => c.bytesWritten, totalBytes: () => c.bytesTotal }).start();
@@ -53,10 +67,26 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   } finally {
     progress.stop();
     await pool.close();
+    // Said once, even when damage ends the restore with exit 4: the files were named one by one.
+    if (c.spaceNeededBytes > 0) {
+      const n = c.notRestored.length;
+      out.warn(`out of space on ${displayName(flags.target)}: ${n} entr${n === 1 ? 'y was' : 'ies were'} not restored (named above); ${formatBytes(c.spaceNeededBytes)} (${c.spaceNeededBytes} bytes) more space is needed to restore them`);
+    }
+  }
+  // An --include that names nothing in the snapshot is most likely a typo: said by name, and when
+  // none matched (nothing was restored at all) the restore fails.
+  const unmatched = restorer.unmatchedIncludes();
+  for (const inc of unmatched) {
+    problems.push(inc);
+    out.warn(`--include ${displayName(inc)} matches nothing in snapshot ${id.slice(0, 8)}`);
+  }
+  if (include.length > 0 && unmatched.length === include.length) {
+    out.warn(`nothing was restored: no --include matched a path of snapshot ${id.slice(0, 8)} (paths start with the last component of each backed-up path, as \`engine ls\` shows them, without the leading /)`);
+    return ExitCode.FAILURE;
   }
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
-    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, warnings: problems.length, index: indexSummary(index) });
+    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, warnings: problems.length, notRestored: c.notRestored.length, spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
   } else {
     out.result(`restored snapshot ${id.slice(0, 8)} to ${flags.target}: ${c.files} files, ${c.dirs} folders, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks, ${formatBytes(c.bytesWritten)} in ${secs.toFixed(1)} s`);
   }
