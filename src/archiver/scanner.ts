@@ -1,7 +1,10 @@
 // Counts the files and bytes under the backup paths, next to the backup itself, so the progress
 // display can show a percentage and an ETA (as restic's scanner does). Only used on a terminal.
+// Names are read as bytes (src/fs/names.ts), like the backup's own walk: a folder whose name is
+// not UTF-8 is counted, not missed as "not found".
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import { decodeName, fsPath } from '../fs/names.js';
 
 export interface ScanTotals {
   files: number;
@@ -16,7 +19,7 @@ export function startScan(paths: string[], signal?: AbortSignal): ScanTotals {
     if (signal?.aborted) return;
     let st;
     try {
-      st = await fsp.lstat(path);
+      st = await fsp.lstat(fsPath(path));
     } catch {
       return; // the backup itself reports unreadable paths
     }
@@ -24,13 +27,13 @@ export function startScan(paths: string[], signal?: AbortSignal): ScanTotals {
       totals.files++;
       totals.bytes += st.size;
     } else if (st.isDirectory()) {
-      let names: string[] = [];
+      let names: Buffer[] = [];
       try {
-        names = await fsp.readdir(path);
+        names = await fsp.readdir(fsPath(path), { encoding: 'buffer' });
       } catch {
         return;
       }
-      for (const n of names) await walk(join(path, n));
+      for (const n of names) await walk(join(path, decodeName(n)));
     }
   };
   void (async () => {

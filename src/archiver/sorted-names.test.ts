@@ -1,10 +1,12 @@
-// A directory's names in UTF-8 byte order, in memory or through spilled runs: the same order
-// either way, odd names intact, and no temporary file left behind.
+// A directory's names in byte order, in memory or through spilled runs: the same order either
+// way, odd names intact (names that are not UTF-8 too, byte for byte), and no temporary file left
+// behind.
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareNames } from '../format/tree.js';
+import { decodeName, encodeName } from '../fs/names.js';
 import { sortedNames } from './sorted-names.js';
 
 async function all(it: AsyncIterable<string>): Promise<string[]> {
@@ -54,6 +56,21 @@ describe('sortedNames', () => {
     expect(first.value).toBe(names[0]);
     expect((await readdir(spill)).length).toBe(1);
     await it.return(undefined);
+    expect(await readdir(spill)).toEqual([]);
+  });
+
+  it('names that are not UTF-8: kept byte for byte and in byte order, in memory and through spilled runs, inside a folder whose own name is not UTF-8', async () => {
+    const parent = Buffer.concat([Buffer.from(join(work, 'd')), Buffer.of(0xfe)]);
+    await mkdir(parent);
+    const raw: Buffer[] = [Buffer.of(0x78, 0xff), Buffer.of(0x78, 0xef, 0xbf, 0xbd), Buffer.of(0x78, 0xfe), Buffer.from('caf\u00e9', 'latin1'), Buffer.from('caf\u00e9'), Buffer.of(0x78, 0xee, 0x80, 0x80), Buffer.of(0x61, 0x0a, 0x62)];
+    for (let i = 0; i < 300; i++) raw.push(Buffer.of(0x6e, 0x80 + (i % 128), 0x30 + (i % 10), 0xc0 + (i % 64), 0x30 + Math.floor(i / 10)));
+    await Promise.all(raw.map((b) => writeFile(Buffer.concat([parent, Buffer.from('/'), b]), '')));
+    const want = [...raw].sort(Buffer.compare).map((b) => b.toString('hex'));
+    const hex = (names: string[]): string[] => names.map((n) => encodeName(n).toString('hex'));
+    const dir = decodeName(parent);
+    expect(hex(await all(sortedNames(dir)))).toEqual(want);
+    expect(hex(await all(sortedNames(dir, { runNames: 7, tmpDir: spill })))).toEqual(want);
+    expect(hex(await all(sortedNames(dir, { runChars: 40, tmpDir: spill })))).toEqual(want);
     expect(await readdir(spill)).toEqual([]);
   });
 

@@ -1,13 +1,15 @@
-// A directory's names in canonical order (UTF-8 bytes, as trees store them), in bounded memory.
-// The listing is read with fs.opendir (streaming, unlike readdir, which returns every name at once).
-// Up to a run's worth of names are sorted in memory; a bigger directory is written out as sorted
-// runs to temporary files (names separated by NUL, which no name contains) and merged back, one
-// small read buffer per run. The whole listing is read, and the directory closed, before the
-// first name comes out.
+// A directory's names in canonical order (their bytes, as trees store them), in bounded memory.
+// The listing is read with fs.opendir (streaming, unlike readdir, which returns every name at once)
+// as bytes, each name decoded to the escaped form of src/fs/names.ts, so a name that is not UTF-8
+// is kept, not turned into U+FFFD (FORMAT.md "Trees"). Up to a run's worth of names are sorted in
+// memory; a bigger directory is written out as sorted runs to temporary files (each name's bytes
+// followed by NUL, which no name contains) and merged back, one small read buffer per run. The
+// whole listing is read, and the directory closed, before the first name comes out.
 import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareNames } from '../format/tree.js';
+import { decodeName, encodeName, fsPath, isWellFormed } from '../fs/names.js';
 
 export interface NameSortOptions {
   /** Names sorted in memory at once (a run); a directory with more is sorted through temp files. */
@@ -23,7 +25,7 @@ const RUN_NAMES = 65_536;
 const RUN_CHARS = 2 * 1024 * 1024;
 const READ_BUFFER = 64 * 1024;
 
-/** The names of a directory, sorted by their UTF-8 bytes. Errors listing it are thrown from the first `next()`. */
+/** The names of a directory (escaped form), sorted by their bytes. Errors listing it are thrown from the first `next()`. */
 export async function* sortedNames(path: string, opts: NameSortOptions = {}): AsyncGenerator<string> {
   const runNames = opts.runNames ?? RUN_NAMES;
   const runChars = opts.runChars ?? RUN_CHARS;
@@ -36,15 +38,17 @@ export async function* sortedNames(path: string, opts: NameSortOptions = {}): As
       spillDir ??= await fsp.mkdtemp(join(opts.tmpDir ?? tmpdir(), 'engine-names-'));
       run.sort(compareNames);
       const file = join(spillDir, `run-${runs.length}`);
-      await fsp.writeFile(file, run.length > 0 ? `${run.join('\0')}\0` : '', 'utf8');
+      await fsp.writeFile(file, encodeRun(run));
       runs.push(file);
       run = [];
       chars = 0;
     };
     // for-await closes the directory when the listing ends or fails.
-    for await (const entry of await fsp.opendir(path, { bufferSize: 256 })) {
-      run.push(entry.name);
-      chars += entry.name.length;
+    // Node takes encoding 'buffer' here (names as Buffers); its typings allow text encodings only.
+    for await (const entry of await fsp.opendir(fsPath(path), { bufferSize: 256, encoding: 'buffer' as BufferEncoding })) {
+      const name = decodeName(entry.name as unknown as Buffer);
+      run.push(name);
+      chars += name.length;
       if (run.length >= runNames || chars >= runChars) await spill();
     }
     if (runs.length === 0) {
@@ -61,6 +65,22 @@ export async function* sortedNames(path: string, opts: NameSortOptions = {}): As
   }
 }
 
+/**
+ * A run as its names' own bytes, each followed by NUL: written as text, an escaped byte would come
+ * back as U+FFFD. One buffer, names that are text written straight into it.
+ */
+function encodeRun(run: readonly string[]): Buffer {
+  let size = 0;
+  for (const name of run) size += (isWellFormed(name) ? Buffer.byteLength(name, 'utf8') : encodeName(name).length) + 1;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const name of run) {
+    at += isWellFormed(name) ? out.write(name, at, 'utf8') : encodeName(name).copy(out, at);
+    out[at++] = 0;
+  }
+  return out;
+}
+
 /** One spilled run, name by name. */
 async function* readRun(file: string): AsyncGenerator<string> {
   const fh = await fsp.open(file, 'r');
@@ -73,7 +93,7 @@ async function* readRun(file: string): AsyncGenerator<string> {
       const data = carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
       let start = 0;
       for (let nul = data.indexOf(0, start); nul !== -1; nul = data.indexOf(0, start)) {
-        yield data.toString('utf8', start, nul);
+        yield decodeName(data.subarray(start, nul));
         start = nul + 1;
       }
       // A copy: `buf` is read into again.

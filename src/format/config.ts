@@ -2,13 +2,16 @@
 import { ErrorCode, FormatError } from '../errors/engine-error.js';
 import { type ChunkerParams, validateChunkerParams } from '../chunker/fastcdc.js';
 
-/** Written by `init`; 2 adds locks, 3 chunked trees (FORMAT.md "Versions"). */
-export const REPO_VERSION = 3;
-/** Read: an older repository is used as it is until a prune or a chunked tree upgrades it. */
-export const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
+/**
+ * Written by `init`; 2 adds locks, 3 chunked trees, 4 names and link targets that are not UTF-8
+ * (FORMAT.md "Versions"): an engine that reads version 3 would restore those with U+FFFD.
+ */
+export const REPO_VERSION = 4;
+/** Read: an older repository is used as it is until a prune, a chunked tree or a byte name upgrades it. */
+export const READABLE_VERSIONS: readonly number[] = [1, 2, 3, 4];
 
 export interface RepoConfig {
-  version: 1 | 2 | 3;
+  version: 1 | 2 | 3 | 4;
   /** Random 32-byte id, hex: names the local cache and tells repositories apart. */
   id: string;
   chunker: { algorithm: 'fastcdc-v1' } & ChunkerParams;
@@ -32,7 +35,7 @@ export function decodeConfig(bytes: Uint8Array): RepoConfig {
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, 'config: not a JSON object');
   if (!READABLE_VERSIONS.includes(o.version)) {
-    throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: repository version ${String(o.version)} is not supported by this engine (reads ${READABLE_VERSIONS.join(' and ')})`, {
+    throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: repository version ${String(o.version)} is not supported by this engine (reads versions ${READABLE_VERSIONS.join(', ')})`, {
       hint: 'upgrade engine to a version that reads this repository',
     });
   }

@@ -392,11 +392,12 @@ describe('config', () => {
     expect(decodeConfig(encodeConfig(x))).toEqual(x);
   });
 
-  it('reads versions 1 and 2 (2 adds locks); refuses another version, bad chunker, compression, cipher or pack size', () => {
+  it('reads versions 1 to 4 (2 adds locks, 3 chunked trees, 4 names as bytes); refuses another version, bad chunker, compression, cipher or pack size', () => {
+    expect(decodeConfig(variant({ version: 4 })).version).toBe(4);
     expect(decodeConfig(variant({ version: 3 })).version).toBe(3);
     expect(decodeConfig(variant({ version: 2 })).version).toBe(2);
     expect(decodeConfig(variant({ version: 1 })).version).toBe(1);
-    expectFormatError(() => decodeConfig(variant({ version: 4 })), ErrorCode.FORMAT_UNSUPPORTED);
+    expectFormatError(() => decodeConfig(variant({ version: 5 })), ErrorCode.FORMAT_UNSUPPORTED);
     expectFormatError(() => decodeConfig(variant({ version: 0 })), ErrorCode.FORMAT_UNSUPPORTED);
     expectFormatError(() => decodeConfig(variant({ chunker: { ...config.chunker, algorithm: 'rabin' } })), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeConfig(variant({ chunker: { ...config.chunker, avgSize: 1000000 } })), ErrorCode.FORMAT_CORRUPT);

@@ -3,6 +3,7 @@
 // content-defined (a chunk ends after an entry whose name hashes to a boundary), so adding one file
 // to a huge directory rewrites about one chunk, not every chunk after it. Pure JS, so the native and
 // the fallback builds cut in the same places.
+import { encodeName } from '../fs/names.js';
 
 /** Never a hash cut before this many entries in a chunk: no tiny chunks. */
 export const TREE_CHUNK_MIN_ENTRIES = 256;
@@ -27,9 +28,11 @@ export function fnv1a32(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-const utf8 = new TextEncoder();
-
-/** Whether a chunk holding at least the minimum may end after the entry of this name. */
+/**
+ * Whether a chunk holding at least the minimum may end after the entry of this name. The hash is
+ * of the bytes the name stands for (its UTF-8 when it is text; FORMAT.md "Trees"), so two names
+ * that differ only in bytes that are not UTF-8 hash apart.
+ */
 export function isChunkBoundaryName(name: string): boolean {
-  return (fnv1a32(utf8.encode(name)) & TREE_CHUNK_HASH_MASK) === 0;
+  return (fnv1a32(encodeName(name)) & TREE_CHUNK_HASH_MASK) === 0;
 }

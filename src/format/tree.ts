@@ -1,7 +1,10 @@
 // Tree blobs: one per directory, canonical JSON (FORMAT.md "Trees"). Entries are sorted by the
-// UTF-8 bytes of their names and every field is written in one fixed order, absent ones omitted,
-// so an unchanged directory always encodes to the same bytes and the same blob id.
+// bytes of their names and every field is written in one fixed order, absent ones omitted, so an
+// unchanged directory always encodes to the same bytes and the same blob id. Names and link
+// targets are in the escaped form of src/fs/names.ts: a byte that is not part of valid UTF-8 is a
+// lone surrogate U+DC80..U+DCFF, which JSON.stringify writes as the ASCII escape `\udcXX`.
 import { ErrorCode, FormatError } from '../errors/engine-error.js';
+import { displayName, isEncodableName } from '../fs/names.js';
 import { type BlobId, parseId } from './ids.js';
 
 export const NodeType = ['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev'] as const;
@@ -27,7 +30,7 @@ export interface TreeNode {
   content?: BlobId[];
   /** Directories: tree blob id. */
   subtree?: BlobId;
-  /** Symlinks: the target, verbatim. */
+  /** Symlinks: the target, verbatim (its bytes, in the escaped form of names). */
   linkTarget?: string;
   /** Device nodes: the device number. */
   rdev?: string;
@@ -42,9 +45,12 @@ const FIELD_ORDER = ['name', 'type', 'mode', 'mtimeNs', 'ctimeNs', 'uid', 'gid',
 const isSurrogate = (u: number): boolean => u >= 0xd800 && u <= 0xdfff;
 
 /**
- * Orders names by their UTF-8 bytes. Sorting a directory of a million names calls this ~20
- * million times, so it compares UTF-16 code units and only encodes when a surrogate decides
- * the order: for every other code unit, UTF-16 order and UTF-8 byte order agree.
+ * Orders names by the bytes they stand for (escapes as their raw byte, FORMAT.md "Trees"): the
+ * order of names.ts `compareNameBytes`, without encoding. Sorting a directory of a million names
+ * calls this ~20 million times, so it compares UTF-16 code units, and only where a surrogate decides
+ * the order compares bytes, from the character where the names part: for every other code unit,
+ * UTF-16 order and byte order agree. A surrogate is either half of a pair (a character past U+FFFF)
+ * or an escaped byte, and neither sorts by its code unit (an escaped 0xFF is U+DCFF, below U+E000).
  */
 export function compareNames(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
@@ -52,17 +58,81 @@ export function compareNames(a: string, b: string): number {
     const x = a.charCodeAt(i);
     const y = b.charCodeAt(i);
     if (x === y) continue;
-    if (isSurrogate(x) || isSurrogate(y)) return byteCompare(a, b);
+    if (isSurrogate(x) || isSurrogate(y)) return byteOrderFrom(a, b, i);
     return x - y;
   }
   // A prefix ending in a high surrogate encodes differently when the longer name pairs it.
   const next = a.length > n ? a.charCodeAt(n) : b.length > n ? b.charCodeAt(n) : 0;
-  if (n > 0 && (isSurrogate(next) || isSurrogate(a.charCodeAt(n - 1)))) return byteCompare(a, b);
+  if (n > 0 && (isSurrogate(next) || isSurrogate(a.charCodeAt(n - 1)))) return byteOrderFrom(a, b, n);
   return a.length - b.length;
 }
 
-function byteCompare(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/** A token past Unicode: an escaped byte, ESCAPED + the byte. */
+const ESCAPED = 0x110000;
+
+/**
+ * The character (code point) or escaped byte at s[i]. A lone surrogate that stands for no byte
+ * (decodeTree refuses it in a name) counts as U+FFFD, as Buffer.from encodes it, so the order stays
+ * total on any string.
+ */
+function tokenAt(s: string, i: number): number {
+  const u = s.charCodeAt(i);
+  if (u < 0xd800 || u > 0xdfff) return u;
+  if (u <= 0xdbff) {
+    const v = s.charCodeAt(i + 1);
+    return v >= 0xdc00 && v <= 0xdfff ? 0x10000 + ((u - 0xd800) << 10) + (v - 0xdc00) : 0xfffd;
+  }
+  return u >= 0xdc80 && u <= 0xdcff ? ESCAPED + (u - 0xdc00) : 0xfffd;
+}
+
+const tokenUnits = (t: number): number => (t >= 0x10000 && t < ESCAPED ? 2 : 1);
+const tokenBytes = (t: number): number => (t < 0x80 || t >= ESCAPED ? 1 : t < 0x800 ? 2 : t < 0x10000 ? 3 : 4);
+
+/** Byte k of a token: its UTF-8, or the escaped byte itself. */
+function tokenByte(t: number, k: number): number {
+  if (t >= ESCAPED) return t - ESCAPED;
+  const len = tokenBytes(t);
+  if (len === 1) return t;
+  if (k === 0) return (len === 2 ? 0xc0 : len === 3 ? 0xe0 : 0xf0) | (t >> (6 * (len - 1)));
+  return 0x80 | ((t >> (6 * (len - 1 - k))) & 0x3f);
+}
+
+/**
+ * Compares the bytes of a and b, which are equal before unit `from`, a byte at a time from there
+ * (allocating nothing: a directory of Latin-1 names sorts as fast as one of ASCII names). An
+ * escaped byte may equal the first byte of the other name's character, so the comparison runs on
+ * bytes, not characters.
+ */
+function byteOrderFrom(a: string, b: string, from: number): number {
+  // Start at a character boundary: a high surrogate just before may pair with what follows.
+  const start = from > 0 && a.charCodeAt(from - 1) >= 0xd800 && a.charCodeAt(from - 1) <= 0xdbff ? from - 1 : from;
+  let i = start;
+  let j = start;
+  let ta = 0;
+  let tb = 0;
+  let ka = 0;
+  let kb = 0;
+  let la = 0;
+  let lb = 0;
+  for (;;) {
+    if (ka === la) {
+      if (i >= a.length) return kb === lb && j >= b.length ? 0 : -1;
+      ta = tokenAt(a, i);
+      i += tokenUnits(ta);
+      la = tokenBytes(ta);
+      ka = 0;
+    }
+    if (kb === lb) {
+      if (j >= b.length) return 1;
+      tb = tokenAt(b, j);
+      j += tokenUnits(tb);
+      lb = tokenBytes(tb);
+      kb = 0;
+    }
+    const x = tokenByte(ta, ka++);
+    const y = tokenByte(tb, kb++);
+    if (x !== y) return x - y;
+  }
 }
 
 /** The canonical JSON of one node: what a tree blob lists, comma-separated, between its brackets. */
@@ -88,7 +158,7 @@ export function encodeTree(tree: Tree): Uint8Array {
   const parts: string[] = [];
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
-    if (i > 0 && nodes[i - 1]!.name === n.name) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: duplicate entry name "${n.name}"`);
+    if (i > 0 && nodes[i - 1]!.name === n.name) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: duplicate entry name "${displayName(n.name)}"`);
     parts.push(encodeNode(n));
   }
   return encodeNodeList(parts);
@@ -152,14 +222,18 @@ export function decodeTreeBlob(bytes: Uint8Array, what: string): TreeBlob {
     if (node.name === '' || node.name === '.' || node.name === '..' || node.name.includes('/') || node.name.includes('\0')) {
       fail(what, `node ${i}: unsafe name ${JSON.stringify(node.name)}`);
     }
-    if (node.type === 'file' && (node.content === undefined || node.size === undefined)) fail(what, `file "${node.name}" lacks content or size`);
-    if (node.type === 'dir' && node.subtree === undefined) fail(what, `directory "${node.name}" lacks a subtree`);
-    if (node.type === 'symlink' && node.linkTarget === undefined) fail(what, `symlink "${node.name}" lacks a target`);
+    // No byte string decodes to another lone surrogate: such a name or target is forged, and has
+    // no bytes to create on restore (or to compare by).
+    if (!isEncodableName(node.name)) fail(what, `node ${i}: name ${JSON.stringify(node.name)} holds a surrogate that stands for no byte`);
+    if (node.linkTarget !== undefined && !isEncodableName(node.linkTarget)) fail(what, `node ${i}: link target ${JSON.stringify(node.linkTarget)} holds a surrogate that stands for no byte`);
+    if (node.type === 'file' && (node.content === undefined || node.size === undefined)) fail(what, `file "${displayName(node.name)}" lacks content or size`);
+    if (node.type === 'dir' && node.subtree === undefined) fail(what, `directory "${displayName(node.name)}" lacks a subtree`);
+    if (node.type === 'symlink' && node.linkTarget === undefined) fail(what, `symlink "${displayName(node.name)}" lacks a target`);
     return node;
   });
   // Canonical order is part of the format: a tree out of order or with a name twice is damaged.
   for (let i = 1; i < nodes.length; i++) {
-    if (compareNames(nodes[i - 1]!.name, nodes[i]!.name) >= 0) fail(what, `entries "${nodes[i - 1]!.name}" and "${nodes[i]!.name}" are out of order or repeated`);
+    if (compareNames(nodes[i - 1]!.name, nodes[i]!.name) >= 0) fail(what, `entries "${displayName(nodes[i - 1]!.name)}" and "${displayName(nodes[i]!.name)}" are out of order or repeated`);
   }
   return { kind: 'nodes', nodes };
 }

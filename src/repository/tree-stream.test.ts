@@ -9,7 +9,7 @@ import type { Argon2Params } from '../../native-bindings/types.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import { seal } from '../crypto/envelope.js';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
-import { encodeConfig } from '../format/config.js';
+import { encodeConfig, REPO_VERSION } from '../format/config.js';
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, decodeTreeBlob, encodeChunkList, encodeNode, encodeNodeList, encodeTree, type TreeNode } from '../format/tree.js';
 import { fnv1a32, isChunkBoundaryName, TREE_CHUNK_MAX_BYTES, TREE_CHUNK_MAX_ENTRIES, TREE_CHUNK_MIN_ENTRIES } from '../format/tree-chunks.js';
@@ -222,11 +222,11 @@ describe(`chunked trees in a real repository (${policy})`, () => {
   const KDF: Argon2Params = { t: 1, mKiB: 8 * 1024, p: 1 };
   const PASSWORD = new TextEncoder().encode('tree stream test');
 
-  it('written through the uploader, read back through the index; the first chunked tree raises an older repository to version 3', async () => {
+  it('written through the uploader, read back through the index; the first chunked tree raises an older repository to the current version', async () => {
     const { primitives } = await loadPrimitives(policy);
     const backend = new MemoryBackend('tree-stream');
     const init = await Repository.init(backend, primitives, PASSWORD, { kdf: KDF });
-    expect(init.config.version).toBe(3);
+    expect(init.config.version).toBe(REPO_VERSION);
     await backend.save('config', seal(primitives, init.keys, encodeConfig({ ...init.config, version: 2 }), { suite: init.suite, zstdLevel: null }));
     const repo = await Repository.open(backend, primitives, PASSWORD);
     expect(repo.config.version).toBe(2);
@@ -249,7 +249,7 @@ describe(`chunked trees in a real repository (${policy})`, () => {
     const nodes = names(12_000);
     const big = await write(store, nodes);
     await uploader.flush();
-    expect((await Repository.open(backend, primitives, PASSWORD)).config.version).toBe(3);
+    expect((await Repository.open(backend, primitives, PASSWORD)).config.version).toBe(REPO_VERSION);
     const fresh = await Repository.open(backend, primitives, PASSWORD);
     const idx = await fresh.loadIndex();
     expect(await collectTree(fresh, idx, big)).toEqual(nodes);

@@ -5,6 +5,7 @@
 import { FormatError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, decodeTreeBlob, encodeChunkList, encodeNode, encodeNodeList, type TreeBlob, type TreeNode, TREE_WRAPPER_BYTES } from '../format/tree.js';
+import { isWellFormed } from '../fs/names.js';
 import { isChunkBoundaryName, TREE_CHUNK_MAX_BYTES, TREE_CHUNK_MAX_ENTRIES, TREE_CHUNK_MIN_ENTRIES } from '../format/tree-chunks.js';
 import type { BlobIndex } from './blob-index.js';
 import type { Repository } from './repository.js';
@@ -74,11 +75,15 @@ export async function collectTree(repo: Repository, index: BlobIndex, treeId: Bl
 export interface TreeStore {
   /** Stores a tree blob (or only computes its id, in a dry run) and returns the id. */
   save(bytes: Uint8Array): Promise<BlobId>;
-  /** Runs once before the first chunk of a chunked directory is saved (raises the config's version). */
+  /**
+   * Runs before the first tree blob that needs a newer format is saved, and raises the config's
+   * version: the first chunk of a chunked directory (3), and the first entry whose name or link
+   * target is not UTF-8 (4), which an older engine would restore with U+FFFD (FORMAT.md "Versions").
+   */
   beforeChunked(): Promise<void>;
 }
 
-/** A TreeStore's `beforeChunked` for a repository: raises its config to version 3, once per process. */
+/** A TreeStore's `beforeChunked` for a repository: raises its config to the current version, once per process. */
 export function chunkedTreeGuard(repo: Repository): () => Promise<void> {
   let done: Promise<unknown> | null = null;
   return async () => {
@@ -102,6 +107,7 @@ export class TreeWriter {
   private chunks: BlobId[] | null = null;
   private last: string | null = null;
   private finished = false;
+  private byteNames = false;
 
   constructor(store: TreeStore) {
     this.store = store;
@@ -117,6 +123,11 @@ export class TreeWriter {
       throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: entries "${this.last}" and "${node.name}" are out of order or repeated`);
     }
     this.last = node.name;
+    if (!this.byteNames && (!isWellFormed(node.name) || (node.linkTarget !== undefined && !isWellFormed(node.linkTarget)))) {
+      // Before this entry can reach any saved blob: version 4 (names as bytes).
+      this.byteNames = true;
+      await this.store.beforeChunked();
+    }
     const enc = encodeNode(node);
     const cut = isChunkBoundaryName(node.name);
     if (this.chunks === null) {

@@ -11,6 +11,7 @@ import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { BlobId } from '../../src/format/ids.js';
 import { packName } from '../../src/repository/layout.js';
+import { REPO_VERSION } from '../../src/format/config.js';
 import { Repository } from '../../src/repository/repository.js';
 import { loadTreeBlob } from '../../src/repository/tree-stream.js';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
@@ -82,7 +83,7 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
     expect(b1.json?.peakRssBytes as number).toBeLessThan(256 * MiB);
     const { chunks } = await chunksOf(repo, 'big');
     expect(chunks.length).toBeGreaterThan(N / 4096);
-    expect((await openRepo(repo)).config.version).toBe(3);
+    expect((await openRepo(repo)).config.version).toBe(REPO_VERSION);
 
     const target = join(work, 'restored');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target, '--json', '--mem-budget', '256M'], { native });

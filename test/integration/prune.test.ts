@@ -15,6 +15,7 @@ import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { BlobId } from '../../src/format/ids.js';
 import { DATA_PREFIX } from '../../src/repository/layout.js';
+import { REPO_VERSION } from '../../src/format/config.js';
 import { Repository } from '../../src/repository/repository.js';
 import { ENGINE_BIN, TEST_PASSWORD, currentNative, runEngine } from '../support/cli.js';
 import { compareTrees, makeTree } from '../support/tree.js';
@@ -195,7 +196,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     const { seal } = await import('../../src/crypto/envelope.js');
     const { encodeConfig } = await import('../../src/format/config.js');
     const lib = await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD));
-    expect(lib.config.version).toBe(3);
+    expect(lib.config.version).toBe(REPO_VERSION);
     // What an engine of format version 1 wrote.
     await lib.backend.save('config', seal(primitives, lib.keys, encodeConfig({ ...lib.config, version: 1 }), { suite: lib.suite, zstdLevel: null }));
     const version = async (): Promise<number> => (await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD))).config.version;
@@ -206,7 +207,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     expect((await runEngine(['backup', '--repo', repo, src], { native })).code).toBe(0);
     expect(await version()).toBe(1);
     expect((await runEngine(['forget', '--repo', repo, String(b1.json?.snapshotId), '--prune', '--max-unused', '0%'], { native })).code).toBe(0);
-    expect(await version()).toBe(3);
+    expect(await version()).toBe(REPO_VERSION);
     await expectCheckPasses(repo);
   });
 

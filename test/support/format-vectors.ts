@@ -9,7 +9,8 @@ import { deriveRepoKeys } from '../../src/crypto/keys.js';
 import { BlobType, type BlobId, type PackId } from '../../src/format/ids.js';
 import { encodeIndex } from '../../src/format/index-file.js';
 import { encodePackHeader } from '../../src/format/pack.js';
-import { encodeTree, type TreeNode } from '../../src/format/tree.js';
+import { decodeTree, encodeTree, type TreeNode } from '../../src/format/tree.js';
+import { decodeName, encodeName } from '../../src/fs/names.js';
 import { fnv1a32 } from '../../src/format/tree-chunks.js';
 import { TreeWriter } from '../../src/repository/tree-stream.js';
 
@@ -55,6 +56,20 @@ async function chunkedVector(p: Primitives, blobIdKey: Uint8Array): Promise<{ li
   return { list, sizes, id };
 }
 
+/**
+ * The byte-names vector (version 4): a symlink `link` → `d\xfe/x\xff`, and fifos `x\xef\xbf\xbd`
+ * (U+FFFD, valid UTF-8) and `x\xff` (not UTF-8), the two names a lossy decoder confuses.
+ */
+export function vectorByteNames(): TreeNode[] {
+  const meta = { mode: 0o644, mtimeNs: '1700000000000000000', ctimeNs: '1700000000000000000', uid: 0, gid: 0, deviceId: '1', links: 1 };
+  const bytes = (...b: number[]): string => decodeName(Uint8Array.from(b));
+  return [
+    { name: bytes(0x78, 0xff), type: 'fifo', ...meta, inode: '3' },
+    { name: bytes(0x78, 0xef, 0xbf, 0xbd), type: 'fifo', ...meta, inode: '2' },
+    { name: 'link', type: 'symlink', ...meta, mode: 0o777, inode: '1', linkTarget: bytes(0x64, 0xfe, 0x2f, 0x78, 0xff) },
+  ];
+}
+
 export async function computeVectors(p: Primitives): Promise<Record<string, unknown>> {
   const master = seq(32);
   const keys = deriveRepoKeys(p.blake3, master);
@@ -70,6 +85,8 @@ export async function computeVectors(p: Primitives): Promise<Record<string, unkn
   const idA = hex(p.blake3.keyedHash(keys.blobId, payload)) as BlobId;
   const idB = hex(p.blake3.keyedHash(keys.blobId, new Uint8Array(0))) as BlobId;
   const chunked = await chunkedVector(p, keys.blobId);
+  const byteNamesTree = encodeTree({ nodes: vectorByteNames() });
+  const byteNamesBack = decodeTree(byteNamesTree, 'vector').nodes;
   const wrap = await p.argon2id.derive(new TextEncoder().encode('password'), seq(16), { t: 2, mKiB: 64, p: 1 }, 32);
   return {
     masterKey: hex(master),
@@ -107,5 +124,9 @@ export async function computeVectors(p: Primitives): Promise<Record<string, unkn
     chunkedDirectoryChunkSizes: chunked.sizes,
     chunkedDirectoryChunkList: chunked.list,
     chunkedDirectoryTreeId: chunked.id,
+    treeWithByteNames: new TextDecoder().decode(byteNamesTree),
+    treeWithByteNamesId: hex(p.blake3.keyedHash(keys.blobId, byteNamesTree)),
+    // What a reader makes of it: each name's and the target's bytes, in hex, in tree order.
+    treeWithByteNamesDecoded: byteNamesBack.map((n) => [encodeName(n.name).toString('hex'), ...(n.linkTarget !== undefined ? [encodeName(n.linkTarget).toString('hex')] : [])]),
   };
 }
