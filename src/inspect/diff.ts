@@ -8,7 +8,7 @@ import { compareNames, type TreeNode } from '../format/tree.js';
 export type Change = 'added' | 'removed' | 'modified' | 'type' | 'metadata';
 
 export interface Difference {
-  /** From the root of the snapshots, with '/' separators; folders end with '/'. */
+  /** From the root of the snapshots, with '/' separators; folders end with '/'. Names as stored (escaped form): displayName before printing. */
   readonly path: string;
   readonly change: Change;
 }

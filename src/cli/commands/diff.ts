@@ -1,4 +1,5 @@
 import type { BlobId } from '../../format/ids.js';
+import { displayName } from '../../fs/names.js';
 import { type Change, diffTrees } from '../../inspect/diff.js';
 import { treeEntries } from '../../repository/tree-stream.js';
 import type { GlobalOptions } from '../context.js';
@@ -17,8 +18,10 @@ export async function diffCommand(refA: string, refB: string, flags: GlobalOptio
   const load = (id: BlobId) => treeEntries(repo, index, id);
   for await (const d of diffTrees(load, a.snapshot.tree, b.snapshot.tree)) {
     counts[d.change]++;
-    if (out.json) out.data({ message_type: 'change', ...d });
-    else out.result(`${MARK[d.change]} ${d.path}`);
+    // Escaped (displayName), as `ls` prints names: a newline in a name cannot forge a line.
+    const path = displayName(d.path);
+    if (out.json) out.data({ message_type: 'change', ...d, path });
+    else out.result(`${MARK[d.change]} ${path}`);
   }
   if (out.json) out.data({ message_type: 'summary', from: a.id, to: b.id, ...counts });
   else out.info(`${a.id.slice(0, 8)} -> ${b.id.slice(0, 8)}: ${counts.added} added, ${counts.removed} removed, ${counts.modified} modified, ${counts.type} changed type, ${counts.metadata} with only metadata changed`);

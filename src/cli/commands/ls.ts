@@ -1,4 +1,5 @@
 import type { BlobId } from '../../format/ids.js';
+import { displayName } from '../../fs/names.js';
 import type { TreeNode } from '../../format/tree.js';
 import type { BlobIndex } from '../../repository/blob-index.js';
 import type { Repository } from '../../repository/repository.js';
@@ -14,11 +15,15 @@ export async function lsCommand(ref: string, flags: GlobalOptions, out: Output):
   const { id, snapshot } = await repo.resolveSnapshot(ref);
   if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}`);
+  // Names and targets printed escaped (displayName): a byte that is not UTF-8 as `\xff`, a newline
+  // as `\n`, so every name prints apart and none forges a second line, in JSON as in text.
   await walk(repo, index, snapshot.tree, '', (path, node) => {
+    const shown = `/${displayName(path)}`;
+    const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
     if (out.json) {
-      out.data({ message_type: 'node', path: `/${path}`, type: node.type, mode: node.mode, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(node.linkTarget !== undefined ? { linkTarget: node.linkTarget } : {}) });
+      out.data({ message_type: 'node', path: shown, type: node.type, mode: node.mode, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}) });
     } else {
-      out.result(`/${path}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${node.linkTarget}` : ''}`);
+      out.result(`${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`);
     }
   });
   return 0;

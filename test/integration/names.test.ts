@@ -1,0 +1,109 @@
+// File names are bytes (issue 12 point 2, FORMAT.md "Names"), through the real CLI: names that
+// are not UTF-8, two names a lossy decoder confuses (`x\xff` beside `x\xef\xbf\xbd`) in one folder,
+// a folder whose name is not UTF-8, a symlink target that is not UTF-8 and a name with a newline
+// are backed up with exit 0 (not "vanished", exit 3; not a collision, exit 4), restored byte for
+// byte, and printed escaped by `ls`, `ls --json` and `diff`, one line per entry.
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPrimitives } from '../../native-bindings/index.js';
+import { LocalBackend } from '../../src/backend/local/local-backend.js';
+import { REPO_VERSION } from '../../src/format/config.js';
+import { Repository } from '../../src/repository/repository.js';
+import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+
+const native = currentNative();
+const b = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+const under = (dir: string, ...parts: (string | number[])[]): Buffer => b(dir, '/', ...parts);
+
+/** Every entry under `root`, by the hex of its relative path's bytes: type, and contents or target as hex. */
+async function byteTree(root: Buffer, rel: Buffer = Buffer.alloc(0), out = new Map<string, string>()): Promise<Map<string, string>> {
+  const dir = rel.length > 0 ? b([...root], '/', [...rel]) : root;
+  for (const name of await readdir(dir, { encoding: 'buffer' })) {
+    const relName = rel.length > 0 ? b([...rel], '/', [...name]) : name;
+    const full = b([...root], '/', [...relName]);
+    const st = await lstat(full);
+    if (st.isDirectory()) {
+      out.set(relName.toString('hex'), 'dir');
+      await byteTree(root, relName, out);
+    } else if (st.isSymbolicLink()) out.set(relName.toString('hex'), `symlink ${(await readlink(full, { encoding: 'buffer' })).toString('hex')}`);
+    else out.set(relName.toString('hex'), `file ${(await readFile(full)).toString('hex')}`);
+  }
+  return out;
+}
+
+describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
+  let work: string;
+  let src: string;
+  let repo: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'engine-names-'));
+    src = join(work, 'src');
+    repo = join(work, 'repo');
+    await mkdir(src);
+    await writeFile(under(src, 'x', [0xff]), 'not UTF-8\n');
+    await writeFile(under(src, 'x', [0xef, 0xbf, 0xbd]), 'U+FFFD\n');
+    await writeFile(under(src, 'caf', [0xe9]), 'Latin-1\n');
+    await writeFile(under(src, 'new\nline'), 'a newline in the name\n');
+    await mkdir(under(src, 'd', [0xfe]));
+    await writeFile(under(src, 'd', [0xfe], '/inner', [0xe9]), 'inside a folder whose name is not UTF-8\n');
+    await writeFile(under(src, 'd', [0xfe], '/plain.txt'), 'plain\n');
+    await symlink(b('d', [0xfe], '/inner', [0xe9]), under(src, 'link'));
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('backup keeps every name (exit 0, nothing vanished, no collision) and the repository is of the current version', async () => {
+    const backup = await runEngine(['backup', '--repo', repo, '--json', src], { native });
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stderr).not.toMatch(/vanished|warning/);
+    expect(backup.json?.filesNew).toBe(6);
+    const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
+    expect((await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD))).config.version).toBe(REPO_VERSION);
+  });
+
+  it('ls prints every name escaped, one line each, in byte order; --json too', async () => {
+    const ls = await runEngine(['ls', 'latest', '--repo', repo], { native });
+    expect(ls.code, ls.stderr).toBe(0);
+    const lines = ls.stdout.split('\n').filter((l) => l.startsWith('/src'));
+    expect(lines).toEqual(['/src/', '/src/caf\\xe9', '/src/d\\xfe/', '/src/d\\xfe/inner\\xe9', '/src/d\\xfe/plain.txt', '/src/link -> d\\xfe/inner\\xe9', '/src/new\\nline', '/src/x\ufffd', '/src/x\\xff']);
+    // The newline did not make a line of its own.
+    expect(ls.stdout.split('\n')).not.toContain('line');
+
+    const json = await runEngine(['ls', 'latest', '--repo', repo, '--json'], { native });
+    expect(json.code, json.stderr).toBe(0);
+    const nodes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; linkTarget?: string }).filter((n) => n.message_type === 'node');
+    expect(nodes.map((n) => n.path)).toEqual(['/src', '/src/caf\\xe9', '/src/d\\xfe', '/src/d\\xfe/inner\\xe9', '/src/d\\xfe/plain.txt', '/src/link', '/src/new\\nline', '/src/x\ufffd', '/src/x\\xff']);
+    expect(nodes.find((n) => n.path === '/src/link')?.linkTarget).toBe('d\\xfe/inner\\xe9');
+  });
+
+  it('diff prints added names escaped', async () => {
+    await writeFile(under(src, 'y', [0xfd], '\nz'), 'new\n');
+    const second = await runEngine(['backup', '--repo', repo, '--json', src], { native });
+    expect(second.code, second.stderr).toBe(0);
+    const snaps = JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json'], { native })).stdout) as { id: string }[];
+    expect(snaps).toHaveLength(2);
+    const diff = await runEngine(['diff', snaps[0]!.id, snaps[1]!.id, '--repo', repo], { native });
+    expect(diff.code, diff.stderr).toBe(0);
+    const lines = diff.stdout.split('\n');
+    expect(lines.filter((l) => l.startsWith('+ ') || l.startsWith('- '))).toEqual(['+ /src/y\\xfd\\nz']);
+    expect(lines).not.toContain('z');
+    const json = await runEngine(['diff', snaps[0]!.id, snaps[1]!.id, '--repo', repo, '--json'], { native });
+    const changes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; change?: string }).filter((c) => c.message_type === 'change');
+    expect(changes.filter((c) => c.change === 'added').map((c) => c.path)).toEqual(['/src/y\\xfd\\nz']);
+  });
+
+  it('restore recreates every name, target and content byte for byte', async () => {
+    const target = join(work, 'restored');
+    const restore = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
+    expect(restore.code, restore.stderr).toBe(0);
+    const want = await byteTree(Buffer.from(src));
+    expect(want.size).toBe(9);
+    expect(Object.fromEntries(await byteTree(Buffer.from(join(target, 'src'))))).toEqual(Object.fromEntries(want));
+  });
+});
