@@ -4,7 +4,7 @@
 // targets are in the escaped form of src/fs/names.ts: a byte that is not part of valid UTF-8 is a
 // lone surrogate U+DC80..U+DCFF, which JSON.stringify writes as the ASCII escape `\udcXX`.
 import { ErrorCode, FormatError } from '../errors/engine-error.js';
-import { displayName, isEncodableName } from '../fs/names.js';
+import { compareNameBytes, displayName, isEncodableName } from '../fs/names.js';
 import { type BlobId, parseId } from './ids.js';
 
 export const NodeType = ['file', 'dir', 'symlink', 'fifo', 'socket', 'chardev', 'blockdev'] as const;
@@ -34,13 +34,26 @@ export interface TreeNode {
   linkTarget?: string;
   /** Device nodes: the device number. */
   rdev?: string;
+  /** Extended attributes (POSIX ACLs included), sorted by name bytes; absent when there are none. */
+  xattrs?: Xattr[];
 }
+
+/** One extended attribute: its name in the escaped form of names, its value in base64. */
+export interface Xattr {
+  name: string;
+  /** Standard base64 with padding (RFC 4648 section 4), canonical: decoding and encoding gives it back. */
+  value: string;
+}
+
+/** Linux's limits (XATTR_NAME_MAX, XATTR_SIZE_MAX): a decoder refuses anything bigger. */
+export const XATTR_NAME_MAX_BYTES = 255;
+export const XATTR_VALUE_MAX_BYTES = 65536;
 
 export interface Tree {
   nodes: TreeNode[];
 }
 
-const FIELD_ORDER = ['name', 'type', 'mode', 'mtimeNs', 'ctimeNs', 'uid', 'gid', 'deviceId', 'inode', 'links', 'size', 'content', 'subtree', 'linkTarget', 'rdev'] as const;
+const FIELD_ORDER = ['name', 'type', 'mode', 'mtimeNs', 'ctimeNs', 'uid', 'gid', 'deviceId', 'inode', 'links', 'size', 'content', 'subtree', 'linkTarget', 'rdev', 'xattrs'] as const;
 
 const isSurrogate = (u: number): boolean => u >= 0xd800 && u <= 0xdfff;
 
@@ -139,6 +152,10 @@ function byteOrderFrom(a: string, b: string, from: number): number {
 export function encodeNode(n: TreeNode): string {
   const fields: string[] = [];
   for (const key of FIELD_ORDER) {
+    if (key === 'xattrs') {
+      if (n.xattrs !== undefined && n.xattrs.length > 0) fields.push(`"xattrs":${encodeXattrs(n.xattrs)}`);
+      continue;
+    }
     const v = n[key];
     if (v !== undefined) fields.push(`${JSON.stringify(key)}:${JSON.stringify(v)}`);
   }
@@ -219,6 +236,7 @@ export function decodeTreeBlob(bytes: Uint8Array, what: string): TreeBlob {
     if (o.subtree !== undefined) node.subtree = parseId<BlobId>(str('subtree'), `${what}: node ${i} subtree`);
     if (o.linkTarget !== undefined) node.linkTarget = str('linkTarget');
     if (o.rdev !== undefined) node.rdev = str('rdev');
+    if (o.xattrs !== undefined) node.xattrs = decodeXattrs(o.xattrs, `${what}: node ${i}`);
     if (node.name === '' || node.name === '.' || node.name === '..' || node.name.includes('/') || node.name.includes('\0')) {
       fail(what, `node ${i}: unsafe name ${JSON.stringify(node.name)}`);
     }
@@ -248,4 +266,51 @@ function decodeChunkList(raw: unknown, what: string): BlobId[] {
 /** The canonical chunk list of a directory stored in several tree blobs. */
 export function encodeChunkList(chunks: readonly BlobId[]): Uint8Array {
   return new TextEncoder().encode(`{"chunks":[${chunks.map((c) => JSON.stringify(c)).join(',')}]}`);
+}
+
+/**
+ * The canonical JSON of a node's xattrs: sorted by name bytes, each `{"name":...,"value":...}` in
+ * that key order, whatever order or key order the caller built them in. Throws on a name twice.
+ */
+function encodeXattrs(list: readonly Xattr[]): string {
+  const sorted = [...list].sort((a, b) => compareNameBytes(a.name, b.name));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i - 1]!.name === sorted[i]!.name) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: xattr "${displayName(sorted[i]!.name)}" twice`);
+  }
+  return `[${sorted.map((x) => `{"name":${JSON.stringify(x.name)},"value":${JSON.stringify(x.value)}}`).join(',')}]`;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Refuses anything encodeXattrs would not have written, or that Linux could not hold. */
+function decodeXattrs(raw: unknown, what: string): Xattr[] {
+  if (!Array.isArray(raw) || raw.length === 0) fail(what, '"xattrs" is not a non-empty list');
+  const out: Xattr[] = raw.map((r: unknown, j: number) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) fail(what, `xattr ${j} is not an object`);
+    const keys = Object.keys(r);
+    const { name, value } = r as { name?: unknown; value?: unknown };
+    if (keys.length !== 2 || typeof name !== 'string' || typeof value !== 'string') fail(what, `xattr ${j} is not {"name":string,"value":string}`);
+    if (name === '' || name.includes('\0') || !isEncodableName(name)) fail(what, `xattr ${j}: bad name ${JSON.stringify(name)}`);
+    if (escapedByteLength(name) > XATTR_NAME_MAX_BYTES) fail(what, `xattr ${j}: name longer than ${XATTR_NAME_MAX_BYTES} bytes`);
+    // Cheap length bound before the regular expression and the decode.
+    if (value.length > Math.ceil(XATTR_VALUE_MAX_BYTES / 3) * 4 || !BASE64.test(value)) fail(what, `xattr "${displayName(name)}": value is not canonical base64 of at most ${XATTR_VALUE_MAX_BYTES} bytes`);
+    const bytes = Buffer.from(value, 'base64');
+    if (bytes.length > XATTR_VALUE_MAX_BYTES || bytes.toString('base64') !== value) fail(what, `xattr "${displayName(name)}": value is not canonical base64 of at most ${XATTR_VALUE_MAX_BYTES} bytes`);
+    return { name, value };
+  });
+  for (let j = 1; j < out.length; j++) {
+    if (compareNameBytes(out[j - 1]!.name, out[j]!.name) >= 0) fail(what, `xattrs "${displayName(out[j - 1]!.name)}" and "${displayName(out[j]!.name)}" are out of order or repeated`);
+  }
+  return out;
+}
+
+/** The bytes an escaped name stands for (an escaped byte counts 1, not the 3 of U+FFFD in UTF-8). */
+function escapedByteLength(s: string): number {
+  let n = Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    const paired = i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff;
+    if (u >= 0xdc80 && u <= 0xdcff && !paired) n -= 2;
+  }
+  return n;
 }

@@ -70,6 +70,37 @@ export function vectorByteNames(): TreeNode[] {
   ];
 }
 
+/** POSIX ACL xattr (linux/posix_acl_xattr.h): version 2, then u16 tag, u16 perm, u32 id per entry. */
+function aclXattr(entries: [number, number, number][]): string {
+  const b = Buffer.alloc(4 + 8 * entries.length);
+  b.writeUInt32LE(2, 0);
+  entries.forEach(([tag, perm, id], i) => {
+    b.writeUInt16LE(tag, 4 + 8 * i);
+    b.writeUInt16LE(perm, 6 + 8 * i);
+    b.writeUInt32LE(id, 8 + 8 * i);
+  });
+  return b.toString('base64');
+}
+
+/**
+ * The xattrs vector: a directory with a default ACL (user::rwx group::r-x other::r-x) and an empty
+ * user.a; a file whose xattrs are given out of order, one name not UTF-8 (`user.\xff`).
+ */
+export function vectorXattrs(subtree: BlobId): TreeNode[] {
+  const meta = { mtimeNs: '1700000000123456789', ctimeNs: '1700000000123456789', uid: 0, gid: 0, deviceId: '1' };
+  return [
+    { name: 'f', type: 'file', mode: 0o644, ...meta, inode: '2', links: 1, size: 0, content: [], xattrs: [
+      { name: 'user.\udcff', value: Buffer.from([0, 255]).toString('base64') },
+      { name: 'security.selinux', value: Buffer.from('system_u:object_r:user_home_t:s0\0').toString('base64') },
+      { name: 'user.a', value: Buffer.from('v').toString('base64') },
+    ] },
+    { name: 'd', type: 'dir', mode: 0o755, ...meta, inode: '1', links: 2, subtree, xattrs: [
+      { name: 'system.posix_acl_default', value: aclXattr([[0x01, 7, 0xffffffff], [0x04, 5, 0xffffffff], [0x20, 5, 0xffffffff]]) },
+      { name: 'user.a', value: '' },
+    ] },
+  ];
+}
+
 export async function computeVectors(p: Primitives): Promise<Record<string, unknown>> {
   const master = seq(32);
   const keys = deriveRepoKeys(p.blake3, master);
@@ -87,6 +118,7 @@ export async function computeVectors(p: Primitives): Promise<Record<string, unkn
   const chunked = await chunkedVector(p, keys.blobId);
   const byteNamesTree = encodeTree({ nodes: vectorByteNames() });
   const byteNamesBack = decodeTree(byteNamesTree, 'vector').nodes;
+  const xattrsTree = encodeTree({ nodes: vectorXattrs(idB) });
   const wrap = await p.argon2id.derive(new TextEncoder().encode('password'), seq(16), { t: 2, mKiB: 64, p: 1 }, 32);
   return {
     masterKey: hex(master),
@@ -128,5 +160,7 @@ export async function computeVectors(p: Primitives): Promise<Record<string, unkn
     treeWithByteNamesId: hex(p.blake3.keyedHash(keys.blobId, byteNamesTree)),
     // What a reader makes of it: each name's and the target's bytes, in hex, in tree order.
     treeWithByteNamesDecoded: byteNamesBack.map((n) => [encodeName(n.name).toString('hex'), ...(n.linkTarget !== undefined ? [encodeName(n.linkTarget).toString('hex')] : [])]),
+    treeWithXattrs: new TextDecoder().decode(xattrsTree),
+    treeWithXattrsId: hex(p.blake3.keyedHash(keys.blobId, xattrsTree)),
   };
 }
