@@ -5,7 +5,7 @@
 import { FormatError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, decodeTreeBlob, encodeChunkList, encodeNode, encodeNodeList, type TreeBlob, type TreeNode, TREE_WRAPPER_BYTES } from '../format/tree.js';
-import { isWellFormed } from '../fs/names.js';
+import { displayName, isWellFormed } from '../fs/names.js';
 import { isChunkBoundaryName, TREE_CHUNK_MAX_BYTES, TREE_CHUNK_MAX_ENTRIES, TREE_CHUNK_MIN_ENTRIES } from '../format/tree-chunks.js';
 import type { BlobIndex } from './blob-index.js';
 import type { Repository } from './repository.js';
@@ -49,7 +49,7 @@ export async function* treeEntries(repo: Repository, index: BlobIndex, treeId: B
     const nodes = await next;
     if (i + 1 < chunks.length) next = fetch(i + 1);
     if (last !== null && compareNames(last, nodes[0]!.name) >= 0) {
-      throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree ${treeId}: chunk ${chunks[i]} starts with "${nodes[0]!.name}", not after "${last}" that ends the chunk before it`, { details: { blobId: chunks[i] } });
+      throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree ${treeId}: chunk ${chunks[i]} starts with "${displayName(nodes[0]!.name)}", not after "${displayName(last)}" that ends the chunk before it`, { details: { blobId: chunks[i] } });
     }
     last = nodes[nodes.length - 1]!.name;
     yield* nodes;
@@ -120,7 +120,7 @@ export class TreeWriter {
   async add(node: TreeNode): Promise<void> {
     if (this.finished) throw new Error('TreeWriter: add after finish');
     if (this.last !== null && compareNames(this.last, node.name) >= 0) {
-      throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: entries "${this.last}" and "${node.name}" are out of order or repeated`);
+      throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: entries "${displayName(this.last)}" and "${displayName(node.name)}" are out of order or repeated`);
     }
     this.last = node.name;
     if (!this.byteNames && (!isWellFormed(node.name) || (node.linkTarget !== undefined && !isWellFormed(node.linkTarget)))) {
