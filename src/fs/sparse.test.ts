@@ -86,6 +86,11 @@ describe.each(['auto', 'off'] as const)('sparse files (ENGINE_POSIX=%s)', async 
       const dataBlocks = 4096 * 2 + MiB + 1000;
       expect(reader.holeBytes).toBe(seeks ? size - dataBlocks : 0);
       expect(await reader.readAt(buf, 10, size)).toBe(0);
+      // grown since: the reader reads on past the size it was given, as a plain read would
+      writeSync(fd, Buffer.from('more'), 0, 4, size + 4096);
+      const tail = Buffer.alloc(8192, 0xee);
+      expect(await reader.readAt(tail, tail.length, size)).toBe(4100);
+      expect(tail.subarray(0, 4100).equals(Buffer.concat([Buffer.alloc(4096), Buffer.from('more')]))).toBe(true);
     } finally {
       closeSync(fd);
     }

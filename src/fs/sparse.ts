@@ -72,24 +72,28 @@ export class HoleSkippingReader {
   }
 
   /**
-   * Fills buf[0, length) with the file's bytes at `position` (positions must not go backwards
-   * between calls). Returns how many bytes were filled: less than length only at the end of file.
+   * Fills buf[0, length) with the file's bytes at `position`; positions must not go backwards
+   * between calls. Returns how many bytes were filled: less than length only at the end of the
+   * file. Below `size` holes are zero-filled unread; from `size` on it reads plainly, so a file
+   * that grew since its size was taken reads to its new end, as a plain read would (and a caller
+   * comparing sizes and mtimes before and after tells a file that changed meanwhile).
    */
   async readAt(buf: Uint8Array, length: number, position: number): Promise<number> {
-    const want = Math.min(length, Math.max(0, this.size - position));
-    if (this.regions === null) return this.readFully(buf, 0, want, position);
+    if (this.regions === null) return this.readFully(buf, 0, length, position);
     let done = 0;
-    while (done < want) {
+    while (done < length) {
       const at = position + done;
+      if (at >= this.size) return done + (await this.readFully(buf, done, length - done, at));
+      const end = Math.min(position + length, this.size);
       const region = this.regionAtOrAfter(at);
-      const holeEnd = region === undefined ? position + want : Math.min(region.offset, position + want);
+      const holeEnd = region === undefined ? end : Math.min(region.offset, end);
       if (holeEnd > at) {
         buf.fill(0, done, done + (holeEnd - at));
         this.holeBytes += holeEnd - at;
         done += holeEnd - at;
         continue;
       }
-      const n = Math.min(region!.offset + region!.length, position + want) - at;
+      const n = Math.min(region!.offset + region!.length, end) - at;
       const got = await this.readFully(buf, done, n, at);
       done += got;
       if (got < n) return done; // the file shrank: what was read is all there is
