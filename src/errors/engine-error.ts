@@ -23,6 +23,8 @@ export const ErrorCode = {
   INTERNAL: 'E_INTERNAL',
   /** The local index cache failed a check (rebuilt on the next run; nothing in the repository is wrong). */
   CACHE: 'E_CACHE',
+  /** A retention policy refused: it would remove every snapshot of a group (a --keep-tag that matches none). Exit 1. */
+  POLICY: 'E_POLICY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -18,7 +18,7 @@
 // update lock; files are replaced by rename and removed only while no one can be opening them,
 // and a process keeps reading the runs it opened even after another replaced them.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, fsyncSync, renameSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, fsyncSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobId, IndexId, PackId } from '../format/ids.js';
 import type { IndexFile } from '../format/index-file.js';
@@ -27,6 +27,8 @@ import { collectNow, noteDropped } from '../util/gc.js';
 import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
 import { indexName } from '../repository/layout.js';
 import { type Repository, withIndexRepairHint } from '../repository/repository.js';
+import { mkdirpSync } from '../backend/local/mkdirp.js';
+import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import { CacheDamagedError } from './errors.js';
 import { IndexRun } from './index-run.js';
 import { PageCache } from './page-cache.js';
@@ -92,7 +94,15 @@ export class DiskIndex implements BlobIndex {
 
   static async open(repo: Repository, opts: DiskIndexOptions): Promise<DiskIndex> {
     const started = performance.now();
-    mkdirSync(join(opts.dir, 'tmp'), { recursive: true, mode: 0o700 });
+    try {
+      mkdirpSync(join(opts.dir, 'tmp'));
+    } catch (err) {
+      // Not a cache damage: the folder given cannot be made (--cache-dir under /proc, a file...).
+      throw new EngineError(ErrorCode.CACHE, `cannot create the local index cache folder ${opts.dir}: ${err instanceof Error ? err.message : String(err)}`, {
+        hint: 'give --cache-dir (or XDG_CACHE_HOME) a folder engine can write to, or run with --no-cache',
+        cause: err,
+      });
+    }
     const mac: MacFn = (data) => repo.p.blake3.keyedHash(repo.keys.indexCache, data);
     const repoId = Buffer.from(repo.config.id, 'hex');
     const cache = new PageCache(opts.pageCacheBytes);

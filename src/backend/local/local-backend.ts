@@ -4,11 +4,12 @@
 // Files are created 0600 and folders 0700: a repository holds only ciphertext, but its layout and
 // sizes are still nobody else's business.
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { EngineError, ErrorCode } from '../../errors/engine-error.js';
 import { notFound, throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
+import { mkdirp } from './mkdirp.js';
 
 const TEMP_PREFIX = '.tmp-';
 
@@ -35,24 +36,45 @@ export class LocalBackend implements Backend {
 
   private wrap(err: unknown, name: string, op: string): EngineError {
     const code = errCode(err);
+    // The repository path, or a folder in it, is a file: nothing to retry (it is no network fault).
+    if (code === 'ENOTDIR' && this.rootIsFile()) return notARepository(this.root, err);
     if (code === 'ENOENT') return notFound(this.location, name, err);
     const msg = `${op} "${name}" in ${this.location}: ${err instanceof Error ? err.message : String(err)}`;
     if (code === 'ENOSPC') return new EngineError(ErrorCode.BACKEND_PERMANENT, msg, { hint: 'the disk holding the repository is full; free space and run the command again (nothing stored so far is lost)', cause: err });
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new EngineError(ErrorCode.BACKEND_PERMANENT, msg, { hint: 'check the permissions of the repository folder', cause: err });
+    if (code === 'ENOTDIR') return new EngineError(ErrorCode.BACKEND_PERMANENT, msg, { hint: `a file stands where ${this.root} has a folder: move it away`, cause: err });
     return new EngineError(ErrorCode.BACKEND_TRANSIENT, msg, { cause: err });
+  }
+
+  private rootIsFile(): boolean {
+    try {
+      return !statSync(this.root).isDirectory();
+    } catch {
+      return false;
+    }
   }
 
   async rootExists(): Promise<boolean> {
     try {
-      return (await fsp.stat(this.root)).isDirectory();
+      if (!(await fsp.stat(this.root)).isDirectory()) throw notARepository(this.root);
+      return true;
     } catch (err) {
       if (errCode(err) === 'ENOENT') return false;
+      if (err instanceof EngineError) throw err;
       throw this.wrap(err, '.', 'stat');
     }
   }
 
   async createRoot(): Promise<void> {
-    await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
+    try {
+      await mkdirp(this.root);
+    } catch (err) {
+      // A path that cannot hold a folder (/proc, a file on the way): the location given is wrong.
+      throw new EngineError(ErrorCode.USAGE, `cannot create the repository folder ${this.root}: ${err instanceof Error ? err.message : String(err)}`, {
+        hint: 'give --repo (or ENGINE_REPOSITORY) a folder on a disk engine can write to',
+        cause: err,
+      });
+    }
     const entries = await fsp.readdir(this.root);
     if (entries.length > 0) throw new EngineError(ErrorCode.REPO_EXISTS, `${this.root} is not empty`, { hint: 'choose an empty or new folder for `engine init`' });
     await fsp.chmod(this.root, 0o700);
@@ -60,7 +82,7 @@ export class LocalBackend implements Backend {
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
-    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdirp(dir);
     this.knownDirs.add(dir);
   }
 
@@ -166,6 +188,17 @@ export class LocalBackend implements Backend {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The repository path names a file: every command stops at once (exit 10, as for a missing
+ * repository) instead of retrying as if the storage were unreachable.
+ */
+function notARepository(root: string, cause?: unknown): EngineError {
+  return new EngineError(ErrorCode.REPO_NOT_FOUND, `not a repository: ${root} is a file`, {
+    hint: 'check --repo / ENGINE_REPOSITORY: a repository is a folder (`engine init` creates one)',
+    ...(cause ? { cause } : {}),
+  });
 }
 
 /** fsync of a folder makes a rename in it durable; some filesystems refuse it, which is harmless. */

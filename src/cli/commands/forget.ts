@@ -77,6 +77,7 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
     decisions = [{ group: {}, keep: all.filter((s) => !chosen.has(s.id)).map((s) => ({ id: s.id, reasons: ['not named'] })), remove: [...chosen] }];
   } else {
     decisions = applyPolicy(all.map(({ id, snapshot: s }) => ({ id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags })), policy, groupBy);
+    refuseEmptiedGroups(decisions, policy, all.map((s) => s.snapshot.tags ?? []));
   }
   const byId = new Map(all.map((s) => [s.id as string, s.snapshot]));
   const remove = decisions.flatMap((d) => d.remove);
@@ -117,4 +118,24 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
     reportPrune(stats, false, (systemClock.monotonicMs() - started) / 1000, out);
   }
   return 0;
+}
+
+/**
+ * Only --keep-tag can leave a group with no snapshot (every count keeps the newest, --keep-within
+ * counts back from it): a tag misspelt, or one that group never had, would remove all of it. As
+ * restic does since 0.17, forget refuses then (exit 1, E_POLICY), naming the tag and the group;
+ * nothing is removed. To remove a whole group on purpose, name its snapshots: `engine forget ID...`.
+ */
+function refuseEmptiedGroups(decisions: readonly GroupDecision[], policy: RetentionPolicy, tagsOfAll: readonly (readonly string[])[]): void {
+  const tags = policy.tags ?? [];
+  if (tags.length === 0) return;
+  const emptied = decisions.filter((d) => d.keep.length === 0 && d.remove.length > 0);
+  if (emptied.length === 0) return;
+  const present = new Set(tagsOfAll.flat());
+  const unknown = tags.filter((t) => !present.has(t));
+  const label = (d: GroupDecision): string => [d.group.hostname ? `host ${d.group.hostname}` : '', d.group.paths ? `paths ${d.group.paths.join(', ')}` : '', d.group.tags ? `tags ${d.group.tags.join(', ') || '(none)'}` : ''].filter(Boolean).join(', ') || 'all snapshots';
+  const what = unknown.length > 0 ? `--keep-tag ${unknown.map((t) => `"${t}"`).join(', ')} matches no snapshot in the repository` : `--keep-tag ${tags.map((t) => `"${t}"`).join(', ')} matches no snapshot of ${emptied.length === 1 ? 'a group' : `${emptied.length} groups`}`;
+  throw new EngineError(ErrorCode.POLICY, `${what}: this policy would remove every snapshot of ${emptied.map((d) => `${label(d)} (${d.remove.length})`).join('; ')}; nothing was removed`, {
+    hint: 'check the tag (`engine snapshots --json` shows each snapshot\'s tags), or add a rule that keeps something in every group (e.g. --keep-last 1); to remove snapshots on purpose, name them: `engine forget ID...`',
+  });
 }
