@@ -2,7 +2,7 @@
 // nothing else. `caps` says so; callers check it and report what is not kept, once per run.
 import { futimesSync, lutimesSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import type { PosixOps } from './types.js';
+import type { PathLike, PosixOps } from './types.js';
 import { AT_FDCWD } from './types.js';
 import { unsupported } from './errors.js';
 
@@ -17,6 +17,19 @@ export function nsToUtimesSeconds(ns: bigint): number {
   return Number(sec) + (Number(usec) + 0.5) / 1e6;
 }
 
+/**
+ * Node has no *at calls. On Linux /proc/self/fd/<dirfd>/<name> is the same thing: the kernel
+ * resolves the magic link to exactly the directory held open, and lutimes does not follow the last
+ * component (src/fs/dir-handle.ts relies on the same). Elsewhere only absolute paths can be served.
+ */
+function atPath(dirfd: number, path: PathLike): PathLike {
+  const rel = typeof path === 'string' ? !isAbsolute(path) : path[0] !== 0x2f;
+  if (dirfd === AT_FDCWD || !rel) return path;
+  if (process.platform !== 'linux') throw unsupported('utimensat');
+  const dir = `/proc/self/fd/${dirfd}/`;
+  return typeof path === 'string' ? dir + path : Buffer.concat([Buffer.from(dir), path]);
+}
+
 export function nodeFallbackPosix(): PosixOps {
   const none = (syscall: string) => (): never => {
     throw unsupported(syscall);
@@ -28,9 +41,7 @@ export function nodeFallbackPosix(): PosixOps {
       futimesSync(fd, nsToUtimesSeconds(atimeNs), nsToUtimesSeconds(mtimeNs));
     },
     lutimensat(dirfd, path, atimeNs, mtimeNs) {
-      // Node has no *at calls: only a path it can resolve by itself.
-      if (dirfd !== AT_FDCWD && !isAbsolute(path.toString())) throw unsupported('utimensat');
-      lutimesSync(path, nsToUtimesSeconds(atimeNs), nsToUtimesSeconds(mtimeNs));
+      lutimesSync(atPath(dirfd, path), nsToUtimesSeconds(atimeNs), nsToUtimesSeconds(mtimeNs));
     },
     flistxattr: none('flistxattr'),
     fgetxattr: none('fgetxattr'),

@@ -47,6 +47,18 @@ describe.each(['auto', 'off'] as const)('times (ENGINE_POSIX=%s)', async (policy
     expect(lstatSync(target, { bigint: true }).mtimeNs).toBe(before);
   });
 
+  it('sets a symlink\'s times by name under a directory fd', () => {
+    const link = `at-link-${policy}`;
+    symlinkSync('nowhere', join(dir, link));
+    const dfd = openSync(dir, 'r');
+    try {
+      setSymlinkTimes(ops, Buffer.from(link), ATIME, MTIME, undefined, dfd);
+    } finally {
+      closeSync(dfd);
+    }
+    expect(lstatSync(join(dir, link), { bigint: true }).mtimeNs).toBe(exact ? BigInt(MTIME) : micro(MTIME));
+  });
+
   it('sets a directory\'s times on its fd', () => {
     const d = join(dir, `dir-${policy}`);
     mkdirSync(d);

@@ -17,7 +17,8 @@ export function setTimesOnFd(ops: PosixOps, fd: number, atimeNs: TimeNs, mtimeNs
 
 /**
  * Sets the times of a symlink itself (never its target), by path, relative to `dirfd` when the
- * path is relative (AT_FDCWD: the working directory). The fallback needs an absolute path or AT_FDCWD.
+ * path is relative (AT_FDCWD: the working directory). The fallback goes through
+ * /proc/self/fd/<dirfd>/ for a relative path under a dirfd (Linux), else needs an absolute path.
  */
 export function setSymlinkTimes(ops: PosixOps, path: PathLike, atimeNs: TimeNs, mtimeNs: TimeNs, notices?: NotKeptNotices, dirfd: number = AT_FDCWD): TimePrecision {
   ops.lutimensat(dirfd, path, BigInt(atimeNs), BigInt(mtimeNs));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { decodeTree, encodeTree, type TreeNode } from '../format/tree.js';
-import { applySymlinkXattrs, applyXattrs, captureSymlinkXattrs, captureXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT } from './xattrs.js';
+import { applyPathXattrs, applyXattrs, capturePathXattrs, captureXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT } from './xattrs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'engine-xattrs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -118,7 +118,7 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
   it.runIf(kept)('reports, per name, what Linux refuses and applies the rest', () => {
     const link = join(dir, `${policy}-link`);
     symlinkSync('nowhere', link);
-    const failures = applySymlinkXattrs(ops, link, [
+    const failures = applyPathXattrs(ops, link, [
       { name: 'user.refused-on-symlinks', value: 'AA==' },
       { name: 'bogus.namespace', value: 'AA==' },
     ]);
@@ -126,14 +126,31 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
       { name: 'user.refused-on-symlinks', code: 'EPERM' },
       { name: 'bogus.namespace', code: 'ENOTSUP' },
     ]);
-    expect(captureSymlinkXattrs(ops, link)).toEqual({ xattrs: undefined, failures: [] });
+    expect(capturePathXattrs(ops, link)).toEqual({ xattrs: undefined, failures: [] });
+  });
+
+  it.runIf(kept)('by path, for entries not held open: a directory and, under a directory fd, a file through /proc', () => {
+    const d = join(dir, `${policy}-by-path`);
+    mkdirSync(d);
+    writeFileSync(join(d, 'f'), '');
+    expect(applyPathXattrs(ops, d, [{ name: 'user.d', value: 'ZA==' }])).toEqual([]);
+    expect(capturePathXattrs(ops, d).xattrs).toEqual([{ name: 'user.d', value: 'ZA==' }]);
+    const dfd = openSync(d, 'r');
+    try {
+      const at = `/proc/self/fd/${dfd}/f`;
+      expect(applyPathXattrs(ops, at, [{ name: 'user.f', value: 'Zg==' }])).toEqual([]);
+      expect(capturePathXattrs(ops, at).xattrs).toEqual([{ name: 'user.f', value: 'Zg==' }]);
+    } finally {
+      closeSync(dfd);
+    }
+    expect(withFd(join(d, 'f'), (fd) => captureXattrs(ops, fd)).xattrs).toEqual([{ name: 'user.f', value: 'Zg==' }]);
   });
 
   it.runIf(kept && process.getuid?.() === 0)('as root: trusted.* on a symlink itself', () => {
     const link = join(dir, `${policy}-link-root`);
     symlinkSync('nowhere', link);
-    expect(applySymlinkXattrs(ops, link, [{ name: 'trusted.engine', value: 'dg==' }])).toEqual([]);
-    expect(captureSymlinkXattrs(ops, link).xattrs).toEqual([{ name: 'trusted.engine', value: 'dg==' }]);
+    expect(applyPathXattrs(ops, link, [{ name: 'trusted.engine', value: 'dg==' }])).toEqual([]);
+    expect(capturePathXattrs(ops, link).xattrs).toEqual([{ name: 'trusted.engine', value: 'dg==' }]);
   });
 
   it.runIf(!kept)('fallback: keeps none and warns once per run, not per file', () => {
@@ -142,7 +159,7 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
     const a = file('fb');
     expect(withFd(a, (fd) => captureXattrs(ops, fd, notices))).toEqual({ xattrs: undefined, failures: [] });
     expect(withFd(a, (fd) => applyXattrs(ops, fd, [{ name: 'user.x', value: 'AA==' }], notices))).toEqual([]);
-    expect(captureSymlinkXattrs(ops, a, notices).xattrs).toBeUndefined();
+    expect(capturePathXattrs(ops, a, notices).xattrs).toBeUndefined();
     expect(warnings).toEqual(['extended attributes and POSIX ACLs are not kept: node:fs cannot read them']);
   });
 });

@@ -3,8 +3,8 @@
 // the xattrs system.posix_acl_access and system.posix_acl_default on Linux, so they come along
 // as opaque values: the kernel checks and converts them on set.
 //
-// Files and directories go through an open fd (f*xattr), symlinks through their path with the l*
-// calls, which never follow the link. Attributes Linux refuses on some files are the caller's
+// Files and directories go through an open fd (f*xattr) when the caller holds one; symlinks, and
+// entries not held open, through their path with the l* calls, which never follow the last component. Attributes Linux refuses on some files are the caller's
 // to report: capture and apply return what failed, by name, and go on with the rest.
 import type { NotKeptNotices, PathLike, PosixOps } from '../../native-bindings/posix/index.js';
 import { isNotSupported } from '../../native-bindings/posix/index.js';
@@ -27,16 +27,20 @@ export interface XattrCapture {
 }
 
 /** Where the attributes live: an open fd, or a symlink's path. */
-type Target = { readonly fd: number } | { readonly symlink: PathLike };
+type Target = { readonly fd: number } | { readonly path: PathLike };
 
 /** Reads every attribute of an open file or directory. */
 export function captureXattrs(ops: PosixOps, fd: number, notices?: NotKeptNotices): XattrCapture {
   return capture(ops, { fd }, notices);
 }
 
-/** Reads every attribute of a symlink itself (on Linux only trusted.* and security.* can exist there). */
-export function captureSymlinkXattrs(ops: PosixOps, path: PathLike, notices?: NotKeptNotices): XattrCapture {
-  return capture(ops, { symlink: path }, notices);
+/**
+ * Reads every attribute of the entry at `path`, never following its last component (l* calls):
+ * a symlink itself (on Linux only trusted.* and security.* can exist there), or any entry the
+ * caller does not hold open. Under a directory fd, `/proc/self/fd/<fd>/<name>` is such a path.
+ */
+export function capturePathXattrs(ops: PosixOps, path: PathLike, notices?: NotKeptNotices): XattrCapture {
+  return capture(ops, { path }, notices);
 }
 
 export interface ApplyOptions {
@@ -52,19 +56,19 @@ export function applyXattrs(ops: PosixOps, fd: number, xattrs: readonly Xattr[] 
   return apply(ops, { fd }, xattrs ?? [], notices, opts);
 }
 
-/** Sets the attributes on a symlink itself; returns those that failed. */
-export function applySymlinkXattrs(ops: PosixOps, path: PathLike, xattrs: readonly Xattr[] | undefined, notices?: NotKeptNotices, opts: ApplyOptions = {}): XattrFailure[] {
-  return apply(ops, { symlink: path }, xattrs ?? [], notices, opts);
+/** Sets the attributes on the entry at `path` (a symlink itself; never following it); returns those that failed. */
+export function applyPathXattrs(ops: PosixOps, path: PathLike, xattrs: readonly Xattr[] | undefined, notices?: NotKeptNotices, opts: ApplyOptions = {}): XattrFailure[] {
+  return apply(ops, { path }, xattrs ?? [], notices, opts);
 }
 
 function capture(ops: PosixOps, t: Target, notices: NotKeptNotices | undefined): XattrCapture {
   if (!ops.caps.xattrs) {
-    notices?.note('xattrs', `${ops.impl} cannot read them`, 'symlink' in t ? String(t.symlink) : undefined);
+    notices?.note('xattrs', `${ops.impl} cannot read them`, 'path' in t ? String(t.path) : undefined);
     return { xattrs: undefined, failures: [] };
   }
   let names: Buffer[];
   try {
-    names = 'fd' in t ? ops.flistxattr(t.fd) : ops.llistxattr(t.symlink);
+    names = 'fd' in t ? ops.flistxattr(t.fd) : ops.llistxattr(t.path);
   } catch (err) {
     // A filesystem without xattrs (some FUSE and network ones) has none to keep.
     if (isNotSupported(err)) return { xattrs: undefined, failures: [] };
@@ -80,7 +84,7 @@ function capture(ops: PosixOps, t: Target, notices: NotKeptNotices | undefined):
     }
     let value: Buffer | null;
     try {
-      value = 'fd' in t ? ops.fgetxattr(t.fd, raw) : ops.lgetxattr(t.symlink, raw);
+      value = 'fd' in t ? ops.fgetxattr(t.fd, raw) : ops.lgetxattr(t.path, raw);
     } catch (err) {
       failures.push({ name, code: errCode(err) });
       continue;
@@ -98,7 +102,7 @@ function capture(ops: PosixOps, t: Target, notices: NotKeptNotices | undefined):
 
 function apply(ops: PosixOps, t: Target, xattrs: readonly Xattr[], notices: NotKeptNotices | undefined, opts: ApplyOptions): XattrFailure[] {
   if (!ops.caps.xattrs) {
-    if (xattrs.length > 0) notices?.note('xattrs', `${ops.impl} cannot set them`, 'symlink' in t ? String(t.symlink) : undefined);
+    if (xattrs.length > 0) notices?.note('xattrs', `${ops.impl} cannot set them`, 'path' in t ? String(t.path) : undefined);
     return [];
   }
   const failures: XattrFailure[] = [];
@@ -106,7 +110,7 @@ function apply(ops: PosixOps, t: Target, xattrs: readonly Xattr[], notices: NotK
     const wanted = new Set(xattrs.map((x) => x.name));
     let present: Buffer[] = [];
     try {
-      present = 'fd' in t ? ops.flistxattr(t.fd) : ops.llistxattr(t.symlink);
+      present = 'fd' in t ? ops.flistxattr(t.fd) : ops.llistxattr(t.path);
     } catch (err) {
       if (!isNotSupported(err)) throw err;
     }
@@ -115,7 +119,7 @@ function apply(ops: PosixOps, t: Target, xattrs: readonly Xattr[], notices: NotK
       if (wanted.has(name)) continue;
       try {
         if ('fd' in t) ops.fremovexattr(t.fd, raw);
-        else ops.lremovexattr(t.symlink, raw);
+        else ops.lremovexattr(t.path, raw);
       } catch (err) {
         failures.push({ name, code: errCode(err) });
       }
@@ -126,7 +130,7 @@ function apply(ops: PosixOps, t: Target, xattrs: readonly Xattr[], notices: NotK
       const name = encodeName(x.name);
       const value = Buffer.from(x.value, 'base64');
       if ('fd' in t) ops.fsetxattr(t.fd, name, value);
-      else ops.lsetxattr(t.symlink, name, value);
+      else ops.lsetxattr(t.path, name, value);
     } catch (err) {
       failures.push({ name: x.name, code: errCode(err) });
     }
