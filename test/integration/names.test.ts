@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
-import { REPO_VERSION } from '../../src/format/config.js';
+import { seal } from '../../src/crypto/envelope.js';
+import { encodeConfig, REPO_VERSION } from '../../src/format/config.js';
 import { Repository } from '../../src/repository/repository.js';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
 
@@ -105,5 +106,30 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     const want = await byteTree(Buffer.from(src));
     expect(want.size).toBe(9);
     expect(Object.fromEntries(await byteTree(Buffer.from(join(target, 'src'))))).toEqual(Object.fromEntries(want));
+  });
+
+  it('a version 3 repository keeps its version while every name is UTF-8, is raised to 4 by the first backup of a name that is not, and its older snapshot still restores', async () => {
+    const old = join(work, 'repo-v3');
+    const plain = join(work, 'plain');
+    await mkdir(plain);
+    await writeFile(join(plain, 'a.txt'), 'text\n');
+    expect((await runEngine(['init', '--repo', old], { native })).code).toBe(0);
+    const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
+    const open = (): Promise<Repository> => Repository.open(new LocalBackend(old), primitives, new TextEncoder().encode(TEST_PASSWORD));
+    const lib = await open();
+    // What an engine of format version 3 wrote.
+    await lib.backend.save('config', seal(primitives, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
+    const first = await runEngine(['backup', '--repo', old, '--json', plain], { native });
+    expect(first.code, first.stderr).toBe(0);
+    expect((await open()).config.version).toBe(3);
+    await writeFile(under(plain, 'b', [0xff]), 'bytes\n');
+    const second = await runEngine(['backup', '--repo', old, '--json', plain], { native });
+    expect(second.code, second.stderr).toBe(0);
+    expect((await open()).config.version).toBe(4);
+    const target = join(work, 'restored-v3');
+    const restore = await runEngine(['restore', String(first.json?.snapshotId), '--repo', old, '--target', target], { native });
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await readFile(join(target, 'plain', 'a.txt'), 'utf8')).toBe('text\n');
+    expect(await readdir(join(target, 'plain'))).toEqual(['a.txt']);
   });
 });
