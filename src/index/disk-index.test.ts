@@ -197,3 +197,86 @@ describe('DiskIndex', () => {
     expect(pagesSeen).toBeGreaterThan(8);
   });
 });
+
+describe('supersedes and every location (issue 12, point 5)', () => {
+  /** A blob in a pack, as an index entry. */
+  const entry = (id: BlobId, offset: number) => ({ type: BlobType.DATA, id, offset, length: 10, rawLength: 9 });
+
+  it('an object another supersedes counts for nothing, in either listing order, cold, incremental and warm; lookupAll gives every location', async () => {
+    const repo = await freshRepo();
+    const dir = join(work, `supersedes-${hex(4)}`);
+    const shared = hex(32) as BlobId;
+    const onlyOld = hex(32) as BlobId;
+    const gonePack = hex(32) as PackId;
+    const keptPack = hex(32) as PackId;
+    const newPack = hex(32) as PackId;
+    // Before a prune: blobs in a pack prune deletes, and the shared one also in a pack that stays.
+    const old = await store(repo, { supersedes: [], packs: [{ packId: gonePack, blobs: [entry(shared, 0), entry(onlyOld, 10)] }, { packId: keptPack, blobs: [entry(shared, 50)] }] });
+    const idx1 = await DiskIndex.open(repo, options(dir));
+    expect(idx1.lookupAll(shared).map((l) => l.packId).sort()).toEqual([gonePack, keptPack].sort());
+    expect(idx1.lookup(onlyOld)?.packId).toBe(gonePack);
+    idx1.close();
+
+    // The prune's object arrives while the old one is still listed (a kill before its delete):
+    // the incremental open sees an older run holding superseded entries and rebuilds.
+    const pruned = await store(repo, { supersedes: [old], packs: [{ packId: keptPack, blobs: [entry(shared, 50)] }, { packId: newPack, blobs: [entry(shared, 70)] }] });
+    for (let round = 0; round < 2; round++) {
+      const idx = await DiskIndex.open(repo, options(dir));
+      expect(idx.stats.kind).toBe(round === 0 ? 'cold' : 'warm');
+      expect(idx.lookupAll(shared).map((l) => l.packId).sort()).toEqual([keptPack, newPack].sort());
+      expect(idx.has(onlyOld)).toBe(false);
+      expect(idx.hasPack(gonePack)).toBe(false);
+      idx.close();
+    }
+    const mem = await repo.loadIndex();
+    expect(mem.lookupAll(shared).map((l) => l.packId).sort()).toEqual([keptPack, newPack].sort());
+    expect(mem.has(onlyOld)).toBe(false);
+    expect(mem.hasPack(gonePack)).toBe(false);
+    expect(mem.isSuperseded(old)).toBe(true);
+
+    // Cold, from nothing: the same answers whatever the order the two are listed in.
+    const cold = await DiskIndex.open(repo, options(join(work, `supersedes-cold-${hex(4)}`)));
+    expect(cold.stats.kind).toBe('cold');
+    expect(cold.has(onlyOld)).toBe(false);
+    expect(cold.lookupAll(shared)).toHaveLength(2);
+    cold.close();
+
+    // The prune deletes the old object; an rsync brings it back: skipped without a rebuild.
+    const oldBytes = await repo.backend.load(indexName(old));
+    await repo.backend.remove(indexName(old));
+    (await DiskIndex.open(repo, options(dir))).close();
+    await repo.backend.save(indexName(old), oldBytes);
+    const back = await DiskIndex.open(repo, options(dir));
+    expect(back.stats.kind).toBe('incremental');
+    expect(back.has(onlyOld)).toBe(false);
+    expect(back.lookupAll(shared).map((l) => l.packId).sort()).toEqual([keptPack, newPack].sort());
+    back.close();
+    const warm = await DiskIndex.open(repo, options(dir));
+    expect(warm.stats.kind).toBe('warm');
+    expect(warm.has(onlyOld)).toBe(false);
+    warm.close();
+    expect(pruned).toBeTruthy();
+  });
+
+  it('MasterIndex: a superseding object added after the one it supersedes takes the old entries out', () => {
+    return (async () => {
+      const { MasterIndex } = await import('../repository/master-index.js');
+      const mi = new MasterIndex();
+      const a = hex(32) as BlobId;
+      const b = hex(32) as BlobId;
+      const p1 = hex(32) as PackId;
+      const p2 = hex(32) as PackId;
+      const oldId = hex(32) as IndexId;
+      mi.add(oldId, { supersedes: [], packs: [{ packId: p1, blobs: [entry(a, 0), entry(b, 10)] }] });
+      expect(mi.lookup(a)?.packId).toBe(p1);
+      mi.add(hex(32) as IndexId, { supersedes: [oldId], packs: [{ packId: p2, blobs: [entry(a, 0)] }] });
+      expect(mi.lookupAll(a).map((l) => l.packId)).toEqual([p2]);
+      expect(mi.has(b)).toBe(false);
+      expect(mi.hasPack(p1)).toBe(false);
+      // Added again later (copied back): still ignored.
+      mi.add(oldId, { supersedes: [], packs: [{ packId: p1, blobs: [entry(a, 0), entry(b, 10)] }] });
+      expect(mi.has(b)).toBe(false);
+      expect([...mi.indexIds]).not.toContain(oldId);
+    })();
+  });
+});
