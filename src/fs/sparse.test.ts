@@ -50,16 +50,22 @@ describe.each(['auto', 'off'] as const)('sparse files (ENGINE_POSIX=%s)', async 
     }
   });
 
-  it('a file with no data has no regions; a dense file is one region', () => {
+  it('a file with no data has no regions; a dense file is one region; an empty file none', async () => {
     if (!seeks) return;
     const empty = sparseFile(`hole-${policy}`, 100 * MiB, []);
     const dense = sparseFile(`dense-${policy}`, MiB, [{ offset: 0, length: MiB }]);
+    const zero = sparseFile(`zero-${policy}`, 0, []);
     try {
       expect([...dataRegions(ops, empty, 100 * MiB)!]).toEqual([]);
       expect([...dataRegions(ops, dense, MiB)!]).toEqual([{ offset: 0, length: MiB }]);
+      expect([...dataRegions(ops, zero, 0)!]).toEqual([]);
+      expect(await new HoleSkippingReader(ops, zero, 0).readAt(Buffer.alloc(10), 10, 0)).toBe(0);
+      // a size larger than the file (it shrank since): regions end at its real end
+      expect([...dataRegions(ops, dense, 2 * MiB)!]).toEqual([{ offset: 0, length: MiB }]);
     } finally {
       closeSync(empty);
       closeSync(dense);
+      closeSync(zero);
     }
   });
 

@@ -33,7 +33,9 @@ export function dataRegions(ops: PosixOps, fd: number, size: number, notices?: N
   try {
     ops.seekHole(fd, 0); // probe once: EINVAL/ENOTSUP here means no SEEK_DATA on this filesystem
   } catch (err) {
-    if (isNotSupported(err) || (err as { code?: unknown }).code === 'EINVAL') return null;
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENXIO') return []; // empty now: offset 0 is past its end
+    if (isNotSupported(err) || code === 'EINVAL') return null;
     throw err;
   }
   return {
@@ -42,8 +44,16 @@ export function dataRegions(ops: PosixOps, fd: number, size: number, notices?: N
       while (pos < size) {
         const start = ops.seekData(fd, pos);
         if (start === null || start >= size) return;
-        // A file that shrank or grew since its size was taken: clamp to the size being backed up.
-        const end = Math.min(ops.seekHole(fd, start), size);
+        // A file that shrank or grew since its size was taken: clamp to the size being backed up;
+        // one cut short between the two calls (ENXIO) ends here.
+        let hole: number;
+        try {
+          hole = ops.seekHole(fd, start);
+        } catch (err) {
+          if ((err as { code?: unknown }).code === 'ENXIO') return;
+          throw err;
+        }
+        const end = Math.min(hole, size);
         if (end > start) yield { offset: start, length: end - start };
         pos = Math.max(end, start + 1);
       }
