@@ -47,6 +47,8 @@ export interface UnlockOptions {
   onTry?: (message: string) => void;
   /** Argon2id memory (KiB) this command can afford (its --mem-budget); keys above are skipped. */
   maxMemoryKiB?: number;
+  /** Keys whose cost (memory KiB × passes) is above this are left out silently (keyOpenedBy). */
+  maxCost?: number;
 }
 
 /**
@@ -104,6 +106,7 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
       continue;
     }
     const c = { name: info.name, file, cost: file.m * file.t };
+    if (opts.maxCost !== undefined && c.cost > opts.maxCost) continue;
     if (maxMemoryKiB !== undefined && file.m > maxMemoryKiB) overBudget.push(c);
     else candidates.push(c);
   }
@@ -148,9 +151,13 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
  * The key file this password opens, or null: `key add` and `key passwd` refuse a password that
  * already opens a key (two keys with one password: changing it on one leaves the other working).
  */
-export async function keyOpenedBy(p: Primitives, backend: Backend, password: Uint8Array): Promise<KeyId | null> {
+export async function keyOpenedBy(p: Primitives, backend: Backend, password: Uint8Array, current: Argon2Params): Promise<KeyId | null> {
+  // Only keys engine could have made here are tried (init's cost or key add's default): a new
+  // password opens none, so every key tried costs its full Argon2id, and a planted expensive key
+  // must not make `key add` slow.
+  const maxCost = Math.max(current.mKiB * current.t, DEFAULT_KDF.mKiB * DEFAULT_KDF.t);
   try {
-    return (await unlockMasterKey(p, backend, password, { onWarning: () => undefined, onTry: () => undefined })).keyId;
+    return (await unlockMasterKey(p, backend, password, { onWarning: () => undefined, onTry: () => undefined, maxCost })).keyId;
   } catch (err) {
     if (isEngineError(err, ErrorCode.BAD_CREDENTIALS) || isDamageError(err) || isEngineError(err, ErrorCode.BUDGET)) return null;
     throw err;

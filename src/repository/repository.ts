@@ -126,7 +126,7 @@ export class Repository {
    * leave the other working.
    */
   async addKey(password: Uint8Array, kdf?: Argon2Params): Promise<KeyId> {
-    const taken = await keyOpenedBy(this.p, this.backend, password);
+    const taken = await keyOpenedBy(this.p, this.backend, password, this.kdf);
     if (taken) {
       throw new UsageError(taken === this.keyId ? 'the new password is the one this key already has: nothing changed' : `the new password already opens key ${taken.slice(0, 8)}: nothing changed`, {
         hint: 'choose a password no key of this repository has (`engine key list` shows the keys)',
