@@ -19,7 +19,7 @@ import type { Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, DEFAULT_KDF, keyOpenedBy, newMasterKey, unlockMasterKey, type UnlockOptions } from './key-store.js';
 import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from './layout.js';
-import type { BlobIndex } from './blob-index.js';
+import type { BlobIndex, BlobLocation } from './blob-index.js';
 import { MasterIndex } from './master-index.js';
 import { collectTree } from './tree-stream.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
@@ -266,11 +266,29 @@ export class Repository {
     return packs.length;
   }
 
-  /** Reads, authenticates and verifies one blob (used for trees; data blobs go through the worker pool). */
+  /**
+   * Reads, authenticates and verifies one blob (used for trees; data blobs go through the worker
+   * pool). When the blob is indexed in several packs and one is missing or damaged, the next is
+   * tried: the first error is thrown only when no location serves.
+   */
   async loadBlob(index: BlobIndex, type: BlobType, id: BlobId): Promise<Uint8Array> {
     const loc = index.lookup(id);
     const what = `${blobTypeName(type)} blob ${id}`;
     if (!loc) throw new IntegrityError(`${what} is referenced but not in the index (missing data)`, { details: { blobId: id } });
+    const others = (index.lookupAll?.(id) ?? []).filter((l) => l.packId !== loc.packId || l.offset !== loc.offset);
+    let first: unknown;
+    for (const at of [loc, ...others]) {
+      try {
+        return await this.loadBlobAt(at, type, id, what);
+      } catch (err) {
+        if (!isDamageError(err)) throw err;
+        first ??= err;
+      }
+    }
+    throw first;
+  }
+
+  private async loadBlobAt(loc: BlobLocation, type: BlobType, id: BlobId, what: string): Promise<Uint8Array> {
     // Only trees are read one at a time through here, and packs of trees are worth caching.
     let sealed: Uint8Array;
     try {

@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadPrimitives } from '../../native-bindings/index.js';
-import { currentNative, runEngine } from '../support/cli.js';
+import { LocalBackend } from '../../src/backend/local/local-backend.js';
+import type { PackId } from '../../src/format/ids.js';
+import { decodeIndex } from '../../src/format/index-file.js';
+import { indexName } from '../../src/repository/layout.js';
+import { MasterIndex } from '../../src/repository/master-index.js';
+import { Repository } from '../../src/repository/repository.js';
+import { TEST_PASSWORD, currentNative, runEngine } from '../support/cli.js';
 import { compareTrees } from '../support/tree.js';
 
 const native = currentNative();
@@ -81,6 +87,28 @@ describe(`a hostile or stale repository (ENGINE_NATIVE=${native})`, () => {
     expect(c2.code, c2.stdout + c2.stderr).toBe(0);
     expect(c2.stdout + c2.stderr).not.toContain('superseded');
   }, 240_000);
+
+  it('a blob indexed in two packs is read from the second when the first is missing', async () => {
+    const repo = join(work, 'repo-two-locations');
+    const src = join(work, 'src-two-locations');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'a.txt'), 'alpha\n');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    expect((await runEngine(['backup', '--repo', repo, src], { native })).code).toBe(0);
+    const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
+    const r = await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD));
+    const stored = await r.loadIndex();
+    const { snapshot } = await r.resolveSnapshot('latest');
+    const real = stored.lookup(snapshot.tree)!;
+    // An index that lists the tree first in a pack that is not there, then where it is.
+    const index = new MasterIndex();
+    const gone = randomBytes(32).toString('hex') as PackId;
+    index.add(null, { supersedes: [], packs: [{ packId: gone, blobs: [{ id: snapshot.tree, type: real.type, offset: real.offset, length: real.length, rawLength: real.rawLength }] }] });
+    for (const id of await r.listIndexIds()) index.add(id, decodeIndex(await r.loadUnpacked(indexName(id)), id));
+    expect(index.lookup(snapshot.tree)?.packId).toBe(gone);
+    const tree = await r.loadTree(index, snapshot.tree);
+    expect(tree.nodes.length).toBeGreaterThan(0);
+  });
 
   describe('planted key files', () => {
     let repo: string;
