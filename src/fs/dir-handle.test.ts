@@ -138,6 +138,19 @@ describe.each([
     expect(fs.statSync(victim).nlink).toBe(1);
   });
 
+  it('refuses names that would lead out of their folder', () => {
+    const root = fresh();
+    const t = DirTree.open(root, { procFd });
+    try {
+      expect(() => t.createFile('', '../escape')).toThrow(TargetEntryError);
+      expect(() => t.ensureDir('a/../../escape')).toThrow(TargetEntryError);
+      expect(() => t.symlink('', '..', '/etc')).toThrow(TargetEntryError);
+    } finally {
+      t.close();
+    }
+    expect(fs.existsSync(join(root, '..', 'escape'))).toBe(false);
+  });
+
   it('creates names that are not UTF-8 byte for byte', () => {
     const root = fresh();
     const t = DirTree.open(root, { procFd });

@@ -242,7 +242,6 @@ export class DirTree {
     const slash = rel.lastIndexOf('/');
     const parentRel = slash < 0 ? '' : rel.slice(0, slash);
     const name = slash < 0 ? rel : rel.slice(slash + 1);
-    if (name === '' || name === '.' || name === '..') throw new TargetEntryError(this.display(rel), 'is not a name a restore can create');
     const child = this.use(parentRel, (p) => this.openChild(p, name, rel));
     this.cache.set(rel, child);
     this.evict(child);
@@ -309,6 +308,9 @@ export class DirTree {
    * (/proc), or, in the fallback, its path once an lstat showed it still leads to that folder.
    */
   private at(d: Dir, name: string): string | Buffer {
+    // A name is one component: '..' or a '/' would lead out of the folder (the tree format
+    // refuses such names already; a hostile repository must not get past this layer either).
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new TargetEntryError(this.display(join(d.rel, name)), 'is not a name a restore can create');
     if (this.viaProc) return fsPath(`/proc/self/fd/${d.fd}/${name}`);
     return fsPath(`${this.verifiedPath(d)}/${name}`);
   }

@@ -220,8 +220,17 @@ export class Restorer {
       if (this.firstFailure !== null) throw this.firstFailure;
       await this.finish();
     } finally {
-      // After a failure, files still open are closed (nothing writes to them any more).
-      for (const job of this.openFiles) if (job.fd !== null) closeQuietly(job.fd);
+      // After a failure or an abort, files still open are incomplete (they were created at full
+      // size): closed and removed, so none is left looking complete. Nothing writes to them any more.
+      for (const job of this.openFiles) {
+        if (job.fd !== null) closeQuietly(job.fd);
+        job.fd = null;
+        try {
+          this.tree.unlink(job.dir, job.name);
+        } catch {
+          // The restore already ends with an error; a resumed restore replaces the file.
+        }
+      }
       this.openFiles.clear();
       this.tree.close();
     }

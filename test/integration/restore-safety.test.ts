@@ -186,6 +186,21 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
     for (const d of diffs) expect(d.path === 'obst/mnt' || d.path.startsWith('obst/mnt/'), `${d.path}: ${d.message}`).toBe(true);
   });
 
+  it.skipIf(!isRoot)('a folder of the target that refuses writes (read-only) is named entry by entry (exit 3); everything else is restored', async () => {
+    const target = join(work, 't-readonly');
+    const home = join(target, 'src', 'home');
+    await mkdir(home, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', home]);
+    mounts.push(home);
+    const r = await restore(target);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`^warning: ${escapeRe(join(home, 'alice'))}: folder not restored, nor anything in it: the target is read-only`, 'm'));
+    expect(r.stderr).not.toContain('EROFS');
+    const diffs = await diffTrees(src, join(target, 'src'));
+    expect(diffs.length).toBeGreaterThan(0);
+    for (const d of diffs) expect(d.path === 'home' || d.path.startsWith('home/'), `${d.path}: ${d.message}`).toBe(true);
+  });
+
   it('names that are not UTF-8 are restored byte for byte', async () => {
     const bytesSrc = join(work, 'bytes-src');
     await mkdir(bytesSrc, { recursive: true });

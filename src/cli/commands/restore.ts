@@ -19,14 +19,11 @@ export interface RestoreFlags extends GlobalOptions {
 }
 
 /**
- * What `restore --help` says about the exit codes of a restore (kept here, beside the code that
- * decides them).
+ * Exit codes of a restore: 0 everything restored; 3 some entries were not restored (each named:
+ * out of space, an I/O error, something in the way that may not be removed), or an --include
+ * matched nothing while another did; 4 data damaged in the repository (the files are named);
+ * 1 no --include matched anything in the snapshot, so nothing was restored.
  */
-export const RESTORE_EXIT_HELP =
-  'Exit 0: everything restored. 3: some entries were not restored (out of space, an I/O error, something in the way that may not be removed) or ' +
-  'an --include matched nothing while another did; each is named. 4: data damaged in the repository (the files are named). ' +
-  '1: no --include matched anything in the snapshot, so nothing was restored.';
-
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   const started = systemClock.monotonicMs();
