@@ -16,7 +16,6 @@ import type { ChecksumMode } from '../backend/s3/s3-backend.js';
 import type { Backend } from '../backend/types.js';
 import { UsageError } from '../errors/engine-error.js';
 import { parseSize } from '../util/bytes.js';
-import { BASE_PROCESS_BYTES } from '../pipeline/planner.js';
 import { keyStoreDefaults } from '../repository/key-store.js';
 import type { GlobalOptions } from './context.js';
 
@@ -51,10 +50,7 @@ export async function openBackend(location: string, flags: GlobalOptions & Stora
   // does not fit --mem-budget is not run (src/repository/key-store.ts).
   keyStoreDefaults.onWarning = warn;
   keyStoreDefaults.onTry = flags.verbose ? (m) => process.stderr.write(`${m}\n`) : () => undefined;
-  if (flags.memBudget !== undefined) {
-    const budget = parseSize(flags.memBudget, '--mem-budget');
-    keyStoreDefaults.maxMemoryKiB = Math.max(0, Math.floor((budget - BASE_PROCESS_BYTES - 8 * 1024 * 1024) / 1024));
-  }
+  if (flags.memBudget !== undefined) keyStoreDefaults.memBudgetBytes = parseSize(flags.memBudget, '--mem-budget');
   let store: Backend;
   let remote = false;
   if (location.startsWith('s3:')) {

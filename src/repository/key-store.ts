@@ -7,6 +7,7 @@ import { openWithKey, sealWithKey } from '../crypto/envelope.js';
 import { MASTER_KEY_BYTES } from '../crypto/keys.js';
 import { BadCredentialsError, BudgetError, ErrorCode, IntegrityError, isDamageError, isEngineError } from '../errors/engine-error.js';
 import { BASE_PROCESS_BYTES } from '../pipeline/planner.js';
+import { formatBytes } from '../util/bytes.js';
 import type { KeyId } from '../format/ids.js';
 import { decodeKeyFile, encodeKeyFile, kdfCostProblem, type KeyFile } from '../format/key-file.js';
 import { toHex } from '../util/hex.js';
@@ -45,8 +46,8 @@ export interface UnlockOptions {
   onWarning?: (message: string) => void;
   /** Told of each key tried, in order (for --verbose). */
   onTry?: (message: string) => void;
-  /** Argon2id memory (KiB) this command can afford (its --mem-budget); keys above are skipped. */
-  maxMemoryKiB?: number;
+  /** The command's --mem-budget (bytes): a key whose Argon2id memory does not fit it is not run. */
+  memBudgetBytes?: number;
   /** Keys whose cost (memory KiB × passes) is above this are left out silently (keyOpenedBy). */
   maxCost?: number;
 }
@@ -55,7 +56,10 @@ export interface UnlockOptions {
  * Where warnings go when the caller passes no onWarning: the CLI registers its output here when it
  * opens the storage (src/cli/open-backend.ts), so every command reports skipped keys.
  */
-export const keyStoreDefaults: { onWarning?: (message: string) => void; onTry?: (message: string) => void; maxMemoryKiB?: number } = {};
+export const keyStoreDefaults: { onWarning?: (message: string) => void; onTry?: (message: string) => void; memBudgetBytes?: number } = {};
+
+/** What a budget must hold besides Argon2id while a key is tried (the planner's floor: src/pipeline/planner.ts kdfFloor). */
+const KDF_FLOOR_EXTRA_BYTES = BASE_PROCESS_BYTES + 8 * 1024 * 1024;
 
 interface Candidate {
   name: string;
@@ -76,7 +80,8 @@ interface Candidate {
 export async function unlockMasterKey(p: Primitives, backend: Backend, password: Uint8Array, opts: UnlockOptions = {}): Promise<{ keyId: KeyId; master: Uint8Array; kdf: Argon2Params }> {
   const warn = opts.onWarning ?? keyStoreDefaults.onWarning ?? (() => undefined);
   const tell = opts.onTry ?? keyStoreDefaults.onTry ?? (() => undefined);
-  const maxMemoryKiB = opts.maxMemoryKiB ?? keyStoreDefaults.maxMemoryKiB;
+  const budget = opts.memBudgetBytes ?? keyStoreDefaults.memBudgetBytes;
+  const maxMemoryKiB = budget === undefined ? undefined : Math.floor((budget - KDF_FLOOR_EXTRA_BYTES) / 1024);
   let seen = 0;
   const damaged: string[] = [];
   const overBudget: Candidate[] = [];
@@ -132,10 +137,11 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
     }
   }
   if (seen === 0) throw new BadCredentialsError('the repository has no key files');
-  if (overBudget.length > 0) {
-    const need = Math.min(...overBudget.map((c) => c.file.m));
-    throw new BudgetError(`no key file within this --mem-budget opens with this password; ${overBudget.map((c) => c.name).join(', ')} need${overBudget.length === 1 ? 's' : ''} at least ${need >> 10} MiB of Argon2id memory`, {
-      hint: `give a --mem-budget of at least ${Math.ceil((need * 1024 + BASE_PROCESS_BYTES + 8 * 1024 * 1024) / (1024 * 1024))}M, or open with another key`,
+  if (overBudget.length > 0 && budget !== undefined) {
+    // Worded as the planner words it: the budget is too small for this repository's keys.
+    const need = Math.min(...overBudget.map((c) => c.file.m)) * 1024 + KDF_FLOOR_EXTRA_BYTES;
+    throw new BudgetError(`--mem-budget ${formatBytes(budget)} is below the minimum of ${formatBytes(need)} that opening this repository needs (Argon2id memory of ${overBudget.map((c) => c.name).join(', ')}); no key within the budget opens with this password`, {
+      hint: `give --mem-budget ${Math.ceil(need / (1024 * 1024))}M or more`,
     });
   }
   if (damaged.length > 0) {
