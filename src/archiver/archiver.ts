@@ -4,7 +4,7 @@
 // the sealed budget until their pack is durably stored.
 import { promises as fsp, type BigIntStats } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { EngineError, ErrorCode } from '../errors/engine-error.js';
+import { AbortedError, EngineError, ErrorCode } from '../errors/engine-error.js';
 import { envelopeOverhead, seal as sealEnvelope } from '../crypto/envelope.js';
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, type Tree, type TreeNode } from '../format/tree.js';
@@ -58,14 +58,43 @@ export interface BackupCounters {
   /** Files and bytes done (read or taken from the parent): drives the progress display. */
   filesDone: number;
   bytesDone: number;
+  /**
+   * Unchanged files read again because a blob their parent entry lists is not in the index (lost
+   * and dropped by `repair index`): counted in filesUnmodified and filesRead both, which is true.
+   */
+  filesReadAgain: number;
+  /** Files that changed while being read and were stored as read (a warning each; see saveLargeFile). */
+  filesChangedWhileRead: number;
 }
 
 export interface ArchiverOptions {
   plan: Plan;
   signal?: AbortSignal;
+  /** A source file left out of the snapshot (unreadable, vanished): a warning, exit 3. */
   onProblem: (p: SourceProblem) => void;
+  /**
+   * A source file stored, but not as one consistent state of the file (it changed while being
+   * read): a warning, exit 3, and not counted as left out.
+   */
+  onInconsistent?: (p: SourceProblem) => void;
+  /** Something worth one line that harms nothing (a folder skipped on purpose, a file read again). */
+  onNotice?: (text: string) => void;
+  /**
+   * Folders never backed up, by identity (st_dev, st_ino): the repository being written and its
+   * cache, when they lie inside a backed-up path. Each one met is told to onNotice.
+   */
+  exclude?: readonly ExcludedFolder[];
   /** Test hook, inert unless ENGINE_TEST_HOOKS sets it: runs just before a file is opened. */
   beforeOpen?: (path: string) => Promise<void>;
+  /** Test hook: runs once every file is read, before the top-level tree is written. */
+  afterRead?: () => Promise<void>;
+}
+
+export interface ExcludedFolder {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  /** Why it is skipped, for the notice (e.g. "the repository being written"). */
+  readonly why: string;
 }
 
 /** Files at most this big are one chunk (FastCDC never cuts below the minimum): batched per task. */
@@ -93,6 +122,10 @@ export class Archiver {
   private readonly signal: AbortSignal | undefined;
   private readonly onProblem: (p: SourceProblem) => void;
   private readonly beforeOpen: (path: string) => Promise<void>;
+  private readonly afterRead: () => Promise<void>;
+  private readonly onInconsistent: (p: SourceProblem) => void;
+  private readonly onNotice: (text: string) => void;
+  private readonly exclude: readonly ExcludedFolder[];
   /** Segment buffers: the bound of the read stage. */
   readonly segments: SegmentPool;
   readonly sealedBudget: ByteBudget;
@@ -109,7 +142,7 @@ export class Archiver {
   private failure: unknown = null;
   /** Time with at least one file read in flight (for `engine bench`). */
   readonly readBusy = new BusyMeter(1);
-  readonly counters: BackupCounters = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0 };
+  readonly counters: BackupCounters = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0, filesReadAgain: 0, filesChangedWhileRead: 0 };
 
   constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, opts: ArchiverOptions) {
     this.repo = repo;
@@ -120,6 +153,10 @@ export class Archiver {
     this.signal = opts.signal;
     this.onProblem = opts.onProblem;
     this.beforeOpen = opts.beforeOpen ?? (async () => undefined);
+    this.afterRead = opts.afterRead ?? (async () => undefined);
+    this.onInconsistent = opts.onInconsistent ?? opts.onProblem;
+    this.onNotice = opts.onNotice ?? (() => undefined);
+    this.exclude = opts.exclude ?? [];
     // Room in front of the fresh data for the tail carried over from the previous segment.
     this.room = repo.config.chunker.maxSize;
     const segmentCapacity = this.room + opts.plan.segmentBytes;
@@ -150,22 +187,47 @@ export class Archiver {
         }
         throw new EngineError(ErrorCode.USAGE, `cannot read backup path ${abs}: ${(err as Error).message}`, { hint: 'check the paths given to `engine backup` and their permissions' });
       }
+      if (st.isDirectory() && this.excluded(abs, st)) continue;
       pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st)).done : this.saveEntry(abs, name, parentNode, st));
     }
     // The walk is over: whatever small files wait in the batch can go.
     this.flushSmall();
     for (const n of await Promise.all(pending)) if (n) nodes.push(n);
+    this.check();
+    await this.afterRead();
+    this.check();
     nodes.sort((a, b) => compareNames(a.name, b.name));
     const writer = new TreeWriter(this.treeStore);
     for (const n of nodes) await writer.add(n);
     const root = await writer.finish();
     await this.drain();
+    this.check();
     return root;
   }
 
+  /** Throws once the backup is interrupted (every await of the backup comes back through here). */
   private check(): void {
-    this.signal?.throwIfAborted();
+    if (this.signal?.aborted) throw new AbortedError('backup interrupted: no snapshot saved');
     if (this.failure) throw this.failure;
+  }
+
+  /** A folder that must not be backed up (the repository itself, its cache): told once, then skipped. */
+  private excluded(path: string, st: BigIntStats): boolean {
+    const hit = this.exclude.find((e) => e.dev === st.dev && e.ino === st.ino);
+    if (!hit) return false;
+    this.onNotice(`${path}: skipped, it is ${hit.why}`);
+    return true;
+  }
+
+  /**
+   * Whether every blob a parent entry lists is stored or on its way in this run. A blob of a pack
+   * that was lost is not in the index once `repair index` ran: taking the entry as it was would
+   * make a snapshot that cannot be restored (issue 12, point 4). The index answers from its
+   * filter and one cached page per blob, far less than reading the file.
+   */
+  private allStored(ids: readonly BlobId[]): boolean {
+    for (const id of ids) if (!this.uploader.has(id)) return false;
+    return true;
   }
 
   private problem(path: string, err: unknown): void {
@@ -195,7 +257,8 @@ export class Archiver {
     if (type !== 'file') return node;
     const size = Number(st.size);
     this.counters.totalBytes += size;
-    if (unchangedSince(parent, st)) {
+    const unchanged = unchangedSince(parent, st);
+    if (unchanged && this.allStored(parent.content)) {
       node.size = size;
       node.content = parent.content;
       this.counters.filesUnmodified++;
@@ -203,7 +266,12 @@ export class Archiver {
       this.counters.bytesDone += size;
       return node;
     }
-    if (parent?.type === 'file') this.counters.filesChanged++;
+    if (unchanged) {
+      // Unchanged, but some of its data is no longer in the repository: read again (counted as
+      // unmodified, which it is, and as read, which it is; the summary names how many).
+      this.counters.filesUnmodified++;
+      this.counters.filesReadAgain++;
+    } else if (parent?.type === 'file') this.counters.filesChanged++;
     else this.counters.filesNew++;
     if (size === 0) {
       // Nothing to read: an empty file has no chunks, exactly what reading it would store (a file
@@ -244,8 +312,12 @@ export class Archiver {
     }
     this.counters.dirs++;
     const parentTreeId = parent?.type === 'dir' ? parent.subtree : undefined;
-    const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null);
-    const sink = new OrderedSink(new TreeWriter(this.treeStore), PENDING_PER_DIR, () => this.flushSmall());
+    // A parent tree not in the index (lost, and dropped by `repair index`) is no parent: every
+    // entry below is read again. One whose chunks cannot be read likewise, from that point on.
+    const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null, (err) =>
+      this.onNotice(`${path}: the parent snapshot's listing cannot be read (${err instanceof Error ? err.message : String(err)}): its files are read again`),
+    );
+    const sink = new OrderedSink(new TreeWriter(this.treeStore), PENDING_PER_DIR, () => this.flushSmall(), () => this.check());
     try {
       while (!next.done) {
         const batch: string[] = [];
@@ -261,6 +333,7 @@ export class Archiver {
             continue;
           }
           if (childSt.isDirectory()) {
+            if (this.excluded(full, childSt)) continue;
             await sink.push((await this.walkDir(full, entryName, childParent, childSt)).done);
             continue;
           }
@@ -288,6 +361,7 @@ export class Archiver {
 
   /** Stores a tree blob (a directory, a chunk of one, or a chunk list) unless it is stored or claimed; returns its id. */
   private async saveTreeBlob(bytes: Uint8Array): Promise<BlobId> {
+    this.check();
     const { p, keys } = this.repo;
     const id = toHex(p.blake3.keyedHash(keys.blobId, bytes)) as BlobId;
     if (!this.uploader.claim(id)) return id;
@@ -297,6 +371,7 @@ export class Archiver {
       this.flushSmall();
       await this.sealedBudget.acquire(sealed.length, this.signal);
     }
+    this.check();
     await this.uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
     return id;
   }
@@ -347,8 +422,17 @@ export class Archiver {
           try {
             await this.beforeOpen(f.path);
             const got = await this.readBusy.track(readInto(f.path, segment, start, f.size + 1));
-            read.push({ ...f, start, end: start + Math.min(got, f.size) });
-            if (got > f.size) this.onProblem({ path: f.path, message: 'changed while being read (grew); stored as first read' });
+            if (got > f.size) {
+              // It grew since its lstat. Cutting it at the old size would store a state the file
+              // never had as a whole (and calling it "left out" would be false): read it again,
+              // whole, on the path of large files, which reads to the end whatever the size and
+              // tells whether that read saw one consistent state (saveLargeFile). Not awaited
+              // here: that read takes a file slot of its own, and this batch holds one.
+              const again = this.fileLimit.run(() => this.saveLargeFile(f.path, f.size));
+              again.then(f.resolve, f.reject);
+              return;
+            }
+            read.push({ ...f, start, end: start + got });
           } catch (err) {
             this.problem(f.path, err);
             f.resolve(null);
@@ -375,12 +459,29 @@ export class Archiver {
     }
   }
 
-  private async saveLargeFile(path: string): Promise<{ ids: BlobId[]; size: number } | null> {
+  /**
+   * Reads a file to its end, whatever its size, and stores it. `grewFrom`: the size at which a
+   * small file was first read and found to have grown (it is told as a notice once stored whole).
+   *
+   * A file that changes while it is read (its size or mtime at the end of the read differ from
+   * those at its open, or the bytes read differ from its size) is stored as read, and reported as
+   * such (onInconsistent: a warning and exit 3, never "left out"), since the stored content may
+   * mix two states of the file. restic likewise stores what it read; engine also says so.
+   */
+  private async saveLargeFile(path: string, grewFrom?: number): Promise<{ ids: BlobId[]; size: number } | null> {
     let fh: fsp.FileHandle;
+    let before: BigIntStats;
     try {
       await this.beforeOpen(path);
       fh = await fsp.open(fsPath(path), 'r');
     } catch (err) {
+      this.problem(path, err);
+      return null;
+    }
+    try {
+      before = await fh.stat({ bigint: true });
+    } catch (err) {
+      await fh.close().catch(() => undefined);
       this.problem(path, err);
       return null;
     }
@@ -470,7 +571,15 @@ export class Archiver {
           throw err;
         }
       }
+      // Read to the end: did the file stay as it was at the open all along?
+      const after = await fh.stat({ bigint: true }).catch(() => null);
       await Promise.all(seals);
+      if (!after || after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== after.size) {
+        this.counters.filesChangedWhileRead++;
+        this.onInconsistent({ path, message: `changed while being read; stored as read (${size} bytes), which may not be one consistent state of the file` });
+      } else if (grewFrom !== undefined) {
+        this.onNotice(`${path}: grew from ${grewFrom} to ${size} bytes while backed up; read again and stored whole`);
+      }
     } finally {
       // A read still running (after an error) must end before the file is closed.
       if (next) await next.then((r) => this.segments.release(r.segment), () => undefined);
@@ -502,6 +611,7 @@ export class Archiver {
   /** Compresses, encrypts and verifies the claimed chunks of a segment on the pool, then packs them. */
   private async sealNew(segment: Uint8Array, ranges: number[], ids: Uint8Array[]): Promise<void> {
     if (ranges.length === 0) return;
+    this.check();
     let estimate = 0;
     for (let i = 1; i < ranges.length; i += 2) estimate += ranges[i]! + this.overhead;
     await this.sealedBudget.acquire(estimate, this.signal);
@@ -527,11 +637,15 @@ export class Archiver {
     }
     // Compression made the blobs smaller than the lease taken for them: give the rest back now.
     this.sealedBudget.release(estimate - used);
+    this.check();
     for (const b of blobs) await this.uploader.add(BlobType.DATA, b.id, b.sealed, b.raw, b.sealed.length);
   }
 
   private async drain(): Promise<void> {
-    while (this.background.length > 0) await Promise.all(this.background.splice(0));
+    while (this.background.length > 0) {
+      this.check();
+      await Promise.all(this.background.splice(0));
+    }
     if (this.failure) throw this.failure;
   }
 }
@@ -557,18 +671,23 @@ async function readInto(path: string, buf: Uint8Array, offset: number, length: n
 
 /** The parent snapshot's entries of a directory, streamed in name order, looked up in name order (a merge join). */
 class ParentCursor {
-  private readonly entries: AsyncGenerator<TreeNode> | null;
+  private entries: AsyncGenerator<TreeNode> | null;
   private current: TreeNode | null | undefined = undefined;
+  private readonly onUnreadable: (err: unknown) => void;
 
-  constructor(entries: AsyncGenerator<TreeNode> | null) {
+  /** `onUnreadable`: the listing failed part way (a chunk lost): no parent entries from there on. */
+  constructor(entries: AsyncGenerator<TreeNode> | null, onUnreadable: (err: unknown) => void) {
     this.entries = entries;
+    this.onUnreadable = onUnreadable;
   }
 
   /** The parent's entry of this name; names must be asked for in increasing order. */
   async find(name: string): Promise<TreeNode | undefined> {
-    if (!this.entries) return undefined;
-    if (this.current === undefined) this.current = await this.advance();
-    while (this.current && compareNames(this.current.name, name) < 0) this.current = await this.advance();
+    if (this.current === undefined) {
+      if (!this.entries) return undefined;
+      this.current = await this.advance();
+    }
+    while (this.current && compareNames(this.current.name, name) < 0) this.current = this.entries ? await this.advance() : null;
     return this.current?.name === name ? this.current : undefined;
   }
 
@@ -577,7 +696,15 @@ class ParentCursor {
   }
 
   private async advance(): Promise<TreeNode | null> {
-    const r = await this.entries!.next();
-    return r.done ? null : r.value;
+    try {
+      const r = await this.entries!.next();
+      return r.done ? null : r.value;
+    } catch (err) {
+      // Reading the file again is always right; a parent entry is only a shortcut.
+      this.onUnreadable(err);
+      await this.entries!.return(undefined).catch(() => undefined);
+      this.entries = null;
+      return null;
+    }
   }
 }

@@ -16,14 +16,20 @@ export class OrderedSink {
   private readonly writer: TreeWriter;
   private readonly limit: number;
   private readonly beforeWait: () => void;
+  private readonly check: () => void;
   private slots: Slot[] = [];
   private head = 0;
 
-  /** `beforeWait` runs before the walk waits for an entry (it sends on the batch of small files, or that entry might never complete). */
-  constructor(writer: TreeWriter, limit: number, beforeWait: () => void) {
+  /**
+   * `beforeWait` runs before the walk waits for an entry (it sends on the batch of small files, or
+   * that entry might never complete). `check` runs before each entry is written and throws to stop
+   * (the backup was interrupted, or failed elsewhere): no tree is written after an interruption.
+   */
+  constructor(writer: TreeWriter, limit: number, beforeWait: () => void, check: () => void = () => undefined) {
     this.writer = writer;
     this.limit = Math.max(1, limit);
     this.beforeWait = beforeWait;
+    this.check = check;
   }
 
   get pending(): number {
@@ -45,6 +51,7 @@ export class OrderedSink {
   /** Writes every entry, waiting for those still pending, and returns the directory's tree id. */
   async finish(): Promise<BlobId> {
     await this.drain(1);
+    this.check();
     return this.writer.finish();
   }
 
@@ -57,6 +64,7 @@ export class OrderedSink {
         this.beforeWait();
       }
       const node = await front.promise;
+      this.check();
       this.slots[this.head++] = undefined as unknown as Slot;
       if (this.head > 1024 && this.head * 2 > this.slots.length) {
         this.slots = this.slots.slice(this.head);

@@ -9,6 +9,7 @@ import { type BlobId, BlobType, type PackId } from '../format/ids.js';
 import { encodeIndex, type IndexPack } from '../format/index-file.js';
 import { seal as sealEnvelope } from '../crypto/envelope.js';
 import { toHex } from '../util/hex.js';
+import { AbortedError } from '../errors/engine-error.js';
 import { noteDropped } from '../util/gc.js';
 import type { ByteBudget } from '../pipeline/budget.js';
 import { Concurrency } from '../pipeline/budget.js';
@@ -35,6 +36,12 @@ export interface UploaderOptions {
   sealedBudget: ByteBudget;
   /** Told of the packs each index object names once it is written (prune keeps them for its own index). */
   onIndexed?: (packs: readonly IndexPack[]) => void;
+  /**
+   * Interrupts the run: no blob is accepted, no pack write starts, pack writes in flight are
+   * abandoned (the backend leaves no partial object) and flush throws E_ABORTED. `abandon` still
+   * indexes the packs that were stored, so the next run reuses them.
+   */
+  signal?: AbortSignal;
 }
 
 export interface UploaderStats {
@@ -81,7 +88,7 @@ export class BlobUploader {
 
   /** Adds a sealed blob that was claimed; resolves once the blob is in an open pack (not yet stored). */
   async add(type: BlobType, id: BlobId, sealed: Uint8Array, rawLength: number, lease: number): Promise<void> {
-    if (this.failure) throw this.failure;
+    this.check();
     let pack = this.open.get(type);
     if (!pack) {
       pack = { blobs: [], bytes: 0 };
@@ -111,10 +118,18 @@ export class BlobUploader {
     });
     this.writes.push(tracked);
     await slot;
+    this.check();
+  }
+
+  /** Throws when interrupted or when a write failed: nothing more is accepted then. */
+  private check(): void {
+    if (this.opts.signal?.aborted) throw new AbortedError('upload interrupted');
     if (this.failure) throw this.failure;
   }
 
   private async writePack(blobs: PendingBlob[]): Promise<void> {
+    // A write that waited for its slot past an interruption does not start.
+    if (this.opts.signal?.aborted) throw new AbortedError('upload interrupted');
     // Random order within the pack: the order of chunks in a file must not show in the pack
     // (a keyed chunker alone leaks through chunk sizes and order; see DESIGN.md).
     for (let i = blobs.length - 1; i > 0; i--) {
@@ -137,7 +152,8 @@ export class BlobUploader {
     const packId = toHex(p.blake3.hash(bytes)) as PackId;
     // Packs of trees are read again by every later backup (the parent snapshot) and by ls:
     // worth a local cache; packs of data are not.
-    await this.storeBusy.track(this.repo.backend.save(packName(packId), bytes, { metadata: blobs[0]?.type === BlobType.TREE }));
+    const signal = this.opts.signal;
+    await this.storeBusy.track(this.repo.backend.save(packName(packId), bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
     this.stats.packsWritten++;
     // The pack buffer and the sealed blobs copied into it are garbage now.
     noteDropped(2 * size);
@@ -157,15 +173,27 @@ export class BlobUploader {
     this.stats.indexObjectsWritten++;
   }
 
-  /** Stores every open pack, waits for all writes, then writes the index naming them. */
+  /**
+   * Stores every open pack, waits for all writes, then writes the index naming them. Interrupted
+   * (the signal), it stops at once: pack writes in flight are abandoned and it throws E_ABORTED.
+   */
   async flush(): Promise<void> {
+    this.check();
     for (const [type, pack] of [...this.open]) {
       this.open.delete(type);
       if (pack.blobs.length > 0) await this.startWrite(pack.blobs);
     }
-    while (this.writes.length > 0) await Promise.all(this.writes.splice(0));
-    if (this.failure) throw this.failure;
-    await this.writeIndex();
+    while (this.writes.length > 0) {
+      // Left in `writes` until done, so that `abandon` still waits for them after an interruption.
+      const batch = [...this.writes];
+      await untilAborted(Promise.all(batch), this.opts.signal);
+      this.writes.splice(0, batch.length);
+      this.check();
+    }
+    this.check();
+    // An index object waits its turn on a rate-limited line like any object: not past an interruption.
+    await untilAborted(this.writeIndex(), this.opts.signal);
+    this.check();
   }
 
   /**
@@ -174,7 +202,42 @@ export class BlobUploader {
    * snapshot is not written, so nothing references them yet; open packs are dropped).
    */
   async abandon(): Promise<void> {
-    await Promise.allSettled(this.writes.splice(0));
-    await this.writeIndex().catch(() => undefined);
+    const settle = (async () => {
+      await Promise.allSettled(this.writes.splice(0));
+      await this.writeIndex().catch(() => undefined);
+    })();
+    if (!this.opts.signal?.aborted) {
+      await settle;
+      return;
+    }
+    // Interrupted: pack writes in flight were abandoned with the signal; the index of the packs
+    // already stored is worth a short wait, not a long one on a slow line: the person asked to
+    // stop, and the next backup adopts unindexed packs anyway (Repository.indexStrayPacks), so
+    // nothing stored is lost by not waiting.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([settle, new Promise<void>((r) => (timer = setTimeout(r, ABANDON_INDEX_GRACE_MS)))]);
+    clearTimeout(timer);
   }
+}
+
+/** How long an interrupted run waits for the index object of the packs it stored. */
+const ABANDON_INDEX_GRACE_MS = 2000;
+
+/**
+ * Settles as `p` does, or rejects with E_ABORTED as soon as the signal fires (then `p` runs on,
+ * unawaited: a backend never leaves a partial object, and an index object naming durable packs
+ * is harmless whenever it lands).
+ */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  p.catch(() => undefined);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError('upload interrupted'));
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -1,8 +1,9 @@
+import { appendFile, stat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
-import { resolve } from 'node:path';
-import { Archiver, snapshotSummary, type SourceProblem } from '../../archiver/archiver.js';
+import { dirname, resolve } from 'node:path';
+import { Archiver, snapshotSummary, type ExcludedFolder, type SourceProblem } from '../../archiver/archiver.js';
 import { startScan } from '../../archiver/scanner.js';
-import { UsageError } from '../../errors/engine-error.js';
+import { AbortedError, UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
 import type { Snapshot } from '../../format/snapshot.js';
 import { ByteBudget } from '../../pipeline/budget.js';
@@ -10,7 +11,7 @@ import { BlobUploader } from '../../repository/blob-uploader.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 import { peakRssBytes } from '../../util/memory.js';
-import { testHooks, type GlobalOptions } from '../context.js';
+import { repoLocation, testHooks, type GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
@@ -44,26 +45,39 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   const plan = memoryPlan(session, flags.memBudget, out, index);
   const adopted = await repo.indexStrayPacks(index, signal);
   if (adopted > 0) out.info(`indexed ${adopted} pack(s) stored by an interrupted backup: their data is reused, not uploaded again`);
+  stopIfAborted(signal);
 
   // Parent: the latest snapshot of the same paths from the same host (restic's rule).
   const all = await repo.listSnapshots();
+  stopIfAborted(signal);
   const key = JSON.stringify([...absPaths].sort());
   const parent = [...all].reverse().find((s) => s.snapshot.hostname === host && JSON.stringify([...s.snapshot.paths].sort()) === key);
   const parentRoot = parent && index.has(parent.snapshot.tree) ? await repo.loadTree(index, parent.snapshot.tree) : null;
   if (parent) out.info(`using parent snapshot ${parent.id.slice(0, 8)}`);
+  const exclude = await selfFolders(flags, session);
+  stopIfAborted(signal);
 
+  const hooks = backupHooks();
   const pool = startPool(session, plan.workers, flags.extraVerify !== false);
   const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
-  const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget });
+  const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget, signal });
   const problems: SourceProblem[] = [];
+  const inconsistent: SourceProblem[] = [];
   const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
-    ...pick(testHooks(), 'beforeOpen'),
+    ...(hooks.beforeOpen ? { beforeOpen: hooks.beforeOpen } : {}),
+    afterRead: () => hooks.pause('after-read'),
     plan,
     signal,
+    exclude,
     onProblem: (p) => {
       problems.push(p);
       out.warn(`${p.path}: ${p.message}`);
     },
+    onInconsistent: (p) => {
+      inconsistent.push(p);
+      out.warn(`${p.path}: ${p.message}`);
+    },
+    onNotice: (text) => out.info(text),
   });
   const c = archiver.counters;
   // The scan that gives the progress line its total runs only when there is a terminal to show it.
@@ -74,6 +88,8 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   try {
     const tree = await archiver.run(absPaths, parentRoot);
     // Ordering: every pack durable, then the index naming them, then the snapshot.
+    await hooks.pause('flush');
+    stopIfAborted(signal);
     await uploader.flush();
     const u = uploader.stats;
     const user = safeUser();
@@ -88,11 +104,15 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       gid: user.gid,
       tags: flags.tag ?? [],
       ...(parent ? { parent: parent.id } : {}),
-      summary: snapshotSummary(c, u, problems.length, (systemClock.monotonicMs() - started) / 1000),
+      summary: snapshotSummary(c, u, problems.length + inconsistent.length, (systemClock.monotonicMs() - started) / 1000),
     };
     // The snapshot is what makes the new data referenced: only under a lock still held (a prune
     // that took a lost lock for stale may have deleted what this backup deduplicated against).
     await assertLocksHeld();
+    await hooks.pause('snapshot');
+    // The last moment an interruption counts: once the snapshot object is saved, the backup is
+    // done and exit 0 is the truth (documented: 130 and no new snapshot before that point).
+    stopIfAborted(signal);
     snapshotId = await repo.saveSnapshot(snapshot);
   } catch (err) {
     await uploader.abandon();
@@ -109,6 +129,8 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       snapshotId,
       parent: parent?.id ?? null,
       ...s,
+      filesReadAgain: c.filesReadAgain,
+      filesChangedWhileRead: c.filesChangedWhileRead,
       packsWritten: uploader.stats.packsWritten,
       packsAdopted: adopted,
       budgetBytes: plan.budgetBytes,
@@ -121,13 +143,80 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     out.result(`snapshot ${snapshotId.slice(0, 8)} saved`);
     out.result(`files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnmodified} unmodified; ${s.dirs} folders`);
     out.result(`read ${formatBytes(s.bytesRead)} from ${s.filesRead} files; added ${formatBytes(s.bytesAddedRaw)} in ${s.blobsNew} blobs (${formatBytes(s.bytesAddedStored)} stored)`);
+    if (c.filesReadAgain > 0) out.result(`${c.filesReadAgain} unmodified file(s) read again: their data was no longer in the repository`);
     out.result(`took ${s.durationSeconds.toFixed(1)} s, peak memory ${formatBytes(peak)} of a ${formatBytes(plan.budgetBytes)} budget`);
   }
-  if (problems.length > 0) {
-    out.warn(`${problems.length} source file(s) could not be read and were left out of the snapshot`);
-    return ExitCode.PARTIAL;
+  // Exit 3 when a file is missing from the snapshot, or is in it but possibly not as one
+  // consistent state; each says which, so neither is reported as the other.
+  if (problems.length > 0) out.warn(`${problems.length} source file(s) could not be read and were left out of the snapshot`);
+  if (inconsistent.length > 0) out.warn(`${inconsistent.length} source file(s) changed while being read and were stored as read, possibly not in one consistent state`);
+  return problems.length > 0 || inconsistent.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+}
+
+/** Every await of a backup checks this, up to the saving of the snapshot: exit 130, no snapshot. */
+function stopIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new AbortedError('backup interrupted: no snapshot saved');
+}
+
+/**
+ * The folders a backup must never descend into: the repository it writes (when it is a local path,
+ * inside a backed-up folder it would be stored into itself and grow each run) and this
+ * repository's cache folder. Found by identity (st_dev, st_ino), so the folder is known whatever
+ * path leads to it (a link, another spelling).
+ */
+async function selfFolders(flags: BackupFlags, session: OpenSession): Promise<ExcludedFolder[]> {
+  const out: ExcludedFolder[] = [];
+  const add = async (path: string, why: string): Promise<void> => {
+    try {
+      // Followed: a repository given through a link is met in the walk as the folder it names.
+      const st = await stat(path, { bigint: true });
+      if (st.isDirectory()) out.push({ dev: st.dev, ino: st.ino, why });
+    } catch {
+      // Not there (yet): nothing to skip.
+    }
+  };
+  const location = repoLocation(flags);
+  if (!location.startsWith('s3:')) await add(resolve(location.startsWith('local:') ? location.slice('local:'.length) : location), 'the repository being written');
+  if (session.indexCacheDir) await add(dirname(session.indexCacheDir), "this repository's cache");
+  return out;
+}
+
+/**
+ * Backup's own test hooks, inert unless ENGINE_TEST_HOOKS holds them (beside those of
+ * cli/context.ts): `grow=NAME` appends to any source file named NAME once, after its lstat and
+ * just before it is first opened (a file that grows while backed up); `backup-pause=STAGE:MS`
+ * prints "test hook: paused at STAGE" and waits MS ms, deaf to signals (a slow step), at STAGE:
+ * after-read (every file read, before the top trees), flush (before the last packs and the
+ * index), snapshot (just before the snapshot is saved).
+ */
+function backupHooks(): { beforeOpen?: (path: string) => Promise<void>; pause: (stage: string) => Promise<void> } {
+  const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
+  let beforeOpen = testHooks().beforeOpen;
+  const grow = hooks.find((h) => h.startsWith('grow='))?.slice('grow='.length);
+  if (grow) {
+    const grown = new Set<string>();
+    const inner = beforeOpen;
+    beforeOpen = async (path: string) => {
+      if (path.endsWith(`/${grow}`) && !grown.has(path)) {
+        grown.add(path);
+        await appendFile(path, 'grown while backed up\n'.repeat(64));
+      }
+      await inner?.(path);
+    };
   }
-  return ExitCode.OK;
+  const pauses = new Map<string, number>();
+  for (const h of hooks) {
+    if (!h.startsWith('backup-pause=')) continue;
+    const [stage, ms] = h.slice('backup-pause='.length).split(':');
+    pauses.set(stage!, Number(ms));
+  }
+  const pause = async (stage: string): Promise<void> => {
+    const ms = pauses.get(stage);
+    if (ms === undefined) return;
+    process.stderr.write(`test hook: paused at ${stage}\n`);
+    await new Promise((r) => setTimeout(r, ms));
+  };
+  return { ...(beforeOpen ? { beforeOpen } : {}), pause };
 }
 
 function safeUser(): { name: string; uid: number; gid: number } {
@@ -137,10 +226,6 @@ function safeUser(): { name: string; uid: number; gid: number } {
   } catch {
     return { name: '', uid: -1, gid: -1 };
   }
-}
-
-function pick<T extends object, K extends keyof T>(o: T, key: K): Partial<Pick<T, K>> {
-  return o[key] === undefined ? {} : ({ [key]: o[key] } as Partial<Pick<T, K>>);
 }
 
 /** What opening the index cost, for --json (the scale benchmark reads it). */
