@@ -70,8 +70,12 @@ export interface RestoreCounters {
   damagedFiles: string[];
   /** Entries the target refused (out of space, an I/O error, something in the way): not restored. */
   notRestored: string[];
-  /** Bytes of the files not restored for want of space: what the target lacks. */
+  /** Entries not restored for want of space (files, and folders with all they hold). */
+  noSpaceEntries: number;
+  /** Bytes of the files not restored for want of space: what the target lacks (at least, when folders are among them). */
   spaceNeededBytes: number;
+  /** Folders not created for want of space: what they hold is not known, so spaceNeededBytes is a lower bound. */
+  noSpaceFolders: number;
 }
 
 interface FileJob {
@@ -159,7 +163,7 @@ export class Restorer {
   /** Time with at least one pack read, and with at least one file write, in flight (for `engine bench`). */
   readonly loadBusy = new BusyMeter(1);
   readonly writeBusy = new BusyMeter(1);
-  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], spaceNeededBytes: 0 };
+  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], noSpaceEntries: 0, spaceNeededBytes: 0, noSpaceFolders: 0 };
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
   /** Files without data being created (each leaves the set when done: a million empty files are not held). */
@@ -246,11 +250,16 @@ export class Restorer {
    * removed): named (exit 3), and the restore goes on. An error that is not the target's doing (a
    * bug) ends the restore.
    */
-  private refused(rel: string, err: unknown, what: string): void {
+  private refused(rel: string, err: unknown, what: string, folder = false): void {
     if (!isTargetError(err)) throw err;
     const path = this.display(rel);
+    const { reason, text } = describeTargetError(err);
     this.counters.notRestored.push(path);
-    this.opts.onProblem({ path, message: `${what}: ${describeTargetError(err).text}` });
+    if (reason === 'no-space') {
+      this.counters.noSpaceEntries++;
+      if (folder) this.counters.noSpaceFolders++;
+    }
+    this.opts.onProblem({ path, message: `${what}: ${text}` });
   }
 
   /** Records the first failure (later ones are its consequences) and stops planning and reading. */
@@ -317,7 +326,7 @@ export class Restorer {
         try {
           this.tree.ensureDir(r);
         } catch (err) {
-          this.refused(r, err, 'folder not restored, nor anything in it');
+          this.refused(r, err, 'folder not restored, nor anything in it', true);
           continue;
         }
         this.dirs.push({ rel: r, depth: depthOf(r), node });
@@ -437,7 +446,10 @@ export class Restorer {
     }
     job.failed = true;
     this.counters.notRestored.push(path);
-    if (reason === 'no-space') this.counters.spaceNeededBytes += job.node.size ?? 0;
+    if (reason === 'no-space') {
+      this.counters.noSpaceEntries++;
+      this.counters.spaceNeededBytes += job.node.size ?? 0;
+    }
     this.opts.onProblem({ path, message: `not restored: ${text}${stage === 'write' ? ' (what was written of it was removed)' : ''}` });
   }
 

@@ -65,9 +65,10 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     progress.stop();
     await pool.close();
     // Said once, even when damage ends the restore with exit 4: the files were named one by one.
-    if (c.spaceNeededBytes > 0) {
-      const n = c.notRestored.length;
-      out.warn(`out of space on ${displayName(flags.target)}: ${n} entr${n === 1 ? 'y was' : 'ies were'} not restored (named above); ${formatBytes(c.spaceNeededBytes)} (${c.spaceNeededBytes} bytes) more space is needed to restore them`);
+    if (c.noSpaceEntries > 0) {
+      const n = c.noSpaceEntries;
+      const atLeast = c.noSpaceFolders > 0 ? 'at least ' : '';
+      out.warn(`out of space on ${displayName(flags.target)}: ${n} entr${n === 1 ? 'y was' : 'ies were'} not restored (named above); ${atLeast}${formatBytes(c.spaceNeededBytes)} (${c.spaceNeededBytes} bytes) more space is needed to restore them`);
     }
   }
   // An --include that names nothing in the snapshot is most likely a typo: said by name, and when
