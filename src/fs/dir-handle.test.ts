@@ -151,6 +151,21 @@ describe.each([
     expect(fs.existsSync(join(root, '..', 'escape'))).toBe(false);
   });
 
+  it('withEntry hands the folder handle and the entry path of the folder asked for', () => {
+    const root = fresh();
+    const t = DirTree.open(root, { procFd, maxOpen: 2 });
+    try {
+      for (const d of ['p/q', 'p/r', 's']) t.ensureDir(d);
+      t.withEntry('p/q', 'e', (dirFd, at) => {
+        expect(fs.fstatSync(dirFd).ino).toBe(fs.statSync(join(root, 'p', 'q')).ino);
+        fs.symlinkSync('target', at);
+      });
+    } finally {
+      t.close();
+    }
+    expect(fs.readlinkSync(join(root, 'p', 'q', 'e'))).toBe('target');
+  });
+
   it('creates names that are not UTF-8 byte for byte', () => {
     const root = fresh();
     const t = DirTree.open(root, { procFd });

@@ -127,6 +127,16 @@ export class DirTree {
   }
 
   /**
+   * Runs `fn` with the handle of folder `dir` (for the *at calls of native-bindings/posix: mknodat,
+   * utimensat with AT_SYMLINK_NOFOLLOW) and the path of its entry `name` as the other calls here
+   * use it. The callee must not follow `name` itself (l* calls, O_NOFOLLOW, *at with NOFOLLOW);
+   * both are valid only during the call.
+   */
+  withEntry<T>(dir: string, name: string, fn: (dirFd: number, at: string | Buffer) => T): T {
+    return this.use(dir, (d) => fn(d.fd, this.at(d, name)));
+  }
+
+  /**
    * Creates a new, empty file `name` in folder `dir` and returns its descriptor, open for writing.
    * Whatever stood there is removed first and the file is created with O_EXCL|O_NOFOLLOW, so it is
    * always a new inode: a symlink or a hardlink planted at the path (to /etc/shadow, say) is
