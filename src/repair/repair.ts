@@ -77,8 +77,8 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
   // Listing order, so that the rebuilt index does not depend on the order reads completed in.
   packs.sort((a, b) => (a.packId < b.packId ? -1 : 1));
   const result: RepairIndexResult = { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), unreadable, indexObjectsWritten: 0, indexObjectsDeleted: 0 };
-  // New index objects first (the first supersedes every old one), then the old ones go: a kill in
-  // between leaves both, which name the same packs.
+  // New index objects first (the last written supersedes every old one: src/format/index-file.ts
+  // splitIndex), then the old ones go: a kill in between leaves both, which name the same packs.
   const written = new Set<string>();
   for (const file of splitIndex(packs, old)) {
     written.add(await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file)));
