@@ -49,7 +49,8 @@ export async function openBackend(location: string, flags: GlobalOptions & Stora
   // named on this command's output, tried ones with --verbose, and a key whose Argon2id memory
   // does not fit --mem-budget is not run (src/repository/key-store.ts).
   keyStoreDefaults.onWarning = warn;
-  keyStoreDefaults.onTry = flags.verbose ? (m) => process.stderr.write(`${m}\n`) : () => undefined;
+  // As Output.info prints: on stderr, and not in --json mode.
+  keyStoreDefaults.onTry = flags.verbose && !flags.json ? (m) => process.stderr.write(`${m}\n`) : () => undefined;
   if (flags.memBudget !== undefined) keyStoreDefaults.memBudgetBytes = parseSize(flags.memBudget, '--mem-budget');
   let store: Backend;
   let remote = false;
