@@ -7,9 +7,12 @@ import { basename, join, resolve } from 'node:path';
 import { AbortedError, EngineError, ErrorCode } from '../errors/engine-error.js';
 import { envelopeOverhead, seal as sealEnvelope } from '../crypto/envelope.js';
 import { type BlobId, BlobType } from '../format/ids.js';
-import { compareNames, type Tree, type TreeNode } from '../format/tree.js';
+import { compareNames, type NodeType, type Tree, type TreeNode, type Xattr } from '../format/tree.js';
 import { baseNode, nodeType, unchangedSince } from '../fs/node-meta.js';
-import { decodeName, fsPath } from '../fs/names.js';
+import { decodeName, displayName, fsPath } from '../fs/names.js';
+import { HoleSkippingReader, looksSparse } from '../fs/sparse.js';
+import { capturePathXattrs } from '../fs/xattrs.js';
+import type { NotKeptNotices, PosixOps } from '../../native-bindings/posix/index.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { SegmentPool } from '../pipeline/segment-pool.js';
 import type { Plan } from '../pipeline/planner.js';
@@ -65,6 +68,13 @@ export interface BackupCounters {
   filesReadAgain: number;
   /** Files that changed while being read and were stored as read (a warning each; see saveLargeFile). */
   filesChangedWhileRead: number;
+  /**
+   * Bytes of sparse files' holes given to the chunker as zeros and never read from disk: counted
+   * in bytesRead too (they are the file's content, and its blob ids are those of the zeros).
+   */
+  holeBytesSkipped: number;
+  /** Entries stored without some or all of their extended attributes (a warning each). */
+  entriesXattrsNotRead: number;
 }
 
 export interface ArchiverOptions {
@@ -79,6 +89,19 @@ export interface ArchiverOptions {
   onInconsistent?: (p: SourceProblem) => void;
   /** Something worth one line that harms nothing (a folder skipped on purpose, a file read again). */
   onNotice?: (text: string) => void;
+  /**
+   * The OS calls of native-bindings/posix and the run's "not kept" notices: with them, every
+   * entry's extended attributes (POSIX ACLs included) are stored and sparse files' holes are not
+   * read. Without (library callers), neither.
+   */
+  posix?: { readonly ops: PosixOps; readonly notices: NotKeptNotices };
+  /**
+   * An entry stored, but without some of its metadata (an extended attribute that could not be
+   * read): a warning naming it, exit 3; the entry is not left out.
+   */
+  onMetaProblem?: (p: SourceProblem) => void;
+  /** Store each entry's access time (restic's --with-atime); off by default, as atime changes on every read. */
+  withAtime?: boolean;
   /**
    * Folders never backed up, by identity (st_dev, st_ino): the repository being written and its
    * cache, when they lie inside a backed-up path. Each one met is told to onNotice.
@@ -125,6 +148,9 @@ export class Archiver {
   private readonly afterRead: () => Promise<void>;
   private readonly onInconsistent: (p: SourceProblem) => void;
   private readonly onNotice: (text: string) => void;
+  private readonly onMetaProblem: (p: SourceProblem) => void;
+  private readonly posix: { readonly ops: PosixOps; readonly notices: NotKeptNotices } | undefined;
+  private readonly withAtime: boolean;
   private readonly exclude: readonly ExcludedFolder[];
   /** Segment buffers: the bound of the read stage. */
   readonly segments: SegmentPool;
@@ -142,7 +168,7 @@ export class Archiver {
   private failure: unknown = null;
   /** Time with at least one file read in flight (for `engine bench`). */
   readonly readBusy = new BusyMeter(1);
-  readonly counters: BackupCounters = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0, filesReadAgain: 0, filesChangedWhileRead: 0 };
+  readonly counters: BackupCounters = { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0, filesReadAgain: 0, filesChangedWhileRead: 0, holeBytesSkipped: 0, entriesXattrsNotRead: 0 };
 
   constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, opts: ArchiverOptions) {
     this.repo = repo;
@@ -156,6 +182,9 @@ export class Archiver {
     this.afterRead = opts.afterRead ?? (async () => undefined);
     this.onInconsistent = opts.onInconsistent ?? opts.onProblem;
     this.onNotice = opts.onNotice ?? (() => undefined);
+    this.onMetaProblem = opts.onMetaProblem ?? this.onInconsistent;
+    this.posix = opts.posix;
+    this.withAtime = opts.withAtime ?? false;
     this.exclude = opts.exclude ?? [];
     // Room in front of the fresh data for the tail carried over from the previous segment.
     this.room = repo.config.chunker.maxSize;
@@ -188,7 +217,8 @@ export class Archiver {
         throw new EngineError(ErrorCode.USAGE, `cannot read backup path ${abs}: ${(err as Error).message}`, { hint: 'check the paths given to `engine backup` and their permissions' });
       }
       if (st.isDirectory() && this.excluded(abs, st)) continue;
-      pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st)).done : this.saveEntry(abs, name, parentNode, st));
+      const xattrs = this.readXattrs(abs);
+      pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st, xattrs)).done : this.saveEntry(abs, name, parentNode, st, xattrs));
     }
     // The walk is over: whatever small files wait in the batch can go.
     this.flushSmall();
@@ -237,14 +267,52 @@ export class Archiver {
   }
 
   /**
+   * The extended attributes (POSIX ACLs included) of the entry at `path`, right after its lstat:
+   * one llistxattr (a single system call, synchronous: no round trip through the threadpool for a
+   * call that takes microseconds), plus one lgetxattr per attribute. Never follows a symlink.
+   * Always the current ones, also for a file whose content comes from the parent snapshot: a
+   * change of xattrs changes ctime, so such a file is read again anyway, and a parent node is
+   * never the source of metadata. An attribute that cannot be read is a warning naming the entry
+   * (the entry is stored without it); a platform without the calls is noted once (NotKeptNotices).
+   */
+  private readXattrs(path: string): Xattr[] | undefined {
+    if (!this.posix) return undefined;
+    const { ops, notices } = this.posix;
+    try {
+      const got = capturePathXattrs(ops, fsPath(path), notices);
+      if (got.failures.length > 0) {
+        this.counters.entriesXattrsNotRead++;
+        const which = got.failures.map((f) => `${displayName(f.name)} (${f.code})`).join(', ');
+        this.onMetaProblem({ path, message: `extended attribute(s) not kept, they could not be read: ${which}` });
+      }
+      return got.xattrs;
+    } catch (err) {
+      // Gone since its lstat: reading it reports that (or, for a FIFO or device node, it is stored as lstat saw it).
+      if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
+      this.counters.entriesXattrsNotRead++;
+      const code = (err as { code?: unknown }).code;
+      this.onMetaProblem({ path, message: `extended attributes not kept, they could not be listed (${typeof code === 'string' ? code : err instanceof Error ? err.message : String(err)})` });
+      return undefined;
+    }
+  }
+
+  /** An entry's node: what lstat says, its xattrs, and its atime when asked for. */
+  private entryNode(name: string, type: NodeType, st: BigIntStats, xattrs: Xattr[] | undefined): TreeNode {
+    const node = baseNode(name, type, st);
+    if (this.withAtime) node.atimeNs = st.atimeNs.toString();
+    if (xattrs !== undefined) node.xattrs = xattrs;
+    return node;
+  }
+
+  /**
    * Returns the node for one entry that is not a directory, or null when it cannot be read
    * (reported). A small file reaches the small-file batch synchronously, before this function
    * first awaits.
    */
-  private async saveEntry(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats): Promise<TreeNode | null> {
+  private async saveEntry(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats, xattrs: Xattr[] | undefined): Promise<TreeNode | null> {
     const type = nodeType(st);
     if (!type) return null;
-    const node = baseNode(name, type, st);
+    const node = this.entryNode(name, type, st, xattrs);
     if (type === 'symlink') {
       try {
         node.linkTarget = decodeName(await fsp.readlink(fsPath(path), { encoding: 'buffer' }));
@@ -300,7 +368,7 @@ export class Archiver {
    * pool stays fed across directory boundaries; `walkSlots` bounds how far the walk runs ahead of
    * the storing.
    */
-  private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats): Promise<{ done: Promise<TreeNode | null> }> {
+  private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats, xattrs: Xattr[] | undefined): Promise<{ done: Promise<TreeNode | null> }> {
     this.check();
     const names = sortedNames(path)[Symbol.asyncIterator]();
     let next: IteratorResult<string>;
@@ -323,6 +391,9 @@ export class Archiver {
         const batch: string[] = [];
         for (; !next.done && batch.length < LSTAT_BATCH; next = await names.next()) batch.push(next.value);
         const stats = await Promise.all(batch.map((n) => fsp.lstat(fsPath(join(path, n)), { bigint: true }).catch((err: Error) => err)));
+        // Each entry's xattrs right after the batch's lstat, before any subfolder of the batch is
+        // walked: what lstat and listxattr say stays close in time.
+        const xattrs = stats.map((childSt, i) => (childSt instanceof Error ? undefined : this.readXattrs(join(path, batch[i]!))));
         for (const [i, entryName] of batch.entries()) {
           this.check();
           const full = join(path, entryName);
@@ -334,7 +405,7 @@ export class Archiver {
           }
           if (childSt.isDirectory()) {
             if (this.excluded(full, childSt)) continue;
-            await sink.push((await this.walkDir(full, entryName, childParent, childSt)).done);
+            await sink.push((await this.walkDir(full, entryName, childParent, childSt, xattrs[i])).done);
             continue;
           }
           if (!this.walkSlots.tryAcquire(1)) {
@@ -342,7 +413,7 @@ export class Archiver {
             this.flushSmall();
             await this.walkSlots.acquire(1, this.signal);
           }
-          await sink.push(this.saveEntry(full, entryName, childParent, childSt).finally(() => this.walkSlots.release(1)));
+          await sink.push(this.saveEntry(full, entryName, childParent, childSt, xattrs[i]).finally(() => this.walkSlots.release(1)));
         }
       }
     } finally {
@@ -351,7 +422,7 @@ export class Archiver {
       await parentEntries.close();
     }
     const done = sink.finish().then((id) => {
-      const node = baseNode(name, 'dir', st);
+      const node = this.entryNode(name, 'dir', st, xattrs);
       node.subtree = id;
       return node;
     });
@@ -496,10 +567,24 @@ export class Archiver {
     // Fresh data is read behind room for the tail carried over from the previous segment (always
     // shorter than the largest chunk), so the next read can start before this segment's tail is known.
     const room = this.room;
+    // A file with fewer blocks allocated than its size has holes: they are found with
+    // SEEK_DATA/SEEK_HOLE and given to the chunker as zeros without being read (a 3 GiB file with
+    // 1 MiB of data reads 1 MiB). Same bytes, so the same blob ids as a plain read. Reads are
+    // sequential (one in flight, positions only growing), as the reader requires.
+    const holes = this.posix && looksSparse(before) ? new HoleSkippingReader(this.posix.ops, fh.fd, Number(before.size), this.posix.notices) : null;
+    let position = 0;
+    const readSegment = async (segment: Uint8Array): Promise<number> => {
+      if (!holes) return readFull(fh, segment, room, want);
+      const skipped = holes.holeBytes;
+      const n = await holes.readAt(segment.subarray(room), want, position);
+      position += n;
+      this.counters.holeBytesSkipped += holes.holeBytes - skipped;
+      return n;
+    };
     const readAhead = async (): Promise<{ segment: Uint8Array; n: number }> => {
       const segment = await this.segments.acquire(this.signal);
       try {
-        return { segment, n: await this.readBusy.track(readFull(fh, segment, room, want)) };
+        return { segment, n: await this.readBusy.track(readSegment(segment)) };
       } catch (err) {
         this.segments.release(segment);
         throw err;

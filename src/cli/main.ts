@@ -74,6 +74,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
     .option('--host <name>', 'host name recorded in the snapshot')
     .option('--no-extra-verify', 'skip decrypting every sealed blob again before it is stored')
+    .option('--with-atime', 'also store access times (they change on every read, so off by default)')
     .action(async (paths: string[], flags: Record<string, unknown>, cmd: Command) => {
       const { backupCommand } = await import('./commands/backup.js');
       result.code = await backupCommand(paths, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);

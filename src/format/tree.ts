@@ -17,6 +17,8 @@ export interface TreeNode {
   mode: number;
   /** Nanoseconds since the epoch, as a decimal string (exceeds 2^53). */
   mtimeNs: string;
+  /** Access time, nanoseconds: only with `backup --with-atime` (it changes on every read). */
+  atimeNs?: string;
   ctimeNs: string;
   uid: number;
   gid: number;
@@ -53,7 +55,7 @@ export interface Tree {
   nodes: TreeNode[];
 }
 
-const FIELD_ORDER = ['name', 'type', 'mode', 'mtimeNs', 'ctimeNs', 'uid', 'gid', 'deviceId', 'inode', 'links', 'size', 'content', 'subtree', 'linkTarget', 'rdev', 'xattrs'] as const;
+const FIELD_ORDER = ['name', 'type', 'mode', 'mtimeNs', 'atimeNs', 'ctimeNs', 'uid', 'gid', 'deviceId', 'inode', 'links', 'size', 'content', 'subtree', 'linkTarget', 'rdev', 'xattrs'] as const;
 
 const isSurrogate = (u: number): boolean => u >= 0xd800 && u <= 0xdfff;
 
@@ -228,6 +230,7 @@ export function decodeTreeBlob(bytes: Uint8Array, what: string): TreeBlob {
       inode: str('inode'),
       links: num('links'),
     };
+    if (o.atimeNs !== undefined) node.atimeNs = str('atimeNs');
     if (o.size !== undefined) node.size = num('size');
     if (o.content !== undefined) {
       if (!Array.isArray(o.content)) fail(what, `node ${i}: "content" is not a list`);

@@ -78,7 +78,8 @@ export interface TreeStore {
   /**
    * Runs before the first tree blob that needs a newer format is saved, and raises the config's
    * version: the first chunk of a chunked directory (3), and the first entry whose name or link
-   * target is not UTF-8 (4), which an older engine would restore with U+FFFD (FORMAT.md "Versions").
+   * target is not UTF-8 (4), which an older engine would restore with U+FFFD, or that has `xattrs`
+   * or `atimeNs` (4 too), which an older engine would drop without a word (FORMAT.md "Versions").
    */
   beforeChunked(): Promise<void>;
 }
@@ -123,8 +124,8 @@ export class TreeWriter {
       throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree: entries "${displayName(this.last)}" and "${displayName(node.name)}" are out of order or repeated`);
     }
     this.last = node.name;
-    if (!this.byteNames && (!isWellFormed(node.name) || (node.linkTarget !== undefined && !isWellFormed(node.linkTarget)))) {
-      // Before this entry can reach any saved blob: version 4 (names as bytes).
+    if (!this.byteNames && (!isWellFormed(node.name) || (node.linkTarget !== undefined && !isWellFormed(node.linkTarget)) || (node.xattrs !== undefined && node.xattrs.length > 0) || node.atimeNs !== undefined)) {
+      // Before this entry can reach any saved blob: version 4 (names as bytes, xattrs, atimes).
       this.byteNames = true;
       await this.store.beforeChunked();
     }

@@ -18,12 +18,15 @@ import { ProgressLine } from '../progress.js';
 import { assertLocksHeld } from '../locking.js';
 import { closeIndex, memoryPlan, openIndex, openRepository, startPool, type OpenSession } from '../session.js';
 import type { DiskIndex } from '../../index/disk-index.js';
+import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.js';
 
 export interface BackupFlags extends GlobalOptions {
   memBudget?: string;
   tag?: string[];
   host?: string;
   extraVerify?: boolean;
+  /** Store access times (restic's flag): off by default, since atime changes on every read. */
+  withAtime?: boolean;
 }
 
 export async function backupCommand(paths: string[], flags: BackupFlags, out: Output, signal: AbortSignal): Promise<number> {
@@ -58,11 +61,16 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   stopIfAborted(signal);
 
   const hooks = backupHooks();
+  // xattrs, POSIX ACLs and holes need the libc calls (ENGINE_POSIX=off forces Node's alone): what
+  // this platform cannot keep is said once per run, not once per file, and is no failure (exit 0).
+  const { ops } = await loadPosix();
+  const notices = new NotKeptNotices((m) => out.warn(m));
   const pool = startPool(session, plan.workers, flags.extraVerify !== false);
   const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
   const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget, signal });
   const problems: SourceProblem[] = [];
   const inconsistent: SourceProblem[] = [];
+  const metaProblems: SourceProblem[] = [];
   const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
     ...(hooks.beforeOpen ? { beforeOpen: hooks.beforeOpen } : {}),
     afterRead: () => hooks.pause('after-read'),
@@ -78,6 +86,12 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       out.warn(`${p.path}: ${p.message}`);
     },
     onNotice: (text) => out.info(text),
+    onMetaProblem: (p) => {
+      metaProblems.push(p);
+      out.warn(`${p.path}: ${p.message}`);
+    },
+    posix: { ops, notices },
+    withAtime: flags.withAtime === true,
   });
   const c = archiver.counters;
   // The scan that gives the progress line its total runs only when there is a terminal to show it.
@@ -104,7 +118,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       gid: user.gid,
       tags: flags.tag ?? [],
       ...(parent ? { parent: parent.id } : {}),
-      summary: snapshotSummary(c, u, problems.length + inconsistent.length, (systemClock.monotonicMs() - started) / 1000),
+      summary: snapshotSummary(c, u, problems.length + inconsistent.length + metaProblems.length, (systemClock.monotonicMs() - started) / 1000),
     };
     // The snapshot is what makes the new data referenced: only under a lock still held (a prune
     // that took a lost lock for stale may have deleted what this backup deduplicated against).
@@ -131,6 +145,9 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       ...s,
       filesReadAgain: c.filesReadAgain,
       filesChangedWhileRead: c.filesChangedWhileRead,
+      holeBytesSkipped: c.holeBytesSkipped,
+      entriesXattrsNotRead: c.entriesXattrsNotRead,
+      notKept: notices.noted(),
       packsWritten: uploader.stats.packsWritten,
       packsAdopted: adopted,
       budgetBytes: plan.budgetBytes,
@@ -144,13 +161,15 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     out.result(`files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnmodified} unmodified; ${s.dirs} folders`);
     out.result(`read ${formatBytes(s.bytesRead)} from ${s.filesRead} files; added ${formatBytes(s.bytesAddedRaw)} in ${s.blobsNew} blobs (${formatBytes(s.bytesAddedStored)} stored)`);
     if (c.filesReadAgain > 0) out.result(`${c.filesReadAgain} unmodified file(s) read again: their data was no longer in the repository`);
+    if (c.holeBytesSkipped > 0) out.result(`${formatBytes(c.holeBytesSkipped)} of it in holes of sparse files, not read from disk`);
     out.result(`took ${s.durationSeconds.toFixed(1)} s, peak memory ${formatBytes(peak)} of a ${formatBytes(plan.budgetBytes)} budget`);
   }
   // Exit 3 when a file is missing from the snapshot, or is in it but possibly not as one
   // consistent state; each says which, so neither is reported as the other.
   if (problems.length > 0) out.warn(`${problems.length} source file(s) could not be read and were left out of the snapshot`);
   if (inconsistent.length > 0) out.warn(`${inconsistent.length} source file(s) changed while being read and were stored as read, possibly not in one consistent state`);
-  return problems.length > 0 || inconsistent.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+  if (metaProblems.length > 0) out.warn(`${metaProblems.length} source entry(ies) stored without some of their extended attributes`);
+  return problems.length > 0 || inconsistent.length > 0 || metaProblems.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
 }
 
 /** Every await of a backup checks this, up to the saving of the snapshot: exit 130, no snapshot. */
