@@ -21,6 +21,7 @@ import { DATA_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packId
 import { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { decodeSnapshot } from '../format/snapshot.js';
+import { displayName } from '../fs/names.js';
 import { compareNames, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { loadChunk, loadTreeBlob } from '../repository/tree-stream.js';
 import { toHex } from '../util/hex.js';
@@ -320,7 +321,7 @@ export class Checker {
     if (treesSeen.has(treeId)) return;
     treesSeen.add(treeId);
     const object = `tree ${treeId}`;
-    const where = `(${path} in ${snapshot})`;
+    const where = `(${displayName(path)} in ${snapshot})`;
     if (!this.treeBlobPresent(index, object, treeId, where)) return;
     let blob: TreeBlob;
     try {
@@ -336,7 +337,7 @@ export class Checker {
     let last: string | null = null;
     for (const chunkId of blob.chunks) {
       const chunkObject = `tree chunk ${chunkId}`;
-      const chunkWhere = `(chunk of ${object}, ${path} in ${snapshot})`;
+      const chunkWhere = `(chunk of ${object}, ${displayName(path)} in ${snapshot})`;
       let bounds = this.chunkBounds.get(chunkId);
       if (!bounds) {
         if (treesSeen.has(chunkId)) continue; // reported when first reached
@@ -353,17 +354,17 @@ export class Checker {
         this.chunkBounds.set(chunkId, bounds);
         await this.walkNodes(index, snapshot, chunkObject, nodes, path, treesSeen, dataSeen);
       }
-      if (last !== null && compareNames(last, bounds.first) >= 0) this.report('error', object, `its chunk ${chunkId} starts with "${bounds.first}", not after "${last}" that ends the chunk before it ${where}`);
+      if (last !== null && compareNames(last, bounds.first) >= 0) this.report('error', object, `its chunk ${chunkId} starts with "${displayName(bounds.first)}", not after "${displayName(last)}" that ends the chunk before it ${where}`);
       last = bounds.last;
     }
   }
 
   private async walkNodes(index: MasterIndex, snapshot: string, object: string, nodes: readonly TreeNode[], path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
-    const where = `(${path} in ${snapshot})`;
+    const where = `(${displayName(path)} in ${snapshot})`;
     for (const node of nodes) {
       const child = `${path}${node.name}`;
       if (node.type === 'dir') {
-        if (!node.subtree) this.report('error', object, `directory ${child} has no subtree ${where}`);
+        if (!node.subtree) this.report('error', object, `directory ${displayName(child)} has no subtree ${where}`);
         else await this.walkTree(index, snapshot, node.subtree, `${child}/`, treesSeen, dataSeen);
         continue;
       }
@@ -371,9 +372,9 @@ export class Checker {
         if (dataSeen.has(blob)) continue;
         dataSeen.add(blob);
         const b = index.lookup(blob);
-        if (!b) this.report('error', `data blob ${blob}`, `is missing from the index (file ${child} in ${snapshot})`);
-        else if (b.type !== BlobType.DATA) this.report('error', `data blob ${blob}`, `is indexed as a tree blob (file ${child} in ${snapshot})`);
-        else if (!this.stored.has(b.packId)) this.report('error', `data blob ${blob}`, `is lost with its pack ${b.packId} (file ${child} in ${snapshot})`);
+        if (!b) this.report('error', `data blob ${blob}`, `is missing from the index (file ${displayName(child)} in ${snapshot})`);
+        else if (b.type !== BlobType.DATA) this.report('error', `data blob ${blob}`, `is indexed as a tree blob (file ${displayName(child)} in ${snapshot})`);
+        else if (!this.stored.has(b.packId)) this.report('error', `data blob ${blob}`, `is lost with its pack ${b.packId} (file ${displayName(child)} in ${snapshot})`);
       }
     }
   }

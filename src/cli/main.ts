@@ -131,7 +131,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--keep-monthly <n>', 'likewise for months')
     .option('--keep-yearly <n>', 'likewise for years')
     .option('--keep-within <duration>', 'keep every snapshot within this time of the newest (e.g. 30d, 2w, 6m, 1y)')
-    .option('--keep-tag <tag...>', 'keep every snapshot with this tag')
+    .option('--keep-tag <tag...>', 'keep every snapshot with this tag; refused (exit 1) when it would leave a group with no snapshot, e.g. a misspelt tag')
     .option('--group-by <keys>', 'group snapshots by host, paths, tags (comma-separated; "" for one group)', 'host,paths')
     .option('--dry-run', 'list what would be kept and removed, and why; change nothing')
     .option('--prune', 'run prune afterwards')

@@ -30,6 +30,7 @@ import { AbortedError, EngineError, ErrorCode, isEngineError } from '../../error
 import { throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
 import { Concurrency } from '../../pipeline/budget.js';
+import { mkdirp } from '../local/mkdirp.js';
 
 const BLOCK = 64 * 1024;
 const HASH = 32;
@@ -282,7 +283,7 @@ export class CacheBackend implements Backend {
     const folder = dirname(file);
     const tmp = join(folder, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     try {
-      await fsp.mkdir(folder, { recursive: true, mode: 0o700 });
+      await mkdirp(folder, 0o700);
       const { table, footer } = cacheTrailer(data);
       const fh = await fsp.open(tmp, 'wx', 0o600);
       try {

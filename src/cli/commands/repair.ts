@@ -1,5 +1,6 @@
 import { IntegrityError } from '../../errors/engine-error.js';
 import type { PackId } from '../../format/ids.js';
+import { displayName } from '../../fs/names.js';
 import { repairIndex, repairSnapshots } from '../../repair/repair.js';
 import { DATA_PREFIX, idOfName } from '../../repository/layout.js';
 import type { GlobalOptions } from '../context.js';
@@ -44,7 +45,7 @@ export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, si
     signal,
     onLost: (l) => {
       if (out.json) out.data({ message_type: 'lost', ...l });
-      else out.result(`snapshot ${l.snapshot.slice(0, 8)}: ${l.path}: ${l.why}`);
+      else out.result(`snapshot ${l.snapshot.slice(0, 8)}: ${displayName(l.path)}: ${l.why}`);
     },
   });
   if (out.json) {
