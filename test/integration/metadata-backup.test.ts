@@ -1,0 +1,294 @@
+// What a backup keeps of each entry besides its content (issue 12 point 9, backup side), through
+// the real CLI on real files, with the libc calls (ENGINE_POSIX=auto) and without (off):
+// - extended attributes and POSIX ACLs (access and default) of a file, a folder, a symlink and a
+//   FIFO land in the tree, and raise a version 3 repository to 4 first; without the libc calls
+//   the run says once that they are not kept, and exits 0;
+// - an unchanged file still gets its current attributes;
+// - `--with-atime` stores atimes (as they were before the backup read the entry), and only then;
+// - a 3 GiB sparse file with four 1 MiB islands is read without its holes (holeBytesSkipped) and
+//   restores identical.
+// The tree is read through the library (ls prints no xattrs). The attributes are set here with the
+// libc calls of native-bindings/posix (no setfattr/setfacl needed); the ACL values are built in the
+// kernel's xattr format, as src/fs/xattrs.test.ts does.
+import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPrimitives } from '../../native-bindings/index.js';
+import { AT_FDCWD, loadPosix } from '../../native-bindings/posix/index.js';
+import { LocalBackend } from '../../src/backend/local/local-backend.js';
+import { seal } from '../../src/crypto/envelope.js';
+import { encodeConfig } from '../../src/format/config.js';
+import type { BlobId } from '../../src/format/ids.js';
+import type { TreeNode, Xattr } from '../../src/format/tree.js';
+import { dataRegions, type Region } from '../../src/fs/sparse.js';
+import type { BlobIndex } from '../../src/repository/blob-index.js';
+import { Repository } from '../../src/repository/repository.js';
+import { treeEntries } from '../../src/repository/tree-stream.js';
+import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+
+const native = currentNative();
+const { ops } = await loadPosix('auto');
+/** Setting attributes needs the libc calls in this process, whatever the policy under test. */
+const canSet = ops.caps.xattrs;
+const isRoot = process.getuid?.() === 0;
+
+const ACL_USER_OBJ = 0x01;
+const ACL_USER = 0x02;
+const ACL_GROUP_OBJ = 0x04;
+const ACL_MASK = 0x10;
+const ACL_OTHER = 0x20;
+const UNDEFINED_ID = 0xffffffff;
+
+/** posix_acl_xattr: u32 version 2, then {u16 tag, u16 perm, u32 id} per entry, sorted by tag and id. */
+function aclXattr(entries: [tag: number, perm: number, id: number][]): Buffer {
+  const b = Buffer.alloc(4 + 8 * entries.length);
+  b.writeUInt32LE(2, 0);
+  entries.forEach(([tag, perm, id], i) => {
+    b.writeUInt16LE(tag, 4 + 8 * i);
+    b.writeUInt16LE(perm, 6 + 8 * i);
+    b.writeUInt32LE(id, 8 + 8 * i);
+  });
+  return b;
+}
+// user::rw-, user:4242:r--, group::r--, mask::r--, other::---
+const ACCESS_ACL = aclXattr([
+  [ACL_USER_OBJ, 6, UNDEFINED_ID],
+  [ACL_USER, 4, 4242],
+  [ACL_GROUP_OBJ, 4, UNDEFINED_ID],
+  [ACL_MASK, 4, UNDEFINED_ID],
+  [ACL_OTHER, 0, UNDEFINED_ID],
+]);
+// user::rwx, user:4242:r-x, group::r-x, mask::r-x, other::r-x
+const DEFAULT_ACL = aclXattr([
+  [ACL_USER_OBJ, 7, UNDEFINED_ID],
+  [ACL_USER, 5, 4242],
+  [ACL_GROUP_OBJ, 5, UNDEFINED_ID],
+  [ACL_MASK, 5, UNDEFINED_ID],
+  [ACL_OTHER, 5, UNDEFINED_ID],
+]);
+
+const x = (name: string, value: Buffer | string): Xattr => ({ name, value: Buffer.from(value).toString('base64') });
+const set = (path: string, name: string, value: Buffer | string): void => ops.lsetxattr(path, Buffer.from(name), Buffer.from(value));
+
+async function openRepo(path: string): Promise<Repository> {
+  const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
+  return Repository.open(new LocalBackend(path), primitives, new TextEncoder().encode(TEST_PASSWORD));
+}
+
+/** Every node of a snapshot by its path (`src/d/f`), read through the library. */
+async function snapshotNodes(repoPath: string, snapshotId: string): Promise<Map<string, TreeNode>> {
+  const repo = await openRepo(repoPath);
+  const index = await repo.loadIndex();
+  const { snapshot } = await repo.resolveSnapshot(snapshotId);
+  const out = new Map<string, TreeNode>();
+  const walk = async (treeId: BlobId, prefix: string, idx: BlobIndex): Promise<void> => {
+    for await (const n of treeEntries(repo, idx, treeId)) {
+      const p = prefix ? `${prefix}/${n.name}` : n.name;
+      out.set(p, n);
+      if (n.type === 'dir' && n.subtree) await walk(n.subtree, p, idx);
+    }
+  };
+  await walk(snapshot.tree, '', index);
+  return out;
+}
+
+/** The data regions of a file (null: unknown, the whole file is data). */
+function regionsOf(path: string, size: number): Region[] | null {
+  const fd = openSync(path, 'r');
+  try {
+    const r = dataRegions(ops, fd, size);
+    return r === null ? null : [...r];
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Whether two files hold the same bytes, reading only where either has data: outside the data
+ * regions of both, both read as zeros. (cmp on a 3 GiB file reads 6 GiB of zeros.)
+ */
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = [await lstat(a), await lstat(b)];
+  if (sa.size !== sb.size) return false;
+  const ra = regionsOf(a, sa.size);
+  const rb = regionsOf(b, sb.size);
+  const ranges = ra === null || rb === null ? [{ offset: 0, length: sa.size }] : [...ra, ...rb].sort((p, q) => p.offset - q.offset);
+  const fa = openSync(a, 'r');
+  const fb = openSync(b, 'r');
+  try {
+    const ba = Buffer.alloc(8 << 20);
+    const bb = Buffer.alloc(8 << 20);
+    for (const r of ranges) {
+      for (let pos = r.offset; pos < r.offset + r.length; ) {
+        const n = Math.min(ba.length, r.offset + r.length - pos);
+        const ga = readSync(fa, ba, 0, n, pos);
+        const gb = readSync(fb, bb, 0, n, pos);
+        if (ga !== gb || !ba.subarray(0, ga).equals(bb.subarray(0, gb))) return false;
+        if (ga === 0) break;
+        pos += ga;
+      }
+    }
+    return true;
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+/** A sparse file of `size` bytes with 1 MiB of random data at each of `islands` (offsets). */
+async function sparseFile(path: string, size: number, islands: number[]): Promise<void> {
+  await writeFile(path, '');
+  const fd = openSync(path, 'r+');
+  try {
+    for (const off of islands) {
+      const data = Buffer.alloc(1 << 20);
+      for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+      writeSync(fd, data, 0, data.length, off);
+    }
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const warnings = (stderr: string, pattern: RegExp): string[] => stderr.split('\n').filter((l) => pattern.test(l));
+
+describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%s, ENGINE_NATIVE=${native})`, (policy) => {
+  const env = { ENGINE_POSIX: policy };
+  const kept = policy === 'auto' && canSet;
+  let work: string;
+  let src: string;
+  let repo: string;
+  let first: Map<string, TreeNode>;
+  let firstBackup: Awaited<ReturnType<typeof runEngine>>;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), `engine-metadata-${policy}-`));
+    src = join(work, 'src');
+    repo = join(work, 'repo');
+    await mkdir(src);
+    await writeFile(join(src, 'f'), 'a file with attributes\n');
+    await mkdir(join(src, 'd'));
+    await writeFile(join(src, 'd', 'inner'), 'inside\n');
+    await mkdir(join(src, 'dd'));
+    await symlink('f', join(src, 'l'));
+    await writeFile(join(src, 'plain'), 'no attributes\n');
+    if (canSet) {
+      set(join(src, 'f'), 'user.alpha', Buffer.from([0, 255, 0]));
+      set(join(src, 'f'), 'user.zeta', 'last');
+      set(join(src, 'f'), 'system.posix_acl_access', ACCESS_ACL);
+      set(join(src, 'd'), 'user.folder', 'a folder');
+      set(join(src, 'd'), 'system.posix_acl_access', DEFAULT_ACL);
+      set(join(src, 'dd'), 'system.posix_acl_default', DEFAULT_ACL);
+      ops.mknodat(AT_FDCWD, join(src, 'fifo'), 0o010644, 0n);
+      if (isRoot) {
+        // Linux allows user.* on files and folders only: a symlink and a FIFO get trusted.* (root).
+        set(join(src, 'l'), 'trusted.link', 'on the link itself');
+        set(join(src, 'fifo'), 'trusted.fifo', 'on the fifo');
+      }
+    }
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    // What an engine of format version 3 wrote: the first attribute stored must raise it.
+    const lib = await openRepo(repo);
+    await lib.backend.save('config', seal(lib.p, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
+    firstBackup = await runEngine(['backup', '--repo', repo, '--json', src], { native, env });
+    expect(firstBackup.code, firstBackup.stderr).toBe(0);
+    first = await snapshotNodes(repo, String(firstBackup.json?.snapshotId));
+  });
+
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it.runIf(kept)('stores xattrs and access and default ACLs of a file, a folder, a symlink and a FIFO, and raises a version 3 repository to 4', async () => {
+    expect(firstBackup.stderr).not.toMatch(/not kept|warning/);
+    expect(first.get('src/f')?.xattrs).toEqual(expect.arrayContaining([x('system.posix_acl_access', ACCESS_ACL), x('user.alpha', Buffer.from([0, 255, 0])), x('user.zeta', 'last')]));
+    // Sorted by name bytes, as the format wants.
+    const names = first.get('src/f')!.xattrs!.map((a) => a.name);
+    expect(names).toEqual([...names].sort());
+    expect(first.get('src/d')?.xattrs).toEqual(expect.arrayContaining([x('system.posix_acl_access', DEFAULT_ACL), x('user.folder', 'a folder')]));
+    expect(first.get('src/dd')?.xattrs).toEqual(expect.arrayContaining([x('system.posix_acl_default', DEFAULT_ACL)]));
+    expect(first.get('src/fifo')?.type).toBe('fifo');
+    if (isRoot) {
+      expect(first.get('src/l')?.xattrs).toEqual(expect.arrayContaining([x('trusted.link', 'on the link itself')]));
+      expect(first.get('src/fifo')?.xattrs).toEqual(expect.arrayContaining([x('trusted.fifo', 'on the fifo')]));
+    }
+    // The symlink's own attributes, never its target's.
+    expect(first.get('src/l')?.xattrs?.some((a) => a.name.startsWith('user.'))).not.toBe(true);
+    expect(first.get('src/plain')?.xattrs?.some((a) => a.name.startsWith('user.') || a.name.startsWith('system.'))).not.toBe(true);
+    expect((await openRepo(repo)).config.version).toBe(4);
+  });
+
+  it.runIf(policy === 'off')('without the libc calls: says once that attributes are not kept, stores none, exit 0, and the repository keeps its version', async () => {
+    expect(warnings(firstBackup.stderr, /not kept/)).toHaveLength(1);
+    expect(warnings(firstBackup.stderr, /extended attributes and POSIX ACLs are not kept/)).toHaveLength(1);
+    for (const n of first.values()) expect(n.xattrs).toBeUndefined();
+    expect((await openRepo(repo)).config.version).toBe(3);
+  });
+
+  it.runIf(kept)('a file whose content is taken from the parent still gets its current attributes', async () => {
+    // Changing an xattr changes ctime, not mtime: the file is read again, and whatever the
+    // content's source, its attributes are the current ones.
+    set(join(src, 'f'), 'user.zeta', 'changed');
+    set(join(src, 'plain'), 'user.new', 'added later');
+    const second = await runEngine(['backup', '--repo', repo, '--json', src], { native, env });
+    expect(second.code, second.stderr).toBe(0);
+    const nodes = await snapshotNodes(repo, String(second.json?.snapshotId));
+    expect(nodes.get('src/f')?.xattrs).toEqual(expect.arrayContaining([x('user.zeta', 'changed')]));
+    expect(nodes.get('src/plain')?.xattrs).toEqual(expect.arrayContaining([x('user.new', 'added later')]));
+    expect(nodes.get('src/d/inner')?.content).toEqual(first.get('src/d/inner')?.content);
+  });
+
+  it('--with-atime stores each entry atime as it was before the backup read it; without it, none', async () => {
+    const atimeDir = join(work, 'atime');
+    await mkdir(atimeDir);
+    await writeFile(join(atimeDir, 'read-me'), 'reading this changes its atime\n');
+    // An atime before the mtime: relatime updates it on the backup's read.
+    await utimes(join(atimeDir, 'read-me'), 1_600_000_000.5, 1_700_000_000);
+    const want = (await lstat(join(atimeDir, 'read-me'), { bigint: true })).atimeNs.toString();
+    const withFlag = await runEngine(['backup', '--repo', repo, '--json', '--with-atime', atimeDir], { native, env });
+    expect(withFlag.code, withFlag.stderr).toBe(0);
+    const nodes = await snapshotNodes(repo, String(withFlag.json?.snapshotId));
+    expect(nodes.get('atime/read-me')?.atimeNs).toBe(want);
+    expect(nodes.get('atime')?.atimeNs).toMatch(/^\d+$/);
+    await utimes(join(atimeDir, 'read-me'), 1_600_000_000.5, 1_700_000_000);
+    const without = await runEngine(['backup', '--repo', repo, '--json', atimeDir], { native, env });
+    expect(without.code, without.stderr).toBe(0);
+    for (const n of (await snapshotNodes(repo, String(without.json?.snapshotId))).values()) expect(n.atimeNs).toBeUndefined();
+    // An atime is a field an older engine would drop: it too raises the repository to 4.
+    expect((await openRepo(repo)).config.version).toBe(4);
+  });
+
+  it(
+    policy === 'auto' ? 'a 3 GiB sparse file with four 1 MiB islands: its holes are not read, and it restores identical' : 'a sparse file without SEEK_DATA: read whole (said once), restores identical',
+    async () => {
+      const dir = join(work, 'sparse');
+      await mkdir(dir);
+      // Without the libc calls every byte is read: a smaller file tells as much.
+      const size = policy === 'auto' ? 3 * 2 ** 30 : 64 * 2 ** 20;
+      const islands = policy === 'auto' ? [0, 2 ** 30, 2 * 2 ** 30 + 12345, size - (1 << 20)] : [0, 32 * 2 ** 20 + 12345, size - (1 << 20)];
+      await sparseFile(join(dir, 'holes'), size, islands);
+      expect((await lstat(join(dir, 'holes'))).blocks * 512).toBeLessThan(size / 4);
+      const backup = await runEngine(['backup', '--repo', repo, '--json', dir], { native, env });
+      expect(backup.code, backup.stderr).toBe(0);
+      expect(backup.json?.bytesRead).toBe(size);
+      if (policy === 'auto' && ops.caps.seekData) {
+        // At most the islands (rounded out to blocks) were read; everything else came as zeros.
+        expect(Number(backup.json?.holeBytesSkipped)).toBeGreaterThanOrEqual(size - islands.length * ((1 << 20) + 8192));
+        expect(warnings(backup.stderr, /not kept|warning/)).toEqual([]);
+      } else {
+        expect(backup.json?.holeBytesSkipped).toBe(0);
+        expect(warnings(backup.stderr, /holes in sparse files are found by their zeros/)).toHaveLength(1);
+      }
+      const target = join(work, 'restored-sparse');
+      const restore = await runEngine(['restore', String(backup.json?.snapshotId), '--repo', repo, '--target', target], { native });
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(await sameContent(join(dir, 'holes'), join(target, 'sparse', 'holes'))).toBe(true);
+      await rm(target, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
+    },
+    600_000,
+  );
+});
