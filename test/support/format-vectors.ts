@@ -84,12 +84,13 @@ function aclXattr(entries: [number, number, number][]): string {
 
 /**
  * The xattrs vector: a directory with a default ACL (user::rwx group::r-x other::r-x) and an empty
- * user.a; a file whose xattrs are given out of order, one name not UTF-8 (`user.\xff`).
+ * user.a; a file whose xattrs are given out of order, one name not UTF-8 (`user.\xff`), and which
+ * has an atime (`backup --with-atime`; version 4 like xattrs).
  */
 export function vectorXattrs(subtree: BlobId): TreeNode[] {
   const meta = { mtimeNs: '1700000000123456789', ctimeNs: '1700000000123456789', uid: 0, gid: 0, deviceId: '1' };
   return [
-    { name: 'f', type: 'file', mode: 0o644, ...meta, inode: '2', links: 1, size: 0, content: [], xattrs: [
+    { name: 'f', type: 'file', mode: 0o644, ...meta, atimeNs: '1700000000987654321', inode: '2', links: 1, size: 0, content: [], xattrs: [
       { name: 'user.\udcff', value: Buffer.from([0, 255]).toString('base64') },
       { name: 'security.selinux', value: Buffer.from('system_u:object_r:user_home_t:s0\0').toString('base64') },
       { name: 'user.a', value: Buffer.from('v').toString('base64') },
