@@ -68,7 +68,7 @@ describe('restorer', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  async function restore(target: string, limits: Pick<RestoreOptions, 'readBudgetBytes' | 'minRangeBudgetBytes'>): Promise<Restorer> {
+  async function restore(target: string, limits: Pick<RestoreOptions, 'readBudgetBytes' | 'minRangeBudgetBytes' | 'dirHandles'>): Promise<Restorer> {
     const { repo } = session;
     const index = await repo.loadIndex();
     const tree = await repo.loadTree(index, root);
@@ -109,6 +109,16 @@ describe('restorer', () => {
     expect(r.planWaits).toBe(0);
     expect(r.batchesRead).toBeGreaterThan(1);
     expect(r.batchesRead).toBeLessThan(20);
+  }, 120_000);
+
+  it('restores identical with two folder handles open, through /proc and through the lstat fallback', async () => {
+    // Files arrive out of order: their folders, long evicted, are opened again from the target.
+    for (const procFd of [true, false]) {
+      const target = join(work, `few-handles-${procFd}`);
+      const r = await restore(target, { readBudgetBytes: 256 * 1024 * 1024, minRangeBudgetBytes: 8 * 1024 * 1024, dirHandles: { maxOpen: 2, procFd } });
+      expect(await compareTrees(join(work, 'src'), join(target, 'src'))).toEqual([]);
+      expect(r.counters.notRestored).toEqual([]);
+    }
   }, 120_000);
 
   it('a storage failure while planning waits for room ends the restore with that failure, not a hang', async () => {
