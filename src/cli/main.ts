@@ -85,8 +85,12 @@ function build(): { program: Command; result: { code: number } } {
     .description('restore a snapshot (or parts of it) into a folder')
     .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
     .option('-t, --target <dir>', 'folder to restore into')
-    .option('-i, --include <path>', 'restore only this path of the snapshot (repeatable)', collect)
+    .option('-i, --include <path>', 'restore only this path of the snapshot (repeatable); one that matches nothing is named, and if none matches the restore exits 1', collect)
     .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')
+    .addHelpText(
+      'after',
+      '\nRestore never follows a link already in the target and replaces what is of the wrong type there.\nExit codes: 0 everything restored; 3 some entries were not restored (each named: out of space, an I/O error, something in the way that may not be removed) or an --include matched nothing while another did; 4 data damaged in the repository (files named); 1 no --include matched anything, so nothing was restored.',
+    )
     .action(async (ref: string, flags: Record<string, unknown>, cmd: Command) => {
       const { restoreCommand } = await import('./commands/restore.js');
       result.code = await restoreCommand(ref, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
