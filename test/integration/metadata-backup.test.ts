@@ -241,6 +241,27 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect(nodes.get('src/d/inner')?.content).toEqual(first.get('src/d/inner')?.content);
   });
 
+  it.runIf(kept)('an attribute that cannot be read is a warning naming the entry and the attribute (exit 3); the entry is stored', async () => {
+    const dir = join(work, 'unreadable');
+    await mkdir(dir);
+    await writeFile(join(dir, 'bad'), 'its attributes cannot be read\n');
+    await writeFile(join(dir, 'good'), 'its can\n');
+    set(join(dir, 'bad'), 'user.secret', 'x');
+    set(join(dir, 'good'), 'user.fine', 'y');
+    // Test hook: every lgetxattr of an entry named "bad" fails with EIO.
+    const backup = await runEngine(['backup', '--repo', repo, '--json', dir], { native, env: { ...env, ENGINE_TEST_HOOKS: 'xattr-fail=bad' } });
+    expect(backup.code, backup.stderr).toBe(3);
+    const lines = warnings(backup.stderr, /user\.secret/);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(join(dir, 'bad'));
+    expect(lines[0]).toContain('EIO');
+    expect(backup.json?.entriesXattrsNotRead).toBe(1);
+    const nodes = await snapshotNodes(repo, String(backup.json?.snapshotId));
+    expect(nodes.get('unreadable/bad')?.content).toHaveLength(1);
+    expect(nodes.get('unreadable/bad')?.xattrs?.some((a) => a.name === 'user.secret')).not.toBe(true);
+    expect(nodes.get('unreadable/good')?.xattrs).toEqual(expect.arrayContaining([x('user.fine', 'y')]));
+  });
+
   it('--with-atime stores each entry atime as it was before the backup read it; without it, none', async () => {
     const atimeDir = join(work, 'atime');
     await mkdir(atimeDir);

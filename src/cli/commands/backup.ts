@@ -18,7 +18,7 @@ import { ProgressLine } from '../progress.js';
 import { assertLocksHeld } from '../locking.js';
 import { closeIndex, memoryPlan, openIndex, openRepository, startPool, type OpenSession } from '../session.js';
 import type { DiskIndex } from '../../index/disk-index.js';
-import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.js';
+import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
 
 export interface BackupFlags extends GlobalOptions {
   memBudget?: string;
@@ -63,7 +63,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   const hooks = backupHooks();
   // xattrs, POSIX ACLs and holes need the libc calls (ENGINE_POSIX=off forces Node's alone): what
   // this platform cannot keep is said once per run, not once per file, and is no failure (exit 0).
-  const { ops } = await loadPosix();
+  const ops = hooks.posix((await loadPosix()).ops);
   const notices = new NotKeptNotices((m) => out.warn(m));
   const pool = startPool(session, plan.workers, flags.extraVerify !== false);
   const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
@@ -206,9 +206,10 @@ async function selfFolders(flags: BackupFlags, session: OpenSession): Promise<Ex
  * just before it is first opened (a file that grows while backed up); `backup-pause=STAGE:MS`
  * prints "test hook: paused at STAGE" and waits MS ms, deaf to signals (a slow step), at STAGE:
  * after-read (every file read, before the top trees), flush (before the last packs and the
- * index), snapshot (just before the snapshot is saved).
+ * index), snapshot (just before the snapshot is saved). `xattr-fail=NAME`: reading any extended
+ * attribute of an entry named NAME fails with EIO (an attribute that cannot be read).
  */
-function backupHooks(): { beforeOpen?: (path: string) => Promise<void>; pause: (stage: string) => Promise<void> } {
+function backupHooks(): { beforeOpen?: (path: string) => Promise<void>; pause: (stage: string) => Promise<void>; posix: (ops: PosixOps) => PosixOps } {
   const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
   let beforeOpen = testHooks().beforeOpen;
   const grow = hooks.find((h) => h.startsWith('grow='))?.slice('grow='.length);
@@ -235,7 +236,18 @@ function backupHooks(): { beforeOpen?: (path: string) => Promise<void>; pause: (
     process.stderr.write(`test hook: paused at ${stage}\n`);
     await new Promise((r) => setTimeout(r, ms));
   };
-  return { ...(beforeOpen ? { beforeOpen } : {}), pause };
+  const xattrFail = hooks.find((h) => h.startsWith('xattr-fail='))?.slice('xattr-fail='.length);
+  const posix = (ops: PosixOps): PosixOps => {
+    if (xattrFail === undefined) return ops;
+    return {
+      ...ops,
+      lgetxattr(path, name) {
+        if (String(path).endsWith(`/${xattrFail}`)) throw new PosixError('EIO', 5, 'lgetxattr', String(path));
+        return ops.lgetxattr(path, name);
+      },
+    };
+  };
+  return { ...(beforeOpen ? { beforeOpen } : {}), pause, posix };
 }
 
 function safeUser(): { name: string; uid: number; gid: number } {
