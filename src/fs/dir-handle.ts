@@ -173,6 +173,25 @@ export class DirTree {
   }
 
   /**
+   * Creates FIFO or device node `name` in folder `dir` with `make` (given the entry's path as
+   * withEntry gives it; it must not follow it: mknodat does not), replacing whatever stands there.
+   * Returns what `make` returns (false: this platform cannot make such nodes).
+   */
+  makeNode(dir: string, name: string, make: (at: string | Buffer) => boolean): boolean {
+    return this.use(dir, (d) => {
+      const at = this.at(d, name);
+      for (let i = 0; ; i++) {
+        try {
+          return make(at);
+        } catch (err) {
+          if (errCode(err) !== 'EEXIST' || i >= ATTEMPTS) throw err;
+          this.removeEntry(d, name, 'a special file');
+        }
+      }
+    });
+  }
+
+  /**
    * Makes `name` in folder `dir` a hardlink of `srcName` in folder `srcDir`, replacing whatever
    * stands there. When `expectIno` is given, the source must still be that inode (the file the
    * restore created), so a file swapped in by someone else is not linked into the target.

@@ -16,10 +16,9 @@ import fs from 'node:fs';
 import { DirTree } from '../fs/dir-handle.js';
 import type { BlobId, PackId } from '../format/ids.js';
 import type { Tree, TreeNode } from '../format/tree.js';
-import { nsToSeconds } from '../fs/node-meta.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { BusyMeter, type WorkerPool } from '../pipeline/pool.js';
-import type { BlobIndex } from '../repository/blob-index.js';
+import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { packName } from '../repository/layout.js';
 import { UnsealStatus } from '../../workers/protocol.js';
@@ -28,6 +27,12 @@ import { isNotFound } from '../backend/errors.js';
 import { noteDropped } from '../util/gc.js';
 import { treeEntries } from '../repository/tree-stream.js';
 import { describeTargetError, isTargetError } from './not-restored.js';
+import { AT_FDCWD, nodeFallbackPosix, type NotKeptNotices, type PosixOps } from '../../native-bindings/posix/index.js';
+import { applyPathXattrs, applyXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT, type XattrFailure } from '../fs/xattrs.js';
+import { setSymlinkTimes, setTimesOnFd } from '../fs/times.js';
+import { makeSpecialFile, type SpecialType } from '../fs/special-files.js';
+import { nonZeroRanges, type Region } from '../fs/sparse.js';
+import { TargetEntryError } from '../fs/dir-handle.js';
 
 export interface RestoreOptions {
   /** Paths inside the snapshot (e.g. "home/docs/a.txt"): restore only these and what is below them. */
@@ -54,6 +59,18 @@ export interface RestoreOptions {
   onProblem: (p: { path: string; message: string }) => void;
   /** Something of the wrong type that stood in the target was replaced (not a problem: the entry was restored). */
   onNotice?: (p: { path: string; message: string }) => void;
+  /**
+   * The OS calls of native-bindings/posix (nanosecond times, xattrs, mknodat) and the run's "not
+   * kept" notices. Without them: Node's calls alone (times to the microsecond, no xattrs, no
+   * FIFOs or device nodes), as `ENGINE_POSIX=off` gives.
+   */
+  posix?: { readonly ops: PosixOps; readonly notices?: NotKeptNotices };
+  /**
+   * A pack, or a blob in it, that could not be read, while the blobs have other indexed copies
+   * that are read instead (said once per pack). Not a problem of any file: when no copy serves,
+   * the files are damaged (onProblem, exit 4).
+   */
+  onRepositoryNotice?: (message: string) => void;
   /** How the target's folders are opened (tests force the fallback without /proc). */
   dirHandles?: { procFd?: boolean; maxOpen?: number };
 }
@@ -76,6 +93,12 @@ export interface RestoreCounters {
   spaceNeededBytes: number;
   /** Folders not created for want of space: what they hold is not known, so spaceNeededBytes is a lower bound. */
   noSpaceFolders: number;
+  /** FIFOs and device nodes created. */
+  specials: number;
+  /** FIFOs and device nodes not created because this platform has no mknod (said once, through the notices). */
+  specialsNotMade: number;
+  /** Blobs read from another indexed location after the first failed. */
+  blobRetries: number;
 }
 
 interface FileJob {
@@ -110,6 +133,8 @@ interface PlannedBlob {
   readonly length: number;
   readonly rawLength: number;
   readonly targets: Target[];
+  /** Packs this blob was already tried in and failed (a retry plans it from another location). */
+  readonly tried?: readonly PackId[];
 }
 
 /** Blobs to read, by pack: one batch of the plan. */
@@ -163,7 +188,7 @@ export class Restorer {
   /** Time with at least one pack read, and with at least one file write, in flight (for `engine bench`). */
   readonly loadBusy = new BusyMeter(1);
   readonly writeBusy = new BusyMeter(1);
-  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], noSpaceEntries: 0, spaceNeededBytes: 0, noSpaceFolders: 0 };
+  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], noSpaceEntries: 0, spaceNeededBytes: 0, noSpaceFolders: 0, specials: 0, specialsNotMade: 0, blobRetries: 0 };
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
   /** Files without data being created (each leaves the set when done: a million empty files are not held). */
@@ -172,6 +197,16 @@ export class Restorer {
   private readonly treeReads: Concurrency;
   /** The first failure of a file created while planning (caught at once, rethrown after planning). */
   private planFailure: unknown = null;
+  private readonly ops: PosixOps;
+  private readonly notices: NotKeptNotices | undefined;
+  /** Zero blocks of this size (the target's st_blksize, aligned on file offsets) are not written: they stay holes. */
+  private blockSize = 4096;
+  /** Packs that could not be read at all: no blob is planned from them again. */
+  private readonly failedPacks = new Set<PackId>();
+  /** Ranges being read and written: the reader waits for them (they may plan retries) before it ends. */
+  private rangesInFlight = 0;
+  /** Folders of the target that have a default ACL, which new entries in them inherit (by relative path). */
+  private readonly inheritingDirs = new Map<string, boolean>();
 
   constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, opts: RestoreOptions) {
     this.repo = repo;
@@ -181,6 +216,8 @@ export class Restorer {
     this.treeReads = new Concurrency(Math.min(16, repo.backend.parallelism));
     this.planBudget = new ByteBudget('restore plan', Math.floor(opts.readBudgetBytes * PLAN_SHARE));
     this.signal = opts.signal ? AbortSignal.any([opts.signal, this.halt.signal]) : this.halt.signal;
+    this.ops = opts.posix?.ops ?? nodeFallbackPosix();
+    this.notices = opts.posix?.notices;
   }
 
   private included(rel: string): 'all' | 'partial' | 'no' {
@@ -207,6 +244,7 @@ export class Restorer {
     const notice = this.opts.onNotice;
     this.tree = DirTree.open(target, { ...this.opts.dirHandles, onReplace: (path, message) => notice?.({ path, message }) });
     try {
+      this.blockSize = holeBlockSize(this.tree.withDir('', (fd) => fs.fstatSync(fd).blksize));
       // The reader consumes batches while the plan goes on. Whichever fails first stops the other
       // (through `halt`), and its error is the one reported.
       const reading = this.readPacks().catch((err: unknown) => this.fail(err));
@@ -281,12 +319,19 @@ export class Restorer {
     wake?.();
   }
 
+  private wake(): void {
+    const wake = this.wakeReader;
+    this.wakeReader = null;
+    wake?.();
+  }
+
   /** The next batch of the plan, waiting for planning to make one; null once planning is over. */
   private async nextBatch(): Promise<PlanBatch | null> {
     for (;;) {
       const next = this.batches.shift();
       if (next) return next;
-      if (!this.planning) return null;
+      // Ranges still being read may yet plan retries from other locations of their blobs.
+      if (!this.planning && this.rangesInFlight === 0) return null;
       this.signal.throwIfAborted();
       await new Promise<void>((resolve) => {
         const onAbort = (): void => resolve();
@@ -358,7 +403,10 @@ export class Restorer {
         // While others wait for room, whatever is planned goes to the reader at once: room comes
         // back only when planned files are restored, and a file left in the batch never would be.
         if (this.batchBytes >= this.batchLimit || this.planBudget.waiting > 0) this.flushBatch();
+      } else if (node.type === 'fifo' || node.type === 'chardev' || node.type === 'blockdev') {
+        this.restoreSpecial(rel, node);
       } else {
+        // Sockets, as restic: a socket is made by the program that listens on it.
         this.opts.onProblem({ path: this.display(r), message: `${node.type} entries are not restored` });
       }
     }
@@ -379,7 +427,9 @@ export class Restorer {
     this.counters.bytesTotal += node.size ?? 0;
     let offset = 0;
     for (const id of node.content ?? []) {
-      const loc = this.index.lookup(id);
+      let loc = this.index.lookup(id);
+      // A pack that already failed: another location straight away, when the index has one.
+      if (loc && this.failedPacks.size > 0 && this.failedPacks.has(loc.packId)) loc = this.index.lookupAll?.(id).find((l) => !this.failedPacks.has(l.packId)) ?? loc;
       if (!loc) {
         this.damage(job, `blob ${id} is missing from the repository`);
         continue;
@@ -405,7 +455,7 @@ export class Restorer {
     if (job.remaining === 0 && !job.damaged && (node.size ?? 0) === 0) {
       // Empty files are most of a folder of a million entries: created, with their metadata, in
       // one go with synchronous calls, as single-blob files are written.
-      this.writeWholeFileSync(job, EMPTY, true);
+      this.writeWholeFileSync(job, EMPTY, []);
       this.planBudget.release(job.planCost);
       return;
     }
@@ -463,13 +513,105 @@ export class Restorer {
     }
   }
 
-  /** Owner (as root), mode and times on an open descriptor: never on a path that could be a link. */
-  private setMeta(fd: number, node: TreeNode): void {
-    const t = nsToSeconds(node.mtimeNs);
-    // The owner first: chown clears set-id bits, which the mode then sets again.
+  /**
+   * Owner (as root), mode, extended attributes and times on an open descriptor, never on a path
+   * that could be a link; `dir` is the folder holding the entry (whose default ACL it inherited).
+   * The owner first: chown clears set-id bits (which the mode sets again) and security.capability
+   * (which the xattrs set again). Times last: each of the others changes ctime, the data mtime.
+   * An entry without xattrs in a folder without a default ACL costs no call more than before.
+   */
+  private setMeta(fd: number, node: TreeNode, dir: string, path: () => string): void {
     if (this.opts.restoreOwnership) fs.fchownSync(fd, node.uid, node.gid);
     fs.fchmodSync(fd, node.mode);
-    fs.futimesSync(fd, t, t);
+    const failures: XattrFailure[] = [];
+    if (this.inherits(dir)) this.dropInheritedAcls(node, node.type === 'dir', (name) => this.ops.fremovexattr(fd, name), failures);
+    if (node.xattrs !== undefined) failures.push(...applyXattrs(this.ops, fd, node.xattrs, this.notices));
+    setTimesOnFd(this.ops, fd, node.atimeNs ?? node.mtimeNs, node.mtimeNs, this.notices);
+    this.xattrFailures(path, failures);
+  }
+
+  /**
+   * Whether new entries of folder `rel` get an ACL of their own on creation (its default ACL, in
+   * the target as it stood: the snapshot's default ACLs are set on folders only at the end, after
+   * every entry is created). Asked once per folder, and only when the libc calls are there.
+   */
+  private inherits(rel: string): boolean {
+    if (!this.ops.caps.xattrs) return false;
+    let has = this.inheritingDirs.get(rel);
+    if (has === undefined) {
+      try {
+        has = this.tree.withDir(rel, (fd) => this.ops.fgetxattr(fd, ACL_DEFAULT_NAME) !== null);
+      } catch {
+        has = false; // a filesystem without xattrs (ENOTSUP) has no ACLs to inherit
+      }
+      this.inheritingDirs.set(rel, has);
+    }
+    return has;
+  }
+
+  /** Removes the ACLs an entry inherited on creation that the snapshot does not give it. */
+  private dropInheritedAcls(node: TreeNode, isDir: boolean, remove: (name: Buffer) => void, failures: XattrFailure[]): void {
+    for (const [name, raw] of isDir ? ACL_NAMES : ACL_ACCESS_ONLY) {
+      if (node.xattrs?.some((x) => x.name === name)) continue; // set by applyXattrs right after
+      try {
+        remove(raw);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code !== 'string') throw err;
+        if (code !== 'ENODATA' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') failures.push({ name, code });
+      }
+    }
+  }
+
+  /** Attributes the target refused (trusted.* when not root, a filesystem without user.*...): the entry is named (exit 3). */
+  private xattrFailures(path: () => string, failures: XattrFailure[]): void {
+    if (failures.length === 0) return;
+    this.opts.onProblem({ path: path(), message: `restored without extended attribute${failures.length === 1 ? '' : 's'} ${failures.map((f) => `${displayAttr(f.name)} (${f.code})`).join(', ')}` });
+  }
+
+  /**
+   * A FIFO or a device node, created with mknodat through its folder's handle (whatever stood at
+   * its path is removed first), then its owner, mode, xattrs and times by path, never following
+   * it (a device is not opened: opening one can act on the device, as a tape rewinds). Without
+   * mknod (Node's calls alone) none is created: said once for the run, and the restore exits 3.
+   * A device node needs root: otherwise it is named (EPERM, exit 3), as restic reports it.
+   */
+  private restoreSpecial(dir: string, node: TreeNode): void {
+    const rel = joinRel(dir, node.name);
+    const type = node.type as SpecialType;
+    const what = type === 'fifo' ? 'FIFO' : 'device node';
+    let made: boolean;
+    try {
+      made = this.tree.makeNode(dir, node.name, (at) => makeSpecialFile(this.ops, at, type, node.mode, node.rdev, this.notices));
+    } catch (err) {
+      this.refused(rel, err, `${what} not restored`);
+      return;
+    }
+    if (!made) {
+      this.counters.specialsNotMade++;
+      this.counters.notRestored.push(this.display(rel));
+      return;
+    }
+    this.counters.specials++;
+    const failures: XattrFailure[] = [];
+    try {
+      this.tree.withEntry(dir, node.name, (_dirFd, at) => {
+        if (this.opts.restoreOwnership) fs.lchownSync(at, node.uid, node.gid);
+        // chmod follows a symlink: the entry must still be the node just made (its folder is new
+        // and 0700, or the target's own, so only its owner could swap it meanwhile).
+        const st = fs.lstatSync(at);
+        if (!(type === 'fifo' ? st.isFIFO() : type === 'chardev' ? st.isCharacterDevice() : st.isBlockDevice())) throw new TargetEntryError(this.display(rel), 'was replaced by something else while restoring; left as it is');
+        fs.chmodSync(at, node.mode);
+        if (this.inherits(dir)) this.dropInheritedAcls(node, false, (name) => this.ops.lremovexattr(at, name), failures);
+        if (node.xattrs !== undefined) failures.push(...applyPathXattrs(this.ops, at, node.xattrs, this.notices));
+        setSymlinkTimes(this.ops, at, node.atimeNs ?? node.mtimeNs, node.mtimeNs, this.notices, AT_FDCWD);
+      });
+    } catch (err) {
+      if (!isTargetError(err)) throw err;
+      this.opts.onProblem({ path: this.display(rel), message: `restored without its owner, mode or times: ${describeTargetError(err).text}` });
+      return;
+    }
+    this.xattrFailures(() => this.display(rel), failures);
   }
 
   /** Creates a file at its full size (ranges never written stay holes); null when the target refused it. */
@@ -513,6 +655,7 @@ export class Restorer {
               budget.release(need);
               break batches;
             }
+            this.rangesInFlight++;
             const job = limit
               .run(() => this.restoreRange(packId, range))
               .catch((err: unknown) => {
@@ -524,6 +667,9 @@ export class Restorer {
                 budget.release(need);
                 noteDropped(need);
                 jobs.delete(job);
+                // The reader may be waiting for the last ranges (and the retries they plan).
+                this.rangesInFlight--;
+                this.wake();
               });
             jobs.add(job);
           }
@@ -545,9 +691,17 @@ export class Restorer {
       // A pack that is gone or shorter than the index says is damage to the repository: the
       // files that need it are named (exit 4). Storage that does not answer (after the retries)
       // ends the restore instead (exit 13): running it again may well succeed.
+      // Before that, each blob is read from its next indexed copy, if any.
       if (!isNotFound(err) && !isEngineError(err, ErrorCode.INTEGRITY)) throw err;
-      for (const b of range.blobs) for (const t of b.targets) this.damage(t.file, `cannot read pack ${packId}: ${err instanceof Error ? err.message : String(err)}`);
-      await this.settle(range.blobs);
+      const why = `cannot read pack ${packId}: ${err instanceof Error ? err.message : String(err)}`;
+      if (!this.failedPacks.has(packId)) {
+        this.failedPacks.add(packId);
+        if (range.blobs.some((b) => this.nextLocation(b, packId) !== undefined)) this.opts.onRepositoryNotice?.(`${why}; its blobs are read from the other packs that hold them`);
+      }
+      const retries: PlanBatch = new Map();
+      const done = range.blobs.filter((b) => !this.replan(b, packId, why, retries));
+      this.queueRetries(retries);
+      await this.settle(done);
       return;
     }
     const out = await this.pool.unseal({
@@ -558,42 +712,99 @@ export class Restorer {
     const n = view.getUint32(0, true);
     let pos = 4 + 8 * n;
     const writes: Promise<void>[] = [];
+    const retries: PlanBatch = new Map();
+    const done: PlannedBlob[] = [];
     for (let i = 0; i < n; i++) {
       const status = view.getUint32(4 + 8 * i, true);
       const len = view.getUint32(8 + 8 * i, true);
       const blob = range.blobs[i]!;
       if (status !== UnsealStatus.OK) {
-        for (const t of blob.targets) this.damage(t.file, `blob ${blob.id} in pack ${packId} is damaged (${status === UnsealStatus.AUTH_FAILED ? 'authentication failed' : status === UnsealStatus.ID_MISMATCH ? 'content does not match its id' : 'cannot be decoded'}); the damaged range was not written`);
+        const why = `blob ${blob.id} in pack ${packId} is damaged (${status === UnsealStatus.AUTH_FAILED ? 'authentication failed' : status === UnsealStatus.ID_MISMATCH ? 'content does not match its id' : 'cannot be decoded'})`;
+        if (this.replan(blob, packId, why, retries)) this.opts.onRepositoryNotice?.(`${why}; it is read from another pack that holds it`);
+        else done.push(blob);
         continue;
       }
+      done.push(blob);
       const plain = new Uint8Array(out, pos, len);
       pos += len;
-      const zero = isAllZero(plain);
-      for (const t of blob.targets) writes.push(this.writeBusy.run(() => this.writeAt(t, plain, zero)));
+      // Which parts to write, by alignment on the block size (most blobs have one target).
+      const byAlign = new Map<number, Region[]>();
+      for (const t of blob.targets) {
+        const align = t.offset % this.blockSize;
+        let ranges = byAlign.get(align);
+        if (ranges === undefined) {
+          ranges = nonZeroRanges(plain, align, this.blockSize);
+          byAlign.set(align, ranges);
+        }
+        const at = ranges;
+        writes.push(this.writeBusy.run(() => this.writeAt(t, plain, at, t.offset - align)));
+      }
     }
+    this.queueRetries(retries);
     await Promise.all(writes);
-    await this.settle(range.blobs);
+    await this.settle(done);
   }
 
-  private async writeAt(t: Target, data: Uint8Array, zero: boolean): Promise<void> {
+  /** The next indexed location of a blob, in no pack that failed for it or for everything. */
+  private nextLocation(blob: PlannedBlob, failedIn: PackId): BlobLocation | undefined {
+    return this.index.lookupAll?.(blob.id).find((l) => l.packId !== failedIn && !this.failedPacks.has(l.packId) && !(blob.tried?.includes(l.packId) ?? false));
+  }
+
+  /**
+   * Plans a blob that failed in `packId` again, from its next indexed location, for the same
+   * files (into `retries`); when no location is left, its files are damaged (exit 4) and false
+   * is returned: the blob is then done with.
+   */
+  private replan(blob: PlannedBlob, packId: PackId, why: string, retries: PlanBatch): boolean {
+    const next = this.nextLocation(blob, packId);
+    if (next === undefined) {
+      const others = blob.tried?.length ?? 0;
+      const message = others > 0 ? `${why}; the ${others === 1 ? 'other copy' : `${others} other copies`} of blob ${blob.id} failed too` : `${why}; the damaged range was not written`;
+      for (const t of blob.targets) this.damage(t.file, message);
+      return false;
+    }
+    let pack = retries.get(next.packId);
+    if (!pack) {
+      pack = new Map();
+      retries.set(next.packId, pack);
+    }
+    const existing = pack.get(blob.id);
+    if (existing) existing.targets.push(...blob.targets);
+    else pack.set(blob.id, { id: blob.id, offset: next.offset, length: next.length, rawLength: next.rawLength, targets: blob.targets, tried: [...(blob.tried ?? []), packId] });
+    this.counters.blobRetries++;
+    return true;
+  }
+
+  /** Hands blobs planned again to the reader (ahead of the rest: their files wait for them). */
+  private queueRetries(retries: PlanBatch): void {
+    if (retries.size === 0) return;
+    this.batches.unshift(retries);
+    this.wake();
+  }
+
+  /**
+   * Writes the parts of a blob that are not whole zero blocks (`ranges`: offsets in the blob plus
+   * `shift`, so `shift + r.offset` is the file offset) into a file created at its full size: the
+   * zero blocks are never written, so they stay holes, at the filesystem's block size.
+   */
+  private async writeAt(t: Target, data: Uint8Array, ranges: readonly Region[], shift: number): Promise<void> {
     const job = t.file;
     if (job.damaged || job.failed) return;
     if (job.blobs === 1) {
       // Most files of a tree are small: one blob, written with its metadata in one go, with
       // synchronous calls (a handful of microseconds each) instead of six trips through the
       // libuv threadpool, which made restores of many small files slow.
-      this.writeWholeFileSync(job, data, zero);
+      this.writeWholeFileSync(job, data, ranges);
       return;
     }
     // The file is created (at full size) even when this blob is all zeros: holes stay holes.
     const fd = this.handle(job);
     if (fd === null) return;
-    if (zero) {
-      this.counters.bytesWritten += data.length;
-      return;
-    }
     try {
-      await writeFully(fd, data, t.offset);
+      for (const r of ranges) {
+        const from = r.offset + shift - t.offset;
+        await writeFully(fd, data.subarray(from, from + r.length), r.offset + shift);
+      }
       this.counters.bytesWritten += data.length;
     } catch (err) {
       if (job.failed) return;
@@ -608,16 +819,22 @@ export class Restorer {
     }
   }
 
-  private writeWholeFileSync(job: FileJob, data: Uint8Array, zero: boolean): void {
+  /** A file of one blob (or none): `ranges` are the parts of `data` to write (offsets in the file), the rest stays holes. */
+  private writeWholeFileSync(job: FileJob, data: Uint8Array, ranges: readonly Region[]): void {
     const fd = this.createFile(job);
     if (fd === null) return;
     let stage: 'write' | 'metadata' = 'write';
     let failure: unknown = null;
     try {
-      if (zero) fs.ftruncateSync(fd, job.node.size ?? 0);
-      else for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done, done);
+      let end = 0;
+      for (const r of ranges) {
+        for (let done = 0; done < r.length; ) done += fs.writeSync(fd, data, r.offset + done, r.length - done, r.offset + done);
+        end = r.offset + r.length;
+      }
+      // Zero blocks at the end were not written: the size makes them holes.
+      if (end < data.length) fs.ftruncateSync(fd, data.length);
       stage = 'metadata';
-      this.setMeta(fd, job.node);
+      this.setMeta(fd, job.node, job.dir, () => this.display(job.dir, job.name));
     } catch (err) {
       failure = err;
     }
@@ -695,7 +912,7 @@ export class Restorer {
     let stage: 'write' | 'metadata' = 'metadata';
     if (!job.failed) {
       try {
-        this.setMeta(fd, job.node);
+        this.setMeta(fd, job.node, job.dir, () => this.display(job.dir, job.name));
       } catch (err) {
         failure = err;
       }
@@ -728,21 +945,29 @@ export class Restorer {
         this.refused(rel, err, 'hardlink not restored');
       }
     }
-    const owner = (n: TreeNode): { uid: number; gid: number } | null => (this.opts.restoreOwnership ? { uid: n.uid, gid: n.gid } : null);
+    // Symlinks: owner, xattrs and times on the link itself, by its path under its folder's handle
+    // (l* calls and utimensat with AT_SYMLINK_NOFOLLOW never follow it). No ACL is inherited by a symlink.
     for (const s of this.symlinks) {
+      const failures: XattrFailure[] = [];
       try {
-        this.tree.setLinkMeta(s.dir, s.name, owner(s.node), nsToSeconds(s.node.mtimeNs));
+        this.tree.withEntry(s.dir, s.name, (_dirFd, at) => {
+          if (this.opts.restoreOwnership) fs.lchownSync(at, s.node.uid, s.node.gid);
+          if (s.node.xattrs !== undefined) failures.push(...applyPathXattrs(this.ops, at, s.node.xattrs, this.notices));
+          setSymlinkTimes(this.ops, at, s.node.atimeNs ?? s.node.mtimeNs, s.node.mtimeNs, this.notices, AT_FDCWD);
+        });
       } catch (err) {
         if (!isTargetError(err)) throw err;
         this.opts.onProblem({ path: this.display(s.dir, s.name), message: `restored without its owner or times: ${describeTargetError(err).text}` });
+        continue;
       }
+      this.xattrFailures(() => this.display(s.dir, s.name), failures);
     }
     // Deepest folders first, so setting a child's times does not change its parent's afterwards;
     // siblings together, so their parents are still among the open handles.
     const dirs = [...this.dirs].sort((a, b) => b.depth - a.depth || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
     for (const d of dirs) {
       try {
-        this.tree.withDir(d.rel, (fd) => this.setMeta(fd, d.node));
+        this.tree.withDir(d.rel, (fd) => this.setMeta(fd, d.node, parentOf(d.rel), () => this.display(d.rel)));
       } catch (err) {
         if (!isTargetError(err)) throw err;
         this.opts.onProblem({ path: this.display(d.rel), message: `restored without its owner, mode or times: ${describeTargetError(err).text}` });
@@ -759,6 +984,30 @@ export class Restorer {
 
 function joinRel(dir: string, name: string): string {
   return dir ? `${dir}/${name}` : name;
+}
+
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i);
+}
+
+const ACL_ACCESS_RAW = Buffer.from(POSIX_ACL_ACCESS);
+const ACL_DEFAULT_NAME = Buffer.from(POSIX_ACL_DEFAULT);
+const ACL_ACCESS_ONLY: readonly (readonly [string, Buffer])[] = [[POSIX_ACL_ACCESS, ACL_ACCESS_RAW]];
+const ACL_NAMES: readonly (readonly [string, Buffer])[] = [...ACL_ACCESS_ONLY, [POSIX_ACL_DEFAULT, ACL_DEFAULT_NAME]];
+
+/** An attribute name for a message: printable, whatever bytes it holds. */
+function displayAttr(name: string): string {
+  return JSON.stringify(name);
+}
+
+/**
+ * The block size holes are made at: st_blksize of the target (4 KiB on most filesystems; ZFS says
+ * its record size), kept to a power of two between 512 B and 1 MiB.
+ */
+function holeBlockSize(blksize: number): number {
+  if (!Number.isInteger(blksize) || blksize < 512 || blksize > 1 << 20 || (blksize & (blksize - 1)) !== 0) return 4096;
+  return blksize;
 }
 
 function depthOf(rel: string): number {
@@ -786,17 +1035,7 @@ function writeFully(fd: number, data: Uint8Array, position: number): Promise<voi
   });
 }
 
-const ZEROS = new Uint8Array(64 * 1024);
 const EMPTY = new Uint8Array(0);
-
-/** All-zero blobs are not written: the file was created at full size, so they stay holes. */
-export function isAllZero(b: Uint8Array): boolean {
-  for (let off = 0; off < b.length; off += ZEROS.length) {
-    const part = b.subarray(off, Math.min(b.length, off + ZEROS.length));
-    if (Buffer.compare(part, ZEROS.subarray(0, part.length)) !== 0) return false;
-  }
-  return true;
-}
 
 /** Groups a pack's needed blobs into ranges that are cheaper to read in one request than apart. */
 export function coalesce(blobs: PlannedBlob[], maxRange: number): { start: number; end: number; blobs: PlannedBlob[] }[] {
