@@ -49,6 +49,8 @@ export interface CheckOptions {
   readonly onFinding: (f: Finding) => void;
   readonly onProgress?: (what: string) => void;
   readonly signal?: AbortSignal;
+  /** Test hook (cli/commands/check.ts maintenancePause): holds the check at a named stage. */
+  readonly pause?: (stage: string) => Promise<void>;
 }
 
 export interface CheckSummary {
@@ -96,6 +98,8 @@ export class Checker {
     await this.checkKeys();
     this.progress('loading index objects');
     const index = await this.loadIndexes();
+    await this.opts.pause?.('check-index');
+    this.opts.signal?.throwIfAborted();
     this.progress('checking packs');
     const stored = await this.listPacks();
     this.stored = stored;
@@ -106,6 +110,9 @@ export class Checker {
       this.progress('reading pack data');
       await this.readData(stored);
     }
+    // A check that went on past an interruption (a step that did not look) gives no verdict:
+    // what it saw was not the whole repository.
+    this.opts.signal?.throwIfAborted();
     return this.summary;
   }
 
@@ -115,7 +122,7 @@ export class Checker {
       this.opts.signal?.throwIfAborted();
       this.summary.keys++;
       try {
-        const bytes = await this.backend.load(info.name, undefined, { metadata: true });
+        const bytes = await this.backend.load(info.name, undefined, { metadata: true, ...this.signalOpt() });
         if (toHex(this.repo.p.blake3.hash(bytes)) !== idOfName(info.name)) {
           this.report('error', info.name, 'contents do not match the name (damaged key file)');
           continue;
@@ -135,6 +142,11 @@ export class Checker {
         this.fail(info.name, err);
       }
     }
+  }
+
+  /** The signal, for backend calls that take one (an interrupted read rejects with E_ABORTED, which `fail` rethrows). */
+  private signalOpt(): { signal?: AbortSignal } {
+    return this.opts.signal ? { signal: this.opts.signal } : {};
   }
 
   /** Reports an error found while checking `object`; errors that are not about the data propagate. */
@@ -209,6 +221,7 @@ export class Checker {
   private async listPacks(): Promise<Map<PackId, number>> {
     const stored = new Map<PackId, number>();
     for await (const o of this.backend.list(DATA_PREFIX)) {
+      this.opts.signal?.throwIfAborted();
       const id = packIdOfName(o.name);
       if (!id) {
         this.report('warning', o.name, 'is not a pack name: ignored (a file left by another tool?)');
@@ -271,7 +284,10 @@ export class Checker {
 
   private async checkSnapshots(index: MasterIndex): Promise<void> {
     const ids: SnapshotId[] = [];
-    for await (const o of this.backend.list(SNAPSHOTS_PREFIX)) ids.push(idOfName(o.name) as SnapshotId);
+    for await (const o of this.backend.list(SNAPSHOTS_PREFIX)) {
+      this.opts.signal?.throwIfAborted();
+      ids.push(idOfName(o.name) as SnapshotId);
+    }
     this.summary.snapshots = ids.length;
     const treesSeen = new Set<string>();
     const dataSeen = new Set<string>();
@@ -318,6 +334,8 @@ export class Checker {
    * missing chunk is reported by its own id and the other chunks are still checked.
    */
   private async walkTree(index: MasterIndex, snapshot: string, treeId: BlobId, path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
+    // One tree blob read per call: a large snapshot is many of them, each an await.
+    this.opts.signal?.throwIfAborted();
     if (treesSeen.has(treeId)) return;
     treesSeen.add(treeId);
     const object = `tree ${treeId}`;
@@ -338,6 +356,7 @@ export class Checker {
     for (const chunkId of blob.chunks) {
       const chunkObject = `tree chunk ${chunkId}`;
       const chunkWhere = `(chunk of ${object}, ${displayName(path)} in ${snapshot})`;
+      this.opts.signal?.throwIfAborted();
       let bounds = this.chunkBounds.get(chunkId);
       if (!bounds) {
         if (treesSeen.has(chunkId)) continue; // reported when first reached
@@ -417,11 +436,13 @@ export class Checker {
     const name = packName(packId);
     let bytes: Uint8Array;
     try {
-      bytes = await this.backend.load(name);
+      bytes = await this.backend.load(name, undefined, this.signalOpt());
     } catch (err) {
       this.fail(name, err);
       return;
     }
+    await this.opts.pause?.('check-read');
+    this.opts.signal?.throwIfAborted();
     this.summary.packsRead++;
     this.summary.bytesRead += bytes.length;
     if (bytes.length !== size) this.report('error', name, `is ${bytes.length} bytes, the listing said ${size}`);
@@ -440,6 +461,9 @@ export class Checker {
     if (inBounds.length === 0) return;
     // The worker verifies each blob: authentication, decompression, length, and id.
     const out = await this.opts.pool!.unseal({ packBytes: bytes, blobs: inBounds.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
+    // Verifying a whole pack takes a while: an interruption meanwhile ends the check here, not
+    // with a verdict on packs it did not finish.
+    this.opts.signal?.throwIfAborted();
     const view = new DataView(out);
     inBounds.forEach((b, i) => {
       this.summary.blobsRead++;

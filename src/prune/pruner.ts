@@ -45,6 +45,8 @@ export interface PruneOptions {
   readonly signal?: AbortSignal;
   /** Test hook: runs before each step that changes the repository (crash tests kill there). */
   readonly beforeStep?: (step: string) => Promise<void>;
+  /** Test hook (cli/commands/check.ts maintenancePause): holds prune at a named stage. */
+  readonly pause?: (stage: string) => Promise<void>;
   /** Throws when the exclusive lock prune relies on was lost: checked before every step that changes anything. */
   readonly assertLocked?: () => Promise<void>;
 }
@@ -101,6 +103,7 @@ export class Pruner {
     const index = new MasterIndex();
     const files: { id: IndexId; file: IndexFile }[] = [];
     for (const id of indexIds) {
+      this.opts.signal?.throwIfAborted();
       const name = indexName(id);
       const file = decodeIndex(await repo.loadUnpacked(name), name);
       index.add(id, file);
@@ -128,6 +131,7 @@ export class Pruner {
     const stored = new Map<PackId, number>();
     for await (const o of repo.backend.list(DATA_PREFIX)) {
       // Only pack names: anything else under data/ (left by another tool) is not prune's to delete.
+      this.opts.signal?.throwIfAborted();
       const id = packIdOfName(o.name);
       if (id) stored.set(id, o.size);
     }
@@ -183,6 +187,8 @@ export class Pruner {
       indexObjectsDeleted: 0,
       indexObjectsWritten: 0,
     };
+    await this.opts.pause?.('prune-planned');
+    this.opts.signal?.throwIfAborted();
     if (this.opts.dryRun || (unusedPacks.length === 0 && repack.length === 0 && stray.length === 0)) {
       stats.bytesAfter = this.opts.dryRun ? keptBytes - repack.reduce((n, p) => n + unusedOf(p), 0) : bytesBefore;
       if (!this.opts.dryRun && ignored.length > 0) {
@@ -190,6 +196,7 @@ export class Pruner {
         // supersede them are stored, so they can go at once.
         await this.step('delete index');
         for (const id of ignored) {
+          this.opts.signal?.throwIfAborted();
           await removeIfThere(repo, indexName(id));
           stats.indexObjectsDeleted++;
         }
@@ -216,12 +223,19 @@ export class Pruner {
     keep.push(...newPacks);
     const superseded = [...indexIds, ...newIndex.indexIds];
     for (const file of splitIndex(keep, superseded)) {
+      // Stopping between two of them is safe: until the last one (which carries `supersedes`) is
+      // stored, the old index objects all stand, and the new ones name packs that all exist.
+      this.opts.signal?.throwIfAborted();
       await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file));
       stats.indexObjectsWritten++;
     }
 
+    await this.opts.pause?.('prune-delete');
+    this.opts.signal?.throwIfAborted();
     await this.step('delete index');
     for (const id of superseded) {
+      // The object superseding them is stored: any subset of them may go (FORMAT.md "Prune").
+      this.opts.signal?.throwIfAborted();
       await removeIfThere(repo, indexName(id));
       stats.indexObjectsDeleted++;
     }
@@ -232,7 +246,10 @@ export class Pruner {
       await removeIfThere(repo, packName(id));
     });
     let after = 0;
-    for await (const o of repo.backend.list(DATA_PREFIX)) after += o.size;
+    for await (const o of repo.backend.list(DATA_PREFIX)) {
+      this.opts.signal?.throwIfAborted();
+      after += o.size;
+    }
     stats.bytesAfter = after;
     return stats;
   }
@@ -259,6 +276,7 @@ export class Pruner {
       }
     };
     for (const id of ids) {
+      this.opts.signal?.throwIfAborted();
       const s = await this.repo.loadSnapshot(id);
       await walk(s.tree);
     }
@@ -276,16 +294,23 @@ export class Pruner {
       indexEveryPacks: 16,
       sealedBudget,
       onIndexed: (packs) => written.push(...packs),
+      // Interrupted, the uploader stops at once: pack writes in flight are abandoned (a backend
+      // leaves no partial object) and the packs it stored are left unindexed or indexed without
+      // superseding anything: extra copies, which the next prune deletes.
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
     });
     try {
       for (const pack of packs) {
         this.opts.signal?.throwIfAborted();
-        const bytes = await repo.backend.load(packName(pack.packId));
+        const bytes = await repo.backend.load(packName(pack.packId), undefined, this.opts.signal ? { signal: this.opts.signal } : undefined);
+        await this.opts.pause?.('prune-repack');
+        this.opts.signal?.throwIfAborted();
         // The worker opens each blob and checks it against its id; the sealed bytes are copied as
         // they are (no re-encryption: the envelope is self-contained). Only the used blobs are
         // copied out, before the pack's buffer goes to the worker.
         const kept = pack.used.map((b) => bytes.slice(b.offset, b.offset + b.length));
         const out = await this.opts.pool().unseal({ packBytes: bytes, blobs: pack.used.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
+        this.opts.signal?.throwIfAborted();
         const view = new DataView(out);
         for (const [i, b] of pack.used.entries()) {
           if (view.getUint32(4 + 8 * i, true) !== UnsealStatus.OK) {

@@ -34,10 +34,11 @@ export interface RepairIndexResult {
   indexObjectsDeleted: number;
 }
 
-export async function repairIndex(repo: Repository, opts: { onProgress?: (what: string) => void; signal?: AbortSignal } = {}): Promise<RepairIndexResult> {
+export async function repairIndex(repo: Repository, opts: { onProgress?: (what: string) => void; signal?: AbortSignal; pause?: (stage: string) => Promise<void> } = {}): Promise<RepairIndexResult> {
   const old = await repo.listIndexIds();
   const stored: { packId: PackId; size: number }[] = [];
   for await (const o of repo.backend.list(DATA_PREFIX)) {
+    opts.signal?.throwIfAborted();
     const packId = packIdOfName(o.name);
     if (packId) stored.push({ packId, size: o.size });
   }
@@ -48,6 +49,8 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
     opts.signal?.throwIfAborted();
     try {
       packs.push({ packId, blobs: await repo.loadPackHeader(packId, size) });
+      await opts.pause?.('repair-index-scan');
+      opts.signal?.throwIfAborted();
     } catch (err) {
       if (!isNotFound(err) && !isDamageError(err)) throw err;
       unreadable.push({ packId, reason: err instanceof Error ? err.message : String(err), keptFromOldIndex: false });
@@ -59,6 +62,7 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
   if (unreadable.length > 0) {
     const fromOld = new Map<PackId, IndexPack>();
     for (const id of old) {
+      opts.signal?.throwIfAborted();
       try {
         for (const p of decodeIndex(await repo.loadUnpacked(indexName(id)), indexName(id)).packs) if (!fromOld.has(p.packId)) fromOld.set(p.packId, p);
       } catch (err) {
@@ -72,6 +76,8 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
       u.keptFromOldIndex = true;
     }
   }
+  // Nothing is written before this point: an interruption until here leaves the repository as it was.
+  opts.signal?.throwIfAborted();
   // Index objects that supersede others are a version 2 feature: older engines must refuse the repository.
   await repo.upgradeConfig();
   // Listing order, so that the rebuilt index does not depend on the order reads completed in.
@@ -81,6 +87,9 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
   // splitIndex), then the old ones go: a kill in between leaves both, which name the same packs.
   const written = new Set<string>();
   for (const file of splitIndex(packs, old)) {
+    // Stopping before the last one (which supersedes the old ones) leaves the old index standing,
+    // beside new objects that name packs that exist: as before the repair.
+    opts.signal?.throwIfAborted();
     written.add(await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file)));
     result.indexObjectsWritten++;
   }
@@ -88,6 +97,7 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
     // A rebuilt object can be byte-identical to an old one (the same packs, as by an earlier
     // repair): same name, so it stays.
     if (written.has(id)) continue;
+    opts.signal?.throwIfAborted();
     await repo.backend.remove(indexName(id)).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
     result.indexObjectsDeleted++;
   }
@@ -106,15 +116,20 @@ export interface RepairSnapshotsResult {
   lost: LostPath[];
 }
 
-export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: { packTargetBytes: number; dryRun?: boolean; onLost?: (l: LostPath) => void; signal?: AbortSignal } = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
+export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: { packTargetBytes: number; dryRun?: boolean; onLost?: (l: LostPath) => void; signal?: AbortSignal; pause?: (stage: string) => Promise<void> } = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
   const stored = new Set<string>();
-  for await (const o of repo.backend.list(DATA_PREFIX)) stored.add(idOfName(o.name));
+  for await (const o of repo.backend.list(DATA_PREFIX)) {
+    opts.signal?.throwIfAborted();
+    stored.add(idOfName(o.name));
+  }
   const available = (id: BlobId): boolean => {
     const loc = index.lookup(id);
     return loc !== undefined && stored.has(loc.packId);
   };
   const sealedBudget = new ByteBudget('sealed', 4 * opts.packTargetBytes);
-  const uploader = new BlobUploader(repo, index, { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBudget });
+  // With the signal, flush stops at once when interrupted (tree packs stored so far are indexed
+  // on the way out when that is quick; unindexed, the next backup or prune deals with them).
+  const uploader = new BlobUploader(repo, index, { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBudget, ...(opts.signal ? { signal: opts.signal } : {}) });
   /**
    * Tree id → its repaired id (the same when nothing below it was lost) and what was lost below
    * it, relative to it: a tree shared by several snapshots is repaired once, and its losses are
@@ -240,6 +255,7 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
   result.snapshots = ids.length;
   try {
     for (const id of ids) {
+      opts.signal?.throwIfAborted();
       const snap = await repo.loadSnapshot(id);
       const root = await repairTree(snap.tree);
       if (root.id === snap.tree) continue;
@@ -254,6 +270,11 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
       await uploader.flush();
       const tags = snap.tags.includes('repaired') ? snap.tags : [...snap.tags, 'repaired'];
       const key = repairedKey(snap.time, snap.hostname, snap.paths, newRoot, tags);
+      await opts.pause?.('repair-snapshot');
+      // No new snapshot after an interruption. Once saved, the original is still removed (no check
+      // between the two): the replacement it began is finished, and a kill there is handled by the
+      // next run anyway (`existing` above).
+      opts.signal?.throwIfAborted();
       const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags }));
       existing.set(key, fresh);
       await repo.backend.remove(snapshotName(id));

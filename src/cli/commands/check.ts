@@ -29,6 +29,34 @@ export function parseSubset(text: string): PackSelection {
   throw new UsageError(`--read-data-subset "${text}" is neither n/t nor x%`, { hint: 'give for example 1/5 (the first of five groups of packs: run 2/5 ... 5/5 on the next days) or 10% (a random tenth of the packs)' });
 }
 
+/**
+ * The maintenance commands' test hook, inert unless ENGINE_TEST_HOOKS holds it (beside those of
+ * cli/context.ts and backup's): `maint-pause=STAGE:MS` (several may be given, `;`-separated)
+ * prints "test hook: paused at STAGE" and waits MS ms, deaf to signals like a slow step, the
+ * first time the command reaches STAGE: check-index (the index loaded), check-read (a pack of
+ * --read-data downloaded, not yet verified), prune-planned (what to delete and repack decided),
+ * prune-repack (a pack to repack downloaded), prune-delete (the new index written, nothing
+ * deleted yet), repair-index-scan (a pack header read), repair-snapshot (a rewritten snapshot's
+ * trees stored, the snapshot not yet saved). Tests send a signal then (test/integration/abort-maintenance.test.ts).
+ */
+export function maintenancePause(): ((stage: string) => Promise<void>) | undefined {
+  const pauses = new Map<string, number>();
+  for (const h of process.env.ENGINE_TEST_HOOKS?.split(';') ?? []) {
+    if (!h.startsWith('maint-pause=')) continue;
+    const [stage, ms] = h.slice('maint-pause='.length).split(':');
+    pauses.set(stage!, Number(ms));
+  }
+  if (pauses.size === 0) return undefined;
+  return async (stage: string): Promise<void> => {
+    const ms = pauses.get(stage);
+    if (ms === undefined) return;
+    // Once per stage: a stage reached in a loop pauses the first time only.
+    pauses.delete(stage);
+    process.stderr.write(`test hook: paused at ${stage}\n`);
+    await new Promise((r) => setTimeout(r, ms));
+  };
+}
+
 export async function checkCommand(flags: CheckFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (flags.readData && flags.readDataSubset !== undefined) throw new UsageError('--read-data and --read-data-subset exclude each other', { hint: 'give one of them' });
   const readData: PackSelection | undefined = flags.readData ? { kind: 'all' } : flags.readDataSubset !== undefined ? parseSubset(flags.readDataSubset) : undefined;
@@ -38,12 +66,14 @@ export async function checkCommand(flags: CheckFlags, out: Output, signal: Abort
   const plan = memoryPlan(session, flags.memBudget, out);
   const pool = readData ? startPool(session, plan.workers, false) : undefined;
   const findings: Finding[] = [];
+  const pause = maintenancePause();
   const checker = new Checker(session.repo, {
     ...(readData ? { readData } : {}),
     ...(pool ? { pool } : {}),
     // Each pack is held whole, and its plaintext, while the worker verifies it.
     packsInFlight: Math.max(1, Math.min(plan.workers + 1, Math.floor((plan.readBytes + plan.sealedBytes) / (3 * session.repo.config.packSizeBytes)))),
     signal,
+    ...(pause ? { pause } : {}),
     onProgress: (what) => out.info(what),
     onFinding: (f) => {
       findings.push(f);

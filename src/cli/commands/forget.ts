@@ -70,10 +70,14 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
   const session = await openRepository(flags, out, { exclusive: false, command: 'forget', signal });
   const { repo } = session;
   const all = await repo.listSnapshots();
+  signal.throwIfAborted();
   let decisions: GroupDecision[];
   if (ids.length > 0) {
     const chosen = new Set<string>();
-    for (const ref of ids) chosen.add((await repo.resolveSnapshot(ref)).id);
+    for (const ref of ids) {
+      signal.throwIfAborted();
+      chosen.add((await repo.resolveSnapshot(ref)).id);
+    }
     decisions = [{ group: {}, keep: all.filter((s) => !chosen.has(s.id)).map((s) => ({ id: s.id, reasons: ['not named'] })), remove: [...chosen] }];
   } else {
     decisions = applyPolicy(all.map(({ id, snapshot: s }) => ({ id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags })), policy, groupBy);
@@ -103,6 +107,7 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
   if (flags.prune) {
     // Prune needs the repository to itself: the shared lock is upgraded by taking the exclusive one
     // after this command's shared lock is released.
+    signal.throwIfAborted();
     await releaseLocks();
     try {
       await lockRepository(repo, { exclusive: true, command: 'prune', signal }, flags.retryLock);

@@ -8,6 +8,7 @@ import { assertLocksHeld } from '../locking.js';
 import type { WorkerPool } from '../../pipeline/pool.js';
 import { memoryPlan, openRepository, startPool, type OpenSession } from '../session.js';
 import { testHooks, type GlobalOptions } from '../context.js';
+import { maintenancePause } from './check.js';
 
 export interface PruneFlags extends GlobalOptions {
   maxUnused?: string;
@@ -30,6 +31,7 @@ export async function pruneSession(session: OpenSession, flags: PruneFlags, out:
   let pool: WorkerPool | undefined;
   try {
     const hooks = testHooks();
+    const pause = maintenancePause();
     return await new Pruner(session.repo, {
       maxUnused: parseMaxUnused(flags.maxUnused),
       dryRun: flags.dryRun === true,
@@ -41,6 +43,7 @@ export async function pruneSession(session: OpenSession, flags: PruneFlags, out:
       signal,
       assertLocked: assertLocksHeld,
       ...(hooks.beforePruneStep ? { beforeStep: hooks.beforePruneStep } : {}),
+      ...(pause ? { pause } : {}),
     }).run();
   } finally {
     await pool?.close();

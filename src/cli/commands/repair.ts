@@ -4,6 +4,7 @@ import { displayName } from '../../fs/names.js';
 import { repairIndex, repairSnapshots } from '../../repair/repair.js';
 import { DATA_PREFIX, idOfName } from '../../repository/layout.js';
 import type { GlobalOptions } from '../context.js';
+import { maintenancePause } from './check.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openRepository } from '../session.js';
 
@@ -14,7 +15,8 @@ export interface RepairFlags extends GlobalOptions {
 
 export async function repairIndexCommand(flags: RepairFlags, out: Output, signal: AbortSignal): Promise<number> {
   const { repo } = await openRepository({ ...flags, cache: false }, out, { exclusive: true, command: 'repair index', signal });
-  const r = await repairIndex(repo, { onProgress: (w) => out.info(w), signal });
+  const pause = maintenancePause();
+  const r = await repairIndex(repo, { onProgress: (w) => out.info(w), signal, ...(pause ? { pause } : {}) });
   if (out.json) {
     out.data({ message_type: 'summary', ...r });
     return 0;
@@ -31,18 +33,24 @@ export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, si
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
   const index = await repo.loadIndex();
+  signal.throwIfAborted();
   // Blobs the index places in packs that are gone would be taken for present: the index must
   // first be rebuilt from the packs that exist.
   const stored = new Set<string>();
-  for await (const o of repo.backend.list(DATA_PREFIX)) stored.add(idOfName(o.name));
+  for await (const o of repo.backend.list(DATA_PREFIX)) {
+    signal.throwIfAborted();
+    stored.add(idOfName(o.name));
+  }
   const gone = [...index.packIds()].filter((id: PackId) => !stored.has(id));
   if (gone.length > 0) {
     throw new IntegrityError(`the index names ${gone.length} pack(s) that are missing (${gone.slice(0, 3).join(', ')}${gone.length > 3 ? ', ...' : ''})`, { hint: 'run `engine repair index` first, then `engine repair snapshots`' });
   }
+  const pause = maintenancePause();
   const r = await repairSnapshots(repo, index, {
     packTargetBytes: plan.packTargetBytes,
     ...(flags.dryRun ? { dryRun: true } : {}),
     signal,
+    ...(pause ? { pause } : {}),
     onLost: (l) => {
       if (out.json) out.data({ message_type: 'lost', ...l });
       else out.result(`snapshot ${l.snapshot.slice(0, 8)}: ${displayName(l.path)}: ${l.why}`);
