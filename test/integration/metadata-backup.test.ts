@@ -23,6 +23,7 @@ import { encodeConfig } from '../../src/format/config.js';
 import type { BlobId } from '../../src/format/ids.js';
 import type { TreeNode, Xattr } from '../../src/format/tree.js';
 import { dataRegions, type Region } from '../../src/fs/sparse.js';
+import { capturePathXattrs } from '../../src/fs/xattrs.js';
 import type { BlobIndex } from '../../src/repository/blob-index.js';
 import { Repository } from '../../src/repository/repository.js';
 import { treeEntries } from '../../src/repository/tree-stream.js';
@@ -163,6 +164,9 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
   let repo: string;
   let first: Map<string, TreeNode>;
   let firstBackup: Awaited<ReturnType<typeof runEngine>>;
+  /** The --with-atime snapshot, and the atime it stored for atime/read-me. */
+  let atimeSnapshot: string | undefined;
+  let atimeWant: string | undefined;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), `engine-metadata-${policy}-`));
@@ -221,6 +225,18 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect((await openRepo(repo)).config.version).toBe(4);
   });
 
+  it.runIf(kept)('restore puts back every attribute and ACL stored (round trip)', async () => {
+    const target = join(work, 'restored-attrs');
+    const restore = await runEngine(['restore', String(firstBackup.json?.snapshotId), '--repo', repo, '--target', target], { native, env });
+    expect(restore.code, restore.stderr).toBe(0);
+    for (const rel of ['src/f', 'src/d', 'src/dd', 'src/l', ...(isRoot ? ['src/fifo'] : [])]) {
+      const got = capturePathXattrs(ops, join(target, rel));
+      expect(got.failures, rel).toEqual([]);
+      expect(got.xattrs, rel).toEqual(first.get(rel)?.xattrs);
+    }
+    await rm(target, { recursive: true, force: true });
+  });
+
   it.runIf(policy === 'off')('without the libc calls: says once that attributes are not kept, stores none, exit 0, and the repository keeps its version', async () => {
     expect(warnings(firstBackup.stderr, /not kept/)).toHaveLength(1);
     expect(warnings(firstBackup.stderr, /extended attributes and POSIX ACLs are not kept/)).toHaveLength(1);
@@ -273,6 +289,8 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect(withFlag.code, withFlag.stderr).toBe(0);
     const nodes = await snapshotNodes(repo, String(withFlag.json?.snapshotId));
     expect(nodes.get('atime/read-me')?.atimeNs).toBe(want);
+    atimeSnapshot = String(withFlag.json?.snapshotId);
+    atimeWant = want;
     expect(nodes.get('atime')?.atimeNs).toMatch(/^\d+$/);
     await utimes(join(atimeDir, 'read-me'), 1_600_000_000.5, 1_700_000_000);
     const without = await runEngine(['backup', '--repo', repo, '--json', atimeDir], { native, env });
@@ -280,6 +298,16 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     for (const n of (await snapshotNodes(repo, String(without.json?.snapshotId))).values()) expect(n.atimeNs).toBeUndefined();
     // An atime is a field an older engine would drop: it too raises the repository to 4.
     expect((await openRepo(repo)).config.version).toBe(4);
+  });
+
+  it('restore puts back the stored atime (round trip)', async () => {
+    expect(atimeSnapshot).toBeDefined();
+    const target = join(work, 'restored-atime');
+    const restore = await runEngine(['restore', atimeSnapshot!, '--repo', repo, '--target', target], { native, env });
+    expect(restore.code, restore.stderr).toBe(0);
+    // 1_600_000_000.5 s: exact to the microsecond, so the fallback's utimes keeps it too.
+    expect((await lstat(join(target, 'atime', 'read-me'), { bigint: true })).atimeNs.toString()).toBe(atimeWant);
+    await rm(target, { recursive: true, force: true });
   });
 
   it(
