@@ -1,7 +1,7 @@
 // What a backup keeps of each entry besides its content (issue 12 point 9, backup side), through
 // the real CLI on real files, with the libc calls (ENGINE_POSIX=auto) and without (off):
-// - extended attributes and POSIX ACLs (access and default) of a file, a folder, a symlink and a
-//   FIFO land in the tree, and raise a version 3 repository to 4 first; without the libc calls
+// - extended attributes and POSIX ACLs (access and default) of a file, a folder, a symlink, a
+//   FIFO and (as root) a character device land in the tree, and raise a version 3 repository to 4 first; without the libc calls
 //   the run says once that they are not kept, and exits 0;
 // - an unchanged file still gets its current attributes;
 // - `--with-atime` stores atimes (as they were before the backup read the entry), and only then;
@@ -191,6 +191,9 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
         // Linux allows user.* on files and folders only: a symlink and a FIFO get trusted.* (root).
         set(join(src, 'l'), 'trusted.link', 'on the link itself');
         set(join(src, 'fifo'), 'trusted.fifo', 'on the fifo');
+        // A character device (1, 3: /dev/null's numbers), which only root can make.
+        ops.mknodat(AT_FDCWD, join(src, 'null'), 0o020600, 259n);
+        set(join(src, 'null'), 'trusted.dev', 'on the device');
       }
     }
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
@@ -218,6 +221,8 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     if (isRoot) {
       expect(first.get('src/l')?.xattrs).toEqual(expect.arrayContaining([x('trusted.link', 'on the link itself')]));
       expect(first.get('src/fifo')?.xattrs).toEqual(expect.arrayContaining([x('trusted.fifo', 'on the fifo')]));
+      expect(first.get('src/null')?.type).toBe('chardev');
+      expect(first.get('src/null')?.xattrs).toEqual(expect.arrayContaining([x('trusted.dev', 'on the device')]));
     }
     // The symlink's own attributes, never its target's.
     expect(first.get('src/l')?.xattrs?.some((a) => a.name.startsWith('user.'))).not.toBe(true);
@@ -229,7 +234,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     const target = join(work, 'restored-attrs');
     const restore = await runEngine(['restore', String(firstBackup.json?.snapshotId), '--repo', repo, '--target', target], { native, env });
     expect(restore.code, restore.stderr).toBe(0);
-    for (const rel of ['src/f', 'src/d', 'src/dd', 'src/l', ...(isRoot ? ['src/fifo'] : [])]) {
+    for (const rel of ['src/f', 'src/d', 'src/dd', 'src/l', ...(isRoot ? ['src/fifo', 'src/null'] : [])]) {
       const got = capturePathXattrs(ops, join(target, rel));
       expect(got.failures, rel).toEqual([]);
       expect(got.xattrs, rel).toEqual(first.get(rel)?.xattrs);
