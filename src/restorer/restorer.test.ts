@@ -15,7 +15,8 @@ import { makeOutput } from '../cli/output.js';
 import { memoryPlan, startPool, type OpenSession } from '../cli/session.js';
 import type { BlobId } from '../format/ids.js';
 import { Repository } from '../repository/repository.js';
-import { Restorer, type RestoreOptions } from './restorer.js';
+import { nonZeroRanges } from '../fs/sparse.js';
+import { Restorer, wholeData, type RestoreOptions } from './restorer.js';
 
 const PASSWORD = new TextEncoder().encode('restorer test');
 const KDF: Argon2Params = { t: 1, mKiB: 8 * 1024, p: 1 };
@@ -131,4 +132,28 @@ describe('restorer', () => {
       store.broken = false;
     }
   }, 60_000);
+});
+
+describe('which parts of a blob are written (holes at the block size)', () => {
+  const bs = 4096;
+  /** What the restorer writes: the whole blob when no block can be zero, else nonZeroRanges. */
+  const parts = (buf: Uint8Array, position: number) => (wholeData(buf, position, bs) ? [{ offset: position, length: buf.length }] : nonZeroRanges(buf, position, bs));
+
+  it('agrees with nonZeroRanges for data, zeros, zero blocks at any alignment, and blocks whose sampled bytes are zero', () => {
+    const data = Buffer.alloc(64 * 1024, 7);
+    const oneZeroBlock = Buffer.from(data);
+    oneZeroBlock.fill(0, 3 * bs, 4 * bs);
+    // Zero at the three sampled bytes of each block, data elsewhere: no hole, but a full compare.
+    const sampledZero = Buffer.from(data);
+    for (let i = 0; i < sampledZero.length; i += bs) sampledZero[i] = sampledZero[i + bs / 2] = sampledZero[i + bs - 1] = 0;
+    for (const buf of [data, Buffer.alloc(64 * 1024), oneZeroBlock, sampledZero, Buffer.alloc(100, 1), Buffer.alloc(0)]) {
+      for (const position of [0, 1, bs - 1, 5 * bs + 123]) {
+        const want = nonZeroRanges(buf, position, bs);
+        const got = parts(buf, position).filter((r) => r.length > 0);
+        expect(got, `${buf.length} bytes at ${position}`).toEqual(want);
+      }
+    }
+    expect(wholeData(data, 0, bs)).toBe(true);
+    expect(wholeData(oneZeroBlock, 0, bs)).toBe(false);
+  });
 });

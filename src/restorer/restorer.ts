@@ -733,7 +733,7 @@ export class Restorer {
         const align = t.offset % this.blockSize;
         let ranges = byAlign.get(align);
         if (ranges === undefined) {
-          ranges = nonZeroRanges(plain, align, this.blockSize);
+          ranges = wholeData(plain, align, this.blockSize) ? [{ offset: align, length: plain.length }] : nonZeroRanges(plain, align, this.blockSize);
           byAlign.set(align, ranges);
         }
         const at = ranges;
@@ -984,6 +984,20 @@ export class Restorer {
 
 function joinRel(dir: string, name: string): string {
   return dir ? `${dir}/${name}` : name;
+}
+
+/**
+ * True when no whole block of `buf` (at file offset `position`, blocks aligned on the file) can be
+ * all zeros, because each has a non-zero byte among three sampled: then all of it is written, and
+ * no block needs comparing. A few loads per 4 KiB against nonZeroRanges' compare of each block
+ * (a millisecond per 8 MiB of data, the main cost of a restore from a local disk otherwise).
+ */
+export function wholeData(buf: Uint8Array, position: number, blockSize: number): boolean {
+  const half = blockSize >> 1;
+  for (let i = (blockSize - (position % blockSize)) % blockSize; i + blockSize <= buf.length; i += blockSize) {
+    if (buf[i] === 0 && buf[i + half] === 0 && buf[i + blockSize - 1] === 0) return false;
+  }
+  return true;
 }
 
 function parentOf(rel: string): string {
