@@ -25,7 +25,15 @@ function sameContent(a: TreeNode, b: TreeNode): boolean {
 }
 
 function sameMetadata(a: TreeNode, b: TreeNode): boolean {
-  return a.mode === b.mode && a.mtimeNs === b.mtimeNs && a.uid === b.uid && a.gid === b.gid;
+  // Not atimeNs: with --with-atime it changes on every read, and every entry would show as "U".
+  return a.mode === b.mode && a.mtimeNs === b.mtimeNs && a.uid === b.uid && a.gid === b.gid && sameXattrs(a, b);
+}
+
+/** Canonical order on both sides (FORMAT.md "Extended attributes"), so a pairwise compare suffices. */
+function sameXattrs(a: TreeNode, b: TreeNode): boolean {
+  const x = a.xattrs ?? [];
+  const y = b.xattrs ?? [];
+  return x.length === y.length && x.every((e, i) => e.name === y[i]!.name && e.value === y[i]!.value);
 }
 
 /** Every path under `node` (itself included), for a whole subtree added or removed. */

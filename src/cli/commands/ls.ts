@@ -21,7 +21,7 @@ export async function lsCommand(ref: string, flags: GlobalOptions, out: Output):
     const shown = `/${displayName(path)}`;
     const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
     if (out.json) {
-      out.data({ message_type: 'node', path: shown, type: node.type, mode: node.mode, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}) });
+      out.data({ message_type: 'node', path: shown, type: node.type, mode: node.mode, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}), ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}) });
     } else {
       out.result(`${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`);
     }
