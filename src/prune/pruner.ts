@@ -93,6 +93,8 @@ export class Pruner {
     this.opts.signal?.throwIfAborted();
     await this.opts.beforeStep?.(name);
     await this.opts.assertLocked?.();
+    // Both are awaits (a test's delay, a read of the lock): the step starts only if no signal came meanwhile.
+    this.opts.signal?.throwIfAborted();
   }
 
   async run(): Promise<PruneStats> {

@@ -26,10 +26,14 @@ interface Exit {
   ms: number;
 }
 
-/** Runs engine with a pause at `stage`, sends `sig` once it is paused there, and returns how it ended. */
-async function interrupt(args: string[], stage: string, sig: NodeJS.Signals): Promise<Exit> {
+/**
+ * Runs engine with a pause at `stage`, sends `sig` once it is paused there (after `atPause`), and
+ * returns how it ended. `hooks` and `pausedText` replace the maint-pause hook and its message.
+ */
+async function interrupt(args: string[], stage: string, sig: NodeJS.Signals, more: { hooks?: string; pausedText?: string; atPause?: () => Promise<void> } = {}): Promise<Exit> {
+  const pausedText = more.pausedText ?? `test hook: paused at ${stage}`;
   const child: ChildProcess = spawn(ENGINE_BIN, args, {
-    env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native, ENGINE_TEST_HOOKS: `maint-pause=${stage}:${PAUSE_MS}` },
+    env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native, ENGINE_TEST_HOOKS: more.hooks ?? `maint-pause=${stage}:${PAUSE_MS}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -40,7 +44,7 @@ async function interrupt(args: string[], stage: string, sig: NodeJS.Signals): Pr
   const paused = new Promise<boolean>((resolve) => {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
-      if (stderr.includes(`test hook: paused at ${stage}`)) resolve(true);
+      if (stderr.includes(pausedText)) resolve(true);
     });
     void exited.then(() => resolve(false));
   });
@@ -49,6 +53,7 @@ async function interrupt(args: string[], stage: string, sig: NodeJS.Signals): Pr
     const e = await exited;
     throw new Error(`engine exited (${e.code}) before pausing at ${stage}:\n${e.stderr}`);
   }
+  await more.atPause?.();
   signalledAt = Date.now();
   child.kill(sig);
   // A command deaf to the signal is ended here, so the test fails on its assertion, not a timeout.
@@ -145,6 +150,22 @@ describe(`check, prune, forget --prune and repair interrupted (ENGINE_NATIVE=${n
       await expectSound(repo);
     }, 120_000);
   }
+
+  it('prune, SIGTERM while held before its "write index" step (prune-step-delay): exit 130, no index object written after the signal', async () => {
+    const repo = await copyOfBase();
+    const f = await runEngine(['forget', '--repo', repo, '--keep-last', '1'], { native });
+    expect(f.code, f.stderr).toBe(0);
+    let atSignal: string[] = [];
+    const e = await interrupt(['prune', '--repo', repo, '--max-unused', '0%'], 'write index', 'SIGTERM', {
+      hooks: `prune-step-delay=${PAUSE_MS}`,
+      pausedText: 'prune step: write index',
+      // The repacked packs' own index objects are written by now; nothing more may be.
+      atPause: async () => void (atSignal = (await readdir(join(repo, 'index'))).sort()),
+    });
+    expectStopped(e);
+    expect((await readdir(join(repo, 'index'))).sort()).toEqual(atSignal);
+    await expectSound(repo);
+  }, 120_000);
 
   it('forget --prune, SIGTERM while repacking: exit 130, the snapshot stays forgotten, check passes', async () => {
     const repo = await copyOfBase();
