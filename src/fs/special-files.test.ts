@@ -3,7 +3,8 @@
 import { lstatSync, mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
+import { itWhen } from '../../test/support/it-when.js';
 import { AT_FDCWD, loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { deviceNumbers, makeSpecialFile } from './special-files.js';
 
@@ -15,7 +16,7 @@ describe.each(['auto', 'off'] as const)('special files (ENGINE_POSIX=%s)', async
   const { ops } = await loadPosix(policy);
   const can = ops.caps.mknod;
 
-  it.runIf(can)('makes a FIFO with the given permission bits (under the umask)', () => {
+  itWhen(can)('makes a FIFO with the given permission bits (under the umask)', () => {
     const p = join(dir, `fifo-${policy}`);
     expect(makeSpecialFile(ops, p, 'fifo', 0o640, undefined)).toBe(true);
     const st = lstatSync(p);
@@ -24,7 +25,7 @@ describe.each(['auto', 'off'] as const)('special files (ENGINE_POSIX=%s)', async
     expect(() => makeSpecialFile(ops, p, 'fifo', 0o640, undefined)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
   });
 
-  it.runIf(can)('makes a FIFO relative to a directory fd', () => {
+  itWhen(can)('makes a FIFO relative to a directory fd', () => {
     const dfd = openSync(dir, 'r');
     try {
       expect(makeSpecialFile(ops, `fifo-at-${policy}`, 'fifo', 0o600, undefined, undefined, dfd)).toBe(true);
@@ -35,7 +36,7 @@ describe.each(['auto', 'off'] as const)('special files (ENGINE_POSIX=%s)', async
     expect(AT_FDCWD).toBe(-100);
   });
 
-  it.runIf(can && isRoot)('as root: a character device with /dev/null\'s numbers, and a block device', () => {
+  itWhen(can && isRoot)('as root: a character device with /dev/null\'s numbers, and a block device', () => {
     const devNull = lstatSync('/dev/null', { bigint: true });
     expect(deviceNumbers(devNull.rdev)).toEqual({ major: 1, minor: 3 });
     const p = join(dir, `null-${policy}`);
@@ -54,11 +55,11 @@ describe.each(['auto', 'off'] as const)('special files (ENGINE_POSIX=%s)', async
     expect(bst.rdev).toBe(big);
   });
 
-  it.runIf(can && !isRoot)('not root: a device node fails with EPERM', () => {
+  itWhen(can && !isRoot)('not root: a device node fails with EPERM', () => {
     expect(() => makeSpecialFile(ops, join(dir, `null-${policy}`), 'chardev', 0o666, '259')).toThrow(expect.objectContaining({ code: 'EPERM' }));
   });
 
-  it.runIf(!can)('fallback: makes nothing and warns once per run', () => {
+  itWhen(!can)('fallback: makes nothing and warns once per run', () => {
     const warnings: string[] = [];
     const notices = new NotKeptNotices((m) => warnings.push(m));
     expect(makeSpecialFile(ops, join(dir, 'f1'), 'fifo', 0o644, undefined, notices)).toBe(false);

@@ -4,7 +4,8 @@
 import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
+import { itWhen } from '../../test/support/it-when.js';
 import { loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { decodeTree, encodeTree, type TreeNode } from '../format/tree.js';
 import { applyPathXattrs, applyXattrs, capturePathXattrs, captureXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT } from './xattrs.js';
@@ -57,7 +58,7 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
     return p;
   };
 
-  it.runIf(kept)('captures user.* xattrs sorted by name bytes, values in base64, and applies them to another file', () => {
+  itWhen(kept)('captures user.* xattrs sorted by name bytes, values in base64, and applies them to another file', () => {
     const a = file('a');
     withFd(a, (fd) => {
       ops.fsetxattr(fd, Buffer.from('user.zeta'), Buffer.from('last'));
@@ -79,11 +80,11 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
     expect(decodeTree(encodeTree({ nodes: [node] }), 'test').nodes[0]!.xattrs).toEqual(got.xattrs);
   });
 
-  it.runIf(kept)('a file without xattrs captures as undefined (the tree omits the field)', () => {
+  itWhen(kept)('a file without xattrs captures as undefined (the tree omits the field)', () => {
     expect(withFd(file('plain'), (fd) => captureXattrs(ops, fd))).toEqual({ xattrs: undefined, failures: [] });
   });
 
-  it.runIf(kept)('copies a POSIX access ACL from one file to another, mode group bits following the mask', () => {
+  itWhen(kept)('copies a POSIX access ACL from one file to another, mode group bits following the mask', () => {
     const a = file('acl-a');
     withFd(a, (fd) => ops.fsetxattr(fd, Buffer.from(POSIX_ACL_ACCESS), ACL));
     const read = withFd(a, (fd) => ops.fgetxattr(fd, Buffer.from(POSIX_ACL_ACCESS)));
@@ -97,7 +98,7 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
     expect(lstatSync(b).mode & 0o777).toBe(0o650);
   });
 
-  it.runIf(kept)('copies a default ACL between directories; exact apply removes an inherited one', () => {
+  itWhen(kept)('copies a default ACL between directories; exact apply removes an inherited one', () => {
     const d1 = join(dir, `${policy}-acl-d1`);
     const d2 = join(dir, `${policy}-acl-d2`);
     mkdirSync(d1);
@@ -115,7 +116,7 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
     expect(withFd(child, (fd) => captureXattrs(ops, fd)).xattrs).toBeUndefined();
   });
 
-  it.runIf(kept)('reports, per name, what Linux refuses and applies the rest', () => {
+  itWhen(kept)('reports, per name, what Linux refuses and applies the rest', () => {
     const link = join(dir, `${policy}-link`);
     symlinkSync('nowhere', link);
     const failures = applyPathXattrs(ops, link, [
@@ -129,7 +130,7 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
     expect(capturePathXattrs(ops, link)).toEqual({ xattrs: undefined, failures: [] });
   });
 
-  it.runIf(kept)('by path, for entries not held open: a directory and, under a directory fd, a file through /proc', () => {
+  itWhen(kept)('by path, for entries not held open: a directory and, under a directory fd, a file through /proc', () => {
     const d = join(dir, `${policy}-by-path`);
     mkdirSync(d);
     writeFileSync(join(d, 'f'), '');
@@ -146,14 +147,14 @@ describe.each(['auto', 'off'] as const)('xattrs (ENGINE_POSIX=%s)', async (polic
     expect(withFd(join(d, 'f'), (fd) => captureXattrs(ops, fd)).xattrs).toEqual([{ name: 'user.f', value: 'Zg==' }]);
   });
 
-  it.runIf(kept && process.getuid?.() === 0)('as root: trusted.* on a symlink itself', () => {
+  itWhen(kept && process.getuid?.() === 0)('as root: trusted.* on a symlink itself', () => {
     const link = join(dir, `${policy}-link-root`);
     symlinkSync('nowhere', link);
     expect(applyPathXattrs(ops, link, [{ name: 'trusted.engine', value: 'dg==' }])).toEqual([]);
     expect(capturePathXattrs(ops, link).xattrs).toEqual([{ name: 'trusted.engine', value: 'dg==' }]);
   });
 
-  it.runIf(!kept)('fallback: keeps none and warns once per run, not per file', () => {
+  itWhen(!kept)('fallback: keeps none and warns once per run, not per file', () => {
     const warnings: string[] = [];
     const notices = new NotKeptNotices((m) => warnings.push(m));
     const a = file('fb');

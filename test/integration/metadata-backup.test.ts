@@ -15,6 +15,7 @@ import { lstat, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { itWhen } from '../support/it-when.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { AT_FDCWD, loadPosix } from '../../native-bindings/posix/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
@@ -209,7 +210,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     await rm(work, { recursive: true, force: true });
   });
 
-  it.runIf(kept)('stores xattrs and access and default ACLs of a file, a folder, a symlink and a FIFO, and raises a version 3 repository to 4', async () => {
+  itWhen(kept)('stores xattrs and access and default ACLs of a file, a folder, a symlink and a FIFO, and raises a version 3 repository to 4', async () => {
     expect(firstBackup.stderr).not.toMatch(/not kept|warning/);
     expect(first.get('src/f')?.xattrs).toEqual(expect.arrayContaining([x('system.posix_acl_access', ACCESS_ACL), x('user.alpha', Buffer.from([0, 255, 0])), x('user.zeta', 'last')]));
     // Sorted by name bytes, as the format wants.
@@ -230,7 +231,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect((await openRepo(repo)).config.version).toBe(4);
   });
 
-  it.runIf(kept)('restore puts back every attribute and ACL stored (round trip)', async () => {
+  itWhen(kept)('restore puts back every attribute and ACL stored (round trip)', async () => {
     const target = join(work, 'restored-attrs');
     const restore = await runEngine(['restore', String(firstBackup.json?.snapshotId), '--repo', repo, '--target', target], { native, env });
     expect(restore.code, restore.stderr).toBe(0);
@@ -242,14 +243,14 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     await rm(target, { recursive: true, force: true });
   });
 
-  it.runIf(policy === 'off')('without the libc calls: says once that attributes are not kept, stores none, exit 0, and the repository keeps its version', async () => {
+  itWhen(policy === 'off')('without the libc calls: says once that attributes are not kept, stores none, exit 0, and the repository keeps its version', async () => {
     expect(warnings(firstBackup.stderr, /not kept/)).toHaveLength(1);
     expect(warnings(firstBackup.stderr, /extended attributes and POSIX ACLs are not kept/)).toHaveLength(1);
     for (const n of first.values()) expect(n.xattrs).toBeUndefined();
     expect((await openRepo(repo)).config.version).toBe(3);
   });
 
-  it.runIf(kept)('a file whose content is taken from the parent still gets its current attributes', async () => {
+  itWhen(kept)('a file whose content is taken from the parent still gets its current attributes', async () => {
     // Changing an xattr changes ctime, not mtime: the file is read again, and whatever the
     // content's source, its attributes are the current ones.
     set(join(src, 'f'), 'user.zeta', 'changed');
@@ -262,7 +263,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect(nodes.get('src/d/inner')?.content).toEqual(first.get('src/d/inner')?.content);
   });
 
-  it.runIf(kept)('an attribute that cannot be read is a warning naming the entry and the attribute (exit 3); the entry is stored', async () => {
+  itWhen(kept)('an attribute that cannot be read is a warning naming the entry and the attribute (exit 3); the entry is stored', async () => {
     const dir = join(work, 'unreadable');
     await mkdir(dir);
     await writeFile(join(dir, 'bad'), 'its attributes cannot be read\n');
