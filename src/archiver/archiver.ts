@@ -261,8 +261,10 @@ export class Archiver {
   }
 
   private problem(path: string, err: unknown): void {
-    const code = (err as NodeJS.ErrnoException | null)?.code;
-    const message = code === 'ENOENT' ? 'vanished during backup' : err instanceof Error ? err.message : String(err);
+    const e = err as NodeJS.ErrnoException | null;
+    // Node's message repeats the path, decoded with U+FFFD and with any newline raw: the path is
+    // reported (escaped) by the caller, so an errno error says only what failed.
+    const message = e?.code === 'ENOENT' ? 'vanished during backup' : e?.code && e.syscall ? `${e.message.split(',')[0]} (${e.syscall})` : err instanceof Error ? err.message : String(err);
     this.onProblem({ path, message });
   }
 

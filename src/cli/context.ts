@@ -1,6 +1,8 @@
 // Everything a command needs from the process: repository location, password, primitives.
 // Only cli/ reads process.env and argv.
 import { readFile, unlink } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { displayName, fsPath } from '../fs/names.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { NativePolicy, Primitives, SelectionReport } from '../../native-bindings/types.js';
 import type { StorageFlags } from './open-backend.js';
@@ -131,7 +133,8 @@ export function testHooks(): { beforeOpen?: (path: string) => Promise<void>; bef
   if (vanish) {
     const name = vanish.slice('vanish='.length);
     out.beforeOpen = async (path: string) => {
-      if (path.endsWith(`/${name}`)) await unlink(path).catch(() => undefined);
+      // NAME as typed, or escaped as engine prints it (`gone\xff`): an environment variable cannot carry a name that is not UTF-8.
+      if (path.endsWith(`/${name}`) || displayName(basename(path)) === name) await unlink(fsPath(path)).catch(() => undefined);
     };
   }
   const openDelay = hooks.find((h) => h.startsWith('open-delay='));

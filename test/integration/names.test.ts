@@ -99,6 +99,20 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     expect(changes.filter((c) => c.change === 'added').map((c) => c.path)).toEqual(['/src/y\\xfd\\nz']);
   });
 
+  it('a warning names the file escaped, on one line (a name that is not UTF-8 and holds a newline)', async () => {
+    const other = join(work, 'warn-src');
+    await mkdir(other);
+    await writeFile(under(other, 'gone', [0xff], '\nx'), 'removed just before the backup opens it\n');
+    await writeFile(join(other, 'stays.txt'), 'kept\n');
+    const own = join(work, 'warn-repo');
+    expect((await runEngine(['init', '--repo', own], { native })).code).toBe(0);
+    const r = await runEngine(['backup', '--repo', own, other], { native, env: { ENGINE_TEST_HOOKS: 'vanish=gone\\xff\\nx' } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain('warn-src/gone\\xff\\nx: vanished during backup');
+    expect(r.stderr).not.toContain('\ufffd');
+    expect(r.stderr.split('\n').some((l) => l.startsWith('x:'))).toBe(false);
+  });
+
   it('restore recreates every name, target and content byte for byte', async () => {
     const target = join(work, 'restored');
     const restore = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });

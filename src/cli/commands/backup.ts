@@ -19,6 +19,7 @@ import { assertLocksHeld } from '../locking.js';
 import { closeIndex, memoryPlan, openIndex, openRepository, startPool, type OpenSession } from '../session.js';
 import type { DiskIndex } from '../../index/disk-index.js';
 import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
+import { displayName } from '../../fs/names.js';
 
 export interface BackupFlags extends GlobalOptions {
   memBudget?: string;
@@ -79,16 +80,16 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     exclude,
     onProblem: (p) => {
       problems.push(p);
-      out.warn(`${p.path}: ${p.message}`);
+      out.warn(`${displayName(p.path)}: ${p.message}`);
     },
     onInconsistent: (p) => {
       inconsistent.push(p);
-      out.warn(`${p.path}: ${p.message}`);
+      out.warn(`${displayName(p.path)}: ${p.message}`);
     },
     onNotice: (text) => out.info(text),
     onMetaProblem: (p) => {
       metaProblems.push(p);
-      out.warn(`${p.path}: ${p.message}`);
+      out.warn(`${displayName(p.path)}: ${p.message}`);
     },
     posix: { ops, notices },
     withAtime: flags.withAtime === true,
