@@ -26,6 +26,7 @@
 // itself, 'a/b' a folder two levels down); they reach the filesystem only through fsPath.
 import fs from 'node:fs';
 import { EngineError, ErrorCode, type EngineErrorOptions } from '../errors/engine-error.js';
+import { mkdirpSync } from './mkdirp.js';
 import { decodeName, fsPath } from './names.js';
 
 const C = fs.constants;
@@ -91,7 +92,12 @@ export class DirTree {
    * fine); only what is below it is distrusted.
    */
   static open(target: string, opts: DirTreeOptions = {}): DirTree {
-    fs.mkdirSync(fsPath(target), { recursive: true });
+    // Not Node's recursive mkdir: under /proc it retries forever at 100% CPU (src/fs/mkdirp.ts).
+    try {
+      mkdirpSync(target, 0o777);
+    } catch (err) {
+      throw new EngineError(ErrorCode.USAGE, `cannot create the restore target ${target}: ${(err as Error).message}`, { hint: 'give a --target folder that can be created and written' });
+    }
     const fd = fs.openSync(fsPath(target), C.O_RDONLY | C.O_DIRECTORY);
     const st = fs.fstatSync(fd, { bigint: true });
     const rootDir: Dir = { rel: '', fd, id: { dev: st.dev, ino: st.ino }, pins: 1 };

@@ -27,7 +27,7 @@ import { collectNow, noteDropped } from '../util/gc.js';
 import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
 import { indexName } from '../repository/layout.js';
 import { type Repository, withIndexRepairHint } from '../repository/repository.js';
-import { mkdirpSync } from '../backend/local/mkdirp.js';
+import { mkdirpSync } from '../fs/mkdirp.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import { CacheDamagedError } from './errors.js';
 import { IndexRun } from './index-run.js';

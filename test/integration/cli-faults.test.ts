@@ -74,6 +74,9 @@ describe(`small CLI faults (ENGINE_NATIVE=${native})`, () => {
     expect(backup.code, backup.stderr).toBe(1);
     expect(backup.stderr).toContain('cannot create the local index cache folder /proc/engine-no-such/cache');
     expect(backup.stderr).toContain('--no-cache');
+    const restore = await runWithDeadline(['restore', 'latest', '--repo', repo, '--target', '/proc/engine-no-such/target'], 12_000);
+    expect(restore.code, restore.stderr).toBe(2);
+    expect(restore.stderr).toContain('cannot create the restore target /proc/engine-no-such/target');
   });
 
   it('`engine snapshots` lists a snapshot without the optional summary', async () => {

@@ -30,7 +30,7 @@ import { AbortedError, EngineError, ErrorCode, isEngineError } from '../../error
 import { throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
 import { Concurrency } from '../../pipeline/budget.js';
-import { mkdirp } from '../local/mkdirp.js';
+import { mkdirp } from '../../fs/mkdirp.js';
 
 const BLOCK = 64 * 1024;
 const HASH = 32;

@@ -9,7 +9,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { EngineError, ErrorCode } from '../../errors/engine-error.js';
 import { notFound, throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
-import { mkdirp } from './mkdirp.js';
+import { mkdirp } from '../../fs/mkdirp.js';
 
 const TEMP_PREFIX = '.tmp-';
 
