@@ -10,7 +10,7 @@
 // The tree is read through the library (ls prints no xattrs). The attributes are set here with the
 // libc calls of native-bindings/posix (no setfattr/setfacl needed); the ACL values are built in the
 // kernel's xattr format, as src/fs/xattrs.test.ts does.
-import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,12 +23,12 @@ import { seal } from '../../src/crypto/envelope.js';
 import { encodeConfig } from '../../src/format/config.js';
 import type { BlobId } from '../../src/format/ids.js';
 import type { TreeNode, Xattr } from '../../src/format/tree.js';
-import { dataRegions, type Region } from '../../src/fs/sparse.js';
 import { capturePathXattrs } from '../../src/fs/xattrs.js';
 import type { BlobIndex } from '../../src/repository/blob-index.js';
 import { Repository } from '../../src/repository/repository.js';
 import { treeEntries } from '../../src/repository/tree-stream.js';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, ACL_USER_OBJ, aclXattr, sameContent, UNDEFINED_ID } from '../support/metadata.js';
 
 const native = currentNative();
 const { ops } = await loadPosix('auto');
@@ -36,24 +36,6 @@ const { ops } = await loadPosix('auto');
 const canSet = ops.caps.xattrs;
 const isRoot = process.getuid?.() === 0;
 
-const ACL_USER_OBJ = 0x01;
-const ACL_USER = 0x02;
-const ACL_GROUP_OBJ = 0x04;
-const ACL_MASK = 0x10;
-const ACL_OTHER = 0x20;
-const UNDEFINED_ID = 0xffffffff;
-
-/** posix_acl_xattr: u32 version 2, then {u16 tag, u16 perm, u32 id} per entry, sorted by tag and id. */
-function aclXattr(entries: [tag: number, perm: number, id: number][]): Buffer {
-  const b = Buffer.alloc(4 + 8 * entries.length);
-  b.writeUInt32LE(2, 0);
-  entries.forEach(([tag, perm, id], i) => {
-    b.writeUInt16LE(tag, 4 + 8 * i);
-    b.writeUInt16LE(perm, 6 + 8 * i);
-    b.writeUInt32LE(id, 8 + 8 * i);
-  });
-  return b;
-}
 // user::rw-, user:4242:r--, group::r--, mask::r--, other::---
 const ACCESS_ACL = aclXattr([
   [ACL_USER_OBJ, 6, UNDEFINED_ID],
@@ -96,48 +78,6 @@ async function snapshotNodes(repoPath: string, snapshotId: string): Promise<Map<
   return out;
 }
 
-/** The data regions of a file (null: unknown, the whole file is data). */
-function regionsOf(path: string, size: number): Region[] | null {
-  const fd = openSync(path, 'r');
-  try {
-    const r = dataRegions(ops, fd, size);
-    return r === null ? null : [...r];
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Whether two files hold the same bytes, reading only where either has data: outside the data
- * regions of both, both read as zeros. (cmp on a 3 GiB file reads 6 GiB of zeros.)
- */
-async function sameContent(a: string, b: string): Promise<boolean> {
-  const [sa, sb] = [await lstat(a), await lstat(b)];
-  if (sa.size !== sb.size) return false;
-  const ra = regionsOf(a, sa.size);
-  const rb = regionsOf(b, sb.size);
-  const ranges = ra === null || rb === null ? [{ offset: 0, length: sa.size }] : [...ra, ...rb].sort((p, q) => p.offset - q.offset);
-  const fa = openSync(a, 'r');
-  const fb = openSync(b, 'r');
-  try {
-    const ba = Buffer.alloc(8 << 20);
-    const bb = Buffer.alloc(8 << 20);
-    for (const r of ranges) {
-      for (let pos = r.offset; pos < r.offset + r.length; ) {
-        const n = Math.min(ba.length, r.offset + r.length - pos);
-        const ga = readSync(fa, ba, 0, n, pos);
-        const gb = readSync(fb, bb, 0, n, pos);
-        if (ga !== gb || !ba.subarray(0, ga).equals(bb.subarray(0, gb))) return false;
-        if (ga === 0) break;
-        pos += ga;
-      }
-    }
-    return true;
-  } finally {
-    closeSync(fa);
-    closeSync(fb);
-  }
-}
 
 /** A sparse file of `size` bytes with 1 MiB of random data at each of `islands` (offsets). */
 async function sparseFile(path: string, size: number, islands: number[]): Promise<void> {
@@ -340,7 +280,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
       const target = join(work, 'restored-sparse');
       const restore = await runEngine(['restore', String(backup.json?.snapshotId), '--repo', repo, '--target', target], { native });
       expect(restore.code, restore.stderr).toBe(0);
-      expect(await sameContent(join(dir, 'holes'), join(target, 'sparse', 'holes'))).toBe(true);
+      expect(await sameContent(ops, join(dir, 'holes'), join(target, 'sparse', 'holes'))).toBe(true);
       await rm(target, { recursive: true, force: true });
       await rm(dir, { recursive: true, force: true });
     },
