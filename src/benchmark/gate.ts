@@ -130,6 +130,38 @@ export function evaluateGate(baseline: GateBaseline, measured: Readonly<Record<s
   return { ok: rows.every((r) => r.ok), rows };
 }
 
+/**
+ * Per ratio, the best value any of several runs measured. A shared machine's load (CPU steal,
+ * another job on the other core) only ever makes one side of a ratio look worse for a while; a
+ * change in engine makes it worse in every run. So a ratio that fails once is measured again,
+ * and only one that fails in every run is a regression.
+ */
+export function bestOf(runs: readonly Readonly<Record<string, MeasuredRatio>>[]): Record<string, MeasuredRatio> {
+  const out: Record<string, MeasuredRatio> = {};
+  for (const run of runs) {
+    for (const [name, m] of Object.entries(run)) {
+      const prev = out[name];
+      const better = prev === undefined || (m.better === 'higher' ? m.value > prev.value : m.value < prev.value);
+      if (better) out[name] = m;
+    }
+  }
+  return out;
+}
+
+/** Per ratio, the median of several runs: what a baseline is written from, so one lucky run does not set it. */
+export function medianOf(runs: readonly Readonly<Record<string, MeasuredRatio>>[]): Record<string, MeasuredRatio> {
+  const out: Record<string, MeasuredRatio> = {};
+  const names = new Set(runs.flatMap((r) => Object.keys(r)));
+  for (const name of names) {
+    const seen = runs.map((r) => r[name]).filter((m): m is MeasuredRatio => m !== undefined);
+    const values = seen.map((m) => m.value).sort((a, b) => a - b);
+    const mid = values.length >> 1;
+    const median = values.length % 2 === 1 ? (values[mid] ?? 0) : ((values[mid - 1] ?? 0) + (values[mid] ?? 0)) / 2;
+    out[name] = { value: median, better: seen[0]?.better ?? 'higher' };
+  }
+  return out;
+}
+
 /** A baseline from one run's ratios, with the default tolerances. */
 export function baselineFrom(measured: Readonly<Record<string, MeasuredRatio>>, measuredOn: string, cpuFeatures?: string): GateBaseline {
   const ratios: Record<string, GateRatio> = {};

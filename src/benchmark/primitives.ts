@@ -33,7 +33,7 @@ export interface PrimitiveBenchOptions {
 export const QUICK_LEVELS: readonly number[] = [3];
 export const FULL_LEVELS: readonly number[] = [1, 3, 9, 19];
 
-export const QUICK_BUDGET: MeasureBudget = { timeMs: 120, minIterations: 5, warmupMs: 20, warmupIterations: 2 };
+export const QUICK_BUDGET: MeasureBudget = { timeMs: 250, minIterations: 5, warmupMs: 100, warmupIterations: 2 };
 export const FULL_BUDGET: MeasureBudget = { timeMs: 1000, minIterations: 8, warmupMs: 200, warmupIterations: 3 };
 export const QUICK_KDF_BUDGET: MeasureBudget = { timeMs: 0, minIterations: 2, warmupMs: 0, warmupIterations: 1 };
 export const FULL_KDF_BUDGET: MeasureBudget = { timeMs: 0, minIterations: 5, warmupMs: 0, warmupIterations: 1 };
