@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeMixedCorpus } from './corpus.js';
+import { makeMixedCorpus } from '../src/benchmark/corpus.js';
 import { digestTree } from './digest-tree.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));

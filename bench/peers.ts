@@ -32,8 +32,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSize } from '../src/util/bytes.js';
-import { makeMixedCorpus } from './corpus.js';
-import { Prng } from './prng.js';
+import { makeMixedCorpus } from '../src/benchmark/corpus.js';
+import { Prng } from '../src/benchmark/prng.js';
 
 const GNU_TIME = '/usr/bin/time';
 const PASSWORD = 'engine-peers-password';
@@ -669,7 +669,7 @@ async function main(): Promise<void> {
     loadAvg1AtEnd: roundTo(os.loadavg()[0]!, 2),
   };
   const header = [
-    `Tree: ${corpus.files} files, ${fmtBytes(corpus.bytes)} (bench/corpus.ts, seed ${o.seed}); ` +
+    `Tree: ${corpus.files} files, ${fmtBytes(corpus.bytes)} (src/benchmark/corpus.ts, seed ${o.seed}); ` +
       (change ? `the 2% change: ${fmtBytes(change.changedBytes)} (${change.rewrittenFiles} files rewritten, ${change.appendedFiles} appended to, ${change.overwrittenRegions} regions overwritten in the largest file). ` : '') +
       `Machine: ${machine.cpu}, ${machine.cpus} CPUs, ${fmtBytes(machine.totalMemBytes)} RAM, ${machine.platform}. ` +
       `MB/s = tree bytes / wall, 10^6 bytes; repository size after the step (du -sb); "sync after" is the \`sync\` run after the step, not counted in its wall time. ` +

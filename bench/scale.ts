@@ -28,7 +28,7 @@ import { cacheDirFor } from '../src/cli/open-backend.js';
 import { INDEX_PREFIX } from '../src/repository/layout.js';
 import { Repository } from '../src/repository/repository.js';
 import { formatBytes, parseSize } from '../src/util/bytes.js';
-import { makeMixedCorpus } from './corpus.js';
+import { makeMixedCorpus } from '../src/benchmark/corpus.js';
 import { digestTree } from './digest-tree.js';
 import { BLOBS_PER_SYNTHETIC_PACK, syntheticIds, syntheticLocation, syntheticPackId } from './scale-ids.js';
 import type { IndexStepResult, IndexStepSpec } from './scale-step.js';

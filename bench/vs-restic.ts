@@ -21,8 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSize } from '../src/util/bytes.js';
-import { makeMixedCorpus } from './corpus.js';
-import type { CorpusStats } from './corpus.js';
+import { makeMixedCorpus } from '../src/benchmark/corpus.js';
+import type { CorpusStats } from '../src/benchmark/corpus.js';
 
 const GNU_TIME = '/usr/bin/time';
 const CORPUS_VERSION = 1; // bump when makeMixedCorpus changes its output

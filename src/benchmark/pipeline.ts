@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeMixedCorpus } from '../../bench/corpus.js';
+import { makeMixedCorpus } from './corpus.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import { formatBytes } from '../util/bytes.js';
 import type { Argon2Params, NativePolicy } from '../../native-bindings/types.js';

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeMixedCorpus } from '../../bench/corpus.js';
+import { makeMixedCorpus } from '../../src/benchmark/corpus.js';
 import { ENGINE_BIN, TEST_PASSWORD, currentNative, runEngine } from '../support/cli.js';
 import { compareTrees } from '../support/tree.js';
 

@@ -21,7 +21,7 @@ import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Prng, TextGen } from '../../bench/prng.js';
+import { Prng, TextGen } from '../../src/benchmark/prng.js';
 
 const execFileP = promisify(execFile);
 

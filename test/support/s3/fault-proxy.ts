@@ -11,7 +11,7 @@ import { Agent, createServer, request as httpRequest, type IncomingMessage, type
 import { Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Prng } from '../../../bench/prng.js';
+import { Prng } from '../../../src/benchmark/prng.js';
 
 export type FaultKind = '500' | 'reset' | 'truncate' | 'slow';
 

@@ -1,4 +1,4 @@
-// A tiny, fast, seeded PRNG shared by the benchmark corpus (bench/corpus.ts) and the test tree
+// A tiny, fast, seeded PRNG shared by the benchmark corpus (src/benchmark/corpus.ts) and the test tree
 // generator (test/support/tree.ts). No dependency, fully deterministic from a 32-bit seed.
 //
 // Core: xorshift128 (Marsaglia 2003, period 2^128 - 1), state seeded through splitmix32 so that

@@ -7,7 +7,7 @@
 //   ~5%  many small files (0-32 KiB; 10-20k files at 2 GiB) over a few hundred directories
 //   ~5%  "mixed" files alternating text and random segments, like archives or office documents
 // plus a few large files (100-300 MiB each when totalBytes >= 1 GiB; smaller for smaller corpora),
-// counted within the shares above. Random data comes from bench/prng.ts at ~3 GB/s, so generation
+// counted within the shares above. Random data comes from src/benchmark/prng.ts at ~3 GB/s, so generation
 // is bound by the disk, not the CPU.
 
 import fs from 'node:fs/promises';
