@@ -2,7 +2,9 @@
 // identical bytes out (zstd: mutually decodable), identical refusals. Tests pass the policy
 // explicitly, so they behave the same in both vitest projects (ENGINE_NATIVE=auto and off).
 import { describe, it, expect } from 'vitest';
+import * as crypto from 'node:crypto';
 import { randomBytes } from 'node:crypto';
+import { itWhen } from '../test/support/it-when.js';
 import type { Adapter, Aead } from './index.js';
 import {
   ADAPTERS,
@@ -21,6 +23,8 @@ import { REFERENCE_VECTOR } from './argon2id/vectors.js';
 import { GOLDEN_FRAME_SIZED, GOLDEN_FRAME_UNSIZED, GOLDEN_TEXT } from './zstd/vectors.js';
 
 const SIZES = [0, 1, 63, 64, 65, (1 << 20) + 7];
+/** node:crypto as typed for the newest Node; what an older one lacks is undefined. */
+const nodeCrypto: Partial<typeof crypto> = crypto;
 
 interface Loaded<T> {
   readonly impl: string;
@@ -224,6 +228,13 @@ describe('argon2id', () => {
     expect(hex).toBe(r.hash);
   });
 
+  // Node's built-in takes the reference vector's 8-byte salt, which engine's adapters refuse.
+  itWhen(typeof nodeCrypto.argon2Sync === 'function')('node:crypto argon2 matches the phc-winner-argon2 reference vector', () => {
+    const r = REFERENCE_VECTOR;
+    const out = nodeCrypto.argon2Sync!('argon2id', { message: r.password, nonce: r.salt, parallelism: r.p, tagLength: 32, memory: r.mKiB, passes: r.t });
+    expect(out.toString('hex')).toBe(r.hash);
+  });
+
   it('all implementations agree on random passwords and salts', async () => {
     for (const outBytes of [16, 32, 64, 65]) {
       const password = randomBytes(1 + (outBytes % 7) * 9);
@@ -351,6 +362,41 @@ describe('zstd', () => {
     }
   });
 
+  it('every implementation decodes every other one\'s frames at every level engine accepts', () => {
+    const input = compressible(70_000);
+    for (let level = -7; level <= 19; level++) {
+      for (const enc of zstds) {
+        const frame = enc.value.compress(input, level);
+        for (const dec of zstds) {
+          expect(Buffer.from(dec.value.decompress(frame, input.length)).equals(input), `${enc.impl} L${level} -> ${dec.impl}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('all implementations treat concatenated and skippable frames alike', () => {
+    const a = zstds[0]!.value.compress(text, 3);
+    const unsized = fromHex(GOLDEN_FRAME_UNSIZED);
+    const skippable = fromHex('502a4d18' + '03000000' + 'abcdef');
+    const cases: Record<string, Uint8Array> = {
+      'unsized then sized': Uint8Array.from([...unsized, ...a]),
+      'sized then sized': Uint8Array.from([...a, ...a]),
+      'unsized then skippable': Uint8Array.from([...unsized, ...skippable]),
+      'unsized then a truncated skippable': Uint8Array.from([...unsized, ...skippable.subarray(0, 9)]),
+      'unsized then 4 garbage bytes': Uint8Array.from([...unsized, 1, 2, 3, 4]),
+    };
+    for (const [what, input] of Object.entries(cases)) {
+      const outcomes = zstds.map((z) => {
+        try {
+          return `ok ${toHex(z.value.decompress(input, 1 << 20))}`;
+        } catch (err) {
+          return `error ${(err as { code?: string }).code ?? String(err)}`;
+        }
+      });
+      expect(new Set(outcomes).size, `${what}: ${zstds.map((z, i) => `${z.impl} ${outcomes[i]?.slice(0, 40)}`).join('; ')}`).toBe(1);
+    }
+  });
+
   it.each(zstds.map((z) => [z.impl, z.value] as const))('%s refuses levels outside [-7, 19]', (_, z) => {
     for (const level of [-8, 20, 22, 1.5, Number.NaN]) expect(() => z.compress(text, level)).toThrow(RangeError);
     for (const level of [-7, 0, 19]) expect(z.decompress(z.compress(text, level), text.length)).toHaveLength(text.length);
@@ -360,16 +406,16 @@ describe('zstd', () => {
 describe('selection', () => {
   const names = Object.keys(ADAPTERS) as (keyof typeof ADAPTERS)[];
 
-  it("'fallback' chooses no native implementation and reports every native one as disabled", async () => {
+  it("'fallback' chooses no addon and no Node built-in, and reports each as disabled", async () => {
     const { primitives, report } = await loadPrimitives('fallback');
     expect(report.map((r) => r.primitive).sort()).toEqual([...names].sort());
     for (const r of report) {
       const adapter = ADAPTERS[r.primitive];
-      const natives = adapter.candidates.filter((c) => c.kind === 'native').map((c) => c.impl);
+      const natives = adapter.candidates.filter((c) => c.kind === 'native' || c.kind === 'builtin').map((c) => c.impl);
       if (natives.length === adapter.candidates.length) {
         expect(r.note).toMatch(/ENGINE_NATIVE=off/); // native-only primitive: used anyway, and said so
       } else {
-        expect(r.kind).not.toBe('native');
+        expect(['wasm', 'js']).toContain(r.kind);
         for (const impl of natives) expect(r.rejected).toContainEqual({ impl, reason: DISABLED_REASON });
       }
       expect(primitives[r.primitive].impl).toBe(r.chosen);

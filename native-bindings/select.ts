@@ -1,10 +1,24 @@
 import type { Adapter, Candidate } from './adapter.js';
-import type { NativePolicy, SelectionReport } from './types.js';
+import type { ImplKind, NativePolicy, SelectionReport } from './types.js';
 import { NoPrimitiveError } from './errors.js';
 import type { Rejection } from './errors.js';
 import { errorMessage } from './optional-module.js';
 
 export const DISABLED_REASON = 'disabled by ENGINE_NATIVE=off';
+
+/**
+ * Whether `policy` rules out a candidate of `kind`: 'fallback' (ENGINE_NATIVE=off) runs the WASM/JS
+ * fallbacks, so it skips addons and Node's version-dependent built-ins alike (a built-in would
+ * otherwise replace the fallback on newer Node, and nothing would exercise the fallback there).
+ */
+export function policySkips(policy: NativePolicy, kind: ImplKind): boolean {
+  return policy === 'fallback' && (kind === 'native' || kind === 'builtin');
+}
+
+/** A primitive whose every candidate is an addon or a built-in: used even under 'fallback'. */
+export function nativeOnly(adapter: Adapter<unknown>): boolean {
+  return adapter.candidates.every((c) => c.kind === 'native' || c.kind === 'builtin');
+}
 
 export interface Choice<T> {
   readonly value: T;
@@ -13,14 +27,14 @@ export interface Choice<T> {
 
 /**
  * The first candidate, in the adapter's order, that the policy allows, that loads, and that
- * passes the self-test. Under 'fallback', native candidates are skipped unless the primitive has
- * nothing else, in which case the native one is used and the report's note says so.
+ * passes the self-test. Under 'fallback', native and built-in candidates are skipped unless the
+ * primitive has nothing else, in which case one is used and the report's note says so.
  */
 export async function choose<T>(adapter: Adapter<T>, policy: NativePolicy): Promise<Choice<T>> {
   const rejected: Rejection[] = [];
-  const nativeOnly = adapter.candidates.every((c) => c.kind === 'native');
+  const onlyNative = nativeOnly(adapter as Adapter<unknown>);
   for (const candidate of adapter.candidates) {
-    if (policy === 'fallback' && candidate.kind === 'native' && !nativeOnly) {
+    if (policySkips(policy, candidate.kind) && !onlyNative) {
       rejected.push({ impl: candidate.impl, reason: DISABLED_REASON });
       continue;
     }
@@ -30,8 +44,8 @@ export async function choose<T>(adapter: Adapter<T>, policy: NativePolicy): Prom
       continue;
     }
     const report: SelectionReport = { primitive: adapter.primitive, chosen: candidate.impl, kind: candidate.kind, rejected };
-    if (policy === 'fallback' && candidate.kind === 'native') {
-      const note = `ENGINE_NATIVE=off ignored: ${adapter.primitive} has no non-native implementation, so native ${candidate.impl} is used`;
+    if (policySkips(policy, candidate.kind)) {
+      const note = `ENGINE_NATIVE=off ignored: ${adapter.primitive} has no non-native implementation, so ${candidate.kind} ${candidate.impl} is used`;
       return { value: outcome.value, report: { ...report, note } };
     }
     return { value: outcome.value, report };

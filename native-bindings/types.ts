@@ -4,7 +4,12 @@
 
 export type PrimitiveName = 'blake3' | 'xchacha20poly1305' | 'aes256gcm' | 'argon2id' | 'zstd';
 
-export type ImplKind = 'native' | 'wasm' | 'js';
+/**
+ * 'native': an optional addon (may be missing or fail to load); 'builtin': native code inside Node
+ * itself, present from some Node version on (node:zlib zstd, node:crypto argon2); 'wasm' and 'js':
+ * the fallbacks every supported Node runs. See native-bindings/README.md for ENGINE_NATIVE=off.
+ */
+export type ImplKind = 'native' | 'builtin' | 'wasm' | 'js';
 
 /** BLAKE3, 32-byte output. */
 export interface Blake3 {
@@ -82,5 +87,5 @@ export interface SelectionReport {
   readonly note?: string;
 }
 
-/** Which implementations may be used: 'auto' tries native first; 'fallback' skips native ones (ENGINE_NATIVE=off). */
+/** Which implementations may be used: 'auto' takes the adapter's order; 'fallback' (ENGINE_NATIVE=off) skips addons and Node built-ins. */
 export type NativePolicy = 'auto' | 'fallback';

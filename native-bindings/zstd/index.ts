@@ -4,12 +4,14 @@ import { ZstdDecodeError } from '../errors.js';
 import { expectBytes, fromHex, patternBytes } from '../bytes.js';
 import { loadZstdNapi } from './native.js';
 import { loadZstdWasm } from './fallback.js';
+import { loadNodeZstd, NODE_ZSTD } from './builtin.js';
 import { GOLDEN_FRAME_SIZED, GOLDEN_FRAME_UNSIZED, GOLDEN_TEXT } from './vectors.js';
 
 export const zstdAdapter: Adapter<Zstd> = {
   primitive: 'zstd',
   candidates: [
     { impl: 'zstd-napi', kind: 'native', load: loadZstdNapi },
+    { impl: NODE_ZSTD, kind: 'builtin', load: loadNodeZstd },
     { impl: '@bokuweb/zstd-wasm', kind: 'wasm', load: loadZstdWasm },
   ],
   selfTest: async (z) => selfTestZstd(z),

@@ -1,8 +1,8 @@
 // Single-thread throughput of every implementation of every primitive that loads and passes its
-// self-test on this machine (native and fallbacks alike), plus FastCDC and Argon2id time.
+// self-test on this machine (addons, Node built-ins and fallbacks alike), plus FastCDC and Argon2id time.
 import type { Adapter } from '../../native-bindings/adapter.js';
 import { ADAPTERS, DISABLED_REASON } from '../../native-bindings/index.js';
-import { tryCandidate } from '../../native-bindings/select.js';
+import { nativeOnly, policySkips, tryCandidate } from '../../native-bindings/select.js';
 import type { Aead, Argon2Params, ImplKind, NativePolicy, PrimitiveName, Primitives } from '../../native-bindings/types.js';
 import { deriveGear } from '../chunker/gear.js';
 import { DEFAULT_CHUNKER, FastCdc } from '../chunker/fastcdc.js';
@@ -47,10 +47,10 @@ export interface LoadedImpl<T> {
 export type LoadedCandidates = { readonly [P in PrimitiveName]: readonly LoadedImpl<Primitives[P]>[] };
 
 async function loadAll<T>(adapter: Adapter<T>, policy: NativePolicy, rejected: RejectedImpl[]): Promise<LoadedImpl<T>[]> {
-  const nativeOnly = adapter.candidates.every((c) => c.kind === 'native');
+  const onlyNative = nativeOnly(adapter as Adapter<unknown>);
   const loaded: LoadedImpl<T>[] = [];
   for (const c of adapter.candidates) {
-    if (policy === 'fallback' && c.kind === 'native' && !nativeOnly) {
+    if (policySkips(policy, c.kind) && !onlyNative) {
       rejected.push({ primitive: adapter.primitive, impl: c.impl, kind: c.kind, reason: DISABLED_REASON });
       continue;
     }
