@@ -12,7 +12,9 @@ export async function doctorCommand(out: Output): Promise<number> {
     out.data({ node: process.version, platform: platform(), arch: arch(), cpus: cpus().length, memoryBytes: totalmem(), policy, primitives: report, posix: { policy: posixPolicy, ...posix } });
     return 0;
   }
-  out.result(`node ${process.version} on ${platform()}/${arch()}, ${cpus().length} cores, ${formatBytes(totalmem())}; native primitives: ${policy === 'fallback' ? 'off (ENGINE_NATIVE=off)' : 'on'}`);
+  out.result(`node ${process.version} on ${platform()}/${arch()}, ${cpus().length} cores, ${formatBytes(totalmem())}; native primitives (addons, Node built-ins): ${policy === 'fallback' ? 'off (ENGINE_NATIVE=off: WASM/JS fallbacks)' : 'on'}`);
+  // One line per primitive: the implementation in use and its kind (native: an addon; builtin: in
+  // Node itself; wasm, js: a fallback), then every candidate passed over and why.
   for (const r of report) {
     out.result(`${r.primitive.padEnd(18)} ${r.chosen} (${r.kind})`);
     for (const rej of r.rejected) out.result(`${''.padEnd(18)}   rejected ${rej.impl}: ${rej.reason}`);
