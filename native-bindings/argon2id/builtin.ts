@@ -14,7 +14,7 @@ export const NODE_ARGON2 = 'node:crypto argon2';
 export async function loadNodeArgon2id(): Promise<Argon2id> {
   const c: Partial<typeof crypto> = crypto;
   const argon2 = c.argon2;
-  if (typeof argon2 !== 'function') throw needsNode('node:crypto argon2', '24.7');
+  if (typeof argon2 !== 'function') throw needsNode('node:crypto argon2', [[24, 7]]);
   return {
     impl: NODE_ARGON2,
     async derive(password, salt, params, outBytes) {

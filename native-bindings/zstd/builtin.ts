@@ -29,7 +29,7 @@ export async function loadNodeZstd(): Promise<Zstd> {
   const z: Partial<typeof zlib> = zlib;
   const { zstdCompressSync, zstdDecompressSync } = z;
   if (typeof zstdCompressSync !== 'function' || typeof zstdDecompressSync !== 'function') {
-    throw needsNode('node:zlib zstd', '22.15 (or 23.8 on the 23 line)');
+    throw needsNode('node:zlib zstd', [[22, 15], [23, 8]]);
   }
   const LEVEL = zlib.constants.ZSTD_c_compressionLevel;
   if (typeof LEVEL !== 'number') throw new Error('node:zlib lacks constants.ZSTD_c_compressionLevel');
