@@ -36,9 +36,11 @@ describe('primitives bench (tiny budget, real primitives)', () => {
     for (const name of Object.keys(ADAPTERS) as PrimitiveName[]) {
       const adapter = ADAPTERS[name] as Adapter<unknown>;
       const { loads, fails } = await loadable(adapter);
-      const nativeOnly = adapter.candidates.every((c) => c.kind === 'native');
+      // ENGINE_NATIVE=off skips addons and Node built-ins alike (native-bindings/README.md).
+      const skipped = (kind: string | undefined): boolean => kind === 'native' || kind === 'builtin';
+      const nativeOnly = adapter.candidates.every((c) => skipped(c.kind));
       const kindOf = (impl: string): string | undefined => adapter.candidates.find((c) => c.impl === impl)?.kind;
-      const expected = loads.filter((impl) => policy === 'auto' || nativeOnly || kindOf(impl) !== 'native');
+      const expected = loads.filter((impl) => policy === 'auto' || nativeOnly || !skipped(kindOf(impl)));
       const measured = new Set(report.primitives.filter((r) => r.primitive === name).map((r) => r.impl));
       expect([...measured].sort(), name).toEqual([...expected].sort());
       // Every candidate not measured is named with a reason.
@@ -46,7 +48,7 @@ describe('primitives bench (tiny budget, real primitives)', () => {
       expect(rejected.map((r) => r.impl).sort(), name).toEqual(adapter.candidates.map((c) => c.impl).filter((i) => !measured.has(i)).sort());
       for (const impl of fails) expect(rejected.find((r) => r.impl === impl)?.reason, impl).toBeTruthy();
       if (policy === 'fallback') {
-        for (const c of adapter.candidates) if (c.kind === 'native' && !nativeOnly) expect(rejected.find((r) => r.impl === c.impl)?.reason).toBe(DISABLED_REASON);
+        for (const c of adapter.candidates) if (skipped(c.kind) && !nativeOnly) expect(rejected.find((r) => r.impl === c.impl)?.reason).toBe(DISABLED_REASON);
       }
       // A native row and a fallback row wherever a native candidate loads (and the policy allows it).
       const rows = report.primitives.filter((r) => r.primitive === name);
