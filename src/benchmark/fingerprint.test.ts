@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadPrimitives } from '../../native-bindings/index.js';
-import { collectFingerprint, engineVersion, packageVersion, parseCpuFeatures } from './fingerprint.js';
+import { collectFingerprint, packageVersion, parseCpuFeatures } from './fingerprint.js';
+import { engineVersion } from '../package-info.js';
 
 describe('parseCpuFeatures', () => {
   it('reads x86 flags and ARM Features', () => {
@@ -35,5 +37,7 @@ describe('collectFingerprint', () => {
     expect(f.packages.openssl).toBe(process.versions.openssl);
     expect(packageVersion('no-such-package-anywhere')).toBeNull();
     expect(engineVersion()).toBe(f.engine);
+    // The version of this clone's package.json, found by its npm name.
+    expect(f.engine).toBe((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version);
   });
 });

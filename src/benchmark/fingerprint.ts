@@ -6,6 +6,7 @@ import { arch, cpus, platform, release, totalmem, version as osVersion } from 'n
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADAPTERS } from '../../native-bindings/index.js';
+import { engineVersion } from '../package-info.js';
 import type { NativePolicy, PrimitiveName, SelectionReport } from '../../native-bindings/types.js';
 import type { ChosenImpl, Fingerprint } from './types.js';
 
@@ -66,15 +67,6 @@ export function packageVersion(name: string): string | null {
   for (let dir = here; ; dir = dirname(dir)) {
     const v = readJson(join(dir, 'node_modules', name, 'package.json'))?.version;
     if (typeof v === 'string') return v;
-    if (dirname(dir) === dir) return null;
-  }
-}
-
-/** The engine's own version, from the nearest package.json named "engine" above this module (src/ or dist/src/). */
-export function engineVersion(): string | null {
-  for (let dir = here; ; dir = dirname(dir)) {
-    const pkg = readJson(join(dir, 'package.json'));
-    if (pkg?.name === 'engine' && typeof pkg.version === 'string') return pkg.version;
     if (dirname(dir) === dir) return null;
   }
 }

@@ -24,7 +24,7 @@ export function formatReport(report: BenchReport): string[] {
   const out: string[] = [];
   out.push(`engine bench (${report.mode}, ${report.sections.join(', ')}): ${describeMachine(f)}`);
   out.push(describeFeatures(f));
-  out.push(`in use (${f.policy === 'fallback' ? 'ENGINE_NATIVE=off' : 'native where it loads'}): ${Object.entries(f.chosen).map(([p, c]) => `${p} ${c.impl} (${c.kind})`).join(', ')}`);
+  out.push(`in use (${f.policy === 'fallback' ? 'ENGINE_NATIVE=off' : 'addons, then Node built-ins, where they load'}): ${Object.entries(f.chosen).map(([p, c]) => `${p} ${c.impl} (${c.kind})`).join(', ')}`);
   if (report.sections.includes('primitives')) out.push('', ...formatPrimitives(report));
   if (report.pipeline) out.push('', ...formatPipeline(report.pipeline));
   return out;

@@ -1,5 +1,6 @@
 // The engine command line: builds the command table, runs one command, and is the only place that
 // turns errors into exit codes and calls process.exit.
+import { engineVersion } from '../package-info.js';
 import { setMaxListeners } from 'node:events';
 import { Command, CommanderError, Option } from 'commander';
 import { isEngineError } from '../errors/engine-error.js';
@@ -35,7 +36,7 @@ function build(): { program: Command; result: { code: number } } {
   const result = { code: 0 };
   const program = new Command('engine')
     .description('deduplicating, compressing, encrypting backups within a memory budget')
-    .version('0.1.0')
+    .version(engineVersion() ?? 'unknown')
     .option('-r, --repo <location>', 'repository location (default: $ENGINE_REPOSITORY)')
     .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD, else a prompt)')
     .option('--json', 'machine-readable output')
