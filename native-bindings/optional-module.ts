@@ -19,6 +19,11 @@ export function requireFunctions<T>(specifier: string, mod: Record<string, unkno
   return mod as T;
 }
 
+/**
+ * One line: Node's "Cannot find module" carries a "Require stack:" of paths on the lines after,
+ * which in `engine doctor`'s list of rejected candidates would read as several reasons.
+ */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n', 1)[0]?.trim() ?? '';
 }
