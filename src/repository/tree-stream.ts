@@ -8,10 +8,18 @@ import { compareNames, decodeTreeBlob, encodeChunkList, encodeNode, encodeNodeLi
 import { displayName, isWellFormed } from '../fs/names.js';
 import { isChunkBoundaryName, TREE_CHUNK_MAX_BYTES, TREE_CHUNK_MAX_ENTRIES, TREE_CHUNK_MIN_ENTRIES } from '../format/tree-chunks.js';
 import type { BlobIndex } from './blob-index.js';
-import type { Repository } from './repository.js';
+
+/**
+ * What reading and writing trees needs of a repository. An interface rather than Repository
+ * itself, so that repository.ts can use this module without the two importing each other.
+ */
+export interface TreeRepository {
+  loadBlob(index: BlobIndex, type: BlobType, id: BlobId): Promise<Uint8Array>;
+  upgradeConfig(): Promise<boolean>;
+}
 
 /** Loads and decodes one tree blob, whichever kind it is. */
-export async function loadTreeBlob(repo: Repository, index: BlobIndex, id: BlobId): Promise<TreeBlob> {
+export async function loadTreeBlob(repo: TreeRepository, index: BlobIndex, id: BlobId): Promise<TreeBlob> {
   return decodeTreeBlob(await repo.loadBlob(index, BlobType.TREE, id), `tree ${id}`);
 }
 
@@ -27,7 +35,7 @@ export interface TreeReadOptions {
  * this one is consumed). A chunk that holds a chunk list, is empty, or whose entries do not follow
  * the previous chunk's in order is damage: it is thrown, naming the chunk.
  */
-export async function* treeEntries(repo: Repository, index: BlobIndex, treeId: BlobId, opts: TreeReadOptions = {}): AsyncGenerator<TreeNode> {
+export async function* treeEntries(repo: TreeRepository, index: BlobIndex, treeId: BlobId, opts: TreeReadOptions = {}): AsyncGenerator<TreeNode> {
   const run = opts.run ?? (<T>(load: () => Promise<T>) => load());
   const top = await run(() => loadTreeBlob(repo, index, treeId));
   if (top.kind === 'nodes') {
@@ -57,7 +65,7 @@ export async function* treeEntries(repo: Repository, index: BlobIndex, treeId: B
 }
 
 /** One chunk of a chunked directory: a non-empty list of nodes (a nested chunk list is damage). */
-export async function loadChunk(repo: Repository, index: BlobIndex, listId: BlobId, id: BlobId): Promise<TreeNode[]> {
+export async function loadChunk(repo: TreeRepository, index: BlobIndex, listId: BlobId, id: BlobId): Promise<TreeNode[]> {
   const blob = await loadTreeBlob(repo, index, id);
   if (blob.kind !== 'nodes') throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree ${listId}: its chunk ${id} is itself a chunk list (nested chunk lists are invalid)`, { details: { blobId: id } });
   if (blob.nodes.length === 0) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `tree ${listId}: its chunk ${id} is empty`, { details: { blobId: id } });
@@ -65,7 +73,7 @@ export async function loadChunk(repo: Repository, index: BlobIndex, listId: Blob
 }
 
 /** All of a directory's entries at once: only for trees known to be small (a snapshot's root, tests). */
-export async function collectTree(repo: Repository, index: BlobIndex, treeId: BlobId): Promise<TreeNode[]> {
+export async function collectTree(repo: TreeRepository, index: BlobIndex, treeId: BlobId): Promise<TreeNode[]> {
   const nodes: TreeNode[] = [];
   for await (const n of treeEntries(repo, index, treeId)) nodes.push(n);
   return nodes;
@@ -85,7 +93,7 @@ export interface TreeStore {
 }
 
 /** A TreeStore's `beforeChunked` for a repository: raises its config to the current version, once per process. */
-export function chunkedTreeGuard(repo: Repository): () => Promise<void> {
+export function chunkedTreeGuard(repo: TreeRepository): () => Promise<void> {
   let done: Promise<unknown> | null = null;
   return async () => {
     done ??= repo.upgradeConfig();
