@@ -3,7 +3,7 @@ import type { Primitives } from '../native-bindings/types.js';
 import type { FastCdc } from '../src/chunker/fastcdc.js';
 import { EnvelopeWorkspace, type Suite } from '../src/crypto/envelope.js';
 import type { RepoKeys } from '../src/crypto/keys.js';
-import { ErrorCode, InternalError, isEngineError } from '../src/errors/engine-error.js';
+import { InternalError, isAuthenticationFailure, isEngineError } from '../src/errors/engine-error.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, SpanChunks, UnsealInput } from './protocol.js';
 import { UnsealStatus } from './protocol.js';
 
@@ -97,7 +97,7 @@ export function unseal(
       }
     } catch (err) {
       if (!isEngineError(err)) throw err;
-      status = isEngineError(err, ErrorCode.INTEGRITY) && err.message.includes('authentication failed') ? UnsealStatus.AUTH_FAILED : UnsealStatus.BAD_PAYLOAD;
+      status = isAuthenticationFailure(err) ? UnsealStatus.AUTH_FAILED : UnsealStatus.BAD_PAYLOAD;
     }
     view.setUint32(4 + 8 * i, status, true);
     view.setUint32(8 + 8 * i, len, true);

@@ -6,7 +6,8 @@ import { loadChosenPrimitives } from '../native-bindings/index.js';
 import type { Primitives } from '../native-bindings/types.js';
 import { FastCdc } from '../src/chunker/fastcdc.js';
 import { EnvelopeWorkspace, type Suite } from '../src/crypto/envelope.js';
-import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, UnsealInput, UnsealOutput, WorkerInit } from './protocol.js';
+import { toWire } from '../src/errors/wire.js';
+import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, TaskFailure, UnsealInput, UnsealOutput, WorkerInit } from './protocol.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { collectYoung } from '../src/util/gc.js';
 import { chunkHash as chunkHashPure, seal as sealPure, unseal as unsealPure } from './handlers.js';
@@ -29,11 +30,32 @@ function context(): Promise<Context> {
 // repository and walks the source, so the first segment finds the worker ready.
 context().catch(() => undefined);
 
+/** Runs a task so that its error is returned as a value (its code intact), never thrown. */
+async function settled<T>(task: () => Promise<T>): Promise<T | TaskFailure> {
+  try {
+    return await task();
+  } catch (err) {
+    return { taskError: toWire(err) };
+  }
+}
+
 function moveBuffer(buf: ArrayBuffer): ArrayBuffer {
   return Piscina.move(buf) as unknown as ArrayBuffer;
 }
 
-export async function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput> {
+export function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput | TaskFailure> {
+  return settled(() => chunkHashTask(input));
+}
+
+export function seal(input: SealInput): Promise<SealOutput | TaskFailure> {
+  return settled(() => sealTask(input));
+}
+
+export function unseal(input: UnsealInput): Promise<UnsealOutput | TaskFailure> {
+  return settled(() => unsealTask(input));
+}
+
+async function chunkHashTask(input: ChunkHashInput): Promise<ChunkHashOutput> {
   const { p, cdc } = await context();
   const out = chunkHashPure(p, cdc, init.keys.blobId, input);
   // A shared segment needs no return trip; any other goes back to the main thread by transfer,
@@ -49,14 +71,14 @@ export async function chunkHash(input: ChunkHashInput): Promise<ChunkHashOutput>
   }) as unknown as ChunkHashOutput;
 }
 
-export async function seal(input: SealInput): Promise<SealOutput> {
+async function sealTask(input: SealInput): Promise<SealOutput> {
   const { p, ws } = await context();
   const out = sealPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input, ws);
   collectYoung();
   return moveBuffer(out);
 }
 
-export async function unseal(input: UnsealInput): Promise<UnsealOutput> {
+async function unsealTask(input: UnsealInput): Promise<UnsealOutput> {
   const { p, ws } = await context();
   const out = unsealPure(p, init.keys, input, ws);
   collectYoung();

@@ -4,6 +4,7 @@
 // buffer travels by transfer. Results that carry bulk bytes come back as transferred buffers.
 import type { PrimitiveName } from '../native-bindings/types.js';
 import type { ChunkerParams } from '../src/chunker/fastcdc.js';
+import type { WireError } from '../src/errors/wire.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -76,3 +77,16 @@ export const UnsealStatus = { OK: 0, AUTH_FAILED: 1, BAD_PAYLOAD: 2, ID_MISMATCH
 export type UnsealOutput = ArrayBuffer;
 
 export const TaskName = { chunkHash: 'chunkHash', seal: 'seal', unseal: 'unseal' } as const;
+
+/**
+ * What a task returns instead of throwing: an error thrown in a worker reaches the main thread as a
+ * plain Error with its class and code lost, so handlers catch it and send it as a value, which the
+ * pool decodes back to the typed error (src/errors/wire.ts).
+ */
+export interface TaskFailure {
+  readonly taskError: WireError;
+}
+
+export function isTaskFailure(out: unknown): out is TaskFailure {
+  return typeof out === 'object' && out !== null && 'taskError' in out;
+}

@@ -7,7 +7,7 @@
 // without AES instructions can still read XChaCha20 data.
 import { randomFillSync } from 'node:crypto';
 import type { Aead, Primitives } from '../../native-bindings/types.js';
-import { ErrorCode, FormatError, IntegrityError } from '../errors/engine-error.js';
+import { AuthenticationFailedError, ErrorCode, FormatError, IntegrityError } from '../errors/engine-error.js';
 import type { RepoKeys } from './keys.js';
 
 export const ENVELOPE_VERSION = 1;
@@ -91,7 +91,7 @@ export function open(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, sea
   const nb = nonceBytes(suite);
   if (sealed.length < 2 + nb + TAG_BYTES + 1) throw new IntegrityError(`${what}: truncated envelope (${sealed.length} bytes)`);
   const plain = aead.open(keyFor(keys, suite), sealed.subarray(2, 2 + nb), sealed.subarray(2 + nb), sealed.subarray(0, 2));
-  if (plain === null) throw new IntegrityError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);
+  if (plain === null) throw new AuthenticationFailedError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);
   const compression = plain[0];
   const body = plain.subarray(1);
   if (compression === Compression.NONE) {
@@ -235,7 +235,7 @@ export class EnvelopeWorkspace {
     const ct = sealed.subarray(2 + nb);
     const plain = this.grow('plain', ct.length - TAG_BYTES).subarray(0, ct.length - TAG_BYTES);
     if (!aead.openInto(keyFor(this.keys, suite), sealed.subarray(2, 2 + nb), ct, sealed.subarray(0, 2), plain)) {
-      throw new IntegrityError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);
+      throw new AuthenticationFailedError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);
     }
     const compression = plain[0]!;
     const body = plain.subarray(1);

@@ -1,6 +1,7 @@
 // One error shape for everything the user may see: a stable code, a message naming what is at
 // fault, and a one-line hint saying what to do. The CLI maps codes to exit codes (cli/exit-codes.ts).
-// Code checks are preferred over instanceof: errors cross worker threads as plain data (errors/wire.ts).
+// Code checks are preferred over instanceof: errors cross worker threads as plain data (errors/wire.ts)
+// and are rebuilt there by code.
 
 export const ErrorCode = {
   USAGE: 'E_USAGE',
@@ -108,6 +109,23 @@ export class IntegrityError extends EngineError {
       ...opts,
     });
   }
+}
+
+/**
+ * Which integrity check failed, kept in `details.failure` so that it travels with the error as
+ * data (across worker threads) and is never read back out of the message text.
+ */
+export const IntegrityFailure = { AUTHENTICATION: 'authentication' } as const;
+
+/** An envelope whose AEAD tag does not verify: damaged, or not sealed with this key. */
+export class AuthenticationFailedError extends IntegrityError {
+  constructor(message: string, opts: EngineErrorOptions = {}) {
+    super(message, { ...opts, details: { ...opts.details, failure: IntegrityFailure.AUTHENTICATION } });
+  }
+}
+
+export function isAuthenticationFailure(e: unknown): e is IntegrityError {
+  return isEngineError(e, ErrorCode.INTEGRITY) && e.details?.['failure'] === IntegrityFailure.AUTHENTICATION;
 }
 
 export class AbortedError extends EngineError {

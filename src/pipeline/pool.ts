@@ -3,9 +3,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { InternalError, isEngineError } from '../errors/engine-error.js';
+import { ErrorCode, InternalError, isEngineError } from '../errors/engine-error.js';
+import { fromWire, type WireError } from '../errors/wire.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, UnsealInput, WorkerInit } from '../../workers/protocol.js';
-import { TaskName } from '../../workers/protocol.js';
+import { isTaskFailure, TaskName } from '../../workers/protocol.js';
 
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
@@ -101,6 +102,13 @@ export class BusyMeter {
   }
 }
 
+/** The typed error a task returned; a bug (or a non-engine error) says which task it came from. */
+function taskError(name: string, w: WireError): Error {
+  const err = fromWire(w);
+  if (err.code !== ErrorCode.INTERNAL) return err;
+  return new InternalError(`worker task ${name} failed: ${err.message}`, { cause: err });
+}
+
 export class WorkerPool {
   private readonly pool: Piscina;
   readonly threads: number;
@@ -129,14 +137,17 @@ export class WorkerPool {
   }
 
   private async run<T>(name: string, input: unknown, transferList?: ArrayBuffer[]): Promise<T> {
+    let out: unknown;
     try {
-      const out = (await this.busy.track(this.pool.run(input, transferList ? { name, transferList } : { name }), name)) as T;
-      this.tasks++;
-      return out;
+      out = await this.busy.track(this.pool.run(input, transferList ? { name, transferList } : { name }), name);
     } catch (err) {
+      // Only what the handlers could not catch lands here: a worker that failed to start or died.
       if (isEngineError(err)) throw err;
       throw new InternalError(`worker task ${name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
+    if (isTaskFailure(out)) throw taskError(name, out.taskError);
+    this.tasks++;
+    return out as T;
   }
 
   /**
