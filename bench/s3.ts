@@ -25,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { startFaultProxy } from '../test/support/s3/fault-proxy.js';
 import { startS3Server, type S3TestServer } from '../test/support/s3/server.js';
 import { parseSize } from '../src/util/bytes.js';
+import { answerS3NodeWarning } from '../src/cli/node-support.js';
 import { makeMixedCorpus } from '../src/benchmark/corpus.js';
 
 const ENGINE = fileURLToPath(new URL('../../bin/engine', import.meta.url));
@@ -134,9 +135,10 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const o = parseArgs(process.argv.slice(2));
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
+  // The raw PUT baseline builds S3 clients here: the SDK's Node warning is answered as engine does.
+  answerS3NodeWarning(false);
   const src = path.join(o.dir, `src-${o.size}`);
   if (!existsSync(path.join(src, '.complete'))) {
     await fs.rm(src, { recursive: true, force: true });

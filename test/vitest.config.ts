@@ -12,8 +12,10 @@ const include = ['src/**/*.test.ts', 'workers/**/*.test.ts', 'native-bindings/**
 // run once, in the native project.
 const crash = 'test/crash/**';
 
-// The AWS SDK warns once per process that its releases after January 2027 need Node 22; the
-// pinned release supports Node 20, so the warning only clutters the test log.
+// The AWS SDK warns once per process that its releases after January 2027 need Node 22. The
+// engine processes the tests start answer it with a line of their own (src/cli/node-support.ts,
+// checked in test/integration/s3.test.ts); tests that build S3 clients in this process would
+// print the SDK's multi-line warning into the test log, so it is disabled here as engine does.
 const quiet = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 // The engines the tests start keep their local index caches here, not in the user's ~/.cache.
 const cache = { XDG_CACHE_HOME: join(tmpdir(), 'engine-test-cache') };

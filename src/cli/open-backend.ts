@@ -18,6 +18,7 @@ import { UsageError } from '../errors/engine-error.js';
 import { parseSize } from '../util/bytes.js';
 import { keyStoreDefaults } from '../repository/key-store.js';
 import type { GlobalOptions } from './context.js';
+import { answerS3NodeWarning } from './node-support.js';
 
 export interface StorageFlags {
   limitUpload?: string;
@@ -56,9 +57,9 @@ export async function openBackend(location: string, flags: GlobalOptions & Stora
   let remote = false;
   if (location.startsWith('s3:')) {
     remote = true;
-    // The SDK warns on every run that its releases after January 2027 need Node 22; engine pins
-    // a release that supports Node 20, so the warning tells the user nothing they can act on.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    // The SDK warns that its releases after January 2027 need Node 22: engine answers that in
+    // one line of its own, once, on Node < 22 (src/cli/node-support.ts has the decision).
+    answerS3NodeWarning(flags.json);
     const checksums = flags.s3Checksums;
     if (checksums !== undefined && checksums !== 'when-required' && checksums !== 'when-supported') {
       throw new UsageError(`--s3-checksums ${checksums}: expected "when-required" or "when-supported"`);

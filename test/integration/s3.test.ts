@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseS3Location } from '../../src/backend/s3/location.js';
 import { S3Backend } from '../../src/backend/s3/s3-backend.js';
+import { nodeSupportNotice } from '../../src/cli/node-support.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { auditRepository } from '../support/repo-audit.js';
 import { startFaultProxy, type FaultProxy } from '../support/s3/fault-proxy.js';
@@ -189,6 +190,22 @@ describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'restored-outage');
     expect((await engine(['restore', 'latest', '--repo', repo, '--target', target])).code).toBe(0);
     expect(await compareTrees(src, join(target, 'src-outage'), { sparse: true })).toEqual([]);
+  });
+
+  it("the AWS SDK's Node warning is answered by one line of engine's own (on Node < 22), and not in --json", async () => {
+    // Without the variable the tests set: engine itself keeps the SDK's multi-line warning silent.
+    const run = (args: string[]) => runEngine(args, { native, env: { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: undefined } });
+    const repo = newRepo();
+    const notice = nodeSupportNotice();
+    const init = await run(['init', '--repo', repo]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).not.toContain('NodeVersionSupportWarning');
+    if (notice) expect(init.stderr.split('\n').filter((l) => l === `note: ${notice}`)).toHaveLength(1);
+    else expect(init.stderr).not.toContain('note: Node');
+    const snaps = await run(['snapshots', '--repo', repo, '--json']);
+    expect(snaps.code, snaps.stderr).toBe(0);
+    expect(snaps.stderr).not.toContain('NodeVersionSupportWarning');
+    expect(snaps.stderr).not.toContain('note: Node');
   });
 
   it('a restore whose storage stops answering ends with exit 13, not with files named as damaged', async () => {
