@@ -10,6 +10,16 @@ import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import { releaseLocks } from './locking.js';
 import type { GlobalOptions } from './context.js';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+// Node 22 and later compile in background threads, and a compile job that needs a GC of the main
+// thread while process.exit() joins those threads waits for ever (nodejs/node#54918, #64274: a
+// `check --read-data` hung so at exit on Node 24, its baseline compiler parked in
+// AwaitCollectionBackground). Baseline code is compiled on the main thread instead (it is quick;
+// Node 20 does so by default), and exit() below collects first, which releases a job of the
+// optimizing compilers already waiting for a collection.
+v8.setFlagsFromString('--no-concurrent-sparkplug');
 
 
 const controller = new AbortController();
@@ -300,14 +310,25 @@ function reportPeakRss(): void {
 // A reader that closed the pipe early is not an error of engine's.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
+/** process.exit after a full collection of the main thread (see the flag at the top). */
+function exit(code: number): never {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as (() => void) | undefined)?.();
+  } catch {
+    // only a precaution
+  }
+  process.exit(code);
+}
+
 main(process.argv).then(
   async (code) => {
     await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
     reportPeakRss();
-    process.exit(code);
+    exit(code);
   },
   (err: unknown) => {
     process.stderr.write(`engine: internal error: ${String(err)}\n`);
-    process.exit(ExitCode.FAILURE);
+    exit(ExitCode.FAILURE);
   },
 );
