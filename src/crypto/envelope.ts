@@ -6,39 +6,25 @@
 // The suite is recorded per object so a repository can change cipher gradually and a restore host
 // without AES instructions can still read XChaCha20 data.
 import { randomFillSync } from 'node:crypto';
-import type { Aead, Primitives } from '../../native-bindings/types.js';
-import { AuthenticationFailedError, ErrorCode, FormatError, IntegrityError } from '../errors/engine-error.js';
-import type { RepoKeys } from './keys.js';
+import type { Primitives } from '../../native-bindings/types.js';
+import { AuthenticationFailedError, IntegrityError } from '../errors/engine-error.js';
+import { type Codec, Compression, codecFor } from './compression.js';
+import { type CipherSuite, cipherSuite, findSuite, Suite, type SuiteKeys } from './suites.js';
+
+export { Compression } from './compression.js';
+export { CipherName, Suite } from './suites.js';
 
 export const ENVELOPE_VERSION = 1;
-
-export const Suite = { XCHACHA20_POLY1305: 1, AES_256_GCM: 2 } as const;
-export type Suite = (typeof Suite)[keyof typeof Suite];
-
-export const CipherName = { 'xchacha20-poly1305': Suite.XCHACHA20_POLY1305, 'aes-256-gcm': Suite.AES_256_GCM } as const;
-export type CipherName = keyof typeof CipherName;
-
-export const Compression = { NONE: 0, ZSTD: 1 } as const;
 
 export const TAG_BYTES = 16;
 
 export function nonceBytes(suite: Suite): number {
-  return suite === Suite.XCHACHA20_POLY1305 ? 24 : 12;
+  return cipherSuite(suite).nonceBytes;
 }
 
 /** Bytes an envelope adds to its payload (excluding the saving or cost of compression). */
 export function envelopeOverhead(suite: Suite): number {
   return 2 + nonceBytes(suite) + TAG_BYTES + 1;
-}
-
-function aeadFor(p: Primitives, suite: number): Aead {
-  if (suite === Suite.XCHACHA20_POLY1305) return p.xchacha20poly1305;
-  if (suite === Suite.AES_256_GCM) return p.aes256gcm;
-  throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `unknown cipher suite ${suite}`, { hint: 'this object was written by a newer engine; upgrade engine' });
-}
-
-function keyFor(keys: Pick<RepoKeys, 'xchacha' | 'aes'>, suite: number): Uint8Array {
-  return suite === Suite.XCHACHA20_POLY1305 ? keys.xchacha : keys.aes;
 }
 
 export interface SealOptions {
@@ -50,7 +36,7 @@ export interface SealOptions {
 }
 
 /** Compresses (when it pays) and encrypts a payload into one envelope. */
-export function seal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, payload: Uint8Array, opts: SealOptions): Uint8Array {
+export function seal(p: Primitives, keys: SuiteKeys, payload: Uint8Array, opts: SealOptions): Uint8Array {
   let body: Uint8Array = payload;
   let compression: number = Compression.NONE;
   if (opts.zstdLevel !== null && payload.length > 0) {
@@ -67,16 +53,16 @@ export function seal(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, pay
   return sealRaw(p, keys, opts.suite, plain, opts.fixedNonceForTestVectors);
 }
 
-function sealRaw(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, suite: Suite, plain: Uint8Array, fixedNonce?: Uint8Array): Uint8Array {
-  const aead = aeadFor(p, suite);
-  const nb = nonceBytes(suite);
+function sealRaw(p: Primitives, keys: SuiteKeys, id: Suite, plain: Uint8Array, fixedNonce?: Uint8Array): Uint8Array {
+  const suite = cipherSuite(id);
+  const nb = suite.nonceBytes;
   const out = new Uint8Array(2 + nb + plain.length + TAG_BYTES);
   out[0] = ENVELOPE_VERSION;
-  out[1] = suite;
+  out[1] = suite.id;
   const nonce = out.subarray(2, 2 + nb);
   if (fixedNonce) nonce.set(fixedNonce.subarray(0, nb));
   else randomFillSync(nonce);
-  const ct = aead.seal(keyFor(keys, suite), nonce, plain, out.subarray(0, 2));
+  const ct = suite.aead(p).seal(suite.key(keys), nonce, plain, out.subarray(0, 2));
   out.set(ct, 2 + nb);
   return out;
 }
@@ -85,42 +71,33 @@ function sealRaw(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, suite: 
  * Authenticates, decrypts and decompresses an envelope. `maxPayload` bounds decompression so a
  * forged or corrupt frame cannot exhaust memory. Throws IntegrityError when authentication fails.
  */
-export function open(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>, sealed: Uint8Array, maxPayload: number, what: string): Uint8Array {
+export function open(p: Primitives, keys: SuiteKeys, sealed: Uint8Array, maxPayload: number, what: string): Uint8Array {
   const suite = checkHeader(sealed, what);
-  const aead = aeadFor(p, suite);
-  const nb = nonceBytes(suite);
-  if (sealed.length < 2 + nb + TAG_BYTES + 1) throw new IntegrityError(`${what}: truncated envelope (${sealed.length} bytes)`);
-  const plain = aead.open(keyFor(keys, suite), sealed.subarray(2, 2 + nb), sealed.subarray(2 + nb), sealed.subarray(0, 2));
-  if (plain === null) throw new AuthenticationFailedError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);
-  const compression = plain[0];
-  const body = plain.subarray(1);
-  if (compression === Compression.NONE) {
-    if (body.length > maxPayload) throw new IntegrityError(`${what}: payload of ${body.length} bytes exceeds the expected ${maxPayload}`);
-    return body;
-  }
-  if (compression === Compression.ZSTD) {
-    try {
-      return p.zstd.decompress(body, maxPayload);
-    } catch (err) {
-      throw new IntegrityError(`${what}: cannot decompress (${err instanceof Error ? err.message : String(err)})`);
-    }
-  }
-  throw new IntegrityError(`${what}: unknown compression ${compression}`);
+  const nb = suite.nonceBytes;
+  const plain = suite.aead(p).open(suite.key(keys), sealed.subarray(2, 2 + nb), sealed.subarray(2 + nb), sealed.subarray(0, 2));
+  if (plain === null) throw authenticationFailed(what);
+  return codecFor(plain[0]!, what).decode(p, plain.subarray(1), maxPayload, what);
 }
 
-/** The envelope's version and suite bytes, checked: returns the suite. */
-function checkHeader(sealed: Uint8Array, what: string): Suite {
+function authenticationFailed(what: string): AuthenticationFailedError {
+  return new AuthenticationFailedError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);
+}
+
+/** The envelope's version and suite bytes and its length, checked: returns the suite. */
+function checkHeader(sealed: Uint8Array, what: string): CipherSuite {
   if (sealed.length < 2) throw new IntegrityError(`${what}: truncated envelope (${sealed.length} bytes)`);
   const version = sealed[0];
-  const suite = sealed[1] ?? 0;
+  const id = sealed[1] ?? 0;
   if (version !== ENVELOPE_VERSION) {
     throw new IntegrityError(`${what}: unknown envelope version ${version}`);
   }
-  if (suite !== Suite.XCHACHA20_POLY1305 && suite !== Suite.AES_256_GCM) {
+  const suite = findSuite(id);
+  if (!suite) {
     // Suites are part of format version 1 and a newer suite comes with a newer config version,
     // which this engine refuses before reading any object: here it can only be damage.
-    throw new IntegrityError(`${what}: unknown cipher suite ${suite} (damaged data)`);
+    throw new IntegrityError(`${what}: unknown cipher suite ${id} (damaged data)`);
   }
+  if (sealed.length < 2 + suite.nonceBytes + TAG_BYTES + 1) throw new IntegrityError(`${what}: truncated envelope (${sealed.length} bytes)`);
   return suite;
 }
 
@@ -146,13 +123,13 @@ const KEEP_SCRATCH_BYTES = 16 * 1024 * 1024;
 
 export class EnvelopeWorkspace {
   private readonly p: Primitives;
-  private readonly keys: Pick<RepoKeys, 'xchacha' | 'aes'>;
+  private readonly keys: SuiteKeys;
   /** Compression byte || zstd frame or payload: the AEAD plaintext of a seal; also open()'s payload scratch. */
   private staging = new Uint8Array(0);
   /** Decrypted compression byte || body of an open. */
   private plain = new Uint8Array(0);
 
-  constructor(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes'>) {
+  constructor(p: Primitives, keys: SuiteKeys) {
     this.p = p;
     this.keys = keys;
   }
@@ -164,10 +141,9 @@ export class EnvelopeWorkspace {
 
   /** seal() into `out` (at least sealedBound bytes); returns the envelope's length. */
   sealInto(payload: Uint8Array, opts: SealOptions, out: Uint8Array): number {
-    const { suite } = opts;
-    const aead = aeadFor(this.p, suite);
-    const nb = nonceBytes(suite);
-    const bound = EnvelopeWorkspace.sealedBound(suite, payload.length);
+    const suite = cipherSuite(opts.suite);
+    const nb = suite.nonceBytes;
+    const bound = EnvelopeWorkspace.sealedBound(suite.id, payload.length);
     if (out.length < bound) throw new RangeError(`sealInto needs ${bound} bytes of output, got ${out.length}`);
     let plainLength = 0;
     let staging: Uint8Array;
@@ -188,23 +164,19 @@ export class EnvelopeWorkspace {
       plainLength = 1 + payload.length;
     }
     out[0] = ENVELOPE_VERSION;
-    out[1] = suite;
+    out[1] = suite.id;
     const nonce = out.subarray(2, 2 + nb);
     if (opts.fixedNonceForTestVectors) nonce.set(opts.fixedNonceForTestVectors.subarray(0, nb));
     else randomFillSync(nonce);
     const length = 2 + nb + plainLength + TAG_BYTES;
-    aead.sealInto(keyFor(this.keys, suite), nonce, staging.subarray(0, plainLength), out.subarray(0, 2), out.subarray(2 + nb, length));
+    suite.aead(this.p).sealInto(suite.key(this.keys), nonce, staging.subarray(0, plainLength), out.subarray(0, 2), out.subarray(2 + nb, length));
     return length;
   }
 
   /** open() into `out`, whose length is the payload limit; returns the payload's length. */
   openInto(sealed: Uint8Array, out: Uint8Array, what: string): number {
-    const { compression, body } = this.decrypt(sealed, out.length, what);
-    if (compression === Compression.NONE) {
-      out.set(body);
-      return body.length;
-    }
-    return this.openBody(body, out, what);
+    const { codec, body } = this.decrypt(sealed, what);
+    return codec.decodeInto(this.p, body, out, what);
   }
 
   /**
@@ -212,39 +184,21 @@ export class EnvelopeWorkspace {
    * workspace (for reading back what was just sealed, with no buffer of the caller's).
    */
   openScratch(sealed: Uint8Array, maxPayload: number, what: string): Uint8Array {
-    const { compression, body } = this.decrypt(sealed, maxPayload, what);
-    if (compression === Compression.NONE) return body;
+    const { codec, body } = this.decrypt(sealed, what);
+    // A stored payload is returned where it was decrypted; a compressed one is decoded into staging.
+    if (codec.stored) return codec.decode(this.p, body, maxPayload, what);
     const out = this.grow('staging', maxPayload);
-    return out.subarray(0, this.openBody(body, out.subarray(0, maxPayload), what));
-  }
-
-  private openBody(body: Uint8Array, out: Uint8Array, what: string): number {
-    try {
-      return this.p.zstd.decompressInto(body, out);
-    } catch (err) {
-      throw new IntegrityError(`${what}: cannot decompress (${err instanceof Error ? err.message : String(err)})`);
-    }
+    return out.subarray(0, codec.decodeInto(this.p, body, out.subarray(0, maxPayload), what));
   }
 
   /** Authenticates and decrypts into `plain`; the same checks and errors as open(). */
-  private decrypt(sealed: Uint8Array, maxPayload: number, what: string): { compression: number; body: Uint8Array } {
+  private decrypt(sealed: Uint8Array, what: string): { codec: Codec; body: Uint8Array } {
     const suite = checkHeader(sealed, what);
-    const aead = aeadFor(this.p, suite);
-    const nb = nonceBytes(suite);
-    if (sealed.length < 2 + nb + TAG_BYTES + 1) throw new IntegrityError(`${what}: truncated envelope (${sealed.length} bytes)`);
+    const nb = suite.nonceBytes;
     const ct = sealed.subarray(2 + nb);
     const plain = this.grow('plain', ct.length - TAG_BYTES).subarray(0, ct.length - TAG_BYTES);
-    if (!aead.openInto(keyFor(this.keys, suite), sealed.subarray(2, 2 + nb), ct, sealed.subarray(0, 2), plain)) {
-      throw new AuthenticationFailedError(`${what}: authentication failed (data is damaged or was not written with this repository's key)`);
-    }
-    const compression = plain[0]!;
-    const body = plain.subarray(1);
-    if (compression === Compression.NONE) {
-      if (body.length > maxPayload) throw new IntegrityError(`${what}: payload of ${body.length} bytes exceeds the expected ${maxPayload}`);
-    } else if (compression !== Compression.ZSTD) {
-      throw new IntegrityError(`${what}: unknown compression ${compression}`);
-    }
-    return { compression, body };
+    if (!suite.aead(this.p).openInto(suite.key(this.keys), sealed.subarray(2, 2 + nb), ct, sealed.subarray(0, 2), plain)) throw authenticationFailed(what);
+    return { codec: codecFor(plain[0]!, what), body: plain.subarray(1) };
   }
 
   /**
