@@ -30,6 +30,7 @@ import { AbortedError, EngineError, ErrorCode, isEngineError } from '../../error
 import { throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
 import { Concurrency } from '../../pipeline/budget.js';
+import { ForwardingBackend } from './forwarding-backend.js';
 import { mkdirp } from '../../fs/mkdirp.js';
 
 const BLOCK = 64 * 1024;
@@ -84,16 +85,13 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 type CacheRead = Uint8Array | 'missing' | 'corrupt' | 'outside';
 
-export class CacheBackend implements Backend {
-  readonly location: string;
-  readonly parallelism: number;
+export class CacheBackend extends ForwardingBackend {
   /** Metadata loads served from the cache. */
   hits = 0;
   /** Metadata loads that went to the store (absent or damaged in the cache). */
   misses = 0;
   /** Cached files found damaged and deleted. */
   discarded = 0;
-  private readonly inner: Backend;
   private readonly dir: string;
   private readonly onWarning: ((message: string) => void) | undefined;
   private enabled = true;
@@ -106,11 +104,9 @@ export class CacheBackend implements Backend {
   private readonly fills = new Concurrency(2);
 
   constructor(inner: Backend, dir: string, onWarning?: (message: string) => void) {
-    this.inner = inner;
+    super(inner);
     this.dir = dir;
     this.onWarning = onWarning;
-    this.location = inner.location;
-    this.parallelism = inner.parallelism;
   }
 
   /** False once the cache could not be written: everything passes through. */
@@ -133,22 +129,14 @@ export class CacheBackend implements Backend {
     this.onWarning?.(`the local cache ${this.dir} cannot be written (${why}); continuing without it`);
   }
 
-  rootExists(): Promise<boolean> {
-    return this.inner.rootExists();
-  }
-
-  createRoot(): Promise<void> {
-    return this.inner.createRoot();
-  }
-
-  async save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
+  override async save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
     const file = this.enabled ? this.path(name) : undefined;
     if (file) await this.drop(file);
     await this.inner.save(name, data, opts);
     if (file && opts?.metadata === true && this.enabled) await this.store(file, data);
   }
 
-  async load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
+  override async load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
     const file = opts?.metadata === true && this.enabled ? this.path(name) : undefined;
     if (!file) return this.inner.load(name, range, opts);
     throwIfAborted(opts?.signal, `reading "${name}"`);
@@ -184,11 +172,7 @@ export class CacheBackend implements Backend {
     return whole.slice(range.offset, range.offset + range.length);
   }
 
-  stat(name: string): Promise<ObjectInfo> {
-    return this.inner.stat(name);
-  }
-
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  override async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const cached = this.enabled ? await this.cachedNames(prefix) : undefined;
     for await (const info of this.inner.list(prefix)) {
       cached?.delete(info.name);
@@ -198,14 +182,10 @@ export class CacheBackend implements Backend {
     if (cached && this.enabled) await this.prune(cached);
   }
 
-  async remove(name: string): Promise<void> {
+  override async remove(name: string): Promise<void> {
     const file = this.path(name);
     if (file) await this.drop(file);
     await this.inner.remove(name);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   /** Fetches a whole object from the store and caches it; concurrent fetches of one name share one request. */
@@ -348,6 +328,11 @@ export class CacheBackend implements Backend {
       if (file) await this.drop(file);
     }
   }
+}
+
+/** `backend` with its metadata objects kept whole in `dir` (a cache of one repository). */
+export function withCache(backend: Backend, dir: string, onWarning?: (message: string) => void): CacheBackend {
+  return new CacheBackend(backend, dir, onWarning);
 }
 
 /** Waits for p, or rejects with E_ABORTED as soon as the signal fires (p goes on for its own caller). */

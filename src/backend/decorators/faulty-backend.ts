@@ -23,6 +23,7 @@
 import { EngineError, ErrorCode, UsageError } from '../../errors/engine-error.js';
 import { throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
+import { ForwardingBackend } from './forwarding-backend.js';
 import { abortableSleep } from './retry-backend.js';
 
 export type FaultKind = 'error' | 'reset' | 'truncate' | 'slow';
@@ -66,14 +67,11 @@ type Verdict =
 
 const LIST_FAIL_WITHIN = 16;
 
-export class FaultyBackend implements Backend {
-  readonly location: string;
-  readonly parallelism: number;
+export class FaultyBackend extends ForwardingBackend {
   /** Calls of the five operations (struck or not). */
   calls = 0;
   /** Faults injected (slow ones included). */
   injected = 0;
-  private readonly inner: Backend;
   private readonly rate: number;
   private readonly kinds: readonly FaultKind[];
   private readonly slowMs: number;
@@ -87,9 +85,7 @@ export class FaultyBackend implements Backend {
 
   constructor(inner: Backend, opts: FaultOptions) {
     validate(opts);
-    this.inner = inner;
-    this.location = inner.location;
-    this.parallelism = inner.parallelism;
+    super(inner);
     this.rate = opts.rate;
     this.kinds = [...opts.kinds];
     this.slowMs = opts.slowMs ?? 200;
@@ -171,19 +167,11 @@ export class FaultyBackend implements Backend {
     }
   }
 
-  rootExists(): Promise<boolean> {
-    return this.inner.rootExists();
-  }
-
-  createRoot(): Promise<void> {
-    return this.inner.createRoot();
-  }
-
-  save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
+  override save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
     return this.apply('save', `saving "${name}" to ${this.location}`, opts?.signal, () => this.inner.save(name, data, opts));
   }
 
-  load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
+  override load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
     return this.apply(
       'load',
       `reading "${name}" from ${this.location}`,
@@ -193,15 +181,15 @@ export class FaultyBackend implements Backend {
     );
   }
 
-  stat(name: string): Promise<ObjectInfo> {
+  override stat(name: string): Promise<ObjectInfo> {
     return this.apply('stat', `stat of "${name}" in ${this.location}`, undefined, () => this.inner.stat(name));
   }
 
-  remove(name: string): Promise<void> {
+  override remove(name: string): Promise<void> {
     return this.apply('remove', `removing "${name}" from ${this.location}`, undefined, () => this.inner.remove(name));
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  override async *list(prefix: string): AsyncIterable<ObjectInfo> {
     const what = `listing "${prefix}" in ${this.location}`;
     const v = this.verdict('list');
     const failAt = v.kind === 'pass' || v.kind === 'slow' ? Infinity : Math.floor(this.where * LIST_FAIL_WITHIN);
@@ -215,10 +203,11 @@ export class FaultyBackend implements Backend {
     }
     if (failAt !== Infinity) throw this.fault(why, what);
   }
+}
 
-  close(): Promise<void> {
-    return this.inner.close();
-  }
+/** `backend` with faults injected as `opts` says (tests only). */
+export function withFaults(backend: Backend, opts: FaultOptions): FaultyBackend {
+  return new FaultyBackend(backend, opts);
 }
 
 function validate(o: FaultOptions): void {

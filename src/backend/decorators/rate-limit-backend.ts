@@ -15,7 +15,8 @@
 // bucket at all for that direction. The clock measures the refill; the waits themselves are timers.
 import { AbortedError, UsageError } from '../../errors/engine-error.js';
 import { type Clock, systemClock } from '../../util/clock.js';
-import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
+import type { Backend, ByteRange, ObjectOptions } from '../types.js';
+import { ForwardingBackend } from './forwarding-backend.js';
 
 export interface RateLimits {
   uploadBytesPerSec?: number;
@@ -123,10 +124,7 @@ export class TokenBucket {
   }
 }
 
-export class RateLimitBackend implements Backend {
-  readonly location: string;
-  readonly parallelism: number;
-  private readonly inner: Backend;
+export class RateLimitBackend extends ForwardingBackend {
   private readonly up: TokenBucket | undefined;
   private readonly down: TokenBucket | undefined;
 
@@ -134,47 +132,26 @@ export class RateLimitBackend implements Backend {
     for (const [what, v] of [['upload', limits.uploadBytesPerSec], ['download', limits.downloadBytesPerSec]] as const) {
       if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new UsageError(`${what} limit: expected bytes per second above zero, not ${v}`);
     }
-    this.inner = inner;
-    this.location = inner.location;
-    this.parallelism = inner.parallelism;
+    super(inner);
     this.up = limits.uploadBytesPerSec !== undefined ? new TokenBucket(limits.uploadBytesPerSec, clock) : undefined;
     this.down = limits.downloadBytesPerSec !== undefined ? new TokenBucket(limits.downloadBytesPerSec, clock) : undefined;
   }
 
-  rootExists(): Promise<boolean> {
-    return this.inner.rootExists();
-  }
-
-  createRoot(): Promise<void> {
-    return this.inner.createRoot();
-  }
-
-  async save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
+  override async save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
     if (this.up) await this.up.acquire(data.length, data.length, opts?.signal, `saving "${name}" to ${this.location} (waiting for upload bandwidth)`);
     await this.inner.save(name, data, opts);
   }
 
-  async load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
+  override async load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
     if (!this.down) return this.inner.load(name, range, opts);
     await this.down.acquire(0, 0, opts?.signal, `reading "${name}" from ${this.location} (waiting for download bandwidth)`);
     const data = await this.inner.load(name, range, opts);
     this.down.charge(data.length);
     return data;
   }
+}
 
-  stat(name: string): Promise<ObjectInfo> {
-    return this.inner.stat(name);
-  }
-
-  list(prefix: string): AsyncIterable<ObjectInfo> {
-    return this.inner.list(prefix);
-  }
-
-  remove(name: string): Promise<void> {
-    return this.inner.remove(name);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
+/** `backend` with its uploads and downloads held to `limits` (bytes per second). */
+export function withRateLimit(backend: Backend, limits: RateLimits, clock: Clock = systemClock): RateLimitBackend {
+  return new RateLimitBackend(backend, limits, clock);
 }

@@ -20,6 +20,7 @@ import { AbortedError, EngineError, ErrorCode, UsageError } from '../../errors/e
 import { systemClock } from '../../util/clock.js';
 import { throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
+import { ForwardingBackend } from './forwarding-backend.js';
 
 export type RetryOp = 'save' | 'load' | 'stat' | 'list' | 'remove' | 'rootExists' | 'createRoot';
 
@@ -86,10 +87,7 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export class RetryBackend implements Backend {
-  readonly location: string;
-  readonly parallelism: number;
-  private readonly inner: Backend;
+export class RetryBackend extends ForwardingBackend {
   private readonly policy: RetryPolicy;
 
   constructor(inner: Backend, policy: RetryPolicy) {
@@ -99,26 +97,24 @@ export class RetryBackend implements Backend {
     if (!(policy.baseDelayMs >= 0) || !(policy.maxDelayMs >= 0)) {
       throw new UsageError(`retry policy: delays must be zero or more (base ${policy.baseDelayMs} ms, max ${policy.maxDelayMs} ms)`);
     }
-    this.inner = inner;
+    super(inner);
     this.policy = policy;
-    this.location = inner.location;
-    this.parallelism = inner.parallelism;
   }
 
-  rootExists(): Promise<boolean> {
+  override rootExists(): Promise<boolean> {
     return this.run('rootExists', '', `cannot check whether ${this.location} exists`, undefined, () => this.inner.rootExists());
   }
 
-  createRoot(): Promise<void> {
+  override createRoot(): Promise<void> {
     // E_REPO_EXISTS is not transient, so it is not retried.
     return this.run('createRoot', '', `cannot create ${this.location}`, undefined, () => this.inner.createRoot());
   }
 
-  save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
+  override save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
     return this.run('save', name, `cannot save "${name}" to ${this.location}`, opts?.signal, () => this.inner.save(name, data, opts));
   }
 
-  load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
+  override load(name: string, range?: ByteRange, opts?: ObjectOptions): Promise<Uint8Array> {
     return this.run('load', name, `cannot read "${name}" from ${this.location}`, opts?.signal, async () => {
       const data = await this.inner.load(name, range, opts);
       if (range && data.length !== range.length) {
@@ -131,16 +127,16 @@ export class RetryBackend implements Backend {
     });
   }
 
-  stat(name: string): Promise<ObjectInfo> {
+  override stat(name: string): Promise<ObjectInfo> {
     return this.run('stat', name, `cannot stat "${name}" in ${this.location}`, undefined, () => this.inner.stat(name));
   }
 
-  remove(name: string): Promise<void> {
+  override remove(name: string): Promise<void> {
     // remove is idempotent by contract, so repeating one that did happen succeeds.
     return this.run('remove', name, `cannot remove "${name}" from ${this.location}`, undefined, () => this.inner.remove(name));
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  override async *list(prefix: string): AsyncIterable<ObjectInfo> {
     let last: string | undefined;
     let attempt = 1; // attempts in the current run without progress, this one included
     let since = systemClock.monotonicMs();
@@ -182,10 +178,6 @@ export class RetryBackend implements Backend {
     }
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
   private async run<T>(op: RetryOp, name: string, what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     const since = systemClock.monotonicMs();
     for (let attempt = 1; ; attempt++) {
@@ -225,4 +217,9 @@ export class RetryBackend implements Backend {
     }
     throwIfAborted(signal, what);
   }
+}
+
+/** `backend` with every call that fails for a passing reason retried under `policy`. */
+export function withRetry(backend: Backend, policy: RetryPolicy): RetryBackend {
+  return new RetryBackend(backend, policy);
 }
