@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CacheBackend } from '../backend/decorators/cache-backend.js';
-import { FaultyBackend, parseFaultSpec } from '../backend/decorators/faulty-backend.js';
-import { RateLimitBackend } from '../backend/decorators/rate-limit-backend.js';
-import { DEFAULT_RETRY_POLICY, RetryBackend } from '../backend/decorators/retry-backend.js';
+import { withCache } from '../backend/decorators/cache-backend.js';
+import { parseFaultSpec, withFaults } from '../backend/decorators/faulty-backend.js';
+import { withRateLimit } from '../backend/decorators/rate-limit-backend.js';
+import { DEFAULT_RETRY_POLICY, withRetry } from '../backend/decorators/retry-backend.js';
 import { LocalBackend } from '../backend/local/local-backend.js';
 import { parseS3Location } from '../backend/s3/location.js';
 import type { ChecksumMode } from '../backend/s3/s3-backend.js';
@@ -17,7 +17,6 @@ import type { Backend } from '../backend/types.js';
 import { UsageError } from '../errors/engine-error.js';
 import { parseSize } from '../util/bytes.js';
 import { keyStoreDefaults } from '../repository/key-store.js';
-import type { GlobalOptions } from './context.js';
 import { answerS3NodeWarning } from './node-support.js';
 
 export interface StorageFlags {
@@ -45,7 +44,7 @@ export interface OpenedBackend {
  * The S3 client (about 25 MB of code and heap) is loaded only for an s3: location: a local
  * repository on a small board keeps that memory for its work.
  */
-export async function openBackend(location: string, flags: GlobalOptions & StorageFlags & { memBudget?: string }, warn: (m: string) => void = () => undefined): Promise<OpenedBackend> {
+export async function openBackend(location: string, flags: StorageFlags & { json?: boolean; verbose?: boolean; memBudget?: string }, warn: (m: string) => void = () => undefined): Promise<OpenedBackend> {
   // Key files are read right after the storage is opened, by every command: skipped ones are
   // named on this command's output, tried ones with --verbose, and a key whose Argon2id memory
   // does not fit --mem-budget is not run (src/repository/key-store.ts).
@@ -81,12 +80,12 @@ export async function openBackend(location: string, flags: GlobalOptions & Stora
 
   let backend = store;
   const faults = faultSpec();
-  if (faults) backend = new FaultyBackend(backend, parseFaultSpec(faults));
+  if (faults) backend = withFaults(backend, parseFaultSpec(faults));
   const up = flags.limitUpload !== undefined ? parseRate(flags.limitUpload, '--limit-upload') : undefined;
   const down = flags.limitDownload !== undefined ? parseRate(flags.limitDownload, '--limit-download') : undefined;
-  if (up !== undefined || down !== undefined) backend = new RateLimitBackend(backend, { ...(up ? { uploadBytesPerSec: up } : {}), ...(down ? { downloadBytesPerSec: down } : {}) });
+  if (up !== undefined || down !== undefined) backend = withRateLimit(backend, { ...(up ? { uploadBytesPerSec: up } : {}), ...(down ? { downloadBytesPerSec: down } : {}) });
   const baseDelayMs = process.env.ENGINE_RETRY_BASE_MS ? positiveInt(process.env.ENGINE_RETRY_BASE_MS, 'ENGINE_RETRY_BASE_MS') : DEFAULT_RETRY_POLICY.baseDelayMs;
-  backend = new RetryBackend(backend, {
+  backend = withRetry(backend, {
     ...DEFAULT_RETRY_POLICY,
     baseDelayMs,
     maxDelayMs: Math.max(baseDelayMs, Math.min(DEFAULT_RETRY_POLICY.maxDelayMs, baseDelayMs * 64)),
@@ -94,7 +93,7 @@ export async function openBackend(location: string, flags: GlobalOptions & Stora
       if (flags.verbose) warn(`retrying ${e.op} "${e.name}" in ${Math.round(e.delayMs)} ms (attempt ${e.attempt}): ${e.error instanceof Error ? e.error.message : String(e.error)}`);
     },
   });
-  if (remote && flags.cache !== false) backend = new CacheBackend(backend, cacheDirFor(store.location, flags.cacheDir), warn);
+  if (remote && flags.cache !== false) backend = withCache(backend, cacheDirFor(store.location, flags.cacheDir), warn);
   return { backend, remote, indexCacheDir: flags.cache === false ? null : join(cacheDirFor(store.location, flags.cacheDir), 'local-index') };
 }
 
