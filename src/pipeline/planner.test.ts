@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
 import { formatBytes } from '../util/bytes.js';
-import { BASE_PROCESS_BYTES, type Plan, type PlannerInput, defaultBudget, describePlan, minimumBudget, perWorkerBytes, plan } from './planner.js';
+import { BASE_PROCESS_BYTES, FIXED, FIXED_COSTS, type Plan, type PlannerInput, defaultBudget, describePlan, fixedCostsFor, minimumBudget, perWorkerBytes, plan } from './planner.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -33,7 +33,8 @@ function checkPlan(p: Plan, input: PlannerInput): void {
   // The shares add up to exactly the budget: fixed part, read queue, sealed blobs, the copy of each
   // pack being written, and the collector headroom.
   expect(p.fixedBytes + p.readBytes + p.sealedBytes + p.writesInFlight * p.packTargetBytes + p.headroomBytes, label).toBe(input.budgetBytes);
-  expect(p.fixedBytes, label).toBe(BASE_PROCESS_BYTES + p.workers * perWorkerBytes(input.fallback, p.segmentBytes));
+  const costs = input.fixed ?? FIXED;
+  expect(p.fixedBytes, label).toBe(costs.baseProcessBytes + p.workers * perWorkerBytes(input.fallback, p.segmentBytes, costs));
   // Data stages hold at least the minimum bounds: two segments being read, two open packs plus
   // the packs being written.
   expect(p.readBytes, label).toBeGreaterThanOrEqual(2 * p.segmentBytes);
@@ -216,5 +217,58 @@ describe('the index share and the key derivation floor', () => {
     expect(heavy).toBeGreaterThanOrEqual(BASE_PROCESS_BYTES + 256 * MiB);
     expect(light).toBeLessThan(heavy);
     expect(() => plan({ ...base, kdfBytes: 256 * MiB, budgetBytes: heavy - MiB })).toThrow(/below the minimum/);
+  });
+});
+
+describe('fixed costs per Node major', () => {
+  const major = (v: string): number => fixedCostsFor(v).nodeMajor;
+
+  it('a known major gets its own figures; an unknown one the nearest lower major measured, a newer one the newest, an older one the oldest', () => {
+    const known = FIXED_COSTS.map((c) => c.nodeMajor).sort((a, b) => a - b);
+    expect(known).toEqual([20, 22, 24]);
+    expect(major('20.20.2')).toBe(20);
+    expect(major('v22.15.0')).toBe(22);
+    expect(major('24.21.0')).toBe(24);
+    expect(major('21.7.3')).toBe(20);
+    expect(major('23.11.1')).toBe(22);
+    expect(major('26.10.0')).toBe(24);
+    expect(major('31.0.0')).toBe(24);
+    expect(major('18.20.0')).toBe(20);
+    expect(FIXED).toBe(fixedCostsFor(process.versions.node));
+    expect(BASE_PROCESS_BYTES).toBe(FIXED.baseProcessBytes);
+  });
+
+  it('newer majors cost at least as much as Node 20 in every part (measured in docs/MEMORY.md)', () => {
+    const n20 = fixedCostsFor('20.0.0');
+    for (const c of FIXED_COSTS) {
+      expect(c.baseProcessBytes).toBeGreaterThanOrEqual(n20.baseProcessBytes);
+      expect(c.workerBytes).toBeGreaterThanOrEqual(n20.workerBytes);
+      expect(c.workerFallbackBytes).toBeGreaterThan(c.workerBytes);
+      expect(c.fallbackKdfBytes).toBeGreaterThanOrEqual(n20.fallbackKdfBytes);
+    }
+  });
+
+  it.each(FIXED_COSTS.map((c) => [c.nodeMajor, c] as const))('Node %i: every budget from the minimum plans within it, with that major\'s fixed part; one MiB less is refused', (_major, fixed) => {
+    for (const fallback of [false, true]) {
+      for (const cpus of [1, 2]) {
+        const m = { ...machine(cpus, fallback), fixed };
+        const min = minimumBudget(m);
+        // The floor holds the process, the key's Argon2id memory and, for the fallback, its thread.
+        expect(min).toBeGreaterThanOrEqual(fixed.baseProcessBytes + 64 * MiB + 8 * MiB + (fallback ? fixed.fallbackKdfBytes : 0));
+        expect(() => plan({ ...m, budgetBytes: min - MiB })).toThrow(/below the minimum/);
+        for (let b = min; b <= min + 96 * MiB; b += MiB) {
+          const input = { ...m, budgetBytes: b };
+          checkPlan(plan(input), input);
+        }
+      }
+    }
+  });
+
+  it("Node 24's minimum is above Node 20's (the 20 figures overshot it by up to 6 MiB there)", () => {
+    for (const fallback of [false, true]) {
+      const at = (v: string): number => minimumBudget({ ...machine(2, fallback), fixed: fixedCostsFor(v) });
+      expect(at('24.0.0')).toBeGreaterThanOrEqual(at('20.0.0') + 6 * MiB);
+      expect(at('22.0.0')).toBeGreaterThanOrEqual(at('20.0.0') + 6 * MiB);
+    }
   });
 });

@@ -1,8 +1,8 @@
 // Turns --mem-budget into the sizes of everything that holds memory (DESIGN.md "The pipeline").
 // The process's resident memory is: a fixed part (Node itself, loaded modules, each worker thread's
 // isolate and compression contexts) plus the bytes the pipeline holds in its bounded stages, plus
-// garbage not yet collected. The figures below were measured on x86_64 Node 20 (see
-// docs/MEMORY.md) and err on the high side; a budget that leaves no room for the minimum data
+// garbage not yet collected. The fixed part was measured per Node major on x86_64 (see
+// docs/MEMORY.md) and errs on the high side; a budget that leaves no room for the minimum data
 // bounds is refused rather than silently exceeded.
 import { BudgetError } from '../errors/engine-error.js';
 import { formatBytes } from '../util/bytes.js';
@@ -23,6 +23,8 @@ export interface PlannerInput {
    * per blob) and its page cache. Known once the index is open; 0 before.
    */
   index?: IndexShare;
+  /** The fixed costs to plan with: the running Node's (fixedCostsFor) unless given. */
+  fixed?: FixedCosts;
 }
 
 export interface IndexShare {
@@ -53,14 +55,55 @@ export interface Plan {
 }
 
 /**
- * Calibrated on x86_64 Node 20 (docs/MEMORY.md): the main thread with its modules and mapped
- * libraries, and per worker its isolate plus the buffers of one task in flight (the segment
- * handed in, the result, and the per-chunk temporaries not yet collected: about 2.5 segments).
+ * The fixed part of the process on one Node major (docs/MEMORY.md "Per Node major"): the main
+ * thread with its modules and mapped libraries, and per worker its isolate plus the buffers of one
+ * task in flight (the segment handed in, the result, and the per-chunk temporaries not yet
+ * collected: about 2.5 segments, counted as 4).
  */
-export const BASE_PROCESS_BYTES = 64 * MiB;
-export function perWorkerBytes(fallback: boolean, segmentBytes: number): number {
+export interface FixedCosts {
+  /** Node's major version these figures were measured on. */
+  readonly nodeMajor: number;
+  readonly baseProcessBytes: number;
+  /** Per worker thread, before its segments: isolate, primitives, compression contexts. */
+  readonly workerBytes: number;
+  /** The same with the fallback primitives, whose WebAssembly heaps never shrink. */
+  readonly workerFallbackBytes: number;
+  /** The fallback's Argon2id runs in a thread of its own: its isolate and code, beyond the Argon2id memory. */
+  readonly fallbackKdfBytes: number;
+}
+
+/**
+ * Measured on x86_64 (2 cores; docs/MEMORY.md "Per Node major") and rounded up. Node 20 is the
+ * original calibration. Node 22 and 24 map a larger binary (+6 MiB resident), their isolates
+ * take 2-4 MiB more per worker (fallback workers on 24 peaked up to 12 MiB more under load), and
+ * the fallback's Argon2id thread costs ~15 MiB beyond its memory: with Node 20's figures a
+ * backup at the planner's minimum peaked up to 6 MiB over it. A newer major uses the newest row
+ * until it is measured (Node 26 stayed 7 MiB under at 24's minimum).
+ */
+export const FIXED_COSTS: readonly FixedCosts[] = [
+  { nodeMajor: 20, baseProcessBytes: 64 * MiB, workerBytes: 32 * MiB, workerFallbackBytes: 48 * MiB, fallbackKdfBytes: 4 * MiB },
+  { nodeMajor: 22, baseProcessBytes: 70 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 52 * MiB, fallbackKdfBytes: 16 * MiB },
+  { nodeMajor: 24, baseProcessBytes: 70 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 60 * MiB, fallbackKdfBytes: 16 * MiB },
+];
+
+/**
+ * The figures for a Node version: its major's, else the nearest lower major measured (a newer
+ * Node than any measured gets the newest figures), else the oldest.
+ */
+export function fixedCostsFor(nodeVersion: string = process.versions.node): FixedCosts {
+  const major = Number.parseInt(nodeVersion.replace(/^v/, ''), 10);
+  const sorted = [...FIXED_COSTS].sort((a, b) => a.nodeMajor - b.nodeMajor);
+  let pick = sorted[0]!;
+  for (const c of sorted) if (Number.isInteger(major) && c.nodeMajor <= major) pick = c;
+  return pick;
+}
+
+/** The running Node's figures. */
+export const FIXED: FixedCosts = fixedCostsFor();
+export const BASE_PROCESS_BYTES = FIXED.baseProcessBytes;
+export function perWorkerBytes(fallback: boolean, segmentBytes: number, fixed: FixedCosts = FIXED): number {
   // Fallback primitives keep WebAssembly heaps per thread, which never shrink.
-  return (fallback ? 48 : 32) * MiB + 4 * segmentBytes;
+  return (fallback ? fixed.workerFallbackBytes : fixed.workerBytes) + 4 * segmentBytes;
 }
 const HEADROOM_SHARE = 0.25;
 const MIN_PACK = 4 * MiB;
@@ -70,8 +113,8 @@ const MIN_PACK = 4 * MiB;
  * may use (the sort buffers and the index objects read at once; transient, before the pipeline
  * starts, so it borrows from the data shares).
  */
-export function indexAllowance(budgetBytes: number): { pageCacheBytes: number; sortMemBytes: number; readBytes: number } {
-  const spare = Math.max(0, budgetBytes - BASE_PROCESS_BYTES);
+export function indexAllowance(budgetBytes: number, costs: FixedCosts = FIXED): { pageCacheBytes: number; sortMemBytes: number; readBytes: number } {
+  const spare = Math.max(0, budgetBytes - costs.baseProcessBytes);
   const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, Math.floor(v)));
   return { pageCacheBytes: clamp(budgetBytes / 64, 1 * MiB, 16 * MiB), sortMemBytes: clamp(spare / 6, 4 * MiB, 64 * MiB), readBytes: clamp(spare / 6, 4 * MiB, 64 * MiB) };
 }
@@ -86,10 +129,11 @@ export function segmentBytesFor(budgetBytes: number): number {
 
 /** The plan for a budget with a given number of workers, or null when it cannot hold the minimum bounds. */
 function planWith(input: PlannerInput, workers: number): Plan | null {
-  if (input.budgetBytes < kdfFloor(input.kdfBytes)) return null;
+  const costs = input.fixed ?? FIXED;
+  if (input.budgetBytes < kdfFloor(input.kdfBytes, costs, input.fallback)) return null;
   const segmentBytes = segmentBytesFor(input.budgetBytes);
   const index = input.index ?? { residentBytes: 0, pageCacheBytes: 0 };
-  const fixed = BASE_PROCESS_BYTES + workers * perWorkerBytes(input.fallback, segmentBytes) + index.residentBytes + index.pageCacheBytes;
+  const fixed = costs.baseProcessBytes + workers * perWorkerBytes(input.fallback, segmentBytes, costs) + index.residentBytes + index.pageCacheBytes;
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
@@ -123,12 +167,12 @@ function tryPlan(input: PlannerInput): Plan | null {
  */
 export const KDF_BYTES = 64 * MiB;
 
-function kdfFloor(kdfBytes = KDF_BYTES): number {
-  return BASE_PROCESS_BYTES + kdfBytes + 8 * MiB;
+function kdfFloor(kdfBytes = KDF_BYTES, costs: FixedCosts = FIXED, fallback = false): number {
+  return costs.baseProcessBytes + kdfBytes + 8 * MiB + (fallback ? costs.fallbackKdfBytes : 0);
 }
 
 export function minimumBudget(input: Omit<PlannerInput, 'budgetBytes'>): number {
-  let mib = Math.ceil(kdfFloor(input.kdfBytes) / MiB);
+  let mib = Math.ceil(kdfFloor(input.kdfBytes, input.fixed, input.fallback) / MiB);
   while (!tryPlan({ ...input, budgetBytes: mib * MiB })) mib++;
   return mib * MiB;
 }
