@@ -17,8 +17,7 @@ import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { SegmentPool } from '../pipeline/segment-pool.js';
 import type { Plan } from '../pipeline/planner.js';
 import { BusyMeter, type WorkerPool } from '../pipeline/pool.js';
-import type { BlobUploader, UploaderStats } from '../repository/blob-uploader.js';
-import type { SnapshotSummary } from '../format/snapshot.js';
+import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { chunkedTreeGuard, treeEntries, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
@@ -27,98 +26,12 @@ import { OrderedSink } from './ordered-sink.js';
 import { sortedNames } from './sorted-names.js';
 import type { Span, SpanChunks } from '../../workers/protocol.js';
 
-export interface SourceProblem {
-  readonly path: string;
-  readonly message: string;
-}
+import type { BackupCounters } from './counters.js';
+import type { ArchiverOptions, ExcludedFolder, SourceProblem } from './options.js';
+import { ParentCursor } from './parent-cursor.js';
 
-/** The summary a snapshot records, from the archiver's counters and the uploader's stats. */
-export function snapshotSummary(c: BackupCounters, u: UploaderStats, errors: number, durationSeconds: number): SnapshotSummary {
-  return {
-    filesNew: c.filesNew,
-    filesChanged: c.filesChanged,
-    filesUnmodified: c.filesUnmodified,
-    dirs: c.dirs,
-    filesRead: c.filesRead,
-    bytesRead: c.bytesRead,
-    totalBytes: c.totalBytes,
-    blobsNew: u.blobsAdded,
-    bytesAddedRaw: u.bytesAddedRaw,
-    bytesAddedStored: u.bytesAddedStored,
-    errors,
-    durationSeconds,
-  };
-}
-
-export interface BackupCounters {
-  filesNew: number;
-  filesChanged: number;
-  filesUnmodified: number;
-  dirs: number;
-  filesRead: number;
-  bytesRead: number;
-  totalBytes: number;
-  /** Files and bytes done (read or taken from the parent): drives the progress display. */
-  filesDone: number;
-  bytesDone: number;
-  /**
-   * Unchanged files read again because a blob their parent entry lists is not in the index (lost
-   * and dropped by `repair index`): counted in filesUnmodified and filesRead both, which is true.
-   */
-  filesReadAgain: number;
-  /** Files that changed while being read and were stored as read (a warning each; see saveLargeFile). */
-  filesChangedWhileRead: number;
-  /**
-   * Bytes of sparse files' holes given to the chunker as zeros and never read from disk: counted
-   * in bytesRead too (they are the file's content, and its blob ids are those of the zeros).
-   */
-  holeBytesSkipped: number;
-  /** Entries stored without some or all of their extended attributes (a warning each). */
-  entriesXattrsNotRead: number;
-}
-
-export interface ArchiverOptions {
-  plan: Plan;
-  signal?: AbortSignal;
-  /** A source file left out of the snapshot (unreadable, vanished): a warning, exit 3. */
-  onProblem: (p: SourceProblem) => void;
-  /**
-   * A source file stored, but not as one consistent state of the file (it changed while being
-   * read): a warning, exit 3, and not counted as left out.
-   */
-  onInconsistent?: (p: SourceProblem) => void;
-  /** Something worth one line that harms nothing (a folder skipped on purpose, a file read again). */
-  onNotice?: (text: string) => void;
-  /**
-   * The OS calls of native-bindings/posix and the run's "not kept" notices: with them, every
-   * entry's extended attributes (POSIX ACLs included) are stored and sparse files' holes are not
-   * read. Without (library callers), neither.
-   */
-  posix?: { readonly ops: PosixOps; readonly notices: NotKeptNotices };
-  /**
-   * An entry stored, but without some of its metadata (an extended attribute that could not be
-   * read): a warning naming it, exit 3; the entry is not left out.
-   */
-  onMetaProblem?: (p: SourceProblem) => void;
-  /** Store each entry's access time (restic's --with-atime); off by default, as atime changes on every read. */
-  withAtime?: boolean;
-  /**
-   * Folders never backed up, by identity (st_dev, st_ino): the repository being written and its
-   * cache, when they lie inside a backed-up path. Each one met is told to onNotice.
-   */
-  exclude?: readonly ExcludedFolder[];
-  /** Test hook, inert unless ENGINE_TEST_HOOKS sets it: runs just before a file is opened. */
-  beforeOpen?: (path: string) => Promise<void>;
-  /** Test hook: runs once every file is read, before the top-level tree is written. */
-  afterRead?: () => Promise<void>;
-}
-
-export interface ExcludedFolder {
-  readonly dev: bigint;
-  readonly ino: bigint;
-  /** Why it is skipped, for the notice (e.g. "the repository being written"). */
-  readonly why: string;
-}
+export { snapshotSummary, type BackupCounters } from './counters.js';
+export type { ArchiverOptions, ExcludedFolder, SourceProblem } from './options.js';
 
 /** Files at most this big are one chunk (FastCDC never cuts below the minimum): batched per task. */
 interface SmallFile {
@@ -753,45 +666,5 @@ async function readInto(path: string, buf: Uint8Array, offset: number, length: n
     return await readFull(fh, buf, offset, length);
   } finally {
     await fh.close();
-  }
-}
-
-/** The parent snapshot's entries of a directory, streamed in name order, looked up in name order (a merge join). */
-class ParentCursor {
-  private entries: AsyncGenerator<TreeNode> | null;
-  private current: TreeNode | null | undefined = undefined;
-  private readonly onUnreadable: (err: unknown) => void;
-
-  /** `onUnreadable`: the listing failed part way (a chunk lost): no parent entries from there on. */
-  constructor(entries: AsyncGenerator<TreeNode> | null, onUnreadable: (err: unknown) => void) {
-    this.entries = entries;
-    this.onUnreadable = onUnreadable;
-  }
-
-  /** The parent's entry of this name; names must be asked for in increasing order. */
-  async find(name: string): Promise<TreeNode | undefined> {
-    if (this.current === undefined) {
-      if (!this.entries) return undefined;
-      this.current = await this.advance();
-    }
-    while (this.current && compareNames(this.current.name, name) < 0) this.current = this.entries ? await this.advance() : null;
-    return this.current?.name === name ? this.current : undefined;
-  }
-
-  async close(): Promise<void> {
-    await this.entries?.return(undefined);
-  }
-
-  private async advance(): Promise<TreeNode | null> {
-    try {
-      const r = await this.entries!.next();
-      return r.done ? null : r.value;
-    } catch (err) {
-      // Reading the file again is always right; a parent entry is only a shortcut.
-      this.onUnreadable(err);
-      await this.entries!.return(undefined).catch(() => undefined);
-      this.entries = null;
-      return null;
-    }
   }
 }
