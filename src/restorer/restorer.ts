@@ -33,112 +33,13 @@ import { setSymlinkTimes, setTimesOnFd } from '../fs/times.js';
 import { makeSpecialFile, type SpecialType } from '../fs/special-files.js';
 import { nonZeroRanges, type Region } from '../fs/sparse.js';
 import { TargetEntryError } from '../fs/dir-handle.js';
+import { IncludeFilter } from './includes.js';
+import type { FileJob, PlanBatch, PlannedBlob, PlannedDir, PlannedHardlink, PlannedSymlink, Target } from './jobs.js';
+import type { RestoreCounters, RestoreOptions } from './options.js';
+import { depthOf, joinRel, parentOf } from './rel-paths.js';
 
-export interface RestoreOptions {
-  /** Paths inside the snapshot (e.g. "home/docs/a.txt"): restore only these and what is below them. */
-  include: string[];
-  /**
-   * Bytes for everything restore holds: the plan (kept on the heap, a file and a blob at a time)
-   * and the ranges in flight get what the plan leaves, never less than `minRangeBudgetBytes`.
-   */
-  readBudgetBytes: number;
-  minRangeBudgetBytes: number;
-  readsInFlight: number;
-  /**
-   * The range budget holds at least this many of the largest ranges. Against a remote store,
-   * more and smaller ranges keep more requests in flight, so the latency of one is hidden behind
-   * the transfer of the others (4 suits a local disk; 8 hides 50 ms at a 256 MiB budget).
-   */
-  rangesPerBudget: number;
-  /** Largest byte range read from a pack in one request. */
-  maxRangeBytes: number;
-  /** Restore owners (only meaningful, and only attempted, when running as root). */
-  restoreOwnership: boolean;
-  signal?: AbortSignal;
-  /** An entry not restored as it is in the snapshot (exit 3), or damaged (exit 4 when the restore ends). */
-  onProblem: (p: { path: string; message: string }) => void;
-  /** Something of the wrong type that stood in the target was replaced (not a problem: the entry was restored). */
-  onNotice?: (p: { path: string; message: string }) => void;
-  /**
-   * The OS calls of native-bindings/posix (nanosecond times, xattrs, mknodat) and the run's "not
-   * kept" notices. Without them: Node's calls alone (times to the microsecond, no xattrs, no
-   * FIFOs or device nodes), as `ENGINE_POSIX=off` gives.
-   */
-  posix?: { readonly ops: PosixOps; readonly notices?: NotKeptNotices };
-  /**
-   * A pack, or a blob in it, that could not be read, while the blobs have other indexed copies
-   * that are read instead (said once per pack). Not a problem of any file: when no copy serves,
-   * the files are damaged (onProblem, exit 4).
-   */
-  onRepositoryNotice?: (message: string) => void;
-  /** How the target's folders are opened (tests force the fallback without /proc). */
-  dirHandles?: { procFd?: boolean; maxOpen?: number };
-}
+export type { RestoreCounters, RestoreOptions } from './options.js';
 
-export interface RestoreCounters {
-  /** Files restored complete: data, size and metadata in place. */
-  files: number;
-  dirs: number;
-  symlinks: number;
-  hardlinks: number;
-  bytesWritten: number;
-  bytesTotal: number;
-  /** Files whose data is damaged in the repository (they hold zeros where it was lost). */
-  damagedFiles: string[];
-  /** Entries the target refused (out of space, an I/O error, something in the way): not restored. */
-  notRestored: string[];
-  /** Entries not restored for want of space (files, and folders with all they hold). */
-  noSpaceEntries: number;
-  /** Bytes of the files not restored for want of space: what the target lacks (at least, when folders are among them). */
-  spaceNeededBytes: number;
-  /** Folders not created for want of space: what they hold is not known, so spaceNeededBytes is a lower bound. */
-  noSpaceFolders: number;
-  /** FIFOs and device nodes created. */
-  specials: number;
-  /** FIFOs and device nodes not created because this platform has no mknod (said once, through the notices). */
-  specialsNotMade: number;
-  /** Blobs read from another indexed location after the first failed. */
-  blobRetries: number;
-}
-
-interface FileJob {
-  /** The folder (relative to the target) and the name: the file is always reached through its folder's handle. */
-  readonly dir: string;
-  readonly name: string;
-  readonly node: TreeNode;
-  /** Blob uses planned for this file, and how many are still to be written. */
-  blobs: number;
-  remaining: number;
-  damaged: boolean;
-  /** The target refused a write (or the creation): what was written is removed and the file named. */
-  failed: boolean;
-  /** Nothing more to do (written with its metadata, or given up on). */
-  finished: boolean;
-  fd: number | null;
-  /** The inode created, for files other entries are hardlinks of. */
-  readonly linked: boolean;
-  ino: bigint | null;
-  /** Bytes of the plan budget this file holds until it is complete. */
-  readonly planCost: number;
-}
-
-interface Target {
-  readonly file: FileJob;
-  readonly offset: number;
-}
-
-interface PlannedBlob {
-  readonly id: BlobId;
-  readonly offset: number;
-  readonly length: number;
-  readonly rawLength: number;
-  readonly targets: Target[];
-  /** Packs this blob was already tried in and failed (a retry plans it from another location). */
-  readonly tried?: readonly PackId[];
-}
-
-/** Blobs to read, by pack: one batch of the plan. */
-type PlanBatch = Map<PackId, Map<BlobId, PlannedBlob>>;
 
 const COALESCE_GAP = 1024 * 1024;
 /** Share of the read budget for the plan of files not yet restored (it lives on the heap). */
@@ -175,16 +76,15 @@ export class Restorer {
   planWaits = 0;
   batchesRead = 0;
   private readonly signal: AbortSignal;
-  private readonly dirs: { rel: string; depth: number; node: TreeNode }[] = [];
-  private readonly hardlinks: { dir: string; name: string; first: FileJob }[] = [];
+  private readonly dirs: PlannedDir[] = [];
+  private readonly hardlinks: PlannedHardlink[] = [];
   private readonly linkGroups = new Map<string, FileJob>();
-  private readonly symlinks: { dir: string; name: string; node: TreeNode }[] = [];
+  private readonly symlinks: PlannedSymlink[] = [];
   /** The target's folders, opened without following links (set by run). */
   private tree!: DirTree;
   /** Files with data open for writing (closed by run should the restore end early). */
   private readonly openFiles = new Set<FileJob>();
-  /** Includes that named an entry of the snapshot. */
-  private readonly matched = new Set<string>();
+  private readonly includes: IncludeFilter;
   /** Time with at least one pack read, and with at least one file write, in flight (for `engine bench`). */
   readonly loadBusy = new BusyMeter(1);
   readonly writeBusy = new BusyMeter(1);
@@ -218,25 +118,12 @@ export class Restorer {
     this.signal = opts.signal ? AbortSignal.any([opts.signal, this.halt.signal]) : this.halt.signal;
     this.ops = opts.posix?.ops ?? nodeFallbackPosix();
     this.notices = opts.posix?.notices;
-  }
-
-  private included(rel: string): 'all' | 'partial' | 'no' {
-    if (this.opts.include.length === 0) return 'all';
-    let partial = false;
-    for (const inc of this.opts.include) {
-      if (rel === inc) {
-        this.matched.add(inc);
-        return 'all';
-      }
-      if (rel.startsWith(`${inc}/`)) return 'all';
-      if (inc.startsWith(`${rel}/`)) partial = true;
-    }
-    return partial ? 'partial' : 'no';
+    this.includes = new IncludeFilter(opts);
   }
 
   /** The includes that matched no entry of the snapshot (known once run has returned). */
   unmatchedIncludes(): string[] {
-    return this.opts.include.filter((inc) => !this.matched.has(inc));
+    return this.includes.unmatched();
   }
 
   /** Restores a snapshot's root tree (by id, streamed, or already loaded) into `target`. */
@@ -365,7 +252,7 @@ export class Restorer {
       if (failure) break;
       this.signal.throwIfAborted();
       const r = rel ? `${rel}/${node.name}` : node.name;
-      const scope = this.included(r);
+      const scope = this.includes.scope(r);
       if (scope === 'no') continue;
       if (node.type === 'dir') {
         try {
@@ -982,10 +869,6 @@ export class Restorer {
   }
 }
 
-function joinRel(dir: string, name: string): string {
-  return dir ? `${dir}/${name}` : name;
-}
-
 /**
  * True when no whole block of `buf` (at file offset `position`, blocks aligned on the file) can be
  * all zeros, because each has a non-zero byte among three sampled: then all of it is written, and
@@ -998,11 +881,6 @@ export function wholeData(buf: Uint8Array, position: number, blockSize: number):
     if (buf[i] === 0 && buf[i + half] === 0 && buf[i + blockSize - 1] === 0) return false;
   }
   return true;
-}
-
-function parentOf(rel: string): string {
-  const i = rel.lastIndexOf('/');
-  return i < 0 ? '' : rel.slice(0, i);
 }
 
 const ACL_ACCESS_RAW = Buffer.from(POSIX_ACL_ACCESS);
@@ -1022,12 +900,6 @@ function displayAttr(name: string): string {
 function holeBlockSize(blksize: number): number {
   if (!Number.isInteger(blksize) || blksize < 512 || blksize > 1 << 20 || (blksize & (blksize - 1)) !== 0) return 4096;
   return blksize;
-}
-
-function depthOf(rel: string): number {
-  let n = 0;
-  for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) n++;
-  return n;
 }
 
 function closeQuietly(fd: number): void {
