@@ -27,16 +27,14 @@ import { isNotFound } from '../backend/errors.js';
 import { noteDropped } from '../util/gc.js';
 import { treeEntries } from '../repository/tree-stream.js';
 import { describeTargetError, isTargetError } from './not-restored.js';
-import { AT_FDCWD, nodeFallbackPosix, type NotKeptNotices, type PosixOps } from '../../native-bindings/posix/index.js';
-import { applyPathXattrs, applyXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT, type XattrFailure } from '../fs/xattrs.js';
-import { setSymlinkTimes, setTimesOnFd } from '../fs/times.js';
-import { makeSpecialFile, type SpecialType } from '../fs/special-files.js';
+import { MetadataWriter } from './metadata.js';
+import { RestoreReport } from './report.js';
+import { nodeFallbackPosix, type NotKeptNotices, type PosixOps } from '../../native-bindings/posix/index.js';
 import { nonZeroRanges, type Region } from '../fs/sparse.js';
-import { TargetEntryError } from '../fs/dir-handle.js';
 import { IncludeFilter } from './includes.js';
 import type { FileJob, PlanBatch, PlannedBlob, PlannedDir, PlannedHardlink, PlannedSymlink, Target } from './jobs.js';
 import type { RestoreCounters, RestoreOptions } from './options.js';
-import { depthOf, joinRel, parentOf } from './rel-paths.js';
+import { depthOf, joinRel } from './rel-paths.js';
 
 export type { RestoreCounters, RestoreOptions } from './options.js';
 
@@ -80,8 +78,10 @@ export class Restorer {
   private readonly hardlinks: PlannedHardlink[] = [];
   private readonly linkGroups = new Map<string, FileJob>();
   private readonly symlinks: PlannedSymlink[] = [];
-  /** The target's folders, opened without following links (set by run). */
+  /** The target's folders, opened without following links, and what went wrong where, and metadata (set by run). */
   private tree!: DirTree;
+  private report!: RestoreReport;
+  private meta!: MetadataWriter;
   /** Files with data open for writing (closed by run should the restore end early). */
   private readonly openFiles = new Set<FileJob>();
   private readonly includes: IncludeFilter;
@@ -105,8 +105,6 @@ export class Restorer {
   private readonly failedPacks = new Set<PackId>();
   /** Ranges being read and written: the reader waits for them (they may plan retries) before it ends. */
   private rangesInFlight = 0;
-  /** Folders of the target that have a default ACL, which new entries in them inherit (by relative path). */
-  private readonly inheritingDirs = new Map<string, boolean>();
 
   constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, opts: RestoreOptions) {
     this.repo = repo;
@@ -130,6 +128,8 @@ export class Restorer {
   async run(root: Tree | BlobId, target: string): Promise<void> {
     const notice = this.opts.onNotice;
     this.tree = DirTree.open(target, { ...this.opts.dirHandles, onReplace: (path, message) => notice?.({ path, message }) });
+    this.report = new RestoreReport(this.tree, this.opts, this.counters);
+    this.meta = new MetadataWriter(this.tree, this.report, this.opts, this.ops, this.notices);
     try {
       this.blockSize = holeBlockSize(this.tree.withDir('', (fd) => fs.fstatSync(fd).blksize));
       // The reader consumes batches while the plan goes on. Whichever fails first stops the other
@@ -163,28 +163,6 @@ export class Restorer {
       this.openFiles.clear();
       this.tree.close();
     }
-  }
-
-  /** The path of an entry for people: the target joined with its path inside the snapshot. */
-  private display(dir: string, name?: string): string {
-    return this.tree.display(name === undefined ? dir : joinRel(dir, name));
-  }
-
-  /**
-   * An entry the target refused (a failed mkdir or symlink, something in the way that may not be
-   * removed): named (exit 3), and the restore goes on. An error that is not the target's doing (a
-   * bug) ends the restore.
-   */
-  private refused(rel: string, err: unknown, what: string, folder = false): void {
-    if (!isTargetError(err)) throw err;
-    const path = this.display(rel);
-    const { reason, text } = describeTargetError(err);
-    this.counters.notRestored.push(path);
-    if (reason === 'no-space') {
-      this.counters.noSpaceEntries++;
-      if (folder) this.counters.noSpaceFolders++;
-    }
-    this.opts.onProblem({ path, message: `${what}: ${text}` });
   }
 
   /** Records the first failure (later ones are its consequences) and stops planning and reading. */
@@ -258,7 +236,7 @@ export class Restorer {
         try {
           this.tree.ensureDir(r);
         } catch (err) {
-          this.refused(r, err, 'folder not restored, nor anything in it', true);
+          this.report.refused(r, err, 'folder not restored, nor anything in it', true);
           continue;
         }
         this.dirs.push({ rel: r, depth: depthOf(r), node });
@@ -278,7 +256,7 @@ export class Restorer {
         try {
           this.tree.symlink(rel, node.name, node.linkTarget!);
         } catch (err) {
-          this.refused(r, err, 'symlink not restored');
+          this.report.refused(r, err, 'symlink not restored');
           continue;
         }
         this.symlinks.push({ dir: rel, name: node.name, node });
@@ -291,10 +269,10 @@ export class Restorer {
         // back only when planned files are restored, and a file left in the batch never would be.
         if (this.batchBytes >= this.batchLimit || this.planBudget.waiting > 0) this.flushBatch();
       } else if (node.type === 'fifo' || node.type === 'chardev' || node.type === 'blockdev') {
-        this.restoreSpecial(rel, node);
+        this.meta.restoreSpecial(rel, node);
       } else {
         // Sockets, as restic: a socket is made by the program that listens on it.
-        this.opts.onProblem({ path: this.display(r), message: `${node.type} entries are not restored` });
+        this.opts.onProblem({ path: this.report.display(r), message: `${node.type} entries are not restored` });
       }
     }
     await Promise.all(subtrees);
@@ -318,7 +296,7 @@ export class Restorer {
       // A pack that already failed: another location straight away, when the index has one.
       if (loc && this.failedPacks.size > 0 && this.failedPacks.has(loc.packId)) loc = this.index.lookupAll?.(id).find((l) => !this.failedPacks.has(l.packId)) ?? loc;
       if (!loc) {
-        this.damage(job, `blob ${id} is missing from the repository`);
+        this.report.damage(job, `blob ${id} is missing from the repository`);
         continue;
       }
       let pack = this.batch.get(loc.packId);
@@ -358,147 +336,14 @@ export class Restorer {
     return treeEntries(this.repo, this.index, treeId, { run: (load) => this.treeReads.run(load) });
   }
 
-  private damage(job: FileJob, message: string): void {
-    const path = this.display(job.dir, job.name);
-    if (!job.damaged) {
-      job.damaged = true;
-      this.counters.damagedFiles.push(path);
-    }
-    this.opts.onProblem({ path, message });
-  }
-
-  /**
-   * The target refused a file (its creation, a write, the close): it is named once, counted as not
-   * restored (and its size as space needed when space ran out), and, unless only its metadata
-   * failed, what was written of it is removed, so no complete-looking file is left behind.
-   */
-  private fileFailed(job: FileJob, err: unknown, stage: 'create' | 'write' | 'metadata'): void {
-    if (!isTargetError(err)) throw err;
-    if (job.failed) return;
-    const { reason, text } = describeTargetError(err);
-    const path = this.display(job.dir, job.name);
-    if (stage === 'metadata') {
-      this.opts.onProblem({ path, message: `restored without its owner, mode or times: ${text}` });
-      return;
-    }
-    job.failed = true;
-    this.counters.notRestored.push(path);
-    if (reason === 'no-space') {
-      this.counters.noSpaceEntries++;
-      this.counters.spaceNeededBytes += job.node.size ?? 0;
-    }
-    this.opts.onProblem({ path, message: `not restored: ${text}${stage === 'write' ? ' (what was written of it was removed)' : ''}` });
-  }
-
   /** Removes what was written of a file given up on (by name, through its folder's handle). */
   private discard(job: FileJob): void {
     try {
       this.tree.unlink(job.dir, job.name);
     } catch (err) {
       if (!isTargetError(err)) throw err;
-      this.opts.onProblem({ path: this.display(job.dir, job.name), message: `could not remove the partly written file: ${describeTargetError(err).text}` });
+      this.opts.onProblem({ path: this.report.display(job.dir, job.name), message: `could not remove the partly written file: ${describeTargetError(err).text}` });
     }
-  }
-
-  /**
-   * Owner (as root), mode, extended attributes and times on an open descriptor, never on a path
-   * that could be a link; `dir` is the folder holding the entry (whose default ACL it inherited).
-   * The owner first: chown clears set-id bits (which the mode sets again) and security.capability
-   * (which the xattrs set again). Times last: each of the others changes ctime, the data mtime.
-   * An entry without xattrs in a folder without a default ACL costs no call more than before.
-   */
-  private setMeta(fd: number, node: TreeNode, dir: string, path: () => string): void {
-    if (this.opts.restoreOwnership) fs.fchownSync(fd, node.uid, node.gid);
-    fs.fchmodSync(fd, node.mode);
-    const failures: XattrFailure[] = [];
-    if (this.inherits(dir)) this.dropInheritedAcls(node, node.type === 'dir', (name) => this.ops.fremovexattr(fd, name), failures);
-    if (node.xattrs !== undefined) failures.push(...applyXattrs(this.ops, fd, node.xattrs, this.notices));
-    setTimesOnFd(this.ops, fd, node.atimeNs ?? node.mtimeNs, node.mtimeNs, this.notices);
-    this.xattrFailures(path, failures);
-  }
-
-  /**
-   * Whether new entries of folder `rel` get an ACL of their own on creation (its default ACL, in
-   * the target as it stood: the snapshot's default ACLs are set on folders only at the end, after
-   * every entry is created). Asked once per folder, and only when the libc calls are there.
-   */
-  private inherits(rel: string): boolean {
-    if (!this.ops.caps.xattrs) return false;
-    let has = this.inheritingDirs.get(rel);
-    if (has === undefined) {
-      try {
-        has = this.tree.withDir(rel, (fd) => this.ops.fgetxattr(fd, ACL_DEFAULT_NAME) !== null);
-      } catch {
-        has = false; // a filesystem without xattrs (ENOTSUP) has no ACLs to inherit
-      }
-      this.inheritingDirs.set(rel, has);
-    }
-    return has;
-  }
-
-  /** Removes the ACLs an entry inherited on creation that the snapshot does not give it. */
-  private dropInheritedAcls(node: TreeNode, isDir: boolean, remove: (name: Buffer) => void, failures: XattrFailure[]): void {
-    for (const [name, raw] of isDir ? ACL_NAMES : ACL_ACCESS_ONLY) {
-      if (node.xattrs?.some((x) => x.name === name)) continue; // set by applyXattrs right after
-      try {
-        remove(raw);
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (typeof code !== 'string') throw err;
-        if (code !== 'ENODATA' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') failures.push({ name, code });
-      }
-    }
-  }
-
-  /** Attributes the target refused (trusted.* when not root, a filesystem without user.*...): the entry is named (exit 3). */
-  private xattrFailures(path: () => string, failures: XattrFailure[]): void {
-    if (failures.length === 0) return;
-    this.opts.onProblem({ path: path(), message: `restored without extended attribute${failures.length === 1 ? '' : 's'} ${failures.map((f) => `${displayAttr(f.name)} (${f.code})`).join(', ')}` });
-  }
-
-  /**
-   * A FIFO or a device node, created with mknodat through its folder's handle (whatever stood at
-   * its path is removed first), then its owner, mode, xattrs and times by path, never following
-   * it (a device is not opened: opening one can act on the device, as a tape rewinds). Without
-   * mknod (Node's calls alone) none is created: said once for the run, and the restore exits 3.
-   * A device node needs root: otherwise it is named (EPERM, exit 3), as restic reports it.
-   */
-  private restoreSpecial(dir: string, node: TreeNode): void {
-    const rel = joinRel(dir, node.name);
-    const type = node.type as SpecialType;
-    const what = type === 'fifo' ? 'FIFO' : 'device node';
-    let made: boolean;
-    try {
-      made = this.tree.makeNode(dir, node.name, (at) => makeSpecialFile(this.ops, at, type, node.mode, node.rdev, this.notices));
-    } catch (err) {
-      this.refused(rel, err, `${what} not restored`);
-      return;
-    }
-    if (!made) {
-      this.counters.specialsNotMade++;
-      this.counters.notRestored.push(this.display(rel));
-      return;
-    }
-    this.counters.specials++;
-    const failures: XattrFailure[] = [];
-    try {
-      this.tree.withEntry(dir, node.name, (_dirFd, at) => {
-        if (this.opts.restoreOwnership) fs.lchownSync(at, node.uid, node.gid);
-        // chmod follows a symlink: the entry must still be the node just made (its folder is new
-        // and 0700, or the target's own, so only its owner could swap it meanwhile).
-        const st = fs.lstatSync(at);
-        if (!(type === 'fifo' ? st.isFIFO() : type === 'chardev' ? st.isCharacterDevice() : st.isBlockDevice())) throw new TargetEntryError(this.display(rel), 'was replaced by something else while restoring; left as it is');
-        fs.chmodSync(at, node.mode);
-        if (this.inherits(dir)) this.dropInheritedAcls(node, false, (name) => this.ops.lremovexattr(at, name), failures);
-        if (node.xattrs !== undefined) failures.push(...applyPathXattrs(this.ops, at, node.xattrs, this.notices));
-        setSymlinkTimes(this.ops, at, node.atimeNs ?? node.mtimeNs, node.mtimeNs, this.notices, AT_FDCWD);
-      });
-    } catch (err) {
-      if (!isTargetError(err)) throw err;
-      this.opts.onProblem({ path: this.display(rel), message: `restored without its owner, mode or times: ${describeTargetError(err).text}` });
-      return;
-    }
-    this.xattrFailures(() => this.display(rel), failures);
   }
 
   /** Creates a file at its full size (ranges never written stay holes); null when the target refused it. */
@@ -507,7 +352,7 @@ export class Restorer {
     try {
       fd = this.tree.createFile(job.dir, job.name);
     } catch (err) {
-      this.fileFailed(job, err, 'create');
+      this.report.fileFailed(job, err, 'create');
       job.finished = true;
       return null;
     }
@@ -517,7 +362,7 @@ export class Restorer {
     } catch (err) {
       closeQuietly(fd);
       this.discard(job);
-      this.fileFailed(job, err, 'create');
+      this.report.fileFailed(job, err, 'create');
       job.finished = true;
       return null;
     }
@@ -647,7 +492,7 @@ export class Restorer {
     if (next === undefined) {
       const others = blob.tried?.length ?? 0;
       const message = others > 0 ? `${why}; the ${others === 1 ? 'other copy' : `${others} other copies`} of blob ${blob.id} failed too` : `${why}; the damaged range was not written`;
-      for (const t of blob.targets) this.damage(t.file, message);
+      for (const t of blob.targets) this.report.damage(t.file, message);
       return false;
     }
     let pack = retries.get(next.packId);
@@ -695,7 +540,7 @@ export class Restorer {
       this.counters.bytesWritten += data.length;
     } catch (err) {
       if (job.failed) return;
-      this.fileFailed(job, err, 'write');
+      this.report.fileFailed(job, err, 'write');
       // The space it held goes back at once, for the files still to come; the file itself is
       // removed once its last blob has settled (writes in flight still use the descriptor).
       try {
@@ -721,7 +566,7 @@ export class Restorer {
       // Zero blocks at the end were not written: the size makes them holes.
       if (end < data.length) fs.ftruncateSync(fd, data.length);
       stage = 'metadata';
-      this.setMeta(fd, job.node, job.dir, () => this.display(job.dir, job.name));
+      this.meta.setMeta(fd, job.node, job.dir, () => this.report.display(job.dir, job.name));
     } catch (err) {
       failure = err;
     }
@@ -741,7 +586,7 @@ export class Restorer {
       return;
     }
     if (stage === 'write') this.discard(job);
-    this.fileFailed(job, failure, stage);
+    this.report.fileFailed(job, failure, stage);
   }
 
   /** The descriptor of a file that takes several blobs, created at full size on first use; null when refused. */
@@ -756,7 +601,7 @@ export class Restorer {
     } catch (err) {
       closeQuietly(fd);
       this.discard(job);
-      this.fileFailed(job, err, 'write');
+      this.report.fileFailed(job, err, 'write');
       job.finished = true;
       return null;
     }
@@ -799,7 +644,7 @@ export class Restorer {
     let stage: 'write' | 'metadata' = 'metadata';
     if (!job.failed) {
       try {
-        this.setMeta(fd, job.node, job.dir, () => this.display(job.dir, job.name));
+        this.meta.setMeta(fd, job.node, job.dir, () => this.report.display(job.dir, job.name));
       } catch (err) {
         failure = err;
       }
@@ -813,7 +658,7 @@ export class Restorer {
       }
     }
     if (job.failed || stage === 'write') this.discard(job);
-    if (failure !== null) this.fileFailed(job, failure, stage);
+    if (failure !== null) this.report.fileFailed(job, failure, stage);
     else if (!job.failed && !job.damaged) this.counters.files++;
   }
 
@@ -821,45 +666,19 @@ export class Restorer {
     for (const h of this.hardlinks) {
       const rel = joinRel(h.dir, h.name);
       if (h.first.failed) {
-        this.counters.notRestored.push(this.display(rel));
-        this.opts.onProblem({ path: this.display(rel), message: `not restored: it is a hardlink of ${this.display(h.first.dir, h.first.name)}, which was not restored` });
+        this.counters.notRestored.push(this.report.display(rel));
+        this.opts.onProblem({ path: this.report.display(rel), message: `not restored: it is a hardlink of ${this.report.display(h.first.dir, h.first.name)}, which was not restored` });
         continue;
       }
       try {
         this.tree.link(h.first.dir, h.first.name, h.dir, h.name, h.first.ino ?? undefined);
         this.counters.hardlinks++;
       } catch (err) {
-        this.refused(rel, err, 'hardlink not restored');
+        this.report.refused(rel, err, 'hardlink not restored');
       }
     }
-    // Symlinks: owner, xattrs and times on the link itself, by its path under its folder's handle
-    // (l* calls and utimensat with AT_SYMLINK_NOFOLLOW never follow it). No ACL is inherited by a symlink.
-    for (const s of this.symlinks) {
-      const failures: XattrFailure[] = [];
-      try {
-        this.tree.withEntry(s.dir, s.name, (_dirFd, at) => {
-          if (this.opts.restoreOwnership) fs.lchownSync(at, s.node.uid, s.node.gid);
-          if (s.node.xattrs !== undefined) failures.push(...applyPathXattrs(this.ops, at, s.node.xattrs, this.notices));
-          setSymlinkTimes(this.ops, at, s.node.atimeNs ?? s.node.mtimeNs, s.node.mtimeNs, this.notices, AT_FDCWD);
-        });
-      } catch (err) {
-        if (!isTargetError(err)) throw err;
-        this.opts.onProblem({ path: this.display(s.dir, s.name), message: `restored without its owner or times: ${describeTargetError(err).text}` });
-        continue;
-      }
-      this.xattrFailures(() => this.display(s.dir, s.name), failures);
-    }
-    // Deepest folders first, so setting a child's times does not change its parent's afterwards;
-    // siblings together, so their parents are still among the open handles.
-    const dirs = [...this.dirs].sort((a, b) => b.depth - a.depth || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-    for (const d of dirs) {
-      try {
-        this.tree.withDir(d.rel, (fd) => this.setMeta(fd, d.node, parentOf(d.rel), () => this.display(d.rel)));
-      } catch (err) {
-        if (!isTargetError(err)) throw err;
-        this.opts.onProblem({ path: this.display(d.rel), message: `restored without its owner, mode or times: ${describeTargetError(err).text}` });
-      }
-    }
+    this.meta.finishSymlinks(this.symlinks);
+    this.meta.finishDirs(this.dirs);
     if (this.counters.damagedFiles.length > 0) {
       throw new IntegrityError(`${this.counters.damagedFiles.length} file(s) could not be restored intact: ${this.counters.damagedFiles.slice(0, 20).join(', ')}${this.counters.damagedFiles.length > 20 ? ', ...' : ''}`, {
         details: { files: this.counters.damagedFiles },
@@ -881,16 +700,6 @@ export function wholeData(buf: Uint8Array, position: number, blockSize: number):
     if (buf[i] === 0 && buf[i + half] === 0 && buf[i + blockSize - 1] === 0) return false;
   }
   return true;
-}
-
-const ACL_ACCESS_RAW = Buffer.from(POSIX_ACL_ACCESS);
-const ACL_DEFAULT_NAME = Buffer.from(POSIX_ACL_DEFAULT);
-const ACL_ACCESS_ONLY: readonly (readonly [string, Buffer])[] = [[POSIX_ACL_ACCESS, ACL_ACCESS_RAW]];
-const ACL_NAMES: readonly (readonly [string, Buffer])[] = [...ACL_ACCESS_ONLY, [POSIX_ACL_DEFAULT, ACL_DEFAULT_NAME]];
-
-/** An attribute name for a message: printable, whatever bytes it holds. */
-function displayAttr(name: string): string {
-  return JSON.stringify(name);
 }
 
 /**
