@@ -2,11 +2,14 @@ import { configDefaults, defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PRIMITIVE_FREE_TESTS } from './primitive-free.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-// Every test runs twice: once with native primitives where they load, once with ENGINE_NATIVE=off
-// forcing every fallback. Subprocess tests pass the variable on to the CLI they start.
+// Every test runs with native primitives where they load, and again with ENGINE_NATIVE=off
+// forcing every fallback, except the files whose results cannot depend on the primitives
+// (test/primitive-free.ts, checked against the import graph). Subprocess tests pass the variable
+// on to the CLI they start.
 const include = ['src/**/*.test.ts', 'workers/**/*.test.ts', 'native-bindings/**/*.test.ts', 'test/**/*.test.ts'];
 // Kill tests (test/crash) exercise write ordering, which does not depend on the primitives: they
 // run once, in the native project.
@@ -29,7 +32,7 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       { extends: true, test: { name: 'native', include, env: { ENGINE_NATIVE: 'auto', ...quiet, ...cache } } },
-      { extends: true, test: { name: 'fallback', include, exclude: [...configDefaults.exclude, crash], env: { ENGINE_NATIVE: 'off', ...quiet, ...cache } } },
+      { extends: true, test: { name: 'fallback', include, exclude: [...configDefaults.exclude, crash, ...PRIMITIVE_FREE_TESTS], env: { ENGINE_NATIVE: 'off', ...quiet, ...cache } } },
     ],
   },
 });

@@ -1,0 +1,31 @@
+// Test files whose results cannot depend on which implementation of a primitive is in use: they
+// reach nothing in native-bindings/ or workers/ and start no engine process. The fallback
+// project (ENGINE_NATIVE=off) skips them, since it would run the same code a second time.
+// test/primitive-free.test.ts checks this list against the import graph, so a file that starts
+// using a primitive cannot silently lose its fallback run.
+export const PRIMITIVE_FREE_TESTS: readonly string[] = [
+  'src/archiver/sorted-names.test.ts',
+  'src/backend/decorators/cache-backend.test.ts',
+  'src/backend/decorators/faulty-backend.test.ts',
+  'src/backend/decorators/forwarding-backend.test.ts',
+  'src/backend/decorators/rate-limit-backend.test.ts',
+  'src/backend/decorators/retry-backend.test.ts',
+  'src/backend/s3/location.test.ts',
+  'src/cli/node-support.test.ts',
+  'src/errors/wire.test.ts',
+  'src/format/format.test.ts',
+  'src/format/tree-names.test.ts',
+  'src/format/tree-xattrs.test.ts',
+  'src/fs/dir-handle.test.ts',
+  'src/fs/names.test.ts',
+  'src/inspect/diff.test.ts',
+  'src/pipeline/budget.prop.test.ts',
+  'src/pipeline/budget.test.ts',
+  'src/pipeline/planner.test.ts',
+  'src/retention/policy.test.ts',
+  'test/backend/local.test.ts',
+  'test/backend/memory.test.ts',
+  'test/backend/s3.test.ts',
+  'test/support/tree.test.ts',
+  'test/primitive-free.test.ts',
+];
