@@ -1,0 +1,146 @@
+// Walks the snapshot's trees into the target: creates folders, symlinks, FIFOs and device nodes
+// as it meets them, and plans each regular file (its blobs into the restore plan; hardlinks of a
+// file planned earlier are kept for the end). Empty files are created at once, files whose every
+// blob is missing as soon as they are planned. Subtrees are fetched several at once.
+import type { BlobId } from '../format/ids.js';
+import type { TreeNode } from '../format/tree.js';
+import type { DirTree } from '../fs/dir-handle.js';
+import type { Concurrency } from '../pipeline/budget.js';
+import type { BlobIndex } from '../repository/blob-index.js';
+import type { Repository } from '../repository/repository.js';
+import { treeEntries } from '../repository/tree-stream.js';
+import type { FileWriter } from './file-writer.js';
+import type { IncludeFilter } from './includes.js';
+import type { FileJob, PlannedDir, PlannedHardlink, PlannedSymlink } from './jobs.js';
+import type { MetadataWriter } from './metadata.js';
+import { planCost, type RestorePlan } from './plan.js';
+import { depthOf } from './rel-paths.js';
+import type { RestoreReport } from './report.js';
+
+export interface TreePlannerParts {
+  readonly repo: Repository;
+  readonly index: BlobIndex;
+  readonly tree: DirTree;
+  readonly includes: IncludeFilter;
+  readonly plan: RestorePlan;
+  readonly writer: FileWriter;
+  readonly meta: MetadataWriter;
+  readonly report: RestoreReport;
+  /** Trees fetched at once while planning. */
+  readonly treeReads: Concurrency;
+  readonly signal: AbortSignal;
+}
+
+export class TreePlanner {
+  private readonly p: TreePlannerParts;
+  /** Folders, symlinks and hardlinks made or planned, finished at the end. */
+  readonly dirs: PlannedDir[] = [];
+  readonly hardlinks: PlannedHardlink[] = [];
+  readonly symlinks: PlannedSymlink[] = [];
+  private readonly linkGroups = new Map<string, FileJob>();
+  /** Files without data being created (each leaves the set when done: a million empty files are not held). */
+  readonly creating = new Set<Promise<void>>();
+  /** The first failure of a file created while planning (caught at once, rethrown after planning). */
+  planFailure: unknown = null;
+
+  constructor(parts: TreePlannerParts) {
+    this.p = parts;
+  }
+
+  /**
+   * Creates folders, symlinks and empty-but-sized files, and records which blobs each file needs.
+   * Subtrees are fetched several at once: on a remote store each fetch waits a round trip, and
+   * one folder at a time made the plan of a tree of many folders take minutes.
+   */
+  async planTree(entries: AsyncIterable<TreeNode> | Iterable<TreeNode>, rel: string): Promise<void> {
+    const { tree, report, plan } = this.p;
+    const counters = report.counters;
+    const subtrees: Promise<void>[] = [];
+    let failure: unknown = null;
+    for await (const node of entries) {
+      if (failure) break;
+      this.p.signal.throwIfAborted();
+      const r = rel ? `${rel}/${node.name}` : node.name;
+      const scope = this.p.includes.scope(r);
+      if (scope === 'no') continue;
+      if (node.type === 'dir') {
+        try {
+          tree.ensureDir(r);
+        } catch (err) {
+          report.refused(r, err, 'folder not restored, nor anything in it', true);
+          continue;
+        }
+        this.dirs.push({ rel: r, depth: depthOf(r), node });
+        counters.dirs++;
+        // The failure is caught as it happens (an unhandled rejection would end the process
+        // while this loop still awaits its siblings) and rethrown once every subtree settled.
+        const subtree = this.planTree(this.entries(node.subtree!), r);
+        subtrees.push(
+          subtree.catch((err: unknown) => {
+            failure ??= err;
+          }),
+        );
+        continue;
+      }
+      if (scope === 'partial') continue;
+      if (node.type === 'symlink') {
+        try {
+          tree.symlink(rel, node.name, node.linkTarget!);
+        } catch (err) {
+          report.refused(r, err, 'symlink not restored');
+          continue;
+        }
+        this.symlinks.push({ dir: rel, name: node.name, node });
+        counters.symlinks++;
+      } else if (node.type === 'file') {
+        const cost = planCost(node.content?.length ?? 0);
+        await plan.reserve(cost);
+        this.planFile(rel, node, cost);
+        plan.flushIfDue();
+      } else if (node.type === 'fifo' || node.type === 'chardev' || node.type === 'blockdev') {
+        this.p.meta.restoreSpecial(rel, node);
+      } else {
+        // Sockets, as restic: a socket is made by the program that listens on it.
+        report.problem({ path: report.display(r), message: `${node.type} entries are not restored` });
+      }
+    }
+    await Promise.all(subtrees);
+    if (failure) throw failure;
+  }
+
+  private planFile(dir: string, node: TreeNode, planCost: number): void {
+    const { plan, writer } = this.p;
+    const group = node.links > 1 ? `${node.deviceId}:${node.inode}` : null;
+    const first = group ? this.linkGroups.get(group) : undefined;
+    if (first) {
+      plan.budget.release(planCost);
+      this.hardlinks.push({ dir, name: node.name, first });
+      return;
+    }
+    const job: FileJob = { dir, name: node.name, node, blobs: 0, remaining: 0, damaged: false, failed: false, finished: false, fd: null, linked: group !== null, ino: null, planCost };
+    if (group) this.linkGroups.set(group, job);
+    this.p.report.counters.bytesTotal += node.size ?? 0;
+    plan.addFile(job, node.content ?? []);
+    // Files with data are created when their first blob arrives; the others (empty, or with every
+    // blob missing) now.
+    if (job.remaining === 0 && !job.damaged && (node.size ?? 0) === 0) {
+      // Empty files are most of a folder of a million entries: created, with their metadata, in
+      // one go with synchronous calls, as single-blob files are written.
+      writer.writeWholeFileSync(job, EMPTY, []);
+      plan.budget.release(job.planCost);
+      return;
+    }
+    if (job.remaining === 0) {
+      const creating = writer.complete(job).catch((err: unknown) => void (this.planFailure ??= err));
+      this.creating.add(creating);
+      void creating.finally(() => this.creating.delete(creating));
+    }
+  }
+
+  /** A directory's entries, one chunk at a time; the reads share the restorer's bound on tree reads. */
+  entries(treeId: BlobId): AsyncIterable<TreeNode> {
+    return treeEntries(this.p.repo, this.p.index, treeId, { run: (load) => this.p.treeReads.run(load) });
+  }
+}
+
+const EMPTY = new Uint8Array(0);
