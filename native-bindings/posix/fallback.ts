@@ -7,14 +7,27 @@ import { AT_FDCWD } from './types.js';
 import { unsupported } from './errors.js';
 
 /**
- * The number to pass to futimes for a nanosecond time. libuv turns it back into tv_nsec as
- * (t - floor(t)) * 1e9 and keeps whole microseconds, so aim at the middle of the microsecond:
- * the plain ns / 1e9 lands one microsecond early about half of the time.
+ * libuv before 1.52 (Node 20, 22) cuts the time it is given to whole microseconds; 1.52 and later
+ * (Node 24, 26) keep the nanoseconds of the double, which near today's epoch is exact to about
+ * 240 ns (one step of a double at 2^30 s).
  */
-export function nsToUtimesSeconds(ns: bigint): number {
+const LIBUV_KEEPS_NS = ((): boolean => {
+  const [maj = 0, min = 0] = (process.versions.uv ?? '0.0').split('.').map(Number);
+  return maj > 1 || (maj === 1 && min >= 52);
+})();
+
+/**
+ * The number to pass to futimes for a nanosecond time. libuv turns it back into tv_nsec as
+ * (t - floor(t)) * 1e9. When it then keeps whole microseconds, aim at the middle of the
+ * microsecond: the plain ns / 1e9 lands one microsecond early about half of the time. When it
+ * keeps nanoseconds, aim at the time itself (+0.5 µs would be set as such: Node 24 restored
+ * 1600000000.500000476 for 1600000000.5).
+ */
+export function nsToUtimesSeconds(ns: bigint, keepsNs: boolean = LIBUV_KEEPS_NS): number {
   const sec = ns / 1_000_000_000n - (ns < 0n && ns % 1_000_000_000n !== 0n ? 1n : 0n);
-  const usec = (ns - sec * 1_000_000_000n) / 1000n;
-  return Number(sec) + (Number(usec) + 0.5) / 1e6;
+  const frac = ns - sec * 1_000_000_000n;
+  if (keepsNs) return Number(sec) + (Number(frac) + 0.5) / 1e9;
+  return Number(sec) + (Number(frac / 1000n) + 0.5) / 1e6;
 }
 
 /**

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AT_FDCWD, loadPosix, NotKeptNotices, POSIX_DISABLED_REASON, PosixError, posixPolicyFromEnv } from './index.js';
+import { nsToUtimesSeconds } from './fallback.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'engine-posix-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -112,5 +113,25 @@ describe.runIf(linuxWithKoffi)('libc via koffi', async () => {
     } finally {
       closeSync(fd);
     }
+  });
+});
+
+describe('nsToUtimesSeconds (the fallback time for futimes/lutimes)', () => {
+  // libuv turns the double back into tv_nsec as (t - floor(t)) * 1e9.
+  const nsecOf = (t: number): number => Math.round((t - Math.floor(t)) * 1e9);
+
+  it('libuv before 1.52 keeps whole microseconds: aims at the middle of the microsecond', () => {
+    const t = nsToUtimesSeconds(1_600_000_000_123_456_789n, false);
+    expect(Math.floor(t)).toBe(1_600_000_000);
+    expect(Math.floor(nsecOf(t) / 1000)).toBe(123_456);
+  });
+
+  it('libuv 1.52 and later keep nanoseconds: aims at the time itself (within a double step), not +0.5 us', () => {
+    const half = nsToUtimesSeconds(1_600_000_000_500_000_000n, true);
+    expect(Math.abs(nsecOf(half) - 500_000_000)).toBeLessThan(300);
+    const t = nsToUtimesSeconds(1_600_000_000_123_456_789n, true);
+    expect(Math.abs(nsecOf(t) - 123_456_789)).toBeLessThan(300);
+    // Before a fix, +0.5 us was set as such on Node 24: 1600000000.500000476 for .5.
+    expect(Math.abs(nsecOf(nsToUtimesSeconds(1_600_000_000_500_000_000n, false)) - 500_000_000)).toBeGreaterThan(400);
   });
 });
