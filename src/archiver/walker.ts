@@ -1,0 +1,165 @@
+// The walker: reads each directory's names in name order (sorted in bounded memory), lstats them in
+// batches, reads their xattrs, merge-joins them with the parent snapshot's entries, skips the
+// folders never backed up (the repository itself, its cache), starts saving each entry and walks
+// each subdirectory in turn. It never waits for a file to be stored: each directory's entries go to
+// its tree writer in name order as they complete (OrderedSink), so the pool stays fed across
+// directories, and `walkSlots` bounds how far the walk runs ahead of the storing.
+import { promises as fsp, type BigIntStats } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { EngineError, ErrorCode } from '../errors/engine-error.js';
+import type { Tree, TreeNode, Xattr } from '../format/tree.js';
+import { fsPath } from '../fs/names.js';
+import { ByteBudget } from '../pipeline/budget.js';
+import type { BlobIndex } from '../repository/blob-index.js';
+import type { Repository } from '../repository/repository.js';
+import { treeEntries } from '../repository/tree-stream.js';
+import type { EntryMeta } from './entry-meta.js';
+import type { EntrySaver } from './entry-saver.js';
+import type { FileSaver } from './file-saver.js';
+import type { ExcludedFolder } from './options.js';
+import { OrderedSink } from './ordered-sink.js';
+import { ParentCursor } from './parent-cursor.js';
+import type { RunState } from './run-state.js';
+import { sortedNames } from './sorted-names.js';
+import type { TreeSaver } from './tree-saver.js';
+
+/** Entries of one directory started and not yet written to its tree: the walk of it waits beyond. */
+const PENDING_PER_DIR = 2048;
+/** Names lstat-ed at once (the libuv threadpool runs four at a time; more only queue). */
+const LSTAT_BATCH = 128;
+
+export class Walker {
+  private readonly repo: Repository;
+  private readonly index: BlobIndex;
+  private readonly state: RunState;
+  private readonly meta: EntryMeta;
+  private readonly entries: EntrySaver;
+  private readonly files: FileSaver;
+  private readonly trees: TreeSaver;
+  private readonly exclude: readonly ExcludedFolder[];
+  /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
+  private readonly walkSlots = new ByteBudget('walk', 1024);
+
+  constructor(repo: Repository, index: BlobIndex, state: RunState, meta: EntryMeta, entries: EntrySaver, files: FileSaver, trees: TreeSaver, exclude: readonly ExcludedFolder[]) {
+    this.repo = repo;
+    this.index = index;
+    this.state = state;
+    this.meta = meta;
+    this.entries = entries;
+    this.files = files;
+    this.trees = trees;
+    this.exclude = exclude;
+  }
+
+  /**
+   * Walks the backup paths, each under its base name, merged with the parent snapshot's top-level
+   * entries. Returns once the walk is done, with the promises of the top-level nodes (null: left
+   * out), which resolve as everything below them is stored. A path that does not exist, or two
+   * paths with one name, are usage errors.
+   */
+  async walkPaths(paths: string[], parentRoot: Tree | null): Promise<Promise<TreeNode | null>[]> {
+    const pending: Promise<TreeNode | null>[] = [];
+    const seen = new Set<string>();
+    for (const p of paths) {
+      const abs = resolve(p);
+      const name = basename(abs) || 'root';
+      if (seen.has(name)) throw new EngineError(ErrorCode.USAGE, `two backup paths share the name "${name}"`, { hint: 'back them up in separate snapshots or back up their common parent' });
+      seen.add(name);
+      const parentNode = parentRoot?.nodes.find((n) => n.name === name);
+      let st: BigIntStats;
+      try {
+        st = await fsp.lstat(abs, { bigint: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new EngineError(ErrorCode.USAGE, `backup path ${abs} does not exist`, { hint: 'check the paths given to `engine backup`' });
+        }
+        throw new EngineError(ErrorCode.USAGE, `cannot read backup path ${abs}: ${(err as Error).message}`, { hint: 'check the paths given to `engine backup` and their permissions' });
+      }
+      if (st.isDirectory() && this.excluded(abs, st)) continue;
+      const xattrs = this.meta.readXattrs(abs);
+      pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st, xattrs)).done : this.entries.saveEntry(abs, name, parentNode, st, xattrs));
+    }
+    return pending;
+  }
+
+  /** A folder that must not be backed up (the repository itself, its cache): told once, then skipped. */
+  private excluded(path: string, st: BigIntStats): boolean {
+    const hit = this.exclude.find((e) => e.dev === st.dev && e.ino === st.ino);
+    if (!hit) return false;
+    this.state.onNotice(`${path}: skipped, it is ${hit.why}`);
+    return true;
+  }
+
+  /**
+   * Walks one directory: lists its names (sorted in bounded memory), lstats them in batches,
+   * merge-joins them with the parent snapshot's entries (streamed), starts saving each entry and
+   * walks each subdirectory in turn, without waiting for any file to be stored. Returns once the
+   * walk is done, with the promise of the directory's node (wrapped, so that awaiting the walk does
+   * not await it), which resolves when everything below is stored and the tree is saved. The
+   * entries go to the tree writer in name order as they complete, and the walk of the directory
+   * stops while PENDING_PER_DIR of them are not complete: nothing holds the whole directory. So the
+   * pool stays fed across directory boundaries; `walkSlots` bounds how far the walk runs ahead of
+   * the storing.
+   */
+  private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats, xattrs: Xattr[] | undefined): Promise<{ done: Promise<TreeNode | null> }> {
+    this.state.check();
+    const names = sortedNames(path)[Symbol.asyncIterator]();
+    let next: IteratorResult<string>;
+    try {
+      next = await names.next();
+    } catch (err) {
+      this.state.problem(path, err);
+      return { done: Promise.resolve(null) };
+    }
+    this.state.counters.dirs++;
+    const parentTreeId = parent?.type === 'dir' ? parent.subtree : undefined;
+    // A parent tree not in the index (lost, and dropped by `repair index`) is no parent: every
+    // entry below is read again. One whose chunks cannot be read likewise, from that point on.
+    const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null, (err) =>
+      this.state.onNotice(`${path}: the parent snapshot's listing cannot be read (${err instanceof Error ? err.message : String(err)}): its files are read again`),
+    );
+    const sink = new OrderedSink(this.trees.writer(), PENDING_PER_DIR, () => this.files.flushSmall(), () => this.state.check());
+    try {
+      while (!next.done) {
+        const batch: string[] = [];
+        for (; !next.done && batch.length < LSTAT_BATCH; next = await names.next()) batch.push(next.value);
+        const stats = await Promise.all(batch.map((n) => fsp.lstat(fsPath(join(path, n)), { bigint: true }).catch((err: Error) => err)));
+        // Each entry's xattrs right after the batch's lstat, before any subfolder of the batch is
+        // walked: what lstat and listxattr say stays close in time.
+        const xattrs = stats.map((childSt, i) => (childSt instanceof Error ? undefined : this.meta.readXattrs(join(path, batch[i]!))));
+        for (const [i, entryName] of batch.entries()) {
+          this.state.check();
+          const full = join(path, entryName);
+          const childParent = await parentEntries.find(entryName);
+          const childSt = stats[i]!;
+          if (childSt instanceof Error) {
+            this.state.problem(full, childSt);
+            continue;
+          }
+          if (childSt.isDirectory()) {
+            if (this.excluded(full, childSt)) continue;
+            await sink.push((await this.walkDir(full, entryName, childParent, childSt, xattrs[i])).done);
+            continue;
+          }
+          if (!this.walkSlots.tryAcquire(1)) {
+            // Files waiting in the batch hold slots too: send them on before waiting for one.
+            this.files.flushSmall();
+            await this.walkSlots.acquire(1, this.state.signal);
+          }
+          await sink.push(this.entries.saveEntry(full, entryName, childParent, childSt, xattrs[i]).finally(() => this.walkSlots.release(1)));
+        }
+      }
+    } finally {
+      // The listing's temporary runs are removed even when the walk stops early.
+      await names.return(undefined);
+      await parentEntries.close();
+    }
+    const done = sink.finish().then((id) => {
+      const node = this.meta.node(name, 'dir', st, xattrs);
+      node.subtree = id;
+      return node;
+    });
+    done.catch(() => undefined);
+    return { done };
+  }
+}
