@@ -9,28 +9,11 @@ import { itWhen } from '../../test/support/it-when.js';
 import { loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { decodeTree, encodeTree, type TreeNode } from '../format/tree.js';
 import { applyPathXattrs, applyXattrs, capturePathXattrs, captureXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT } from './xattrs.js';
+import { ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, ACL_USER_OBJ, aclXattr, UNDEFINED_ID } from '../../test/support/metadata.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'engine-xattrs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const ACL_USER_OBJ = 0x01;
-const ACL_USER = 0x02;
-const ACL_GROUP_OBJ = 0x04;
-const ACL_MASK = 0x10;
-const ACL_OTHER = 0x20;
-const UNDEFINED_ID = 0xffffffff;
-
-/** posix_acl_xattr: u32 version 2, then {u16 tag, u16 perm, u32 id} per entry, sorted by tag and id. */
-function aclXattr(entries: [tag: number, perm: number, id: number][]): Buffer {
-  const b = Buffer.alloc(4 + 8 * entries.length);
-  b.writeUInt32LE(2, 0);
-  entries.forEach(([tag, perm, id], i) => {
-    b.writeUInt16LE(tag, 4 + 8 * i);
-    b.writeUInt16LE(perm, 6 + 8 * i);
-    b.writeUInt32LE(id, 8 + 8 * i);
-  });
-  return b;
-}
 // user::rw-, user:4242:r--, group::r--, mask::r-x, other::---
 const ACL = aclXattr([
   [ACL_USER_OBJ, 6, UNDEFINED_ID],
