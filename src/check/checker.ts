@@ -12,7 +12,7 @@ import { isNotFound } from '../backend/errors.js';
 import { open as openEnvelope } from '../crypto/envelope.js';
 import { isDamageError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex, type IndexFile } from '../format/index-file.js';
+import { type IndexFile } from '../format/index-file.js';
 import { decodeKeyFile, kdfCostProblem } from '../format/key-file.js';
 import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
 import { mapLimit } from '../pipeline/budget.js';
@@ -175,11 +175,10 @@ export class Checker {
     for (let i = 0; i < ids.length; i += reads) {
       this.opts.signal?.throwIfAborted();
       const files = await mapLimit(ids.slice(i, i + reads), reads, async (id): Promise<{ id: IndexId; file: IndexFile } | null> => {
-        const name = indexName(id);
         try {
-          return { id, file: decodeIndex(await this.repo.loadUnpacked(name), name) };
+          return { id, file: await this.repo.loadIndexObject(id) };
         } catch (err) {
-          this.fail(name, err);
+          this.fail(indexName(id), err);
           return null;
         }
       });

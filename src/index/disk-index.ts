@@ -350,7 +350,7 @@ async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: Readon
       }
       const part = ids.slice(i, end);
       i = end;
-      const plains = await mapLimit(part, part.length, (id) => repo.loadUnpacked(indexName(id)));
+      const plains = await mapLimit(part, part.length, (id) => repo.loadIndexPlain(id));
       plains.forEach((plain, k) => {
         try {
           builder.addIndexObject(part[k]!, plain);

@@ -17,7 +17,7 @@
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex, encodeIndex, splitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { encodeIndex, splitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
 import type { PackBlob } from '../format/pack.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
@@ -106,8 +106,7 @@ export class Pruner {
     const files: { id: IndexId; file: IndexFile }[] = [];
     for (const id of indexIds) {
       this.opts.signal?.throwIfAborted();
-      const name = indexName(id);
-      const file = decodeIndex(await repo.loadUnpacked(name), name);
+      const file = await repo.loadIndexObject(id);
       index.add(id, file);
       files.push({ id, file });
     }

@@ -14,7 +14,7 @@
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError, isDamageError, isEngineError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex, encodeIndex, splitIndex, type IndexPack } from '../format/index-file.js';
+import { encodeIndex, splitIndex, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { seal } from '../crypto/envelope.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
@@ -64,7 +64,7 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
     for (const id of old) {
       opts.signal?.throwIfAborted();
       try {
-        for (const p of decodeIndex(await repo.loadUnpacked(indexName(id)), indexName(id)).packs) if (!fromOld.has(p.packId)) fromOld.set(p.packId, p);
+        for (const p of (await repo.loadIndexObject(id)).packs) if (!fromOld.has(p.packId)) fromOld.set(p.packId, p);
       } catch (err) {
         if (!isDamageError(err) && !isNotFound(err)) throw err;
       }

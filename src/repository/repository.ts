@@ -154,6 +154,21 @@ export class Repository {
     }
   }
 
+  /** The plaintext of index object `id`, verified against its name (decoded by the caller, maybe on a worker). */
+  async loadIndexPlain(id: IndexId): Promise<Uint8Array> {
+    return this.loadUnpacked(indexName(id));
+  }
+
+  /** Index object `id`, verified and decoded; a damaged one says how to repair it. */
+  async loadIndexObject(id: IndexId): Promise<IndexFile> {
+    const name = indexName(id);
+    try {
+      return decodeIndex(await this.loadUnpacked(name), name);
+    } catch (err) {
+      throw withIndexRepairHint(err, name);
+    }
+  }
+
   async saveSnapshot(s: Snapshot): Promise<SnapshotId> {
     return (await this.saveUnpacked(SNAPSHOTS_PREFIX, encodeSnapshot(s))) as SnapshotId;
   }
@@ -216,14 +231,7 @@ export class Repository {
     const ids = await this.listIndexIds();
     const batch = this.metadataReads;
     for (let i = 0; i < ids.length; i += batch) {
-      const files = await mapLimit(ids.slice(i, i + batch), batch, async (id) => {
-        const name = indexName(id);
-        try {
-          return { id, file: decodeIndex(await this.loadUnpacked(name), name) };
-        } catch (err) {
-          throw withIndexRepairHint(err, name);
-        }
-      });
+      const files = await mapLimit(ids.slice(i, i + batch), batch, async (id) => ({ id, file: await this.loadIndexObject(id) }));
       for (const { id, file } of files) mi.add(id, file);
     }
     return mi;
