@@ -25,8 +25,7 @@ import type { IndexFile } from '../format/index-file.js';
 import { mapLimit } from '../pipeline/budget.js';
 import { collectNow, noteDropped } from '../util/gc.js';
 import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
-import { indexName } from '../repository/layout.js';
-import { type Repository, withIndexRepairHint } from '../repository/repository.js';
+import { type Repository, withIndexObjectRepairHint } from '../repository/repository.js';
 import { mkdirpSync } from '../fs/mkdirp.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import { CacheDamagedError } from './errors.js';
@@ -355,7 +354,7 @@ async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: Readon
         try {
           builder.addIndexObject(part[k]!, plain);
         } catch (err) {
-          throw withIndexRepairHint(err, indexName(part[k]!));
+          throw withIndexObjectRepairHint(err, part[k]!);
         }
       });
       // Each object read is garbage now: outside the V8 heap, collected late unless told.

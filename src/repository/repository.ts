@@ -349,3 +349,8 @@ export function withIndexRepairHint(err: unknown, name: string): unknown {
   const details = { ...(err.details ?? {}), object: name };
   return new EngineError(err.code, err.message, { hint: INDEX_REPAIR_HINT, details, cause: err });
 }
+
+/** withIndexRepairHint for index object `id`, for callers that decode its plaintext themselves. */
+export function withIndexObjectRepairHint(err: unknown, id: IndexId): unknown {
+  return withIndexRepairHint(err, indexName(id));
+}
