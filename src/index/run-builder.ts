@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { BlobType, ID_BYTES } from '../format/ids.js';
 import { visitIndex } from '../format/index-file.js';
-import { IndexRun, RunWriter } from './index-run.js';
+import { IndexRun } from './index-run.js';
+import { RunWriter } from './run-writer.js';
 import type { MacFn } from './page-file.js';
 import { Section } from './page-file.js';
 import { BLOB_RECORD_BYTES, BLOB_SORT_KEY_BYTES, ID_KEY_BYTES, PACK_RECORD_BYTES, writeBlobRecord } from './records.js';
