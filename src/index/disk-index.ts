@@ -17,31 +17,22 @@
 // does). Several engine processes may share a cache folder: the one that updates it holds an
 // update lock; files are replaced by rename and removed only while no one can be opening them,
 // and a process keeps reading the runs it opened even after another replaced them.
-import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, fsyncSync, renameSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobId, IndexId, PackId } from '../format/ids.js';
 import type { IndexFile } from '../format/index-file.js';
-import { mapLimit } from '../pipeline/budget.js';
-import { collectNow, noteDropped } from '../util/gc.js';
+import { collectNow } from '../util/gc.js';
 import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
-import { type Repository, withIndexObjectRepairHint } from '../repository/repository.js';
+import type { Repository } from '../repository/repository.js';
 import { mkdirpSync } from '../fs/mkdirp.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
+import { basename, clearFolder, closeAll, consistent, covers, manifestPath, MANIFEST_VERSION, runName, tryOpenRuns, writeManifest } from './cache-folder.js';
+import { buildRun, compact } from './cache-build.js';
 import { CacheDamagedError } from './errors.js';
 import { IndexRun } from './index-run.js';
 import { PageCache } from './page-cache.js';
 import { type MacFn, PAGE_BYTES } from './page-file.js';
-import { mergeRuns, RunBuilder } from './run-builder.js';
-
-const MANIFEST = 'manifest.json';
-const LOCK = 'update.lock';
-const MANIFEST_VERSION = 1;
-/** A run is merged into the one before it once it holds a quarter of that one's entries. */
-const MERGE_RATIO = 4;
-const MAX_RUNS = 6;
-/** An update lock older than this is taken for abandoned even if its pid looks alive (pid reuse). */
-const LOCK_STALE_MS = 30 * 60 * 1000;
+import { takeUpdateLock } from './update-lock.js';
 
 export interface DiskIndexOptions {
   /** The cache folder of this repository's index (created if missing). */
@@ -66,12 +57,6 @@ export interface DiskIndexStats {
   indexObjectsRead: number;
   openSeconds: number;
   runs: number;
-}
-
-interface Manifest {
-  version: number;
-  repoId: string;
-  runs: string[];
 }
 
 export class DiskIndex implements BlobIndex {
@@ -213,7 +198,7 @@ export class DiskIndex implements BlobIndex {
     try {
       return f();
     } catch (err) {
-      if (err instanceof CacheDamagedError) rmSync(join(this.dir, MANIFEST), { force: true });
+      if (err instanceof CacheDamagedError) rmSync(manifestPath(this.dir), { force: true });
       throw err;
     }
   }
@@ -249,187 +234,3 @@ export class DiskIndex implements BlobIndex {
     closeAll(this.runs);
   }
 }
-
-function runName(): string {
-  return `run-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}.eic`;
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
-function closeAll(runs: IndexRun[] | null): void {
-  for (const r of runs ?? []) r.close();
-}
-
-/** Whether the runs cover the listed index objects exactly, or at least nothing that is gone. */
-function covers(runs: IndexRun[], listed: readonly IndexId[], how: 'exactly' | 'subset'): boolean {
-  const present = new Set(listed);
-  let n = 0;
-  for (const r of runs) {
-    for (const id of r.coveredIds) {
-      if (!present.has(id)) return false;
-      n++;
-    }
-  }
-  return how === 'subset' || n === present.size;
-}
-
-/** Whether no run holds the entries of an index object that some run's objects supersede. */
-function consistent(runs: IndexRun[]): boolean {
-  const superseded = new Set<string>(runs.flatMap((r) => r.supersedes));
-  if (superseded.size === 0) return true;
-  return runs.every((r) => r.indexIds.every((id) => !superseded.has(id)));
-}
-
-/** The runs the manifest names, opened and checked; null when there is no usable cache. */
-function tryOpenRuns(dir: string, mac: MacFn, cache: PageCache, repoId: Uint8Array): IndexRun[] | null {
-  let manifest: Manifest;
-  try {
-    manifest = readManifest(dir, mac);
-  } catch {
-    return null;
-  }
-  if (manifest.version !== MANIFEST_VERSION || manifest.repoId !== Buffer.from(repoId).toString('hex')) return null;
-  const runs: IndexRun[] = [];
-  try {
-    for (const name of manifest.runs) runs.push(IndexRun.open(join(dir, name), mac, cache, repoId));
-    return runs;
-  } catch (err) {
-    closeAll(runs);
-    // A damaged or missing run: the cache is rebuilt. Anything else (a full disk) is an error.
-    if (err instanceof CacheDamagedError || (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
-function readManifest(dir: string, mac: MacFn): Manifest {
-  const text = readFileSync(join(dir, MANIFEST), 'utf8');
-  const nl = text.indexOf('\n');
-  const body = text.slice(nl + 1);
-  if (Buffer.from(mac(Buffer.from(body))).toString('hex') !== text.slice(0, nl)) throw new CacheDamagedError(join(dir, MANIFEST), 'the manifest fails its check');
-  return JSON.parse(body) as Manifest;
-}
-
-function writeManifest(dir: string, m: Manifest, mac: MacFn): void {
-  const body = JSON.stringify(m);
-  const tmp = join(dir, `${MANIFEST}.tmp-${process.pid}`);
-  writeFileSync(tmp, `${Buffer.from(mac(Buffer.from(body))).toString('hex')}\n${body}`, { mode: 0o600 });
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, join(dir, MANIFEST));
-}
-
-/** Removes everything but the manifest, the lock and the runs to keep (only under the update lock). */
-function clearFolder(dir: string, keep: readonly string[]): void {
-  const keepSet = new Set([MANIFEST, LOCK, 'tmp', ...keep]);
-  for (const name of readdirSync(dir)) if (!keepSet.has(name)) rmSync(join(dir, name), { force: true, recursive: true });
-  for (const name of readdirSync(join(dir, 'tmp'))) rmSync(join(dir, 'tmp', name), { force: true, recursive: true });
-}
-
-/** Reads the index objects in listing order, a few at a time, into one new run. */
-async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: ReadonlyMap<IndexId, number>, place: { path: string; tmpDir: string; mac: MacFn; sortMemBytes: number }, repoId: Uint8Array, opts: DiskIndexOptions, superseded: ReadonlySet<string>): Promise<{ supersedes: string[] }> {
-  const builder = new RunBuilder(place);
-  try {
-    let done = 0;
-    let lastNote = performance.now();
-    for (let i = 0; i < ids.length; ) {
-      opts.signal?.throwIfAborted();
-      // A batch is read at once and added in listing order: at most readsInFlight objects, and at
-      // most readBytes of them (each is held sealed and decrypted: about twice its size).
-      let bytes = 0;
-      let end = i;
-      while (end < ids.length && end - i < opts.readsInFlight && (end === i || bytes + 2 * (sizes.get(ids[end]!) ?? 0) <= opts.readBytes)) {
-        bytes += 2 * (sizes.get(ids[end]!) ?? 0);
-        end++;
-      }
-      const part = ids.slice(i, end);
-      i = end;
-      const plains = await mapLimit(part, part.length, (id) => repo.loadIndexPlain(id));
-      plains.forEach((plain, k) => {
-        try {
-          builder.addIndexObject(part[k]!, plain);
-        } catch (err) {
-          throw withIndexObjectRepairHint(err, part[k]!);
-        }
-      });
-      // Each object read is garbage now: outside the V8 heap, collected late unless told.
-      noteDropped(bytes);
-      done += part.length;
-      if (performance.now() - lastNote > 5000) {
-        opts.onProgress?.(`index cache: ${done} of ${ids.length} index objects read`);
-        lastNote = performance.now();
-      }
-    }
-    return builder.finish(repoId, superseded);
-  } catch (err) {
-    builder.abandon();
-    rmSync(place.path, { force: true });
-    throw err;
-  }
-}
-
-/** Merges the newest runs while a run holds at least a quarter of the one before it (or there are too many). */
-function compact(runs: IndexRun[], dir: string, mac: MacFn, cache: PageCache, repoId: Uint8Array): IndexRun[] {
-  const out = [...runs];
-  while (out.length > 1) {
-    const a = out[out.length - 2]!;
-    const b = out[out.length - 1]!;
-    if (out.length <= MAX_RUNS && b.blobCount * MERGE_RATIO < a.blobCount) break;
-    const path = join(dir, runName());
-    mergeRuns([a, b], { path, mac }, repoId);
-    const merged = IndexRun.open(path, mac, cache, repoId);
-    a.close();
-    b.close();
-    out.splice(out.length - 2, 2, merged);
-  }
-  return out;
-}
-
-/**
- * Takes the cache folder's update lock (a file created exclusively, holding our pid), waiting for
- * another process that updates it; a lock whose process is gone, or that is very old, is taken over.
- */
-async function takeUpdateLock(dir: string, signal?: AbortSignal, onWait?: (m: string) => void): Promise<() => void> {
-  const path = join(dir, LOCK);
-  let told = false;
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (lockIsStale(path)) {
-      rmSync(path, { force: true });
-      continue;
-    }
-    if (!told) {
-      onWait?.('another engine process is updating the local index cache: waiting for it');
-      told = true;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function lockIsStale(path: string): boolean {
-  try {
-    const pid = Number(readFileSync(path, 'utf8'));
-    if (Date.now() - statSync(path).mtimeMs > LOCK_STALE_MS) return true;
-    if (!Number.isInteger(pid) || pid <= 0) return Date.now() - statSync(path).mtimeMs > 5000;
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    // ESRCH: no such process; ENOENT: released meanwhile (then the next try takes it).
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ESRCH' || code === 'ENOENT';
-  }
-}
-

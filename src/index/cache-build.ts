@@ -1,0 +1,86 @@
+// Fills the cache: reads index objects from the repository into a new run, and merges small runs into larger ones.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IndexId } from '../format/ids.js';
+import { mapLimit } from '../pipeline/budget.js';
+import { noteDropped } from '../util/gc.js';
+import { type Repository, withIndexObjectRepairHint } from '../repository/repository.js';
+import { runName } from './cache-folder.js';
+import { IndexRun } from './index-run.js';
+import type { PageCache } from './page-cache.js';
+import type { MacFn } from './page-file.js';
+import { mergeRuns, RunBuilder } from './run-builder.js';
+
+/** A run is merged into the one before it once it holds a quarter of that one's entries. */
+const MERGE_RATIO = 4;
+const MAX_RUNS = 6;
+
+/** What reading index objects into a run is told (a part of DiskIndexOptions). */
+export interface BuildRunOptions {
+  /** Index objects downloaded at once while building (each held whole, sealed and decrypted). */
+  readsInFlight: number;
+  /** Bytes of index objects held at once while building (sealed and decrypted). */
+  readBytes: number;
+  signal?: AbortSignal;
+  /** Told of what opening does that takes time (for --verbose). */
+  onProgress?: (message: string) => void;
+}
+
+/** Reads the index objects in listing order, a few at a time, into one new run. */
+export async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: ReadonlyMap<IndexId, number>, place: { path: string; tmpDir: string; mac: MacFn; sortMemBytes: number }, repoId: Uint8Array, opts: BuildRunOptions, superseded: ReadonlySet<string>): Promise<{ supersedes: string[] }> {
+  const builder = new RunBuilder(place);
+  try {
+    let done = 0;
+    let lastNote = performance.now();
+    for (let i = 0; i < ids.length; ) {
+      opts.signal?.throwIfAborted();
+      // A batch is read at once and added in listing order: at most readsInFlight objects, and at
+      // most readBytes of them (each is held sealed and decrypted: about twice its size).
+      let bytes = 0;
+      let end = i;
+      while (end < ids.length && end - i < opts.readsInFlight && (end === i || bytes + 2 * (sizes.get(ids[end]!) ?? 0) <= opts.readBytes)) {
+        bytes += 2 * (sizes.get(ids[end]!) ?? 0);
+        end++;
+      }
+      const part = ids.slice(i, end);
+      i = end;
+      const plains = await mapLimit(part, part.length, (id) => repo.loadIndexPlain(id));
+      plains.forEach((plain, k) => {
+        try {
+          builder.addIndexObject(part[k]!, plain);
+        } catch (err) {
+          throw withIndexObjectRepairHint(err, part[k]!);
+        }
+      });
+      // Each object read is garbage now: outside the V8 heap, collected late unless told.
+      noteDropped(bytes);
+      done += part.length;
+      if (performance.now() - lastNote > 5000) {
+        opts.onProgress?.(`index cache: ${done} of ${ids.length} index objects read`);
+        lastNote = performance.now();
+      }
+    }
+    return builder.finish(repoId, superseded);
+  } catch (err) {
+    builder.abandon();
+    rmSync(place.path, { force: true });
+    throw err;
+  }
+}
+
+/** Merges the newest runs while a run holds at least a quarter of the one before it (or there are too many). */
+export function compact(runs: IndexRun[], dir: string, mac: MacFn, cache: PageCache, repoId: Uint8Array): IndexRun[] {
+  const out = [...runs];
+  while (out.length > 1) {
+    const a = out[out.length - 2]!;
+    const b = out[out.length - 1]!;
+    if (out.length <= MAX_RUNS && b.blobCount * MERGE_RATIO < a.blobCount) break;
+    const path = join(dir, runName());
+    mergeRuns([a, b], { path, mac }, repoId);
+    const merged = IndexRun.open(path, mac, cache, repoId);
+    a.close();
+    b.close();
+    out.splice(out.length - 2, 2, merged);
+  }
+  return out;
+}
