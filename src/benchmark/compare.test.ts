@@ -1,55 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareReports, formatCompare } from './compare.js';
 import { parseBenchReport, ReportFormatError } from './validate.js';
-import { machineRows, report, row } from './testing.js';
-import { benchCommand } from '../cli/commands/bench.js';
-import { exitCodeFor } from '../cli/exit-codes.js';
-import type { Output } from '../cli/output.js';
-import type { BenchReport, PipelineBackend, PipelineDirection } from './types.js';
-import type { ComparedPipeline } from './compare.js';
+import { machineRows, PI_REPORT as pi, pipelineReport, report, SERVER_REPORT as server, withPipeline } from './testing.js';
 
 const MiB = 2 ** 20;
-type Run = ComparedPipeline['runs'][number];
-type Ceiling = ComparedPipeline['stages']['backup']['read'];
-
-function ceiling(mbps: number, cpuSeconds = 1): Ceiling {
-  return { mbps, cpuSeconds };
-}
-
-function run(direction: PipelineDirection, backend: PipelineBackend, mbps: number, peakRssBytes: number, efficiency: number, limitingStage: Run['limitingStage']): Run {
-  return { direction, backend, mbps, peakRssBytes, efficiency, limitingStage, stageEfficiency: Math.min(1, efficiency + 0.1), cpuCeilingMbps: mbps * 2 };
-}
-
-/** The fields of a pipeline section --compare reads: the runs given (backup/restore x memory/local MB/s), stage ceilings scaled by `stage`. */
-function pipelineReport(o: { backupMemory: number; backupLocal: number; restoreMemory: number; restoreLocal: number; stage: number; corpusBytes?: number; budgetBytes?: number }): ComparedPipeline {
-  const k = o.stage;
-  return {
-    corpusBytes: o.corpusBytes ?? 100 * MiB,
-    budgetBytes: o.budgetBytes ?? 256 * MiB,
-    cores: 4,
-    runs: [
-      run('backup', 'memory', o.backupMemory, 300 * MiB, 0.8, 'seal'),
-      run('backup', 'local', o.backupLocal, 200 * MiB, 0.7, 'store'),
-      run('restore', 'memory', o.restoreMemory, 250 * MiB, 0.9, 'cpu'),
-      run('restore', 'local', o.restoreLocal, 150 * MiB, 0.6, 'write'),
-    ],
-    stages: {
-      backup: { read: ceiling(10 * k), chunkHash: ceiling(2 * k), seal: ceiling(3 * k), store: { memory: ceiling(20 * k), local: ceiling(4 * k, 0.5) } },
-      restore: { load: { memory: ceiling(30 * k), local: ceiling(5 * k) }, unseal: ceiling(3 * k), write: ceiling(6 * k) },
-    },
-    restoreOverBackup: o.restoreLocal / o.backupLocal,
-  };
-}
-
-/** A report with a pipeline section, read back as --compare reads a saved file. */
-const withPipeline = (r: BenchReport, pipeline: ComparedPipeline): BenchReport => parseBenchReport(JSON.stringify({ ...r, sections: ['primitives', 'pipeline'], pipeline }));
-
-// A server with AES instructions, and a small ARM board without them (AES open slow).
-const server = report('server', [...machineRows({ xcSeal: 1200, xcOpen: 1300, aesSeal: 4000, aesOpen: 4200 }), row('blake3', 'keyed-hash', 'server-only', 5000, { chosen: false })]);
-const pi = report('pi', machineRows({ xcSeal: 170, xcOpen: 180, aesSeal: 27, aesOpen: 30 }));
 
 describe('compareReports', () => {
   it('matches rows by primitive, operation, variant and implementation, with the ratio b/a', () => {
@@ -188,42 +142,5 @@ describe('parseBenchReport', () => {
     expect(() => parseBenchReport(JSON.stringify(badRow))).toThrow(/primitives\[0\]\.median is not a finite number/);
     const { chosen: _c, ...noChosen } = server.fingerprint;
     expect(() => parseBenchReport(JSON.stringify({ ...server, fingerprint: noChosen }))).toThrow(/fingerprint\.chosen is missing/);
-  });
-});
-
-describe('engine bench --compare', () => {
-  let dir = '';
-  const lines: string[] = [];
-  const out: Output = { json: false, verbose: false, result: (t) => lines.push(t), data: (v) => lines.push(JSON.stringify(v)), info: () => {}, warn: () => {} };
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'engine-bench-'));
-    await writeFile(join(dir, 'a.json'), JSON.stringify(server));
-    await writeFile(join(dir, 'b.json'), JSON.stringify(pi));
-    await writeFile(join(dir, 'bad.json'), JSON.stringify({ schema: 'engine-bench/1' }));
-    await writeFile(join(dir, 'pa.json'), JSON.stringify(withPipeline(server, pipelineReport({ backupMemory: 400, backupLocal: 200, restoreMemory: 500, restoreLocal: 300, stage: 100 }))));
-  });
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
-
-  it('prints the comparison, and gives a usage error (exit 2) naming a bad file', async () => {
-    expect(await benchCommand({ compare: [join(dir, 'a.json'), join(dir, 'b.json')] }, out)).toBe(0);
-    expect(lines.join('\n')).toMatch(/restored on B: xchacha20-poly1305/);
-    const bad = join(dir, 'bad.json');
-    const err: unknown = await benchCommand({ compare: [join(dir, 'a.json'), bad] }, out).catch((e: unknown) => e);
-    expect(exitCodeFor(err)).toBe(2);
-    expect((err as Error).message).toContain(bad);
-    expect((err as Error).message).toMatch(/fingerprint is missing/);
-    const missing: unknown = await benchCommand({ compare: [join(dir, 'nope.json'), bad] }, out).catch((e: unknown) => e);
-    expect(exitCodeFor(missing)).toBe(2);
-    expect((missing as Error).message).toMatch(/cannot read .*nope\.json/);
-    expect(exitCodeFor(await benchCommand({ compare: [bad] }, out).catch((e: unknown) => e))).toBe(2);
-  });
-
-  it('includes the pipeline part in the --json output', async () => {
-    const data: unknown[] = [];
-    const json: Output = { ...out, json: true, data: (v) => data.push(JSON.parse(JSON.stringify(v))) };
-    expect(await benchCommand({ compare: [join(dir, 'pa.json'), join(dir, 'b.json')] }, json)).toBe(0);
-    const result = data[0] as { pipeline?: { measuredA: boolean; measuredB: boolean; runs: { direction: string; backend: string; mbpsA: number | null; mbpsB: number | null }[] } };
-    expect(result.pipeline).toMatchObject({ measuredA: true, measuredB: false });
-    expect(result.pipeline?.runs.find((r) => r.direction === 'backup' && r.backend === 'local')).toEqual(expect.objectContaining({ mbpsA: 200, mbpsB: null }));
   });
 });

@@ -1,6 +1,10 @@
-// Hand-made reports for tests of the pure modules (recommend, compare, validate).
+// Hand-made reports for tests of the pure modules (recommend, compare, validate) and of `engine bench`.
 import type { ImplKind, PrimitiveName } from '../../native-bindings/types.js';
-import { BENCH_SCHEMA, type BenchReport, type BenchRow, type ChosenImpl, type Fingerprint } from './types.js';
+import type { ComparedPipeline } from './compare.js';
+import { BENCH_SCHEMA, type BenchReport, type BenchRow, type ChosenImpl, type Fingerprint, type PipelineBackend, type PipelineDirection } from './types.js';
+import { parseBenchReport } from './validate.js';
+
+const MiB = 2 ** 20;
 
 export function row(primitive: BenchRow['primitive'], operation: string, impl: string, median: number, extra: Partial<BenchRow> = {}): BenchRow {
   return {
@@ -76,3 +80,42 @@ export function report(model: string, rows: BenchRow[], chosen: Record<Primitive
     recommendations: { cipher: { cipher: 'xchacha20-poly1305', scores: { 'xchacha20-poly1305': null, 'aes-256-gcm': null }, rule: '', reason: '' }, compressionLevel: null },
   };
 }
+
+type Run = ComparedPipeline['runs'][number];
+type Ceiling = ComparedPipeline['stages']['backup']['read'];
+
+function ceiling(mbps: number, cpuSeconds = 1): Ceiling {
+  return { mbps, cpuSeconds };
+}
+
+function run(direction: PipelineDirection, backend: PipelineBackend, mbps: number, peakRssBytes: number, efficiency: number, limitingStage: Run['limitingStage']): Run {
+  return { direction, backend, mbps, peakRssBytes, efficiency, limitingStage, stageEfficiency: Math.min(1, efficiency + 0.1), cpuCeilingMbps: mbps * 2 };
+}
+
+/** The fields of a pipeline section --compare reads: the runs given (backup/restore x memory/local MB/s), stage ceilings scaled by `stage`. */
+export function pipelineReport(o: { backupMemory: number; backupLocal: number; restoreMemory: number; restoreLocal: number; stage: number; corpusBytes?: number; budgetBytes?: number }): ComparedPipeline {
+  const k = o.stage;
+  return {
+    corpusBytes: o.corpusBytes ?? 100 * MiB,
+    budgetBytes: o.budgetBytes ?? 256 * MiB,
+    cores: 4,
+    runs: [
+      run('backup', 'memory', o.backupMemory, 300 * MiB, 0.8, 'seal'),
+      run('backup', 'local', o.backupLocal, 200 * MiB, 0.7, 'store'),
+      run('restore', 'memory', o.restoreMemory, 250 * MiB, 0.9, 'cpu'),
+      run('restore', 'local', o.restoreLocal, 150 * MiB, 0.6, 'write'),
+    ],
+    stages: {
+      backup: { read: ceiling(10 * k), chunkHash: ceiling(2 * k), seal: ceiling(3 * k), store: { memory: ceiling(20 * k), local: ceiling(4 * k, 0.5) } },
+      restore: { load: { memory: ceiling(30 * k), local: ceiling(5 * k) }, unseal: ceiling(3 * k), write: ceiling(6 * k) },
+    },
+    restoreOverBackup: o.restoreLocal / o.backupLocal,
+  };
+}
+
+/** A report with a pipeline section, read back as --compare reads a saved file. */
+export const withPipeline = (r: BenchReport, pipeline: ComparedPipeline): BenchReport => parseBenchReport(JSON.stringify({ ...r, sections: ['primitives', 'pipeline'], pipeline }));
+
+// A server with AES instructions, and a small ARM board without them (AES open slow).
+export const SERVER_REPORT = report('server', [...machineRows({ xcSeal: 1200, xcOpen: 1300, aesSeal: 4000, aesOpen: 4200 }), row('blake3', 'keyed-hash', 'server-only', 5000, { chosen: false })]);
+export const PI_REPORT = report('pi', machineRows({ xcSeal: 170, xcOpen: 180, aesSeal: 27, aesOpen: 30 }));
