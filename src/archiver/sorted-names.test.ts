@@ -1,10 +1,10 @@
 // A directory's names in byte order, in memory or through spilled runs: the same order either
 // way, odd names intact (names that are not UTF-8 too, byte for byte), and no temporary file left
 // behind.
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../../test/support/workdir.js';
 import { compareNames } from '../format/tree.js';
 import { decodeName, encodeName } from '../fs/names.js';
 import { sortedNames } from './sorted-names.js';
@@ -16,13 +16,12 @@ async function all(it: AsyncIterable<string>): Promise<string[]> {
 }
 
 describe('sortedNames', () => {
-  let work: string;
+  const work = workdirPerFile('engine-sorted-names-');
   let dir: string;
   let spill: string;
   const names: string[] = [];
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-sorted-names-'));
     dir = join(work, 'dir');
     spill = join(work, 'spill');
     await mkdir(dir);
@@ -32,10 +31,6 @@ describe('sortedNames', () => {
     for (let i = 0; i < 3000; i++) names.push(`n${(i * 7919) % 3001}-${i % 3 === 0 ? '\u{10400}' : '\uE000'}`);
     await Promise.all(names.map((n) => writeFile(join(dir, n), '')));
     names.sort(compareNames);
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('in memory: every name, in UTF-8 byte order', async () => {

@@ -1,15 +1,14 @@
 // Data regions of real sparse files from SEEK_DATA/SEEK_HOLE (a 3 GiB file with three islands, on
 // whatever filesystem the temp folder is: ext4 here, which reports holes per 4 KiB block), reads that
 // skip holes, restore-side zero-block ranges, and hole punching; the fallback reads everything.
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync, ftruncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, fstatSync, openSync, readSync, writeSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../../test/support/workdir.js';
 import { loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { dataRegions, HoleSkippingReader, looksSparse, nonZeroRanges, punchHole, type Region } from './sparse.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'engine-sparse-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = workdirPerFile('engine-sparse-');
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;

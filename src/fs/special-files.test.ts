@@ -1,15 +1,14 @@
 // FIFOs and device nodes made with mknodat, checked with lstat; as root, a character device with
 // /dev/null's numbers (1, 3) in a temp folder. The fallback makes none and says so once.
-import { lstatSync, mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
+import { workdirPerFile } from '../../test/support/workdir.js';
 import { itWhen } from '../../test/support/it-when.js';
 import { AT_FDCWD, loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { deviceNumbers, makeSpecialFile } from './special-files.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'engine-special-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = workdirPerFile('engine-special-');
 const isRoot = process.getuid?.() === 0;
 
 describe.each(['auto', 'off'] as const)('special files (ENGINE_POSIX=%s)', async (policy) => {

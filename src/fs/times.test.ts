@@ -1,14 +1,13 @@
 // Nanosecond times set on an fd and on a symlink itself, read back with lstat; the fallback keeps
 // microseconds and says so once.
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, lstatSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../../test/support/workdir.js';
 import { loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { setSymlinkTimes, setTimesOnFd } from './times.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'engine-times-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = workdirPerFile('engine-times-');
 
 const ATIME = '1700000000123456789';
 const MTIME = '1733333333987654321';

@@ -1,18 +1,17 @@
 // Extended attributes and POSIX ACLs captured from real files and applied to others, through the
 // libc calls; the fallback keeps none and says so once. No getfattr/setfacl needed: the ACL value
 // is built here in the kernel's xattr format (linux/posix_acl_xattr.h).
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, lstatSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
+import { workdirPerFile } from '../../test/support/workdir.js';
 import { itWhen } from '../../test/support/it-when.js';
 import { loadPosix, NotKeptNotices } from '../../native-bindings/posix/index.js';
 import { decodeTree, encodeTree, type TreeNode } from '../format/tree.js';
 import { applyPathXattrs, applyXattrs, capturePathXattrs, captureXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT } from './xattrs.js';
 import { ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, ACL_USER_OBJ, aclXattr, UNDEFINED_ID } from '../../test/support/metadata.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'engine-xattrs-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = workdirPerFile('engine-xattrs-');
 
 // user::rw-, user:4242:r--, group::r--, mask::r-x, other::---
 const ACL = aclXattr([

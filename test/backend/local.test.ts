@@ -1,22 +1,16 @@
 // LocalBackend against the backend conformance suite, each test on a fresh folder in a temp dir.
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import { ErrorCode } from '../../src/errors/engine-error.js';
 import { collect, describeBackendConformance } from './conformance.js';
 
-let work: string;
+const work = workdirPerFile('engine-local-backend-');
 let n = 0;
 
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'engine-local-backend-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
 
 describeBackendConformance('local', async () => {
   const root = join(work, `repo-${++n}`);

@@ -2,10 +2,10 @@
 // the store.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { workdirPerTest } from '../../../test/support/workdir.js';
 import { ErrorCode } from '../../errors/engine-error.js';
 import { LocalBackend } from '../local/local-backend.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
@@ -58,8 +58,9 @@ let counting: Counting;
 let cache: CacheBackend;
 let warnings: string[];
 
+const work = workdirPerTest('cache-backend-');
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'cache-backend-'));
+  dir = work.path;
   local = new LocalBackend(join(dir, 'repo'));
   await local.createRoot();
   counting = new Counting(local);
@@ -68,9 +69,6 @@ beforeEach(async () => {
   cache = new CacheBackend(counting, cacheDir, (m) => warnings.push(m));
 });
 
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));

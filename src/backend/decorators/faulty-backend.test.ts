@@ -1,9 +1,8 @@
 // FaultyBackend over a real LocalBackend: determinism, failAll/failAfter, each kind of fault,
 // the spec parser, and RetryBackend coping with what it injects.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { workdirPerTest } from '../../../test/support/workdir.js';
 import { ErrorCode } from '../../errors/engine-error.js';
 import { LocalBackend } from '../local/local-backend.js';
 import { FaultyBackend, type FaultOptions, mulberry32, parseFaultSpec } from './faulty-backend.js';
@@ -12,15 +11,13 @@ import { RetryBackend } from './retry-backend.js';
 let dir: string;
 let local: LocalBackend;
 
+const work = workdirPerTest('faulty-backend-');
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'faulty-backend-'));
+  dir = work.path;
   local = new LocalBackend(join(dir, 'repo'));
   await local.createRoot();
 });
 
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 const bytes = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed * 13) & 0xff);
 

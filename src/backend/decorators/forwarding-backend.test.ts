@@ -1,9 +1,9 @@
 // The forwarding base: a decorator overrides only what it changes and every other Backend call
 // reaches the backend it wraps; the withX constructors compose the decorators without nested `new`.
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { withWorkdir } from '../../../test/support/workdir.js';
 import { MemoryBackend } from '../memory/memory-backend.js';
 import type { Backend, ObjectInfo } from '../types.js';
 import { CacheBackend, withCache } from './cache-backend.js';
@@ -65,12 +65,7 @@ describe('ForwardingBackend', () => {
     await expectForwardsEverything((inner) => withRateLimit(inner, { uploadBytesPerSec: 1e9, downloadBytesPerSec: 1e9 }));
     await expectForwardsEverything((inner) => withRetry(inner, { maxAttempts: 2, baseDelayMs: 0, maxDelayMs: 0 }));
     await expectForwardsEverything((inner) => withFaults(inner, { rate: 0, kinds: ['error'], seed: 1 }));
-    const dir = await mkdtemp(join(tmpdir(), 'engine-forwarding-'));
-    try {
-      await expectForwardsEverything((inner) => withCache(inner, dir));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await withWorkdir('engine-forwarding-', (dir) => expectForwardsEverything((inner) => withCache(inner, dir)));
   });
 
   it('withX constructors compose the decorators innermost first', () => {

@@ -1,8 +1,7 @@
 // RateLimitBackend over a real LocalBackend, measured with real time at small rates.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { workdirPerTest } from '../../../test/support/workdir.js';
 import { ErrorCode } from '../../errors/engine-error.js';
 import { LocalBackend } from '../local/local-backend.js';
 import type { Backend, ObjectOptions } from '../types.js';
@@ -12,15 +11,13 @@ const KiB = 1024;
 let dir: string;
 let local: LocalBackend;
 
+const work = workdirPerTest('rate-limit-backend-');
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'rate-limit-backend-'));
+  dir = work.path;
   local = new LocalBackend(join(dir, 'repo'));
   await local.createRoot();
 });
 
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 const bytes = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i + seed * 17) & 0xff);
 

@@ -1,8 +1,7 @@
 // RetryBackend over a real LocalBackend; a small decorator defined here fails the first k calls.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { workdirPerTest } from '../../../test/support/workdir.js';
 import { AbortedError, EngineError, ErrorCode, IntegrityError, UsageError } from '../../errors/engine-error.js';
 import { LocalBackend } from '../local/local-backend.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
@@ -125,8 +124,9 @@ async function caught(p: Promise<unknown>): Promise<EngineError> {
 
 const bytes = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
+const work = workdirPerTest('retry-backend-');
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'retry-backend-'));
+  dir = work.path;
   local = new LocalBackend(join(dir, 'repo'));
   await local.createRoot();
   flaky = new Flaky(local);
@@ -134,9 +134,6 @@ beforeEach(async () => {
   events = [];
 });
 
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('RetryBackend', () => {
   it('passes location and parallelism through, and has the documented default policy', () => {
