@@ -9,10 +9,10 @@
 // and iteration, and ENGINE_CRASH_SEED replays it.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import { ENGINE_BIN, TEST_PASSWORD, runEngine } from '../support/cli.js';
 import { auditRepository } from '../support/repo-audit.js';
@@ -67,17 +67,12 @@ async function expectCheckPasses(repo: string, what: string): Promise<void> {
 }
 
 describe('SIGKILL at random moments', () => {
-  let work: string;
+  const work = workdirPerFile('engine-crash-');
   let src: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-crash-'));
     src = join(work, 'src');
     await makeTree(src, { seed: 71, smallFiles: 300, scale: 1 });
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it(`backup: ${KILLS} kills; check passes after each, the next backup completes and stores nothing twice`, async () => {

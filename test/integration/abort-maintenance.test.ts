@@ -6,10 +6,10 @@
 // does after the pause must notice it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { compareTrees } from '../support/tree.js';
 
@@ -69,14 +69,13 @@ function expectStopped(e: Exit): void {
 }
 
 describe(`check, prune, forget --prune and repair interrupted (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-abort-maint-');
   let src: string;
   /** Two snapshots: the first of src with drop/, the second without it (what src holds now). */
   let base: string;
   let n = 0;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-abort-maint-'));
     src = join(work, 'src');
     await mkdir(join(src, 'keep'), { recursive: true });
     await mkdir(join(src, 'drop'), { recursive: true });
@@ -95,10 +94,6 @@ describe(`check, prune, forget --prune and repair interrupted (ENGINE_NATIVE=${n
     const b2 = await runEngine(['backup', '--repo', base, src], { native });
     expect(b2.code, b2.stderr).toBe(0);
   }, 120_000);
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
 
   async function copyOfBase(): Promise<string> {
     const repo = join(work, `repo-${++n}`);

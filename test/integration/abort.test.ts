@@ -5,10 +5,10 @@
 // shows the same without any hook: the last packs are still going up when the signal comes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
 
 const native = currentNative();
@@ -60,19 +60,14 @@ async function snapshotCount(repo: string): Promise<number> {
 }
 
 describe(`backup interrupted after the last file is read (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-abort-');
   let src: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-abort-'));
     src = join(work, 'src');
     await mkdir(join(src, 'small'), { recursive: true });
     for (let i = 0; i < 50; i++) await writeFile(join(src, 'small', `f${i}.txt`), `file ${i}\n`.repeat(20 * (i + 1)));
     await writeFile(join(src, 'big.bin'), randomBytes(3 * 1024 * 1024));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   const cases: [NodeJS.Signals, string][] = [

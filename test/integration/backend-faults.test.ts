@@ -2,10 +2,9 @@
 // backend calls failing (errors, resets after the object was stored, truncated reads, slow
 // answers) backup and restore complete and the restore is identical; when every call fails after
 // a point, exit 13 and the repository stays sound.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { BlobType, type BlobId } from '../../src/format/ids.js';
@@ -18,17 +17,12 @@ import { compareTrees, makeTree } from '../support/tree.js';
 const native = currentNative();
 
 describe(`backend faults on a local repository (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-bf-');
   let src: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-bf-'));
     src = join(work, 'src');
     await makeTree(src, { seed: 31, smallFiles: 400, scale: 0.4 });
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   const faults = (spec: string) => ({ ENGINE_TEST_HOOKS: `faults=${spec}`, ENGINE_RETRY_BASE_MS: '5' });

@@ -6,10 +6,10 @@
 // - a repository (and its cache) inside a backed-up folder is skipped with a notice (point 10);
 // - the summary of a backup that takes files from the parent counts them as unmodified, and counts
 //   those read again as read (point 10).
-import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { dataPacks, listRepo } from '../support/repo-files.js';
 import { compareTrees, makeTree, type TreeStats } from '../support/tree.js';
@@ -17,15 +17,7 @@ import { compareTrees, makeTree, type TreeStats } from '../support/tree.js';
 const native = currentNative();
 
 describe(`backup integrity (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-integrity-'));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const work = workdirPerFile('engine-integrity-');
 
   it('after a lost data pack and repair index, the next backup stores the lost data again: check --read-data passes and the restore is identical', async () => {
     const src = join(work, 'src-lost');

@@ -1,10 +1,9 @@
 // The working core end to end, through the real CLI in a subprocess: a generated tree with every
 // kind of entry restores identical, a second backup reads nothing and adds only a snapshot, and a
 // repository written with one set of primitives restores with the other.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { listRepo, repoChanges } from '../support/repo-files.js';
 import { compareTrees, isSparse, makeTree, type TreeStats } from '../support/tree.js';
@@ -13,22 +12,17 @@ const native = currentNative();
 const other = native === 'off' ? 'auto' : 'off';
 
 describe(`backup and restore (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-br-');
   let src: string;
   let repo: string;
   let stats: TreeStats;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-br-'));
     src = join(work, 'src');
     repo = join(work, 'repo');
     stats = await makeTree(src, { seed: 11, smallFiles: 10_000 });
     const init = await runEngine(['init', '--repo', repo], { native });
     expect(init.code, init.stderr).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('restores a tree with text, random, duplicate, sparse and empty files, links and 10,000 small files identical', async () => {

@@ -22,12 +22,11 @@
 // vitest project: under ENGINE_NATIVE=off the built-ins are skipped like the addons, so the
 // fallback project checks that the WASM fallbacks are what runs.
 import * as crypto from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as zlib from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, runEngine, type RunResult } from '../support/cli.js';
 import { itWhen } from '../support/it-when.js';
 import { compareTrees, makeTree } from '../support/tree.js';
@@ -149,17 +148,12 @@ describe(`with every addon hidden (ENGINE_NATIVE=${native}, Node ${process.versi
 });
 
 describe(`repositories read the same with and without the addons (ENGINE_NATIVE=${native}, Node ${process.version})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-builtin-');
   let src: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-builtin-'));
     src = join(work, 'src');
     await makeTree(src, { seed: 16, smallFiles: 200, scale: 0.2 });
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   for (const firstWithAddons of [true, false]) {

@@ -1,10 +1,10 @@
 // `engine check` as a user runs it: a sound repository passes; a flipped bit in each kind of object
 // (pack data, pack header, index, tree, snapshot, config, key), a deleted pack and a junk object
 // are each reported naming the object, with exit 4 for damage and 0 for mere warnings.
-import { cp, mkdtemp, open, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { BlobId, PackId } from '../../src/format/ids.js';
@@ -66,13 +66,12 @@ async function layoutOf(repo: string): Promise<Layout> {
 }
 
 describe(`engine check (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-check-');
   let repo: string;
   let layout: Layout;
   let copies = 0;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-check-'));
     repo = join(work, 'repo');
     const src = join(work, 'src');
     await makeTree(src, { seed: 11, smallFiles: 40 });
@@ -80,10 +79,6 @@ describe(`engine check (ENGINE_NATIVE=${native})`, () => {
     const b = await runEngine(['backup', '--repo', repo, src], { native });
     expect(b.code, b.stderr).toBe(0);
     layout = await layoutOf(repo);
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   /** A copy of the sound repository for one test to damage. */

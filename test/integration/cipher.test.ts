@@ -1,9 +1,9 @@
 // A repository created with --cipher aes-256-gcm backs up and restores like the default one, and
 // records its suite per object (suite byte 2 in every envelope).
-import { open, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { listRepo } from '../support/repo-files.js';
 import { compareTrees, makeTree } from '../support/tree.js';
@@ -11,15 +11,7 @@ import { compareTrees, makeTree } from '../support/tree.js';
 const native = currentNative();
 
 describe(`AES-256-GCM repository (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-aes-'));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const work = workdirPerFile('engine-aes-');
 
   it('backs up and restores identical, with suite 2 in its objects', async () => {
     const src = join(work, 'src');

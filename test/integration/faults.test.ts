@@ -1,10 +1,10 @@
 // Bad input and damage: wrong password, a flipped byte in a pack, a source file that vanishes
 // during the backup, budgets below the minimum, a missing repository. Each ends with its
 // documented exit code, a message naming what is wrong, and nothing lost or silently wrong.
-import { lstat, mkdir, mkdtemp, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { dataPacks, listRepo, repoChanges } from '../support/repo-files.js';
 import { diffTrees, makeTree } from '../support/tree.js';
@@ -12,14 +12,13 @@ import { diffTrees, makeTree } from '../support/tree.js';
 const native = currentNative();
 
 describe(`faults (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-faults-');
   let src: string;
   let repo: string;
   /** The snapshot of `src` (later tests add snapshots of other folders). */
   let srcSnapshot: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-faults-'));
     src = join(work, 'src');
     repo = join(work, 'repo');
     await makeTree(src, { seed: 5, smallFiles: 300 });
@@ -27,10 +26,6 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     const b = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(b.code, b.stderr).toBe(0);
     srcSnapshot = String(b.json?.snapshotId);
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('a wrong password exits 12 and writes nothing', async () => {

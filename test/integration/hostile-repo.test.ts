@@ -7,10 +7,10 @@
 //   warning naming it; a planted key with the most memory init accepts and many passes is tried
 //   after the real one (the order shows in --verbose).
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { PackId } from '../../src/format/ids.js';
@@ -24,15 +24,7 @@ import { compareTrees } from '../support/tree.js';
 const native = currentNative();
 
 describe(`a hostile or stale repository (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-hostile-'));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const work = workdirPerFile('engine-hostile-');
 
   it('index objects of before a prune, copied back: restore is byte-identical, check passes, prune deletes them', async () => {
     const repo = join(work, 'repo-supersedes');

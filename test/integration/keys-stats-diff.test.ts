@@ -1,8 +1,8 @@
 // key list/add/remove/passwd, stats and diff as a user runs them.
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { spawn } from 'node:child_process';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { makeTree } from '../support/tree.js';
@@ -10,17 +10,12 @@ import { makeTree } from '../support/tree.js';
 const native = currentNative();
 
 describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-inspect-');
   let src: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-inspect-'));
     src = join(work, 'src');
     await makeTree(src, { seed: 61, smallFiles: 30, scale: 0.2 });
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('key add, list, remove and passwd: every password that should open does, the others exit 12, and none is printed', async () => {

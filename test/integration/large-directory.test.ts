@@ -2,11 +2,11 @@
 // --mem-budget 256M, listed, backed up again from its parent without reading a file or storing a
 // tree, checked; pruned and restored identical (chunks are used blobs); a damaged chunk is named
 // by `check`.
-import { mkdir, mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { lstat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { BlobId } from '../../src/format/ids.js';
@@ -54,15 +54,7 @@ async function chunksOf(repo: string, name: string): Promise<{ list: BlobId; chu
 }
 
 describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-large-dir-'));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const work = workdirPerFile('engine-large-dir-');
 
   it(`${N} empty files: backup and restore within --mem-budget 256M, identical; ls; a second backup reads and stores nothing; check --read-data passes`, async () => {
     const src = join(work, 'src');

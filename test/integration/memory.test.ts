@@ -1,9 +1,8 @@
 // The memory ceiling: a backup and a restore under --mem-budget keep the process's peak resident
 // set (VmHWM, worker threads included) under the budget. The full 2 GiB figure is in bench/.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { makeMixedCorpus } from '../../src/benchmark/corpus.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { compareTrees } from '../support/tree.js';
@@ -12,20 +11,15 @@ const native = currentNative();
 const MiB = 1024 * 1024;
 
 describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-mem-');
   let src: string;
   let repo: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-mem-'));
     src = join(work, 'src');
     repo = join(work, 'repo');
     await makeMixedCorpus(src, { seed: 3, totalBytes: 256 * MiB });
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('backup and restore of a 256 MiB tree stay under --mem-budget 200M', async () => {

@@ -12,10 +12,10 @@
 // are built in the kernel's xattr format, as src/fs/xattrs.test.ts does.
 import { closeSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, chown, cp, lstat, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { AT_FDCWD, loadPosix } from '../../native-bindings/posix/index.js';
 import { makeSpecialFile } from '../../src/fs/special-files.js';
 import { capturePathXattrs } from '../../src/fs/xattrs.js';
@@ -68,7 +68,6 @@ const timesOf = async (path: string): Promise<{ mtimeNs: bigint; atimeNs: bigint
   return { mtimeNs: st.mtimeNs, atimeNs: st.atimeNs };
 };
 
-
 /** A sparse file of `size` bytes with 1 MiB of random data at each of `islands` (offsets). */
 function sparseFile(path: string, size: number, islands: number[]): void {
   const fd = openSync(path, 'w');
@@ -113,13 +112,12 @@ const warnings = (stderr: string, pattern: RegExp): string[] => stderr.split('\n
 const ENTRIES = ['f', 'plain', 'd', 'd/inner', 'dd', 'dd/child', 'l', 'fifo', 'null'];
 
 describe.runIf(canSet && isRoot)(`metadata kept by restore (ENGINE_NATIVE=${native}, root)`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-metadata-restore-');
   let src: string;
   let repo: string;
   let snapshot: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-metadata-restore-'));
     src = join(work, 'src');
     repo = join(work, 'repo');
     await mkdir(src);
@@ -148,10 +146,6 @@ describe.runIf(canSet && isRoot)(`metadata kept by restore (ENGINE_NATIVE=${nati
     expect(backup.code, backup.stderr).toBe(0);
     snapshot = String(backup.json?.snapshotId);
     expect(attrsOf(join(src, 'f')).length).toBe(3);
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('xattrs and access and default ACLs of a file, a folder and a symlink, mode and nanosecond times identical; a FIFO and a device with their type and rdev; nothing inherited from the target', async () => {
@@ -226,15 +220,7 @@ describe.runIf(canSet && isRoot)(`metadata kept by restore (ENGINE_NATIVE=${nati
 });
 
 describe.each(['auto', 'off'] as const)(`sparse files restored as holes (ENGINE_POSIX=%s, ENGINE_NATIVE=${native})`, (policy) => {
-  let work: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), `engine-sparse-restore-${policy}-`));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const work = workdirPerFile(`engine-sparse-restore-${policy}-`);
 
   it(
     'a 3 GiB file with three 1 MiB islands restores identical with about its data allocated',

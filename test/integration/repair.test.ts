@@ -2,10 +2,10 @@
 // repository pass `check --read-data`; every file not in the lost pack restores identical, the
 // lost ones are listed by repair; the next backup stores the lost data again. A damaged index
 // object is rebuilt by `repair index`.
-import { mkdtemp, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import { BlobType, type BlobId, type PackId } from '../../src/format/ids.js';
@@ -47,17 +47,12 @@ async function victim(repoDir: string): Promise<{ packId: PackId; lost: string[]
 }
 
 describe(`repair (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-repair-');
   let src: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-repair-'));
     src = join(work, 'src');
     await makeTree(src, { seed: 51, smallFiles: 120, scale: 0.4 });
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('a deleted pack: repair index and repair snapshots make check pass; every other file restores identical; the next backup stores the lost data again', async () => {

@@ -5,10 +5,10 @@
 //   byte-identical and exits 0, with one warning naming the pack;
 // - both copies gone: the file is named damaged (exit 4).
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { BlobId, PackId } from '../../src/format/ids.js';
@@ -69,16 +69,8 @@ async function firstPacks(repoPath: string, blobs: BlobId[]): Promise<Map<PackId
 }
 
 describe(`restore from a blob's other locations (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-locations-');
   let n = 0;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-locations-'));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
 
   /** A repository with one backup of `src` (a 3 MiB file of several blobs, and a small one), every data blob in two packs. */
   async function setup(): Promise<{ repo: string; src: string; big: Buffer; blobs: BlobId[]; copies: PackId[] }> {

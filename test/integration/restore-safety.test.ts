@@ -6,11 +6,11 @@
 // an --include that matches nothing is said. The link tests run twice: through /proc/self/fd and
 // through the lstat fallback used where /proc is missing (ENGINE_TEST_HOOKS=no-proc-fd).
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, readdir, readFile, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { diffTrees } from '../support/tree.js';
 
@@ -25,7 +25,7 @@ const modes = [
 ] as const;
 
 describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-restore-safety-');
   let src: string;
   let repo: string;
   const mounts: string[] = [];
@@ -40,7 +40,6 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
   }
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-restore-safety-'));
     src = join(work, 'src');
     repo = join(work, 'repo');
     await mkdir(join(src, 'home', 'alice', '.ssh'), { recursive: true });
@@ -74,7 +73,6 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
         // Already unmounted by its test.
       }
     }
-    await rm(work, { recursive: true, force: true });
   });
 
   /** An outside folder with one file, its mode, owner and times recorded. */

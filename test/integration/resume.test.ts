@@ -1,10 +1,10 @@
 // An interrupted backup resumes without storing again what was already stored: index objects are
 // written while the backup runs, so the next run knows the packs an earlier, killed run completed.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { makeMixedCorpus } from '../../src/benchmark/corpus.js';
 import { ENGINE_BIN, TEST_PASSWORD, currentNative, runEngine } from '../support/cli.js';
 import { compareTrees } from '../support/tree.js';
@@ -43,21 +43,16 @@ async function interruptBackup(repo: string, src: string, folder: string, atLeas
 }
 
 describe(`interrupted backup (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-resume-');
   let src: string;
   let repo: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-resume-'));
     src = join(work, 'src');
     repo = join(work, 'repo');
     await makeMixedCorpus(src, { seed: 9, totalBytes: 160 * MiB });
     // Small packs, so index objects (one per 16 packs) are written early in the run.
     expect((await runEngine(['init', '--repo', repo, '--pack-size', '1M'], { native })).code).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
   });
 
   it('a backup killed after its first index objects is resumed: the next run stores only the rest', async () => {
