@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirTree, TargetEntryError } from './dir-handle.js';
+import { DirTree } from './dir-handle.js';
+import { TargetEntryError } from './target-entry-error.js';
 
 const hasProc = fs.existsSync('/proc/self/fd');
 

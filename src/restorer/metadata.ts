@@ -4,7 +4,8 @@
 // nodes, which are made and given their metadata in one step (a device is never opened), and the
 // metadata of symlinks and folders, set once every entry is in place.
 import fs from 'node:fs';
-import { TargetEntryError, type DirTree } from '../fs/dir-handle.js';
+import type { DirTree } from '../fs/dir-handle.js';
+import { TargetEntryError } from '../fs/target-entry-error.js';
 import type { TreeNode } from '../format/tree.js';
 import { AT_FDCWD, type NotKeptNotices, type PosixOps } from '../../native-bindings/posix/index.js';
 import { applyPathXattrs, applyXattrs, POSIX_ACL_ACCESS, POSIX_ACL_DEFAULT, type XattrFailure } from '../fs/xattrs.js';

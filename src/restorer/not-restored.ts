@@ -4,7 +4,7 @@
 // on (exit 3). Only the repository's own damage is exit 4, and only the storage going away, an
 // abort or a bug ends the whole restore.
 import { EngineError, ErrorCode, isEngineError } from '../errors/engine-error.js';
-import { errCode } from '../fs/dir-handle.js';
+import { errCode } from '../fs/target-entry-error.js';
 
 export type NotRestoredReason = 'no-space' | 'io' | 'denied' | 'in-the-way' | 'other';
 
