@@ -6,7 +6,10 @@
 # for the method and the settings of each tool).
 #
 # Usage: bench/peers.sh [--size 1G] [--dir /tmp/engine-peers] [--tools engine,restic,borg]
-#                       [--seed N] [--keep]
+#                       [--seed N] [--keep] [--warm]
+#
+# The page cache is dropped before every step (as root on Linux; otherwise the run says so once
+# and stays warm); --warm keeps it warm.
 #
 # Needs (Debian packages, not needed by CI): GNU time (`apt-get install -y time`); restic and borg
 # (`apt-get install -y restic borgbackup`): a tool that is not installed is skipped with a note.
