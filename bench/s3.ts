@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import { startFaultProxy } from '../test/support/s3/fault-proxy.js';
 import { startS3Server, type S3TestServer } from '../test/support/s3/server.js';
 import { parseSize } from '../src/util/bytes.js';
-import { answerS3NodeWarning } from '../src/cli/node-support.js';
+import { answerS3NodeWarning } from '../src/session/node-support.js';
 import { makeMixedCorpus } from '../src/benchmark/corpus.js';
 
 const ENGINE = fileURLToPath(new URL('../../bin/engine', import.meta.url));

@@ -24,7 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPrimitives } from '../native-bindings/index.js';
 import { LocalBackend } from '../src/backend/local/local-backend.js';
-import { cacheDirFor } from '../src/cli/open-backend.js';
+import { cacheDirFor } from '../src/session/open-backend.js';
 import { INDEX_PREFIX } from '../src/repository/layout.js';
 import { Repository } from '../src/repository/repository.js';
 import { formatBytes, parseSize } from '../src/util/bytes.js';
@@ -282,7 +282,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   };
 }
 
-/** Where the CLI keeps the repository's index cache when XDG_CACHE_HOME is cacheHome (src/cli/open-backend.ts). */
+/** Where the CLI keeps the repository's index cache when XDG_CACHE_HOME is cacheHome (src/session/open-backend.ts). */
 function indexDirOf(repoPath: string, cacheHome: string): string {
   return join(cacheDirFor(resolve(repoPath), join(cacheHome, 'engine')), 'local-index');
 }

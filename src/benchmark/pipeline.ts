@@ -13,7 +13,7 @@ import { makeMixedCorpus } from './corpus.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import { formatBytes } from '../util/bytes.js';
 import type { Argon2Params, NativePolicy } from '../../native-bindings/types.js';
-import type { RunStepResult, StageTime, StagesStepResult, StepResult, StepSpec } from './pipeline-step.js';
+import type { RunStepResult, StageTime, StagesStepResult, StepResult, StepSpec } from './step-types.js';
 import {
   BACKUP_STAGES,
   RESTORE_STAGES,

@@ -5,10 +5,10 @@ import { basename } from 'node:path';
 import { displayName, fsPath } from '../fs/names.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { NativePolicy, Primitives, SelectionReport } from '../../native-bindings/types.js';
-import type { StorageFlags } from './open-backend.js';
+import type { StorageOptions } from '../session/open-backend.js';
 import { UsageError } from '../errors/engine-error.js';
 
-export interface GlobalOptions extends StorageFlags {
+export interface GlobalOptions extends StorageOptions {
   repo?: string;
   passwordFile?: string;
   json?: boolean;
@@ -123,7 +123,7 @@ async function prompt(question: string): Promise<string> {
  * hooks are `;`-separated: `vanish=NAME` deletes any source file named NAME just before the backup
  * opens it; `open-delay=MS` makes the backup wait that long before opening each file (a backup
  * that is surely still running when a test acts); `faults=SPEC` injects backend faults
- * (cli/open-backend.ts); `prune-step-delay=MS`
+ * (session/open-backend.ts); `prune-step-delay=MS`
  * pauses prune before each step that changes the repository (so a test can kill it there).
  */
 export function testHooks(): { beforeOpen?: (path: string) => Promise<void>; beforePruneStep?: (step: string) => Promise<void> } {

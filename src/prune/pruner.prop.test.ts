@@ -13,8 +13,9 @@ import type { PrimitiveName } from '../../native-bindings/types.js';
 import { backupWithRealClasses } from '../../test/support/library-backup.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import { Checker, type Finding } from '../check/checker.js';
-import { makeOutput } from '../cli/output.js';
-import { memoryPlan, restoreLimits, startPool, type OpenSession } from '../cli/session.js';
+import { planMemory, restoreLimits } from '../session/memory-plan.js';
+import type { OpenSession } from '../session/open-session.js';
+import { startPool } from '../session/worker-pool.js';
 import type { SnapshotId } from '../format/ids.js';
 import type { Plan } from '../pipeline/planner.js';
 import type { WorkerPool } from '../pipeline/pool.js';
@@ -53,7 +54,7 @@ describe('prune over random histories', () => {
   let work: string;
   let pool: WorkerPool;
   let plan: Plan;
-  let base: Omit<OpenSession, 'repo'>;
+  let base: Omit<OpenSession, 'repo' | 'backend' | 'remote'> & { remote: false };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'engine-prune-prop-'));
@@ -65,7 +66,7 @@ describe('prune over random histories', () => {
     // is created from one master key (a fresh MemoryBackend each time, the same password and key file).
     const repo = await Repository.init(new MemoryBackend('prop'), primitives, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 }, packSizeBytes: 4 * 1024 * 1024 });
     const session = { repo, ...base };
-    plan = memoryPlan(session, '256M', makeOutput({ json: false, verbose: false }));
+    plan = planMemory(session, 256 * 1024 * 1024);
     pool = startPool(session, plan.workers, true);
     template = repo;
   }, 60_000);
@@ -93,7 +94,7 @@ describe('prune over random histories', () => {
       fc.asyncProperty(fc.array(opArb, { minLength: 4, maxLength: 14 }), async (ops) => {
         run++;
         const repo = await freshRepository();
-        const session: OpenSession = { repo, ...base };
+        const session = { repo, ...base };
         const src = join(work, `run-${run}`, 'src');
         await mkdir(src, { recursive: true });
         const slots: (number | null)[] = Array.from({ length: SLOTS }, () => null);

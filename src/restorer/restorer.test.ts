@@ -11,8 +11,9 @@ import { backupWithRealClasses } from '../../test/support/library-backup.js';
 import { compareTrees, makeTree } from '../../test/support/tree.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import type { ByteRange, ObjectOptions } from '../backend/types.js';
-import { makeOutput } from '../cli/output.js';
-import { memoryPlan, startPool, type OpenSession } from '../cli/session.js';
+import { planMemory } from '../session/memory-plan.js';
+import type { OpenSession } from '../session/open-session.js';
+import { startPool } from '../session/worker-pool.js';
 import type { BlobId } from '../format/ids.js';
 import { Repository } from '../repository/repository.js';
 import { nonZeroRanges } from '../fs/sparse.js';
@@ -55,8 +56,8 @@ describe('restorer', () => {
     const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
     store = new BreakableStore('restorer-test');
     const repo = await Repository.init(store, primitives, PASSWORD, { kdf: KDF });
-    session = { repo, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
-    const plan = memoryPlan(session, '256M', makeOutput({ json: false, verbose: false }));
+    session = { repo, backend: store, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
+    const plan = planMemory(session, 256 * 1024 * 1024);
     const pool = startPool(session, plan.workers, true);
     try {
       root = (await repo.loadSnapshot(await backupWithRealClasses(session, pool, plan, [join(work, 'src')]))).tree;

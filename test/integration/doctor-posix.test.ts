@@ -2,7 +2,7 @@
 // why, as a user runs it: ENGINE_POSIX=off forces the Node fallback, ENGINE_NATIVE=off does not.
 import { describe, expect, it } from 'vitest';
 import { currentNative, runEngine } from '../support/cli.js';
-import { nodeSupportNotice } from '../../src/cli/node-support.js';
+import { nodeSupportNotice } from '../../src/session/node-support.js';
 
 const linuxWithKoffi = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
 

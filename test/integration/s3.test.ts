@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseS3Location } from '../../src/backend/s3/location.js';
 import { S3Backend } from '../../src/backend/s3/s3-backend.js';
-import { nodeSupportNotice } from '../../src/cli/node-support.js';
+import { nodeSupportNotice } from '../../src/session/node-support.js';
 import { currentNative, runEngine } from '../support/cli.js';
 import { auditRepository } from '../support/repo-audit.js';
 import { startFaultProxy, type FaultProxy } from '../support/s3/fault-proxy.js';

@@ -2,14 +2,14 @@
 // process: for tests that need many backups quickly. Run `npm run build` first (the pool runs the
 // compiled workers).
 import { Archiver, snapshotSummary } from '../../src/archiver/archiver.js';
-import type { OpenSession } from '../../src/cli/session.js';
+import type { OpenSession } from '../../src/session/open-session.js';
 import type { SnapshotId } from '../../src/format/ids.js';
 import { ByteBudget } from '../../src/pipeline/budget.js';
 import type { Plan } from '../../src/pipeline/planner.js';
 import type { WorkerPool } from '../../src/pipeline/pool.js';
 import { BlobUploader } from '../../src/repository/blob-uploader.js';
 
-export async function backupWithRealClasses(session: OpenSession, pool: WorkerPool, plan: Plan, paths: string[], opts: { time?: Date; tags?: string[] } = {}): Promise<SnapshotId> {
+export async function backupWithRealClasses(session: Pick<OpenSession, 'repo'>, pool: WorkerPool, plan: Plan, paths: string[], opts: { time?: Date; tags?: string[] } = {}): Promise<SnapshotId> {
   const { repo } = session;
   const index = await repo.loadIndex();
   const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);

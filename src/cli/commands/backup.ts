@@ -16,7 +16,10 @@ import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
 import { assertLocksHeld } from '../locking.js';
-import { closeIndex, memoryPlan, openIndex, openRepository, startPool, type OpenSession } from '../session.js';
+import { memoryPlan, openIndex, openRepository } from '../session.js';
+import type { OpenSession } from '../../session/open-session.js';
+import { closeSessionIndex } from '../../session/session-index.js';
+import { startPool } from '../../session/worker-pool.js';
 import type { DiskIndex } from '../../index/disk-index.js';
 import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
 import { displayName } from '../../fs/names.js';
@@ -40,7 +43,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
   try {
     return await backupWithIndex(session, index, absPaths, host, flags, out, signal, started);
   } finally {
-    await closeIndex(index);
+    await closeSessionIndex(index);
   }
 }
 

@@ -5,7 +5,8 @@ import { systemClock } from '../../util/clock.js';
 import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
-import { memoryPlan, openRepository, startPool } from '../session.js';
+import { memoryPlan, openRepository } from '../session.js';
+import { startPool } from '../../session/worker-pool.js';
 
 export interface CheckFlags extends GlobalOptions {
   readData?: boolean;

@@ -3,7 +3,7 @@ import type { Output } from '../output.js';
 import { primitives } from '../context.js';
 import { loadPosix, posixPolicyFromEnv } from '../../../native-bindings/posix/index.js';
 import { formatBytes } from '../../util/bytes.js';
-import { nodeSupportNotice } from '../node-support.js';
+import { nodeSupportNotice } from '../../session/node-support.js';
 
 export async function doctorCommand(out: Output): Promise<number> {
   const { report, policy } = await primitives();

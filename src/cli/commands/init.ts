@@ -6,7 +6,7 @@ import { DEFAULT_KDF } from '../../repository/key-store.js';
 import { Repository } from '../../repository/repository.js';
 import { parseSize } from '../../util/bytes.js';
 import { primitives, readPassword, repoLocation, type GlobalOptions } from '../context.js';
-import { openBackend } from '../open-backend.js';
+import { openBackend } from '../../session/open-backend.js';
 import type { Output } from '../output.js';
 
 export interface InitFlags extends GlobalOptions {

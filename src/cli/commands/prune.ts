@@ -6,7 +6,9 @@ import { systemClock } from '../../util/clock.js';
 import type { Output } from '../output.js';
 import { assertLocksHeld } from '../locking.js';
 import type { WorkerPool } from '../../pipeline/pool.js';
-import { memoryPlan, openRepository, startPool, type OpenSession } from '../session.js';
+import { memoryPlan, openRepository } from '../session.js';
+import type { OpenSession } from '../../session/open-session.js';
+import { startPool } from '../../session/worker-pool.js';
 import { testHooks, type GlobalOptions } from '../context.js';
 import { maintenancePause } from './check.js';
 

@@ -8,7 +8,11 @@ import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
-import { closeIndex, memoryPlan, openIndex, openRepository, restoreLimits, startPool, type OpenSession } from '../session.js';
+import { memoryPlan, openIndex, openRepository } from '../session.js';
+import { restoreLimits } from '../../session/memory-plan.js';
+import type { OpenSession } from '../../session/open-session.js';
+import { closeSessionIndex } from '../../session/session-index.js';
+import { startPool } from '../../session/worker-pool.js';
 import type { DiskIndex } from '../../index/disk-index.js';
 import { indexSummary } from './backup.js';
 import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.js';
@@ -40,7 +44,7 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   try {
     return await restoreWithIndex(session, index, ref, { ...flags, target: flags.target }, out, signal, started);
   } finally {
-    await closeIndex(index);
+    await closeSessionIndex(index);
   }
 }
 

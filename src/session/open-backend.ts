@@ -1,5 +1,5 @@
-// Builds the backend a command talks to from --repo and the storage flags: the store itself, then
-// its decorators, innermost first:
+// Builds the backend a repository is opened on from its location and the storage options (the
+// CLI's --repo and storage flags): the store itself, then its decorators, innermost first:
 //   store → [fault injection, tests only] → bandwidth limit → retry → metadata cache
 // The limit sits under the retry so retried bytes count against it too; the cache sits on top so
 // a cache hit costs neither a request nor bandwidth.
@@ -19,7 +19,8 @@ import { parseSize } from '../util/bytes.js';
 import { keyStoreDefaults } from '../repository/key-store.js';
 import { answerS3NodeWarning } from './node-support.js';
 
-export interface StorageFlags {
+/** How to reach the storage: the CLI's storage flags, as given (sizes and rates as text). */
+export interface StorageOptions {
   limitUpload?: string;
   limitDownload?: string;
   /** commander's --no-cache: false when given. */
@@ -30,6 +31,13 @@ export interface StorageFlags {
   s3Region?: string;
   s3NoVerifyEtag?: boolean;
   s3Connections?: string;
+}
+
+/** What openBackend says and how: --json (no notes on stderr), --verbose, and --mem-budget for key files. */
+export interface OpenBackendOptions extends StorageOptions {
+  json?: boolean;
+  verbose?: boolean;
+  memBudget?: string;
 }
 
 export interface OpenedBackend {
@@ -44,7 +52,7 @@ export interface OpenedBackend {
  * The S3 client (about 25 MB of code and heap) is loaded only for an s3: location: a local
  * repository on a small board keeps that memory for its work.
  */
-export async function openBackend(location: string, flags: StorageFlags & { json?: boolean; verbose?: boolean; memBudget?: string }, warn: (m: string) => void = () => undefined): Promise<OpenedBackend> {
+export async function openBackend(location: string, flags: OpenBackendOptions, warn: (m: string) => void = () => undefined): Promise<OpenedBackend> {
   // Key files are read right after the storage is opened, by every command: skipped ones are
   // named on this command's output, tried ones with --verbose, and a key whose Argon2id memory
   // does not fit --mem-budget is not run (src/repository/key-store.ts).
@@ -57,7 +65,7 @@ export async function openBackend(location: string, flags: StorageFlags & { json
   if (location.startsWith('s3:')) {
     remote = true;
     // The SDK warns that its releases after January 2027 need Node 22: engine answers that in
-    // one line of its own, once, on Node < 22 (src/cli/node-support.ts has the decision).
+    // one line of its own, once, on Node < 22 (src/session/node-support.ts has the decision).
     answerS3NodeWarning(flags.json);
     const checksums = flags.s3Checksums;
     if (checksums !== undefined && checksums !== 'when-required' && checksums !== 'when-supported') {

@@ -1,0 +1,22 @@
+// The worker pool of an opened repository: its threads hold the repository's keys, chunker
+// parameters and cipher suite, and the primitives chosen in this process.
+import { WorkerPool } from '../pipeline/pool.js';
+import { PROTOCOL_VERSION } from '../../workers/protocol.js';
+import type { OpenSession } from './open-session.js';
+
+export function startPool(s: Pick<OpenSession, 'repo' | 'chosen'>, threads: number, verifyAfterSeal: boolean): WorkerPool {
+  const { repo } = s;
+  return new WorkerPool(
+    {
+      protocol: PROTOCOL_VERSION,
+      chosen: s.chosen,
+      keys: { xchacha: repo.keys.xchacha, aes: repo.keys.aes, blobId: repo.keys.blobId },
+      gear: repo.gear,
+      chunker: { minSize: repo.config.chunker.minSize, avgSize: repo.config.chunker.avgSize, maxSize: repo.config.chunker.maxSize },
+      suite: repo.suite,
+      zstdLevel: repo.config.compression.level,
+      verifyAfterSeal,
+    },
+    threads,
+  );
+}
