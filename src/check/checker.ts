@@ -7,25 +7,19 @@
 // the right type. Data (--read-data, or a subset): each selected pack is downloaded whole, its
 // bytes must hash to its name, its header must authenticate, and every blob in it must decrypt,
 // decompress and hash to its id (on the worker pool).
-import type { Backend } from '../backend/types.js';
 import { isNotFound } from '../backend/errors.js';
-import { open as openEnvelope } from '../crypto/envelope.js';
 import { isDamageError } from '../errors/engine-error.js';
-import { type BlobId, BlobType, blobTypeName, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
+import { type BlobId, blobTypeName, type IndexId, type PackId } from '../format/ids.js';
 import { type IndexFile } from '../format/index-file.js';
 import { decodeKeyFile, kdfCostProblem } from '../format/key-file.js';
-import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
 import { mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
-import { DATA_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from '../repository/layout.js';
 import { MasterIndex } from '../repository/master-index.js';
+import type { PackBlob } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
-import { decodeSnapshot } from '../format/snapshot.js';
-import { displayName } from '../fs/names.js';
-import { compareNames, type TreeBlob, type TreeNode } from '../format/tree.js';
-import { loadChunk, loadTreeBlob } from '../repository/tree-stream.js';
 import { toHex } from '../util/hex.js';
 import { UnsealStatus } from '../../workers/protocol.js';
+import { SnapshotWalk } from './snapshot-walk.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -70,7 +64,6 @@ export interface CheckSummary {
 
 export class Checker {
   private readonly repo: Repository;
-  private readonly backend: Backend;
   private readonly opts: CheckOptions;
   private readonly summary: CheckSummary = { keys: 0, indexObjects: 0, packs: 0, snapshots: 0, trees: 0, dataBlobs: 0, packsRead: 0, blobsRead: 0, bytesRead: 0, unreferencedPacks: 0, errors: 0, warnings: 0 };
   /** Every blob of every readable index object, per pack (a blob may be listed in several packs). */
@@ -78,7 +71,6 @@ export class Checker {
 
   constructor(repo: Repository, opts: CheckOptions) {
     this.repo = repo;
-    this.backend = repo.backend;
     this.opts = opts;
     if (opts.readData && !opts.pool) throw new Error('Checker: reading data needs a worker pool');
   }
@@ -118,12 +110,12 @@ export class Checker {
 
   /** Key files are clear-text JSON named by the BLAKE3 of their bytes; a flipped bit shows in the name check. */
   private async checkKeys(): Promise<void> {
-    for await (const info of this.backend.list(KEYS_PREFIX)) {
+    for await (const info of this.repo.listKeyFiles()) {
       this.opts.signal?.throwIfAborted();
       this.summary.keys++;
       try {
-        const bytes = await this.backend.load(info.name, undefined, { metadata: true, ...this.signalOpt() });
-        if (toHex(this.repo.p.blake3.hash(bytes)) !== idOfName(info.name)) {
+        const bytes = await this.repo.loadKeyFile(info, { metadata: true, ...this.signalOpt() });
+        if (toHex(this.repo.p.blake3.hash(bytes)) !== info.id) {
           this.report('error', info.name, 'contents do not match the name (damaged key file)');
           continue;
         }
@@ -137,7 +129,7 @@ export class Checker {
           if (!isDamageError(err)) throw err;
           problem = err.message.startsWith(`${info.name}: `) ? err.message.slice(info.name.length + 2) : err.message;
         }
-        if (problem) this.report('warning', info.name, `${problem}: skipped when opening the repository (\`engine key remove ${idOfName(info.name).slice(0, 8)}\` removes it)`);
+        if (problem) this.report('warning', info.name, `${problem}: skipped when opening the repository (\`engine key remove ${info.id.slice(0, 8)}\` removes it)`);
       } catch (err) {
         this.fail(info.name, err);
       }
@@ -165,7 +157,7 @@ export class Checker {
     const index = new MasterIndex();
     const ids = await this.repo.listIndexIds();
     this.summary.indexObjects = ids.length;
-    const reads = Math.max(1, Math.min(16, this.backend.parallelism));
+    const reads = this.repo.metadataReads;
     // Read a batch at a time in parallel, merged in listing order as Repository.loadIndex merges
     // (the first entry for a blob wins): the copy checked is the one restore and prune would use.
     // Every object is read before any is merged: an object that another one supersedes counts for
@@ -178,7 +170,7 @@ export class Checker {
         try {
           return { id, file: await this.repo.loadIndexObject(id) };
         } catch (err) {
-          this.fail(indexName(id), err);
+          this.fail(this.repo.indexObjectName(id), err);
           return null;
         }
       });
@@ -188,7 +180,7 @@ export class Checker {
     for (const { id, file } of loaded) for (const s of file.supersedes) if (s !== id) superseded.add(s);
     for (const { id, file } of loaded) {
       if (superseded.has(id)) {
-        this.report('warning', indexName(id), 'is superseded by another index object and ignored (left by an interrupted prune or repair, or copied back from an older copy of the repository): `engine prune` deletes it');
+        this.report('warning', this.repo.indexObjectName(id), 'is superseded by another index object and ignored (left by an interrupted prune or repair, or copied back from an older copy of the repository): `engine prune` deletes it');
         continue;
       }
       this.merge(index, id, file);
@@ -197,7 +189,7 @@ export class Checker {
   }
 
   private merge(index: MasterIndex, id: IndexId, file: IndexFile): void {
-    const name = indexName(id);
+    const name = this.repo.indexObjectName(id);
     index.add(id, file);
     for (const p of file.packs) {
       let entry = this.packsIndexed.get(p.packId);
@@ -219,9 +211,9 @@ export class Checker {
   /** Stored packs and their sizes; objects under data/ that are not packs are reported. */
   private async listPacks(): Promise<Map<PackId, number>> {
     const stored = new Map<PackId, number>();
-    for await (const o of this.backend.list(DATA_PREFIX)) {
+    for await (const o of this.repo.packs.listObjects()) {
       this.opts.signal?.throwIfAborted();
-      const id = packIdOfName(o.name);
+      const id = o.packId;
       if (!id) {
         this.report('warning', o.name, 'is not a pack name: ignored (a file left by another tool?)');
         continue;
@@ -235,23 +227,23 @@ export class Checker {
   private async checkPacks(stored: Map<PackId, number>): Promise<void> {
     for (const [packId, entry] of this.packsIndexed) {
       if (!stored.has(packId)) {
-        this.report('error', packName(packId), `is missing: ${entry.blobs.size} blob(s) listed by ${entry.indexIds.map((i) => `index/${i.slice(0, 8)}`).join(', ')} are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`);
+        this.report('error', this.repo.packs.nameOf(packId), `is missing: ${entry.blobs.size} blob(s) listed by ${entry.indexIds.map((i) => `index/${i.slice(0, 8)}`).join(', ')} are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`);
       }
     }
     for (const packId of stored.keys()) {
       if (!this.packsIndexed.has(packId)) {
         this.summary.unreferencedPacks++;
-        this.report('warning', packName(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
+        this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
       }
     }
     // Headers are checked from the whole pack when its data is read anyway.
     const headerOnly = [...this.packsIndexed.keys()].filter((id) => stored.has(id) && !this.selected(id, stored));
-    const reads = Math.max(1, Math.min(16, this.backend.parallelism));
+    const reads = this.repo.metadataReads;
     await mapLimit(headerOnly, reads, async (packId) => {
       this.opts.signal?.throwIfAborted();
-      const name = packName(packId);
+      const name = this.repo.packs.nameOf(packId);
       try {
-        const header = await this.repo.loadPackHeader(packId, stored.get(packId)!);
+        const header = await this.repo.packs.loadHeader(packId, stored.get(packId)!);
         this.compareHeader(packId, header, stored.get(packId)!);
       } catch (err) {
         this.fail(name, err);
@@ -261,7 +253,7 @@ export class Checker {
 
   /** The header must list exactly the blobs the index objects list for this pack, at the same places. */
   private compareHeader(packId: PackId, header: PackBlob[], size: number): void {
-    const name = packName(packId);
+    const name = this.repo.packs.nameOf(packId);
     const indexed = this.packsIndexed.get(packId);
     if (!indexed) return;
     const inHeader = new Map(header.map((b) => [b.id, b]));
@@ -282,119 +274,11 @@ export class Checker {
   }
 
   private async checkSnapshots(index: MasterIndex): Promise<void> {
-    const ids: SnapshotId[] = [];
-    for await (const o of this.backend.list(SNAPSHOTS_PREFIX)) {
-      this.opts.signal?.throwIfAborted();
-      ids.push(idOfName(o.name) as SnapshotId);
-    }
-    this.summary.snapshots = ids.length;
-    const treesSeen = new Set<string>();
-    const dataSeen = new Set<string>();
-    for (const id of ids) {
-      this.opts.signal?.throwIfAborted();
-      const name = snapshotName(id);
-      let tree: BlobId;
-      try {
-        tree = decodeSnapshot(await this.repo.loadUnpacked(name), name).tree;
-      } catch (err) {
-        this.fail(name, err);
-        continue;
-      }
-      await this.walkTree(index, name, tree, '/', treesSeen, dataSeen);
-    }
-    this.summary.trees = treesSeen.size;
-    this.summary.dataBlobs = dataSeen.size;
-  }
-
-  /** Whether a tree blob (a directory, or one chunk of one) is indexed as a tree in a stored pack; reports it if not. */
-  private treeBlobPresent(index: MasterIndex, object: string, id: BlobId, where: string): boolean {
-    const loc = index.lookup(id);
-    if (!loc) {
-      this.report('error', object, `is missing from the index ${where}`);
-      return false;
-    }
-    if (!this.stored.has(loc.packId)) {
-      this.report('error', object, `is lost with its pack ${loc.packId} ${where}`);
-      return false;
-    }
-    if (loc.type !== BlobType.TREE) {
-      this.report('error', object, `is indexed as a ${blobTypeName(loc.type)} blob ${where}`);
-      return false;
-    }
-    return true;
-  }
-
-  /** First and last names of each chunk checked: the order across chunks is checked without reading a shared chunk again. */
-  private readonly chunkBounds = new Map<string, { first: string; last: string }>();
-
-  /**
-   * Depth-first, one directory at a time, a chunked directory one chunk at a time; each tree blob
-   * (chunks included) is checked once, under the first path it was reached by. A damaged or
-   * missing chunk is reported by its own id and the other chunks are still checked.
-   */
-  private async walkTree(index: MasterIndex, snapshot: string, treeId: BlobId, path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
-    // One tree blob read per call: a large snapshot is many of them, each an await.
-    this.opts.signal?.throwIfAborted();
-    if (treesSeen.has(treeId)) return;
-    treesSeen.add(treeId);
-    const object = `tree ${treeId}`;
-    const where = `(${displayName(path)} in ${snapshot})`;
-    if (!this.treeBlobPresent(index, object, treeId, where)) return;
-    let blob: TreeBlob;
-    try {
-      blob = await loadTreeBlob(this.repo, index, treeId);
-    } catch (err) {
-      this.fail(object, err);
-      return;
-    }
-    if (blob.kind === 'nodes') {
-      await this.walkNodes(index, snapshot, object, blob.nodes, path, treesSeen, dataSeen);
-      return;
-    }
-    let last: string | null = null;
-    for (const chunkId of blob.chunks) {
-      const chunkObject = `tree chunk ${chunkId}`;
-      const chunkWhere = `(chunk of ${object}, ${displayName(path)} in ${snapshot})`;
-      this.opts.signal?.throwIfAborted();
-      let bounds = this.chunkBounds.get(chunkId);
-      if (!bounds) {
-        if (treesSeen.has(chunkId)) continue; // reported when first reached
-        treesSeen.add(chunkId);
-        if (!this.treeBlobPresent(index, chunkObject, chunkId, chunkWhere)) continue;
-        let nodes;
-        try {
-          nodes = await loadChunk(this.repo, index, treeId, chunkId);
-        } catch (err) {
-          this.fail(chunkObject, err);
-          continue;
-        }
-        bounds = { first: nodes[0]!.name, last: nodes[nodes.length - 1]!.name };
-        this.chunkBounds.set(chunkId, bounds);
-        await this.walkNodes(index, snapshot, chunkObject, nodes, path, treesSeen, dataSeen);
-      }
-      if (last !== null && compareNames(last, bounds.first) >= 0) this.report('error', object, `its chunk ${chunkId} starts with "${displayName(bounds.first)}", not after "${displayName(last)}" that ends the chunk before it ${where}`);
-      last = bounds.last;
-    }
-  }
-
-  private async walkNodes(index: MasterIndex, snapshot: string, object: string, nodes: readonly TreeNode[], path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
-    const where = `(${displayName(path)} in ${snapshot})`;
-    for (const node of nodes) {
-      const child = `${path}${node.name}`;
-      if (node.type === 'dir') {
-        if (!node.subtree) this.report('error', object, `directory ${displayName(child)} has no subtree ${where}`);
-        else await this.walkTree(index, snapshot, node.subtree, `${child}/`, treesSeen, dataSeen);
-        continue;
-      }
-      for (const blob of node.content ?? []) {
-        if (dataSeen.has(blob)) continue;
-        dataSeen.add(blob);
-        const b = index.lookup(blob);
-        if (!b) this.report('error', `data blob ${blob}`, `is missing from the index (file ${displayName(child)} in ${snapshot})`);
-        else if (b.type !== BlobType.DATA) this.report('error', `data blob ${blob}`, `is indexed as a tree blob (file ${displayName(child)} in ${snapshot})`);
-        else if (!this.stored.has(b.packId)) this.report('error', `data blob ${blob}`, `is lost with its pack ${b.packId} (file ${displayName(child)} in ${snapshot})`);
-      }
-    }
+    const walk = new SnapshotWalk(this.repo, index, this.stored, { report: (severity, object, message) => this.report(severity, object, message), fail: (object, err) => this.fail(object, err) }, this.opts.signal);
+    const seen = await walk.run();
+    this.summary.snapshots = seen.snapshots;
+    this.summary.trees = seen.trees;
+    this.summary.dataBlobs = seen.dataBlobs;
   }
 
   private selected(packId: PackId, stored: Map<PackId, number>): boolean {
@@ -432,10 +316,10 @@ export class Checker {
   }
 
   private async readPack(packId: PackId, size: number): Promise<void> {
-    const name = packName(packId);
+    const name = this.repo.packs.nameOf(packId);
     let bytes: Uint8Array;
     try {
-      bytes = await this.backend.load(name, undefined, this.signalOpt());
+      bytes = await this.repo.packs.load(packId, this.signalOpt());
     } catch (err) {
       this.fail(name, err);
       return;
@@ -448,9 +332,7 @@ export class Checker {
     if (toHex(this.repo.p.blake3.hash(bytes)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)');
     let header: PackBlob[];
     try {
-      const what = `header of pack ${packId}`;
-      const where = headerRange(bytes.length, bytes.subarray(bytes.length - 4), name);
-      header = decodePackHeader(openEnvelope(this.repo.p, this.repo.keys, bytes.subarray(where.offset, where.offset + where.length), 64 * 1024 * 1024, what), what);
+      header = this.repo.packs.headerOfWhole(packId, bytes);
     } catch (err) {
       this.fail(name, err);
       return;

@@ -28,8 +28,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function freshRepo(): Promise<Repository> {
-  return Repository.init(new MemoryBackend('idx'), p, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 } });
+async function freshRepo(backend = new MemoryBackend('idx')): Promise<Repository> {
+  return Repository.init(backend, p, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 } });
 }
 
 /** An index object of `packs` packs of up to `perPack` random blobs; `reuse` ids are added again in another pack. */
@@ -122,7 +122,7 @@ describe('DiskIndex', () => {
     const a = await store(repo, randomIndex(20, 20));
     await store(repo, randomIndex(20, 20));
     (await DiskIndex.open(repo, options(dir))).close();
-    await repo.backend.remove(indexName(a));
+    await repo.removeIndexObject(a);
     const again = await DiskIndex.open(repo, options(dir));
     expect(again.stats).toMatchObject({ kind: 'cold', indexObjectsRead: 1 });
     await expectSameAsMemory(repo, again);
@@ -203,7 +203,8 @@ describe('supersedes and every location (issue 12, point 5)', () => {
   const entry = (id: BlobId, offset: number) => ({ type: BlobType.DATA, id, offset, length: 10, rawLength: 9 });
 
   it('an object another supersedes counts for nothing, in either listing order, cold, incremental and warm; lookupAll gives every location', async () => {
-    const repo = await freshRepo();
+    const backend = new MemoryBackend('idx');
+    const repo = await freshRepo(backend);
     const dir = join(work, `supersedes-${hex(4)}`);
     const shared = hex(32) as BlobId;
     const onlyOld = hex(32) as BlobId;
@@ -242,10 +243,10 @@ describe('supersedes and every location (issue 12, point 5)', () => {
     cold.close();
 
     // The prune deletes the old object; an rsync brings it back: skipped without a rebuild.
-    const oldBytes = await repo.backend.load(indexName(old));
-    await repo.backend.remove(indexName(old));
+    const oldBytes = await backend.load(indexName(old));
+    await backend.remove(indexName(old));
     (await DiskIndex.open(repo, options(dir))).close();
-    await repo.backend.save(indexName(old), oldBytes);
+    await backend.save(indexName(old), oldBytes);
     const back = await DiskIndex.open(repo, options(dir));
     expect(back.stats.kind).toBe('incremental');
     expect(back.has(onlyOld)).toBe(false);

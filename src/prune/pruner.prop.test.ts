@@ -19,7 +19,6 @@ import { startPool } from '../session/worker-pool.js';
 import type { SnapshotId } from '../format/ids.js';
 import type { Plan } from '../pipeline/planner.js';
 import type { WorkerPool } from '../pipeline/pool.js';
-import { snapshotName } from '../repository/layout.js';
 import { Repository } from '../repository/repository.js';
 import { Restorer } from '../restorer/restorer.js';
 import { Pruner } from './pruner.js';
@@ -64,7 +63,8 @@ describe('prune over random histories', () => {
     base = { remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
     // One pool for every history: its keys must be the repository's, so each history's repository
     // is created from one master key (a fresh MemoryBackend each time, the same password and key file).
-    const repo = await Repository.init(new MemoryBackend('prop'), primitives, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 }, packSizeBytes: 4 * 1024 * 1024 });
+    templateBackend = new MemoryBackend('prop');
+    const repo = await Repository.init(templateBackend, primitives, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 }, packSizeBytes: 4 * 1024 * 1024 });
     const session = { repo, ...base };
     plan = planMemory(session, 256 * 1024 * 1024);
     pool = startPool(session, plan.workers, true);
@@ -72,6 +72,7 @@ describe('prune over random histories', () => {
   }, 60_000);
 
   let template: Repository;
+  let templateBackend: MemoryBackend;
 
   afterAll(async () => {
     await pool?.close();
@@ -81,8 +82,8 @@ describe('prune over random histories', () => {
   /** A fresh repository sharing the template's keys (a copy of its config and key file). */
   async function freshRepository(): Promise<Repository> {
     const backend = new MemoryBackend('history');
-    for (const prefix of ['keys/']) for await (const o of template.backend.list(prefix)) await backend.save(o.name, await template.backend.load(o.name));
-    await backend.save('config', await template.backend.load('config'));
+    for (const prefix of ['keys/']) for await (const o of templateBackend.list(prefix)) await backend.save(o.name, await templateBackend.load(o.name));
+    await backend.save('config', await templateBackend.load('config'));
     return Repository.open(backend, template.p, new TextEncoder().encode('pw'));
   }
 
@@ -118,7 +119,7 @@ describe('prune over random histories', () => {
           } else if (op.kind === 'forget') {
             if (snapshots.length === 0) continue;
             const [gone] = snapshots.splice(op.pick % snapshots.length, 1);
-            await repo.backend.remove(snapshotName(gone!.id));
+            await repo.removeSnapshot(gone!.id);
           } else {
             const st = await new Pruner(repo, { maxUnused: op.maxUnused, dryRun: false, pool: () => pool, packTargetBytes: plan.packTargetBytes, sealedBytes: plan.sealedBytes, writesInFlight: plan.writesInFlight }).run();
             seen.deleted += st.packsDeleted;

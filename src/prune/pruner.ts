@@ -17,14 +17,13 @@
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { encodeIndex, splitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
-import type { PackBlob } from '../format/pack.js';
+import { splitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
 import { treeEntries } from '../repository/tree-stream.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
-import { DATA_PREFIX, INDEX_PREFIX, indexName, packIdOfName, packName } from '../repository/layout.js';
 import { MasterIndex } from '../repository/master-index.js';
+import type { PackBlob } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
 
@@ -130,11 +129,10 @@ export class Pruner {
       }
     }
     const stored = new Map<PackId, number>();
-    for await (const o of repo.backend.list(DATA_PREFIX)) {
+    for await (const { packId, size } of repo.packs.list()) {
       // Only pack names: anything else under data/ (left by another tool) is not prune's to delete.
       this.opts.signal?.throwIfAborted();
-      const id = packIdOfName(o.name);
-      if (id) stored.set(id, o.size);
+      stored.set(packId, size);
     }
     for (const [id, st] of packs) {
       const size = stored.get(id);
@@ -198,7 +196,7 @@ export class Pruner {
         await this.step('delete index');
         for (const id of ignored) {
           this.opts.signal?.throwIfAborted();
-          await removeIfThere(repo, indexName(id));
+          await removeIfThere(() => repo.removeIndexObject(id));
           stats.indexObjectsDeleted++;
         }
       }
@@ -227,7 +225,7 @@ export class Pruner {
       // Stopping between two of them is safe: until the last one (which carries `supersedes`) is
       // stored, the old index objects all stand, and the new ones name packs that all exist.
       this.opts.signal?.throwIfAborted();
-      await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file));
+      await repo.saveIndexObject(file);
       stats.indexObjectsWritten++;
     }
 
@@ -237,17 +235,17 @@ export class Pruner {
     for (const id of superseded) {
       // The object superseding them is stored: any subset of them may go (FORMAT.md "Prune").
       this.opts.signal?.throwIfAborted();
-      await removeIfThere(repo, indexName(id));
+      await removeIfThere(() => repo.removeIndexObject(id));
       stats.indexObjectsDeleted++;
     }
     await this.step('delete packs');
     this.opts.onProgress?.(`deleting ${gone.size + stray.length} pack(s)`);
-    await mapLimit([...gone, ...stray], Math.max(1, Math.min(8, repo.backend.parallelism)), async (id) => {
+    await mapLimit([...gone, ...stray], Math.max(1, Math.min(8, repo.readParallelism)), async (id) => {
       this.opts.signal?.throwIfAborted();
-      await removeIfThere(repo, packName(id));
+      await removeIfThere(() => repo.packs.remove(id));
     });
     let after = 0;
-    for await (const o of repo.backend.list(DATA_PREFIX)) {
+    for await (const o of repo.packs.listObjects()) {
       this.opts.signal?.throwIfAborted();
       after += o.size;
     }
@@ -303,7 +301,7 @@ export class Pruner {
     try {
       for (const pack of packs) {
         this.opts.signal?.throwIfAborted();
-        const bytes = await repo.backend.load(packName(pack.packId), undefined, this.opts.signal ? { signal: this.opts.signal } : undefined);
+        const bytes = await repo.packs.load(pack.packId, this.opts.signal ? { signal: this.opts.signal } : undefined);
         await this.opts.pause?.('prune-repack');
         this.opts.signal?.throwIfAborted();
         // The worker opens each blob and checks it against its id; the sealed bytes are copied as
@@ -331,9 +329,10 @@ export class Pruner {
   }
 }
 
-async function removeIfThere(repo: Repository, name: string): Promise<void> {
+/** Runs a removal; an object that is gone already is not an error. */
+async function removeIfThere(remove: () => Promise<void>): Promise<void> {
   try {
-    await repo.backend.remove(name);
+    await remove();
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

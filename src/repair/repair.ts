@@ -14,13 +14,13 @@
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError, isDamageError, isEngineError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
-import { encodeIndex, splitIndex, type IndexPack } from '../format/index-file.js';
+import { splitIndex, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { seal } from '../crypto/envelope.js';
 import { ByteBudget, mapLimit } from '../pipeline/budget.js';
 import { BlobUploader } from '../repository/blob-uploader.js';
-import { DATA_PREFIX, INDEX_PREFIX, idOfName, indexName, packIdOfName, snapshotName } from '../repository/layout.js';
 import type { BlobIndex } from '../repository/blob-index.js';
+import type { StoredPack } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
 import { chunkedTreeGuard, loadChunk, loadTreeBlob, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
 import { toHex } from '../util/hex.js';
@@ -36,19 +36,18 @@ export interface RepairIndexResult {
 
 export async function repairIndex(repo: Repository, opts: { onProgress?: (what: string) => void; signal?: AbortSignal; pause?: (stage: string) => Promise<void> } = {}): Promise<RepairIndexResult> {
   const old = await repo.listIndexIds();
-  const stored: { packId: PackId; size: number }[] = [];
-  for await (const o of repo.backend.list(DATA_PREFIX)) {
+  const stored: StoredPack[] = [];
+  for await (const pack of repo.packs.list()) {
     opts.signal?.throwIfAborted();
-    const packId = packIdOfName(o.name);
-    if (packId) stored.push({ packId, size: o.size });
+    stored.push(pack);
   }
   opts.onProgress?.(`reading the headers of ${stored.length} pack(s)`);
   const packs: IndexPack[] = [];
   const unreadable: RepairIndexResult['unreadable'] = [];
-  await mapLimit(stored, Math.max(1, Math.min(16, repo.backend.parallelism)), async ({ packId, size }) => {
+  await mapLimit(stored, Math.max(1, Math.min(16, repo.readParallelism)), async ({ packId, size }) => {
     opts.signal?.throwIfAborted();
     try {
-      packs.push({ packId, blobs: await repo.loadPackHeader(packId, size) });
+      packs.push({ packId, blobs: await repo.packs.loadHeader(packId, size) });
       await opts.pause?.('repair-index-scan');
       opts.signal?.throwIfAborted();
     } catch (err) {
@@ -90,7 +89,7 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
     // Stopping before the last one (which supersedes the old ones) leaves the old index standing,
     // beside new objects that name packs that exist: as before the repair.
     opts.signal?.throwIfAborted();
-    written.add(await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file)));
+    written.add(await repo.saveIndexObject(file));
     result.indexObjectsWritten++;
   }
   for (const id of old) {
@@ -98,7 +97,7 @@ export async function repairIndex(repo: Repository, opts: { onProgress?: (what: 
     // repair): same name, so it stays.
     if (written.has(id)) continue;
     opts.signal?.throwIfAborted();
-    await repo.backend.remove(indexName(id)).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    await repo.removeIndexObject(id).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
     result.indexObjectsDeleted++;
   }
   return result;
@@ -118,9 +117,9 @@ export interface RepairSnapshotsResult {
 
 export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: { packTargetBytes: number; dryRun?: boolean; onLost?: (l: LostPath) => void; signal?: AbortSignal; pause?: (stage: string) => Promise<void> } = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
   const stored = new Set<string>();
-  for await (const o of repo.backend.list(DATA_PREFIX)) {
+  for await (const { packId } of repo.packs.list()) {
     opts.signal?.throwIfAborted();
-    stored.add(idOfName(o.name));
+    stored.add(packId);
   }
   const available = (id: BlobId): boolean => {
     const loc = index.lookup(id);
@@ -277,7 +276,7 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
       opts.signal?.throwIfAborted();
       const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags }));
       existing.set(key, fresh);
-      await repo.backend.remove(snapshotName(id));
+      await repo.removeSnapshot(id);
       result.rewritten.push({ old: id, new: fresh });
     }
     await uploader.flush();

@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import { encodePackHeader, type PackBlob } from '../format/pack.js';
 import { type BlobId, BlobType, type PackId } from '../format/ids.js';
-import { encodeIndex, type IndexPack } from '../format/index-file.js';
+import type { IndexPack } from '../format/index-file.js';
 import { seal as sealEnvelope } from '../crypto/envelope.js';
 import { toHex } from '../util/hex.js';
 import { AbortedError } from '../errors/engine-error.js';
@@ -14,10 +14,8 @@ import { noteDropped } from '../util/gc.js';
 import type { ByteBudget } from '../pipeline/budget.js';
 import { Concurrency } from '../pipeline/budget.js';
 import { BusyMeter } from '../pipeline/pool.js';
-import { INDEX_PREFIX, packName } from './layout.js';
 import type { BlobIndex } from './blob-index.js';
 import type { Repository } from './repository.js';
-import type { IndexId } from '../format/ids.js';
 
 interface PendingBlob {
   readonly type: BlobType;
@@ -153,7 +151,7 @@ export class BlobUploader {
     // Packs of trees are read again by every later backup (the parent snapshot) and by ls:
     // worth a local cache; packs of data are not.
     const signal = this.opts.signal;
-    await this.storeBusy.track(this.repo.backend.save(packName(packId), bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
+    await this.storeBusy.track(this.repo.packs.save(packId, bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
     this.stats.packsWritten++;
     // The pack buffer and the sealed blobs copied into it are garbage now.
     noteDropped(2 * size);
@@ -166,7 +164,7 @@ export class BlobUploader {
     if (this.unindexed.length === 0) return;
     const packs = this.unindexed;
     this.unindexed = [];
-    const id = (await this.repo.saveUnpacked(INDEX_PREFIX, encodeIndex({ supersedes: [], packs }))) as IndexId;
+    const id = await this.repo.saveIndexObject({ supersedes: [], packs });
     this.index.add(id, { supersedes: [], packs });
     this.opts.onIndexed?.(packs);
     for (const pk of packs) for (const b of pk.blobs) this.inFlight.delete(b.id);

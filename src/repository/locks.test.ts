@@ -8,6 +8,7 @@ import { isEngineError, ErrorCode } from '../errors/engine-error.js';
 import type { Clock } from '../util/clock.js';
 import { LOCKS_PREFIX, REFRESH_MS, RepositoryLock, STALE_MS, listLocks, readLock, withLock } from './locks.js';
 import { Repository } from './repository.js';
+import { storageOf } from './storage.js';
 
 const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
 
@@ -17,7 +18,7 @@ async function freshRepo(): Promise<Repository> {
 
 async function lockNames(repo: Repository): Promise<string[]> {
   const out: string[] = [];
-  for await (const o of repo.backend.list(LOCKS_PREFIX)) out.push(o.name);
+  for await (const o of storageOf(repo).list(LOCKS_PREFIX)) out.push(o.name);
   return out;
 }
 
@@ -118,7 +119,7 @@ describe('repository locks', () => {
     const repo = await freshRepo();
     const held = await RepositoryLock.acquire(repo, { ...here, exclusive: true, command: 'prune' });
     await held.assertHeld();
-    await repo.backend.remove(held.name);
+    await storageOf(repo).remove(held.name);
     await held.refresh();
     expect(await lockNames(repo)).toEqual([]);
     const err = await lockedError(() => held.assertHeld());
@@ -138,14 +139,14 @@ describe('repository locks', () => {
     const now = new Date().toISOString();
     const info = { version: 1, hostname: 'host-a', username: 'u', pid: 999_999, command: 'backup', exclusive: false, created: now, refreshed: now, machine: 'another-boot:pid:[1]' };
     const { seal } = await import('../crypto/envelope.js');
-    await repo.backend.save(name, seal(p, repo.keys, new TextEncoder().encode(JSON.stringify(info)), { suite: repo.suite, zstdLevel: null }));
+    await storageOf(repo).save(name, seal(p, repo.keys, new TextEncoder().encode(JSON.stringify(info)), { suite: repo.suite, zstdLevel: null }));
     // pid 999999 is not alive here, but the lock is another machine's: it stands.
     await lockedError(() => RepositoryLock.acquire(repo, { hostname: 'host-a', isAlive: () => false, exclusive: true, command: 'prune' }));
   });
 
   it('a lock this key cannot read counts as exclusive', async () => {
     const repo = await freshRepo();
-    await repo.backend.save(`${LOCKS_PREFIX}${'ee'.repeat(32)}`, new Uint8Array([1, 2, 3, 4, 5]));
+    await storageOf(repo).save(`${LOCKS_PREFIX}${'ee'.repeat(32)}`, new Uint8Array([1, 2, 3, 4, 5]));
     const err = await lockedError(() => RepositoryLock.acquire(repo, { ...here, exclusive: false, command: 'backup' }));
     expect(err.message).toContain('cannot be read');
     expect(err.message).toContain('locks/');

@@ -18,6 +18,7 @@ import { open as openEnvelope, seal } from '../crypto/envelope.js';
 import { EngineError, ErrorCode, IntegrityError, isEngineError } from '../errors/engine-error.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Repository } from './repository.js';
+import { storageOf } from './storage.js';
 
 export const LOCKS_PREFIX = 'locks/';
 export const REFRESH_MS = 5 * 60_000;
@@ -152,7 +153,7 @@ export class RepositoryLock {
       ...(thisMachine() ? { machine: thisMachine()! } : {}),
     };
     const name = `${LOCKS_PREFIX}${randomBytes(32).toString('hex')}`;
-    await repo.backend.save(name, sealLock(repo, info));
+    await storageOf(repo).save(name, sealLock(repo, info));
     return new RepositoryLock(repo, name, info, clock);
   }
 
@@ -172,7 +173,7 @@ export class RepositoryLock {
   async refresh(clock: Clock = this.clock): Promise<void> {
     if (this.released || this.lost) return;
     try {
-      await this.repo.backend.stat(this.name);
+      await storageOf(this.repo).stat(this.name);
     } catch (err) {
       if (isNotFound(err)) {
         this.lost = `${this.name} was removed by someone else while this command held it`;
@@ -181,7 +182,7 @@ export class RepositoryLock {
       throw err;
     }
     this.info = { ...this.info, refreshed: clock.now().toISOString() };
-    await this.repo.backend.save(this.name, sealLock(this.repo, this.info));
+    await storageOf(this.repo).save(this.name, sealLock(this.repo, this.info));
     this.writtenAt = clock.monotonicMs();
   }
 
@@ -196,7 +197,7 @@ export class RepositoryLock {
     }
     if (!this.lost) {
       try {
-        await this.repo.backend.stat(this.name);
+        await storageOf(this.repo).stat(this.name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         this.lost = `${this.name} was removed by someone else while this command held it`;
@@ -215,7 +216,7 @@ export class RepositoryLock {
     this.released = true;
     if (this.timer) clearInterval(this.timer);
     await this.refreshing;
-    await this.repo.backend.remove(this.name);
+    await storageOf(this.repo).remove(this.name);
   }
 }
 
@@ -224,7 +225,7 @@ function sealLock(repo: Repository, info: LockInfo): Uint8Array {
 }
 
 export async function readLock(repo: Repository, name: string): Promise<LockInfo> {
-  const bytes = await repo.backend.load(name);
+  const bytes = await storageOf(repo).load(name);
   let o: LockInfo;
   try {
     o = JSON.parse(new TextDecoder().decode(openEnvelope(repo.p, repo.keys, bytes, 64 * 1024, name))) as LockInfo;
@@ -254,7 +255,7 @@ export interface FoundLock {
 export async function listLocks(repo: Repository, opts: { hostname?: string; isAlive?: (pid: number) => boolean; clock?: Clock; own?: string } = {}): Promise<{ live: FoundLock[]; removed: FoundLock[] }> {
   const live: FoundLock[] = [];
   const removed: FoundLock[] = [];
-  for await (const o of repo.backend.list(LOCKS_PREFIX)) {
+  for await (const o of storageOf(repo).list(LOCKS_PREFIX)) {
     // Our own lock needs no reading (on a remote store, each read is a request).
     if (o.name === opts.own) continue;
     let info: LockInfo;
@@ -272,13 +273,18 @@ export async function listLocks(repo: Repository, opts: { hostname?: string; isA
       throw err;
     }
     if (isStale(info, opts)) {
-      await repo.backend.remove(o.name).catch(() => undefined);
+      await storageOf(repo).remove(o.name).catch(() => undefined);
       removed.push({ name: o.name, info });
     } else {
       live.push({ name: o.name, info });
     }
   }
   return { live, removed };
+}
+
+/** Removes lock `name` (`engine unlock --remove-all`: whoever holds it loses it). */
+export async function removeLock(repo: Repository, name: string): Promise<void> {
+  await storageOf(repo).remove(name);
 }
 
 async function firstConflict(repo: Repository, opts: LockOptions, own: string | null): Promise<FoundLock | undefined> {

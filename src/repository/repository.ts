@@ -3,29 +3,27 @@
 import { randomBytes } from 'node:crypto';
 import type { Primitives } from '../../native-bindings/types.js';
 import { isNotFound } from '../backend/errors.js';
-import type { Backend } from '../backend/types.js';
+import type { Backend, ObjectOptions } from '../backend/types.js';
 import { DEFAULT_CHUNKER, type ChunkerParams } from '../chunker/fastcdc.js';
 import { deriveGear } from '../chunker/gear.js';
 import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/envelope.js';
 import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
 import { EngineError, ErrorCode, IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
 import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
-import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type PackId, type SnapshotId } from '../format/ids.js';
+import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
-import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
 import { mapLimit } from '../pipeline/budget.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import type { Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, DEFAULT_KDF, keyOpenedBy, newMasterKey, unlockMasterKey, type UnlockOptions } from './key-store.js';
-import { CONFIG_NAME, DATA_PREFIX, INDEX_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, packIdOfName, packName, snapshotName } from './layout.js';
+import { CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, keyName, snapshotName } from './layout.js';
 import type { BlobIndex, BlobLocation } from './blob-index.js';
 import { MasterIndex } from './master-index.js';
+import { PackStore, type StoredPack } from './pack-store.js';
+import { STORAGE } from './storage.js';
 import { collectTree } from './tree-stream.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
-
-/** Header bytes read on a first try: one round trip for packs of up to ~1500 blobs. */
-const HEADER_GUESS_BYTES = 64 * 1024;
 
 /** Upper bound for metadata objects (snapshots, index objects, config) when decompressing. */
 const MAX_METADATA_BYTES = 1024 * 1024 * 1024;
@@ -38,8 +36,17 @@ export interface InitOptions {
   kdf?: Argon2Params;
 }
 
+/** A key file as listed: its id (the BLAKE3 of its bytes, if sound) and its storage name, for messages. */
+export interface StoredKeyFile {
+  readonly id: KeyId;
+  readonly name: string;
+}
+
 export class Repository {
-  readonly backend: Backend;
+  /** Private: callers outside src/repository/ ask for packs, snapshots, index objects and keys by id. */
+  private readonly backend: Backend;
+  /** The stored packs: listing, reads, removal and their headers. */
+  readonly packs: PackStore;
   readonly p: Primitives;
   private currentConfig: RepoConfig;
   readonly keys: RepoKeys;
@@ -62,6 +69,17 @@ export class Repository {
     this.keyId = keyId;
     this.gear = deriveGear(p.blake3, keys.gear);
     this.suite = CipherName[config.cipher];
+    this.packs = new PackStore(backend, p, keys);
+  }
+
+  /** The backend, for the other modules of src/repository/ only (src/repository/storage.ts). */
+  get [STORAGE](): Backend {
+    return this.backend;
+  }
+
+  /** Reads of this repository's storage worth running at once (the backend's own limit). */
+  get readParallelism(): number {
+    return this.backend.parallelism;
   }
 
   get config(): RepoConfig {
@@ -135,6 +153,20 @@ export class Repository {
     return createKeyFile(this.p, this.backend, password, this.master, kdf);
   }
 
+  /** The key files as listed, in listing order. */
+  async *listKeyFiles(): AsyncIterable<StoredKeyFile> {
+    for await (const o of this.backend.list(KEYS_PREFIX)) yield { id: idOfName(o.name) as KeyId, name: o.name };
+  }
+
+  /** The stored bytes of a listed key file (clear-text JSON named by their BLAKE3). */
+  async loadKeyFile(file: StoredKeyFile, opts?: ObjectOptions): Promise<Uint8Array> {
+    return this.backend.load(file.name, undefined, opts);
+  }
+
+  async removeKey(id: KeyId): Promise<void> {
+    await this.backend.remove(keyName(id));
+  }
+
   /** Seals and stores a metadata object under the BLAKE3 of its stored bytes; returns the id. */
   async saveUnpacked(prefix: typeof INDEX_PREFIX | typeof SNAPSHOTS_PREFIX, payload: Uint8Array): Promise<string> {
     const sealed = seal(this.p, this.keys, payload, { suite: this.suite, zstdLevel: this.config.compression.level });
@@ -169,6 +201,20 @@ export class Repository {
     }
   }
 
+  /** Seals and stores an index object; returns its id. */
+  async saveIndexObject(file: IndexFile): Promise<IndexId> {
+    return (await this.saveUnpacked(INDEX_PREFIX, encodeIndex(file))) as IndexId;
+  }
+
+  async removeIndexObject(id: IndexId): Promise<void> {
+    await this.backend.remove(indexName(id));
+  }
+
+  /** The storage name of index object `id`, for messages. */
+  indexObjectName(id: IndexId): string {
+    return indexName(id);
+  }
+
   async saveSnapshot(s: Snapshot): Promise<SnapshotId> {
     return (await this.saveUnpacked(SNAPSHOTS_PREFIX, encodeSnapshot(s))) as SnapshotId;
   }
@@ -176,6 +222,15 @@ export class Repository {
   async loadSnapshot(id: SnapshotId): Promise<Snapshot> {
     const name = snapshotName(id);
     return decodeSnapshot(await this.loadUnpacked(name), name);
+  }
+
+  async removeSnapshot(id: SnapshotId): Promise<void> {
+    await this.backend.remove(snapshotName(id));
+  }
+
+  /** The storage name of snapshot `id`, for messages. */
+  snapshotObjectName(id: SnapshotId): string {
+    return snapshotName(id);
   }
 
   async listSnapshotIds(): Promise<SnapshotId[]> {
@@ -246,20 +301,17 @@ export class Repository {
    * packs were adopted.
    */
   async indexStrayPacks(index: BlobIndex, signal?: AbortSignal): Promise<number> {
-    const stray: { packId: PackId; size: number }[] = [];
-    for await (const o of this.backend.list(DATA_PREFIX)) {
-      const id = packIdOfName(o.name);
-      if (id && !index.hasPack(id)) stray.push({ packId: id, size: o.size });
-    }
+    const stray: StoredPack[] = [];
+    for await (const pack of this.packs.list()) if (!index.hasPack(pack.packId)) stray.push(pack);
     if (stray.length === 0) return 0;
     const packs: IndexPack[] = [];
     // Two at a time: each is held whole while it is checked (before the pipeline starts).
     await mapLimit(stray, 2, async ({ packId }) => {
       signal?.throwIfAborted();
       try {
-        const bytes = await this.backend.load(packName(packId), undefined, signal ? { signal } : undefined);
+        const bytes = await this.packs.load(packId, signal ? { signal } : undefined);
         if (toHex(this.p.blake3.hash(bytes)) !== packId) return;
-        packs.push({ packId, blobs: readPackHeader(this.p, this.keys, bytes, packId) });
+        packs.push({ packId, blobs: this.packs.headerOfWhole(packId, bytes) });
       } catch (err) {
         // A pack that is gone again or cannot be read is left alone: nothing references it,
         // and `check` reports it.
@@ -269,7 +321,7 @@ export class Repository {
     });
     if (packs.length === 0) return 0;
     const file: IndexFile = { supersedes: [], packs };
-    const id = (await this.saveUnpacked(INDEX_PREFIX, encodeIndex(file))) as IndexId;
+    const id = await this.saveIndexObject(file);
     index.add(id, file);
     return packs.length;
   }
@@ -300,7 +352,7 @@ export class Repository {
     // Only trees are read one at a time through here, and packs of trees are worth caching.
     let sealed: Uint8Array;
     try {
-      sealed = await this.backend.load(packName(loc.packId), { offset: loc.offset, length: loc.length }, { metadata: type === BlobType.TREE });
+      sealed = await this.packs.loadRange(loc.packId, { offset: loc.offset, length: loc.length }, { metadata: type === BlobType.TREE });
     } catch (err) {
       // The index names a pack the storage does not have: damaged repository, not a storage fault.
       if (isNotFound(err)) throw new IntegrityError(`${what}: its pack ${loc.packId} is missing from the repository`, { details: { blobId: id, packId: loc.packId }, cause: err });
@@ -313,31 +365,11 @@ export class Repository {
     return plain;
   }
 
-  /** The blobs a stored pack holds, from its authenticated header: a ranged read of the pack's tail. */
-  async loadPackHeader(packId: PackId, size: number): Promise<PackBlob[]> {
-    const name = packName(packId);
-    const what = `header of pack ${packId}`;
-    const guess = Math.min(size, HEADER_GUESS_BYTES);
-    let tail = await this.backend.load(name, { offset: size - guess, length: guess });
-    const where = headerRange(size, tail.subarray(tail.length - 4), name);
-    if (where.offset < size - guess) tail = await this.backend.load(name, { offset: where.offset, length: where.length + 4 });
-    const start = tail.length - 4 - where.length;
-    return decodePackHeader(openEnvelope(this.p, this.keys, tail.subarray(start, start + where.length), 64 * 1024 * 1024, what), what);
-  }
-
   /** A whole directory at once, chunks joined: for small trees only (walks use treeEntries). */
   async loadTree(index: BlobIndex, id: BlobId): Promise<Tree> {
     return { nodes: await collectTree(this, index, id) };
   }
 
-}
-
-/** The blobs a whole pack holds, from its authenticated header. */
-function readPackHeader(p: Primitives, keys: RepoKeys, pack: Uint8Array, packId: PackId): PackBlob[] {
-  const what = `header of pack ${packId}`;
-  const where = headerRange(pack.length, pack.subarray(pack.length - 4), what);
-  const sealed = pack.subarray(where.offset, where.offset + where.length);
-  return decodePackHeader(openEnvelope(p, keys, sealed, 64 * 1024 * 1024, what), what);
 }
 
 /** What to do about a damaged index object: rebuild the index from the packs (nothing else is lost). */

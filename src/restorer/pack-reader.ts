@@ -7,7 +7,6 @@ import type { PackId } from '../format/ids.js';
 import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import type { BusyMeter, WorkerPool } from '../pipeline/pool.js';
 import type { Repository } from '../repository/repository.js';
-import { packName } from '../repository/layout.js';
 import { UnsealStatus } from '../../workers/protocol.js';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
 import { isNotFound } from '../backend/errors.js';
@@ -93,7 +92,7 @@ export class PackReader {
     const { plan, writer, opts } = this.p;
     let bytes: Uint8Array;
     try {
-      bytes = await this.p.loadBusy.track(this.p.repo.backend.load(packName(packId), { offset: range.start, length: range.end - range.start }));
+      bytes = await this.p.loadBusy.track(this.p.repo.packs.loadRange(packId, { offset: range.start, length: range.end - range.start }));
     } catch (err) {
       // A pack that is gone or shorter than the index says is damage to the repository: the
       // files that need it are named (exit 4). Storage that does not answer (after the retries)

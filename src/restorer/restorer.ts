@@ -70,7 +70,7 @@ export class Restorer {
     this.index = index;
     this.pool = pool;
     this.opts = opts;
-    this.treeReads = new Concurrency(Math.min(16, repo.backend.parallelism));
+    this.treeReads = new Concurrency(Math.min(16, repo.readParallelism));
     this.signal = opts.signal ? AbortSignal.any([opts.signal, this.halt.signal]) : this.halt.signal;
     this.ops = opts.posix?.ops ?? nodeFallbackPosix();
     this.notices = opts.posix?.notices;

@@ -92,7 +92,7 @@ describe(`small CLI faults (ENGINE_NATIVE=${native})`, () => {
       expect(s.stdout).toContain(id.slice(0, 8));
       expect(s.stdout).toContain('2 snapshot(s)');
     } finally {
-      await r.backend.remove(`snapshots/${id}`);
+      await r.removeSnapshot(id);
     }
   });
 

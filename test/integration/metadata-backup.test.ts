@@ -140,7 +140,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
     // What an engine of format version 3 wrote: the first attribute stored must raise it.
     const lib = await openRepo(repo);
-    await lib.backend.save('config', seal(lib.p, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
+    await new LocalBackend(repo).save('config', seal(lib.p, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
     firstBackup = await runEngine(['backup', '--repo', repo, '--json', src], { native, env });
     expect(firstBackup.code, firstBackup.stderr).toBe(0);
     first = await snapshotNodes(repo, String(firstBackup.json?.snapshotId));

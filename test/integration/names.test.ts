@@ -132,7 +132,7 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     const open = (): Promise<Repository> => Repository.open(new LocalBackend(old), primitives, new TextEncoder().encode(TEST_PASSWORD));
     const lib = await open();
     // What an engine of format version 3 wrote.
-    await lib.backend.save('config', seal(primitives, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
+    await new LocalBackend(old).save('config', seal(primitives, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
     const first = await runEngine(['backup', '--repo', old, '--json', plain], { native });
     expect(first.code, first.stderr).toBe(0);
     expect((await open()).config.version).toBe(3);

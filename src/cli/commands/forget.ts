@@ -1,7 +1,6 @@
 import { EngineError, ErrorCode, isEngineError, UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
 import { applyPolicy, type GroupDecision, type GroupKey, parseDuration, policyIsEmpty, policyKeepsNothing, type RetentionPolicy } from '../../retention/policy.js';
-import { snapshotName } from '../../repository/layout.js';
 import { lockRepository, releaseLocks } from '../locking.js';
 import { systemClock } from '../../util/clock.js';
 import type { GlobalOptions } from '../context.js';
@@ -101,7 +100,7 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
   }
   for (const id of remove) {
     signal.throwIfAborted();
-    await repo.backend.remove(snapshotName(id as SnapshotId));
+    await repo.removeSnapshot(id as SnapshotId);
   }
   out.info(`removed ${remove.length} snapshot(s)`);
   if (flags.prune) {

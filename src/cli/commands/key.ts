@@ -1,7 +1,6 @@
 import { UsageError } from '../../errors/engine-error.js';
 import type { KeyId } from '../../format/ids.js';
 import { decodeKeyFile } from '../../format/key-file.js';
-import { idOfName, KEYS_PREFIX, keyName } from '../../repository/layout.js';
 import type { Repository } from '../../repository/repository.js';
 import { toHex } from '../../util/hex.js';
 import { readNewKeyPassword, type GlobalOptions } from '../context.js';
@@ -23,9 +22,9 @@ interface KeyEntry {
 
 async function listKeys(repo: Repository): Promise<KeyEntry[]> {
   const out: KeyEntry[] = [];
-  for await (const o of repo.backend.list(KEYS_PREFIX)) {
-    const id = idOfName(o.name) as KeyId;
-    const bytes = await repo.backend.load(o.name);
+  for await (const o of repo.listKeyFiles()) {
+    const id = o.id;
+    const bytes = await repo.loadKeyFile(o);
     let entry: KeyEntry = { id, current: id === repo.keyId, created: '', hostname: '', username: '', damaged: true };
     if (toHex(repo.p.blake3.hash(bytes)) === id) {
       try {
@@ -76,7 +75,7 @@ export async function keyCommand(action: string, ref: string | undefined, flags:
   if (action === 'remove') {
     const k = pick(keys, ref!);
     if (k.current) throw new UsageError(`key ${k.id.slice(0, 8)} is the one this password opened; it cannot remove itself`, { hint: 'open the repository with another key\'s password to remove this one, or use `engine key passwd`' });
-    await repo.backend.remove(keyName(k.id));
+    await repo.removeKey(k.id);
     if (out.json) out.data({ message_type: 'summary', removed: k.id });
     else out.result(`key ${k.id.slice(0, 8)} removed: its password no longer opens the repository`);
     return 0;
@@ -84,7 +83,7 @@ export async function keyCommand(action: string, ref: string | undefined, flags:
   // passwd: the new key is written before the old one is removed, so a kill in between leaves
   // both passwords working, never none.
   const id = await repo.addKey(await readNewKeyPassword(flags.newPasswordFile));
-  await repo.backend.remove(keyName(repo.keyId));
+  await repo.removeKey(repo.keyId);
   if (out.json) out.data({ message_type: 'summary', added: id, removed: repo.keyId });
   else out.result(`password changed: key ${repo.keyId.slice(0, 8)} replaced by ${id.slice(0, 8)}`);
   return 0;

@@ -2,7 +2,6 @@ import { IntegrityError } from '../../errors/engine-error.js';
 import type { PackId } from '../../format/ids.js';
 import { displayName } from '../../fs/names.js';
 import { repairIndex, repairSnapshots } from '../../repair/repair.js';
-import { DATA_PREFIX, idOfName } from '../../repository/layout.js';
 import type { GlobalOptions } from '../context.js';
 import { maintenancePause } from './check.js';
 import type { Output } from '../output.js';
@@ -37,9 +36,9 @@ export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, si
   // Blobs the index places in packs that are gone would be taken for present: the index must
   // first be rebuilt from the packs that exist.
   const stored = new Set<string>();
-  for await (const o of repo.backend.list(DATA_PREFIX)) {
+  for await (const { packId } of repo.packs.list()) {
     signal.throwIfAborted();
-    stored.add(idOfName(o.name));
+    stored.add(packId);
   }
   const gone = [...index.packIds()].filter((id: PackId) => !stored.has(id));
   if (gone.length > 0) {

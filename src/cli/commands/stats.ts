@@ -1,5 +1,4 @@
 import type { BlobId } from '../../format/ids.js';
-import { DATA_PREFIX } from '../../repository/layout.js';
 import { treeEntries } from '../../repository/tree-stream.js';
 import { formatBytes } from '../../util/bytes.js';
 import type { GlobalOptions } from '../context.js';
@@ -53,7 +52,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
   for (const s of snaps) await walk(s.snapshot.tree);
   let packBytes = 0;
   let packs = 0;
-  for await (const o of repo.backend.list(DATA_PREFIX)) {
+  for await (const o of repo.packs.listObjects()) {
     packBytes += o.size;
     packs++;
   }

@@ -1,4 +1,4 @@
-import { listLocks } from '../../repository/locks.js';
+import { listLocks, removeLock } from '../../repository/locks.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { openRepository } from '../session.js';
@@ -14,7 +14,7 @@ export async function unlockCommand(flags: UnlockFlags, out: Output): Promise<nu
   const gone = [...removed];
   if (flags.removeAll) {
     for (const l of live) {
-      await repo.backend.remove(l.name);
+      await removeLock(repo, l.name);
       gone.push(l);
     }
   }
