@@ -82,7 +82,7 @@ async function main(spec: IndexStepSpec): Promise<IndexStepResult> {
   } catch {
     // not Linux: indexPeakRssBytes then includes the opening
   }
-  // As the CLI does once it has a plan (src/cli/session.ts): dead buffers collected promptly.
+  // As the CLI does once it has a plan (src/session/memory-plan.ts): dead buffers collected promptly.
   enableExplicitGc(8 * 1024 * 1024);
   const a = indexAllowance(spec.budgetBytes);
   const index = await DiskIndex.open(repo, { dir: spec.indexDir, pageCacheBytes: a.pageCacheBytes, sortMemBytes: a.sortMemBytes, readBytes: a.readBytes, readsInFlight: repo.metadataReads });

@@ -14,7 +14,7 @@ export const baseTest = {
 
 export const sharedEnv = {
   // The AWS SDK warns once per process that its releases after January 2027 need Node 22. The
-  // engine processes the tests start answer it with a line of their own (src/cli/node-support.ts,
+  // engine processes the tests start answer it with a line of their own (src/session/node-support.ts,
   // checked in test/integration/s3.test.ts); tests that build S3 clients in this process would
   // print the SDK's multi-line warning into the test log, so it is disabled here as engine does.
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

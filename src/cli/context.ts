@@ -1,5 +1,6 @@
 // Everything a command needs from the process: repository location, password, primitives.
-// Only cli/ reads process.env and argv.
+// Only cli/ reads argv; the storage's own settings from the environment (S3 region, cache folder,
+// retry delay, test hooks) are read where the storage is opened (src/session/open-backend.ts).
 import { readFile, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { displayName, fsPath } from '../fs/names.js';

@@ -54,7 +54,7 @@ export interface UnlockOptions {
 
 /**
  * Where warnings go when the caller passes no onWarning: the CLI registers its output here when it
- * opens the storage (src/cli/open-backend.ts), so every command reports skipped keys.
+ * opens the storage (src/session/open-backend.ts), so every command reports skipped keys.
  */
 export const keyStoreDefaults: { onWarning?: (message: string) => void; onTry?: (message: string) => void; memBudgetBytes?: number } = {};
 
