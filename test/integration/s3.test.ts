@@ -2,10 +2,10 @@
 // 127.0.0.1 (s3rver, or minio when on the PATH) behind an HTTP proxy that injects faults:
 // backups and restores identical to the local case, a warm cache that downloads nothing again,
 // completion through 10% failing requests, and a clean exit 13 when the storage stops answering.
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workdirPerFile } from '../support/workdir.js';
 import { parseS3Location } from '../../src/backend/s3/location.js';
 import { S3Backend } from '../../src/backend/s3/s3-backend.js';
 import { nodeSupportNotice } from '../../src/session/node-support.js';
@@ -18,7 +18,7 @@ import { compareTrees, makeTree } from '../support/tree.js';
 const native = currentNative();
 
 describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
-  let work: string;
+  const work = workdirPerFile('engine-s3-it-');
   let server: S3TestServer;
   let proxy: FaultProxy;
   let env: Record<string, string>;
@@ -34,7 +34,6 @@ describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
   const engine = (args: string[], extra: Record<string, string> = {}) => runEngine(args, { native, env: { ...env, ...extra } });
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'engine-s3-it-'));
     server = await startS3Server();
     proxy = await startFaultProxy(server.endpoint);
     env = { ...server.env(), XDG_CACHE_HOME: join(work, 'cache'), ENGINE_RETRY_BASE_MS: '20' };
@@ -45,7 +44,6 @@ describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
   afterAll(async () => {
     await proxy?.stop();
     await server?.stop();
-    await rm(work, { recursive: true, force: true });
   });
 
   it('backup, incremental backup and restore through S3 are identical to the local case; a warm cache downloads nothing again', async () => {
