@@ -46,9 +46,11 @@ export class Archiver {
   readonly readBusy: BusyMeter;
   readonly counters: BackupCounters;
 
-  constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, opts: ArchiverOptions) {
+  constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, uploader: BlobUploader, opts: ArchiverOptions) {
     this.state = new RunState(opts);
     this.counters = this.state.counters;
+    // Sealed blobs hold a lease on the uploader's budget until their pack is stored.
+    const sealedBudget = uploader.sealedBudget;
     this.sealedBudget = sealedBudget;
     const sealer = new BlobSealer(this.state, pool, uploader, sealedBudget, envelopeOverhead(repo.suite));
     this.files = new FileSaver(repo, pool, sealer, this.state, opts.plan, opts.posix);

@@ -4,13 +4,12 @@
 // classes, or the stage ceilings measured one stage at a time on the same corpus (stage-ceilings.ts).
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { PrimitiveName, Primitives } from '../../native-bindings/types.js';
-import { Archiver, snapshotSummary } from '../archiver/archiver.js';
+import { snapshotSummary } from '../archiver/archiver.js';
+import { runBackup } from '../archiver/backup-run.js';
 import { LocalBackend } from '../backend/local/local-backend.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import type { Backend } from '../backend/types.js';
-import { ByteBudget } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
-import { BlobUploader } from '../repository/blob-uploader.js';
 import { Repository } from '../repository/repository.js';
 import { Restorer } from '../restorer/restorer.js';
 import { restoreLimits } from '../session/memory-plan.js';
@@ -64,20 +63,17 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const index = await repo.loadIndex();
-  const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
-  const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget });
-  const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
-    plan,
-    onProblem: (pr) => {
-      throw new Error(`${pr.path}: ${pr.message}`);
-    },
-  });
   let busyMs: Record<string, number>;
+  let bytesStored: number;
   try {
-    const tree = await archiver.run([spec.corpus], null);
-    await uploader.flush();
+    const { tree, archiver, uploaded: u } = await runBackup(repo, index, pool, [spec.corpus], null, {
+      plan,
+      onProblem: (pr) => {
+        throw new Error(`${pr.path}: ${pr.message}`);
+      },
+    });
     const c = archiver.counters;
-    const u = uploader.stats;
+    bytesStored = u.bytesAddedStored;
     await repo.saveSnapshot({
       version: 1,
       time: new Date().toISOString(),
@@ -90,11 +86,11 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
       tags: [],
       summary: snapshotSummary(c, u, 0, (performance.now() - t0) / 1000),
     });
-    busyMs = { read: archiver.readBusy.busyMs(), chunkHash: pool.busy.busyMs('chunkHash') - warmBusy, seal: pool.busy.busyMs('seal'), store: uploader.storeBusy.busyMs() };
+    busyMs = { read: archiver.readBusy.busyMs(), chunkHash: pool.busy.busyMs('chunkHash') - warmBusy, seal: pool.busy.busyMs('seal'), store: u.storeBusyMs };
   } finally {
     await pool.close();
   }
-  return runResult(t0, c0, { startSeconds, backend, workers: plan.workers, bytes: uploader.stats.bytesAddedStored, busyMs });
+  return runResult(t0, c0, { startSeconds, backend, workers: plan.workers, bytes: bytesStored, busyMs });
 }
 
 async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<PrimitiveName, string>): Promise<RunStepResult> {

@@ -18,10 +18,9 @@ import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
 import { splitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
-import { ByteBudget, mapLimit } from '../pipeline/budget.js';
+import { mapLimit } from '../pipeline/budget.js';
 import type { WorkerPool } from '../pipeline/pool.js';
 import { treeEntries } from '../repository/tree-stream.js';
-import { BlobUploader } from '../repository/blob-uploader.js';
 import { MasterIndex } from '../repository/master-index.js';
 import type { PackBlob } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
@@ -285,20 +284,19 @@ export class Pruner {
   /** Copies the used blobs of `packs` into new packs, verifying each first; returns the new packs. */
   private async repack(packs: PackState[], newIndex: MasterIndex): Promise<IndexPack[]> {
     const { repo } = this;
-    const sealedBudget = new ByteBudget('sealed', Math.max(this.opts.sealedBytes, 2 * this.opts.packTargetBytes));
     const written: IndexPack[] = [];
-    const uploader = new BlobUploader(repo, newIndex, {
+    const uploaderOptions = {
       packTargetBytes: this.opts.packTargetBytes,
       writesInFlight: this.opts.writesInFlight,
       indexEveryPacks: 16,
-      sealedBudget,
-      onIndexed: (packs) => written.push(...packs),
+      sealedBytes: Math.max(this.opts.sealedBytes, 2 * this.opts.packTargetBytes),
+      onIndexed: (indexed: readonly IndexPack[]) => written.push(...indexed),
       // Interrupted, the uploader stops at once: pack writes in flight are abandoned (a backend
       // leaves no partial object) and the packs it stored are left unindexed or indexed without
       // superseding anything: extra copies, which the next prune deletes.
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-    });
-    try {
+    };
+    await repo.withBlobUploader(newIndex, uploaderOptions, async (uploader) => {
       for (const pack of packs) {
         this.opts.signal?.throwIfAborted();
         const bytes = await repo.packs.load(pack.packId, this.opts.signal ? { signal: this.opts.signal } : undefined);
@@ -316,15 +314,11 @@ export class Pruner {
             throw new IntegrityError(`${b.type === BlobType.TREE ? 'tree' : 'data'} blob ${b.id} in pack ${pack.packId} is damaged: prune stops before changing anything that depends on it`, { hint: 'run `engine check --read-data` to see the damage' });
           }
           const sealed = kept[i]!;
-          await sealedBudget.acquire(sealed.length, this.opts.signal);
+          await uploader.sealedBudget.acquire(sealed.length, this.opts.signal);
           await uploader.add(b.type, b.id, sealed, b.rawLength, sealed.length);
         }
       }
-      await uploader.flush();
-    } catch (err) {
-      await uploader.abandon();
-      throw err;
-    }
+    });
     return written;
   }
 }

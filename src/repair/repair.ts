@@ -17,8 +17,8 @@ import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/i
 import { splitIndex, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { seal } from '../crypto/envelope.js';
-import { ByteBudget, mapLimit } from '../pipeline/budget.js';
-import { BlobUploader } from '../repository/blob-uploader.js';
+import { mapLimit } from '../pipeline/budget.js';
+import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { StoredPack } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
@@ -115,7 +115,15 @@ export interface RepairSnapshotsResult {
   lost: LostPath[];
 }
 
-export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: { packTargetBytes: number; dryRun?: boolean; onLost?: (l: LostPath) => void; signal?: AbortSignal; pause?: (stage: string) => Promise<void> } = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
+export interface RepairSnapshotsOptions {
+  packTargetBytes: number;
+  dryRun?: boolean;
+  onLost?: (l: LostPath) => void;
+  signal?: AbortSignal;
+  pause?: (stage: string) => Promise<void>;
+}
+
+export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: RepairSnapshotsOptions = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
   const stored = new Set<string>();
   for await (const { packId } of repo.packs.list()) {
     opts.signal?.throwIfAborted();
@@ -125,10 +133,15 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
     const loc = index.lookup(id);
     return loc !== undefined && stored.has(loc.packId);
   };
-  const sealedBudget = new ByteBudget('sealed', 4 * opts.packTargetBytes);
   // With the signal, flush stops at once when interrupted (tree packs stored so far are indexed
   // on the way out when that is quick; unindexed, the next backup or prune deals with them).
-  const uploader = new BlobUploader(repo, index, { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBudget, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const uploaderOptions = { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBytes: 4 * opts.packTargetBytes, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const { result } = await repo.withBlobUploader(index, uploaderOptions, (uploader) => repairWith(repo, index, uploader, available, opts));
+  return result;
+}
+
+/** repairSnapshots with its uploader: trees written again go through it, each snapshot after a flush. */
+async function repairWith(repo: Repository, index: BlobIndex, uploader: BlobUploader, available: (id: BlobId) => boolean, opts: RepairSnapshotsOptions): Promise<RepairSnapshotsResult> {
   /**
    * Tree id → its repaired id (the same when nothing below it was lost) and what was lost below
    * it, relative to it: a tree shared by several snapshots is repaired once, and its losses are
@@ -142,7 +155,7 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
       const id = toHex(repo.p.blake3.keyedHash(repo.keys.blobId, bytes)) as BlobId;
       if (opts.dryRun || !uploader.claim(id)) return id;
       const sealed = seal(repo.p, repo.keys, bytes, { suite: repo.suite, zstdLevel: repo.config.compression.level });
-      await sealedBudget.acquire(sealed.length, opts.signal);
+      await uploader.sealedBudget.acquire(sealed.length, opts.signal);
       await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
       return id;
     },
@@ -252,37 +265,31 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
 
   const ids = await repo.listSnapshotIds();
   result.snapshots = ids.length;
-  try {
-    for (const id of ids) {
-      opts.signal?.throwIfAborted();
-      const snap = await repo.loadSnapshot(id);
-      const root = await repairTree(snap.tree);
-      if (root.id === snap.tree) continue;
-      for (const l of root.lost) lose(id, `/${l.rel}`, l.why);
-      if (root.id === null) lose(id, '/', 'the whole snapshot is lost (its root tree is gone)');
-      const newRoot = root.id ?? (await emptyTree());
-      if (opts.dryRun) {
-        result.rewritten.push({ old: id, new: id });
-        continue;
-      }
-      // The trees first, with the index naming them, then the snapshot (FORMAT.md write ordering).
-      await uploader.flush();
-      const tags = snap.tags.includes('repaired') ? snap.tags : [...snap.tags, 'repaired'];
-      const key = repairedKey(snap.time, snap.hostname, snap.paths, newRoot, tags);
-      await opts.pause?.('repair-snapshot');
-      // No new snapshot after an interruption. Once saved, the original is still removed (no check
-      // between the two): the replacement it began is finished, and a kill there is handled by the
-      // next run anyway (`existing` above).
-      opts.signal?.throwIfAborted();
-      const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags }));
-      existing.set(key, fresh);
-      await repo.removeSnapshot(id);
-      result.rewritten.push({ old: id, new: fresh });
+  for (const id of ids) {
+    opts.signal?.throwIfAborted();
+    const snap = await repo.loadSnapshot(id);
+    const root = await repairTree(snap.tree);
+    if (root.id === snap.tree) continue;
+    for (const l of root.lost) lose(id, `/${l.rel}`, l.why);
+    if (root.id === null) lose(id, '/', 'the whole snapshot is lost (its root tree is gone)');
+    const newRoot = root.id ?? (await emptyTree());
+    if (opts.dryRun) {
+      result.rewritten.push({ old: id, new: id });
+      continue;
     }
+    // The trees first, with the index naming them, then the snapshot (FORMAT.md write ordering).
     await uploader.flush();
-  } catch (err) {
-    await uploader.abandon();
-    throw err;
+    const tags = snap.tags.includes('repaired') ? snap.tags : [...snap.tags, 'repaired'];
+    const key = repairedKey(snap.time, snap.hostname, snap.paths, newRoot, tags);
+    await opts.pause?.('repair-snapshot');
+    // No new snapshot after an interruption. Once saved, the original is still removed (no check
+    // between the two): the replacement it began is finished, and a kill there is handled by the
+    // next run anyway (`existing` above).
+    opts.signal?.throwIfAborted();
+    const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags }));
+    existing.set(key, fresh);
+    await repo.removeSnapshot(id);
+    result.rewritten.push({ old: id, new: fresh });
   }
   return result;
 }

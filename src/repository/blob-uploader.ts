@@ -4,18 +4,20 @@
 // periodically during a long backup, so an interrupted run resumes without storing again what is
 // already stored.
 import { randomInt } from 'node:crypto';
-import { encodePackHeader, type PackBlob } from '../format/pack.js';
-import { type BlobId, BlobType, type PackId } from '../format/ids.js';
-import type { IndexPack } from '../format/index-file.js';
-import { seal as sealEnvelope } from '../crypto/envelope.js';
-import { toHex } from '../util/hex.js';
+import { type BlobId, BlobType, type IndexId } from '../format/ids.js';
+import type { IndexFile, IndexPack } from '../format/index-file.js';
 import { AbortedError } from '../errors/engine-error.js';
 import { noteDropped } from '../util/gc.js';
-import type { ByteBudget } from '../pipeline/budget.js';
-import { Concurrency } from '../pipeline/budget.js';
+import { ByteBudget, Concurrency } from '../pipeline/budget.js';
 import { BusyMeter } from '../pipeline/pool.js';
 import type { BlobIndex } from './blob-index.js';
-import type { Repository } from './repository.js';
+import type { PackStore } from './pack-store.js';
+
+/** Where an uploader stores what it packs: the repository (Repository.withBlobUploader). */
+export interface UploadTarget {
+  readonly packs: Pick<PackStore, 'build' | 'save'>;
+  saveIndexObject(file: IndexFile): Promise<IndexId>;
+}
 
 interface PendingBlob {
   readonly type: BlobType;
@@ -31,7 +33,11 @@ export interface UploaderOptions {
   writesInFlight: number;
   /** Write an index object after this many packs (and at the end). */
   indexEveryPacks: number;
-  sealedBudget: ByteBudget;
+  /**
+   * Sealed bytes held from sealing until their pack is stored: the uploader's `sealedBudget`,
+   * which those who seal take a lease on (BlobUploader.add) and the uploader releases.
+   */
+  sealedBytes: number;
   /** Told of the packs each index object names once it is written (prune keeps them for its own index). */
   onIndexed?: (packs: readonly IndexPack[]) => void;
   /**
@@ -50,8 +56,11 @@ export interface UploaderStats {
   indexObjectsWritten: number;
 }
 
+/** What a finished upload added, with the high-water mark of its sealed budget and the time a pack save was in flight. */
+export type UploadedStats = UploaderStats & { sealedHighWaterBytes: number; storeBusyMs: number };
+
 export class BlobUploader {
-  private readonly repo: Repository;
+  private readonly repo: UploadTarget;
   private readonly index: BlobIndex;
   private readonly opts: UploaderOptions;
   private readonly open = new Map<BlobType, { blobs: PendingBlob[]; bytes: number }>();
@@ -64,11 +73,14 @@ export class BlobUploader {
   /** Time with at least one pack save in flight (for `engine bench`). */
   readonly storeBusy = new BusyMeter(1);
   readonly stats: UploaderStats = { packsWritten: 0, blobsAdded: 0, bytesAddedRaw: 0, bytesAddedStored: 0, indexObjectsWritten: 0 };
+  /** The sealed-bytes budget: leased by whoever seals a blob before `add`, released here once its pack is stored. */
+  readonly sealedBudget: ByteBudget;
 
-  constructor(repo: Repository, index: BlobIndex, opts: UploaderOptions) {
+  constructor(repo: UploadTarget, index: BlobIndex, opts: UploaderOptions) {
     this.repo = repo;
     this.index = index;
     this.opts = opts;
+    this.sealedBudget = new ByteBudget('sealed', opts.sealedBytes);
     this.writeLimit = new Concurrency(opts.writesInFlight);
   }
 
@@ -134,20 +146,8 @@ export class BlobUploader {
       const j = randomInt(i + 1);
       [blobs[i], blobs[j]] = [blobs[j]!, blobs[i]!];
     }
-    const { p, keys, suite } = this.repo;
-    const header = sealEnvelope(p, keys, encodePackHeader(blobs.map((b) => ({ type: b.type, id: b.id, length: b.sealed.length, rawLength: b.rawLength }))), { suite, zstdLevel: null });
-    const size = blobs.reduce((n, b) => n + b.sealed.length, 0) + header.length + 4;
-    const bytes = new Uint8Array(size);
-    const entries: PackBlob[] = [];
-    let pos = 0;
-    for (const b of blobs) {
-      bytes.set(b.sealed, pos);
-      entries.push({ type: b.type, id: b.id, offset: pos, length: b.sealed.length, rawLength: b.rawLength });
-      pos += b.sealed.length;
-    }
-    bytes.set(header, pos);
-    new DataView(bytes.buffer).setUint32(size - 4, header.length, true);
-    const packId = toHex(p.blake3.hash(bytes)) as PackId;
+    const { packId, bytes, blobs: entries } = this.repo.packs.build(blobs);
+    const size = bytes.length;
     // Packs of trees are read again by every later backup (the parent snapshot) and by ls:
     // worth a local cache; packs of data are not.
     const signal = this.opts.signal;
@@ -156,7 +156,7 @@ export class BlobUploader {
     // The pack buffer and the sealed blobs copied into it are garbage now.
     noteDropped(2 * size);
     this.unindexed.push({ packId, blobs: entries });
-    this.opts.sealedBudget.release(blobs.reduce((n, b) => n + b.lease, 0));
+    this.sealedBudget.release(blobs.reduce((n, b) => n + b.lease, 0));
     if (this.unindexed.length >= this.opts.indexEveryPacks) await this.writeIndex();
   }
 

@@ -4,10 +4,11 @@
 // how a pack is laid out: commands ask it for packs by id, never for storage names.
 import type { Primitives } from '../../native-bindings/types.js';
 import type { Backend, ByteRange, ObjectOptions } from '../backend/types.js';
-import { open as openEnvelope } from '../crypto/envelope.js';
+import { open as openEnvelope, seal as sealEnvelope, type Suite } from '../crypto/envelope.js';
 import type { RepoKeys } from '../crypto/keys.js';
-import type { PackId } from '../format/ids.js';
-import { decodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
+import type { BlobId, BlobType, PackId } from '../format/ids.js';
+import { decodePackHeader, encodePackHeader, headerRange, type PackBlob } from '../format/pack.js';
+import { toHex } from '../util/hex.js';
 import { DATA_PREFIX, packIdOfName, packName } from './layout.js';
 
 export type { PackBlob } from '../format/pack.js';
@@ -29,15 +30,53 @@ export interface PackFolderObject {
   readonly size: number;
 }
 
+/** A sealed blob on its way into a pack. */
+export interface PackInput {
+  readonly type: BlobType;
+  readonly id: BlobId;
+  readonly sealed: Uint8Array;
+  readonly rawLength: number;
+}
+
+/** A pack assembled in memory: its bytes, the id they hash to, and where each blob is in it. */
+export interface BuiltPack {
+  readonly packId: PackId;
+  readonly bytes: Uint8Array;
+  readonly blobs: PackBlob[];
+}
+
 export class PackStore {
   private readonly backend: Backend;
   private readonly p: Primitives;
   private readonly keys: RepoKeys;
+  private readonly suite: Suite;
 
-  constructor(backend: Backend, p: Primitives, keys: RepoKeys) {
+  constructor(backend: Backend, p: Primitives, keys: RepoKeys, suite: Suite) {
     this.backend = backend;
     this.p = p;
     this.keys = keys;
+    this.suite = suite;
+  }
+
+  /**
+   * Lays out a pack (FORMAT.md "Packs"): the sealed blobs in the order given, then their header
+   * sealed under the repository's suite, then the header's length; the pack's id is the BLAKE3
+   * of its bytes.
+   */
+  build(blobs: readonly PackInput[]): BuiltPack {
+    const header = sealEnvelope(this.p, this.keys, encodePackHeader(blobs.map((b) => ({ type: b.type, id: b.id, length: b.sealed.length, rawLength: b.rawLength }))), { suite: this.suite, zstdLevel: null });
+    const size = blobs.reduce((n, b) => n + b.sealed.length, 0) + header.length + 4;
+    const bytes = new Uint8Array(size);
+    const entries: PackBlob[] = [];
+    let pos = 0;
+    for (const b of blobs) {
+      bytes.set(b.sealed, pos);
+      entries.push({ type: b.type, id: b.id, offset: pos, length: b.sealed.length, rawLength: b.rawLength });
+      pos += b.sealed.length;
+    }
+    bytes.set(header, pos);
+    new DataView(bytes.buffer).setUint32(size - 4, header.length, true);
+    return { packId: toHex(this.p.blake3.hash(bytes)) as PackId, bytes, blobs: entries };
   }
 
   /** The storage name of a pack, for messages (check reports findings by it). */

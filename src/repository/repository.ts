@@ -19,6 +19,7 @@ import { toHex } from '../util/hex.js';
 import { createKeyFile, DEFAULT_KDF, keyOpenedBy, newMasterKey, unlockMasterKey, type UnlockOptions } from './key-store.js';
 import { CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, keyName, snapshotName } from './layout.js';
 import type { BlobIndex, BlobLocation } from './blob-index.js';
+import { BlobUploader, type UploadedStats, type UploaderOptions } from './blob-uploader.js';
 import { MasterIndex } from './master-index.js';
 import { PackStore, type StoredPack } from './pack-store.js';
 import { STORAGE } from './storage.js';
@@ -69,7 +70,7 @@ export class Repository {
     this.keyId = keyId;
     this.gear = deriveGear(p.blake3, keys.gear);
     this.suite = CipherName[config.cipher];
-    this.packs = new PackStore(backend, p, keys);
+    this.packs = new PackStore(backend, p, keys, CipherName[config.cipher]);
   }
 
   /** The backend, for the other modules of src/repository/ only (src/repository/storage.ts). */
@@ -202,6 +203,25 @@ export class Repository {
   }
 
   /** Seals and stores an index object; returns its id. */
+  /**
+   * Runs `fn` with an uploader that packs, stores and indexes the blobs it is given, and keeps
+   * the ordering promise of FORMAT.md: when this resolves, every pack is durable and named by an
+   * index object, so a snapshot saved after it references only what is stored. On an error (or an
+   * interruption, opts.signal) the packs already stored are indexed on the way out, so the next
+   * run reuses them, and the error is thrown. `stats` counts what was added.
+   */
+  async withBlobUploader<T>(index: BlobIndex, opts: UploaderOptions, fn: (uploader: BlobUploader) => Promise<T>): Promise<{ result: T; stats: UploadedStats }> {
+    const uploader = new BlobUploader(this, index, opts);
+    try {
+      const result = await fn(uploader);
+      await uploader.flush();
+      return { result, stats: { ...uploader.stats, sealedHighWaterBytes: uploader.sealedBudget.highWater, storeBusyMs: uploader.storeBusy.busyMs() } };
+    } catch (err) {
+      await uploader.abandon();
+      throw err;
+    }
+  }
+
   async saveIndexObject(file: IndexFile): Promise<IndexId> {
     return (await this.saveUnpacked(INDEX_PREFIX, encodeIndex(file))) as IndexId;
   }

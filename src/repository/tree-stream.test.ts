@@ -13,7 +13,6 @@ import { encodeConfig, REPO_VERSION } from '../format/config.js';
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, decodeTreeBlob, encodeChunkList, encodeNode, encodeNodeList, encodeTree, type TreeNode } from '../format/tree.js';
 import { fnv1a32, isChunkBoundaryName, TREE_CHUNK_MAX_BYTES, TREE_CHUNK_MAX_ENTRIES, TREE_CHUNK_MIN_ENTRIES } from '../format/tree-chunks.js';
-import { ByteBudget } from '../pipeline/budget.js';
 import { BlobUploader } from './blob-uploader.js';
 import { Repository } from './repository.js';
 import { chunkedTreeGuard, collectTree, treeEntries, TreeWriter, type TreeStore } from './tree-stream.js';
@@ -231,14 +230,13 @@ describe(`chunked trees in a real repository (${policy})`, () => {
     const repo = await Repository.open(backend, primitives, PASSWORD);
     expect(repo.config.version).toBe(2);
     const index = await repo.loadIndex();
-    const sealedBudget = new ByteBudget('sealed', 64 * 1024 * 1024);
-    const uploader = new BlobUploader(repo, index, { packTargetBytes: 4 * 1024 * 1024, writesInFlight: 2, indexEveryPacks: 16, sealedBudget });
+    const uploader = new BlobUploader(repo, index, { packTargetBytes: 4 * 1024 * 1024, writesInFlight: 2, indexEveryPacks: 16, sealedBytes: 64 * 1024 * 1024 });
     const store: TreeStore = {
       save: async (bytes) => {
         const id = Buffer.from(repo.p.blake3.keyedHash(repo.keys.blobId, bytes)).toString('hex') as BlobId;
         if (!uploader.claim(id)) return id;
         const sealed = seal(repo.p, repo.keys, bytes, { suite: repo.suite, zstdLevel: 3 });
-        await sealedBudget.acquire(sealed.length);
+        await uploader.sealedBudget.acquire(sealed.length);
         await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
         return id;
       },

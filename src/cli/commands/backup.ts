@@ -1,13 +1,13 @@
 import { appendFile, stat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { Archiver, snapshotSummary, type ExcludedFolder, type SourceProblem } from '../../archiver/archiver.js';
+import { type Archiver, snapshotSummary, type ArchiverOptions, type ExcludedFolder, type SourceProblem } from '../../archiver/archiver.js';
+import { runBackup } from '../../archiver/backup-run.js';
 import { startScan } from '../../archiver/scanner.js';
 import { AbortedError, UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
 import type { Snapshot } from '../../format/snapshot.js';
-import { ByteBudget } from '../../pipeline/budget.js';
-import { BlobUploader } from '../../repository/blob-uploader.js';
+import type { UploadedStats } from '../../repository/blob-uploader.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 import { peakRssBytes } from '../../util/memory.js';
@@ -70,12 +70,10 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   const ops = hooks.posix((await loadPosix()).ops);
   const notices = new NotKeptNotices((m) => out.warn(m));
   const pool = startPool(session, plan.workers, flags.extraVerify !== false);
-  const sealedBudget = new ByteBudget('sealed', plan.sealedBytes);
-  const uploader = new BlobUploader(repo, index, { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: 16, sealedBudget, signal });
   const problems: SourceProblem[] = [];
   const inconsistent: SourceProblem[] = [];
   const metaProblems: SourceProblem[] = [];
-  const archiver = new Archiver(repo, index, pool, uploader, sealedBudget, {
+  const archiverOptions: ArchiverOptions = {
     ...(hooks.beforeOpen ? { beforeOpen: hooks.beforeOpen } : {}),
     afterRead: () => hooks.pause('after-read'),
     plan,
@@ -96,20 +94,23 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     },
     posix: { ops, notices },
     withAtime: flags.withAtime === true,
-  });
-  const c = archiver.counters;
+  };
+  // The archiver exists only inside the run; the progress line reads it from here.
+  const running: { archiver?: Archiver } = {};
   // The scan that gives the progress line its total runs only when there is a terminal to show it.
   const scan = process.stderr.isTTY ? startScan(absPaths, signal) : null;
-  const progress = new ProgressLine('backup', { files: () => c.filesDone, bytes: () => c.bytesDone, totalBytes: () => (scan?.done ? scan.bytes : null) }).start();
+  const progress = new ProgressLine('backup', { files: () => running.archiver?.counters.filesDone ?? 0, bytes: () => running.archiver?.counters.bytesDone ?? 0, totalBytes: () => (scan?.done ? scan.bytes : null) }).start();
   let snapshotId: SnapshotId;
   let snapshot: Snapshot;
+  let archiver: Archiver;
+  let u: UploadedStats;
   try {
-    const tree = await archiver.run(absPaths, parentRoot);
-    // Ordering: every pack durable, then the index naming them, then the snapshot.
-    await hooks.pause('flush');
-    stopIfAborted(signal);
-    await uploader.flush();
-    const u = uploader.stats;
+    // Ordering: every pack durable, then the index naming them (both done when runBackup
+    // returns), then the snapshot.
+    const run = await runBackup(repo, index, pool, absPaths, parentRoot, archiverOptions, { onStart: (a) => (running.archiver = a), beforeFlush: () => hooks.pause('flush') });
+    const { tree } = run;
+    ({ archiver, uploaded: u } = run);
+    const c = archiver.counters;
     const user = safeUser();
     snapshot = {
       version: 1,
@@ -132,14 +133,12 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     // done and exit 0 is the truth (documented: 130 and no new snapshot before that point).
     stopIfAborted(signal);
     snapshotId = await repo.saveSnapshot(snapshot);
-  } catch (err) {
-    await uploader.abandon();
-    throw err;
   } finally {
     progress.stop();
     await pool.close();
   }
   const s = snapshot.summary;
+  const c = archiver.counters;
   const peak = peakRssBytes();
   if (out.json) {
     out.data({
@@ -152,13 +151,13 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       holeBytesSkipped: c.holeBytesSkipped,
       entriesXattrsNotRead: c.entriesXattrsNotRead,
       notKept: notices.noted(),
-      packsWritten: uploader.stats.packsWritten,
+      packsWritten: u.packsWritten,
       packsAdopted: adopted,
       budgetBytes: plan.budgetBytes,
       peakRssBytes: peak,
       index: indexSummary(index),
       readHighWaterBytes: archiver.segments.highWaterBytes,
-      sealedHighWaterBytes: sealedBudget.highWater,
+      sealedHighWaterBytes: u.sealedHighWaterBytes,
     });
   } else {
     out.result(`snapshot ${snapshotId.slice(0, 8)} saved`);
