@@ -37,6 +37,20 @@ module.exports = {
       to: { path: '^src/(repository|format|crypto|index|archiver|restorer|cli|check|prune|repair|inspect)/' },
     },
     {
+      name: 'storage-layout-and-pack-format-only-in-repository',
+      severity: 'error',
+      comment: 'Only the repository knows where objects are stored, how a pack is laid out, and its keys: the rest asks it for packs, snapshots, index objects and keys by id (Repository also keeps its backend and keys private, so the type checker refuses repo.backend elsewhere). Tests may reach in to damage or forge stored objects.',
+      from: { path: '^(src|workers|bench)/', pathNot: ['^src/repository/', '^src/format/', '\\.test\\.ts$'] },
+      to: { path: ['^src/repository/(layout|storage)\\.ts$', '^src/format/pack\\.ts$'] },
+    },
+    {
+      name: 'nothing-below-the-cli-imports-it',
+      severity: 'error',
+      comment: 'The CLI is flags in, one library call, text out: the library, the benchmark, workers, bench scripts and tests never reach up into it (a test of a command lives next to it in src/cli/).',
+      from: { path: '^(src|workers|native-bindings|bench|test)/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
+    },
+    {
       name: 'no-dev-folders-in-shipped-code',
       severity: 'error',
       comment: 'The package ships dist/src, dist/workers and dist/native-bindings only (package.json "files").',

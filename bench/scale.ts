@@ -25,7 +25,6 @@ import { fileURLToPath } from 'node:url';
 import { loadPrimitives } from '../native-bindings/index.js';
 import { LocalBackend } from '../src/backend/local/local-backend.js';
 import { cacheDirFor } from '../src/session/open-backend.js';
-import { INDEX_PREFIX } from '../src/repository/layout.js';
 import { Repository } from '../src/repository/repository.js';
 import { formatBytes, parseSize } from '../src/util/bytes.js';
 import { makeMixedCorpus } from '../src/benchmark/corpus.js';
@@ -153,7 +152,7 @@ async function synthesizeIndex(repoPath: string, blobs: number, note: (m: string
       }
     }
     if (o !== out.length) throw new Error(`synthetic index object: wrote ${o} of ${out.length} bytes`);
-    await repo.saveUnpacked(INDEX_PREFIX, out);
+    await repo.saveEncodedIndexObject(out);
     if ((first / BLOBS_PER_OBJECT) % 10 === 9) note(`  ${first + count} of ${blobs} synthetic blobs indexed`);
   }
 }

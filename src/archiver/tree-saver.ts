@@ -3,14 +3,12 @@
 // hashed, deduplicated against what is stored or claimed, sealed here on the main thread (trees
 // are small) under the sealed budget, and given to the uploader. The first chunked directory
 // raises the repository to format version 3 (chunkedTreeGuard).
-import { seal as sealEnvelope } from '../crypto/envelope.js';
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, type TreeNode } from '../format/tree.js';
 import type { ByteBudget } from '../pipeline/budget.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { Repository } from '../repository/repository.js';
 import { chunkedTreeGuard, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
-import { toHex } from '../util/hex.js';
 import type { RunState } from './run-state.js';
 
 export class TreeSaver {
@@ -48,10 +46,9 @@ export class TreeSaver {
   /** Stores a tree blob (a directory, a chunk of one, or a chunk list) unless it is stored or claimed; returns its id. */
   private async saveTreeBlob(bytes: Uint8Array): Promise<BlobId> {
     this.state.check();
-    const { p, keys } = this.repo;
-    const id = toHex(p.blake3.keyedHash(keys.blobId, bytes)) as BlobId;
+    const id = this.repo.blobIdOf(bytes);
     if (!this.uploader.claim(id)) return id;
-    const sealed = sealEnvelope(p, keys, bytes, { suite: this.repo.suite, zstdLevel: this.repo.config.compression.level });
+    const sealed = this.repo.sealBlob(bytes);
     if (!this.sealedBudget.tryAcquire(sealed.length)) {
       // Small files waiting in the batch may be what the open packs need to fill up and free room.
       this.flushSmall();

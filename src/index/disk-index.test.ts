@@ -11,8 +11,8 @@ import { loadPrimitives } from '../../native-bindings/index.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId } from '../format/ids.js';
-import { encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
-import { INDEX_PREFIX, indexName } from '../repository/layout.js';
+import { type IndexFile, type IndexPack } from '../format/index-file.js';
+import { indexName } from '../repository/layout.js';
 import { Repository } from '../repository/repository.js';
 import { DiskIndex, type DiskIndexOptions } from './disk-index.js';
 import { PAGE_BYTES } from './page-file.js';
@@ -50,7 +50,7 @@ function randomIndex(packs: number, perPack: number, reuse: BlobId[] = []): Inde
 }
 
 async function store(repo: Repository, file: IndexFile): Promise<IndexId> {
-  return (await repo.saveUnpacked(INDEX_PREFIX, encodeIndex(file))) as IndexId;
+  return repo.saveIndexObject(file);
 }
 
 function options(dir: string, over: Partial<DiskIndexOptions> = {}): DiskIndexOptions {

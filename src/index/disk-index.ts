@@ -87,7 +87,7 @@ export class DiskIndex implements BlobIndex {
         cause: err,
       });
     }
-    const mac: MacFn = (data) => repo.p.blake3.keyedHash(repo.keys.indexCache, data);
+    const mac: MacFn = (data) => repo.indexCacheMac(data);
     const repoId = Buffer.from(repo.config.id, 'hex');
     const cache = new PageCache(opts.pageCacheBytes);
     const objects = await repo.listIndexObjects();

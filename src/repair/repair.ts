@@ -16,14 +16,12 @@ import { IntegrityError, isDamageError, isEngineError, ErrorCode } from '../erro
 import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
 import { splitIndex, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
-import { seal } from '../crypto/envelope.js';
 import { mapLimit } from '../pipeline/budget.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { StoredPack } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
 import { chunkedTreeGuard, loadChunk, loadTreeBlob, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
-import { toHex } from '../util/hex.js';
 
 export interface RepairIndexResult {
   packs: number;
@@ -152,9 +150,9 @@ async function repairWith(repo: Repository, index: BlobIndex, uploader: BlobUplo
 
   const store: TreeStore = {
     save: async (bytes) => {
-      const id = toHex(repo.p.blake3.keyedHash(repo.keys.blobId, bytes)) as BlobId;
+      const id = repo.blobIdOf(bytes);
       if (opts.dryRun || !uploader.claim(id)) return id;
-      const sealed = seal(repo.p, repo.keys, bytes, { suite: repo.suite, zstdLevel: repo.config.compression.level });
+      const sealed = repo.sealBlob(bytes);
       await uploader.sealedBudget.acquire(sealed.length, opts.signal);
       await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
       return id;

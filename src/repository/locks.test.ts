@@ -8,7 +8,7 @@ import { isEngineError, ErrorCode } from '../errors/engine-error.js';
 import type { Clock } from '../util/clock.js';
 import { LOCKS_PREFIX, REFRESH_MS, RepositoryLock, STALE_MS, listLocks, readLock, withLock } from './locks.js';
 import { Repository } from './repository.js';
-import { storageOf } from './storage.js';
+import { keysOf, storageOf } from './storage.js';
 
 const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
 
@@ -139,7 +139,7 @@ describe('repository locks', () => {
     const now = new Date().toISOString();
     const info = { version: 1, hostname: 'host-a', username: 'u', pid: 999_999, command: 'backup', exclusive: false, created: now, refreshed: now, machine: 'another-boot:pid:[1]' };
     const { seal } = await import('../crypto/envelope.js');
-    await storageOf(repo).save(name, seal(p, repo.keys, new TextEncoder().encode(JSON.stringify(info)), { suite: repo.suite, zstdLevel: null }));
+    await storageOf(repo).save(name, seal(p, keysOf(repo), new TextEncoder().encode(JSON.stringify(info)), { suite: repo.suite, zstdLevel: null }));
     // pid 999999 is not alive here, but the lock is another machine's: it stands.
     await lockedError(() => RepositoryLock.acquire(repo, { hostname: 'host-a', isAlive: () => false, exclusive: true, command: 'prune' }));
   });

@@ -18,7 +18,7 @@ import { open as openEnvelope, seal } from '../crypto/envelope.js';
 import { EngineError, ErrorCode, IntegrityError, isEngineError } from '../errors/engine-error.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Repository } from './repository.js';
-import { storageOf } from './storage.js';
+import { keysOf, storageOf } from './storage.js';
 
 export const LOCKS_PREFIX = 'locks/';
 export const REFRESH_MS = 5 * 60_000;
@@ -221,14 +221,14 @@ export class RepositoryLock {
 }
 
 function sealLock(repo: Repository, info: LockInfo): Uint8Array {
-  return seal(repo.p, repo.keys, new TextEncoder().encode(JSON.stringify(info)), { suite: repo.suite, zstdLevel: null });
+  return seal(repo.p, keysOf(repo), new TextEncoder().encode(JSON.stringify(info)), { suite: repo.suite, zstdLevel: null });
 }
 
 export async function readLock(repo: Repository, name: string): Promise<LockInfo> {
   const bytes = await storageOf(repo).load(name);
   let o: LockInfo;
   try {
-    o = JSON.parse(new TextDecoder().decode(openEnvelope(repo.p, repo.keys, bytes, 64 * 1024, name))) as LockInfo;
+    o = JSON.parse(new TextDecoder().decode(openEnvelope(repo.p, keysOf(repo), bytes, 64 * 1024, name))) as LockInfo;
   } catch (err) {
     if (isEngineError(err)) throw err;
     throw new IntegrityError(`${name}: not a lock (${err instanceof Error ? err.message : String(err)})`);

@@ -22,7 +22,7 @@ import type { BlobIndex, BlobLocation } from './blob-index.js';
 import { BlobUploader, type UploadedStats, type UploaderOptions } from './blob-uploader.js';
 import { MasterIndex } from './master-index.js';
 import { PackStore, type StoredPack } from './pack-store.js';
-import { STORAGE } from './storage.js';
+import { KEYS, STORAGE } from './storage.js';
 import { collectTree } from './tree-stream.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
@@ -50,7 +50,7 @@ export class Repository {
   readonly packs: PackStore;
   readonly p: Primitives;
   private currentConfig: RepoConfig;
-  readonly keys: RepoKeys;
+  private readonly keys: RepoKeys;
   readonly keyId: KeyId;
   readonly gear: Uint32Array;
   readonly suite: Suite;
@@ -71,6 +71,31 @@ export class Repository {
     this.gear = deriveGear(p.blake3, keys.gear);
     this.suite = CipherName[config.cipher];
     this.packs = new PackStore(backend, p, keys, CipherName[config.cipher]);
+  }
+
+  /** The keys, for the other modules of src/repository/ only (src/repository/storage.ts). */
+  get [KEYS](): RepoKeys {
+    return this.keys;
+  }
+
+  /** The id of a blob with these plaintext bytes (keyed BLAKE3: ids say nothing without the key). */
+  blobIdOf(bytes: Uint8Array): BlobId {
+    return toHex(this.p.blake3.keyedHash(this.keys.blobId, bytes)) as BlobId;
+  }
+
+  /** A blob sealed for a pack: compressed at the repository's level, encrypted under its suite. */
+  sealBlob(bytes: Uint8Array): Uint8Array {
+    return seal(this.p, this.keys, bytes, { suite: this.suite, zstdLevel: this.config.compression.level });
+  }
+
+  /** The keys a worker thread needs to seal, open and identify blobs (handed over once, at pool start). */
+  workerKeys(): { xchacha: Uint8Array; aes: Uint8Array; blobId: Uint8Array } {
+    return { xchacha: this.keys.xchacha, aes: this.keys.aes, blobId: this.keys.blobId };
+  }
+
+  /** The MAC that authenticates this repository's off-heap index cache on disk. */
+  indexCacheMac(data: Uint8Array): Uint8Array {
+    return this.p.blake3.keyedHash(this.keys.indexCache, data);
   }
 
   /** The backend, for the other modules of src/repository/ only (src/repository/storage.ts). */
@@ -169,7 +194,7 @@ export class Repository {
   }
 
   /** Seals and stores a metadata object under the BLAKE3 of its stored bytes; returns the id. */
-  async saveUnpacked(prefix: typeof INDEX_PREFIX | typeof SNAPSHOTS_PREFIX, payload: Uint8Array): Promise<string> {
+  private async saveUnpacked(prefix: typeof INDEX_PREFIX | typeof SNAPSHOTS_PREFIX, payload: Uint8Array): Promise<string> {
     const sealed = seal(this.p, this.keys, payload, { suite: this.suite, zstdLevel: this.config.compression.level });
     const id = toHex(this.p.blake3.hash(sealed));
     await this.backend.save(`${prefix}${id}`, sealed, { metadata: true });
@@ -223,7 +248,12 @@ export class Repository {
   }
 
   async saveIndexObject(file: IndexFile): Promise<IndexId> {
-    return (await this.saveUnpacked(INDEX_PREFIX, encodeIndex(file))) as IndexId;
+    return this.saveEncodedIndexObject(encodeIndex(file));
+  }
+
+  /** An index object already encoded (FORMAT.md "Index objects"; the scale harness writes millions of entries so). */
+  async saveEncodedIndexObject(encoded: Uint8Array): Promise<IndexId> {
+    return (await this.saveUnpacked(INDEX_PREFIX, encoded)) as IndexId;
   }
 
   async removeIndexObject(id: IndexId): Promise<void> {

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { keysOf } from './storage.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
@@ -226,16 +227,16 @@ describe(`chunked trees in a real repository (${policy})`, () => {
     const backend = new MemoryBackend('tree-stream');
     const init = await Repository.init(backend, primitives, PASSWORD, { kdf: KDF });
     expect(init.config.version).toBe(REPO_VERSION);
-    await backend.save('config', seal(primitives, init.keys, encodeConfig({ ...init.config, version: 2 }), { suite: init.suite, zstdLevel: null }));
+    await backend.save('config', seal(primitives, keysOf(init), encodeConfig({ ...init.config, version: 2 }), { suite: init.suite, zstdLevel: null }));
     const repo = await Repository.open(backend, primitives, PASSWORD);
     expect(repo.config.version).toBe(2);
     const index = await repo.loadIndex();
     const uploader = new BlobUploader(repo, index, { packTargetBytes: 4 * 1024 * 1024, writesInFlight: 2, indexEveryPacks: 16, sealedBytes: 64 * 1024 * 1024 });
     const store: TreeStore = {
       save: async (bytes) => {
-        const id = Buffer.from(repo.p.blake3.keyedHash(repo.keys.blobId, bytes)).toString('hex') as BlobId;
+        const id = Buffer.from(repo.p.blake3.keyedHash(keysOf(repo).blobId, bytes)).toString('hex') as BlobId;
         if (!uploader.claim(id)) return id;
-        const sealed = seal(repo.p, repo.keys, bytes, { suite: repo.suite, zstdLevel: 3 });
+        const sealed = seal(repo.p, keysOf(repo), bytes, { suite: repo.suite, zstdLevel: 3 });
         await uploader.sealedBudget.acquire(sealed.length);
         await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
         return id;

@@ -10,7 +10,7 @@ export function startPool(s: Pick<OpenSession, 'repo' | 'chosen'>, threads: numb
     {
       protocol: PROTOCOL_VERSION,
       chosen: s.chosen,
-      keys: { xchacha: repo.keys.xchacha, aes: repo.keys.aes, blobId: repo.keys.blobId },
+      keys: repo.workerKeys(),
       gear: repo.gear,
       chunker: { minSize: repo.config.chunker.minSize, avgSize: repo.config.chunker.avgSize, maxSize: repo.config.chunker.maxSize },
       suite: repo.suite,

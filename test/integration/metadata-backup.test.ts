@@ -15,6 +15,7 @@ import { lstat, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keysOf } from '../../src/repository/storage.js';
 import { itWhen } from '../support/it-when.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { AT_FDCWD, loadPosix } from '../../native-bindings/posix/index.js';
@@ -140,7 +141,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
     // What an engine of format version 3 wrote: the first attribute stored must raise it.
     const lib = await openRepo(repo);
-    await new LocalBackend(repo).save('config', seal(lib.p, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
+    await new LocalBackend(repo).save('config', seal(lib.p, keysOf(lib), encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
     firstBackup = await runEngine(['backup', '--repo', repo, '--json', src], { native, env });
     expect(firstBackup.code, firstBackup.stderr).toBe(0);
     first = await snapshotNodes(repo, String(firstBackup.json?.snapshotId));

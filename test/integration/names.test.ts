@@ -7,6 +7,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keysOf } from '../../src/repository/storage.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import { seal } from '../../src/crypto/envelope.js';
@@ -132,7 +133,7 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     const open = (): Promise<Repository> => Repository.open(new LocalBackend(old), primitives, new TextEncoder().encode(TEST_PASSWORD));
     const lib = await open();
     // What an engine of format version 3 wrote.
-    await new LocalBackend(old).save('config', seal(primitives, lib.keys, encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
+    await new LocalBackend(old).save('config', seal(primitives, keysOf(lib), encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
     const first = await runEngine(['backup', '--repo', old, '--json', plain], { native });
     expect(first.code, first.stderr).toBe(0);
     expect((await open()).config.version).toBe(3);

@@ -11,6 +11,7 @@ import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keysOf } from '../../src/repository/storage.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { BlobId } from '../../src/format/ids.js';
@@ -198,7 +199,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     const lib = await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD));
     expect(lib.config.version).toBe(REPO_VERSION);
     // What an engine of format version 1 wrote.
-    await new LocalBackend(repo).save('config', seal(primitives, lib.keys, encodeConfig({ ...lib.config, version: 1 }), { suite: lib.suite, zstdLevel: null }));
+    await new LocalBackend(repo).save('config', seal(primitives, keysOf(lib), encodeConfig({ ...lib.config, version: 1 }), { suite: lib.suite, zstdLevel: null }));
     const version = async (): Promise<number> => (await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD))).config.version;
     expect(await version()).toBe(1);
     const b1 = await runEngine(['backup', '--repo', repo, '--json', src], { native });

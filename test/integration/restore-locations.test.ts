@@ -12,8 +12,8 @@ import { workdirPerFile } from '../support/workdir.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
 import { LocalBackend } from '../../src/backend/local/local-backend.js';
 import type { BlobId, PackId } from '../../src/format/ids.js';
-import { decodeIndex, encodeIndex, type IndexPack } from '../../src/format/index-file.js';
-import { INDEX_PREFIX, indexName, packName } from '../../src/repository/layout.js';
+import { decodeIndex, type IndexPack } from '../../src/format/index-file.js';
+import { indexName, packName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
 import { treeEntries } from '../../src/repository/tree-stream.js';
 import { TEST_PASSWORD, currentNative, runEngine } from '../support/cli.js';
@@ -52,7 +52,7 @@ async function duplicatePacks(repoPath: string, blobs: BlobId[]): Promise<PackId
       copies.push({ packId: copy, blobs: p.blobs });
     }
   }
-  await r.saveUnpacked(INDEX_PREFIX, encodeIndex({ supersedes: [], packs: copies }));
+  await r.saveIndexObject({ supersedes: [], packs: copies });
   return copies.map((c) => c.packId);
 }
 

@@ -1,0 +1,42 @@
+// One backup run as every caller runs it (`engine backup`, `engine bench`, the tests): the
+// archiver over the repository's blob uploader, so the run's packs and the index naming them are
+// durable when it returns and the caller saves the snapshot after (FORMAT.md ordering).
+import { AbortedError } from '../errors/engine-error.js';
+import type { BlobId } from '../format/ids.js';
+import type { Tree } from '../format/tree.js';
+import type { WorkerPool } from '../pipeline/pool.js';
+import type { BlobIndex } from '../repository/blob-index.js';
+import type { UploadedStats } from '../repository/blob-uploader.js';
+import type { Repository } from '../repository/repository.js';
+import { Archiver } from './archiver.js';
+import type { ArchiverOptions } from './options.js';
+
+export interface BackupRunOptions {
+  /** Index objects are written after this many packs (and at the end), so an interrupted run resumes. */
+  indexEveryPacks?: number;
+  /** Called with the archiver before the walk starts (a progress line reads its counters). */
+  onStart?: (archiver: Archiver) => void;
+  /** Awaited after the last file is read, before the last packs and the index are stored (a test hook). */
+  beforeFlush?: () => Promise<void>;
+}
+
+export interface BackupRun {
+  /** The root tree of the snapshot to save. */
+  tree: BlobId;
+  archiver: Archiver;
+  uploaded: UploadedStats;
+}
+
+export async function runBackup(repo: Repository, index: BlobIndex, pool: WorkerPool, paths: string[], parentRoot: Tree | null, archiverOptions: ArchiverOptions, opts: BackupRunOptions = {}): Promise<BackupRun> {
+  const { plan, signal } = archiverOptions;
+  const uploaderOptions = { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: opts.indexEveryPacks ?? 16, sealedBytes: plan.sealedBytes, ...(signal ? { signal } : {}) };
+  const { result, stats } = await repo.withBlobUploader(index, uploaderOptions, async (uploader) => {
+    const archiver = new Archiver(repo, index, pool, uploader, archiverOptions);
+    opts.onStart?.(archiver);
+    const tree = await archiver.run(paths, parentRoot);
+    await opts.beforeFlush?.();
+    if (signal?.aborted) throw new AbortedError('backup interrupted: no snapshot saved');
+    return { tree, archiver };
+  });
+  return { ...result, uploaded: stats };
+}
