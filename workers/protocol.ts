@@ -1,6 +1,6 @@
 // The worker protocol, typed for both sides. Workers compute on buffers they are handed and do no
 // I/O. Segments are never copied: the backup reads them into SharedArrayBuffers from a pool that
-// lives for the whole run (src/pipeline/segment-pool.ts), which workers read in place; any other
+// lives for the whole run (src/archiver/segment-pool.ts), which workers read in place; any other
 // buffer travels by transfer. Results that carry bulk bytes come back as transferred buffers.
 import type { PrimitiveName } from '../native-bindings/types.js';
 import type { ChunkerParams } from '../src/chunker/fastcdc.js';

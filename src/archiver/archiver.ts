@@ -1,5 +1,5 @@
 // Backup: walk → read → chunk + hash (pool) → dedup → compress + encrypt + verify (pool) → pack →
-// store, then trees bottom-up and the snapshot. Every stage is bounded in bytes (pipeline/budget.ts):
+// store, then trees bottom-up and the snapshot. Every stage is bounded in bytes (util/concurrency.ts):
 // segments hold the read budget from the read until their new chunks are sealed; sealed blobs hold
 // the sealed budget until their pack is durably stored.
 //
@@ -15,9 +15,10 @@
 import { envelopeOverhead } from '../crypto/envelope.js';
 import type { BlobId } from '../format/ids.js';
 import type { Tree, TreeNode } from '../format/tree.js';
-import type { ByteBudget } from '../pipeline/budget.js';
-import type { SegmentPool } from '../pipeline/segment-pool.js';
-import type { BusyMeter, WorkerPool } from '../pipeline/pool.js';
+import type { ByteBudget } from '../util/concurrency.js';
+import type { SegmentPool } from './segment-pool.js';
+import type { WorkerPool } from '../worker-pool/pool.js';
+import type { BusyMeter } from '../util/busy-meter.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';

@@ -4,7 +4,7 @@
 import { AbortedError } from '../errors/engine-error.js';
 import type { BlobId } from '../format/ids.js';
 import type { Tree } from '../format/tree.js';
-import type { WorkerPool } from '../pipeline/pool.js';
+import type { WorkerPool } from '../worker-pool/pool.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { UploadedStats } from '../repository/blob-uploader.js';
 import type { Repository } from '../repository/repository.js';

@@ -3,8 +3,8 @@
 // sealed budget, then handing them to the uploader for packing. Shared by both paths of the file
 // saver (batches of small files and large files read segment by segment).
 import { type BlobId, BlobType } from '../format/ids.js';
-import type { ByteBudget } from '../pipeline/budget.js';
-import type { WorkerPool } from '../pipeline/pool.js';
+import type { ByteBudget } from '../util/concurrency.js';
+import type { WorkerPool } from '../worker-pool/pool.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import { toHex } from '../util/hex.js';
 import type { SpanChunks } from '../../workers/protocol.js';

@@ -2,7 +2,7 @@
 // OS calls for xattrs and holes, and the folders never backed up. In a file of its own so that each
 // stage of the archiver can name the callbacks it takes without importing the Archiver.
 import type { NotKeptNotices, PosixOps } from '../../native-bindings/posix/index.js';
-import type { Plan } from '../pipeline/planner.js';
+import type { Plan } from '../memory/planner.js';
 
 export interface SourceProblem {
   readonly path: string;

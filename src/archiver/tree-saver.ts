@@ -5,7 +5,7 @@
 // raises the repository to format version 3 (chunkedTreeGuard).
 import { type BlobId, BlobType } from '../format/ids.js';
 import { compareNames, type TreeNode } from '../format/tree.js';
-import type { ByteBudget } from '../pipeline/budget.js';
+import type { ByteBudget } from '../util/concurrency.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { Repository } from '../repository/repository.js';
 import { chunkedTreeGuard, TreeWriter, type TreeStore } from '../repository/tree-stream.js';

@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import type { Tree, TreeNode, Xattr } from '../format/tree.js';
 import { fsPath } from '../fs/names.js';
-import { ByteBudget } from '../pipeline/budget.js';
+import { ByteBudget } from '../util/concurrency.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { treeEntries } from '../repository/tree-stream.js';

@@ -9,7 +9,7 @@ import { runBackup } from '../archiver/backup-run.js';
 import { LocalBackend } from '../backend/local/local-backend.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import type { Backend } from '../backend/types.js';
-import type { WorkerPool } from '../pipeline/pool.js';
+import type { WorkerPool } from '../worker-pool/pool.js';
 import { Repository } from '../repository/repository.js';
 import { Restorer } from '../restorer/restorer.js';
 import { restoreLimits } from '../session/memory-plan.js';

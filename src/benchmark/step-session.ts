@@ -3,7 +3,7 @@
 // a command's would be (src/session/).
 import type { NativePolicy, PrimitiveName } from '../../native-bindings/types.js';
 import type { Backend } from '../backend/types.js';
-import type { Plan } from '../pipeline/planner.js';
+import type { Plan } from '../memory/planner.js';
 import type { Repository } from '../repository/repository.js';
 import { planMemory } from '../session/memory-plan.js';
 import type { OpenSession } from '../session/open-session.js';

@@ -1,8 +1,8 @@
 // Opening a repository for a command: the location, password and primitives from the flags and
 // the environment, the lock the command holds, and what is said about the plan and the index.
 // The opening itself is the library's (src/session/).
-import type { DiskIndex } from '../index/disk-index.js';
-import { describePlan, type Plan } from '../pipeline/planner.js';
+import type { DiskIndex } from '../disk-index/disk-index.js';
+import { describePlan, type Plan } from '../memory/planner.js';
 import { openSession, type OpenSession } from '../session/open-session.js';
 import { planMemory } from '../session/memory-plan.js';
 import { openSessionIndex } from '../session/session-index.js';

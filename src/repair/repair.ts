@@ -16,7 +16,7 @@ import { IntegrityError, isDamageError, isEngineError, ErrorCode } from '../erro
 import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
 import { splitIndex, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
-import { mapLimit } from '../pipeline/budget.js';
+import { mapLimit } from '../util/concurrency.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { StoredPack } from '../repository/pack-store.js';

@@ -8,8 +8,8 @@ import { type BlobId, BlobType, type IndexId } from '../format/ids.js';
 import type { IndexFile, IndexPack } from '../format/index-file.js';
 import { AbortedError } from '../errors/engine-error.js';
 import { noteDropped } from '../util/gc.js';
-import { ByteBudget, Concurrency } from '../pipeline/budget.js';
-import { BusyMeter } from '../pipeline/pool.js';
+import { ByteBudget, Concurrency } from '../util/concurrency.js';
+import { BusyMeter } from '../util/busy-meter.js';
 import type { BlobIndex } from './blob-index.js';
 import type { PackStore } from './pack-store.js';
 

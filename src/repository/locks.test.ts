@@ -2,7 +2,7 @@
 // locks (dead pid on this host, or not refreshed for STALE_MS) are removed, waiting works, and
 // two contenders never hold conflicting locks at once.
 import { describe, expect, it } from 'vitest';
-import { loadPrimitives } from '../../native-bindings/index.js';
+import { testPrimitives, testRepository } from '../../test/support/test-repository.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import { isEngineError, ErrorCode } from '../errors/engine-error.js';
 import type { Clock } from '../util/clock.js';
@@ -10,10 +10,10 @@ import { LOCKS_PREFIX, REFRESH_MS, RepositoryLock, STALE_MS, listLocks, readLock
 import { Repository } from './repository.js';
 import { keysOf, storageOf } from './storage.js';
 
-const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
+const { primitives: p } = await testPrimitives();
 
 async function freshRepo(): Promise<Repository> {
-  return Repository.init(new MemoryBackend('locks'), p, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 } });
+  return (await testRepository({ backend: new MemoryBackend('locks') })).repo;
 }
 
 async function lockNames(repo: Repository): Promise<string[]> {

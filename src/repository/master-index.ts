@@ -1,7 +1,7 @@
 // In-memory map of every blob in the repository: id → where it is, a few hundred bytes per blob.
 // check, prune and repair build one from the index objects they read themselves (they must see
 // every entry, duplicates included); backup, restore and ls ask the off-heap index
-// (src/index/disk-index.ts) through the same BlobIndex interface.
+// (src/disk-index/disk-index.ts) through the same BlobIndex interface.
 //
 // `supersedes` is honoured whatever order index objects are added in: an index object named in
 // another one's supersedes list contributes nothing (FORMAT.md "Index objects"). Index objects of

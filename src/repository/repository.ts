@@ -12,7 +12,7 @@ import { EngineError, ErrorCode, IntegrityError, isDamageError, RepoExistsError,
 import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
-import { mapLimit } from '../pipeline/budget.js';
+import { mapLimit } from '../util/concurrency.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import type { Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import type { DirTree } from '../fs/dir-handle.js';
 import { nonZeroRanges, type Region } from '../fs/sparse.js';
-import { Concurrency } from '../pipeline/budget.js';
-import type { BusyMeter } from '../pipeline/pool.js';
+import { Concurrency } from '../util/concurrency.js';
+import type { BusyMeter } from '../util/busy-meter.js';
 import type { FileJob, PlannedBlob, Target } from './jobs.js';
 import type { MetadataWriter } from './metadata.js';
 import { describeTargetError, isTargetError } from './not-restored.js';

@@ -4,8 +4,9 @@
 // pack that cannot be read, is planned again from its next indexed copy; with none left, the
 // files that need it are named as damaged (exit 4). Storage that does not answer ends the restore.
 import type { PackId } from '../format/ids.js';
-import { ByteBudget, Concurrency } from '../pipeline/budget.js';
-import type { BusyMeter, WorkerPool } from '../pipeline/pool.js';
+import { ByteBudget, Concurrency } from '../util/concurrency.js';
+import type { WorkerPool } from '../worker-pool/pool.js';
+import type { BusyMeter } from '../util/busy-meter.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';

@@ -4,7 +4,7 @@
 // one pack are planned again from their next indexed copy, ahead of the rest. The plan of files
 // not yet restored is bounded in bytes, so planning runs only so far ahead of the restored files.
 import type { BlobId, PackId } from '../format/ids.js';
-import { ByteBudget } from '../pipeline/budget.js';
+import { ByteBudget } from '../util/concurrency.js';
 import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
 import type { FileJob, PlanBatch, PlannedBlob } from './jobs.js';
 import type { RestoreReport } from './report.js';

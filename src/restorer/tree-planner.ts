@@ -5,7 +5,7 @@
 import type { BlobId } from '../format/ids.js';
 import type { TreeNode } from '../format/tree.js';
 import type { DirTree } from '../fs/dir-handle.js';
-import type { Concurrency } from '../pipeline/budget.js';
+import type { Concurrency } from '../util/concurrency.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { treeEntries } from '../repository/tree-stream.js';

@@ -1,8 +1,8 @@
 // The memory plan of a command or benchmark run on an opened repository, and how restore reads
 // packs within it.
 import { availableParallelism, freemem, totalmem } from 'node:os';
-import type { DiskIndex } from '../index/disk-index.js';
-import { defaultBudget, indexAllowance, plan as makePlan, type Plan } from '../pipeline/planner.js';
+import type { DiskIndex } from '../disk-index/disk-index.js';
+import { defaultBudget, indexAllowance, plan as makePlan, type Plan } from '../memory/planner.js';
 import type { RestoreOptions } from '../restorer/restorer.js';
 import { enableExplicitGc } from '../util/gc.js';
 import type { OpenSession } from './open-session.js';

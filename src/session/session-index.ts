@@ -1,11 +1,11 @@
-// The off-heap index (src/index/disk-index.ts) of an opened repository: in the repository's cache
+// The off-heap index (src/disk-index/disk-index.ts) of an opened repository: in the repository's cache
 // folder, or in a temporary folder removed when the process ends.
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DiskIndex } from '../index/disk-index.js';
-import { indexAllowance, type Plan } from '../pipeline/planner.js';
+import { DiskIndex } from '../disk-index/disk-index.js';
+import { indexAllowance, type Plan } from '../memory/planner.js';
 import type { OpenSession } from './open-session.js';
 
 export interface OpenIndexOptions {

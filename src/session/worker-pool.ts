@@ -1,6 +1,6 @@
 // The worker pool of an opened repository: its threads hold the repository's keys, chunker
 // parameters and cipher suite, and the primitives chosen in this process.
-import { WorkerPool } from '../pipeline/pool.js';
+import { WorkerPool } from '../worker-pool/pool.js';
 import { PROTOCOL_VERSION } from '../../workers/protocol.js';
 import type { OpenSession } from './open-session.js';
 

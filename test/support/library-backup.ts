@@ -5,8 +5,8 @@ import { snapshotSummary } from '../../src/archiver/archiver.js';
 import { runBackup } from '../../src/archiver/backup-run.js';
 import type { OpenSession } from '../../src/session/open-session.js';
 import type { SnapshotId } from '../../src/format/ids.js';
-import type { Plan } from '../../src/pipeline/planner.js';
-import type { WorkerPool } from '../../src/pipeline/pool.js';
+import type { Plan } from '../../src/memory/planner.js';
+import type { WorkerPool } from '../../src/worker-pool/pool.js';
 
 export async function backupWithRealClasses(session: Pick<OpenSession, 'repo'>, pool: WorkerPool, plan: Plan, paths: string[], opts: { time?: Date; tags?: string[] } = {}): Promise<SnapshotId> {
   const { repo } = session;

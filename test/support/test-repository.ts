@@ -7,8 +7,8 @@ import { MemoryBackend } from '../../src/backend/memory/memory-backend.js';
 import type { Backend } from '../../src/backend/types.js';
 import { Repository, type InitOptions } from '../../src/repository/repository.js';
 
-/** Argon2id at 8 MiB and one pass: real, and quick enough to open a repository per test. */
-export const TEST_KDF: Argon2Params = { t: 1, mKiB: 8 * 1024, p: 1 };
+/** Argon2id at its smallest (8 KiB, one pass): real, and quick enough to open a repository per test. */
+export const TEST_KDF: Argon2Params = { t: 1, mKiB: 8, p: 1 };
 
 export interface TestPrimitives {
   primitives: Primitives;

@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { AbortedError, EngineError, ErrorCode, isEngineError } from '../../errors/engine-error.js';
 import { throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
-import { Concurrency } from '../../pipeline/budget.js';
+import { Concurrency } from '../../util/concurrency.js';
 import { ForwardingBackend } from './forwarding-backend.js';
 import { mkdirp } from '../../fs/mkdirp.js';
 

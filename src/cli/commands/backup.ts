@@ -20,7 +20,7 @@ import { memoryPlan, openIndex, openRepository } from '../session.js';
 import type { OpenSession } from '../../session/open-session.js';
 import { closeSessionIndex } from '../../session/session-index.js';
 import { startPool } from '../../session/worker-pool.js';
-import type { DiskIndex } from '../../index/disk-index.js';
+import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
 import { displayName } from '../../fs/names.js';
 

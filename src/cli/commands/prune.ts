@@ -5,7 +5,7 @@ import { systemClock } from '../../util/clock.js';
 
 import type { Output } from '../output.js';
 import { assertLocksHeld } from '../locking.js';
-import type { WorkerPool } from '../../pipeline/pool.js';
+import type { WorkerPool } from '../../worker-pool/pool.js';
 import { memoryPlan, openRepository } from '../session.js';
 import type { OpenSession } from '../../session/open-session.js';
 import { startPool } from '../../session/worker-pool.js';

@@ -13,7 +13,7 @@ import { restoreLimits } from '../../session/memory-plan.js';
 import type { OpenSession } from '../../session/open-session.js';
 import { closeSessionIndex } from '../../session/session-index.js';
 import { startPool } from '../../session/worker-pool.js';
-import type { DiskIndex } from '../../index/disk-index.js';
+import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { indexSummary } from './backup.js';
 import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.js';
 

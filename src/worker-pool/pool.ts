@@ -7,10 +7,11 @@ import { ErrorCode, InternalError, isEngineError } from '../errors/engine-error.
 import { fromWire, type WireError } from '../errors/wire.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, UnsealInput, WorkerInit } from '../../workers/protocol.js';
 import { isTaskFailure, TaskName } from '../../workers/protocol.js';
+import { BusyMeter } from '../util/busy-meter.js';
 
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
-  // dist/src/pipeline/pool.js → dist/workers/index.js; src/pipeline/pool.ts → dist/workers/index.js
+  // dist/src/worker-pool/pool.js → dist/workers/index.js; src/worker-pool/pool.ts → dist/workers/index.js
   const compiled = here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/workers/index.js', import.meta.url)) : fileURLToPath(new URL('../../workers/index.js', import.meta.url));
   if (!existsSync(compiled)) throw new InternalError(`worker script ${compiled} is missing`, { hint: 'run `npm run build`' });
   return compiled;
@@ -26,80 +27,6 @@ function owned(bytes: Uint8Array): ArrayBuffer {
 
 function transferFor(bytes: Uint8Array): ArrayBuffer[] | undefined {
   return bytes.buffer instanceof SharedArrayBuffer ? undefined : [owned(bytes)];
-}
-
-/**
- * Busy time of a stage, for `engine bench` (instrumentation only): the integral over time of the
- * operations in flight, each counted up to `capacity` at once. With capacity 1 it is the time
- * during which at least one operation was in flight; for the pool (capacity = threads) it is the
- * thread time spent on tasks, queueing excluded. Per label, the busy time is shared among the
- * operations in flight.
- */
-export class BusyMeter {
-  readonly capacity: number;
-  private active = 0;
-  private last = 0;
-  private total = 0;
-  private readonly byLabel = new Map<string, { active: number; ms: number }>();
-
-  constructor(capacity: number) {
-    this.capacity = capacity;
-  }
-
-  private advance(): void {
-    const now = performance.now();
-    if (this.active > 0) {
-      const dt = now - this.last;
-      const busy = dt * Math.min(this.active, this.capacity);
-      this.total += busy;
-      for (const l of this.byLabel.values()) if (l.active > 0) l.ms += (busy * l.active) / this.active;
-    }
-    this.last = now;
-  }
-
-  /** Counts `p` as busy from now until it settles. */
-  track<T>(p: Promise<T>, label = ''): Promise<T> {
-    const done = this.begin(label);
-    p.then(done, done);
-    return p;
-  }
-
-  /** Counts the call of `fn` (its synchronous part too) as busy until its promise settles. */
-  run<T>(fn: () => Promise<T>, label = ''): Promise<T> {
-    const done = this.begin(label);
-    let p: Promise<T>;
-    try {
-      p = fn();
-    } catch (err) {
-      done();
-      throw err;
-    }
-    p.then(done, done);
-    return p;
-  }
-
-  private begin(label: string): () => void {
-    this.advance();
-    this.active++;
-    let l = this.byLabel.get(label);
-    if (!l) {
-      l = { active: 0, ms: 0 };
-      this.byLabel.set(label, l);
-    }
-    l.active++;
-    const entry = l;
-    return () => {
-      this.advance();
-      this.active--;
-      entry.active--;
-    };
-  }
-
-  /** Busy milliseconds so far (all labels, or one). */
-  busyMs(label?: string): number {
-    this.advance();
-    return label === undefined ? this.total : (this.byLabel.get(label)?.ms ?? 0);
-  }
 }
 
 /** The typed error a task returned; a bug (or a non-engine error) says which task it came from. */

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPrimitives } from '../../native-bindings/index.js';
+import { testRepository } from '../../test/support/test-repository.js';
 import { MemoryBackend } from '../backend/memory/memory-backend.js';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId } from '../format/ids.js';
@@ -17,7 +17,6 @@ import { Repository } from '../repository/repository.js';
 import { DiskIndex, type DiskIndexOptions } from './disk-index.js';
 import { PAGE_BYTES } from './page-file.js';
 
-const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
 const hex = (n: number): string => randomBytes(n).toString('hex');
 
 let work: string;
@@ -29,7 +28,7 @@ afterAll(async () => {
 });
 
 async function freshRepo(backend = new MemoryBackend('idx')): Promise<Repository> {
-  return Repository.init(backend, p, new TextEncoder().encode('pw'), { kdf: { t: 1, mKiB: 8, p: 1 } });
+  return (await testRepository({ backend })).repo;
 }
 
 /** An index object of `packs` packs of up to `perPack` random blobs; `reuse` ids are added again in another pack. */

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
-import { ByteBudget, Concurrency } from './budget.js';
+import { ByteBudget, Concurrency } from './concurrency.js';
 
 /** A delay of `d` steps: 0 = none, small values = that many microtask turns, larger = a macrotask. */
 async function delay(d: number): Promise<void> {

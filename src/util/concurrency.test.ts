@@ -1,7 +1,7 @@
 // ByteBudget (the byte-weighted semaphore bounding each pipeline stage) and Concurrency.
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
-import { ByteBudget, Concurrency, mapLimit } from './budget.js';
+import { ByteBudget, Concurrency, mapLimit } from './concurrency.js';
 
 /** Lets every pending promise continuation run. */
 async function settle(): Promise<void> {

@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IndexId } from '../format/ids.js';
-import { mapLimit } from '../pipeline/budget.js';
+import { mapLimit } from '../util/concurrency.js';
 import { noteDropped } from '../util/gc.js';
 import { type Repository, withIndexObjectRepairHint } from '../repository/repository.js';
 import { runName } from './cache-folder.js';
