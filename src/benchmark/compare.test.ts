@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareReports, formatCompare } from './compare.js';
 import { parseBenchReport, ReportFormatError } from './validate.js';
-import { machineRows, PI_REPORT as pi, pipelineReport, report, SERVER_REPORT as server, withPipeline } from './testing.js';
+import { machineRows, PI_REPORT as pi, pipelineReport, report, SERVER_REPORT as server, withPipeline } from '../../test/support/bench-reports.js';
 
 const MiB = 2 ** 20;
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baselineFrom, bestOf, evaluateGate, medianOf, GATE_SCHEMA, parseBaseline, ratiosOf, type GateBaseline } from './gate.js';
-import { report, row } from './testing.js';
+import { report, row } from '../../test/support/bench-reports.js';
 
 const execFileP = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LEVEL_FLOOR_MBPS, recommend, recommendCipher, recommendLevel } from './recommend.js';
-import { CHOSEN, machineRows } from './testing.js';
+import { CHOSEN, machineRows } from '../../test/support/bench-reports.js';
 
 describe('recommendCipher', () => {
   it('keeps xchacha20-poly1305 unless AES is more than 1.2x faster', () => {

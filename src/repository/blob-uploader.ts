@@ -210,7 +210,7 @@ export class BlobUploader {
     }
     // Interrupted: pack writes in flight were abandoned with the signal; the index of the packs
     // already stored is worth a short wait, not a long one on a slow line: the person asked to
-    // stop, and the next backup adopts unindexed packs anyway (Repository.indexStrayPacks), so
+    // stop, and the next backup adopts unindexed packs anyway (repository/stray-packs.ts), so
     // nothing stored is lost by not waiting.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([settle, new Promise<void>((r) => (timer = setTimeout(r, ABANDON_INDEX_GRACE_MS)))]);

@@ -11,7 +11,7 @@ import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
 import { EngineError, ErrorCode, IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
 import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
-import { decodeIndex, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { decodeIndex, encodeIndex, type IndexFile } from '../format/index-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import type { Tree } from '../format/tree.js';
@@ -21,8 +21,9 @@ import { CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, ind
 import type { BlobIndex, BlobLocation } from './blob-index.js';
 import { BlobUploader, type UploadedStats, type UploaderOptions } from './blob-uploader.js';
 import { MasterIndex } from './master-index.js';
-import { PackStore, type StoredPack } from './pack-store.js';
+import { PackStore } from './pack-store.js';
 import { KEYS, STORAGE } from './storage.js';
+import { withIndexRepairHint } from './index-repair-hint.js';
 import { collectTree } from './tree-stream.js';
 import type { Argon2Params } from '../../native-bindings/types.js';
 
@@ -227,7 +228,6 @@ export class Repository {
     }
   }
 
-  /** Seals and stores an index object; returns its id. */
   /**
    * Runs `fn` with an uploader that packs, stores and indexes the blobs it is given, and keeps
    * the ordering promise of FORMAT.md: when this resolves, every pack is durable and named by an
@@ -247,6 +247,7 @@ export class Repository {
     }
   }
 
+  /** Seals and stores an index object; returns its id. */
   async saveIndexObject(file: IndexFile): Promise<IndexId> {
     return this.saveEncodedIndexObject(encodeIndex(file));
   }
@@ -343,40 +344,6 @@ export class Repository {
   }
 
   /**
-   * Packs stored by a run that ended before it could index them (killed, or its storage failed
-   * for good): each is downloaded whole and adopted only if its contents hash to its name and
-   * its header authenticates; then one index object names them, so they are reused instead of
-   * being uploaded again. Downloading is the price of never deduplicating against a pack whose
-   * body the storage mangled (only the header would otherwise be checked). Returns how many
-   * packs were adopted.
-   */
-  async indexStrayPacks(index: BlobIndex, signal?: AbortSignal): Promise<number> {
-    const stray: StoredPack[] = [];
-    for await (const pack of this.packs.list()) if (!index.hasPack(pack.packId)) stray.push(pack);
-    if (stray.length === 0) return 0;
-    const packs: IndexPack[] = [];
-    // Two at a time: each is held whole while it is checked (before the pipeline starts).
-    await mapLimit(stray, 2, async ({ packId }) => {
-      signal?.throwIfAborted();
-      try {
-        const bytes = await this.packs.load(packId, signal ? { signal } : undefined);
-        if (toHex(this.p.blake3.hash(bytes)) !== packId) return;
-        packs.push({ packId, blobs: this.packs.headerOfWhole(packId, bytes) });
-      } catch (err) {
-        // A pack that is gone again or cannot be read is left alone: nothing references it,
-        // and `check` reports it.
-        const skip = isNotFound(err) || isDamageError(err);
-        if (!skip) throw err;
-      }
-    });
-    if (packs.length === 0) return 0;
-    const file: IndexFile = { supersedes: [], packs };
-    const id = await this.saveIndexObject(file);
-    index.add(id, file);
-    return packs.length;
-  }
-
-  /**
    * Reads, authenticates and verifies one blob (used for trees; data blobs go through the worker
    * pool). When the blob is indexed in several packs and one is missing or damaged, the next is
    * tried: the first error is thrown only when no location serves.
@@ -419,20 +386,4 @@ export class Repository {
   async loadTree(index: BlobIndex, id: BlobId): Promise<Tree> {
     return { nodes: await collectTree(this, index, id) };
   }
-
-}
-
-/** What to do about a damaged index object: rebuild the index from the packs (nothing else is lost). */
-export const INDEX_REPAIR_HINT = 'an index object is damaged: `engine repair index` rebuilds the index from the packs themselves (then `engine check` to confirm)';
-
-/** A damage error about an index object gets the hint that fixes it, not the generic one. */
-export function withIndexRepairHint(err: unknown, name: string): unknown {
-  if (!name.startsWith(INDEX_PREFIX) || !isDamageError(err)) return err;
-  const details = { ...(err.details ?? {}), object: name };
-  return new EngineError(err.code, err.message, { hint: INDEX_REPAIR_HINT, details, cause: err });
-}
-
-/** withIndexRepairHint for index object `id`, for callers that decode its plaintext themselves. */
-export function withIndexObjectRepairHint(err: unknown, id: IndexId): unknown {
-  return withIndexRepairHint(err, indexName(id));
 }

@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { type Archiver, snapshotSummary, type ArchiverOptions, type ExcludedFolder, type SourceProblem } from '../../archiver/archiver.js';
 import { runBackup } from '../../archiver/backup-run.js';
+import { indexStrayPacks } from '../../repository/stray-packs.js';
 import { startScan } from '../../archiver/scanner.js';
 import { AbortedError, UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
@@ -50,7 +51,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
 async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths: string[], host: string, flags: BackupFlags, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out, index);
-  const adopted = await repo.indexStrayPacks(index, signal);
+  const adopted = await indexStrayPacks(repo, index, signal);
   if (adopted > 0) out.info(`indexed ${adopted} pack(s) stored by an interrupted backup: their data is reused, not uploaded again`);
   stopIfAborted(signal);
 

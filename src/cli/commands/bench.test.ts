@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PI_REPORT as pi, pipelineReport, SERVER_REPORT as server, withPipeline } from '../../benchmark/testing.js';
+import { PI_REPORT as pi, pipelineReport, SERVER_REPORT as server, withPipeline } from '../../../test/support/bench-reports.js';
 import { exitCodeFor } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { benchCommand } from './bench.js';

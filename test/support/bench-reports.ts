@@ -1,8 +1,8 @@
 // Hand-made reports for tests of the pure modules (recommend, compare, validate) and of `engine bench`.
 import type { ImplKind, PrimitiveName } from '../../native-bindings/types.js';
-import type { ComparedPipeline } from './compare.js';
-import { BENCH_SCHEMA, type BenchReport, type BenchRow, type ChosenImpl, type Fingerprint, type PipelineBackend, type PipelineDirection } from './types.js';
-import { parseBenchReport } from './validate.js';
+import type { ComparedPipeline } from '../../src/benchmark/compare.js';
+import { BENCH_SCHEMA, type BenchReport, type BenchRow, type ChosenImpl, type Fingerprint, type PipelineBackend, type PipelineDirection } from '../../src/benchmark/types.js';
+import { parseBenchReport } from '../../src/benchmark/validate.js';
 
 const MiB = 2 ** 20;
 
