@@ -20,8 +20,7 @@ import type { SegmentPool } from './segment-pool.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
 import type { BusyMeter } from '../util/busy-meter.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
-import type { BlobIndex } from '../repository/blob-index.js';
-import type { Repository } from '../repository/repository.js';
+import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { BlobSealer } from './blob-sealer.js';
 import type { BackupCounters } from './counters.js';
 import { EntryMeta } from './entry-meta.js';
@@ -47,7 +46,8 @@ export class Archiver {
   readonly readBusy: BusyMeter;
   readonly counters: BackupCounters;
 
-  constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, uploader: BlobUploader, opts: ArchiverOptions) {
+  constructor(indexed: IndexedRepository, pool: WorkerPool, uploader: BlobUploader, opts: ArchiverOptions) {
+    const { repo, index } = indexed;
     this.state = new RunState(opts);
     this.counters = this.state.counters;
     // Sealed blobs hold a lease on the uploader's budget until their pack is stored.

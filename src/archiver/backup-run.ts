@@ -5,9 +5,8 @@ import { AbortedError } from '../errors/engine-error.js';
 import type { BlobId } from '../format/ids.js';
 import type { Tree } from '../format/tree.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
-import type { BlobIndex } from '../repository/blob-index.js';
 import type { UploadedStats } from '../repository/blob-uploader.js';
-import type { Repository } from '../repository/repository.js';
+import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { Archiver } from './archiver.js';
 import type { ArchiverOptions } from './options.js';
 
@@ -27,11 +26,11 @@ export interface BackupRun {
   uploaded: UploadedStats;
 }
 
-export async function runBackup(repo: Repository, index: BlobIndex, pool: WorkerPool, paths: string[], parentRoot: Tree | null, archiverOptions: ArchiverOptions, opts: BackupRunOptions = {}): Promise<BackupRun> {
+export async function runBackup(indexed: IndexedRepository, pool: WorkerPool, paths: string[], parentRoot: Tree | null, archiverOptions: ArchiverOptions, opts: BackupRunOptions = {}): Promise<BackupRun> {
   const { plan, signal } = archiverOptions;
   const uploaderOptions = { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: opts.indexEveryPacks ?? 16, sealedBytes: plan.sealedBytes, ...(signal ? { signal } : {}) };
-  const { result, stats } = await repo.withBlobUploader(index, uploaderOptions, async (uploader) => {
-    const archiver = new Archiver(repo, index, pool, uploader, archiverOptions);
+  const { result, stats } = await indexed.withBlobUploader(uploaderOptions, async (uploader) => {
+    const archiver = new Archiver(indexed, pool, uploader, archiverOptions);
     opts.onStart?.(archiver);
     const tree = await archiver.run(paths, parentRoot);
     await opts.beforeFlush?.();

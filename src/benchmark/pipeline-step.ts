@@ -19,6 +19,7 @@ import { peakRssBytes } from '../util/memory.js';
 import { stagesStep } from './stage-ceilings.js';
 import { cpuSecondsSince, PASSWORD, planFor, session } from './step-session.js';
 import type { RunStepResult, StepSpec } from './step-types.js';
+import { IndexedRepository } from '../repository/indexed-repository.js';
 
 /**
  * The pool started and every thread ready before the clock starts, as for the stages alone: the
@@ -66,7 +67,7 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
   let busyMs: Record<string, number>;
   let bytesStored: number;
   try {
-    const { tree, archiver, uploaded: u } = await runBackup(repo, index, pool, [spec.corpus], null, {
+    const { tree, archiver, uploaded: u } = await runBackup(new IndexedRepository(repo, index), pool, [spec.corpus], null, {
       plan,
       onProblem: (pr) => {
         throw new Error(`${pr.path}: ${pr.message}`);
@@ -105,7 +106,7 @@ async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<Primiti
   const { snapshot } = await repo.resolveSnapshot('latest');
   const root = await repo.loadTree(index, snapshot.tree);
   // With the limits of `engine restore` on a local repository.
-  const restorer = new Restorer(repo, index, pool, {
+  const restorer = new Restorer(new IndexedRepository(repo, index), pool, {
     include: [],
     ...restoreLimits(s, plan),
     restoreOwnership: false,

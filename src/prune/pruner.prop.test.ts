@@ -22,6 +22,7 @@ import type { WorkerPool } from '../worker-pool/pool.js';
 import { Repository } from '../repository/repository.js';
 import { Restorer } from '../restorer/restorer.js';
 import { Pruner } from './pruner.js';
+import { IndexedRepository } from '../repository/indexed-repository.js';
 
 const SLOTS = 5;
 /** Contents a slot can take: shared between slots and generations, so blobs are deduplicated. */
@@ -134,7 +135,7 @@ describe('prune over random histories', () => {
         for (const [i, s] of snapshots.entries()) {
           const target = join(work, `run-${run}`, `restore-${i}`);
           const snap = await repo.loadSnapshot(s.id);
-          const restorer = new Restorer(repo, index, pool, { include: [], ...restoreLimits(session, plan), restoreOwnership: false, onProblem: (pr) => expect.fail(`${pr.path}: ${pr.message}`) });
+          const restorer = new Restorer(new IndexedRepository(repo, index), pool, { include: [], ...restoreLimits(session, plan), restoreOwnership: false, onProblem: (pr) => expect.fail(`${pr.path}: ${pr.message}`) });
           await restorer.run(await repo.loadTree(index, snap.tree), target);
           const got = new Map<string, string>();
           for (const name of await readdir(join(target, 'src'))) got.set(name, sha(await readFile(join(target, 'src', name))));

@@ -21,6 +21,7 @@ import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { StoredPack } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
+import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { chunkedTreeGuard, loadChunk, loadTreeBlob, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
 
 export interface RepairIndexResult {
@@ -121,7 +122,8 @@ export interface RepairSnapshotsOptions {
   pause?: (stage: string) => Promise<void>;
 }
 
-export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: RepairSnapshotsOptions = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
+export async function repairSnapshots(indexed: IndexedRepository, opts: RepairSnapshotsOptions = { packTargetBytes: 16 * 1024 * 1024 }): Promise<RepairSnapshotsResult> {
+  const { repo, index } = indexed;
   const stored = new Set<string>();
   for await (const { packId } of repo.packs.list()) {
     opts.signal?.throwIfAborted();
@@ -134,7 +136,7 @@ export async function repairSnapshots(repo: Repository, index: BlobIndex, opts: 
   // With the signal, flush stops at once when interrupted (tree packs stored so far are indexed
   // on the way out when that is quick; unindexed, the next backup or prune deals with them).
   const uploaderOptions = { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBytes: 4 * opts.packTargetBytes, ...(opts.signal ? { signal: opts.signal } : {}) };
-  const { result } = await repo.withBlobUploader(index, uploaderOptions, (uploader) => repairWith(repo, index, uploader, available, opts));
+  const { result } = await indexed.withBlobUploader(uploaderOptions, (uploader) => repairWith(repo, index, uploader, available, opts));
   return result;
 }
 

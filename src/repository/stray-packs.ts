@@ -5,9 +5,8 @@ import { isDamageError } from '../errors/engine-error.js';
 import type { IndexFile, IndexPack } from '../format/index-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import { toHex } from '../util/hex.js';
-import type { BlobIndex } from './blob-index.js';
 import type { StoredPack } from './pack-store.js';
-import type { Repository } from './repository.js';
+import type { IndexedRepository } from './indexed-repository.js';
 
 /**
  * Packs stored by a run that ended before it could index them (killed, or its storage failed
@@ -17,7 +16,8 @@ import type { Repository } from './repository.js';
  * body the storage mangled (only the header would otherwise be checked). Returns how many
  * packs were adopted.
  */
-export async function indexStrayPacks(repo: Repository, index: BlobIndex, signal?: AbortSignal): Promise<number> {
+export async function indexStrayPacks(indexed: IndexedRepository, signal?: AbortSignal): Promise<number> {
+  const { repo, index } = indexed;
   const stray: StoredPack[] = [];
   for await (const pack of repo.packs.list()) if (!index.hasPack(pack.packId)) stray.push(pack);
   if (stray.length === 0) return 0;

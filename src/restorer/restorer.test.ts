@@ -18,6 +18,7 @@ import type { BlobId } from '../format/ids.js';
 import { Repository } from '../repository/repository.js';
 import { nonZeroRanges } from '../fs/sparse.js';
 import { Restorer, wholeData, type RestoreOptions } from './restorer.js';
+import { IndexedRepository } from '../repository/indexed-repository.js';
 
 const PASSWORD = new TextEncoder().encode('restorer test');
 const KDF: Argon2Params = { t: 1, mKiB: 8 * 1024, p: 1 };
@@ -75,7 +76,7 @@ describe('restorer', () => {
     const index = await repo.loadIndex();
     const tree = await repo.loadTree(index, root);
     const pool = startPool(session, 2, false);
-    const restorer = new Restorer(repo, index, pool, {
+    const restorer = new Restorer(new IndexedRepository(repo, index), pool, {
       include: [],
       ...limits,
       readsInFlight: 4,

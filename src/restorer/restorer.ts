@@ -28,6 +28,7 @@ import { type WorkerPool } from '../worker-pool/pool.js';
 import { BusyMeter } from '../util/busy-meter.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
+import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { nodeFallbackPosix, type NotKeptNotices, type PosixOps } from '../../native-bindings/posix/index.js';
 import { FileWriter, holeBlockSize } from './file-writer.js';
@@ -66,7 +67,8 @@ export class Restorer {
   private readonly ops: PosixOps;
   private readonly notices: NotKeptNotices | undefined;
 
-  constructor(repo: Repository, index: BlobIndex, pool: WorkerPool, opts: RestoreOptions) {
+  constructor(indexed: IndexedRepository, pool: WorkerPool, opts: RestoreOptions) {
+    const { repo, index } = indexed;
     this.repo = repo;
     this.index = index;
     this.pool = pool;

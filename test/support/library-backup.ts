@@ -7,11 +7,12 @@ import type { OpenSession } from '../../src/session/open-session.js';
 import type { SnapshotId } from '../../src/format/ids.js';
 import type { Plan } from '../../src/memory/planner.js';
 import type { WorkerPool } from '../../src/worker-pool/pool.js';
+import { IndexedRepository } from '../../src/repository/indexed-repository.js';
 
 export async function backupWithRealClasses(session: Pick<OpenSession, 'repo'>, pool: WorkerPool, plan: Plan, paths: string[], opts: { time?: Date; tags?: string[] } = {}): Promise<SnapshotId> {
   const { repo } = session;
   const index = await repo.loadIndex();
-  const { tree, archiver, uploaded } = await runBackup(repo, index, pool, paths, null, {
+  const { tree, archiver, uploaded } = await runBackup(new IndexedRepository(repo, index), pool, paths, null, {
     plan,
     onProblem: (pr) => {
       throw new Error(`${pr.path}: ${pr.message}`);

@@ -24,6 +24,7 @@ import { startPool } from '../../session/worker-pool.js';
 import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
 import { displayName } from '../../fs/names.js';
+import { IndexedRepository } from '../../repository/indexed-repository.js';
 
 export interface BackupFlags extends GlobalOptions {
   memBudget?: string;
@@ -50,8 +51,9 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
 
 async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths: string[], host: string, flags: BackupFlags, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
+  const indexed = new IndexedRepository(repo, index);
   const plan = memoryPlan(session, flags.memBudget, out, index);
-  const adopted = await indexStrayPacks(repo, index, signal);
+  const adopted = await indexStrayPacks(indexed, signal);
   if (adopted > 0) out.info(`indexed ${adopted} pack(s) stored by an interrupted backup: their data is reused, not uploaded again`);
   stopIfAborted(signal);
 
@@ -60,7 +62,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   stopIfAborted(signal);
   const key = JSON.stringify([...absPaths].sort());
   const parent = [...all].reverse().find((s) => s.snapshot.hostname === host && JSON.stringify([...s.snapshot.paths].sort()) === key);
-  const parentRoot = parent && index.has(parent.snapshot.tree) ? await repo.loadTree(index, parent.snapshot.tree) : null;
+  const parentRoot = parent && index.has(parent.snapshot.tree) ? await indexed.loadTree(parent.snapshot.tree) : null;
   if (parent) out.info(`using parent snapshot ${parent.id.slice(0, 8)}`);
   const exclude = await selfFolders(flags, session);
   stopIfAborted(signal);
@@ -108,7 +110,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   try {
     // Ordering: every pack durable, then the index naming them (both done when runBackup
     // returns), then the snapshot.
-    const run = await runBackup(repo, index, pool, absPaths, parentRoot, archiverOptions, { onStart: (a) => (running.archiver = a), beforeFlush: () => hooks.pause('flush') });
+    const run = await runBackup(indexed, pool, absPaths, parentRoot, archiverOptions, { onStart: (a) => (running.archiver = a), beforeFlush: () => hooks.pause('flush') });
     const { tree } = run;
     ({ archiver, uploaded: u } = run);
     const c = archiver.counters;

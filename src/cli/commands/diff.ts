@@ -1,7 +1,7 @@
 import type { BlobId } from '../../format/ids.js';
 import { displayName } from '../../fs/names.js';
 import { type Change, diffTrees } from '../../inspect/diff.js';
-import { treeEntries } from '../../repository/tree-stream.js';
+import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -15,7 +15,8 @@ export async function diffCommand(refA: string, refB: string, flags: GlobalOptio
   const a = await repo.resolveSnapshot(refA);
   const b = await repo.resolveSnapshot(refB);
   const counts: Record<Change, number> = { added: 0, removed: 0, modified: 0, type: 0, metadata: 0 };
-  const load = (id: BlobId) => treeEntries(repo, index, id);
+  const indexed = new IndexedRepository(repo, index);
+  const load = (id: BlobId) => indexed.treeEntries(id);
   for await (const d of diffTrees(load, a.snapshot.tree, b.snapshot.tree)) {
     counts[d.change]++;
     // Escaped (displayName), as `ls` prints names: a newline in a name cannot forge a line.

@@ -1,9 +1,8 @@
 import type { BlobId } from '../../format/ids.js';
 import { displayName } from '../../fs/names.js';
 import type { TreeNode } from '../../format/tree.js';
-import type { BlobIndex } from '../../repository/blob-index.js';
-import type { Repository } from '../../repository/repository.js';
-import { treeEntries } from '../../repository/tree-stream.js';
+import type {  } from '../../repository/repository.js';
+import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -17,7 +16,7 @@ export async function lsCommand(ref: string, flags: GlobalOptions, out: Output):
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}`);
   // Names and targets printed escaped (displayName): a byte that is not UTF-8 as `\xff`, a newline
   // as `\n`, so every name prints apart and none forges a second line, in JSON as in text.
-  await walk(repo, index, snapshot.tree, '', (path, node) => {
+  await walk(new IndexedRepository(repo, index), snapshot.tree, '', (path, node) => {
     const shown = `/${displayName(path)}`;
     const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
     if (out.json) {
@@ -30,10 +29,10 @@ export async function lsCommand(ref: string, flags: GlobalOptions, out: Output):
 }
 
 /** Depth-first, one chunk of each directory on the way down held at a time. */
-async function walk(repo: Repository, index: BlobIndex, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => void): Promise<void> {
-  for await (const node of treeEntries(repo, index, treeId)) {
+async function walk(indexed: IndexedRepository, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => void): Promise<void> {
+  for await (const node of indexed.treeEntries(treeId)) {
     const path = prefix ? `${prefix}/${node.name}` : node.name;
     visit(path, node);
-    if (node.type === 'dir' && node.subtree) await walk(repo, index, node.subtree, path, visit);
+    if (node.type === 'dir' && node.subtree) await walk(indexed, node.subtree, path, visit);
   }
 }

@@ -6,6 +6,7 @@ import type { GlobalOptions } from '../context.js';
 import { maintenancePause } from './check.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openRepository } from '../session.js';
+import { IndexedRepository } from '../../repository/indexed-repository.js';
 
 export interface RepairFlags extends GlobalOptions {
   dryRun?: boolean;
@@ -45,7 +46,7 @@ export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, si
     throw new IntegrityError(`the index names ${gone.length} pack(s) that are missing (${gone.slice(0, 3).join(', ')}${gone.length > 3 ? ', ...' : ''})`, { hint: 'run `engine repair index` first, then `engine repair snapshots`' });
   }
   const pause = maintenancePause();
-  const r = await repairSnapshots(repo, index, {
+  const r = await repairSnapshots(new IndexedRepository(repo, index), {
     packTargetBytes: plan.packTargetBytes,
     ...(flags.dryRun ? { dryRun: true } : {}),
     signal,

@@ -16,6 +16,7 @@ import { startPool } from '../../session/worker-pool.js';
 import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { indexSummary } from './backup.js';
 import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.js';
+import { IndexedRepository } from '../../repository/indexed-repository.js';
 
 export interface RestoreFlags extends GlobalOptions {
   target?: string;
@@ -59,7 +60,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const { ops } = await loadPosix();
   const notices = new NotKeptNotices((m) => out.warn(m));
   const repositoryNotices = new Set<string>();
-  const restorer = new Restorer(repo, index, pool, {
+  const restorer = new Restorer(new IndexedRepository(repo, index), pool, {
     include,
     ...restoreLimits(session, plan),
     restoreOwnership: process.getuid?.() === 0,

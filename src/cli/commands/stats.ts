@@ -1,5 +1,5 @@
 import type { BlobId } from '../../format/ids.js';
-import { treeEntries } from '../../repository/tree-stream.js';
+import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { formatBytes } from '../../util/bytes.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
@@ -14,6 +14,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
   const session = await openRepository(flags, out);
   const { repo } = session;
   const index = await openIndex(session, memoryPlan(session, undefined, out), out);
+  const indexed = new IndexedRepository(repo, index);
   const snaps = refs.length > 0 ? await Promise.all(refs.map((r) => repo.resolveSnapshot(r))) : await repo.listSnapshots();
   let files = 0;
   let restoreBytes = 0;
@@ -37,7 +38,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
       treeBlobs.add(id);
       count(id);
     };
-    for await (const n of treeEntries(repo, index, treeId, { onChunk: chunk })) {
+    for await (const n of indexed.treeEntries(treeId, { onChunk: chunk })) {
       if (n.type === 'dir' && n.subtree) await walk(n.subtree);
       if (n.type !== 'file') continue;
       files++;
