@@ -1,10 +1,11 @@
 // The layering of engine, as rules a tool checks (`npm run lint:deps`, run by .ci/run).
-// Floors, bottom up: native-bindings (primitives, knows nothing of the project) -> format and
-// crypto (bytes on disk; know nothing of storage or the CLI) -> backend (stores named objects;
-// knows nothing of packs, keys or formats) -> repository (the one front door to stored data) ->
-// archiver, restorer, check, prune, repair, inspect (the work) -> cli (flags in, text out).
-// Tests may reach across floors (a format test may read a tree back through the repository);
-// the shipped code may not.
+// Floors, bottom up (docs/ARCHITECTURE.md draws them): native-bindings (primitives, knows nothing
+// of the project) -> util, memory, worker-pool, errors, chunker, then format and crypto (bytes on
+// disk; know nothing of storage or the CLI), fs -> backend (stores named objects; knows nothing
+// of packs, keys or formats) -> repository (the one front door to stored data) -> disk-index ->
+// archiver, restorer, check, prune, repair, inspect (the work) -> session (opening) -> cli and
+// benchmark. Tests may reach across floors (a format test may read a tree back through the
+// repository, a fault test may forge stored objects), except up into the CLI; shipped code may not.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [

@@ -1,4 +1,4 @@
-// The page cache before a measured step. By default it is dropped (as in shared/MEASURED.md:
+// The page cache before a measured step. By default it is dropped (the peers comparison is taken so, docs/BENCHMARKS.md:
 // every step starts cold, so no tool reads what an earlier one left in memory); `--warm` keeps
 // it. Either way `sync` runs first, so no step pays for the write-back of an earlier one.
 //

@@ -58,7 +58,7 @@ async function loadIntoMemory(dir: string): Promise<MemoryBackend> {
 async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<PrimitiveName, string>): Promise<RunStepResult> {
   const backend: Backend = spec.backend === 'memory' ? new MemoryBackend('bench') : new LocalBackend(spec.repo);
   const repo = await Repository.init(backend, p, PASSWORD, { kdf: spec.kdf });
-  const s = session(repo, backend, spec.policy, chosen);
+  const s = session(repo, spec.policy, chosen);
   const plan = planFor(s, spec.budgetBytes);
   const { pool, startSeconds, warmBusy } = await warmPool(s, plan.workers, true);
   const t0 = performance.now();
@@ -97,7 +97,7 @@ async function backupStep(spec: StepSpec, p: Primitives, chosen: Record<Primitiv
 async function restoreStep(spec: StepSpec, p: Primitives, chosen: Record<PrimitiveName, string>): Promise<RunStepResult> {
   const backend: Backend = spec.backend === 'memory' ? await loadIntoMemory(spec.repo) : new LocalBackend(spec.repo);
   const repo = await Repository.open(backend, p, PASSWORD);
-  const s = session(repo, backend, spec.policy, chosen);
+  const s = session(repo, spec.policy, chosen);
   const plan = planFor(s, spec.budgetBytes);
   const { pool, startSeconds } = await warmPool(s, plan.workers, false);
   const t0 = performance.now();

@@ -105,7 +105,7 @@ interface Pack {
 export async function stagesStep(spec: StepSpec, p: Primitives, chosen: Record<PrimitiveName, string>): Promise<StagesStepResult> {
   const backend = new MemoryBackend('stages');
   const repo = await Repository.init(backend, p, PASSWORD, { kdf: spec.kdf });
-  const s = session(repo, backend, spec.policy, chosen);
+  const s = session(repo, spec.policy, chosen);
   const plan = planFor(s, spec.budgetBytes);
   const threads = plan.workers;
   const inFlight = 2 * threads;

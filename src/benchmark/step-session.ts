@@ -2,7 +2,7 @@
 // itself (on a memory or local backend, with a fixed password), then planned and given a pool as
 // a command's would be (src/session/).
 import type { NativePolicy, PrimitiveName } from '../../native-bindings/types.js';
-import type { Backend } from '../backend/types.js';
+import type {  } from '../backend/types.js';
 import type { Plan } from '../memory/planner.js';
 import type { Repository } from '../repository/repository.js';
 import { planMemory } from '../session/memory-plan.js';
@@ -10,8 +10,8 @@ import type { OpenSession } from '../session/open-session.js';
 
 export const PASSWORD = new TextEncoder().encode('engine bench');
 
-export function session(repo: Repository, backend: Backend, policy: NativePolicy, chosen: Record<PrimitiveName, string>): OpenSession {
-  return { repo, backend, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
+export function session(repo: Repository, policy: NativePolicy, chosen: Record<PrimitiveName, string>): OpenSession {
+  return { repo, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
 }
 
 export function planFor(s: OpenSession, budgetBytes: number): Plan {

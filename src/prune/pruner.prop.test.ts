@@ -54,7 +54,7 @@ describe('prune over random histories', () => {
   let work: string;
   let pool: WorkerPool;
   let plan: Plan;
-  let base: Omit<OpenSession, 'repo' | 'backend' | 'remote'> & { remote: false };
+  let base: Omit<OpenSession, 'repo' | 'remote'> & { remote: false };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'engine-prune-prop-'));

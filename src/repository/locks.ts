@@ -15,7 +15,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { isNotFound } from '../backend/errors.js';
 import { open as openEnvelope, seal } from '../crypto/envelope.js';
-import { EngineError, ErrorCode, IntegrityError, isEngineError } from '../errors/engine-error.js';
+import { EngineError, ErrorCode, IntegrityError, InternalError, isEngineError } from '../errors/engine-error.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Repository } from './repository.js';
 import { keysOf, storageOf } from './storage.js';
@@ -284,6 +284,8 @@ export async function listLocks(repo: Repository, opts: { hostname?: string; isA
 
 /** Removes lock `name` (`engine unlock --remove-all`: whoever holds it loses it). */
 export async function removeLock(repo: Repository, name: string): Promise<void> {
+  // Only ever a lock: the name comes from listLocks, and a slip must not delete anything else.
+  if (!name.startsWith(LOCKS_PREFIX)) throw new InternalError(`${name} is not a lock`);
   await storageOf(repo).remove(name);
 }
 

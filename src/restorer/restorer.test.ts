@@ -57,7 +57,7 @@ describe('restorer', () => {
     const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
     store = new BreakableStore('restorer-test');
     const repo = await Repository.init(store, primitives, PASSWORD, { kdf: KDF });
-    session = { repo, backend: store, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
+    session = { repo, remote: false, chosen, fallback: policy === 'fallback', indexCacheDir: null };
     const plan = planMemory(session, 256 * 1024 * 1024);
     const pool = startPool(session, plan.workers, true);
     try {

@@ -31,11 +31,9 @@ export function planMemory(s: Pick<OpenSession, 'repo' | 'fallback'>, budgetByte
   return p;
 }
 
-/** A session as restoreLimits reads it: a local one needs no storage (its reads follow the plan). */
-export type RestoreSession = Pick<OpenSession, 'remote' | 'backend'> | { readonly remote: false };
 
 /** How restore reads packs within a plan: shared by `engine restore` and `engine bench`. */
-export function restoreLimits(s: RestoreSession, plan: Plan): Pick<RestoreOptions, 'readBudgetBytes' | 'minRangeBudgetBytes' | 'maxRangeBytes' | 'readsInFlight' | 'rangesPerBudget'> {
+export function restoreLimits(s: Pick<OpenSession, 'remote' | 'repo'>, plan: Plan): Pick<RestoreOptions, 'readBudgetBytes' | 'minRangeBudgetBytes' | 'maxRangeBytes' | 'readsInFlight' | 'rangesPerBudget'> {
   return {
     // A range in flight holds its bytes and their plaintext (counted exactly), and the garbage of
     // ranges already written lingers until collected: so restore gets half of the data share of
@@ -45,7 +43,7 @@ export function restoreLimits(s: RestoreSession, plan: Plan): Pick<RestoreOption
     maxRangeBytes: 32 * 1024 * 1024,
     // A local disk is kept busy by a few reads; a remote store needs many in flight to hide
     // its latency (the byte budget still bounds what they hold).
-    readsInFlight: s.remote ? s.backend.parallelism : plan.workers + 1,
+    readsInFlight: s.remote ? s.repo.readParallelism : plan.workers + 1,
     rangesPerBudget: s.remote ? 8 : 4,
   };
 }

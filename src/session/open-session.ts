@@ -3,14 +3,13 @@
 // on worker-pool.ts's pool.
 import type { NativePolicy, PrimitiveName } from '../../native-bindings/types.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
-import type { Backend } from '../backend/types.js';
+import type {  } from '../backend/types.js';
 import { Repository } from '../repository/repository.js';
 import { openBackend, type OpenBackendOptions } from './open-backend.js';
 
 export interface OpenSession {
   repo: Repository;
   /** The storage the repository was opened on (with its decorators). */
-  backend: Backend;
   /** The repository is on another machine: worth more requests in flight. */
   remote: boolean;
   chosen: Record<PrimitiveName, string>;
@@ -34,5 +33,5 @@ export async function openSession(location: string, opts: OpenSessionOptions, pa
   const { primitives: p, report } = await loadPrimitives(opts.policy);
   const repo = await Repository.open(backend, p, await password());
   const chosen = Object.fromEntries(report.map((r) => [r.primitive, r.chosen])) as Record<PrimitiveName, string>;
-  return { repo, backend, remote, chosen, fallback: opts.policy === 'fallback', indexCacheDir };
+  return { repo, remote, chosen, fallback: opts.policy === 'fallback', indexCacheDir };
 }

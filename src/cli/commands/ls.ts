@@ -1,7 +1,6 @@
 import type { BlobId } from '../../format/ids.js';
 import { displayName } from '../../fs/names.js';
 import type { TreeNode } from '../../format/tree.js';
-import type {  } from '../../repository/repository.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
