@@ -1,7 +1,6 @@
 // One backup run as every caller runs it (`engine backup`, `engine bench`, the tests): the
 // archiver over the repository's blob uploader, so the run's packs and the index naming them are
 // durable when it returns and the caller saves the snapshot after (FORMAT.md ordering).
-import { AbortedError } from '../errors/engine-error.js';
 import type { BlobId } from '../format/ids.js';
 import type { Tree } from '../format/tree.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
@@ -9,6 +8,7 @@ import type { UploadedStats } from '../repository/blob-uploader.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { Archiver } from './archiver.js';
 import type { ArchiverOptions } from './options.js';
+import { stopIfBackupAborted } from './run-state.js';
 
 export interface BackupRunOptions {
   /** Index objects are written after this many packs (and at the end), so an interrupted run resumes. */
@@ -34,7 +34,7 @@ export async function runBackup(indexed: IndexedRepository, pool: WorkerPool, pa
     opts.onStart?.(archiver);
     const tree = await archiver.run(paths, parentRoot);
     await opts.beforeFlush?.();
-    if (signal?.aborted) throw new AbortedError('backup interrupted: no snapshot saved');
+    stopIfBackupAborted(signal);
     return { tree, archiver };
   });
   return { ...result, uploaded: stats };

@@ -30,7 +30,7 @@ export class RunState {
 
   /** Throws once the backup is interrupted (every await of the backup comes back through here). */
   check(): void {
-    if (this.signal?.aborted) throw new AbortedError('backup interrupted: no snapshot saved');
+    stopIfBackupAborted(this.signal);
     if (this.failure) throw this.failure;
   }
 
@@ -59,4 +59,9 @@ export class RunState {
     }
     if (this.failure) throw this.failure;
   }
+}
+
+/** Every await of a backup checks this, up to the saving of the snapshot: exit 130, no snapshot saved. */
+export function stopIfBackupAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('backup interrupted: no snapshot saved');
 }

@@ -2,7 +2,6 @@
 // itself (on a memory or local backend, with a fixed password), then planned and given a pool as
 // a command's would be (src/session/).
 import type { NativePolicy, PrimitiveName } from '../../native-bindings/types.js';
-import type {  } from '../backend/types.js';
 import type { Plan } from '../memory/planner.js';
 import type { Repository } from '../repository/repository.js';
 import { planMemory } from '../session/memory-plan.js';

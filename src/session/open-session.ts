@@ -3,7 +3,6 @@
 // on worker-pool.ts's pool.
 import type { NativePolicy, PrimitiveName } from '../../native-bindings/types.js';
 import { loadPrimitives } from '../../native-bindings/index.js';
-import type {  } from '../backend/types.js';
 import { Repository } from '../repository/repository.js';
 import { openBackend, type OpenBackendOptions } from './open-backend.js';
 

@@ -3,9 +3,10 @@ import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { type Archiver, snapshotSummary, type ArchiverOptions, type ExcludedFolder, type SourceProblem } from '../../archiver/archiver.js';
 import { runBackup } from '../../archiver/backup-run.js';
+import { stopIfBackupAborted as stopIfAborted } from '../../archiver/run-state.js';
 import { indexStrayPacks } from '../../repository/stray-packs.js';
 import { startScan } from '../../archiver/scanner.js';
-import { AbortedError, UsageError } from '../../errors/engine-error.js';
+import { UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
 import type { Snapshot } from '../../format/snapshot.js';
 import type { UploadedStats } from '../../repository/blob-uploader.js';
@@ -178,10 +179,6 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   return problems.length > 0 || inconsistent.length > 0 || metaProblems.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
 }
 
-/** Every await of a backup checks this, up to the saving of the snapshot: exit 130, no snapshot. */
-function stopIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new AbortedError('backup interrupted: no snapshot saved');
-}
 
 /**
  * The folders a backup must never descend into: the repository it writes (when it is a local path,
