@@ -9,7 +9,7 @@ import { deriveGear } from '../src/chunker/gear.js';
 import { EnvelopeWorkspace, Suite, envelopeOverhead } from '../src/crypto/envelope.js';
 import { deriveRepoKeys } from '../src/crypto/keys.js';
 import { ErrorCode, isEngineError } from '../src/errors/engine-error.js';
-import { chunkHash, seal, unseal } from './handlers.js';
+import { chunkHash, seal, sealedLayoutBound, sealInto, unseal } from './handlers.js';
 import { type UnsealBlob, UnsealStatus } from './protocol.js';
 
 const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
@@ -248,6 +248,23 @@ describe('seal and unseal', () => {
         back.forEach((b, i) => expect(Buffer.compare(b.bytes, input.chunks[i]!), `blob ${i}`).toBe(0));
       }
     }
+  });
+
+  it('sealInto writes the same layout into a region of shared memory, leaving the bytes around it alone', () => {
+    const bound = sealedLayoutBound(Suite.XCHACHA20_POLY1305, c.ranges);
+    const shared = new Uint8Array(new SharedArrayBuffer(bound + 100)).fill(0xee);
+    const region = shared.subarray(37, 37 + bound);
+    sealInto(p, keys, Suite.XCHACHA20_POLY1305, 3, true, { segment: c.segment, ranges: c.ranges, ids: c.ids }, region);
+    expect(shared.subarray(0, 37).every((b) => b === 0xee)).toBe(true);
+    expect(shared.subarray(37 + bound).every((b) => b === 0xee)).toBe(true);
+    const copy = new Uint8Array(region).buffer;
+    const sealedBlobs = parseSealed(copy);
+    expect(sealedBlobs).toHaveLength(c.chunks.length);
+    const { packBytes, blobs } = packOf(sealedBlobs, c.chunks, c.ids, 0);
+    const back = parseUnsealed(unseal(p, keys, { packBytes, blobs }));
+    expect(Buffer.compare(Buffer.concat(back.map((b) => b.bytes)), data)).toBe(0);
+    // A region below the bound is a caller's bug, refused before anything is written.
+    expect(() => sealInto(p, keys, Suite.XCHACHA20_POLY1305, 3, true, { segment: c.segment, ranges: c.ranges, ids: c.ids }, region.subarray(0, bound - 1))).toThrow(/below its bound/);
   });
 
   it('seal with verify=true refuses a chunk whose id does not match its bytes', () => {

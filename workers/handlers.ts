@@ -42,12 +42,52 @@ export function seal(
   input: SealInput,
   ws: EnvelopeWorkspace = new EnvelopeWorkspace(p, keys),
 ): ArrayBuffer {
-  const count = input.ranges.length / 2;
+  const out = new ArrayBuffer(sealedLayoutBound(suite, input.ranges));
+  // The unused tail travels back too: copying the used part out would leave one more dead buffer.
+  sealLayoutInto(p, keys, suite, zstdLevel, verify, input, ws, new Uint8Array(out));
+  return out;
+}
+
+/**
+ * seal() into the caller's region (the sealed arena, in shared memory): nothing is allocated and
+ * nothing travels back but the task's completion. The region was sized by the caller with
+ * sealedLayoutBound, so a shorter one is a bug, not a case to fall back from.
+ */
+export function sealInto(
+  p: Primitives,
+  keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>,
+  suite: Suite,
+  zstdLevel: number,
+  verify: boolean,
+  input: SealInput,
+  out: Uint8Array,
+  ws: EnvelopeWorkspace = new EnvelopeWorkspace(p, keys),
+): void {
+  const bound = sealedLayoutBound(suite, input.ranges);
+  if (out.length < bound) throw new InternalError(`seal output region of ${out.length} bytes is below its bound of ${bound}`);
+  sealLayoutInto(p, keys, suite, zstdLevel, verify, input, ws, out);
+}
+
+/** The most bytes a seal result takes (its layout: protocol.ts SealOutput). */
+export function sealedLayoutBound(suite: Suite, ranges: Uint32Array): number {
+  const count = ranges.length / 2;
   let bound = 4 + 4 * count;
-  for (let i = 0; i < count; i++) bound += EnvelopeWorkspace.sealedBound(suite, input.ranges[2 * i + 1]!);
-  const out = new ArrayBuffer(bound);
-  const view = new DataView(out);
-  const bytes = new Uint8Array(out);
+  for (let i = 0; i < count; i++) bound += EnvelopeWorkspace.sealedBound(suite, ranges[2 * i + 1]!);
+  return bound;
+}
+
+function sealLayoutInto(
+  p: Primitives,
+  keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>,
+  suite: Suite,
+  zstdLevel: number,
+  verify: boolean,
+  input: SealInput,
+  ws: EnvelopeWorkspace,
+  bytes: Uint8Array,
+): void {
+  const count = input.ranges.length / 2;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   view.setUint32(0, count, true);
   let pos = 4 + 4 * count;
   for (let i = 0; i < count; i++) {
@@ -65,8 +105,6 @@ export function seal(
     view.setUint32(4 + 4 * i, length, true);
     pos += length;
   }
-  // The unused tail travels back too: copying the used part out would leave one more dead buffer.
-  return out;
 }
 
 export function unseal(

@@ -10,7 +10,7 @@ import { toWire } from '../src/errors/wire.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, TaskFailure, UnsealInput, UnsealOutput, WorkerInit } from './protocol.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { collectYoung } from '../src/util/gc.js';
-import { chunkHash as chunkHashPure, seal as sealPure, unseal as unsealPure } from './handlers.js';
+import { chunkHash as chunkHashPure, seal as sealPure, sealInto as sealIntoPure, unseal as unsealPure } from './handlers.js';
 
 const init = workerData as WorkerInit;
 if (init.protocol !== PROTOCOL_VERSION) throw new Error(`worker protocol ${init.protocol} != ${PROTOCOL_VERSION}`);
@@ -73,6 +73,11 @@ async function chunkHashTask(input: ChunkHashInput): Promise<ChunkHashOutput> {
 
 async function sealTask(input: SealInput): Promise<SealOutput> {
   const { p, ws } = await context();
+  if (input.out) {
+    sealIntoPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input, input.out, ws);
+    collectYoung();
+    return null;
+  }
   const out = sealPure(p, init.keys, init.suite as Suite, init.zstdLevel, init.verifyAfterSeal, input, ws);
   collectYoung();
   return moveBuffer(out);

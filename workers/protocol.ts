@@ -53,10 +53,18 @@ export interface SealInput {
   readonly ranges: Uint32Array;
   /** 32 bytes per range: the ids the chunks hashed to (checked again by the verification). */
   readonly ids: Uint8Array;
+  /**
+   * Where to write the result (a region of the sealed arena, in shared memory), at least the
+   * layout's bound long; without it the worker allocates the result and transfers it back.
+   */
+  readonly out?: Uint8Array;
 }
 
-/** Sealed output buffer layout: u32le count | count × u32le sealed length | sealed blobs back to back. */
-export type SealOutput = ArrayBuffer;
+/**
+ * Sealed output layout: u32le count | count × u32le sealed length | sealed blobs back to back.
+ * Written into SealInput.out when given (the task then returns null), else a buffer of its own.
+ */
+export type SealOutput = ArrayBuffer | null;
 
 export interface UnsealBlob {
   readonly offset: number;

@@ -8,6 +8,7 @@ import type { WorkerPool } from '../worker-pool/pool.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import { toHex } from '../util/hex.js';
 import type { SpanChunks } from '../../workers/protocol.js';
+import { SealedArena } from './sealed-arena.js';
 import type { RunState } from './run-state.js';
 
 export class BlobSealer {
@@ -17,6 +18,8 @@ export class BlobSealer {
   private readonly sealedBudget: ByteBudget;
   /** Bytes an envelope adds to a blob: the lease a blob takes before it is compressed. */
   private readonly overhead: number;
+  /** Where workers seal into (placement only; the budget above bounds the bytes). */
+  private readonly arena: SealedArena;
 
   constructor(state: RunState, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, overhead: number) {
     this.state = state;
@@ -24,6 +27,8 @@ export class BlobSealer {
     this.uploader = uploader;
     this.sealedBudget = sealedBudget;
     this.overhead = overhead;
+    // As large as the budget, plus room for the results' small heads (not in the budget's estimate).
+    this.arena = new SealedArena(sealedBudget.capacity + 256 * 1024);
   }
 
   /**
@@ -48,32 +53,48 @@ export class BlobSealer {
   async sealNew(segment: Uint8Array, ranges: number[], ids: Uint8Array[]): Promise<void> {
     if (ranges.length === 0) return;
     this.state.check();
+    const count = ranges.length / 2;
     let estimate = 0;
     for (let i = 1; i < ranges.length; i += 2) estimate += ranges[i]! + this.overhead;
     await this.sealedBudget.acquire(estimate, this.state.signal);
     const idBytes = new Uint8Array(32 * ids.length);
     ids.forEach((id, i) => idBytes.set(id, 32 * i));
-    let out: ArrayBuffer;
+    const input = { segment, ranges: Uint32Array.from(ranges), ids: idBytes };
+    // The result's layout bound (workers/handlers.ts sealedLayoutBound): its count and lengths, then
+    // each blob at most its length plus the envelope's overhead.
+    const region = this.arena.alloc(4 + 4 * count + estimate);
+    let out: Uint8Array;
     try {
-      out = await this.pool.seal({ segment, ranges: Uint32Array.from(ranges), ids: idBytes });
+      if (region) {
+        await this.pool.sealInto(input, region.bytes);
+        out = region.bytes;
+      } else {
+        out = new Uint8Array(await this.pool.seal(input));
+      }
     } catch (err) {
+      if (region) this.arena.release(region.offset, region.bytes.length);
       this.sealedBudget.release(estimate);
       throw err;
     }
-    const view = new DataView(out);
-    const count = view.getUint32(0, true);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     let pos = 4 + 4 * count;
     let used = 0;
-    const blobs: { id: BlobId; sealed: Uint8Array; raw: number }[] = [];
+    const blobs: { id: BlobId; sealed: Uint8Array; raw: number; release: (() => void) | undefined }[] = [];
     for (let i = 0; i < count; i++) {
       const len = view.getUint32(4 + 4 * i, true);
-      blobs.push({ id: toHex(ids[i]!) as BlobId, sealed: new Uint8Array(out, pos, len), raw: ranges[2 * i + 1]! });
+      const at = pos;
+      blobs.push({ id: toHex(ids[i]!) as BlobId, sealed: out.subarray(pos, pos + len), raw: ranges[2 * i + 1]!, release: region ? () => this.arena.release(region.offset + at, len) : undefined });
       pos += len;
       used += len;
+    }
+    // The layout's head and the unused tail are free at once; each blob's bytes once packed.
+    if (region) {
+      this.arena.release(region.offset, 4 + 4 * count);
+      this.arena.release(region.offset + pos, region.bytes.length - pos);
     }
     // Compression made the blobs smaller than the lease taken for them: give the rest back now.
     this.sealedBudget.release(estimate - used);
     this.state.check();
-    for (const b of blobs) await this.uploader.add(BlobType.DATA, b.id, b.sealed, b.raw, b.sealed.length);
+    for (const b of blobs) await this.uploader.add(BlobType.DATA, b.id, b.sealed, b.raw, b.sealed.length, b.release);
   }
 }

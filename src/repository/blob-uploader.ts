@@ -26,7 +26,12 @@ interface PendingBlob {
   readonly rawLength: number;
   /** Bytes of the sealed budget this blob holds until its pack is stored. */
   readonly lease: number;
+  /** Gives the sealed bytes' buffer back (to the sealed arena) once they are copied into a pack. */
+  readonly release: (() => void) | undefined;
 }
+
+/** A pack buffer is made at least this much larger than the pack that needs it, so the next ones fit. */
+const PACK_BUFFER_SLACK = 1024 * 1024;
 
 export interface UploaderOptions {
   packTargetBytes: number;
@@ -70,6 +75,12 @@ export class BlobUploader {
   private readonly writeLimit: Concurrency;
   private unindexed: IndexPack[] = [];
   private failure: unknown = null;
+  /**
+   * Pack buffers whose pack is stored, lent to the next packs: a fresh 16 MiB buffer per pack made
+   * the main thread's collector run for every ~25 MB of them (docs/BENCHMARKS.md). At most one per
+   * write in flight.
+   */
+  private readonly packBuffers: Uint8Array[] = [];
   /** Time with at least one pack save in flight (for `engine bench`). */
   readonly storeBusy = new BusyMeter(1);
   readonly stats: UploaderStats = { packsWritten: 0, blobsAdded: 0, bytesAddedRaw: 0, bytesAddedStored: 0, indexObjectsWritten: 0 };
@@ -97,14 +108,14 @@ export class BlobUploader {
   }
 
   /** Adds a sealed blob that was claimed; resolves once the blob is in an open pack (not yet stored). */
-  async add(type: BlobType, id: BlobId, sealed: Uint8Array, rawLength: number, lease: number): Promise<void> {
+  async add(type: BlobType, id: BlobId, sealed: Uint8Array, rawLength: number, lease: number, release?: () => void): Promise<void> {
     this.check();
     let pack = this.open.get(type);
     if (!pack) {
       pack = { blobs: [], bytes: 0 };
       this.open.set(type, pack);
     }
-    pack.blobs.push({ type, id, sealed, rawLength, lease });
+    pack.blobs.push({ type, id, sealed, rawLength, lease, release });
     pack.bytes += sealed.length;
     this.stats.blobsAdded++;
     this.stats.bytesAddedRaw += rawLength;
@@ -146,15 +157,30 @@ export class BlobUploader {
       const j = randomInt(i + 1);
       [blobs[i], blobs[j]] = [blobs[j]!, blobs[i]!];
     }
-    const { packId, bytes, blobs: entries } = this.repo.packs.build(blobs);
-    const size = bytes.length;
+    let dropped = 0;
+    const { packId, bytes, blobs: entries } = this.repo.packs.build(blobs, (size) => {
+      const lent = this.packBuffers.pop();
+      if (lent && lent.length >= size) return lent;
+      if (lent) dropped += lent.length;
+      return new Uint8Array(Math.max(size + PACK_BUFFER_SLACK, this.opts.packTargetBytes + PACK_BUFFER_SLACK));
+    });
+    // The sealed blobs are copied into the pack: their buffers can take the next results.
+    for (const b of blobs) {
+      if (b.release) b.release();
+      else dropped += b.sealed.length;
+    }
     // Packs of trees are read again by every later backup (the parent snapshot) and by ls:
     // worth a local cache; packs of data are not.
     const signal = this.opts.signal;
     await this.storeBusy.track(this.repo.packs.save(packId, bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
     this.stats.packsWritten++;
-    // The pack buffer and the sealed blobs copied into it are garbage now.
-    noteDropped(2 * size);
+    // Stored: the buffer serves the next pack (never before the save settled: a backend reads it
+    // until then). Sealed blobs that were buffers of their own are garbage now.
+    // A pack made huge by one huge blob (a tree of a very large folder) is not kept for the run.
+    const lent = new Uint8Array(bytes.buffer, 0, bytes.buffer.byteLength);
+    if (lent.length <= 2 * (this.opts.packTargetBytes + PACK_BUFFER_SLACK)) this.packBuffers.push(lent);
+    else dropped += lent.length;
+    noteDropped(dropped);
     this.unindexed.push({ packId, blobs: entries });
     this.sealedBudget.release(blobs.reduce((n, b) => n + b.lease, 0));
     if (this.unindexed.length >= this.opts.indexEveryPacks) await this.writeIndex();

@@ -61,12 +61,14 @@ export class PackStore {
   /**
    * Lays out a pack (FORMAT.md "Packs"): the sealed blobs in the order given, then their header
    * sealed under the repository's suite, then the header's length; the pack's id is the BLAKE3
-   * of its bytes.
+   * of its bytes. The sealed blobs are copied: once it returns, their buffers may be reused.
    */
-  build(blobs: readonly PackInput[]): BuiltPack {
+  build(blobs: readonly PackInput[], alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size)): BuiltPack {
     const header = sealEnvelope(this.p, this.keys, encodePackHeader(blobs.map((b) => ({ type: b.type, id: b.id, length: b.sealed.length, rawLength: b.rawLength }))), { suite: this.suite, zstdLevel: null });
     const size = blobs.reduce((n, b) => n + b.sealed.length, 0) + header.length + 4;
-    const bytes = new Uint8Array(size);
+    // `alloc` may lend a reused buffer (the uploader's): at least `size` bytes, of which the pack
+    // takes the first `size`.
+    const bytes = alloc(size).subarray(0, size);
     const entries: PackBlob[] = [];
     let pos = 0;
     for (const b of blobs) {
@@ -75,7 +77,7 @@ export class PackStore {
       pos += b.sealed.length;
     }
     bytes.set(header, pos);
-    new DataView(bytes.buffer).setUint32(size - 4, header.length, true);
+    new DataView(bytes.buffer, bytes.byteOffset, size).setUint32(size - 4, header.length, true);
     return { packId: toHex(this.p.blake3.hash(bytes)) as PackId, bytes, blobs: entries };
   }
 

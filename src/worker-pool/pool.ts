@@ -86,8 +86,17 @@ export class WorkerPool {
   }
 
   /** A segment that is not shared is transferred for good: the caller must not touch it afterwards. */
-  seal(input: SealInput): Promise<ArrayBuffer> {
+  seal(input: Omit<SealInput, 'out'>): Promise<ArrayBuffer> {
     return this.run(TaskName.seal, input, transferFor(input.segment));
+  }
+
+  /**
+   * seal() with the result written into `out`, a view of shared memory (the sealed arena) at least
+   * the result layout's bound long (workers/handlers.ts sealedLayoutBound): nothing comes back.
+   */
+  async sealInto(input: Omit<SealInput, 'out'>, out: Uint8Array): Promise<void> {
+    if (!(out.buffer instanceof SharedArrayBuffer)) throw new InternalError('a seal output region must be shared memory');
+    await this.run<null>(TaskName.seal, { ...input, out }, transferFor(input.segment));
   }
 
   /** The pack bytes are transferred to the worker: the caller must not touch them afterwards. */

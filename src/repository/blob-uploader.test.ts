@@ -1,0 +1,106 @@
+// The uploader's buffer reuse: sealed blobs given back once copied into a pack, and pack buffers
+// lent to the next pack only after the store has finished with them.
+import { describe, expect, it } from 'vitest';
+import { type BlobId, BlobType, type IndexId, type PackId } from '../format/ids.js';
+import type { IndexFile } from '../format/index-file.js';
+import type { PackBlob } from '../format/pack.js';
+import type { BlobIndex } from './blob-index.js';
+import { BlobUploader, type UploadTarget } from './blob-uploader.js';
+import type { BuiltPack, PackInput } from './pack-store.js';
+
+const emptyIndex = (): BlobIndex => ({
+  has: () => false,
+  lookup: () => undefined,
+  hasPack: () => false,
+  add: () => undefined,
+  blobCount: 0,
+});
+
+/** A store whose saves finish only when told to, recording what each pack held at that moment. */
+function slowTarget() {
+  const events: string[] = [];
+  const buffers: ArrayBufferLike[] = [];
+  const stored = new Map<string, { expected: Uint8Array; atFinish?: Uint8Array }>();
+  const pending: (() => void)[] = [];
+  let packs = 0;
+  const target: UploadTarget = {
+    packs: {
+      build(blobs: readonly PackInput[], alloc?: (size: number) => Uint8Array): BuiltPack {
+        const size = blobs.reduce((n, b) => n + b.sealed.length, 0);
+        const bytes = (alloc ?? ((n: number) => new Uint8Array(n)))(size).subarray(0, size);
+        const entries: PackBlob[] = [];
+        let pos = 0;
+        for (const b of blobs) {
+          bytes.set(b.sealed, pos);
+          entries.push({ type: b.type, id: b.id, offset: pos, length: b.sealed.length, rawLength: b.rawLength });
+          pos += b.sealed.length;
+        }
+        const packId = `${String(++packs).padStart(64, '0')}` as PackId;
+        events.push(`build ${packs}`);
+        buffers.push(bytes.buffer);
+        stored.set(packId, { expected: bytes.slice() });
+        return { packId, bytes, blobs: entries };
+      },
+      save(packId: PackId, bytes: Uint8Array): Promise<void> {
+        return new Promise((resolve) => {
+          pending.push(() => {
+            stored.get(packId)!.atFinish = bytes.slice();
+            events.push(`saved ${Number(packId)}`);
+            resolve();
+          });
+        });
+      },
+    },
+    saveIndexObject: async (_file: IndexFile) => 'f'.repeat(64) as IndexId,
+  };
+  return { target, events, buffers, stored, finishOne: () => pending.shift()?.() };
+}
+
+const id = (n: number): BlobId => n.toString(16).padStart(64, '0') as BlobId;
+
+describe('BlobUploader buffer reuse', () => {
+  it('gives each sealed blob back once it is copied into its pack, before the pack is stored', async () => {
+    const t = slowTarget();
+    const up = new BlobUploader(t.target, emptyIndex(), { packTargetBytes: 1000, writesInFlight: 2, indexEveryPacks: 100, sealedBytes: 1 << 20 });
+    const released: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      up.claim(id(i));
+      await up.add(BlobType.DATA, id(i), new Uint8Array(400).fill(i + 1), 400, 400, () => {
+        released.push(i);
+        t.events.push(`released ${i}`);
+      });
+    }
+    // 1200 bytes passed the 1000-byte target: the pack is built and its blobs given back, unsaved.
+    expect(released).toEqual([0, 1, 2]);
+    expect(t.events).toEqual(['build 1', 'released 0', 'released 1', 'released 2']);
+    t.finishOne();
+    await up.flush();
+  });
+
+  it('lends a pack buffer to a later pack only after its save finished, so no stored pack is overwritten in flight', async () => {
+    const t = slowTarget();
+    const up = new BlobUploader(t.target, emptyIndex(), { packTargetBytes: 1000, writesInFlight: 2, indexEveryPacks: 100, sealedBytes: 1 << 20 });
+    let n = 0;
+    const addPack = async (): Promise<void> => {
+      for (let k = 0; k < 3; k++, n++) {
+        up.claim(id(n));
+        await up.add(BlobType.DATA, id(n), new Uint8Array(400).fill(n & 0xff), 400, 400);
+      }
+    };
+    await addPack();
+    await addPack();
+    // Two saves in flight: their buffers are distinct.
+    expect(t.buffers[0]).not.toBe(t.buffers[1]);
+    const third = addPack(); // waits for a write slot
+    t.finishOne();
+    await third;
+    // The third pack took the first pack's buffer, now that its save finished.
+    expect(t.buffers[2]).toBe(t.buffers[0]);
+    while (t.stored.size > [...t.stored.values()].filter((s) => s.atFinish).length) {
+      t.finishOne();
+      await new Promise((r) => setImmediate(r));
+    }
+    await up.flush();
+    for (const [packId, s] of t.stored) expect(Buffer.compare(s.atFinish!, s.expected), `pack ${packId}`).toBe(0);
+  });
+});
