@@ -70,6 +70,8 @@ export class FileSaver {
    * batch synchronously, before this function first awaits (the walk relies on it).
    */
   async saveFileContents(path: string, size: number): Promise<FileContent> {
+    // The first file to read starts the pool's threads, while it is opened and read.
+    this.pool.start();
     if (size <= this.repo.config.chunker.minSize) {
       return new Promise((resolve, reject) => {
         this.small.push({ path, size, resolve, reject });

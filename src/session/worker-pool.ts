@@ -4,9 +4,13 @@ import { WorkerPool } from '../worker-pool/pool.js';
 import { PROTOCOL_VERSION } from '../../workers/protocol.js';
 import type { OpenSession } from './open-session.js';
 
-export function startPool(s: Pick<OpenSession, 'repo' | 'chosen'>, threads: number, verifyAfterSeal: boolean): WorkerPool {
+/**
+ * `lazy`: the threads start at the first task or `pool.start()` (a backup: one with nothing new to
+ * read never starts them); otherwise now, so they load while the caller gets ready.
+ */
+export function startPool(s: Pick<OpenSession, 'repo' | 'chosen'>, threads: number, verifyAfterSeal: boolean, opts: { lazy?: boolean } = {}): WorkerPool {
   const { repo } = s;
-  return new WorkerPool(
+  const pool = new WorkerPool(
     {
       protocol: PROTOCOL_VERSION,
       chosen: s.chosen,
@@ -19,4 +23,6 @@ export function startPool(s: Pick<OpenSession, 'repo' | 'chosen'>, threads: numb
     },
     threads,
   );
+  if (opts.lazy !== true) pool.start();
+  return pool;
 }

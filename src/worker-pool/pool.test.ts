@@ -58,4 +58,31 @@ describe('WorkerPool errors', () => {
     await pool.seal({ ...c });
     expect(pool.completed).toBe(1);
   });
+
+  it('starts its threads only at the first task or start(), and closes cleanly when never started', async () => {
+    const idle = new WorkerPool(init({}), 1);
+    expect(idle.started).toBe(false);
+    await idle.close();
+    pool = new WorkerPool(init({}), 1);
+    expect(pool.started).toBe(false);
+    const c = oneChunk();
+    c.ids.set(p.blake3.keyedHash(keys.blobId, c.segment));
+    const sealed = pool.seal({ ...c });
+    expect(pool.started).toBe(true);
+    expect((await sealed).byteLength).toBeGreaterThan(1000);
+  });
+
+  it('sealInto writes into a region of shared memory and refuses one that is not shared', async () => {
+    pool = new WorkerPool(init({}), 1);
+    const c = oneChunk();
+    c.ids.set(p.blake3.keyedHash(keys.blobId, c.segment));
+    const region = new Uint8Array(new SharedArrayBuffer(4 + 4 + 1000 + 64));
+    await pool.sealInto({ ...c }, region);
+    const count = new DataView(region.buffer).getUint32(0, true);
+    const length = new DataView(region.buffer).getUint32(4, true);
+    expect(count).toBe(1);
+    expect(length).toBeGreaterThan(1000);
+    expect(region[8]).toBe(1); // the envelope's version byte, written by the worker in place
+    await expect(pool.sealInto({ ...c }, new Uint8Array(2000))).rejects.toThrow(/shared memory/);
+  });
 });

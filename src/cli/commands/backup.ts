@@ -73,7 +73,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   // this platform cannot keep is said once per run, not once per file, and is no failure (exit 0).
   const ops = hooks.posix((await loadPosix()).ops);
   const notices = new NotKeptNotices((m) => out.warn(m));
-  const pool = startPool(session, plan.workers, flags.extraVerify !== false);
+  const pool = startPool(session, plan.workers, flags.extraVerify !== false, { lazy: true });
   const problems: SourceProblem[] = [];
   const inconsistent: SourceProblem[] = [];
   const metaProblems: SourceProblem[] = [];
