@@ -2,9 +2,9 @@
 // interleaved round by round, for the gate's peer ratios (peerRatiosOf in src/benchmark/gate.ts).
 //
 // Each round initialises a fresh repository per tool and runs, step by step, engine then restic
-// (restic then engine in every other round, so neither always goes first after a cache drop or
-// after the other's write-back): first backup, no-change backup, full restore into an empty
-// folder, check reading all data. Before every step: `sync`, and the page cache dropped when this
+// (restic then engine in every other round and pair, so neither always goes first after a cache
+// drop or after the other's write-back): first backup, no-change backup (three pairs), full
+// restore into an empty folder, check reading all data (two pairs). Before every step: `sync`, and the page cache dropped when this
 // runs as root on Linux (else warm, said once; bench/harness/page-cache.ts). Commands run under
 // GNU time (bench/harness/process.ts) for wall and CPU seconds. The same tools and settings as
 // bench/peers.ts (bench/harness/tools.ts): encryption everywhere, zstd level 3 or restic's
@@ -16,6 +16,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PEER_STEPS, type PeerPair, type PeerStep, type PeerTiming } from '../../src/benchmark/gate.js';
+import { foreignCores, machineBusySeconds } from './cpu-load.js';
 import { pageCacheState } from './page-cache.js';
 import { failureText, hasGnuTime } from './process.js';
 import { measureStep } from './step.js';
@@ -35,9 +36,25 @@ export interface PeerGateOptions {
 
 export const PEER_GATE_DEFAULTS = { sizeBytes: 128 * MiB, rounds: 3, seed: 7 } as const;
 
+/**
+ * Pairs per round of the short steps. On a 128 MiB tree a no-change backup takes about a second,
+ * mostly starting up; one pair of them moved by 20% either way on this loaded machine, against
+ * 5-10% for the first backup. More pairs make their median steady, for a few seconds.
+ */
+const PAIRS_PER_ROUND: Readonly<Record<PeerStep, number>> = { 'first backup': 1, 'no-change backup': 3, restore: 1, 'check read-data': 2 };
+
 export type PeerGateOutcome =
   | { readonly kind: 'skipped'; readonly why: string }
-  | { readonly kind: 'measured'; readonly peer: 'restic'; readonly version: string; readonly rounds: Partial<Record<PeerStep, PeerPair[]>>; readonly notes: string[]; readonly seconds: number };
+  | {
+      readonly kind: 'measured';
+      readonly peer: 'restic';
+      readonly version: string;
+      readonly rounds: Partial<Record<PeerStep, PeerPair[]>>;
+      readonly notes: string[];
+      readonly seconds: number;
+      /** Cores other processes kept busy on average during the rounds (undefined off Linux). */
+      readonly foreignCores: number | undefined;
+    };
 
 /** A step of the peer comparison that exited non-zero: engine or restic failed, not the gate. */
 export class PeerStepFailed extends Error {
@@ -85,6 +102,15 @@ export async function runPeerGate(o: PeerGateOptions, log: (line: string) => voi
   await fs.rm(roundsDir, { recursive: true, force: true });
   const timeFile = path.join(o.dir, 'time.out');
   const rounds: Partial<Record<PeerStep, PeerPair[]>> = {};
+  let ownCpu = 0;
+  const measure = async (tool: ToolAdapter, how: Invocation, label: string): Promise<PeerTiming> => {
+    const t = await timed(tool, how, timeFile, label);
+    ownCpu += t.cpuSeconds;
+    return t;
+  };
+  const busyBefore = await machineBusySeconds();
+  const roundsStarted = performance.now();
+  let foreign: number | undefined;
   try {
     for (let k = 1; k <= roundCount; k++) {
       const dir = path.join(roundsDir, String(k));
@@ -99,28 +125,33 @@ export async function runPeerGate(o: PeerGateOptions, log: (line: string) => voi
       const order = k % 2 === 1 ? [e, r] : [r, e];
       for (const tool of order) {
         await fs.mkdir(dir, { recursive: true });
-        await timed(tool, tool.init, timeFile, 'init');
+        await measure(tool, tool.init, 'init');
       }
       for (const step of PEER_STEPS) {
-        const got: Partial<Record<'engine' | 'restic', PeerTiming>> = {};
-        for (const tool of order) {
-          if (step === 'restore') await fs.mkdir(path.join(dir, `${tool.name}-restore`), { recursive: true });
-          got[tool.name as 'engine' | 'restic'] = await timed(tool, invocationOf(tool, step), timeFile, step);
+        for (let pair = 0; pair < PAIRS_PER_ROUND[step]; pair++) {
+          const got: Partial<Record<'engine' | 'restic', PeerTiming>> = {};
+          for (const tool of pair % 2 === 0 ? order : [...order].reverse()) {
+            if (step === 'restore') await fs.mkdir(path.join(dir, `${tool.name}-restore`), { recursive: true });
+            got[tool.name as 'engine' | 'restic'] = await measure(tool, invocationOf(tool, step), step);
+          }
+          (rounds[step] ??= []).push({ engine: got.engine!, peer: got.restic! });
+          log(`  round ${k} ${step}: engine ${fmt(got.engine!)}, restic ${fmt(got.restic!)}`);
         }
-        (rounds[step] ??= []).push({ engine: got.engine!, peer: got.restic! });
-        log(`  round ${k} ${step}: engine ${fmt(got.engine!)}, restic ${fmt(got.restic!)}`);
       }
     }
+    // Sampled before the deletions below, whose kernel time is no tool's.
+    foreign = foreignCores(busyBefore, await machineBusySeconds(), ownCpu, (performance.now() - roundsStarted) / 1000);
   } finally {
     await fs.rm(roundsDir, { recursive: true, force: true });
     await fs.rm(timeFile, { force: true });
   }
   const cache = pageCacheState(false);
   const notes = [
-    `${restic.version.split('\n')[0]}; ${roundCount} interleaved rounds on a ${Math.round(size / MiB)} MiB generated tree (seed ${seed}); ` +
-      (cache.dropped ? 'page cache dropped before every step' : `page cache warm (${cache.why})`),
+    `${restic.version.split('\n')[0]}; ${roundCount} interleaved rounds (pairs per round: ${PEER_STEPS.map((st) => `${st} ${PAIRS_PER_ROUND[st]}`).join(', ')}) on a ${Math.round(size / MiB)} MiB generated tree (seed ${seed}); ` +
+      (cache.dropped ? 'page cache dropped before every step' : `page cache warm (${cache.why})`) +
+      (foreign !== undefined ? `; other work kept ${foreign.toFixed(2)} cores busy on average` : ''),
   ];
-  return { kind: 'measured', peer: 'restic', version: restic.version, rounds, notes, seconds: (performance.now() - started) / 1000 };
+  return { kind: 'measured', peer: 'restic', version: restic.version, rounds, notes, seconds: (performance.now() - started) / 1000, foreignCores: foreign };
 }
 
 function fmt(t: PeerTiming): string {

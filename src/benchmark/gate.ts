@@ -160,6 +160,11 @@ export interface GateContext {
    * shown: their ratios are skipped, not failed.
    */
   readonly absent?: Readonly<Record<string, string>>;
+  /**
+   * Ratios shown but not judged in this run, with the reason: those of a section none of whose
+   * runs counted, because other work kept the machine busy (bench/gate.ts).
+   */
+  readonly unjudged?: readonly { readonly owns: (ratio: string) => boolean; readonly why: string }[];
 }
 
 /**
@@ -177,7 +182,12 @@ export function evaluateGate(baseline: GateBaseline, measured: Readonly<Record<s
       rows.push({ name, baseline: base.value, measured: null, limit, better: base.better, ok: true, note: `skipped: ${absentWhy}` });
       continue;
     }
-    const advisory = base.advisory !== undefined ? `advisory: ${base.advisory}` : ctx.otherCpu === true && name.startsWith('fallback/native') ? 'advisory: other CPU features' : undefined;
+    const unjudgedWhy = ctx.unjudged?.find((u) => u.owns(name))?.why;
+    const advisory =
+      base.advisory !== undefined ? `advisory: ${base.advisory}`
+      : unjudgedWhy !== undefined ? `advisory: ${unjudgedWhy}`
+      : ctx.otherCpu === true && name.startsWith('fallback/native') ? 'advisory: other CPU features'
+      : undefined;
     if (!m) {
       rows.push({ name, baseline: base.value, measured: null, limit, better: base.better, ok: advisory !== undefined, note: `not measured (an implementation or a section is missing)${advisory ? `; ${advisory}` : ''}` });
       continue;
