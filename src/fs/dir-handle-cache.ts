@@ -3,9 +3,10 @@
 // Directory handles are kept in a bounded LRU cache: the restorer creates files out of order as
 // their data arrives, so a file's folder must be reachable again later, and a tree of 100k folders
 // must not hold 100k descriptors. An evicted folder is opened again by walking from its nearest
-// open ancestor (ultimately the target itself). Every operation here is synchronous: a handle is
-// never closed by an eviction while a call that uses it through /proc is still in flight, and a
-// descriptor number cannot be reused for another folder underneath it.
+// open ancestor (ultimately the target itself). A handle is never closed by an eviction while a
+// call that uses it through /proc is still in flight, so a descriptor number cannot be reused for
+// another folder underneath it: synchronous calls run inside `use`, asynchronous ones inside
+// `useAsync`, which keeps the folder pinned until they settle.
 import fs from 'node:fs';
 import { type Dir, DIR_FLAGS, DirPaths } from './dir-paths.js';
 import type { ObstacleRemover } from './obstacle-remover.js';
@@ -44,6 +45,22 @@ export class DirHandleCache {
     d.pins++;
     try {
       return fn(d);
+    } finally {
+      d.pins--;
+    }
+  }
+
+  /**
+   * Runs the asynchronous `fn` with folder `rel` open and pinned until its promise settles: a
+   * call on the libuv threadpool that reaches an entry through /proc/self/fd/<fd> needs that
+   * descriptor open (and not reused for another folder) until it returns, so no eviction closes
+   * it meanwhile; the cache may hold more than its bound while many such calls are in flight.
+   */
+  async useAsync<T>(rel: string, fn: (d: Dir) => Promise<T>): Promise<T> {
+    const d = this.dir(rel);
+    d.pins++;
+    try {
+      return await fn(d);
     } finally {
       d.pins--;
     }

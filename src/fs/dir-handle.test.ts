@@ -53,6 +53,54 @@ describe.each([
     }
   });
 
+  it('creates files off the main thread in 300 folders at once with at most 4 open: each lands in its own folder', async () => {
+    const root = fresh();
+    const t = DirTree.open(root, { procFd, maxOpen: 4 });
+    try {
+      const dirs = Array.from({ length: 300 }, (_, i) => `a${i % 7}/b${i % 13}/c${i}`);
+      for (const d of dirs) t.ensureDir(d);
+      // Every open is queued before any returns: a folder evicted (its descriptor closed, the
+      // number reused by the next folder opened) while its file's open waited would put the
+      // file in another folder. Pinned folders are not evicted until their open returns.
+      const fds = await Promise.all([...dirs].reverse().map((d) => t.createFileAsync(d, 'f')));
+      [...dirs].reverse().forEach((d, i) => {
+        fs.writeSync(fds[i]!, d);
+        fs.closeSync(fds[i]!);
+      });
+      for (const d of dirs) expect(fs.readFileSync(join(root, d, 'f'), 'utf8')).toBe(d);
+      // Once the opens returned, the cache goes back within its bound at the next use.
+      t.ensureDir('a0');
+      expect(fs.readdirSync('/proc/self/fd').length).toBeLessThan(64);
+    } finally {
+      t.close();
+    }
+  });
+
+  it('creates off the main thread a file new where a symlink or a hardlink was planted, never writing through it', async () => {
+    const root = fresh();
+    const outside = fresh();
+    fs.mkdirSync(outside);
+    fs.writeFileSync(join(outside, 'secret'), 'keep');
+    fs.mkdirSync(join(root, 'd'), { recursive: true });
+    fs.symlinkSync(join(outside, 'secret'), join(root, 'd', 'link'));
+    fs.linkSync(join(outside, 'secret'), join(root, 'd', 'hard'));
+    const t = DirTree.open(root, { procFd });
+    try {
+      for (const name of ['link', 'hard']) {
+        const fd = await t.createFileAsync('d', name);
+        fs.writeSync(fd, 'restored');
+        fs.closeSync(fd);
+      }
+    } finally {
+      t.close();
+    }
+    expect(fs.readFileSync(join(outside, 'secret'), 'utf8')).toBe('keep');
+    for (const name of ['link', 'hard']) {
+      expect(fs.lstatSync(join(root, 'd', name)).isFile()).toBe(true);
+      expect(fs.readFileSync(join(root, 'd', name), 'utf8')).toBe('restored');
+    }
+  });
+
   it('replaces a planted symlink at any level and never creates through it', () => {
     const root = fresh();
     const outside = fresh();

@@ -8,9 +8,9 @@
 // Node has no openat(2): how an entry is reached through /proc/self/fd or, without /proc, through a
 // path checked to lead to the folder held open, is in dir-paths.ts; `viaProc` tells which is used.
 //
-// Directory handles are kept in a bounded LRU cache (dir-handle-cache.ts, which says why); every
-// operation here is synchronous, so a handle is never closed by an eviction while a call that uses
-// it through /proc is still in flight.
+// Directory handles are kept in a bounded LRU cache (dir-handle-cache.ts, which says why); a
+// handle is pinned while a call uses it through /proc (synchronous calls, and createFileAsync
+// until its open on the libuv threadpool returns), so an eviction never closes it underneath one.
 //
 // Paths here are relative to the target, in the escaped form of src/fs/names.ts ('' is the target
 // itself, 'a/b' a folder two levels down); they reach the filesystem only through fsPath.
@@ -123,6 +123,27 @@ export class DirTree {
     });
   }
 
+  /**
+   * createFile off the main thread: the open (which waits for the disk on a cold cache) runs on
+   * the libuv threadpool through the folder's handle, pinned until it returns. Without /proc the
+   * path is checked to lead to the folder and used at once, synchronously: an asynchronous call
+   * would widen the window between that check and the call that the fallback leaves.
+   */
+  async createFileAsync(dir: string, name: string, mode = 0o600): Promise<number> {
+    if (!this.viaProc) return this.createFile(dir, name, mode);
+    return this.handles.useAsync(dir, async (d) => {
+      const at = this.paths.at(d, name);
+      for (let i = 0; ; i++) {
+        try {
+          return await openFile(at, FILE_FLAGS, mode);
+        } catch (err) {
+          if (errCode(err) !== 'EEXIST' || i >= ATTEMPTS) throw err;
+          this.obstacles.removeEntry(d, name, 'a file');
+        }
+      }
+    });
+  }
+
   /** Creates symlink `name` in folder `dir` pointing at `target` (escaped form), replacing whatever stands there. */
   symlink(dir: string, name: string, target: string): void {
     this.handles.use(dir, (d) => {
@@ -210,4 +231,8 @@ export class DirTree {
   identity(rel: string): { dev: bigint; ino: bigint } {
     return this.handles.use(rel, (d) => idOf(d));
   }
+}
+
+function openFile(path: string | Buffer, flags: number, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
 }

@@ -28,6 +28,8 @@ export class FileWriter {
   private readonly openFiles = new Set<FileJob>();
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
+  /** Files of one blob being written at once: the threadpool stays busy, the descriptors open stay few. */
+  private readonly wholeFiles = new Concurrency(64);
 
   constructor(tree: DirTree, report: RestoreReport, meta: MetadataWriter, writeBusy: BusyMeter, onFileDone: (job: FileJob) => void) {
     this.tree = tree;
@@ -38,11 +40,15 @@ export class FileWriter {
     this.onFileDone = onFileDone;
   }
 
-  /** Creates a file at its full size (ranges never written stay holes); null when the target refused it. */
-  private createFile(job: FileJob): number | null {
+  /**
+   * Creates a new file for writing (through its folder's handle, on the libuv threadpool: on a
+   * cold cache the create waits for the disk, which held up the main thread a millisecond at a
+   * time); null when the target refused it.
+   */
+  private async createFile(job: FileJob): Promise<number | null> {
     let fd: number;
     try {
-      fd = this.tree.createFile(job.dir, job.name);
+      fd = await this.tree.createFileAsync(job.dir, job.name);
     } catch (err) {
       this.report.fileFailed(job, err, 'create');
       job.finished = true;
@@ -99,14 +105,13 @@ export class FileWriter {
     const job = t.file;
     if (job.damaged || job.failed) return;
     if (job.blobs === 1) {
-      // Most files of a tree are small: one blob, written with its metadata in one go, with
-      // synchronous calls (a handful of microseconds each) instead of six trips through the
-      // libuv threadpool, which made restores of many small files slow.
-      this.writeWholeFileSync(job, data, ranges);
+      // Most files of a tree are small: one blob, created, written, given its metadata and
+      // closed in one go, off the main thread (a bounded number at once).
+      await this.wholeFiles.run(() => this.writeWholeFile(job, data, ranges));
       return;
     }
     // The file is created (at full size) even when this blob is all zeros: holes stay holes.
-    const fd = this.handle(job);
+    const fd = await this.handle(job);
     if (fd === null) return;
     try {
       for (const r of ranges) {
@@ -127,10 +132,75 @@ export class FileWriter {
     }
   }
 
-  /** A file of one blob (or none): `ranges` are the parts of `data` to write (offsets in the file), the rest stays holes. */
-  writeWholeFileSync(job: FileJob, data: Uint8Array, ranges: readonly Region[]): void {
-    const fd = this.createFile(job);
+  /**
+   * A file of one blob: `ranges` are the parts of `data` to write (offsets in the file), the rest
+   * stays holes. Created, written and closed on the libuv threadpool; the metadata calls on its
+   * descriptor (a few microseconds each) stay synchronous.
+   */
+  private async writeWholeFile(job: FileJob, data: Uint8Array, ranges: readonly Region[]): Promise<void> {
+    const fd = await this.createFile(job);
     if (fd === null) return;
+    let stage: 'write' | 'metadata' = 'write';
+    let failure: unknown = null;
+    try {
+      let end = 0;
+      for (const r of ranges) {
+        await writeFully(fd, data.subarray(r.offset, r.offset + r.length), r.offset);
+        end = r.offset + r.length;
+      }
+      // Zero blocks at the end were not written: the size makes them holes.
+      if (end < data.length) fs.ftruncateSync(fd, data.length);
+      stage = 'metadata';
+      this.meta.setMeta(fd, job.node, job.dir, () => this.report.display(job.dir, job.name));
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      await closeFile(fd);
+    } catch (err) {
+      // A network filesystem may report a failed write only at close.
+      if (failure === null) {
+        failure = err;
+        stage = 'write';
+      }
+    }
+    this.wholeFileDone(job, data.length, failure, stage);
+  }
+
+  /** How a file written in one go ended: counted, or named (and removed when its data is not all there). */
+  private wholeFileDone(job: FileJob, bytes: number, failure: unknown, stage: 'write' | 'metadata'): void {
+    job.finished = true;
+    if (failure === null) {
+      this.counters.files++;
+      this.counters.bytesWritten += bytes;
+      return;
+    }
+    if (stage === 'write') this.discard(job);
+    this.report.fileFailed(job, failure, stage);
+  }
+
+  /**
+   * An empty file (or one whose data is all holes), with synchronous calls: empty files are most
+   * of a folder of a million entries, and a trip through the threadpool each would cost more.
+   */
+  writeWholeFileSync(job: FileJob, data: Uint8Array, ranges: readonly Region[]): void {
+    let fd: number;
+    try {
+      fd = this.tree.createFile(job.dir, job.name);
+    } catch (err) {
+      this.report.fileFailed(job, err, 'create');
+      job.finished = true;
+      return;
+    }
+    try {
+      if (job.linked) job.ino = fs.fstatSync(fd, { bigint: true }).ino;
+    } catch (err) {
+      closeQuietly(fd);
+      this.discard(job);
+      this.report.fileFailed(job, err, 'create');
+      job.finished = true;
+      return;
+    }
     let stage: 'write' | 'metadata' = 'write';
     let failure: unknown = null;
     try {
@@ -155,21 +225,22 @@ export class FileWriter {
         stage = 'write';
       }
     }
-    job.finished = true;
-    if (failure === null) {
-      this.counters.files++;
-      this.counters.bytesWritten += data.length;
-      return;
-    }
-    if (stage === 'write') this.discard(job);
-    this.report.fileFailed(job, failure, stage);
+    this.wholeFileDone(job, data.length, failure, stage);
   }
 
-  /** The descriptor of a file that takes several blobs, created at full size on first use; null when refused. */
-  private handle(job: FileJob): number | null {
-    if (job.fd !== null) return job.fd;
-    if (job.failed) return null;
-    const fd = this.createFile(job);
+  /**
+   * The descriptor of a file that takes several blobs, created at full size on first use (the
+   * blobs that arrive meanwhile wait for the same creation); null when refused.
+   */
+  private handle(job: FileJob): Promise<number | null> {
+    if (job.fd !== null) return Promise.resolve(job.fd);
+    if (job.failed) return Promise.resolve(null);
+    job.opening ??= this.open(job);
+    return job.opening;
+  }
+
+  private async open(job: FileJob): Promise<number | null> {
+    const fd = await this.createFile(job);
     if (fd === null) return null;
     try {
       // At full size from the start: ranges never written (zero blobs) stay holes.
@@ -215,8 +286,9 @@ export class FileWriter {
     if (job.finished) return;
     // A file none of whose blobs was written (empty, or all damaged) is created now, at its size:
     // a damaged file still exists, holding zeros where data was lost, to be named.
-    const fd = job.fd ?? (job.failed ? null : this.handle(job));
+    const fd = job.fd ?? (job.failed ? null : await this.handle(job));
     job.fd = null;
+    job.opening = null;
     this.openFiles.delete(job);
     job.finished = true;
     // Null: the target refused the file, and whatever was created of it is already removed.
@@ -231,7 +303,7 @@ export class FileWriter {
       }
     }
     try {
-      fs.closeSync(fd);
+      await closeFile(fd);
     } catch (err) {
       if (!job.failed) {
         failure = err;
@@ -290,6 +362,10 @@ function closeQuietly(fd: number): void {
   } catch {
     // Already reported, or nothing more to lose.
   }
+}
+
+function closeFile(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.close(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Writes all of `data` at `position` (fs.write may write less than asked). */

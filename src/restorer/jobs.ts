@@ -19,6 +19,8 @@ export interface FileJob {
   /** Nothing more to do (written with its metadata, or given up on). */
   finished: boolean;
   fd: number | null;
+  /** The file being created (on the libuv threadpool) for its first blob: later blobs wait for the same descriptor. */
+  opening: Promise<number | null> | null;
   /** The inode created, for files other entries are hardlinks of. */
   readonly linked: boolean;
   ino: bigint | null;

@@ -117,7 +117,7 @@ export class TreePlanner {
       this.hardlinks.push({ dir, name: node.name, first });
       return;
     }
-    const job: FileJob = { dir, name: node.name, node, blobs: 0, remaining: 0, damaged: false, failed: false, finished: false, fd: null, linked: group !== null, ino: null, planCost };
+    const job: FileJob = { dir, name: node.name, node, blobs: 0, remaining: 0, damaged: false, failed: false, finished: false, fd: null, opening: null, linked: group !== null, ino: null, planCost };
     if (group) this.linkGroups.set(group, job);
     this.p.report.counters.bytesTotal += node.size ?? 0;
     plan.addFile(job, node.content ?? []);
