@@ -19,7 +19,7 @@ export interface RestoreOptions {
    * the transfer of the others (4 suits a local disk; 8 hides 50 ms at a 256 MiB budget).
    */
   rangesPerBudget: number;
-  /** Largest byte range read from a pack in one request. */
+  /** Most bytes one request holds in flight: the range read from a pack plus its plaintext. */
   maxRangeBytes: number;
   /** Restore owners (only meaningful, and only attempted, when running as root). */
   restoreOwnership: boolean;

@@ -46,7 +46,8 @@ export class PackReader {
     const { opts, plan } = this.p;
     // The ranges in flight get what the plan's share leaves.
     const budget = new ByteBudget('restore', Math.max(opts.minRangeBudgetBytes, opts.readBudgetBytes - plan.budget.capacity));
-    const maxRange = Math.min(opts.maxRangeBytes, Math.floor(budget.capacity / opts.rangesPerBudget));
+    // Several ranges fit in the budget at once, so the pool decrypts some while others are written.
+    const maxNeed = Math.min(opts.maxRangeBytes, Math.floor(budget.capacity / opts.rangesPerBudget));
     const limit = new Concurrency(opts.readsInFlight);
     const jobs = new Set<Promise<void>>();
     let failure: unknown = null;
@@ -54,9 +55,10 @@ export class PackReader {
       batches: for (let batch = await plan.nextBatch(); batch; batch = await plan.nextBatch()) {
         this.batchesRead++;
         for (const [packId, blobs] of batch) {
-          for (const range of coalesce([...blobs.values()], maxRange)) {
+          for (const range of coalesce([...blobs.values()], maxNeed)) {
             // The bytes read and their plaintext (larger than the stored bytes when they were compressed).
-            const need = range.end - range.start + range.blobs.reduce((t, b) => t + b.rawLength, 0);
+            const plain = range.blobs.reduce((t, b) => t + b.rawLength, 0);
+            const need = range.end - range.start + plain;
             await budget.acquire(need, this.p.signal);
             if (failure) {
               budget.release(need);
@@ -72,7 +74,9 @@ export class PackReader {
               })
               .finally(() => {
                 budget.release(need);
-                noteDropped(need);
+                // Only the plaintext is garbage here: the bytes read went to a worker, which
+                // frees them after its task.
+                noteDropped(plain);
                 jobs.delete(job);
                 // The reader may be waiting for the last ranges (and the retries they plan).
                 plan.rangeSettled();
@@ -141,17 +145,25 @@ export class PackReader {
   }
 }
 
-/** Groups a pack's needed blobs into ranges that are cheaper to read in one request than apart. */
-export function coalesce(blobs: PlannedBlob[], maxRange: number): { start: number; end: number; blobs: PlannedBlob[] }[] {
+/**
+ * Groups a pack's needed blobs into ranges that are cheaper to read in one request than apart,
+ * each holding at most `maxNeed` bytes in flight: the bytes read plus their plaintext (what the
+ * reader acquires for it). Bounding the bytes read alone let one range of compressible data take
+ * most of a small budget, so that ranges were read, decrypted and written one at a time.
+ */
+export function coalesce(blobs: PlannedBlob[], maxNeed: number): { start: number; end: number; blobs: PlannedBlob[] }[] {
   const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
   const out: { start: number; end: number; blobs: PlannedBlob[] }[] = [];
+  let plain = 0;
   for (const b of sorted) {
     const last = out[out.length - 1];
-    if (last && b.offset - last.end <= COALESCE_GAP && b.offset + b.length - last.start <= maxRange) {
+    if (last && b.offset - last.end <= COALESCE_GAP && Math.max(last.end, b.offset + b.length) - last.start + plain + b.rawLength <= maxNeed) {
       last.end = Math.max(last.end, b.offset + b.length);
       last.blobs.push(b);
+      plain += b.rawLength;
     } else {
       out.push({ start: b.offset, end: b.offset + b.length, blobs: [b] });
+      plain = b.rawLength;
     }
   }
   return out;

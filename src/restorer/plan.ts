@@ -54,11 +54,15 @@ export class RestorePlan {
     this.budget = new ByteBudget('restore plan', Math.floor(readBudgetBytes * PLAN_SHARE));
   }
 
-  /** Takes a file's share of the plan budget, handing the batch on first when it must wait. */
+  /**
+   * Takes a file's share of the plan budget. Files complete only once their batch is read, so
+   * while planning waits for room the batch being planned goes to the reader as soon as it has
+   * nothing else to read (at once if it is waiting already): handing it on at each wait made
+   * batches of a file or two once the budget was full, read in as many tiny ranges.
+   */
   async reserve(bytes: number): Promise<void> {
     if (this.budget.tryAcquire(bytes)) return;
-    // Files complete only once their batch is read: the batch being planned must go first.
-    this.flushBatch();
+    if (this.wakeReader !== null) this.flushBatch();
     this.planWaits++;
     await this.budget.acquire(bytes, this.signal);
   }
@@ -96,12 +100,12 @@ export class RestorePlan {
   }
 
   /**
-   * Hands the batch on once it is full; and while others wait for room, whatever is planned goes
-   * to the reader at once: room comes back only when planned files are restored, and a file left
-   * in the batch never would be.
+   * Hands the batch on once it is full; and while planning waits for room, whatever is planned
+   * goes to a reader with nothing else to read: room comes back only when planned files are
+   * restored, and a file left in the batch never would be.
    */
   flushIfDue(): void {
-    if (this.batchBytes >= this.batchLimit || this.budget.waiting > 0) this.flushBatch();
+    if (this.batchBytes >= this.batchLimit || (this.budget.waiting > 0 && this.wakeReader !== null)) this.flushBatch();
   }
 
   /** Planning is over: the last batch goes to the reader, which ends once it has read what is left. */
@@ -134,6 +138,11 @@ export class RestorePlan {
     for (;;) {
       const next = this.batches.shift();
       if (next) return next;
+      // Planning waits for files of the batch being planned to be restored: it is read now.
+      if (this.budget.waiting > 0 && this.batch.size > 0) {
+        this.flushBatch();
+        continue;
+      }
       // Ranges still being read may yet plan retries from other locations of their blobs.
       if (!this.planning && this.rangesInFlight === 0) return null;
       this.signal.throwIfAborted();

@@ -40,7 +40,8 @@ export function restoreLimits(s: Pick<OpenSession, 'remote' | 'repo'>, plan: Pla
     // the plan (measured in docs/MEMORY.md).
     readBudgetBytes: Math.floor((plan.readBytes + plan.sealedBytes + plan.writesInFlight * plan.packTargetBytes) / 2),
     minRangeBudgetBytes: 8 * 1024 * 1024,
-    maxRangeBytes: 32 * 1024 * 1024,
+    // The bytes read and their plaintext: a whole pack of the default 16 MiB and its plaintext.
+    maxRangeBytes: 64 * 1024 * 1024,
     // A local disk is kept busy by a few reads; a remote store needs many in flight to hide
     // its latency (the byte budget still bounds what they hold).
     readsInFlight: s.remote ? s.repo.readParallelism : plan.workers + 1,
