@@ -9,7 +9,7 @@ import { deriveGear } from '../src/chunker/gear.js';
 import { EnvelopeWorkspace, Suite, envelopeOverhead } from '../src/crypto/envelope.js';
 import { deriveRepoKeys } from '../src/crypto/keys.js';
 import { ErrorCode, isEngineError } from '../src/errors/engine-error.js';
-import { chunkHash, seal, sealedLayoutBound, sealInto, unseal } from './handlers.js';
+import { chunkHash, seal, sealedLayoutBound, sealInto, unseal, verifyPack } from './handlers.js';
 import { type UnsealBlob, UnsealStatus } from './protocol.js';
 
 const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
@@ -303,7 +303,14 @@ describe('seal and unseal', () => {
       expect(() => {
         out = unseal(p, keys, { packBytes, blobs: edited });
       }).not.toThrow();
-      return parseUnsealed(out!);
+      const back = parseUnsealed(out!);
+      // verifyPack (check --read-data) gives the same verdict per blob, and the pack's BLAKE3.
+      const verdict = verifyPack(p, keys, { packBytes, blobs: edited });
+      const view = new DataView(verdict);
+      expect(view.getUint32(0, true)).toBe(edited.length);
+      expect(edited.map((_, i) => view.getUint32(4 + 4 * i, true))).toEqual(back.map((b) => b.status));
+      expect(toHex(new Uint8Array(verdict, 4 + 4 * edited.length, 32))).toBe(toHex(p.blake3.hash(packBytes)));
+      return back;
     }
 
     function expectOthersOk(back: { status: number; bytes: Uint8Array }[], bad: number): void {

@@ -142,3 +142,35 @@ export function unseal(
   });
   return out;
 }
+
+/**
+ * What check --read-data needs of a pack: each blob's verdict (authentication, decoding, length,
+ * id, as unseal gives it) and the BLAKE3 of the whole pack (its name), and no plaintext. Blobs are
+ * opened into the workspace's scratch, so nothing pack-sized is allocated or sent back: the main
+ * thread receives a few bytes per blob instead of the pack's plaintext (which it only dropped).
+ */
+export function verifyPack(
+  p: Primitives,
+  keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>,
+  input: UnsealInput,
+  ws: EnvelopeWorkspace = new EnvelopeWorkspace(p, keys),
+): ArrayBuffer {
+  const n = input.blobs.length;
+  const out = new ArrayBuffer(4 + 4 * n + 32);
+  const view = new DataView(out);
+  view.setUint32(0, n, true);
+  input.blobs.forEach((b, i) => {
+    let status: number = UnsealStatus.OK;
+    try {
+      const back = ws.openScratch(input.packBytes.subarray(b.offset, b.offset + b.length), b.rawLength, 'blob');
+      if (back.length !== b.rawLength) status = UnsealStatus.BAD_PAYLOAD;
+      else if (!equalBytes(p.blake3.keyedHash(keys.blobId, back), Buffer.from(b.id, 'hex'))) status = UnsealStatus.ID_MISMATCH;
+    } catch (err) {
+      if (!isEngineError(err)) throw err;
+      status = isAuthenticationFailure(err) ? UnsealStatus.AUTH_FAILED : UnsealStatus.BAD_PAYLOAD;
+    }
+    view.setUint32(4 + 4 * i, status, true);
+  });
+  new Uint8Array(out, 4 + 4 * n, 32).set(p.blake3.hash(input.packBytes));
+  return out;
+}

@@ -7,10 +7,10 @@ import type { Primitives } from '../native-bindings/types.js';
 import { FastCdc } from '../src/chunker/fastcdc.js';
 import { EnvelopeWorkspace, type Suite } from '../src/crypto/envelope.js';
 import { toWire } from '../src/errors/wire.js';
-import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, TaskFailure, UnsealInput, UnsealOutput, WorkerInit } from './protocol.js';
+import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, TaskFailure, UnsealInput, UnsealOutput, VerifyPackOutput, WorkerInit } from './protocol.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { collectYoung } from '../src/util/gc.js';
-import { chunkHash as chunkHashPure, seal as sealPure, sealInto as sealIntoPure, unseal as unsealPure } from './handlers.js';
+import { chunkHash as chunkHashPure, seal as sealPure, sealInto as sealIntoPure, unseal as unsealPure, verifyPack as verifyPackPure } from './handlers.js';
 
 const init = workerData as WorkerInit;
 if (init.protocol !== PROTOCOL_VERSION) throw new Error(`worker protocol ${init.protocol} != ${PROTOCOL_VERSION}`);
@@ -53,6 +53,15 @@ export function seal(input: SealInput): Promise<SealOutput | TaskFailure> {
 
 export function unseal(input: UnsealInput): Promise<UnsealOutput | TaskFailure> {
   return settled(() => unsealTask(input));
+}
+
+export function verifyPack(input: UnsealInput): Promise<VerifyPackOutput | TaskFailure> {
+  return settled(async () => {
+    const { p, ws } = await context();
+    const out = verifyPackPure(p, init.keys, input, ws);
+    collectYoung();
+    return moveBuffer(out);
+  });
 }
 
 async function chunkHashTask(input: ChunkHashInput): Promise<ChunkHashOutput> {

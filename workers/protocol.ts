@@ -84,7 +84,10 @@ export const UnsealStatus = { OK: 0, AUTH_FAILED: 1, BAD_PAYLOAD: 2, ID_MISMATCH
 /** Unseal output layout: u32le count | count × (u32le status, u32le length) | plaintexts back to back. */
 export type UnsealOutput = ArrayBuffer;
 
-export const TaskName = { chunkHash: 'chunkHash', seal: 'seal', unseal: 'unseal' } as const;
+/** Verify output layout: u32le count | count × u32le status | the BLAKE3 of the whole pack (32 bytes). */
+export type VerifyPackOutput = ArrayBuffer;
+
+export const TaskName = { chunkHash: 'chunkHash', seal: 'seal', unseal: 'unseal', verifyPack: 'verifyPack' } as const;
 
 /**
  * What a task returns instead of throwing: an error thrown in a worker reaches the main thread as a

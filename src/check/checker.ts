@@ -329,26 +329,28 @@ export class Checker {
     this.summary.packsRead++;
     this.summary.bytesRead += bytes.length;
     if (bytes.length !== size) this.report('error', name, `is ${bytes.length} bytes, the listing said ${size}`);
-    if (toHex(this.repo.p.blake3.hash(bytes)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)');
+    const length = bytes.length;
     let header: PackBlob[];
     try {
       header = this.repo.packs.headerOfWhole(packId, bytes);
     } catch (err) {
+      if (toHex(this.repo.p.blake3.hash(bytes)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)');
       this.fail(name, err);
       return;
     }
-    this.compareHeader(packId, header, bytes.length);
-    const inBounds = header.filter((b) => b.offset + b.length <= bytes.length - 4);
-    if (inBounds.length === 0) return;
-    // The worker verifies each blob: authentication, decompression, length, and id.
-    const out = await this.opts.pool!.unseal({ packBytes: bytes, blobs: inBounds.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
+    this.compareHeader(packId, header, length);
+    const inBounds = header.filter((b) => b.offset + b.length <= length - 4);
+    // The worker hashes the pack and verifies each blob: authentication, decompression, length,
+    // and id (the pack is transferred there: `bytes` is not usable afterwards).
+    const out = await this.opts.pool!.verifyPack({ packBytes: bytes, blobs: inBounds.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
     // Verifying a whole pack takes a while: an interruption meanwhile ends the check here, not
     // with a verdict on packs it did not finish.
     this.opts.signal?.throwIfAborted();
     const view = new DataView(out);
+    if (toHex(new Uint8Array(out, 4 + 4 * inBounds.length, 32)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)');
     inBounds.forEach((b, i) => {
       this.summary.blobsRead++;
-      const status = view.getUint32(4 + 8 * i, true);
+      const status = view.getUint32(4 + 4 * i, true);
       if (status === UnsealStatus.OK) return;
       const why = status === UnsealStatus.AUTH_FAILED ? 'fails authentication' : status === UnsealStatus.ID_MISMATCH ? 'does not match its id' : 'cannot be decoded';
       this.report('error', name, `${blobTypeName(b.type)} blob ${b.id} ${why}`);

@@ -123,13 +123,25 @@ export class WorkerPool {
 
   /** The pack bytes are transferred to the worker: the caller must not touch them afterwards. */
   unseal(input: UnsealInput): Promise<ArrayBuffer> {
+    return this.runOnPack(TaskName.unseal, input);
+  }
+
+  /**
+   * Each blob's verdict and the BLAKE3 of the whole pack, no plaintext (workers/handlers.ts
+   * verifyPack): what check --read-data needs. The pack bytes are transferred as for unseal.
+   */
+  verifyPack(input: UnsealInput): Promise<ArrayBuffer> {
+    return this.runOnPack(TaskName.verifyPack, input);
+  }
+
+  private runOnPack(name: string, input: UnsealInput): Promise<ArrayBuffer> {
     let bytes = input.packBytes;
     // Only a buffer the caller owns whole may be transferred: small Buffers share one pooled
     // ArrayBuffer, and detaching it would corrupt unrelated data.
     if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || bytes.buffer instanceof SharedArrayBuffer) {
       bytes = new Uint8Array(bytes);
     }
-    return this.run(TaskName.unseal, { blobs: input.blobs, packBytes: bytes }, [bytes.buffer as ArrayBuffer]);
+    return this.run(name, { blobs: input.blobs, packBytes: bytes }, [bytes.buffer as ArrayBuffer]);
   }
 
   /**
