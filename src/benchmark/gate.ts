@@ -296,7 +296,7 @@ export interface PeerTiming {
   readonly cpuSeconds: number;
 }
 
-/** One round of one step: engine and the peer, run one right after the other. */
+/** One pair of runs of one step: engine and the peer, one right after the other. */
 export interface PeerPair {
   readonly engine: PeerTiming;
   readonly peer: PeerTiming;
@@ -311,10 +311,10 @@ export function peerCpuName(peer: string, step: PeerStep): string {
 }
 
 /**
- * The peer ratios of interleaved rounds: per step, the median over rounds of the peer's time over
- * engine's in the same round (higher is better: 2 means engine does the step in half the time).
- * Within a round the two ran seconds apart, so load that lasts cancels out of each round's ratio;
- * load that hits one side of one round moves that round only, and the median drops it.
+ * The peer ratios of interleaved pairs: per step, the median over pairs of the peer's time over
+ * engine's in the same pair (higher is better: 2 means engine does the step in half the time).
+ * Within a pair the two ran seconds apart, so load that lasts cancels out of each pair's ratio;
+ * load that hits one side of one pair moves that pair only, and the median drops it.
  */
 export function peerRatiosOf(peer: string, rounds: Readonly<Partial<Record<PeerStep, readonly PeerPair[]>>>): Record<string, MeasuredRatio> {
   const out: Record<string, MeasuredRatio> = {};
