@@ -9,6 +9,7 @@ import { randomFillSync } from 'node:crypto';
 import type { Primitives } from '../../native-bindings/types.js';
 import { AuthenticationFailedError, IntegrityError } from '../errors/engine-error.js';
 import { type Codec, Compression, codecFor } from './compression.js';
+import { looksIncompressible } from './incompressible.js';
 import { type CipherSuite, cipherSuite, findSuite, Suite, type SuiteKeys } from './suites.js';
 
 export { Compression } from './compression.js';
@@ -39,8 +40,9 @@ export interface SealOptions {
 export function seal(p: Primitives, keys: SuiteKeys, payload: Uint8Array, opts: SealOptions): Uint8Array {
   let body: Uint8Array = payload;
   let compression: number = Compression.NONE;
-  if (opts.zstdLevel !== null && payload.length > 0) {
-    const z = p.zstd.compress(payload, opts.zstdLevel);
+  const level = compressionLevel(payload, opts);
+  if (level !== null) {
+    const z = p.zstd.compress(payload, level);
     // Stored raw when compression does not pay, so incompressible data costs no decompression on restore.
     if (z.length < payload.length) {
       body = z;
@@ -51,6 +53,17 @@ export function seal(p: Primitives, keys: SuiteKeys, payload: Uint8Array, opts: 
   plain[0] = compression;
   plain.set(body, 1);
   return sealRaw(p, keys, opts.suite, plain, opts.fixedNonceForTestVectors);
+}
+
+/**
+ * The zstd level to try on the payload, or null to store it raw: null when no level is set, and
+ * when the payload looks random (crypto/incompressible.ts), so data that would not shrink costs
+ * no compression pass. The decision depends on the bytes alone, so seal() and sealInto() make the
+ * same envelope on every machine, with native or fallback primitives.
+ */
+function compressionLevel(payload: Uint8Array, opts: SealOptions): number | null {
+  if (opts.zstdLevel === null || payload.length === 0 || looksIncompressible(payload)) return null;
+  return opts.zstdLevel;
 }
 
 function sealRaw(p: Primitives, keys: SuiteKeys, id: Suite, plain: Uint8Array, fixedNonce?: Uint8Array): Uint8Array {
@@ -147,9 +160,10 @@ export class EnvelopeWorkspace {
     if (out.length < bound) throw new RangeError(`sealInto needs ${bound} bytes of output, got ${out.length}`);
     let plainLength = 0;
     let staging: Uint8Array;
-    if (opts.zstdLevel !== null && payload.length > 0) {
+    const level = compressionLevel(payload, opts);
+    if (level !== null) {
       staging = this.grow('staging', 1 + this.p.zstd.compressBound(payload.length));
-      const n = this.p.zstd.compressInto(payload, opts.zstdLevel, staging.subarray(1));
+      const n = this.p.zstd.compressInto(payload, level, staging.subarray(1));
       // Stored raw when compression does not pay, as seal() does.
       if (n < payload.length) {
         staging[0] = Compression.ZSTD;
