@@ -30,13 +30,22 @@ export class DirHandleCache {
     this.maxOpen = maxOpen;
   }
 
-  /** Closes every handle. */
+  /**
+   * Closes every handle; one that an asynchronous call still uses (useAsync) is closed when that
+   * call returns: closed now, its descriptor number could be reused for another folder (or one
+   * outside the target) before the call on the threadpool reaches the entry through it.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const d of this.cache.values()) fs.closeSync(d.fd);
+    for (const d of this.cache.values()) if (!this.inUse(d)) fs.closeSync(d.fd);
     this.cache.clear();
-    fs.closeSync(this.rootDir.fd);
+    if (!this.inUse(this.rootDir)) fs.closeSync(this.rootDir.fd);
+  }
+
+  /** Whether a call still uses the handle (the root is pinned once for as long as the tree is open). */
+  private inUse(d: Dir): boolean {
+    return d.pins > (d === this.rootDir ? 1 : 0);
   }
 
   /** Runs `fn` with folder `rel` open and pinned (an eviction while it runs skips it). */
@@ -63,6 +72,8 @@ export class DirHandleCache {
       return await fn(d);
     } finally {
       d.pins--;
+      // The tree was closed while this call ran: its handle's close was left to it.
+      if (this.closed && !this.inUse(d)) fs.closeSync(d.fd);
     }
   }
 

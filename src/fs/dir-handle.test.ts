@@ -2,6 +2,7 @@
 // a bounded number of open folders serves a wide tree visited out of order, nothing is ever
 // created through a planted or swapped-in symlink, and obstacles are removed without following
 // links inside them.
+import { pbkdf2 } from 'node:crypto';
 import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,6 +75,30 @@ describe.each([
     } finally {
       t.close();
     }
+  });
+
+  it('closed while creates are in flight, keeps each busy folder open until its create returns, then closes it', async () => {
+    const root = fresh();
+    const outside = fresh();
+    fs.mkdirSync(outside);
+    const before = fs.readdirSync('/proc/self/fd').length;
+    const t = DirTree.open(root, { procFd, maxOpen: 4 });
+    const dirs = Array.from({ length: 64 }, (_, i) => `d${i}`);
+    for (const d of dirs) t.ensureDir(d);
+    // The threadpool is kept busy first (pbkdf2 runs there), so the opens wait in its queue.
+    const busy = Array.from({ length: 16 }, () => new Promise((r) => pbkdf2('x', 'y', 400_000, 32, 'sha256', r)));
+    const creating = dirs.map((d) => t.createFileAsync(d, 'f').then((fd) => fs.closeSync(fd), (err: unknown) => err));
+    // Closed at once, with the opens queued on the threadpool; folders opened meanwhile (the
+    // outside one stands for any other folder the process opens) must not take a busy number.
+    t.close();
+    const others = Array.from({ length: 16 }, () => fs.openSync(outside, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
+    await Promise.all(creating);
+    await Promise.all(busy);
+    for (const fd of others) fs.closeSync(fd);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    for (const d of dirs) expect(fs.readdirSync(join(root, d)).filter((n) => n !== 'f')).toEqual([]);
+    // Every handle of the tree is closed once the last create returned.
+    expect(fs.readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(before);
   });
 
   it('creates off the main thread a file new where a symlink or a hardlink was planted, never writing through it', async () => {
