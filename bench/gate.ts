@@ -248,7 +248,8 @@ async function main(): Promise<number> {
     const failed = strict.rows.filter((r) => !r.ok).map((r) => r.name);
     const again = sections.filter((s) => !args.report && s.notRun === undefined && s.runs.length < RUNS && failed.some(s.owns) && (s.retryWhenBusy || unjudgedWhy(s) === undefined));
     if (strict.ok || again.length === 0) break;
-    process.stdout.write(`bench:gate: ${failed.length} ratio(s) beyond tolerance (${failed.join('; ')}); measuring again: ${again.map((s) => s.name).join(', ')}\n`);
+    const perRun = (name: string): string => sections.flatMap((s) => s.runs.map((r) => r.ratios[name]?.value.toFixed(3) ?? '-')).filter((v) => v !== '-').join(', ');
+    process.stdout.write(`bench:gate: ${failed.length} ratio(s) beyond tolerance (${failed.map((n) => `${n}: ${perRun(n)}`).join('; ')}); measuring again: ${again.map((s) => s.name).join(', ')}\n`);
     for (const s of again) s.runs.push(await s.measure());
   }
   const result = evaluateGate(baseline, merged(sections, bestOf), context(false));
