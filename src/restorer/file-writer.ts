@@ -28,8 +28,11 @@ export class FileWriter {
   private readonly openFiles = new Set<FileJob>();
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
-  /** Files of one blob being written at once: the threadpool stays busy, the descriptors open stay few. */
-  private readonly wholeFiles = new Concurrency(64);
+  /**
+   * Files of one blob being written at once: twice the libuv threadpool's four threads keeps
+   * each busy without queueing the pack reads, which share them, behind many file creations.
+   */
+  private readonly wholeFiles = new Concurrency(8);
 
   constructor(tree: DirTree, report: RestoreReport, meta: MetadataWriter, writeBusy: BusyMeter, onFileDone: (job: FileJob) => void) {
     this.tree = tree;
