@@ -26,6 +26,8 @@ export class FileWriter {
   blockSize = 4096;
   /** Files with data open for writing (closed by abandonOpenFiles should the restore end early). */
   private readonly openFiles = new Set<FileJob>();
+  /** Creations of files of several blobs in flight (quiesce waits for them). */
+  private readonly creating = new Set<Promise<number | null>>();
   /** File creation and metadata calls in flight: enough to keep the libuv threadpool busy. */
   private readonly fsLimit = new Concurrency(32);
 
@@ -197,8 +199,22 @@ export class FileWriter {
   private handle(job: FileJob): Promise<number | null> {
     if (job.fd !== null) return Promise.resolve(job.fd);
     if (job.failed) return Promise.resolve(null);
-    job.opening ??= this.open(job);
+    if (!job.opening) {
+      const opening = this.open(job);
+      job.opening = opening;
+      this.creating.add(opening);
+      void opening.finally(() => this.creating.delete(opening)).catch(() => undefined);
+    }
     return job.opening;
+  }
+
+  /**
+   * Waits for the file creations in flight (on the threadpool): after a failure, the restore
+   * abandons open files and closes its folders only once none can still produce a descriptor
+   * (a file created after that would stay behind, empty, looking restored).
+   */
+  async quiesce(): Promise<void> {
+    while (this.creating.size > 0) await Promise.allSettled([...this.creating]);
   }
 
   private async open(job: FileJob): Promise<number | null> {

@@ -140,7 +140,12 @@ export class PackReader {
       writes.push(...writer.writeBlob(blob, plain));
     }
     plan.queueRetries(retries);
-    await Promise.all(writes);
+    // Every write settles before the range does, even when one fails: the restore closes the
+    // files' descriptors once the ranges are settled, and a write still in flight on a closed
+    // descriptor could land in whatever file reuses its number.
+    const settled = await Promise.allSettled(writes);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await writer.settle(done);
   }
 }

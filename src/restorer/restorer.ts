@@ -124,7 +124,9 @@ export class Restorer {
       if (this.firstFailure !== null) throw this.firstFailure;
       await this.finish(tree, report, meta, planner);
     } finally {
-      // After a failure or an abort, files still open are incomplete: closed and removed.
+      // After a failure or an abort, files still open are incomplete: closed and removed, once
+      // no creation is in flight that could still add one.
+      await writer.quiesce();
       writer.abandonOpenFiles();
       tree.close();
     }
