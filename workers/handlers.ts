@@ -107,16 +107,41 @@ function sealLayoutInto(
   }
 }
 
+/** The bytes an unseal result takes (its layout: protocol.ts UnsealOutput). */
+export function unsealedLayoutBytes(blobs: readonly { readonly rawLength: number }[]): number {
+  return 4 + 8 * blobs.length + blobs.reduce((t, b) => t + b.rawLength, 0);
+}
+
 export function unseal(
   p: Primitives,
   keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>,
   input: UnsealInput,
   ws: EnvelopeWorkspace = new EnvelopeWorkspace(p, keys),
 ): ArrayBuffer {
+  const out = new ArrayBuffer(unsealedLayoutBytes(input.blobs));
+  unsealLayoutInto(p, keys, input, ws, new Uint8Array(out));
+  return out;
+}
+
+/**
+ * unseal() into the caller's region (the shared arena): nothing pack- or plaintext-sized is
+ * allocated or sent back. The region was sized with unsealedLayoutBytes; a shorter one is a bug.
+ */
+export function unsealInto(
+  p: Primitives,
+  keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>,
+  input: UnsealInput,
+  out: Uint8Array,
+  ws: EnvelopeWorkspace = new EnvelopeWorkspace(p, keys),
+): void {
+  const need = unsealedLayoutBytes(input.blobs);
+  if (out.length < need) throw new InternalError(`unseal output region of ${out.length} bytes is below its ${need}`);
+  unsealLayoutInto(p, keys, input, ws, out);
+}
+
+function unsealLayoutInto(p: Primitives, keys: Pick<RepoKeys, 'xchacha' | 'aes' | 'blobId'>, input: UnsealInput, ws: EnvelopeWorkspace, bytes: Uint8Array): void {
   const n = input.blobs.length;
-  const out = new ArrayBuffer(4 + 8 * n + input.blobs.reduce((t, b) => t + b.rawLength, 0));
-  const view = new DataView(out);
-  const bytes = new Uint8Array(out);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   view.setUint32(0, n, true);
   let pos = 4 + 8 * n;
   input.blobs.forEach((b, i) => {
@@ -140,7 +165,6 @@ export function unseal(
     view.setUint32(4 + 8 * i, status, true);
     view.setUint32(8 + 8 * i, len, true);
   });
-  return out;
 }
 
 /**

@@ -10,7 +10,7 @@ import { toWire } from '../src/errors/wire.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, SealOutput, TaskFailure, UnsealInput, UnsealOutput, VerifyPackOutput, WorkerInit } from './protocol.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 import { collectYoung } from '../src/util/gc.js';
-import { chunkHash as chunkHashPure, seal as sealPure, sealInto as sealIntoPure, unseal as unsealPure, verifyPack as verifyPackPure } from './handlers.js';
+import { chunkHash as chunkHashPure, seal as sealPure, sealInto as sealIntoPure, unseal as unsealPure, unsealInto as unsealIntoPure, verifyPack as verifyPackPure } from './handlers.js';
 
 const init = workerData as WorkerInit;
 if (init.protocol !== PROTOCOL_VERSION) throw new Error(`worker protocol ${init.protocol} != ${PROTOCOL_VERSION}`);
@@ -94,6 +94,11 @@ async function sealTask(input: SealInput): Promise<SealOutput> {
 
 async function unsealTask(input: UnsealInput): Promise<UnsealOutput> {
   const { p, ws } = await context();
+  if (input.out) {
+    unsealIntoPure(p, init.keys, input, input.out, ws);
+    collectYoung();
+    return null;
+  }
   const out = unsealPure(p, init.keys, input, ws);
   collectYoung();
   return moveBuffer(out);

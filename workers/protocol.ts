@@ -76,13 +76,21 @@ export interface UnsealBlob {
 export interface UnsealInput {
   readonly packBytes: Uint8Array;
   readonly blobs: readonly UnsealBlob[];
+  /**
+   * Where to write the result (a region of the shared arena), at least the layout's size; without
+   * it the worker allocates the result and transfers it back.
+   */
+  readonly out?: Uint8Array;
 }
 
 /** Per blob in UnsealOutput. */
 export const UnsealStatus = { OK: 0, AUTH_FAILED: 1, BAD_PAYLOAD: 2, ID_MISMATCH: 3 } as const;
 
-/** Unseal output layout: u32le count | count × (u32le status, u32le length) | plaintexts back to back. */
-export type UnsealOutput = ArrayBuffer;
+/**
+ * Unseal output layout: u32le count | count × (u32le status, u32le length) | plaintexts back to
+ * back. Written into UnsealInput.out when given (the task then returns null), else a buffer of its own.
+ */
+export type UnsealOutput = ArrayBuffer | null;
 
 /** Verify output layout: u32le count | count × u32le status | the BLAKE3 of the whole pack (32 bytes). */
 export type VerifyPackOutput = ArrayBuffer;

@@ -8,7 +8,7 @@ import type { WorkerPool } from '../worker-pool/pool.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import { toHex } from '../util/hex.js';
 import type { SpanChunks } from '../../workers/protocol.js';
-import { SealedArena } from './sealed-arena.js';
+import { SharedArena } from '../util/shared-arena.js';
 import type { RunState } from './run-state.js';
 
 export class BlobSealer {
@@ -19,7 +19,7 @@ export class BlobSealer {
   /** Bytes an envelope adds to a blob: the lease a blob takes before it is compressed. */
   private readonly overhead: number;
   /** Where workers seal into (placement only; the budget above bounds the bytes). */
-  private readonly arena: SealedArena;
+  private readonly arena: SharedArena;
 
   constructor(state: RunState, pool: WorkerPool, uploader: BlobUploader, sealedBudget: ByteBudget, overhead: number) {
     this.state = state;
@@ -28,7 +28,7 @@ export class BlobSealer {
     this.sealedBudget = sealedBudget;
     this.overhead = overhead;
     // As large as the budget, plus room for the results' small heads (not in the budget's estimate).
-    this.arena = new SealedArena(sealedBudget.capacity + 256 * 1024);
+    this.arena = new SharedArena(sealedBudget.capacity + 256 * 1024);
   }
 
   /**

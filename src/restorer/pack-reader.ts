@@ -12,6 +12,7 @@ import { UnsealStatus } from '../../workers/protocol.js';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
 import { isNotFound } from '../backend/errors.js';
 import { noteDropped } from '../util/gc.js';
+import { SharedArena } from '../util/shared-arena.js';
 import type { FileWriter } from './file-writer.js';
 import type { PlanBatch, PlannedBlob } from './jobs.js';
 import type { RestoreOptions } from './options.js';
@@ -48,6 +49,9 @@ export class PackReader {
     const budget = new ByteBudget('restore', Math.max(opts.minRangeBudgetBytes, opts.readBudgetBytes - plan.budget.capacity));
     // Several ranges fit in the budget at once, so the pool decrypts some while others are written.
     const maxNeed = Math.min(opts.maxRangeBytes, Math.floor(budget.capacity / opts.rangesPerBudget));
+    // Where the workers open the blobs: a range's result (its statuses and plaintext) is below its
+    // lease on the budget, so an arena as large as the budget holds every result in flight.
+    const arena = new SharedArena(budget.capacity);
     const limit = new Concurrency(opts.readsInFlight);
     const jobs = new Set<Promise<void>>();
     let failure: unknown = null;
@@ -65,8 +69,11 @@ export class PackReader {
               break batches;
             }
             plan.rangeStarted();
+            let placed = false;
             const job = limit
-              .run(() => this.restoreRange(packId, range))
+              .run(async () => {
+                placed = await this.restoreRange(packId, range, arena);
+              })
               .catch((err: unknown) => {
                 failure ??= err;
                 // Planning waits for files to complete, which they no longer will.
@@ -74,9 +81,9 @@ export class PackReader {
               })
               .finally(() => {
                 budget.release(need);
-                // Only the plaintext is garbage here: the bytes read went to a worker, which
-                // frees them after its task.
-                noteDropped(plain);
+                // Only the plaintext is garbage here (and not when it was opened into the arena):
+                // the bytes read went to a worker, which frees them after its task.
+                if (!placed) noteDropped(plain);
                 jobs.delete(job);
                 // The reader may be waiting for the last ranges (and the retries they plan).
                 plan.rangeSettled();
@@ -93,7 +100,8 @@ export class PackReader {
     if (failure) throw failure;
   }
 
-  private async restoreRange(packId: PackId, range: { start: number; end: number; blobs: PlannedBlob[] }): Promise<void> {
+  /** Restores one range; true when its plaintext was opened into the arena (no garbage left). */
+  private async restoreRange(packId: PackId, range: { start: number; end: number; blobs: PlannedBlob[] }, arena: SharedArena): Promise<boolean> {
     const { plan, writer, opts } = this.p;
     let bytes: Uint8Array;
     try {
@@ -112,13 +120,33 @@ export class PackReader {
       const done = range.blobs.filter((b) => !plan.replan(b, packId, why, retries));
       plan.queueRetries(retries);
       await writer.settle(done);
-      return;
+      return false;
     }
-    const out = await this.p.pool.unseal({
+    const input = {
       packBytes: bytes,
       blobs: range.blobs.map((b) => ({ offset: b.offset - range.start, length: b.length, rawLength: b.rawLength, id: b.id })),
-    });
-    const view = new DataView(out);
+    };
+    const region = arena.alloc(4 + 8 * input.blobs.length + input.blobs.reduce((t, b) => t + b.rawLength, 0));
+    try {
+      let out: Uint8Array;
+      if (region) {
+        await this.p.pool.unsealInto(input, region.bytes);
+        out = region.bytes;
+      } else {
+        out = new Uint8Array(await this.p.pool.unseal(input));
+      }
+      await this.writeOpened(packId, range, out);
+    } finally {
+      // The files' writes have all settled (writeOpened waits for them): the plaintext is free.
+      if (region) arena.release(region.offset, region.bytes.length);
+    }
+    return region !== null;
+  }
+
+  /** Hands the blobs an unseal opened (`out`: its result layout) to the writer, or plans them again. */
+  private async writeOpened(packId: PackId, range: { blobs: PlannedBlob[] }, out: Uint8Array): Promise<void> {
+    const { plan, writer, opts } = this.p;
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const n = view.getUint32(0, true);
     let pos = 4 + 8 * n;
     const writes: Promise<void>[] = [];
@@ -135,7 +163,7 @@ export class PackReader {
         continue;
       }
       done.push(blob);
-      const plain = new Uint8Array(out, pos, len);
+      const plain = out.subarray(pos, pos + len);
       pos += len;
       writes.push(...writer.writeBlob(blob, plain));
     }

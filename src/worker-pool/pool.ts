@@ -122,8 +122,17 @@ export class WorkerPool {
   }
 
   /** The pack bytes are transferred to the worker: the caller must not touch them afterwards. */
-  unseal(input: UnsealInput): Promise<ArrayBuffer> {
+  unseal(input: Omit<UnsealInput, 'out'>): Promise<ArrayBuffer> {
     return this.runOnPack(TaskName.unseal, input);
+  }
+
+  /**
+   * unseal() with the result written into `out`, a view of shared memory (the shared arena) at
+   * least the result layout's size (workers/handlers.ts unsealedLayoutBytes): nothing comes back.
+   */
+  async unsealInto(input: Omit<UnsealInput, 'out'>, out: Uint8Array): Promise<void> {
+    if (!(out.buffer instanceof SharedArrayBuffer)) throw new InternalError('an unseal output region must be shared memory');
+    await this.runOnPack(TaskName.unseal, input, out);
   }
 
   /**
@@ -134,14 +143,14 @@ export class WorkerPool {
     return this.runOnPack(TaskName.verifyPack, input);
   }
 
-  private runOnPack(name: string, input: UnsealInput): Promise<ArrayBuffer> {
+  private runOnPack<T = ArrayBuffer>(name: string, input: Omit<UnsealInput, 'out'>, out?: Uint8Array): Promise<T> {
     let bytes = input.packBytes;
     // Only a buffer the caller owns whole may be transferred: small Buffers share one pooled
     // ArrayBuffer, and detaching it would corrupt unrelated data.
     if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || bytes.buffer instanceof SharedArrayBuffer) {
       bytes = new Uint8Array(bytes);
     }
-    return this.run(name, { blobs: input.blobs, packBytes: bytes }, [bytes.buffer as ArrayBuffer]);
+    return this.run(name, { blobs: input.blobs, packBytes: bytes, ...(out ? { out } : {}) }, [bytes.buffer as ArrayBuffer]);
   }
 
   /**

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { SealedArena } from './sealed-arena.js';
+import { SharedArena } from './shared-arena.js';
 
-describe('SealedArena', () => {
+describe('SharedArena', () => {
   it('hands out disjoint regions of one shared buffer, first fit', () => {
-    const a = new SealedArena(100);
+    const a = new SharedArena(100);
     const r1 = a.alloc(30)!;
     const r2 = a.alloc(50)!;
     expect(r1.offset).toBe(0);
@@ -17,7 +17,7 @@ describe('SealedArena', () => {
   });
 
   it('takes a region back piece by piece and merges free neighbours, so a whole-arena region fits again', () => {
-    const a = new SealedArena(64);
+    const a = new SharedArena(64);
     const r = a.alloc(64)!;
     // Pieces in any order, as blobs are packed out of order.
     a.release(r.offset + 10, 20);
@@ -30,7 +30,7 @@ describe('SealedArena', () => {
   });
 
   it('refuses a byte released twice or outside the arena', () => {
-    const a = new SealedArena(32);
+    const a = new SharedArena(32);
     const r = a.alloc(16)!;
     a.release(r.offset, 8);
     expect(() => a.release(r.offset + 4, 8)).toThrow(/twice/);
@@ -38,7 +38,7 @@ describe('SealedArena', () => {
   });
 
   it('survives random alloc/release traffic without overlap or leak', () => {
-    const a = new SealedArena(4096);
+    const a = new SharedArena(4096);
     const live: { offset: number; length: number }[] = [];
     let seed = 7;
     const rnd = (n: number): number => {

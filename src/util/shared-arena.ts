@@ -1,12 +1,13 @@
-// Where the workers put sealed blobs: one SharedArrayBuffer for the whole run, carved into regions.
-// A fresh ArrayBuffer per seal result made the main thread's collector start an incremental
-// mark-compact every ~25 MB of results (50 of them, 1.5 CPU s, in a 1 GiB backup; the main thread
-// is the pipeline's bottleneck): V8 counts a received ArrayBuffer as new external memory, but not a
-// SharedArrayBuffer, and this one is allocated once. A worker seals straight into the region it is
-// given; the sealer gives back the parts it did not use at once, and each blob's part once the
-// uploader has copied it into a pack.
+// Where the workers put their results: one SharedArrayBuffer for the whole run, carved into
+// regions. A fresh ArrayBuffer per worker result made the main thread's collector start an
+// incremental mark-compact every ~25 MB of results (50 of them, 1.5 CPU s, in a 1 GiB backup; the
+// main thread is the pipeline's bottleneck): V8 counts a received ArrayBuffer as new external
+// memory, but not a SharedArrayBuffer, and this one is allocated once. A worker writes straight
+// into the region it is given. Backup seals blobs into it (the sealer gives back the unused parts
+// at once, each blob's part once the uploader has copied it into a pack); restore opens blobs into
+// it (given back once the files are written).
 //
-// This is placement only: the sealed budget (ByteBudget) still bounds the bytes in flight. A region
+// This is placement only: a byte budget (ByteBudget) still bounds the bytes in flight. A region
 // that does not fit (a fragmented arena) is not waited for: the caller lets the worker allocate its
 // own result, as before.
 
@@ -20,7 +21,7 @@ export interface ArenaRegion {
   readonly bytes: Uint8Array;
 }
 
-export class SealedArena {
+export class SharedArena {
   readonly capacityBytes: number;
   private buffer: SharedArrayBuffer | null = null;
   /** Free extents, sorted by offset, never adjacent (merged on free). */
