@@ -9,7 +9,7 @@ import { deriveGear } from '../src/chunker/gear.js';
 import { EnvelopeWorkspace, Suite, envelopeOverhead } from '../src/crypto/envelope.js';
 import { deriveRepoKeys } from '../src/crypto/keys.js';
 import { ErrorCode, isEngineError } from '../src/errors/engine-error.js';
-import { chunkHash, seal, sealedLayoutBound, sealInto, unseal, verifyPack } from './handlers.js';
+import { chunkHash, seal, sealedLayoutBound, sealInto, unseal, unsealedLayoutBytes, unsealInto, verifyPack } from './handlers.js';
 import { type UnsealBlob, UnsealStatus } from './protocol.js';
 
 const { primitives: p } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
@@ -265,6 +265,19 @@ describe('seal and unseal', () => {
     expect(Buffer.compare(Buffer.concat(back.map((b) => b.bytes)), data)).toBe(0);
     // A region below the bound is a caller's bug, refused before anything is written.
     expect(() => sealInto(p, keys, Suite.XCHACHA20_POLY1305, 3, true, { segment: c.segment, ranges: c.ranges, ids: c.ids }, region.subarray(0, bound - 1))).toThrow(/below its bound/);
+  });
+
+  it('unsealInto writes the same result as unseal into a region of shared memory, leaving the bytes around it alone', () => {
+    const sealedBlobs = parseSealed(seal(p, keys, Suite.XCHACHA20_POLY1305, 3, false, { segment: c.segment, ranges: c.ranges, ids: c.ids }));
+    const { packBytes, blobs } = packOf(sealedBlobs, c.chunks, c.ids);
+    const size = unsealedLayoutBytes(blobs);
+    const shared = new Uint8Array(new SharedArrayBuffer(size + 64)).fill(0xee);
+    const region = shared.subarray(29, 29 + size);
+    unsealInto(p, keys, { packBytes, blobs }, region);
+    expect(shared.subarray(0, 29).every((b) => b === 0xee)).toBe(true);
+    expect(shared.subarray(29 + size).every((b) => b === 0xee)).toBe(true);
+    expect(Buffer.compare(region, new Uint8Array(unseal(p, keys, { packBytes, blobs })))).toBe(0);
+    expect(() => unsealInto(p, keys, { packBytes, blobs }, region.subarray(0, size - 1))).toThrow(/below/);
   });
 
   it('seal with verify=true refuses a chunk whose id does not match its bytes', () => {
