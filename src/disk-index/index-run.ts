@@ -210,6 +210,29 @@ export class IndexRun {
     return this.find(Section.PACKS_SORTED, this.packFence, PACKS_PER_PAGE, PACK_RECORD_BYTES, this.packsSorted, this.key) !== null;
   }
 
+  /**
+   * The number of the blob's first record (the entry `lookup` gives), or -1: a position in
+   * 0..blobCount-1 that maintenance commands key their bit sets by (src/disk-index/scan-index.ts).
+   */
+  firstRecordNo(id: BlobId): number {
+    if (!this.filter.mayContainHex(id)) return -1;
+    this.key.write(id, 'hex');
+    const hit = this.find(Section.BLOBS, this.blobFence, BLOBS_PER_PAGE, BLOB_RECORD_BYTES, this.blobCount, this.key);
+    if (!hit) return -1;
+    let first = hit.no;
+    while (first > 0) {
+      const page = this.page(Section.BLOBS, Math.floor((first - 1) / BLOBS_PER_PAGE));
+      if (compareKeys(page, PAGE_HEADER_BYTES + ((first - 1) % BLOBS_PER_PAGE) * BLOB_RECORD_BYTES, this.key, 0, ID_KEY_BYTES) !== 0) break;
+      first--;
+    }
+    return first;
+  }
+
+  /** The id of pack number `no` (the numbers blob records carry). */
+  packIdOf(no: number): PackId {
+    return this.packIdByNumber(no);
+  }
+
   private packIdByNumber(no: number): PackId {
     if (no >= this.packCount) throw new CacheDamagedError(this.path, `pack number ${no} is out of range`);
     const page = this.page(Section.PACKS_BY_NUMBER, Math.floor(no / PACKS_PER_PAGE));

@@ -14,15 +14,18 @@
 // A kill before 4 leaves extra packs and index entries (valid duplicates, cleaned by the next
 // prune); between 4 and 5, old and new index objects both name existing packs; during 5, the
 // packs being deleted are named by no index object left.
+import { tmpdir } from 'node:os';
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { splitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { BLOBS_PER_INDEX, type IndexFile, type IndexPack } from '../format/index-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
 import { treeEntries } from '../repository/tree-stream.js';
-import { MasterIndex } from '../repository/master-index.js';
-import type { PackBlob } from '../repository/pack-store.js';
+import type { BlobIndex } from '../repository/blob-index.js';
+import { PackGrouper } from '../disk-index/pack-groups.js';
+import { ScanIndex, type ScannedRecord } from '../disk-index/scan-index.js';
+import { BitSet } from '../util/bitset.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
 
@@ -47,7 +50,11 @@ export interface PruneOptions {
   readonly pause?: (stage: string) => Promise<void>;
   /** Throws when the exclusive lock prune relies on was lost: checked before every step that changes anything. */
   readonly assertLocked?: () => Promise<void>;
+  /** Where and with how much memory the index is scanned (a temporary folder and 16 MiB when absent). */
+  readonly scratch?: PruneScratch;
 }
+
+const MiB = 1024 * 1024;
 
 export interface PruneStats {
   snapshots: number;
@@ -66,25 +73,90 @@ export interface PruneStats {
   indexObjectsWritten: number;
 }
 
-interface PackState {
-  readonly packId: PackId;
-  readonly size: number;
-  /** Every blob the index lists in it. */
-  readonly blobs: PackBlob[];
-  /** The same, by id. */
-  readonly byId: Map<string, PackBlob>;
-  /** Bytes of the blobs whose kept copy is in this pack. */
-  usedBytes: number;
-  used: PackBlob[];
+/** Where prune keeps its view of the index off the heap (src/disk-index/scan-index.ts). */
+export interface PruneScratch {
+  /** A folder for the index run and sort files (a subfolder is made and removed). */
+  readonly tmpDir: string;
+  readonly sortMemBytes: number;
+  readonly pageCacheBytes: number;
+  /** Bytes of index objects held at once while they are read. */
+  readonly readBytes: number;
+}
+
+const DEFAULT_SCRATCH: PruneScratch = { tmpDir: tmpdir(), sortMemBytes: 16 * MiB, pageCacheBytes: 4 * MiB, readBytes: 16 * MiB };
+
+/**
+ * Per pack, in typed arrays indexed by the pack's number in the scan (the first number it got
+ * when a pack is named by several index objects): a few dozen bytes per pack, nothing per blob.
+ */
+class PackTally {
+  /** Stored size, -1 while not seen in the listing. */
+  readonly size: Float64Array;
+  /** Bytes of every blob the index lists in the pack (each once). */
+  readonly listedBytes: Float64Array;
+  /** Bytes of the used blobs whose kept copy is in this pack. */
+  readonly usedBytes: Float64Array;
+  readonly usedBlobs: Uint32Array;
+  /** The canonical number of each pack number (itself, or the first number of the same pack). */
+  readonly canonical: Uint32Array;
+  /** Canonical numbers by pack id. */
+  readonly byId = new Map<PackId, number>();
+
+  constructor(scan: ScanIndex) {
+    const n = scan.packCount;
+    this.size = new Float64Array(n).fill(-1);
+    this.listedBytes = new Float64Array(n);
+    this.usedBytes = new Float64Array(n);
+    this.usedBlobs = new Uint32Array(n);
+    this.canonical = new Uint32Array(n);
+    for (let no = 0; no < n; no++) {
+      const id = scan.packIdOf(no);
+      const first = this.byId.get(id);
+      if (first === undefined) this.byId.set(id, no);
+      this.canonical[no] = first ?? no;
+    }
+  }
+
+  /** Unused bytes of a pack: its blobs no snapshot uses (or whose used copy is elsewhere); the header is the price of the pack, not waste. */
+  unused(no: number): number {
+    return this.listedBytes[no]! - this.usedBytes[no]!;
+  }
+}
+
+/**
+ * The index the repack's uploader adds the packs it writes to: their index objects are stored by
+ * the uploader and stay (they are not superseded), so only their names are kept here.
+ */
+class WrittenIndex implements BlobIndex {
+  readonly indexIds: IndexId[] = [];
+  packs = 0;
+  blobCount = 0;
+  has(): boolean {
+    // The blobs repacked are distinct (each used blob is copied once): nothing to deduplicate.
+    return false;
+  }
+  lookup(): undefined {
+    return undefined;
+  }
+  hasPack(): boolean {
+    return false;
+  }
+  add(indexId: IndexId | null, file: IndexFile): void {
+    if (indexId) this.indexIds.push(indexId);
+    this.packs += file.packs.length;
+    for (const p of file.packs) this.blobCount += p.blobs.length;
+  }
 }
 
 export class Pruner {
   private readonly repo: Repository;
   private readonly opts: PruneOptions;
+  private readonly scratch: PruneScratch;
 
   constructor(repo: Repository, opts: PruneOptions) {
     this.repo = repo;
     this.opts = opts;
+    this.scratch = opts.scratch ?? DEFAULT_SCRATCH;
   }
 
   private async step(name: string): Promise<void> {
@@ -96,89 +168,88 @@ export class Pruner {
   }
 
   async run(): Promise<PruneStats> {
-    const { repo } = this;
     this.opts.onProgress?.('loading index objects');
-    const indexIds = await repo.listIndexIds();
-    const packs = new Map<PackId, PackState>();
-    const index = new MasterIndex();
-    const files: { id: IndexId; file: IndexFile }[] = [];
-    for (const id of indexIds) {
-      this.opts.signal?.throwIfAborted();
-      const file = await repo.loadIndexObject(id);
-      index.add(id, file);
-      files.push({ id, file });
+    const objects = await this.repo.listIndexObjects();
+    const scan = await ScanIndex.build(
+      this.repo,
+      {
+        tmpDir: this.scratch.tmpDir,
+        sortMemBytes: this.scratch.sortMemBytes,
+        pageCacheBytes: this.scratch.pageCacheBytes,
+        readBytes: this.scratch.readBytes,
+        readsInFlight: this.repo.metadataReads,
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
+      },
+      objects,
+    );
+    try {
+      return await this.prune(scan, objects.map((o) => o.id));
+    } finally {
+      scan.close();
     }
+  }
+
+  private async prune(scan: ScanIndex, indexIds: IndexId[]): Promise<PruneStats> {
+    const { repo } = this;
     // Index objects another one supersedes (left by a prune killed before it deleted them, or
     // copied back from an older copy of the repository) count for nothing: their packs are not
     // looked for, and they are deleted below.
-    const ignored = indexIds.filter((id) => index.isSuperseded(id));
-    for (const { id, file } of files.splice(0)) {
-      if (index.isSuperseded(id)) continue;
-      for (const p of file.packs) {
-        let st = packs.get(p.packId);
-        if (!st) {
-          st = { packId: p.packId, size: 0, blobs: [], byId: new Map(), usedBytes: 0, used: [] };
-          packs.set(p.packId, st);
-        }
-        for (const b of p.blobs) {
-          if (st.byId.has(b.id)) continue;
-          st.byId.set(b.id, b);
-          st.blobs.push(b);
-        }
-      }
-    }
-    const stored = new Map<PackId, number>();
+    const ignored = scan.supersededIds;
+    const tally = new PackTally(scan);
+    const stray: PackId[] = [];
+    let bytesBefore = 0;
+    let storedPacks = 0;
     for await (const { packId, size } of repo.packs.list()) {
       // Only pack names: anything else under data/ (left by another tool) is not prune's to delete.
       this.opts.signal?.throwIfAborted();
-      stored.set(packId, size);
+      bytesBefore += size;
+      storedPacks++;
+      const no = tally.byId.get(packId);
+      if (no === undefined) stray.push(packId);
+      else tally.size[no] = size;
     }
-    for (const [id, st] of packs) {
-      const size = stored.get(id);
-      if (size === undefined) throw new IntegrityError(`pack ${id} is named by the index but missing: prune would lose track of its blobs`, { hint: 'run `engine check`, then `engine repair index` and `engine repair snapshots`, before pruning' });
-      packs.set(id, { ...st, size });
+    for (const [id, no] of tally.byId) {
+      if (tally.size[no]! < 0) throw new IntegrityError(`pack ${id} is named by the index but missing: prune would lose track of its blobs`, { hint: 'run `engine check`, then `engine repair index` and `engine repair snapshots`, before pruning' });
     }
 
     this.opts.onProgress?.('finding the blobs snapshots use');
-    const { used, snapshots } = await this.usedBlobs(index);
+    const { used, usedCount, snapshots } = await this.usedBlobs(scan);
 
-    // The kept copy of each used blob: its first location in the index (as every reader picks).
-    for (const id of used) {
-      const loc = index.lookup(id as BlobId)!;
-      const st = packs.get(loc.packId)!;
-      const blob = st.byId.get(id)!;
-      st.used.push(blob);
-      st.usedBytes += blob.length;
-    }
-    const bytesBefore = [...stored.values()].reduce((n, s) => n + s, 0);
-    const stray = [...stored.keys()].filter((id) => !packs.has(id));
-    const unusedPacks = [...packs.values()].filter((p) => p.used.length === 0);
-    // Unused bytes of a pack: its blobs that no snapshot uses (or whose used copy is elsewhere);
-    // the header is the price of the pack, not waste.
-    const unusedOf = (p: PackState): number => p.blobs.reduce((n, b) => n + b.length, 0) - p.usedBytes;
-    const partly = [...packs.values()].filter((p) => p.used.length > 0 && unusedOf(p) > 0);
-    const keptBytes = [...packs.values()].filter((p) => p.used.length > 0).reduce((n, p) => n + p.size, 0);
-    let unused = [...packs.values()].filter((p) => p.used.length > 0).reduce((n, p) => n + unusedOf(p), 0);
+    // One pass over every entry, in id order: the entries of a blob are adjacent, its kept copy
+    // (the first in listing order, as every reader picks) first.
+    this.forEachEntry(scan, tally, (r, no, first) => {
+      tally.listedBytes[no]! += r.length;
+      if (first && used.has(r.position)) {
+        tally.usedBytes[no]! += r.length;
+        tally.usedBlobs[no]!++;
+      }
+    });
+    const packNos = [...tally.byId.values()];
+    const unusedPacks = packNos.filter((no) => tally.usedBlobs[no] === 0);
+    const partly = packNos.filter((no) => tally.usedBlobs[no]! > 0 && tally.unused(no) > 0);
+    const keptBytes = packNos.filter((no) => tally.usedBlobs[no]! > 0).reduce((n, no) => n + tally.size[no]!, 0);
+    let unused = packNos.filter((no) => tally.usedBlobs[no]! > 0).reduce((n, no) => n + tally.unused(no), 0);
     // Repack the most wasteful packs first until the unused share is within the limit.
-    partly.sort((a, b) => unusedOf(b) / b.size - unusedOf(a) / a.size);
-    const repack: PackState[] = [];
+    partly.sort((a, b) => tally.unused(b) / tally.size[b]! - tally.unused(a) / tally.size[a]!);
+    const repack: number[] = [];
     let total = keptBytes;
-    for (const p of partly) {
+    for (const no of partly) {
       if (unused <= this.opts.maxUnused * total) break;
-      repack.push(p);
-      unused -= unusedOf(p);
-      total -= unusedOf(p);
+      repack.push(no);
+      unused -= tally.unused(no);
+      total -= tally.unused(no);
     }
     const stats: PruneStats = {
       snapshots,
-      usedBlobs: used.size,
-      packs: stored.size,
-      packsKept: packs.size - unusedPacks.length - repack.length,
+      usedBlobs: usedCount,
+      packs: storedPacks,
+      packsKept: tally.byId.size - unusedPacks.length - repack.length,
       packsDeleted: unusedPacks.length,
       packsRepacked: repack.length,
       strayPacksDeleted: stray.length,
       packsWritten: 0,
-      blobsRepacked: repack.reduce((n, p) => n + p.used.length, 0),
+      blobsRepacked: repack.reduce((n, no) => n + tally.usedBlobs[no]!, 0),
       bytesBefore,
       bytesAfter: 0,
       unusedBytesAfter: unused,
@@ -188,7 +259,7 @@ export class Pruner {
     await this.opts.pause?.('prune-planned');
     this.opts.signal?.throwIfAborted();
     if (this.opts.dryRun || (unusedPacks.length === 0 && repack.length === 0 && stray.length === 0)) {
-      stats.bytesAfter = this.opts.dryRun ? keptBytes - repack.reduce((n, p) => n + unusedOf(p), 0) : bytesBefore;
+      stats.bytesAfter = this.opts.dryRun ? keptBytes - repack.reduce((n, no) => n + tally.unused(no), 0) : bytesBefore;
       if (!this.opts.dryRun && ignored.length > 0) {
         // Nothing else to do, but superseded index objects are still there: the objects that
         // supersede them are stored, so they can go at once.
@@ -205,41 +276,33 @@ export class Pruner {
     // A version 1 repository becomes version 2 before anything is deleted: older engines, which
     // would back up without looking at locks, refuse it from now on.
     await repo.upgradeConfig();
-    const gone = new Set<PackId>([...unusedPacks, ...repack].map((p) => p.packId));
-    const newIndex = new MasterIndex();
-    const newPacks: IndexPack[] = [];
+    const gone = new BitSet(scan.packCount);
+    for (const no of [...unusedPacks, ...repack]) gone.add(no);
     if (repack.length > 0) {
       await this.step('repack');
       this.opts.onProgress?.(`repacking ${stats.blobsRepacked} blob(s) from ${repack.length} pack(s)`);
-      const written = await this.repack(repack, newIndex);
-      newPacks.push(...written);
-      stats.packsWritten = written.length;
+      const repackSet = new BitSet(scan.packCount);
+      for (const no of repack) repackSet.add(no);
+      const written = await this.repack(scan, tally, used, repackSet);
+      stats.packsWritten = written.packs;
     }
 
     await this.step('write index');
-    const keep: IndexPack[] = [...packs.values()].filter((p) => !gone.has(p.packId)).map((p) => ({ packId: p.packId, blobs: p.blobs }));
-    keep.push(...newPacks);
-    const superseded = [...indexIds, ...newIndex.indexIds];
-    for (const file of splitIndex(keep, superseded)) {
-      // Stopping between two of them is safe: until the last one (which carries `supersedes`) is
-      // stored, the old index objects all stand, and the new ones name packs that all exist.
-      this.opts.signal?.throwIfAborted();
-      await repo.saveIndexObject(file);
-      stats.indexObjectsWritten++;
-    }
+    stats.indexObjectsWritten = await this.writeIndex(scan, tally, gone, indexIds);
 
     await this.opts.pause?.('prune-delete');
     this.opts.signal?.throwIfAborted();
     await this.step('delete index');
-    for (const id of superseded) {
+    for (const id of indexIds) {
       // The object superseding them is stored: any subset of them may go (FORMAT.md "Prune").
       this.opts.signal?.throwIfAborted();
       await removeIfThere(() => repo.removeIndexObject(id));
       stats.indexObjectsDeleted++;
     }
     await this.step('delete packs');
-    this.opts.onProgress?.(`deleting ${gone.size + stray.length} pack(s)`);
-    await mapLimit([...gone, ...stray], Math.max(1, Math.min(8, repo.readParallelism)), async (id) => {
+    const doomed = [...[...unusedPacks, ...repack].map((no) => scan.packIdOf(no)), ...stray];
+    this.opts.onProgress?.(`deleting ${doomed.length} pack(s)`);
+    await mapLimit(doomed, Math.max(1, Math.min(8, repo.readParallelism)), async (id) => {
       this.opts.signal?.throwIfAborted();
       await removeIfThere(() => repo.packs.remove(id));
     });
@@ -252,14 +315,39 @@ export class Pruner {
     return stats;
   }
 
-  /** Every tree and data blob reachable from a snapshot; a referenced blob the index lacks stops prune. */
-  private async usedBlobs(index: MasterIndex): Promise<{ used: Set<string>; snapshots: number }> {
-    const used = new Set<string>();
+  /**
+   * Calls `f` for each entry of the scan with its pack's canonical number and whether it is its
+   * blob's kept copy; an entry repeating one already met for the same blob and pack is skipped.
+   */
+  private forEachEntry(scan: ScanIndex, tally: PackTally, f: (r: ScannedRecord, packNo: number, first: boolean) => void): void {
+    const prevId = Buffer.alloc(32);
+    const packsOfId: number[] = [];
+    let n = 0;
+    for (const r of scan.records()) {
+      if ((++n & 0xffff) === 0) this.opts.signal?.throwIfAborted();
+      const no = tally.canonical[r.packNo]!;
+      const same = n > 1 && r.buf.compare(prevId, 0, 32, r.at, r.at + 32) === 0;
+      if (!same) {
+        r.buf.copy(prevId, 0, r.at, r.at + 32);
+        packsOfId.length = 0;
+      } else if (packsOfId.includes(no)) {
+        continue;
+      }
+      packsOfId.push(no);
+      f(r, no, !same);
+    }
+  }
+
+  /** Every tree and data blob reachable from a snapshot, one bit per index entry; a referenced blob the index lacks stops prune. */
+  private async usedBlobs(scan: ScanIndex): Promise<{ used: BitSet; usedCount: number; snapshots: number }> {
+    const used = new BitSet(scan.positions);
+    let usedCount = 0;
     const ids: SnapshotId[] = await this.repo.listSnapshotIds();
     const need = (id: string, what: string): boolean => {
-      if (!index.has(id as BlobId)) throw new IntegrityError(`${what} ${id} is referenced but not in the index: prune would delete data a snapshot needs to be repaired`, { hint: 'run `engine check`, then `engine repair snapshots`, before pruning' });
-      if (used.has(id)) return false;
-      used.add(id);
+      const at = scan.positionOf(id as BlobId);
+      if (at < 0) throw new IntegrityError(`${what} ${id} is referenced but not in the index: prune would delete data a snapshot needs to be repaired`, { hint: 'run `engine check`, then `engine repair snapshots`, before pruning' });
+      if (!used.addNew(at)) return false;
+      usedCount++;
       return true;
     };
     // A chunked directory's chunk blobs are used as much as its chunk list: each is needed (and
@@ -267,7 +355,7 @@ export class Pruner {
     const chunk = (id: BlobId): void => void need(id, 'tree chunk');
     const walk = async (treeId: BlobId): Promise<void> => {
       if (!need(treeId, 'tree')) return;
-      for await (const node of treeEntries(this.repo, index, treeId, { onChunk: chunk })) {
+      for await (const node of treeEntries(this.repo, scan, treeId, { onChunk: chunk })) {
         this.opts.signal?.throwIfAborted();
         if (node.type === 'dir' && node.subtree) await walk(node.subtree);
         for (const b of node.content ?? []) need(b, 'data blob');
@@ -278,48 +366,97 @@ export class Pruner {
       const s = await this.repo.loadSnapshot(id);
       await walk(s.tree);
     }
-    return { used, snapshots: ids.length };
+    return { used, usedCount, snapshots: ids.length };
   }
 
-  /** Copies the used blobs of `packs` into new packs, verifying each first; returns the new packs. */
-  private async repack(packs: PackState[], newIndex: MasterIndex): Promise<IndexPack[]> {
-    const { repo } = this;
-    const written: IndexPack[] = [];
-    const uploaderOptions = {
-      packTargetBytes: this.opts.packTargetBytes,
-      writesInFlight: this.opts.writesInFlight,
-      indexEveryPacks: 16,
-      sealedBytes: Math.max(this.opts.sealedBytes, 2 * this.opts.packTargetBytes),
-      onIndexed: (indexed: readonly IndexPack[]) => written.push(...indexed),
-      // Interrupted, the uploader stops at once: pack writes in flight are abandoned (a backend
-      // leaves no partial object) and the packs it stored are left unindexed or indexed without
-      // superseding anything: extra copies, which the next prune deletes.
-      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-    };
-    await repo.withBlobUploader(newIndex, uploaderOptions, async (uploader) => {
-      for (const pack of packs) {
-        this.opts.signal?.throwIfAborted();
-        const bytes = await repo.packs.load(pack.packId, this.opts.signal ? { signal: this.opts.signal } : undefined);
-        await this.opts.pause?.('prune-repack');
-        this.opts.signal?.throwIfAborted();
-        // The worker opens each blob and checks it against its id; the sealed bytes are copied as
-        // they are (no re-encryption: the envelope is self-contained). Only the used blobs are
-        // copied out, before the pack's buffer goes to the worker.
-        const kept = pack.used.map((b) => bytes.slice(b.offset, b.offset + b.length));
-        const out = await this.opts.pool().unseal({ packBytes: bytes, blobs: pack.used.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
-        this.opts.signal?.throwIfAborted();
-        const view = new DataView(out);
-        for (const [i, b] of pack.used.entries()) {
-          if (view.getUint32(4 + 8 * i, true) !== UnsealStatus.OK) {
-            throw new IntegrityError(`${b.type === BlobType.TREE ? 'tree' : 'data'} blob ${b.id} in pack ${pack.packId} is damaged: prune stops before changing anything that depends on it`, { hint: 'run `engine check --read-data` to see the damage' });
-          }
-          const sealed = kept[i]!;
-          await uploader.sealedBudget.acquire(sealed.length, this.opts.signal);
-          await uploader.add(b.type, b.id, sealed, b.rawLength, sealed.length);
+  /**
+   * Writes index objects naming every blob of every pack that stays, grouped by pack through an
+   * external sort (one pack's entries on the heap at a time); the last one supersedes every index
+   * object read. Returns how many were written.
+   */
+  private async writeIndex(scan: ScanIndex, tally: PackTally, gone: BitSet, indexIds: readonly IndexId[]): Promise<number> {
+    const grouper = new PackGrouper({ tmpDir: this.scratch.tmpDir, memBytes: this.scratch.sortMemBytes, tag: `prune-index-${process.pid}` });
+    let written = 0;
+    try {
+      this.forEachEntry(scan, tally, (r, no) => {
+        if (!gone.has(no)) grouper.add(no, r.buf, r.at, r);
+      });
+      let cur: IndexPack[] = [];
+      let blobs = 0;
+      // Stopping between two of them is safe: until the last one (which carries `supersedes`) is
+      // stored, the old index objects all stand, and the new ones name packs that all exist.
+      for (const g of grouper.groups()) {
+        if (cur.length > 0 && blobs + g.blobs.length > BLOBS_PER_INDEX) {
+          this.opts.signal?.throwIfAborted();
+          await this.repo.saveIndexObject({ supersedes: [], packs: cur });
+          written++;
+          cur = [];
+          blobs = 0;
         }
+        cur.push({ packId: scan.packIdOf(g.packNo), blobs: g.blobs });
+        blobs += g.blobs.length;
       }
-    });
+      this.opts.signal?.throwIfAborted();
+      await this.repo.saveIndexObject({ supersedes: indexIds, packs: cur });
+      written++;
+    } finally {
+      grouper.discard();
+    }
     return written;
+  }
+
+  /**
+   * Copies the used blobs of the packs to repack into new packs, verifying each first. Their kept
+   * entries are gathered by pack through an external sort; the uploader stores the new packs'
+   * index objects itself.
+   */
+  private async repack(scan: ScanIndex, tally: PackTally, used: BitSet, repackSet: BitSet): Promise<WrittenIndex> {
+    const { repo } = this;
+    const grouper = new PackGrouper({ tmpDir: this.scratch.tmpDir, memBytes: this.scratch.sortMemBytes, tag: `prune-repack-${process.pid}` });
+    const newIndex = new WrittenIndex();
+    try {
+      this.forEachEntry(scan, tally, (r, no, first) => {
+        if (first && repackSet.has(no) && used.has(r.position)) grouper.add(no, r.buf, r.at, r);
+      });
+      const uploaderOptions = {
+        packTargetBytes: this.opts.packTargetBytes,
+        writesInFlight: this.opts.writesInFlight,
+        indexEveryPacks: 16,
+        sealedBytes: Math.max(this.opts.sealedBytes, 2 * this.opts.packTargetBytes),
+        // Interrupted, the uploader stops at once: pack writes in flight are abandoned (a backend
+        // leaves no partial object) and the packs it stored are left unindexed or indexed without
+        // superseding anything: extra copies, which the next prune deletes.
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      };
+      await repo.withBlobUploader(newIndex, uploaderOptions, async (uploader) => {
+        for (const group of grouper.groups()) {
+          this.opts.signal?.throwIfAborted();
+          const packId = scan.packIdOf(group.packNo);
+          const bytes = await repo.packs.load(packId, this.opts.signal ? { signal: this.opts.signal } : undefined);
+          await this.opts.pause?.('prune-repack');
+          this.opts.signal?.throwIfAborted();
+          // The worker opens each blob and checks it against its id; the sealed bytes are copied as
+          // they are (no re-encryption: the envelope is self-contained). Only the used blobs are
+          // copied out, before the pack's buffer goes to the worker.
+          const blobs = group.blobs;
+          const kept = blobs.map((b) => bytes.slice(b.offset, b.offset + b.length));
+          const out = await this.opts.pool().unseal({ packBytes: bytes, blobs: blobs.map((b) => ({ offset: b.offset, length: b.length, rawLength: b.rawLength, id: b.id })) });
+          this.opts.signal?.throwIfAborted();
+          const view = new DataView(out);
+          for (const [i, b] of blobs.entries()) {
+            if (view.getUint32(4 + 8 * i, true) !== UnsealStatus.OK) {
+              throw new IntegrityError(`${b.type === BlobType.TREE ? 'tree' : 'data'} blob ${b.id} in pack ${packId} is damaged: prune stops before changing anything that depends on it`, { hint: 'run `engine check --read-data` to see the damage' });
+            }
+            const sealed = kept[i]!;
+            await uploader.sealedBudget.acquire(sealed.length, this.opts.signal);
+            await uploader.add(b.type, b.id, sealed, b.rawLength, sealed.length);
+          }
+        }
+      });
+    } finally {
+      grouper.discard();
+    }
+    return newIndex;
   }
 }
 

@@ -1,5 +1,8 @@
 import { UsageError } from '../../errors/engine-error.js';
-import { Pruner, type PruneStats } from '../../prune/pruner.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { indexAllowance } from '../../memory/planner.js';
+import { Pruner, type PruneScratch, type PruneStats } from '../../prune/pruner.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 
@@ -27,6 +30,16 @@ export function parseMaxUnused(text: string | undefined): number {
   return v;
 }
 
+/**
+ * Where a maintenance command keeps its off-heap view of the index (src/disk-index/scan-index.ts):
+ * beside the index cache, or in the system's temporary folder with --no-cache; its memory is the
+ * index allowance of the budget (sort buffers, page cache, index objects read at once).
+ */
+export function scratchFor(session: OpenSession, budgetBytes: number): PruneScratch {
+  const a = indexAllowance(budgetBytes);
+  return { tmpDir: session.indexCacheDir ? join(session.indexCacheDir, 'tmp') : tmpdir(), sortMemBytes: a.sortMemBytes, pageCacheBytes: a.pageCacheBytes, readBytes: a.readBytes };
+}
+
 /** Runs prune on an open session (already holding the exclusive lock). */
 export async function pruneSession(session: OpenSession, flags: PruneFlags, out: Output, signal: AbortSignal): Promise<PruneStats> {
   const plan = memoryPlan(session, flags.memBudget, out);
@@ -41,6 +54,7 @@ export async function pruneSession(session: OpenSession, flags: PruneFlags, out:
       packTargetBytes: plan.packTargetBytes,
       sealedBytes: plan.sealedBytes,
       writesInFlight: plan.writesInFlight,
+      scratch: scratchFor(session, plan.budgetBytes),
       onProgress: (what) => out.info(what),
       signal,
       assertLocked: assertLocksHeld,

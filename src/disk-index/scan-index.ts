@@ -1,0 +1,197 @@
+// The index as the repository holds it right now, off the heap, for the commands that must see
+// every entry: check, prune and repair (DESIGN.md "Memory whatever the repository size"). Every
+// index object listed is read once, in listing order, into one private run file (the format of
+// the index cache, index-run.ts), built by external sort in a temporary folder of its own and
+// removed by `close()`. The shared cache is neither trusted nor touched: what these commands
+// decide (what is used, what to delete) rests on the objects they read themselves.
+//
+// Besides lookups, it numbers the entries: `positionOf(id)` is the number of the blob's first
+// record (the copy every reader picks), in 0..positions-1, so "is this blob used / seen?" is one
+// bit per entry (src/util/bitset.ts), never a Set of ids; `records()` walks every entry in id
+// order (duplicates adjacent, the kept copy first) with its position.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BlobId, IndexId, PackId } from '../format/ids.js';
+import type { IndexFile } from '../format/index-file.js';
+import { visitIndex } from '../format/index-file.js';
+import { noteDropped, collectNow } from '../util/gc.js';
+import { mapLimit } from '../util/concurrency.js';
+import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
+import type { Repository } from '../repository/repository.js';
+import { IndexRun } from './index-run.js';
+import { PageCache } from './page-cache.js';
+import type { MacFn } from './page-file.js';
+import { Section } from './page-file.js';
+import { readBlobRecord, type BlobRecordFields } from './records.js';
+import { RunBuilder } from './run-builder.js';
+
+export interface ScanIndexOptions {
+  /** A folder for the run and its sort files (a fresh subfolder is made in it and removed by close()). */
+  tmpDir: string;
+  sortMemBytes: number;
+  pageCacheBytes: number;
+  /** Index objects downloaded at once (each held whole, sealed and decrypted). */
+  readsInFlight: number;
+  /** Bytes of index objects held at once. */
+  readBytes: number;
+  signal?: AbortSignal;
+  onProgress?: (message: string) => void;
+  /**
+   * An index object that cannot be read or decoded: told here and left out (check reports it).
+   * Without it, the error ends the build.
+   */
+  onUnreadable?: (id: IndexId, err: unknown) => void;
+}
+
+/** One entry met by `records()`: its position, fields and id (the id's bytes are valid until the next entry). */
+export interface ScannedRecord extends BlobRecordFields {
+  readonly position: number;
+  /** The entry's id, in `buf` at `at` (32 bytes). */
+  readonly buf: Buffer;
+  readonly at: number;
+}
+
+export class ScanIndex implements BlobIndex {
+  private readonly run: IndexRun;
+  private readonly folder: string;
+  /** Index objects whose entries are in. */
+  readonly indexIds: readonly IndexId[];
+  /** Index objects read but left out: another object read supersedes them. */
+  readonly supersededIds: readonly IndexId[];
+  /** Index objects read (entries in, or superseded). */
+  readonly readIds: readonly IndexId[];
+
+  private constructor(run: IndexRun, folder: string, readIds: IndexId[]) {
+    this.run = run;
+    this.folder = folder;
+    this.indexIds = run.indexIds;
+    this.supersededIds = run.skippedIds;
+    this.readIds = readIds;
+  }
+
+  /** Reads the listed index objects (all of the repository's when `objects` is absent) into a private run. */
+  static async build(repo: Repository, opts: ScanIndexOptions, objects?: readonly { id: IndexId; size: number }[]): Promise<ScanIndex> {
+    const listed = objects ?? (await repo.listIndexObjects());
+    const folder = join(opts.tmpDir, `scan-${process.pid}-${randomBytes(6).toString('hex')}`);
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const mac: MacFn = (data) => repo.indexCacheMac(data);
+    const repoId = Buffer.from(repo.config.id, 'hex');
+    const path = join(folder, 'scan.eic');
+    const builder = new RunBuilder({ path, tmpDir: folder, mac, sortMemBytes: opts.sortMemBytes });
+    const read: IndexId[] = [];
+    try {
+      let lastNote = performance.now();
+      for (let i = 0; i < listed.length; ) {
+        opts.signal?.throwIfAborted();
+        // A batch: at most readsInFlight objects and readBytes of them (each held sealed and decrypted).
+        let bytes = 0;
+        let end = i;
+        while (end < listed.length && end - i < opts.readsInFlight && (end === i || bytes + 2 * listed[end]!.size <= opts.readBytes)) {
+          bytes += 2 * listed[end]!.size;
+          end++;
+        }
+        const part = listed.slice(i, end);
+        i = end;
+        const plains = await mapLimit(part, part.length, async (o) => {
+          try {
+            const plain = await repo.loadIndexPlain(o.id);
+            // Decoded once without effect first: a damaged object adds nothing, not half of itself.
+            visitIndex(plain, repo.indexObjectName(o.id), { pack: () => undefined, blob: () => undefined });
+            return plain;
+          } catch (err) {
+            if (!opts.onUnreadable || opts.signal?.aborted) throw err;
+            opts.onUnreadable(o.id, err);
+            return null;
+          }
+        });
+        // Added in listing order: the first entry of a blob is the one every reader picks.
+        plains.forEach((plain, k) => {
+          if (!plain) return;
+          builder.addIndexObject(part[k]!.id, plain);
+          read.push(part[k]!.id);
+        });
+        noteDropped(bytes);
+        if (performance.now() - lastNote > 5000) {
+          opts.onProgress?.(`index: ${i} of ${listed.length} index objects read`);
+          lastNote = performance.now();
+        }
+      }
+      builder.finish(repoId);
+    } catch (err) {
+      builder.abandon();
+      rmSync(folder, { recursive: true, force: true });
+      throw err;
+    }
+    collectNow();
+    try {
+      return new ScanIndex(IndexRun.open(path, mac, new PageCache(opts.pageCacheBytes), repoId), folder, read);
+    } catch (err) {
+      rmSync(folder, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Entries in the run (a blob listed in two packs, or twice, counts for each). */
+  get positions(): number {
+    return this.run.blobCount;
+  }
+
+  get blobCount(): number {
+    return this.run.blobCount;
+  }
+
+  /** Packs the entries name; pack numbers are 0..packCount-1. */
+  get packCount(): number {
+    return this.run.packCount;
+  }
+
+  packIdOf(packNo: number): PackId {
+    return this.run.packIdOf(packNo);
+  }
+
+  /** The position of the blob's first entry (the copy `lookup` gives), or -1 when it is not indexed. */
+  positionOf(id: BlobId): number {
+    return this.run.firstRecordNo(id);
+  }
+
+  has(id: BlobId): boolean {
+    return this.run.has(id);
+  }
+
+  lookup(id: BlobId): BlobLocation | undefined {
+    return this.run.lookup(id);
+  }
+
+  lookupAll(id: BlobId): BlobLocation[] {
+    return this.run.lookupAll(id);
+  }
+
+  hasPack(id: PackId): boolean {
+    return this.run.hasPack(id);
+  }
+
+  add(_indexId: IndexId | null, _file: IndexFile): void {
+    throw new Error('ScanIndex is read-only: it shows the index objects as they were read');
+  }
+
+  /** Every entry in id order, a page at a time past the page cache. */
+  *records(): Generator<ScannedRecord> {
+    const c = this.run.cursor(Section.BLOBS);
+    try {
+      for (let position = 0; c.buf; position++, c.advance()) {
+        const buf = c.buf;
+        const at = c.at;
+        yield { position, buf, at, ...readBlobRecord(buf, at) };
+      }
+    } finally {
+      c.close();
+    }
+  }
+
+  /** Closes the run and removes its folder. */
+  close(): void {
+    this.run.close();
+    rmSync(this.folder, { recursive: true, force: true });
+  }
+}
