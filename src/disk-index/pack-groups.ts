@@ -3,7 +3,7 @@
 // entries are pushed here (any subset, any order) and come back one pack at a time, by offset,
 // through an external sort (sorter.ts), so only one pack's entries are ever on the heap.
 import { BlobType, type BlobId } from '../format/ids.js';
-import type { PackBlob } from '../format/pack.js';
+import type { PackBlob } from '../repository/pack-store.js';
 import { compareKeys } from './records.js';
 import { RecordSorter } from './sorter.js';
 
