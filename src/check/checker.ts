@@ -9,12 +9,12 @@
 // decompress and hash to its id (on the worker pool).
 import { isNotFound } from '../backend/errors.js';
 import { isDamageError } from '../errors/engine-error.js';
-import { type BlobId, blobTypeName, type IndexId, type PackId } from '../format/ids.js';
-import { type IndexFile } from '../format/index-file.js';
+import { blobTypeName, type PackId } from '../format/ids.js';
 import { decodeKeyFile, kdfCostProblem } from '../format/key-file.js';
-import { mapLimit } from '../util/concurrency.js';
+import { TaskSlots } from '../util/concurrency.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
-import { MasterIndex } from '../repository/master-index.js';
+import { PackGrouper } from '../disk-index/pack-groups.js';
+import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScanScratch } from '../disk-index/scan-index.js';
 import type { PackBlob } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
 import { toHex } from '../util/hex.js';
@@ -45,7 +45,10 @@ export interface CheckOptions {
   readonly signal?: AbortSignal;
   /** Test hook (cli/commands/check.ts maintenancePause): holds the check at a named stage. */
   readonly pause?: (stage: string) => Promise<void>;
+  /** Where and with how much memory the index is scanned (a temporary folder and 16 MiB when absent). */
+  readonly scratch?: ScanScratch;
 }
+
 
 export interface CheckSummary {
   keys: number;
@@ -66,8 +69,6 @@ export class Checker {
   private readonly repo: Repository;
   private readonly opts: CheckOptions;
   private readonly summary: CheckSummary = { keys: 0, indexObjects: 0, packs: 0, snapshots: 0, trees: 0, dataBlobs: 0, packsRead: 0, blobsRead: 0, bytesRead: 0, unreferencedPacks: 0, errors: 0, warnings: 0 };
-  /** Every blob of every readable index object, per pack (a blob may be listed in several packs). */
-  private readonly packsIndexed = new Map<PackId, { blobs: Map<BlobId, PackBlob>; indexIds: IndexId[] }>();
 
   constructor(repo: Repository, opts: CheckOptions) {
     this.repo = repo;
@@ -89,18 +90,18 @@ export class Checker {
     this.progress('checking key files');
     await this.checkKeys();
     this.progress('loading index objects');
-    const index = await this.loadIndexes();
-    await this.opts.pause?.('check-index');
-    this.opts.signal?.throwIfAborted();
-    this.progress('checking packs');
-    const stored = await this.listPacks();
-    this.stored = stored;
-    await this.checkPacks(stored);
-    this.progress('checking snapshots and trees');
-    await this.checkSnapshots(index);
-    if (this.opts.readData) {
-      this.progress('reading pack data');
-      await this.readData(stored);
+    const scan = await this.loadIndexes();
+    try {
+      await this.opts.pause?.('check-index');
+      this.opts.signal?.throwIfAborted();
+      this.progress('checking packs');
+      const stored = await this.listPacks();
+      this.stored = stored;
+      await this.checkPacks(scan, stored);
+      this.progress('checking snapshots and trees');
+      await this.checkSnapshots(scan);
+    } finally {
+      scan.close();
     }
     // A check that went on past an interruption (a step that did not look) gives no verdict:
     // what it saw was not the whole repository.
@@ -153,59 +154,32 @@ export class Checker {
     this.report('error', object, text);
   }
 
-  private async loadIndexes(): Promise<MasterIndex> {
-    const index = new MasterIndex();
-    const ids = await this.repo.listIndexIds();
-    this.summary.indexObjects = ids.length;
-    const reads = this.repo.metadataReads;
-    // Read a batch at a time in parallel, merged in listing order as Repository.loadIndex merges
-    // (the first entry for a blob wins): the copy checked is the one restore and prune would use.
-    // Every object is read before any is merged: an object that another one supersedes counts for
-    // nothing (its packs may be gone, deleted by the prune that superseded it), and the object
-    // superseding it may come later in the listing.
-    const loaded: { id: IndexId; file: IndexFile }[] = [];
-    for (let i = 0; i < ids.length; i += reads) {
-      this.opts.signal?.throwIfAborted();
-      const files = await mapLimit(ids.slice(i, i + reads), reads, async (id): Promise<{ id: IndexId; file: IndexFile } | null> => {
-        try {
-          return { id, file: await this.repo.loadIndexObject(id) };
-        } catch (err) {
-          this.fail(this.repo.indexObjectName(id), err);
-          return null;
-        }
-      });
-      for (const f of files) if (f) loaded.push(f);
+  /**
+   * Every index object, read once into a private run off the heap (src/disk-index/scan-index.ts):
+   * an unreadable one is reported and left out, one another supersedes is reported and counts for
+   * nothing (its packs may be gone, deleted by the prune that superseded it).
+   */
+  private async loadIndexes(): Promise<ScanIndex> {
+    const objects = await this.repo.listIndexObjects();
+    this.summary.indexObjects = objects.length;
+    const scratch = this.opts.scratch ?? DEFAULT_SCAN_SCRATCH;
+    const scan = await ScanIndex.build(
+      this.repo,
+      {
+        tmpDir: scratch.tmpDir,
+        sortMemBytes: scratch.sortMemBytes,
+        pageCacheBytes: scratch.pageCacheBytes,
+        readBytes: scratch.readBytes,
+        readsInFlight: this.repo.metadataReads,
+        onUnreadable: (id, err) => this.fail(this.repo.indexObjectName(id), err),
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+      },
+      objects,
+    );
+    for (const id of scan.supersededIds) {
+      this.report('warning', this.repo.indexObjectName(id), 'is superseded by another index object and ignored (left by an interrupted prune or repair, or copied back from an older copy of the repository): `engine prune` deletes it');
     }
-    const superseded = new Set<IndexId>();
-    for (const { id, file } of loaded) for (const s of file.supersedes) if (s !== id) superseded.add(s);
-    for (const { id, file } of loaded) {
-      if (superseded.has(id)) {
-        this.report('warning', this.repo.indexObjectName(id), 'is superseded by another index object and ignored (left by an interrupted prune or repair, or copied back from an older copy of the repository): `engine prune` deletes it');
-        continue;
-      }
-      this.merge(index, id, file);
-    }
-    return index;
-  }
-
-  private merge(index: MasterIndex, id: IndexId, file: IndexFile): void {
-    const name = this.repo.indexObjectName(id);
-    index.add(id, file);
-    for (const p of file.packs) {
-      let entry = this.packsIndexed.get(p.packId);
-      if (!entry) {
-        entry = { blobs: new Map(), indexIds: [] };
-        this.packsIndexed.set(p.packId, entry);
-      }
-      entry.indexIds.push(id);
-      for (const b of p.blobs) {
-        const seen = entry.blobs.get(b.id);
-        if (seen && (seen.offset !== b.offset || seen.length !== b.length || seen.rawLength !== b.rawLength || seen.type !== b.type)) {
-          this.report('error', name, `lists blob ${b.id} in pack ${p.packId} at a different place than another index object does`);
-        }
-        entry.blobs.set(b.id, b);
-      }
-    }
+    return scan;
   }
 
   /** Stored packs and their sizes; objects under data/ that are not packs are reported. */
@@ -224,48 +198,107 @@ export class Checker {
     return stored;
   }
 
-  private async checkPacks(stored: Map<PackId, number>): Promise<void> {
-    for (const [packId, entry] of this.packsIndexed) {
-      if (!stored.has(packId)) {
-        this.report('error', this.repo.packs.nameOf(packId), `is missing: ${entry.blobs.size} blob(s) listed by ${entry.indexIds.map((i) => `index/${i.slice(0, 8)}`).join(', ')} are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`);
+  /**
+   * Each indexed pack against the storage: it must exist, and its header must list exactly what
+   * the index places in it (read from the whole pack when its data is read too). The index's
+   * entries come back one pack at a time through an external sort (src/disk-index/pack-groups.ts).
+   */
+  private async checkPacks(scan: ScanIndex, stored: Map<PackId, number>): Promise<void> {
+    const scratch = this.opts.scratch ?? DEFAULT_SCAN_SCRATCH;
+    const { canonical, byId } = scan.canonicalPacks();
+    const grouper = new PackGrouper({ tmpDir: scratch.tmpDir, memBytes: scratch.sortMemBytes, tag: `check-packs-${process.pid}` });
+    try {
+      this.groupEntries(scan, canonical, grouper);
+      for (const packId of stored.keys()) {
+        if (!byId.has(packId)) {
+          this.summary.unreferencedPacks++;
+          this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
+        }
       }
+      const reads = new TaskSlots(this.repo.metadataReads);
+      const packReads = new TaskSlots(Math.max(1, this.opts.packsInFlight ?? 2));
+      let n = 0;
+      for (const group of grouper.groups()) {
+        if ((++n & 0xff) === 0) this.opts.signal?.throwIfAborted();
+        const packId = scan.packIdOf(group.packNo);
+        const size = stored.get(packId);
+        if (size === undefined) {
+          this.report('error', this.repo.packs.nameOf(packId), `is missing: ${group.blobs.length} blob(s) the index places in it are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`);
+          continue;
+        }
+        // Headers are checked from the whole pack when its data is read anyway.
+        if (this.selected(packId, stored)) await packReads.start(() => this.readPack(packId, size, group.blobs), this.opts.signal);
+        else await reads.start(() => this.checkHeader(packId, size, group.blobs), this.opts.signal);
+      }
+      await reads.drain();
+      // Packs in no index are read too when chosen: their blobs are verified against their ids.
+      if (this.opts.readData) {
+        this.progress('reading pack data');
+        for (const [packId, size] of stored) {
+          if (!byId.has(packId) && this.selected(packId, stored)) await packReads.start(() => this.readPack(packId, size, []), this.opts.signal);
+        }
+      }
+      await packReads.drain();
+    } finally {
+      grouper.discard();
     }
-    for (const packId of stored.keys()) {
-      if (!this.packsIndexed.has(packId)) {
-        this.summary.unreferencedPacks++;
-        this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
+  }
+
+  /**
+   * Every index entry into the grouper under its pack's canonical number, each (blob, pack) once;
+   * two index objects placing a blob at different places in the same pack is an error.
+   */
+  private groupEntries(scan: ScanIndex, canonical: Uint32Array, grouper: PackGrouper): void {
+    const prevId = Buffer.alloc(32);
+    const seen: { no: number; offset: number; length: number; rawLength: number; type: number }[] = [];
+    let n = 0;
+    for (const r of scan.records()) {
+      if ((++n & 0xffff) === 0) this.opts.signal?.throwIfAborted();
+      const no = canonical[r.packNo]!;
+      if (n === 1 || r.buf.compare(prevId, 0, 32, r.at, r.at + 32) !== 0) {
+        r.buf.copy(prevId, 0, r.at, r.at + 32);
+        seen.length = 0;
       }
+      const same = seen.find((e) => e.no === no);
+      if (same) {
+        if (same.offset !== r.offset || same.length !== r.length || same.rawLength !== r.rawLength || same.type !== r.type) {
+          this.report('error', this.repo.packs.nameOf(scan.packIdOf(no)), `index objects place blob ${prevId.toString('hex')} in it at different places`);
+        }
+        continue;
+      }
+      seen.push({ no, offset: r.offset, length: r.length, rawLength: r.rawLength, type: r.type });
+      grouper.add(no, r.buf, r.at, r);
     }
-    // Headers are checked from the whole pack when its data is read anyway.
-    const headerOnly = [...this.packsIndexed.keys()].filter((id) => stored.has(id) && !this.selected(id, stored));
-    const reads = this.repo.metadataReads;
-    await mapLimit(headerOnly, reads, async (packId) => {
-      this.opts.signal?.throwIfAborted();
-      const name = this.repo.packs.nameOf(packId);
-      try {
-        const header = await this.repo.packs.loadHeader(packId, stored.get(packId)!);
-        this.compareHeader(packId, header, stored.get(packId)!);
-      } catch (err) {
-        this.fail(name, err);
-      }
-    });
+  }
+
+  private async checkHeader(packId: PackId, size: number, indexed: readonly PackBlob[]): Promise<void> {
+    this.opts.signal?.throwIfAborted();
+    try {
+      const header = await this.repo.packs.loadHeader(packId, size);
+      this.compareHeader(packId, header, size, indexed);
+    } catch (err) {
+      this.fail(this.repo.packs.nameOf(packId), err);
+    }
   }
 
   /** The header must list exactly the blobs the index objects list for this pack, at the same places. */
-  private compareHeader(packId: PackId, header: PackBlob[], size: number): void {
+  private compareHeader(packId: PackId, header: PackBlob[], size: number, indexedBlobs: readonly PackBlob[]): void {
     const name = this.repo.packs.nameOf(packId);
-    const indexed = this.packsIndexed.get(packId);
-    if (!indexed) return;
     const inHeader = new Map(header.map((b) => [b.id, b]));
-    for (const [id, b] of indexed.blobs) {
-      const h = inHeader.get(id);
-      if (!h) this.report('error', name, `its header does not list blob ${id}, which the index places in it`);
+    const indexed = new Set<string>();
+    for (const b of indexedBlobs) {
+      indexed.add(b.id);
+      const h = inHeader.get(b.id);
+      if (!h) this.report('error', name, `its header does not list blob ${b.id}, which the index places in it`);
       else if (h.offset !== b.offset || h.length !== b.length || h.rawLength !== b.rawLength || h.type !== b.type) {
-        this.report('error', name, `its header and the index disagree about blob ${id} (offset ${h.offset}/${b.offset}, length ${h.length}/${b.length})`);
+        this.report('error', name, `its header and the index disagree about blob ${b.id} (offset ${h.offset}/${b.offset}, length ${h.length}/${b.length})`);
       }
     }
-    for (const id of inHeader.keys()) {
-      if (!indexed.blobs.has(id)) this.report('warning', name, `holds blob ${id}, which no index lists (unreferenced)`);
+    // A pack in no index: every blob in it is unreferenced, which the pack's own warning says.
+    if (indexedBlobs.length > 0) {
+      for (const id of inHeader.keys()) {
+        if (!indexed.has(id)) this.report('warning', name, `holds blob ${id}, which no index lists (unreferenced)`);
+      }
     }
     const last = header[header.length - 1];
     const end = last ? last.offset + last.length : 0;
@@ -273,7 +306,7 @@ export class Checker {
     if (end > headerEnd) this.report('error', name, `its blobs run past the header (${end} > ${headerEnd})`);
   }
 
-  private async checkSnapshots(index: MasterIndex): Promise<void> {
+  private async checkSnapshots(index: ScanIndex): Promise<void> {
     const walk = new SnapshotWalk(this.repo, index, this.stored, { report: (severity, object, message) => this.report(severity, object, message), fail: (object, err) => this.fail(object, err) }, this.opts.signal);
     const seen = await walk.run();
     this.summary.snapshots = seen.snapshots;
@@ -307,15 +340,7 @@ export class Checker {
     return this.picks;
   }
 
-  private async readData(stored: Map<PackId, number>): Promise<void> {
-    const chosen = [...stored.keys()].filter((id) => this.selected(id, stored));
-    await mapLimit(chosen, Math.max(1, this.opts.packsInFlight ?? 2), async (packId) => {
-      this.opts.signal?.throwIfAborted();
-      await this.readPack(packId, stored.get(packId)!);
-    });
-  }
-
-  private async readPack(packId: PackId, size: number): Promise<void> {
+  private async readPack(packId: PackId, size: number, indexed: readonly PackBlob[]): Promise<void> {
     const name = this.repo.packs.nameOf(packId);
     let bytes: Uint8Array;
     try {
@@ -338,7 +363,7 @@ export class Checker {
       this.fail(name, err);
       return;
     }
-    this.compareHeader(packId, header, length);
+    this.compareHeader(packId, header, length, indexed);
     const inBounds = header.filter((b) => b.offset + b.length <= length - 4);
     // The worker hashes the pack and verifies each blob: authentication, decompression, length,
     // and id (the pack is transferred there: `bytes` is not usable afterwards).

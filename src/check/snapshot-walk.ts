@@ -5,7 +5,8 @@
 import { type BlobId, BlobType, blobTypeName, type PackId, type SnapshotId } from '../format/ids.js';
 import { compareNames, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { displayName } from '../fs/names.js';
-import type { MasterIndex } from '../repository/master-index.js';
+import type { BlobIndex } from '../repository/blob-index.js';
+import { BitSet } from '../util/bitset.js';
 import type { Repository } from '../repository/repository.js';
 import { loadChunk, loadTreeBlob } from '../repository/tree-stream.js';
 
@@ -16,6 +17,37 @@ export interface FindingSink {
   fail(object: string, err: unknown): void;
 }
 
+/** The index the walk reads: lookups, and a position per blob for the "seen" bits (src/disk-index/scan-index.ts). */
+export interface PositionedIndex extends BlobIndex {
+  /** The position of the blob's kept entry in 0..positions-1, or -1 when it is not indexed. */
+  positionOf(id: BlobId): number;
+  readonly positions: number;
+}
+
+/**
+ * Blobs already met on the walk: one bit per index entry; the few ids not in the index (each
+ * reported once) in a Set.
+ */
+class SeenBlobs {
+  private readonly index: PositionedIndex;
+  private readonly bits: BitSet;
+  private readonly unindexed = new Set<string>();
+  count = 0;
+
+  constructor(index: PositionedIndex) {
+    this.index = index;
+    this.bits = new BitSet(index.positions);
+  }
+
+  /** Marks the blob seen; whether it was new. */
+  addNew(id: BlobId): boolean {
+    const at = this.index.positionOf(id);
+    const fresh = at >= 0 ? this.bits.addNew(at) : !this.unindexed.has(id) && Boolean(this.unindexed.add(id));
+    if (fresh) this.count++;
+    return fresh;
+  }
+}
+
 export interface WalkCounts {
   snapshots: number;
   trees: number;
@@ -24,13 +56,13 @@ export interface WalkCounts {
 
 export class SnapshotWalk {
   private readonly repo: Repository;
-  private readonly index: MasterIndex;
+  private readonly index: PositionedIndex;
   /** Stored packs and their sizes. */
   private readonly stored: ReadonlyMap<PackId, number>;
   private readonly sink: FindingSink;
   private readonly signal: AbortSignal | undefined;
 
-  constructor(repo: Repository, index: MasterIndex, stored: ReadonlyMap<PackId, number>, sink: FindingSink, signal?: AbortSignal) {
+  constructor(repo: Repository, index: PositionedIndex, stored: ReadonlyMap<PackId, number>, sink: FindingSink, signal?: AbortSignal) {
     this.repo = repo;
     this.index = index;
     this.stored = stored;
@@ -42,8 +74,8 @@ export class SnapshotWalk {
     const index = this.index;
     const ids: SnapshotId[] = await this.repo.listSnapshotIds();
     this.signal?.throwIfAborted();
-    const treesSeen = new Set<string>();
-    const dataSeen = new Set<string>();
+    const treesSeen = new SeenBlobs(index);
+    const dataSeen = new SeenBlobs(index);
     for (const id of ids) {
       this.signal?.throwIfAborted();
       const name = this.repo.snapshotObjectName(id);
@@ -56,11 +88,11 @@ export class SnapshotWalk {
       }
       await this.walkTree(index, name, tree, '/', treesSeen, dataSeen);
     }
-    return { snapshots: ids.length, trees: treesSeen.size, dataBlobs: dataSeen.size };
+    return { snapshots: ids.length, trees: treesSeen.count, dataBlobs: dataSeen.count };
   }
 
   /** Whether a tree blob (a directory, or one chunk of one) is indexed as a tree in a stored pack; reports it if not. */
-  private treeBlobPresent(index: MasterIndex, object: string, id: BlobId, where: string): boolean {
+  private treeBlobPresent(index: PositionedIndex, object: string, id: BlobId, where: string): boolean {
     const loc = index.lookup(id);
     if (!loc) {
       this.sink.report('error', object, `is missing from the index ${where}`);
@@ -85,11 +117,10 @@ export class SnapshotWalk {
    * (chunks included) is checked once, under the first path it was reached by. A damaged or
    * missing chunk is reported by its own id and the other chunks are still checked.
    */
-  private async walkTree(index: MasterIndex, snapshot: string, treeId: BlobId, path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
+  private async walkTree(index: PositionedIndex, snapshot: string, treeId: BlobId, path: string, treesSeen: SeenBlobs, dataSeen: SeenBlobs): Promise<void> {
     // One tree blob read per call: a large snapshot is many of them, each an await.
     this.signal?.throwIfAborted();
-    if (treesSeen.has(treeId)) return;
-    treesSeen.add(treeId);
+    if (!treesSeen.addNew(treeId)) return;
     const object = `tree ${treeId}`;
     const where = `(${displayName(path)} in ${snapshot})`;
     if (!this.treeBlobPresent(index, object, treeId, where)) return;
@@ -111,8 +142,7 @@ export class SnapshotWalk {
       this.signal?.throwIfAborted();
       let bounds = this.chunkBounds.get(chunkId);
       if (!bounds) {
-        if (treesSeen.has(chunkId)) continue; // reported when first reached
-        treesSeen.add(chunkId);
+        if (!treesSeen.addNew(chunkId)) continue; // reported when first reached
         if (!this.treeBlobPresent(index, chunkObject, chunkId, chunkWhere)) continue;
         let nodes;
         try {
@@ -130,7 +160,7 @@ export class SnapshotWalk {
     }
   }
 
-  private async walkNodes(index: MasterIndex, snapshot: string, object: string, nodes: readonly TreeNode[], path: string, treesSeen: Set<string>, dataSeen: Set<string>): Promise<void> {
+  private async walkNodes(index: PositionedIndex, snapshot: string, object: string, nodes: readonly TreeNode[], path: string, treesSeen: SeenBlobs, dataSeen: SeenBlobs): Promise<void> {
     const where = `(${displayName(path)} in ${snapshot})`;
     for (const node of nodes) {
       const child = `${path}${node.name}`;
@@ -140,8 +170,7 @@ export class SnapshotWalk {
         continue;
       }
       for (const blob of node.content ?? []) {
-        if (dataSeen.has(blob)) continue;
-        dataSeen.add(blob);
+        if (!dataSeen.addNew(blob)) continue;
         const b = index.lookup(blob);
         if (!b) this.sink.report('error', `data blob ${blob}`, `is missing from the index (file ${displayName(child)} in ${snapshot})`);
         else if (b.type !== BlobType.DATA) this.sink.report('error', `data blob ${blob}`, `is indexed as a tree blob (file ${displayName(child)} in ${snapshot})`);

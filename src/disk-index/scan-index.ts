@@ -10,6 +10,7 @@
 // bit per entry (src/util/bitset.ts), never a Set of ids; `records()` walks every entry in id
 // order (duplicates adjacent, the kept copy first) with its position.
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobId, IndexId, PackId } from '../format/ids.js';
@@ -25,6 +26,20 @@ import type { MacFn } from './page-file.js';
 import { Section } from './page-file.js';
 import { readBlobRecord, type BlobRecordFields } from './records.js';
 import { RunBuilder } from './run-builder.js';
+
+/** Where a command scans the index and with how much memory (the CLI gives the budget's index allowance). */
+export interface ScanScratch {
+  /** A folder for the run and sort files (a subfolder is made and removed). */
+  readonly tmpDir: string;
+  readonly sortMemBytes: number;
+  readonly pageCacheBytes: number;
+  /** Bytes of index objects held at once while they are read. */
+  readonly readBytes: number;
+}
+
+const MiB = 1024 * 1024;
+/** For library callers that give none (tests): the system's temporary folder and 16 MiB of sort buffers. */
+export const DEFAULT_SCAN_SCRATCH: ScanScratch = { tmpDir: tmpdir(), sortMemBytes: 16 * MiB, pageCacheBytes: 4 * MiB, readBytes: 16 * MiB };
 
 export interface ScanIndexOptions {
   /** A folder for the run and its sort files (a fresh subfolder is made in it and removed by close()). */
@@ -51,6 +66,9 @@ export interface ScannedRecord extends BlobRecordFields {
   readonly buf: Buffer;
   readonly at: number;
 }
+
+/** The canonical number of a pack that only superseded index objects name (no entry carries it). */
+export const NO_PACK = 0xffffffff;
 
 export class ScanIndex implements BlobIndex {
   private readonly run: IndexRun;
@@ -148,6 +166,32 @@ export class ScanIndex implements BlobIndex {
 
   packIdOf(packNo: number): PackId {
     return this.run.packIdOf(packNo);
+  }
+
+  /**
+   * One number per pack (NO_PACK for the packs only superseded objects name): an index object lists its packs, so a pack named by two of them (left
+   * by an interrupted prune, or by repair) has two numbers. `canonical[no]` is the first number
+   * of the same pack, `byId` maps each pack to it. About 150 bytes per pack, nothing per blob.
+   */
+  canonicalPacks(): { canonical: Uint32Array; byId: Map<PackId, number> } {
+    const canonical = new Uint32Array(this.packCount);
+    const byId = new Map<PackId, number>();
+    for (let no = 0; no < this.packCount; no++) {
+      const id = this.packIdOf(no);
+      let first = byId.get(id);
+      if (first === undefined) {
+        // Numbers are handed out to the packs of every object read, superseded ones included;
+        // those packs are not in the index unless a live object names them too.
+        if (!this.run.hasPack(id)) {
+          canonical[no] = NO_PACK;
+          continue;
+        }
+        byId.set(id, no);
+        first = no;
+      }
+      canonical[no] = first;
+    }
+    return { canonical, byId };
   }
 
   /** The position of the blob's first entry (the copy `lookup` gives), or -1 when it is not indexed. */

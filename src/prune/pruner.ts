@@ -14,7 +14,6 @@
 // A kill before 4 leaves extra packs and index entries (valid duplicates, cleaned by the next
 // prune); between 4 and 5, old and new index objects both name existing packs; during 5, the
 // packs being deleted are named by no index object left.
-import { tmpdir } from 'node:os';
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
@@ -24,7 +23,7 @@ import type { WorkerPool } from '../worker-pool/pool.js';
 import { treeEntries } from '../repository/tree-stream.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import { PackGrouper } from '../disk-index/pack-groups.js';
-import { ScanIndex, type ScannedRecord } from '../disk-index/scan-index.js';
+import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScannedRecord, type ScanScratch } from '../disk-index/scan-index.js';
 import { BitSet } from '../util/bitset.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
@@ -54,7 +53,6 @@ export interface PruneOptions {
   readonly scratch?: PruneScratch;
 }
 
-const MiB = 1024 * 1024;
 
 export interface PruneStats {
   snapshots: number;
@@ -74,16 +72,7 @@ export interface PruneStats {
 }
 
 /** Where prune keeps its view of the index off the heap (src/disk-index/scan-index.ts). */
-export interface PruneScratch {
-  /** A folder for the index run and sort files (a subfolder is made and removed). */
-  readonly tmpDir: string;
-  readonly sortMemBytes: number;
-  readonly pageCacheBytes: number;
-  /** Bytes of index objects held at once while they are read. */
-  readonly readBytes: number;
-}
-
-const DEFAULT_SCRATCH: PruneScratch = { tmpDir: tmpdir(), sortMemBytes: 16 * MiB, pageCacheBytes: 4 * MiB, readBytes: 16 * MiB };
+export type PruneScratch = ScanScratch;
 
 /**
  * Per pack, in typed arrays indexed by the pack's number in the scan (the first number it got
@@ -100,7 +89,7 @@ class PackTally {
   /** The canonical number of each pack number (itself, or the first number of the same pack). */
   readonly canonical: Uint32Array;
   /** Canonical numbers by pack id. */
-  readonly byId = new Map<PackId, number>();
+  readonly byId: Map<PackId, number>;
 
   constructor(scan: ScanIndex) {
     const n = scan.packCount;
@@ -108,13 +97,7 @@ class PackTally {
     this.listedBytes = new Float64Array(n);
     this.usedBytes = new Float64Array(n);
     this.usedBlobs = new Uint32Array(n);
-    this.canonical = new Uint32Array(n);
-    for (let no = 0; no < n; no++) {
-      const id = scan.packIdOf(no);
-      const first = this.byId.get(id);
-      if (first === undefined) this.byId.set(id, no);
-      this.canonical[no] = first ?? no;
-    }
+    ({ canonical: this.canonical, byId: this.byId } = scan.canonicalPacks());
   }
 
   /** Unused bytes of a pack: its blobs no snapshot uses (or whose used copy is elsewhere); the header is the price of the pack, not waste. */
@@ -156,7 +139,7 @@ export class Pruner {
   constructor(repo: Repository, opts: PruneOptions) {
     this.repo = repo;
     this.opts = opts;
-    this.scratch = opts.scratch ?? DEFAULT_SCRATCH;
+    this.scratch = opts.scratch ?? DEFAULT_SCAN_SCRATCH;
   }
 
   private async step(name: string): Promise<void> {

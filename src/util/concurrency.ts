@@ -127,6 +127,46 @@ export class Concurrency {
 }
 
 /**
+ * Tasks started one by one from a loop (items too many to list first: a stream), at most `limit`
+ * in flight: `start` waits for a free slot. The first failure is thrown by the next `start` or by
+ * `drain`, once the tasks in flight have settled (none is left running).
+ */
+export class TaskSlots {
+  private readonly limit: number;
+  private readonly running = new Set<Promise<void>>();
+  private failure: { err: unknown } | null = null;
+
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+
+  async start(fn: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    if (this.failure) await this.rethrow();
+    signal?.throwIfAborted();
+    const p: Promise<void> = fn().then(
+      () => void this.running.delete(p),
+      (err: unknown) => {
+        this.running.delete(p);
+        this.failure ??= { err };
+      },
+    );
+    this.running.add(p);
+  }
+
+  /** Waits for every task started; throws the first failure. */
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failure) await this.rethrow();
+  }
+
+  private async rethrow(): Promise<never> {
+    await Promise.all(this.running);
+    throw this.failure!.err;
+  }
+}
+
+/**
  * Maps items with at most `limit` calls in flight; results keep the items' order. The first
  * failure rejects, after the calls already started have settled (none is left running).
  */

@@ -6,6 +6,7 @@ import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openRepository } from '../session.js';
+import { scratchFor } from '../scratch.js';
 import { startPool } from '../../session/worker-pool.js';
 
 export interface CheckFlags extends GlobalOptions {
@@ -74,6 +75,7 @@ export async function checkCommand(flags: CheckFlags, out: Output, signal: Abort
     // Each pack is held whole, and its plaintext, while the worker verifies it.
     packsInFlight: Math.max(1, Math.min(plan.workers + 1, Math.floor((plan.readBytes + plan.sealedBytes) / (3 * session.repo.config.packSizeBytes)))),
     signal,
+    scratch: scratchFor(session, plan.budgetBytes),
     ...(pause ? { pause } : {}),
     onProgress: (what) => out.info(what),
     onFinding: (f) => {

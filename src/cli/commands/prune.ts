@@ -1,8 +1,6 @@
 import { UsageError } from '../../errors/engine-error.js';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { indexAllowance } from '../../memory/planner.js';
-import { Pruner, type PruneScratch, type PruneStats } from '../../prune/pruner.js';
+import { Pruner, type PruneStats } from '../../prune/pruner.js';
+import { scratchFor } from '../scratch.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 
@@ -28,16 +26,6 @@ export function parseMaxUnused(text: string | undefined): number {
   const v = pct ? Number(pct[1]) / 100 : /^\d*\.?\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!(v >= 0 && v <= 1)) throw new UsageError(`--max-unused "${text}" is not a share between 0% and 100%`, { hint: 'give for example 5% (the default) or 0% to repack every partly used pack' });
   return v;
-}
-
-/**
- * Where a maintenance command keeps its off-heap view of the index (src/disk-index/scan-index.ts):
- * beside the index cache, or in the system's temporary folder with --no-cache; its memory is the
- * index allowance of the budget (sort buffers, page cache, index objects read at once).
- */
-export function scratchFor(session: OpenSession, budgetBytes: number): PruneScratch {
-  const a = indexAllowance(budgetBytes);
-  return { tmpDir: session.indexCacheDir ? join(session.indexCacheDir, 'tmp') : tmpdir(), sortMemBytes: a.sortMemBytes, pageCacheBytes: a.pageCacheBytes, readBytes: a.readBytes };
 }
 
 /** Runs prune on an open session (already holding the exclusive lock). */
