@@ -5,8 +5,8 @@
 import { type BlobId, BlobType, blobTypeName, type PackId, type SnapshotId } from '../format/ids.js';
 import { compareNames, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { displayName } from '../fs/names.js';
-import type { BlobIndex } from '../repository/blob-index.js';
-import { BitSet } from '../util/bitset.js';
+import type { PositionedIndex } from '../repository/blob-index.js';
+import { SeenBlobs } from '../repository/seen-blobs.js';
 import type { Repository } from '../repository/repository.js';
 import { loadChunk, loadTreeBlob } from '../repository/tree-stream.js';
 
@@ -15,37 +15,6 @@ export interface FindingSink {
   report(severity: 'error' | 'warning', object: string, message: string): void;
   /** An error met while reading `object`: reported when it is about the data, thrown otherwise. */
   fail(object: string, err: unknown): void;
-}
-
-/** The index the walk reads: lookups, and a position per blob for the "seen" bits (src/disk-index/scan-index.ts). */
-export interface PositionedIndex extends BlobIndex {
-  /** The position of the blob's kept entry in 0..positions-1, or -1 when it is not indexed. */
-  positionOf(id: BlobId): number;
-  readonly positions: number;
-}
-
-/**
- * Blobs already met on the walk: one bit per index entry; the few ids not in the index (each
- * reported once) in a Set.
- */
-class SeenBlobs {
-  private readonly index: PositionedIndex;
-  private readonly bits: BitSet;
-  private readonly unindexed = new Set<string>();
-  count = 0;
-
-  constructor(index: PositionedIndex) {
-    this.index = index;
-    this.bits = new BitSet(index.positions);
-  }
-
-  /** Marks the blob seen; whether it was new. */
-  addNew(id: BlobId): boolean {
-    const at = this.index.positionOf(id);
-    const fresh = at >= 0 ? this.bits.addNew(at) : !this.unindexed.has(id) && Boolean(this.unindexed.add(id));
-    if (fresh) this.count++;
-    return fresh;
-  }
 }
 
 export interface WalkCounts {

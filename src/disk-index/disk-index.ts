@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { BlobId, IndexId, PackId } from '../format/ids.js';
 import type { IndexFile } from '../format/index-file.js';
 import { collectNow } from '../util/gc.js';
-import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
+import type { BlobLocation, PositionedIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { mkdirpSync } from '../fs/mkdirp.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
@@ -59,7 +59,7 @@ export interface DiskIndexStats {
   runs: number;
 }
 
-export class DiskIndex implements BlobIndex {
+export class DiskIndex implements PositionedIndex {
   private readonly runs: IndexRun[];
   private readonly cache: PageCache;
   /** Entries this process added (index objects it wrote or adopted): few, on the heap. */
@@ -183,6 +183,28 @@ export class DiskIndex implements BlobIndex {
       }
       return out;
     });
+  }
+
+  /**
+   * The position of the blob's kept entry: its record number in the first run that holds it,
+   * after the entries of the runs before (0..positions-1); -1 when no run holds it (an entry this
+   * process added has none).
+   */
+  positionOf(id: BlobId): number {
+    return this.guard(() => {
+      let base = 0;
+      for (const r of this.runs) {
+        const no = r.firstRecordNo(id);
+        if (no >= 0) return base + no;
+        base += r.blobCount;
+      }
+      return -1;
+    });
+  }
+
+  /** Entries in the runs: positions are 0..positions-1. */
+  get positions(): number {
+    return this.runs.reduce((n, r) => n + r.blobCount, 0);
   }
 
   hasPack(id: PackId): boolean {

@@ -18,7 +18,7 @@ import type { IndexFile } from '../format/index-file.js';
 import { visitIndex } from '../format/index-file.js';
 import { noteDropped, collectNow } from '../util/gc.js';
 import { mapLimit } from '../util/concurrency.js';
-import type { BlobIndex, BlobLocation } from '../repository/blob-index.js';
+import type { BlobLocation, PositionedIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
 import { IndexRun } from './index-run.js';
 import { PageCache } from './page-cache.js';
@@ -70,7 +70,7 @@ export interface ScannedRecord extends BlobRecordFields {
 /** The canonical number of a pack that only superseded index objects name (no entry carries it). */
 export const NO_PACK = 0xffffffff;
 
-export class ScanIndex implements BlobIndex {
+export class ScanIndex implements PositionedIndex {
   private readonly run: IndexRun;
   private readonly folder: string;
   /** Index objects whose entries are in. */
@@ -79,6 +79,8 @@ export class ScanIndex implements BlobIndex {
   readonly supersededIds: readonly IndexId[];
   /** Index objects read (entries in, or superseded). */
   readonly readIds: readonly IndexId[];
+  private readonly added = new Map<string, BlobLocation>();
+  private readonly addedPacks = new Set<string>();
 
   private constructor(run: IndexRun, folder: string, readIds: IndexId[]) {
     this.run = run;
@@ -200,23 +202,31 @@ export class ScanIndex implements BlobIndex {
   }
 
   has(id: BlobId): boolean {
-    return this.run.has(id);
+    return this.added.has(id) || this.run.has(id);
   }
 
   lookup(id: BlobId): BlobLocation | undefined {
-    return this.run.lookup(id);
+    return this.added.get(id) ?? this.run.lookup(id);
   }
 
   lookupAll(id: BlobId): BlobLocation[] {
-    return this.run.lookupAll(id);
+    const mine = this.added.get(id);
+    return mine ? [mine, ...this.run.lookupAll(id).filter((l) => l.packId !== mine.packId || l.offset !== mine.offset)] : this.run.lookupAll(id);
   }
 
   hasPack(id: PackId): boolean {
-    return this.run.hasPack(id);
+    return this.addedPacks.has(id) || this.run.hasPack(id);
   }
 
-  add(_indexId: IndexId | null, _file: IndexFile): void {
-    throw new Error('ScanIndex is read-only: it shows the index objects as they were read');
+  /**
+   * Entries of index objects this process wrote since (repair snapshots' rewritten trees): few,
+   * on the heap, looked up before the run. They have no position.
+   */
+  add(_indexId: IndexId | null, file: IndexFile): void {
+    for (const p of file.packs) {
+      this.addedPacks.add(p.packId);
+      for (const b of p.blobs) if (!this.added.has(b.id)) this.added.set(b.id, { packId: p.packId, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
+    }
   }
 
   /** Every entry in id order, a page at a time past the page cache. */

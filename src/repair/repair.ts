@@ -11,15 +11,18 @@
 // index, or its pack is gone) is rewritten: a file with a missing blob is left out, a folder whose
 // tree is missing is kept empty, and every path left out is reported. The new snapshot carries
 // the tag "repaired" and replaces the damaged one (whose missing data no command could bring back).
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError, isDamageError, isEngineError, ErrorCode } from '../errors/engine-error.js';
-import { type BlobId, BlobType, type PackId, type SnapshotId } from '../format/ids.js';
-import { splitIndex, type IndexPack } from '../format/index-file.js';
+import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
+import { BLOBS_PER_INDEX, encodeIndex, visitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
-import type { StoredPack } from '../repository/pack-store.js';
+import type { PackBlob, StoredPack } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { chunkedTreeGuard, loadChunk, loadTreeBlob, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
@@ -33,73 +36,204 @@ export interface RepairIndexResult {
   indexObjectsDeleted: number;
 }
 
-export async function repairIndex(repo: Repository, opts: { onProgress?: (what: string) => void; signal?: AbortSignal; pause?: (stage: string) => Promise<void> } = {}): Promise<RepairIndexResult> {
+export interface RepairIndexOptions {
+  onProgress?: (what: string) => void;
+  signal?: AbortSignal;
+  pause?: (stage: string) => Promise<void>;
+  /** A folder for the rebuilt index objects until every header is read (the system's temporary folder when absent). */
+  tmpDir?: string;
+}
+
+/** Pack headers read at once, in listing order (their entries are appended in that order). */
+const HEADER_WINDOW = 64;
+
+export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {}): Promise<RepairIndexResult> {
   const old = await repo.listIndexIds();
   const stored: StoredPack[] = [];
   for await (const pack of repo.packs.list()) {
     opts.signal?.throwIfAborted();
     stored.push(pack);
   }
+  // Listing order, so that the rebuilt index does not depend on the order reads completed in.
+  stored.sort((a, b) => (a.packId < b.packId ? -1 : 1));
   opts.onProgress?.(`reading the headers of ${stored.length} pack(s)`);
-  const packs: IndexPack[] = [];
   const unreadable: RepairIndexResult['unreadable'] = [];
-  await mapLimit(stored, Math.max(1, Math.min(16, repo.readParallelism)), async ({ packId, size }) => {
-    opts.signal?.throwIfAborted();
-    try {
-      packs.push({ packId, blobs: await repo.packs.loadHeader(packId, size) });
-      await opts.pause?.('repair-index-scan');
+  const result: RepairIndexResult = { packs: 0, blobs: 0, unreadable, indexObjectsWritten: 0, indexObjectsDeleted: 0 };
+  // The new index objects are encoded as the headers come in and parked in a temporary file:
+  // only one object's entries are on the heap, and nothing is written to the repository before
+  // every header has been read (an interruption until then leaves the repository as it was).
+  const parked = new ParkedObjects(opts.tmpDir ?? tmpdir());
+  try {
+    const filler = new IndexFiller((file) => parked.add(encodeIndex(file)));
+    for (let i = 0; i < stored.length; i += HEADER_WINDOW) {
       opts.signal?.throwIfAborted();
-    } catch (err) {
-      if (!isNotFound(err) && !isDamageError(err)) throw err;
-      unreadable.push({ packId, reason: err instanceof Error ? err.message : String(err), keptFromOldIndex: false });
+      const window = stored.slice(i, i + HEADER_WINDOW);
+      const headers = await mapLimit(window, Math.max(1, Math.min(16, repo.readParallelism)), async ({ packId, size }) => {
+        opts.signal?.throwIfAborted();
+        try {
+          const blobs = await repo.packs.loadHeader(packId, size);
+          await opts.pause?.('repair-index-scan');
+          opts.signal?.throwIfAborted();
+          return blobs;
+        } catch (err) {
+          if (!isNotFound(err) && !isDamageError(err)) throw err;
+          unreadable.push({ packId, reason: err instanceof Error ? err.message : String(err), keptFromOldIndex: false });
+          return null;
+        }
+      });
+      window.forEach(({ packId }, k) => {
+        const blobs = headers[k];
+        if (blobs) filler.add({ packId, blobs });
+      });
     }
-  });
-  // A pack whose header is damaged may still hold sound blobs, and the old index objects may be
-  // the only record of where they are: their entries for it are kept (check --read-data tells
-  // whether the blobs themselves are sound).
-  if (unreadable.length > 0) {
-    const fromOld = new Map<PackId, IndexPack>();
-    for (const id of old) {
-      opts.signal?.throwIfAborted();
-      try {
-        for (const p of (await repo.loadIndexObject(id)).packs) if (!fromOld.has(p.packId)) fromOld.set(p.packId, p);
-      } catch (err) {
-        if (!isDamageError(err) && !isNotFound(err)) throw err;
+    // A pack whose header is damaged may still hold sound blobs, and the old index objects may be
+    // the only record of where they are: their entries for it are kept (check --read-data tells
+    // whether the blobs themselves are sound).
+    if (unreadable.length > 0) {
+      unreadable.sort((a, b) => (a.packId < b.packId ? -1 : 1));
+      for (const p of await packsFromOldIndex(repo, old, new Set(unreadable.map((u) => u.packId)), opts.signal)) {
+        filler.add(p);
+        unreadable.find((u) => u.packId === p.packId)!.keptFromOldIndex = true;
       }
     }
-    for (const u of unreadable) {
-      const p = fromOld.get(u.packId);
-      if (!p) continue;
-      packs.push(p);
-      u.keptFromOldIndex = true;
+    const last = filler.finish(old);
+    result.packs = filler.packs;
+    result.blobs = filler.blobs;
+    // Nothing is written before this point: an interruption until here leaves the repository as it was.
+    opts.signal?.throwIfAborted();
+    // Index objects that supersede others are a version 2 feature: older engines must refuse the repository.
+    await repo.upgradeConfig();
+    // New index objects first (the last written supersedes every old one), then the old ones go:
+    // a kill in between leaves both, which name the same packs.
+    const written = new Set<string>();
+    for (const encoded of parked.objects()) {
+      // Stopping before the last one (which supersedes the old ones) leaves the old index standing,
+      // beside new objects that name packs that exist: as before the repair.
+      opts.signal?.throwIfAborted();
+      written.add(await repo.saveEncodedIndexObject(encoded));
+      result.indexObjectsWritten++;
     }
-  }
-  // Nothing is written before this point: an interruption until here leaves the repository as it was.
-  opts.signal?.throwIfAborted();
-  // Index objects that supersede others are a version 2 feature: older engines must refuse the repository.
-  await repo.upgradeConfig();
-  // Listing order, so that the rebuilt index does not depend on the order reads completed in.
-  packs.sort((a, b) => (a.packId < b.packId ? -1 : 1));
-  const result: RepairIndexResult = { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), unreadable, indexObjectsWritten: 0, indexObjectsDeleted: 0 };
-  // New index objects first (the last written supersedes every old one: src/format/index-file.ts
-  // splitIndex), then the old ones go: a kill in between leaves both, which name the same packs.
-  const written = new Set<string>();
-  for (const file of splitIndex(packs, old)) {
-    // Stopping before the last one (which supersedes the old ones) leaves the old index standing,
-    // beside new objects that name packs that exist: as before the repair.
     opts.signal?.throwIfAborted();
-    written.add(await repo.saveIndexObject(file));
+    written.add(await repo.saveEncodedIndexObject(encodeIndex(last)));
     result.indexObjectsWritten++;
-  }
-  for (const id of old) {
-    // A rebuilt object can be byte-identical to an old one (the same packs, as by an earlier
-    // repair): same name, so it stays.
-    if (written.has(id)) continue;
-    opts.signal?.throwIfAborted();
-    await repo.removeIndexObject(id).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
-    result.indexObjectsDeleted++;
+    for (const id of old) {
+      // A rebuilt object can be byte-identical to an old one (the same packs, as by an earlier
+      // repair): same name, so it stays.
+      if (written.has(id)) continue;
+      opts.signal?.throwIfAborted();
+      await repo.removeIndexObject(id).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
+      result.indexObjectsDeleted++;
+    }
+  } finally {
+    parked.close();
   }
   return result;
+}
+
+/** Packs in index objects of at most BLOBS_PER_INDEX blobs, handed out as each fills; the last is kept for `finish`. */
+class IndexFiller {
+  private cur: IndexPack[] = [];
+  private curBlobs = 0;
+  packs = 0;
+  blobs = 0;
+  private readonly full: (file: IndexFile) => void;
+
+  constructor(full: (file: IndexFile) => void) {
+    this.full = full;
+  }
+
+  add(p: IndexPack): void {
+    if (this.cur.length > 0 && this.curBlobs + p.blobs.length > BLOBS_PER_INDEX) {
+      this.full({ supersedes: [], packs: this.cur });
+      this.cur = [];
+      this.curBlobs = 0;
+    }
+    this.cur.push(p);
+    this.curBlobs += p.blobs.length;
+    this.packs++;
+    this.blobs += p.blobs.length;
+  }
+
+  /** The last object, carrying the supersedes list (always one, so that the list is written even without packs). */
+  finish(supersedes: readonly IndexId[]): IndexFile {
+    return { supersedes, packs: this.cur };
+  }
+}
+
+/** Encoded index objects parked in a temporary file, read back one at a time. */
+class ParkedObjects {
+  private readonly dir: string;
+  private readonly path: string;
+  private readonly fd: number;
+  private readonly extents: { at: number; length: number }[] = [];
+  private end = 0;
+
+  constructor(tmpDir: string) {
+    mkdirSync(tmpDir, { recursive: true });
+    this.dir = mkdtempSync(join(tmpDir, 'repair-index-'));
+    this.path = join(this.dir, 'objects');
+    this.fd = openSync(this.path, 'w+', 0o600);
+  }
+
+  add(encoded: Uint8Array): void {
+    let off = 0;
+    while (off < encoded.length) off += writeSync(this.fd, encoded, off, encoded.length - off, this.end + off);
+    this.extents.push({ at: this.end, length: encoded.length });
+    this.end += encoded.length;
+  }
+
+  *objects(): Generator<Uint8Array> {
+    for (const e of this.extents) {
+      const buf = Buffer.allocUnsafeSlow(e.length);
+      let off = 0;
+      while (off < e.length) {
+        const n = readSync(this.fd, buf, off, e.length - off, e.at + off);
+        if (n === 0) throw new Error(`${this.path}: ended early`);
+        off += n;
+      }
+      yield buf;
+    }
+  }
+
+  close(): void {
+    closeSync(this.fd);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The entries the old index objects hold for `wanted` packs (the first object naming each wins); unreadable objects are skipped. */
+async function packsFromOldIndex(repo: Repository, old: readonly IndexId[], wanted: ReadonlySet<string>, signal?: AbortSignal): Promise<IndexPack[]> {
+  const found = new Map<string, IndexPack>();
+  for (const id of old) {
+    signal?.throwIfAborted();
+    let plain: Uint8Array;
+    try {
+      plain = await repo.loadIndexPlain(id);
+    } catch (err) {
+      if (!isDamageError(err) && !isNotFound(err)) throw err;
+      continue;
+    }
+    let cur: { packId: string; blobs: PackBlob[] } | null = null;
+    const packs: { packId: string; blobs: PackBlob[] }[] = [];
+    try {
+      visitIndex(plain, repo.indexObjectName(id), {
+        pack: (buf, at) => {
+          const packId = buf.toString('hex', at, at + 32);
+          cur = wanted.has(packId) && !found.has(packId) ? { packId, blobs: [] } : null;
+          if (cur) packs.push(cur);
+        },
+        blob: (buf, at) => {
+          if (!cur) return;
+          cur.blobs.push({ type: buf[at] === 1 ? BlobType.TREE : BlobType.DATA, id: buf.toString('hex', at + 1, at + 33) as BlobId, offset: buf.readUInt32LE(at + 33), length: buf.readUInt32LE(at + 37), rawLength: buf.readUInt32LE(at + 41) });
+        },
+      });
+    } catch (err) {
+      if (!isDamageError(err)) throw err;
+      continue;
+    }
+    for (const p of packs) if (!found.has(p.packId)) found.set(p.packId, { packId: p.packId as PackId, blobs: p.blobs });
+  }
+  return [...found.values()].sort((a, b) => (a.packId < b.packId ? -1 : 1));
 }
 
 export interface LostPath {

@@ -29,3 +29,13 @@ export interface BlobIndex {
   add(indexId: IndexId | null, file: IndexFile): void;
   readonly blobCount: number;
 }
+
+/**
+ * An index that numbers its entries: `positionOf` is the position of the blob's kept entry in
+ * 0..positions-1 (or -1 when it has none), so that "seen" and "used" are one bit per entry
+ * (src/repository/seen-blobs.ts) instead of a Set of ids. DiskIndex and ScanIndex have it.
+ */
+export interface PositionedIndex extends BlobIndex {
+  positionOf(id: BlobId): number;
+  readonly positions: number;
+}

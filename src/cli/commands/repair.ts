@@ -7,6 +7,9 @@ import { maintenancePause } from './check.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openRepository } from '../session.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
+import { ScanIndex } from '../../disk-index/scan-index.js';
+import type { OpenSession } from '../../session/open-session.js';
+import { scratchFor } from '../scratch.js';
 
 export interface RepairFlags extends GlobalOptions {
   dryRun?: boolean;
@@ -14,9 +17,10 @@ export interface RepairFlags extends GlobalOptions {
 }
 
 export async function repairIndexCommand(flags: RepairFlags, out: Output, signal: AbortSignal): Promise<number> {
-  const { repo } = await openRepository({ ...flags, cache: false }, out, { exclusive: true, command: 'repair index', signal });
+  const session = await openRepository({ ...flags, cache: false }, out, { exclusive: true, command: 'repair index', signal });
+  const plan = memoryPlan(session, flags.memBudget, out);
   const pause = maintenancePause();
-  const r = await repairIndex(repo, { onProgress: (w) => out.info(w), signal, ...(pause ? { pause } : {}) });
+  const r = await repairIndex(session.repo, { onProgress: (w) => out.info(w), signal, tmpDir: scratchFor(session, plan.budgetBytes).tmpDir, ...(pause ? { pause } : {}) });
   if (out.json) {
     out.data({ message_type: 'summary', ...r });
     return 0;
@@ -32,7 +36,17 @@ export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, si
   const session = await openRepository({ ...flags, cache: false }, out, { exclusive: !flags.dryRun, command: 'repair snapshots', signal });
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
-  const index = await repo.loadIndex();
+  // The index as stored, off the heap (src/disk-index/scan-index.ts).
+  const index = await ScanIndex.build(repo, { ...scratchFor(session, plan.budgetBytes), readsInFlight: repo.metadataReads, signal });
+  try {
+    return await repairSnapshotsWith(session, index, plan.packTargetBytes, flags, out, signal);
+  } finally {
+    index.close();
+  }
+}
+
+async function repairSnapshotsWith(session: OpenSession, index: ScanIndex, packTargetBytes: number, flags: RepairFlags, out: Output, signal: AbortSignal): Promise<number> {
+  const { repo } = session;
   signal.throwIfAborted();
   // Blobs the index places in packs that are gone would be taken for present: the index must
   // first be rebuilt from the packs that exist.
@@ -41,13 +55,13 @@ export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, si
     signal.throwIfAborted();
     stored.add(packId);
   }
-  const gone = [...index.packIds()].filter((id: PackId) => !stored.has(id));
+  const gone = [...index.canonicalPacks().byId.keys()].filter((id: PackId) => !stored.has(id));
   if (gone.length > 0) {
     throw new IntegrityError(`the index names ${gone.length} pack(s) that are missing (${gone.slice(0, 3).join(', ')}${gone.length > 3 ? ', ...' : ''})`, { hint: 'run `engine repair index` first, then `engine repair snapshots`' });
   }
   const pause = maintenancePause();
   const r = await repairSnapshots(new IndexedRepository(repo, index), {
-    packTargetBytes: plan.packTargetBytes,
+    packTargetBytes,
     ...(flags.dryRun ? { dryRun: true } : {}),
     signal,
     ...(pause ? { pause } : {}),

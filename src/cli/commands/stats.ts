@@ -1,5 +1,6 @@
 import type { BlobId } from '../../format/ids.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
+import { SeenBlobs } from '../../repository/seen-blobs.js';
 import { formatBytes } from '../../util/bytes.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
@@ -18,8 +19,9 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
   const snaps = refs.length > 0 ? await Promise.all(refs.map((r) => repo.resolveSnapshot(r))) : await repo.listSnapshots();
   let files = 0;
   let restoreBytes = 0;
-  const dataBlobs = new Set<string>();
-  const treeBlobs = new Set<string>();
+  // One bit per index entry, not a Set of ids (src/repository/seen-blobs.ts).
+  const dataBlobs = new SeenBlobs(index);
+  const treeBlobs = new SeenBlobs(index);
   let uniqueRaw = 0;
   let uniqueStored = 0;
   const count = (id: BlobId): void => {
@@ -29,14 +31,9 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
     uniqueStored += loc.length;
   };
   const walk = async (treeId: BlobId): Promise<void> => {
-    if (!treeBlobs.has(treeId)) {
-      treeBlobs.add(treeId);
-      count(treeId);
-    }
+    if (treeBlobs.addNew(treeId)) count(treeId);
     const chunk = (id: BlobId): void => {
-      if (treeBlobs.has(id)) return;
-      treeBlobs.add(id);
-      count(id);
+      if (treeBlobs.addNew(id)) count(id);
     };
     for await (const n of indexed.treeEntries(treeId, { onChunk: chunk })) {
       if (n.type === 'dir' && n.subtree) await walk(n.subtree);
@@ -44,9 +41,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
       files++;
       restoreBytes += n.size ?? 0;
       for (const b of n.content ?? []) {
-        if (dataBlobs.has(b)) continue;
-        dataBlobs.add(b);
-        count(b);
+        if (dataBlobs.addNew(b)) count(b);
       }
     }
   };
@@ -61,8 +56,8 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
     snapshots: snaps.length,
     files,
     restoreBytes,
-    dataBlobs: dataBlobs.size,
-    treeBlobs: treeBlobs.size,
+    dataBlobs: dataBlobs.count,
+    treeBlobs: treeBlobs.count,
     uniqueRawBytes: uniqueRaw,
     uniqueStoredBytes: uniqueStored,
     dedupRatio: uniqueRaw > 0 ? restoreBytes / uniqueRaw : 1,
