@@ -1,34 +1,52 @@
-// The synthetic blobs of the scale benchmark: blob i's id and location come from a seeded
-// AES-256-CTR keystream, so the harness can write ten million of them in one pass and a step can
-// draw any sample back without storing them: id(i) = keystream bytes [32i, 32i + 32).
-import { createCipheriv, createHash } from 'node:crypto';
+// The synthetic data blobs of the scale benchmark and the record of where some of them were put.
+//
+// Blob i's plaintext is 16-64 bytes derived from i alone (its number, then a pattern), so every
+// blob is distinct and its id is whatever the repository's keyed BLAKE3 makes of it: the
+// synthesis writes real blobs, and `check --read-data-subset` verifies them like any others.
+// Where blob i lands (its pack's id is the BLAKE3 of the pack's bytes, random nonces included)
+// cannot be derived, so the synthesis records a sample of locations (SAMPLE_RECORD_BYTES each)
+// that the index step looks up.
+import type { BlobId, PackId } from '../src/format/ids.js';
 
-export const BLOBS_PER_SYNTHETIC_PACK = 200;
+export const MIN_PLAINTEXT_BYTES = 16;
+export const MAX_PLAINTEXT_BYTES = 64;
 
-function keyOf(seed: string): Buffer {
-  return createHash('sha256').update(`engine scale ${seed}`).digest();
+/** The plaintext of data blob i, written into `scratch` (at least MAX_PLAINTEXT_BYTES); returns the part used. */
+export function plaintextOf(i: number, scratch: Buffer): Buffer {
+  const len = MIN_PLAINTEXT_BYTES + (i % (MAX_PLAINTEXT_BYTES - MIN_PLAINTEXT_BYTES + 1));
+  scratch.writeDoubleLE(i, 0);
+  for (let j = 8; j < len; j++) scratch[j] = (i * 31 + j * 7) & 0xff;
+  return scratch.subarray(0, len);
 }
 
-/** `count` ids starting at blob `first`, 32 bytes each, into `out`. */
-export function syntheticIds(seed: string, first: number, count: number, out: Buffer = Buffer.alloc(32 * count)): Buffer {
-  // 16-byte counter blocks: blob i starts at block 2i.
-  const iv = Buffer.alloc(16);
-  const block = BigInt(first) * 2n;
-  iv.writeBigUInt64BE(block >> 64n, 0);
-  iv.writeBigUInt64BE(block & 0xffff_ffff_ffff_ffffn, 8);
-  const c = createCipheriv('aes-256-ctr', keyOf(seed), iv);
-  const z = Buffer.alloc(32 * count);
-  c.update(z).copy(out);
-  return out;
+/** One sampled blob: id (32) | pack id (32) | offset u32le | sealed length u32le | raw length u32le. */
+export const SAMPLE_RECORD_BYTES = 32 + 32 + 12;
+
+export interface SampledBlob {
+  readonly id: BlobId;
+  readonly packId: PackId;
+  readonly offset: number;
+  readonly length: number;
+  readonly rawLength: number;
 }
 
-/** The id of the synthetic pack holding blob i (also derived, from another stream). */
-export function syntheticPackId(seed: string, pack: number): string {
-  return syntheticIds(`${seed}/packs`, pack, 1).toString('hex');
+/** Writes record `k` of a sample buffer. */
+export function writeSampleRecord(out: Buffer, k: number, id: Uint8Array, packId: Uint8Array, offset: number, length: number, rawLength: number): void {
+  const at = k * SAMPLE_RECORD_BYTES;
+  out.set(id, at);
+  out.set(packId, at + 32);
+  out.writeUInt32LE(offset, at + 64);
+  out.writeUInt32LE(length, at + 68);
+  out.writeUInt32LE(rawLength, at + 72);
 }
 
-/** Where the synthetic index says blob i is. */
-export function syntheticLocation(i: number): { pack: number; offset: number; length: number; rawLength: number } {
-  const k = i % BLOBS_PER_SYNTHETIC_PACK;
-  return { pack: Math.floor(i / BLOBS_PER_SYNTHETIC_PACK), offset: k * 1000, length: 1000, rawLength: 4000 + (i % 97) };
+export function readSampleRecord(buf: Buffer, k: number): SampledBlob {
+  const at = k * SAMPLE_RECORD_BYTES;
+  return {
+    id: buf.toString('hex', at, at + 32) as BlobId,
+    packId: buf.toString('hex', at + 32, at + 64) as PackId,
+    offset: buf.readUInt32LE(at + 64),
+    length: buf.readUInt32LE(at + 68),
+    rawLength: buf.readUInt32LE(at + 72),
+  };
 }

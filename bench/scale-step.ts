@@ -1,12 +1,13 @@
 // One measured step of the scale benchmark that needs the library rather than the CLI: open the
 // off-heap index of a repository (warm or cold, in this fresh process) and measure lookups of
-// synthetic blobs that are there and of ids that are not. Prints one JSON line.
+// synthetic blobs that are there (a sample the synthesis recorded, each checked against where it
+// was stored) and of ids that are not. Prints one JSON line.
 //
 // The peak resident set is reset (Linux: `5` to /proc/self/clear_refs) once the repository's key
 // is derived, so `indexPeakRssBytes` shows what the index costs on top of the process, without the
 // Argon2id memory of the opening; `peakRssBytes` is the peak of the whole process.
-import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadPrimitives } from '../native-bindings/index.js';
 import { LocalBackend } from '../src/backend/local/local-backend.js';
 import type { Backend } from '../src/backend/types.js';
@@ -16,15 +17,15 @@ import { indexAllowance } from '../src/memory/planner.js';
 import { Repository } from '../src/repository/repository.js';
 import { enableExplicitGc } from '../src/util/gc.js';
 import { currentRssBytes, peakRssBytes } from '../src/util/memory.js';
-import { syntheticIds, syntheticLocation, syntheticPackId } from './scale-ids.js';
+import { readSampleRecord, SAMPLE_RECORD_BYTES } from './scale-ids.js';
 
 export interface IndexStepSpec {
   repo: string;
   indexDir: string;
   password: string;
   budgetBytes: number;
-  seed: string;
-  blobs: number;
+  /** The synthesis's record of sampled blobs and where they are (bench/scale-ids.ts), or null (the empty repository). */
+  sampleFile: string | null;
   lookups: number;
 }
 
@@ -68,13 +69,10 @@ async function main(spec: IndexStepSpec): Promise<IndexStepResult> {
   const { primitives } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
   const counter = { loads: 0 };
   const repo = await Repository.open(counting(new LocalBackend(spec.repo), counter), primitives, new TextEncoder().encode(spec.password));
-  // The sample is drawn before the peak is reset: its ids are the benchmark's, not the index's
-  // (drawn at N = 0 too, and not looked up there, so that the baseline holds the same).
-  const sample = Array.from({ length: spec.lookups }, () => {
-    const i = Math.floor(Math.random() * Math.max(1, spec.blobs));
-    return { i, id: syntheticIds(spec.seed, i, 1).toString('hex') as BlobId, want: syntheticLocation(i), packId: '' };
-  });
-  for (const s of sample) s.packId = syntheticPackId(spec.seed, s.want.pack);
+  // The sample is read before the peak is reset: its ids are the benchmark's, not the index's
+  // (random records of the same size at N = 0, not looked up there, so that the baseline holds the same).
+  const records = spec.sampleFile ? readFileSync(spec.sampleFile) : randomBytes(spec.lookups * SAMPLE_RECORD_BYTES);
+  const sample = Array.from({ length: records.length / SAMPLE_RECORD_BYTES }, (_, k) => readSampleRecord(records, k));
   const absentIds = Array.from({ length: spec.lookups }, () => randomBytes(32).toString('hex') as BlobId);
   const peakOfOpening = peakRssBytes();
   try {
@@ -94,10 +92,10 @@ async function main(spec: IndexStepSpec): Promise<IndexStepResult> {
   let present = 0;
   let t = performance.now();
   const pagesBefore = index.pageReads;
-  for (const { i, id, want, packId } of spec.blobs > 0 ? sample : []) {
-    const loc = index.lookup(id);
-    if (!loc || loc.offset !== want.offset || loc.rawLength !== want.rawLength || loc.packId !== packId) {
-      throw new Error(`synthetic blob ${i} (${id}) not found where the index was written to put it`);
+  for (const want of spec.sampleFile ? sample : []) {
+    const loc = index.lookup(want.id);
+    if (!loc || loc.packId !== want.packId || loc.offset !== want.offset || loc.length !== want.length || loc.rawLength !== want.rawLength) {
+      throw new Error(`synthetic blob ${want.id} not found where it was stored (pack ${want.packId}, offset ${want.offset})`);
     }
     present++;
   }
