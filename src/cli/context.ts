@@ -4,7 +4,6 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { displayName, fsPath } from '../fs/names.js';
-import { loadPrimitives } from '../../native-bindings/index.js';
 import type { NativePolicy, Primitives, SelectionReport } from '../../native-bindings/types.js';
 import type { StorageOptions } from '../session/open-backend.js';
 import { UsageError } from '../errors/engine-error.js';
@@ -26,6 +25,9 @@ export function nativePolicy(): NativePolicy {
 
 export async function primitives(): Promise<{ primitives: Primitives; report: SelectionReport[]; policy: NativePolicy }> {
   const policy = nativePolicy();
+  // Loaded here, not at the top: the early key derivation (early-key.ts) imports this module and
+  // runs before the primitives' modules are loaded.
+  const { loadPrimitives } = await import('../../native-bindings/index.js');
   const { primitives: p, report } = await loadPrimitives(policy);
   return { primitives: p, report, policy };
 }
@@ -36,8 +38,25 @@ export function repoLocation(opts: GlobalOptions): string {
   return loc;
 }
 
+/**
+ * The password that opens the repository, once read: the early key derivation (early-key.ts) and
+ * the opening itself both need it, and a prompt must ask once. Kept in memory only.
+ */
+const openPasswords = new Map<string, Uint8Array>();
+
 /** The password from ENGINE_PASSWORD, --password-file or a prompt; never from a plain flag. */
 export async function readPassword(opts: GlobalOptions, purpose: 'open' | 'new'): Promise<Uint8Array> {
+  if (purpose === 'new') return readPasswordOnce(opts, purpose);
+  const source = opts.passwordFile !== undefined ? `file:${opts.passwordFile}` : process.env.ENGINE_PASSWORD !== undefined ? 'env' : 'prompt';
+  let pw = openPasswords.get(source);
+  if (!pw) {
+    pw = await readPasswordOnce(opts, purpose);
+    openPasswords.set(source, pw);
+  }
+  return Uint8Array.from(pw);
+}
+
+async function readPasswordOnce(opts: GlobalOptions, purpose: 'open' | 'new'): Promise<Uint8Array> {
   let pw: string | undefined;
   if (opts.passwordFile) {
     try {

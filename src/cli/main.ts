@@ -42,6 +42,15 @@ function outputFor(cmd: Command): Output {
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+/**
+ * Derives the repository's key before the command's module is imported, while the process is
+ * small (src/cli/early-key.ts): the Argon2id memory then sits on less of it.
+ */
+async function earlyKey(cmd: Command, flags: Record<string, unknown> = {}): Promise<void> {
+  const { deriveKeyEarly } = await import('./early-key.js');
+  await deriveKeyEarly({ ...cmd.optsWithGlobals<GlobalOptions>(), ...flags });
+}
+
 function build(): { program: Command; result: { code: number } } {
   const result = { code: 0 };
   const program = new Command('engine')
@@ -87,6 +96,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--no-extra-verify', 'skip decrypting every sealed blob again before it is stored')
     .option('--with-atime', 'also store access times (they change on every read, so off by default)')
     .action(async (paths: string[], flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
       const { backupCommand } = await import('./commands/backup.js');
       result.code = await backupCommand(paths, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
@@ -103,6 +113,7 @@ function build(): { program: Command; result: { code: number } } {
       '\nRestore never follows a link already in the target and replaces what is of the wrong type there.\nExit codes: 0 everything restored; 3 some entries were not restored (each named: out of space, an I/O error, something in the way that may not be removed) or an --include matched nothing while another did; 4 data damaged in the repository (files named); 1 no --include matched anything, so nothing was restored.',
     )
     .action(async (ref: string, flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
       const { restoreCommand } = await import('./commands/restore.js');
       result.code = await restoreCommand(ref, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
@@ -111,6 +122,7 @@ function build(): { program: Command; result: { code: number } } {
     .command('snapshots')
     .description('list snapshots')
     .action(async (_flags: unknown, cmd: Command) => {
+      await earlyKey(cmd);
       const { snapshotsCommand } = await import('./commands/snapshots.js');
       result.code = await snapshotsCommand(cmd.optsWithGlobals(), outputFor(cmd));
     });
@@ -120,6 +132,7 @@ function build(): { program: Command; result: { code: number } } {
     .description('list the files of a snapshot')
     .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
     .action(async (ref: string, _flags: unknown, cmd: Command) => {
+      await earlyKey(cmd);
       const { lsCommand } = await import('./commands/ls.js');
       result.code = await lsCommand(ref, cmd.optsWithGlobals(), outputFor(cmd));
     });
@@ -131,6 +144,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--read-data-subset <subset>', 'verify the data of some packs only: n/t (the n-th of t groups, by pack id) or x% (a random x%)')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
       const { checkCommand } = await import('./commands/check.js');
       result.code = await checkCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
@@ -164,6 +178,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--dry-run', 'say what would be deleted and repacked; change nothing')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
       const { pruneCommand } = await import('./commands/prune.js');
       result.code = await pruneCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
@@ -203,6 +218,7 @@ function build(): { program: Command; result: { code: number } } {
     .argument('<from>', 'snapshot id (prefix) or "latest"')
     .argument('<to>', 'snapshot id (prefix) or "latest"')
     .action(async (from: string, to: string, _flags: unknown, cmd: Command) => {
+      await earlyKey(cmd);
       const { diffCommand } = await import('./commands/diff.js');
       result.code = await diffCommand(from, to, cmd.optsWithGlobals(), outputFor(cmd));
     });
@@ -212,6 +228,7 @@ function build(): { program: Command; result: { code: number } } {
     .description('sizes of the repository or of some snapshots: restore size, deduplicated and stored bytes, ratios, blob count')
     .argument('[snapshots...]', 'snapshot ids (prefixes); default: all')
     .action(async (refs: string[], _flags: unknown, cmd: Command) => {
+      await earlyKey(cmd);
       const { statsCommand } = await import('./commands/stats.js');
       result.code = await statsCommand(refs, cmd.optsWithGlobals(), outputFor(cmd));
     });

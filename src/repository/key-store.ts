@@ -1,7 +1,7 @@
 // Creating and unlocking key files: the master key wrapped under Argon2id(password).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import type { Argon2Params, Primitives } from '../../native-bindings/types.js';
+import type { Argon2id, Argon2Params, Primitives } from '../../native-bindings/types.js';
 import type { Backend } from '../backend/types.js';
 import { openWithKey, sealWithKey } from '../crypto/envelope.js';
 import { MASTER_KEY_BYTES } from '../crypto/keys.js';
@@ -122,7 +122,7 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
     tell(`trying ${name} (Argon2id ${file.m >> 10} MiB × ${file.t} passes)`);
     let wrapKey: Uint8Array;
     try {
-      wrapKey = await p.argon2id.derive(password, Buffer.from(file.salt, 'base64'), { t: file.t, mKiB: file.m, p: 1 }, 32);
+      wrapKey = takePreparedWrapKey(name, file, password) ?? (await p.argon2id.derive(password, Buffer.from(file.salt, 'base64'), { t: file.t, mKiB: file.m, p: 1 }, 32));
     } catch (err) {
       // Parameters the implementation refuses (a salt of the wrong length...): this key cannot open.
       if (!(err instanceof RangeError)) throw err;
@@ -151,6 +151,73 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
     });
   }
   throw new BadCredentialsError();
+}
+
+/**
+ * A wrap key derived ahead of unlockMasterKey (prepareWrapKey), for one key file and one password.
+ * Held in memory only, and only until unlockMasterKey takes it (or the process ends).
+ */
+interface PreparedWrapKey {
+  name: string;
+  salt: string;
+  t: number;
+  m: number;
+  password: Uint8Array;
+  key: Uint8Array;
+}
+
+let prepared: PreparedWrapKey | null = null;
+
+/**
+ * Derives, ahead of the repository's opening, the wrap key of the key file unlockMasterKey will
+ * try first (the cheapest within `memBudgetBytes`), with `argon2id` alone: the CLI calls it while
+ * the process is still small (before the pipeline's modules and the other primitives are loaded),
+ * so the Argon2id memory (64 MiB by default) is held on top of ~55 MiB instead of ~65 MiB, and is
+ * gone before the pipeline starts (docs/MEMORY.md "The budget floor and the key's Argon2id
+ * memory"). Nothing is decided here: unlockMasterKey checks the key file as always and uses the
+ * prepared key only for the same file, parameters and password. `password` is asked for only when
+ * there is a key file to try. Returns whether a key was derived.
+ */
+export async function prepareWrapKey(argon2id: Argon2id, backend: Backend, password: () => Promise<Uint8Array>, memBudgetBytes?: number): Promise<boolean> {
+  const maxMemoryKiB = memBudgetBytes === undefined ? undefined : Math.floor((memBudgetBytes - KDF_FLOOR_EXTRA_BYTES) / 1024);
+  let best: { name: string; file: KeyFile; cost: number } | null = null;
+  for await (const info of backend.list(KEYS_PREFIX)) {
+    if (info.size > MAX_KEY_FILE_BYTES) continue;
+    let file: KeyFile;
+    try {
+      file = decodeKeyFile(await backend.load(info.name, undefined, { metadata: true }), info.name);
+    } catch {
+      continue;
+    }
+    if (kdfCostProblem(file) || (maxMemoryKiB !== undefined && file.m > maxMemoryKiB)) continue;
+    const cost = file.m * file.t;
+    if (!best || cost < best.cost || (cost === best.cost && info.name < best.name)) best = { name: info.name, file, cost };
+  }
+  if (!best) return false;
+  const pw = await password();
+  const key = await argon2id.derive(pw, Buffer.from(best.file.salt, 'base64'), { t: best.file.t, mKiB: best.file.m, p: 1 }, 32);
+  forgetPreparedWrapKey();
+  prepared = { name: best.name, salt: best.file.salt, t: best.file.t, m: best.file.m, password: Uint8Array.from(pw), key };
+  return true;
+}
+
+/** The prepared wrap key for this key file and password, taken (it serves once), or null. */
+function takePreparedWrapKey(name: string, file: KeyFile, password: Uint8Array): Uint8Array | null {
+  const k = prepared;
+  if (!k || k.name !== name || k.salt !== file.salt || k.t !== file.t || k.m !== file.m) return null;
+  const same = k.password.length === password.length && timingSafeEqual(k.password, password);
+  if (!same) return null;
+  const key = Uint8Array.from(k.key);
+  forgetPreparedWrapKey();
+  return key;
+}
+
+/** Drops (and zeroes) a prepared wrap key that was not used. */
+export function forgetPreparedWrapKey(): void {
+  if (!prepared) return;
+  prepared.key.fill(0);
+  prepared.password.fill(0);
+  prepared = null;
 }
 
 /**
