@@ -206,7 +206,7 @@ export class Checker {
   private async checkPacks(scan: ScanIndex, stored: Map<PackId, number>): Promise<void> {
     const scratch = this.opts.scratch ?? DEFAULT_SCAN_SCRATCH;
     const { canonical, byId } = scan.canonicalPacks();
-    const grouper = new PackGrouper({ tmpDir: scratch.tmpDir, memBytes: scratch.sortMemBytes, tag: `check-packs-${process.pid}` });
+    const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: scratch.sortMemBytes, tag: 'check-packs' });
     try {
       this.groupEntries(scan, canonical, grouper);
       for (const packId of stored.keys()) {

@@ -1,15 +1,20 @@
-// Where a maintenance command (check, prune, repair, stats) keeps its off-heap view of the index
-// (src/disk-index/scan-index.ts), and with how much memory: beside the repository's index cache,
-// or in the system's temporary folder without one (--no-cache, and check, which reads no cache);
-// its memory is the index allowance of the budget (sort buffers, page cache, index objects read
-// at once), as a cold open of the index cache has.
-import { tmpdir } from 'node:os';
+// Where a maintenance command (check, prune, repair) keeps its off-heap view of the index
+// (src/disk-index/scan-index.ts) and its sort files, and with how much memory. On disk, in the
+// cache folder (--cache-dir, $XDG_CACHE_HOME/engine or ~/.cache/engine) under `scratch/`: not in
+// the system's temporary folder, which is often a tmpfs held in RAM (Debian 13, Fedora, Arch), where
+// ten million entries (~0.5 GB) would take the very memory the budget protects. With --no-cache,
+// nothing goes to the cache folder: the system's temporary folder ($TMPDIR) is used. Check and
+// repair read no cached copy of the repository's objects, but the user's --no-cache still decides
+// where the scratch goes. Its memory is the index allowance of the budget (sort buffers, page
+// cache, index objects read at once), as a cold open of the index cache has.
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScanScratch } from '../disk-index/scan-index.js';
 import { indexAllowance } from '../memory/planner.js';
-import type { OpenSession } from '../session/open-session.js';
+import type { GlobalOptions } from './context.js';
 
-export function scratchFor(session: Pick<OpenSession, 'indexCacheDir'>, budgetBytes: number): ScanScratch {
+export function scratchFor(flags: Pick<GlobalOptions, 'cache' | 'cacheDir'>, budgetBytes: number): ScanScratch {
   const a = indexAllowance(budgetBytes);
-  return { tmpDir: session.indexCacheDir ? join(session.indexCacheDir, 'tmp') : tmpdir(), sortMemBytes: a.sortMemBytes, pageCacheBytes: a.pageCacheBytes, readBytes: a.readBytes };
+  const base = flags.cacheDir ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'engine');
+  return { tmpDir: flags.cache === false ? tmpdir() : join(base, 'scratch'), sortMemBytes: a.sortMemBytes, pageCacheBytes: a.pageCacheBytes, readBytes: a.readBytes };
 }

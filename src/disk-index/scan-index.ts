@@ -11,7 +11,7 @@
 // order (duplicates adjacent, the kept copy first) with its position.
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobId, IndexId, PackId } from '../format/ids.js';
 import type { IndexFile } from '../format/index-file.js';
@@ -67,12 +67,37 @@ export interface ScannedRecord extends BlobRecordFields {
   readonly at: number;
 }
 
+/**
+ * A fresh folder `<tag>-<pid>-<random>` in `tmpDir` for one command's temporary files, after
+ * removing those a process that is gone left there (killed before it could clean up).
+ */
+export function scratchFolder(tmpDir: string, tag: string): string {
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(tmpDir)) {
+    const pid = /^[a-z-]+-(\d+)-[0-9a-f]{12}$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !alive(Number(pid))) rmSync(join(tmpDir, name), { recursive: true, force: true });
+  }
+  const folder = join(tmpDir, `${tag}-${process.pid}-${randomBytes(6).toString('hex')}`);
+  mkdirSync(folder, { mode: 0o700 });
+  return folder;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** The canonical number of a pack that only superseded index objects name (no entry carries it). */
 export const NO_PACK = 0xffffffff;
 
 export class ScanIndex implements PositionedIndex {
   private readonly run: IndexRun;
-  private readonly folder: string;
+  /** The scan's own temporary folder (removed by close()): companions' sort files go there too. */
+  readonly folder: string;
   /** Index objects whose entries are in. */
   readonly indexIds: readonly IndexId[];
   /** Index objects read but left out: another object read supersedes them. */
@@ -93,8 +118,7 @@ export class ScanIndex implements PositionedIndex {
   /** Reads the listed index objects (all of the repository's when `objects` is absent) into a private run. */
   static async build(repo: Repository, opts: ScanIndexOptions, objects?: readonly { id: IndexId; size: number }[]): Promise<ScanIndex> {
     const listed = objects ?? (await repo.listIndexObjects());
-    const folder = join(opts.tmpDir, `scan-${process.pid}-${randomBytes(6).toString('hex')}`);
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const folder = scratchFolder(opts.tmpDir, 'scan');
     const mac: MacFn = (data) => repo.indexCacheMac(data);
     const repoId = Buffer.from(repo.config.id, 'hex');
     const path = join(folder, 'scan.eic');

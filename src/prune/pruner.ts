@@ -17,7 +17,8 @@
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { BLOBS_PER_INDEX, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { BLOBS_PER_INDEX, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { CacheReplacement } from '../disk-index/cache-replacement.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
 import { treeEntries } from '../repository/tree-stream.js';
@@ -51,6 +52,11 @@ export interface PruneOptions {
   readonly assertLocked?: () => Promise<void>;
   /** Where and with how much memory the index is scanned (a temporary folder and 16 MiB when absent). */
   readonly scratch?: PruneScratch;
+  /**
+   * The repository's index cache folder (the one the off-heap index opens): rebuilt from the index
+   * objects prune writes, so that the next command opens it warm. None: left to the next open.
+   */
+  readonly indexCacheDir?: string | null;
 }
 
 
@@ -271,16 +277,26 @@ export class Pruner {
     }
 
     await this.step('write index');
-    stats.indexObjectsWritten = await this.writeIndex(scan, tally, gone, indexIds);
+    const cache = this.opts.indexCacheDir ? new CacheReplacement(repo, this.opts.indexCacheDir, scan.folder, Math.floor(this.scratch.sortMemBytes / 2)) : null;
+    try {
+      stats.indexObjectsWritten = await this.writeIndex(scan, tally, gone, indexIds, cache);
 
-    await this.opts.pause?.('prune-delete');
-    this.opts.signal?.throwIfAborted();
-    await this.step('delete index');
-    for (const id of indexIds) {
-      // The object superseding them is stored: any subset of them may go (FORMAT.md "Prune").
+      await this.opts.pause?.('prune-delete');
       this.opts.signal?.throwIfAborted();
-      await removeIfThere(() => repo.removeIndexObject(id));
-      stats.indexObjectsDeleted++;
+      await this.step('delete index');
+      for (const id of indexIds) {
+        // The object superseding them is stored: any subset of them may go (FORMAT.md "Prune").
+        this.opts.signal?.throwIfAborted();
+        await removeIfThere(() => repo.removeIndexObject(id));
+        stats.indexObjectsDeleted++;
+      }
+      // The index is the objects just written now (and the repack's own): the cache follows.
+      await cache?.install(this.opts.signal).catch((err: unknown) => {
+        if (this.opts.signal?.aborted) throw err;
+        this.opts.onProgress?.(`the local index cache could not be rebuilt (${err instanceof Error ? err.message : String(err)}): the next command rebuilds it`);
+      });
+    } finally {
+      cache?.abandon();
     }
     await this.step('delete packs');
     const doomed = [...[...unusedPacks, ...repack].map((no) => scan.packIdOf(no)), ...stray];
@@ -357,8 +373,13 @@ export class Pruner {
    * external sort (one pack's entries on the heap at a time); the last one supersedes every index
    * object read. Returns how many were written.
    */
-  private async writeIndex(scan: ScanIndex, tally: PackTally, gone: BitSet, indexIds: readonly IndexId[]): Promise<number> {
-    const grouper = new PackGrouper({ tmpDir: this.scratch.tmpDir, memBytes: this.scratch.sortMemBytes, tag: `prune-index-${process.pid}` });
+  private async writeIndex(scan: ScanIndex, tally: PackTally, gone: BitSet, indexIds: readonly IndexId[], cache: CacheReplacement | null): Promise<number> {
+    const save = async (file: IndexFile): Promise<void> => {
+      const encoded = encodeIndex(file);
+      const id = await this.repo.saveEncodedIndexObject(encoded);
+      cache?.add(id, encoded);
+    };
+    const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: this.scratch.sortMemBytes, tag: 'prune-index' });
     let written = 0;
     try {
       this.forEachEntry(scan, tally, (r, no) => {
@@ -371,7 +392,7 @@ export class Pruner {
       for (const g of grouper.groups()) {
         if (cur.length > 0 && blobs + g.blobs.length > BLOBS_PER_INDEX) {
           this.opts.signal?.throwIfAborted();
-          await this.repo.saveIndexObject({ supersedes: [], packs: cur });
+          await save({ supersedes: [], packs: cur });
           written++;
           cur = [];
           blobs = 0;
@@ -380,7 +401,7 @@ export class Pruner {
         blobs += g.blobs.length;
       }
       this.opts.signal?.throwIfAborted();
-      await this.repo.saveIndexObject({ supersedes: indexIds, packs: cur });
+      await save({ supersedes: indexIds, packs: cur });
       written++;
     } finally {
       grouper.discard();
@@ -395,7 +416,7 @@ export class Pruner {
    */
   private async repack(scan: ScanIndex, tally: PackTally, used: BitSet, repackSet: BitSet): Promise<WrittenIndex> {
     const { repo } = this;
-    const grouper = new PackGrouper({ tmpDir: this.scratch.tmpDir, memBytes: this.scratch.sortMemBytes, tag: `prune-repack-${process.pid}` });
+    const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: this.scratch.sortMemBytes, tag: 'prune-repack' });
     const newIndex = new WrittenIndex();
     try {
       this.forEachEntry(scan, tally, (r, no, first) => {

@@ -11,7 +11,7 @@
 // index, or its pack is gone) is rewritten: a file with a missing blob is left out, a folder whose
 // tree is missing is kept empty, and every path left out is reported. The new snapshot carries
 // the tag "repaired" and replaces the damaged one (whose missing data no command could bring back).
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isNotFound } from '../backend/errors.js';
@@ -20,6 +20,7 @@ import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } fro
 import { BLOBS_PER_INDEX, encodeIndex, visitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { mapLimit } from '../util/concurrency.js';
+import { scratchFolder } from '../disk-index/scan-index.js';
 import type { BlobUploader } from '../repository/blob-uploader.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { PackBlob, StoredPack } from '../repository/pack-store.js';
@@ -169,8 +170,7 @@ class ParkedObjects {
   private end = 0;
 
   constructor(tmpDir: string) {
-    mkdirSync(tmpDir, { recursive: true });
-    this.dir = mkdtempSync(join(tmpDir, 'repair-index-'));
+    this.dir = scratchFolder(tmpDir, 'repair-index');
     this.path = join(this.dir, 'objects');
     this.fd = openSync(this.path, 'w+', 0o600);
   }

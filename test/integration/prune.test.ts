@@ -119,6 +119,11 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     const f = await runEngine(['forget', '--repo', repo, '--keep-last', '3', '--keep-tag', 'milestone', '--prune'], { native });
     expect(f.code, f.stderr + f.stdout).toBe(0);
     expect((await snapshotIds(repo)).sort()).toEqual([...kept].sort());
+    // Prune rebuilt the local index cache from the index objects it wrote: the next command opens
+    // it warm, or reads only the repack's own few objects, instead of every index object again.
+    const ls = await runEngine(['ls', kept[0]!, '--repo', repo, '--verbose'], { native });
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stderr).toMatch(/index: (warm|incremental) open/);
     const after = await neededBytes(repo, kept);
     // 14 of the 20 generations of files are in a kept snapshot: about 70% of the data.
     expect(after.stored).toBeLessThan(before.stored * 0.8);

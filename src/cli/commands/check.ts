@@ -75,7 +75,7 @@ export async function checkCommand(flags: CheckFlags, out: Output, signal: Abort
     // Each pack is held whole, and its plaintext, while the worker verifies it.
     packsInFlight: Math.max(1, Math.min(plan.workers + 1, Math.floor((plan.readBytes + plan.sealedBytes) / (3 * session.repo.config.packSizeBytes)))),
     signal,
-    scratch: scratchFor(session, plan.budgetBytes),
+    scratch: scratchFor(flags, plan.budgetBytes),
     ...(pause ? { pause } : {}),
     onProgress: (what) => out.info(what),
     onFinding: (f) => {

@@ -20,7 +20,7 @@ export async function repairIndexCommand(flags: RepairFlags, out: Output, signal
   const session = await openRepository({ ...flags, cache: false }, out, { exclusive: true, command: 'repair index', signal });
   const plan = memoryPlan(session, flags.memBudget, out);
   const pause = maintenancePause();
-  const r = await repairIndex(session.repo, { onProgress: (w) => out.info(w), signal, tmpDir: scratchFor(session, plan.budgetBytes).tmpDir, ...(pause ? { pause } : {}) });
+  const r = await repairIndex(session.repo, { onProgress: (w) => out.info(w), signal, tmpDir: scratchFor(flags, plan.budgetBytes).tmpDir, ...(pause ? { pause } : {}) });
   if (out.json) {
     out.data({ message_type: 'summary', ...r });
     return 0;
@@ -37,7 +37,7 @@ export async function repairSnapshotsCommand(flags: RepairFlags, out: Output, si
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
   // The index as stored, off the heap (src/disk-index/scan-index.ts).
-  const index = await ScanIndex.build(repo, { ...scratchFor(session, plan.budgetBytes), readsInFlight: repo.metadataReads, signal });
+  const index = await ScanIndex.build(repo, { ...scratchFor(flags, plan.budgetBytes), readsInFlight: repo.metadataReads, signal });
   try {
     return await repairSnapshotsWith(session, index, plan.packTargetBytes, flags, out, signal);
   } finally {
