@@ -1,7 +1,7 @@
 // ByteBudget (the byte-weighted semaphore bounding each pipeline stage) and Concurrency.
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
-import { ByteBudget, Concurrency, mapLimit } from './concurrency.js';
+import { ByteBudget, Concurrency, mapLimit, TaskSlots } from './concurrency.js';
 
 /** Lets every pending promise continuation run. */
 async function settle(): Promise<void> {
@@ -305,5 +305,44 @@ describe('mapLimit', () => {
 
   it('handles an empty list', async () => {
     expect(await mapLimit([], 4, async () => 1)).toEqual([]);
+  });
+});
+
+describe('TaskSlots', () => {
+  it('starts at most `limit` tasks at once, waits for a slot, and drains them all', async () => {
+    const slots = new TaskSlots(3);
+    let running = 0;
+    let most = 0;
+    let done = 0;
+    for (let i = 0; i < 20; i++) {
+      await slots.start(async () => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 1 + (i % 4)));
+        running--;
+        done++;
+      });
+    }
+    await slots.drain();
+    expect(most).toBe(3);
+    expect(done).toBe(20);
+  });
+
+  it('a failure is thrown by the next start or by drain, once the tasks in flight have settled', async () => {
+    const slots = new TaskSlots(2);
+    let settled = 0;
+    await slots.start(async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('boom');
+    });
+    await slots.start(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      settled++;
+    });
+    await expect(slots.start(async () => undefined)).rejects.toThrow('boom');
+    expect(settled).toBe(1);
+    const other = new TaskSlots(2);
+    await other.start(() => Promise.reject(new Error('late')));
+    await expect(other.drain()).rejects.toThrow('late');
   });
 });
