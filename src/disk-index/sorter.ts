@@ -72,10 +72,17 @@ export class RecordSorter {
     const order = new Uint32Array(n);
     const fill = counts.slice(0, 65536);
     for (let i = 0; i < n; i++) order[fill[buf.readUInt16BE(i * rb)]!++] = i;
-    // Insertion sort within each bucket (records sharing their first two bytes).
+    // Within each bucket (records sharing their first two bytes): insertion sort when it is small,
+    // as with random ids; a comparison sort when it is not (keys that share their first bytes, as
+    // the entries of one pack regrouped by pack do: insertion sort would be quadratic there).
+    const cmp = (x: number, y: number): number => compareKeys(buf, x * rb, buf, y * rb, kb);
     for (let bkt = 0; bkt < 65536; bkt++) {
       const start = counts[bkt]!;
       const end = counts[bkt + 1]!;
+      if (end - start > 32) {
+        order.subarray(start, end).sort(cmp);
+        continue;
+      }
       for (let i = start + 1; i < end; i++) {
         const x = order[i]!;
         let j = i - 1;

@@ -30,22 +30,26 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
     uniqueRaw += loc.rawLength;
     uniqueStored += loc.length;
   };
-  const walk = async (treeId: BlobId): Promise<void> => {
-    if (treeBlobs.addNew(treeId)) count(treeId);
+  // Every file is counted in every snapshot, but the blobs of a tree already walked were counted
+  // the first time: under it, only the files are (no index lookup per blob for each snapshot).
+  const walk = async (treeId: BlobId, known: boolean): Promise<void> => {
+    const fresh = !known && treeBlobs.addNew(treeId);
+    if (fresh) count(treeId);
     const chunk = (id: BlobId): void => {
-      if (treeBlobs.addNew(id)) count(id);
+      if (fresh && treeBlobs.addNew(id)) count(id);
     };
     for await (const n of indexed.treeEntries(treeId, { onChunk: chunk })) {
-      if (n.type === 'dir' && n.subtree) await walk(n.subtree);
+      if (n.type === 'dir' && n.subtree) await walk(n.subtree, !fresh);
       if (n.type !== 'file') continue;
       files++;
       restoreBytes += n.size ?? 0;
+      if (!fresh) continue;
       for (const b of n.content ?? []) {
         if (dataBlobs.addNew(b)) count(b);
       }
     }
   };
-  for (const s of snaps) await walk(s.snapshot.tree);
+  for (const s of snaps) await walk(s.snapshot.tree, false);
   let packBytes = 0;
   let packs = 0;
   for await (const o of repo.packs.listObjects()) {
