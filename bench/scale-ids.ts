@@ -1,20 +1,38 @@
 // The synthetic data blobs of the scale benchmark and the record of where some of them were put.
 //
-// Blob i's plaintext is 16-64 bytes derived from i alone (its number, then a pattern), so every
-// blob is distinct and its id is whatever the repository's keyed BLAKE3 makes of it: the
-// synthesis writes real blobs, and `check --read-data-subset` verifies them like any others.
+// Blob i's plaintext is derived from i alone (its number, then a pattern): 16-64 bytes, or
+// CHURNED_PLAINTEXT_BYTES that do not compress for the blobs of churned files (bench/scale-layout.ts:
+// the files whose blobs prune repacks must weigh enough against the benchmark's own backups for
+// the default --max-unused to be exceeded). Every blob is distinct and its id is whatever the
+// repository's keyed BLAKE3 makes of it: the synthesis writes real blobs, and
+// `check --read-data-subset` verifies them like any others.
 // Where blob i lands (its pack's id is the BLAKE3 of the pack's bytes, random nonces included)
 // cannot be derived, so the synthesis records a sample of locations (SAMPLE_RECORD_BYTES each)
 // that the index step looks up.
 import type { BlobId, PackId } from '../src/format/ids.js';
 
 export const MIN_PLAINTEXT_BYTES = 16;
-export const MAX_PLAINTEXT_BYTES = 64;
+export const SMALL_PLAINTEXT_BYTES = 64;
+export const CHURNED_PLAINTEXT_BYTES = 512;
+export const MAX_PLAINTEXT_BYTES = CHURNED_PLAINTEXT_BYTES;
 
-/** The plaintext of data blob i, written into `scratch` (at least MAX_PLAINTEXT_BYTES); returns the part used. */
-export function plaintextOf(i: number, scratch: Buffer): Buffer {
-  const len = MIN_PLAINTEXT_BYTES + (i % (MAX_PLAINTEXT_BYTES - MIN_PLAINTEXT_BYTES + 1));
+/**
+ * The plaintext of data blob i, written into `scratch` (at least MAX_PLAINTEXT_BYTES); returns the
+ * part used. A churned blob's bytes after its number are a xorshift stream: zstd finds nothing in them.
+ */
+export function plaintextOf(i: number, churned: boolean, scratch: Buffer): Buffer {
   scratch.writeDoubleLE(i, 0);
+  if (churned) {
+    let x = (i ^ 0x9e3779b9) >>> 0 || 1;
+    for (let j = 8; j < CHURNED_PLAINTEXT_BYTES; j += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      scratch.writeUInt32LE(x >>> 0, j);
+    }
+    return scratch.subarray(0, CHURNED_PLAINTEXT_BYTES);
+  }
+  const len = MIN_PLAINTEXT_BYTES + (i % (SMALL_PLAINTEXT_BYTES - MIN_PLAINTEXT_BYTES + 1));
   for (let j = 8; j < len; j++) scratch[j] = (i * 31 + j * 7) & 0xff;
   return scratch.subarray(0, len);
 }

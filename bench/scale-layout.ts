@@ -10,12 +10,16 @@
 //   region A (x < 0.1)        the oldest data: only in snapshots 0 .. d % 3 (all among the
 //                             FORGOTTEN first ones): after forget, wholly unused packs;
 //   region B (0.1 <= x < 0.4) churned data: even-numbered files only in snapshots 0-2, odd ones in
-//                             every snapshot; after forget, packs about half unused (repacked);
+//                             every snapshot; after forget, packs about half unused (repacked).
+//                             The even files' blobs are 512 bytes, not 16-64 (bench/scale-ids.ts):
+//                             prune weighs unused bytes, not blobs, and the benchmark's own backups
+//                             (1 GiB by default) would otherwise keep the unused share under 5%;
 //   region C (x >= 0.4)       data arriving over time: from snapshot k (k grows with x) on.
 //
 // `forget --keep-last KEEP_LAST` then drops snapshots 0-2, leaving ~25% of the data blobs unused
 // (10% in wholly unused packs, 15% spread over the packs of region B, beyond the default 5% of
-// --max-unused), plus the tree blobs only those snapshots had.
+// --max-unused: at 1M blobs and 1 GiB of --data, ~13% of the stored bytes), plus the tree blobs
+// only those snapshots had.
 export const SNAPSHOTS = 10;
 export const KEEP_LAST = 7;
 export const FORGOTTEN = SNAPSHOTS - KEEP_LAST;
@@ -66,4 +70,10 @@ export function snapshotsOfFile(l: Layout, f: number): { first: number; last: nu
 export function blobsOfFile(l: Layout, f: number): { first: number; count: number } {
   const first = f * BLOBS_PER_FILE;
   return { first, count: Math.min(BLOBS_PER_FILE, l.blobs - first) };
+}
+
+/** Whether blob i belongs to a churned file (region B, even-numbered): its plaintext is bigger. */
+export function isChurnedBlob(l: Layout, i: number): boolean {
+  const f = Math.floor(i / BLOBS_PER_FILE);
+  return f % 2 === 0 && regionOf(l, Math.floor(f / l.filesPerDir)) === 'B';
 }

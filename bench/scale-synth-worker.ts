@@ -11,10 +11,13 @@ import { BlobType } from '../src/format/ids.js';
 import type { PackInput } from '../src/repository/pack-store.js';
 import { Repository } from '../src/repository/repository.js';
 import { MAX_PLAINTEXT_BYTES, plaintextOf } from './scale-ids.js';
+import { isChurnedBlob, layoutOf } from './scale-layout.js';
 
 export interface SynthWorkerData {
   repo: string;
   password: string;
+  /** N: the layout (bench/scale-layout.ts) says which blobs are churned. */
+  blobs: number;
 }
 
 export interface PackTask {
@@ -36,11 +39,12 @@ async function start(data: SynthWorkerData): Promise<void> {
   const port = parentPort!;
   const { primitives } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
   const repo = await Repository.open(new LocalBackend(data.repo), primitives, new TextEncoder().encode(data.password));
+  const layout = layoutOf(data.blobs);
   const scratch = Buffer.alloc(MAX_PLAINTEXT_BYTES);
   port.on('message', (t: PackTask) => {
     const blobs: PackInput[] = [];
     for (let i = t.first; i < t.first + t.count; i++) {
-      const plain = plaintextOf(i, scratch);
+      const plain = plaintextOf(i, isChurnedBlob(layout, i), scratch);
       blobs.push({ type: BlobType.DATA, id: repo.blobIdOf(plain), sealed: repo.sealBlob(plain), rawLength: plain.length });
     }
     const built = repo.packs.build(blobs);

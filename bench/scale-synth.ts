@@ -154,7 +154,7 @@ function dirNode(d: number, subtree: BlobId): TreeNode {
 /** Runs `count` pack tasks on threads; `onPack` gets each result in pack order. */
 async function packsOnThreads(o: SynthOptions, count: number, task: (pack: number) => PackTask, onPack: (done: PackDone) => Promise<void>): Promise<void> {
   const threads = Math.max(1, Math.min(o.threads ?? availableParallelism(), count));
-  const data: SynthWorkerData = { repo: o.repo, password: o.password };
+  const data: SynthWorkerData = { repo: o.repo, password: o.password, blobs: o.blobs };
   const workers = Array.from({ length: threads }, () => new Worker(o.workerScript, { workerData: data }));
   const done = new Map<number, PackDone>();
   let next = 0;
