@@ -15,6 +15,9 @@ import { TaskSlots } from '../util/concurrency.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
 import { PackGrouper } from '../disk-index/pack-groups.js';
 import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScanScratch } from '../disk-index/scan-index.js';
+import { PackTable } from '../disk-index/pack-table.js';
+import { BitSet } from '../util/bitset.js';
+import { StoredPacks } from './stored-packs.js';
 import type { PackBlob } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
 import { toHex } from '../util/hex.js';
@@ -95,9 +98,10 @@ export class Checker {
       await this.opts.pause?.('check-index');
       this.opts.signal?.throwIfAborted();
       this.progress('checking packs');
-      const stored = await this.listPacks();
+      const table = new PackTable(scan);
+      const stored = await this.listPacks(table, scan.packCount);
       this.stored = stored;
-      await this.checkPacks(scan, stored);
+      await this.checkPacks(scan, table, stored);
       this.progress('checking snapshots and trees');
       await this.checkSnapshots(scan);
     } finally {
@@ -183,8 +187,8 @@ export class Checker {
   }
 
   /** Stored packs and their sizes; objects under data/ that are not packs are reported. */
-  private async listPacks(): Promise<Map<PackId, number>> {
-    const stored = new Map<PackId, number>();
+  private async listPacks(table: PackTable, packNumbers: number): Promise<StoredPacks> {
+    const stored = new StoredPacks(table, packNumbers);
     for await (const o of this.repo.packs.listObjects()) {
       this.opts.signal?.throwIfAborted();
       const id = o.packId;
@@ -192,9 +196,9 @@ export class Checker {
         this.report('warning', o.name, 'is not a pack name: ignored (a file left by another tool?)');
         continue;
       }
-      stored.set(id, o.size);
+      stored.add(id, o.size);
     }
-    this.summary.packs = stored.size;
+    this.summary.packs = stored.count;
     return stored;
   }
 
@@ -203,17 +207,14 @@ export class Checker {
    * the index places in it (read from the whole pack when its data is read too). The index's
    * entries come back one pack at a time through an external sort (src/disk-index/pack-groups.ts).
    */
-  private async checkPacks(scan: ScanIndex, stored: Map<PackId, number>): Promise<void> {
+  private async checkPacks(scan: ScanIndex, table: PackTable, stored: StoredPacks): Promise<void> {
     const scratch = this.opts.scratch ?? DEFAULT_SCAN_SCRATCH;
-    const { canonical, byId } = scan.canonicalPacks();
     const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: scratch.sortMemBytes, tag: 'check-packs' });
     try {
-      this.groupEntries(scan, canonical, grouper);
-      for (const packId of stored.keys()) {
-        if (!byId.has(packId)) {
-          this.summary.unreferencedPacks++;
-          this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
-        }
+      this.groupEntries(scan, table.canonical, grouper);
+      for (const packId of stored.unindexed.keys()) {
+        this.summary.unreferencedPacks++;
+        this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
       }
       const reads = new TaskSlots(this.repo.metadataReads);
       const packReads = new TaskSlots(Math.max(1, this.opts.packsInFlight ?? 2));
@@ -221,21 +222,21 @@ export class Checker {
       for (const group of grouper.groups()) {
         if ((++n & 0xff) === 0) this.opts.signal?.throwIfAborted();
         const packId = scan.packIdOf(group.packNo);
-        const size = stored.get(packId);
-        if (size === undefined) {
+        const size = stored.sizeOf(group.packNo);
+        if (size < 0) {
           this.report('error', this.repo.packs.nameOf(packId), `is missing: ${group.blobs.length} blob(s) the index places in it are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`);
           continue;
         }
         // Headers are checked from the whole pack when its data is read anyway.
-        if (this.selected(packId, stored)) await packReads.start(() => this.readPack(packId, size, group.blobs), this.opts.signal);
+        if (this.selected(packId, group.packNo, stored)) await packReads.start(() => this.readPack(packId, size, group.blobs), this.opts.signal);
         else await reads.start(() => this.checkHeader(packId, size, group.blobs), this.opts.signal);
       }
       await reads.drain();
       // Packs in no index are read too when chosen: their blobs are verified against their ids.
       if (this.opts.readData) {
         this.progress('reading pack data');
-        for (const [packId, size] of stored) {
-          if (!byId.has(packId) && this.selected(packId, stored)) await packReads.start(() => this.readPack(packId, size, []), this.opts.signal);
+        for (const [packId, size] of stored.unindexed) {
+          if (this.selected(packId, -1, stored)) await packReads.start(() => this.readPack(packId, size, []), this.opts.signal);
         }
       }
       await packReads.drain();
@@ -307,38 +308,26 @@ export class Checker {
   }
 
   private async checkSnapshots(index: ScanIndex): Promise<void> {
-    const walk = new SnapshotWalk(this.repo, index, this.stored, { report: (severity, object, message) => this.report(severity, object, message), fail: (object, err) => this.fail(object, err) }, this.opts.signal);
+    const walk = new SnapshotWalk(this.repo, index, this.stored!, { report: (severity, object, message) => this.report(severity, object, message), fail: (object, err) => this.fail(object, err) }, this.opts.signal);
     const seen = await walk.run();
     this.summary.snapshots = seen.snapshots;
     this.summary.trees = seen.trees;
     this.summary.dataBlobs = seen.dataBlobs;
   }
 
-  private selected(packId: PackId, stored: Map<PackId, number>): boolean {
+  /** Whether --read-data reads this pack (`no`: its canonical number, -1 when the index does not name it). */
+  private selected(packId: PackId, no: number, stored: StoredPacks): boolean {
     const sel = this.opts.readData;
     if (!sel) return false;
     if (sel.kind === 'all') return true;
     if (sel.kind === 'group') return Number.parseInt(packId.slice(0, 8), 16) % sel.of === sel.n - 1;
-    return this.percentPicks(stored).has(packId);
+    this.picks ??= stored.pick(sel.percent);
+    return no >= 0 ? this.picks.indexed.has(no) : this.picks.unindexed.has(packId);
   }
 
-  private picks: Set<PackId> | null = null;
-  /** Stored packs and their sizes, once listed. */
-  private stored = new Map<PackId, number>();
-
-  /** A random x% of the stored packs (at least one when x > 0), chosen once per check. */
-  private percentPicks(stored: Map<PackId, number>): Set<PackId> {
-    if (this.picks) return this.picks;
-    const sel = this.opts.readData;
-    const all = [...stored.keys()];
-    const want = sel?.kind === 'percent' ? Math.min(all.length, Math.max(sel.percent > 0 ? 1 : 0, Math.round((all.length * sel.percent) / 100))) : 0;
-    for (let i = all.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [all[i], all[j]] = [all[j]!, all[i]!];
-    }
-    this.picks = new Set(all.slice(0, want));
-    return this.picks;
-  }
+  private picks: { indexed: BitSet; unindexed: Set<PackId> } | null = null;
+  /** Stored packs, once listed. */
+  private stored: StoredPacks | null = null;
 
   private async readPack(packId: PackId, size: number, indexed: readonly PackBlob[]): Promise<void> {
     const name = this.repo.packs.nameOf(packId);

@@ -26,12 +26,12 @@ export interface WalkCounts {
 export class SnapshotWalk {
   private readonly repo: Repository;
   private readonly index: PositionedIndex;
-  /** Stored packs and their sizes. */
-  private readonly stored: ReadonlyMap<PackId, number>;
+  /** Which packs are stored. */
+  private readonly stored: { has(id: PackId): boolean };
   private readonly sink: FindingSink;
   private readonly signal: AbortSignal | undefined;
 
-  constructor(repo: Repository, index: PositionedIndex, stored: ReadonlyMap<PackId, number>, sink: FindingSink, signal?: AbortSignal) {
+  constructor(repo: Repository, index: PositionedIndex, stored: { has(id: PackId): boolean }, sink: FindingSink, signal?: AbortSignal) {
     this.repo = repo;
     this.index = index;
     this.stored = stored;

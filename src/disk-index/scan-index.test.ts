@@ -17,7 +17,8 @@ import { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { BitSet } from '../util/bitset.js';
 import { PackGrouper } from './pack-groups.js';
-import { NO_PACK, ScanIndex, scratchFolder } from './scan-index.js';
+import { NO_PACK, PackTable } from './pack-table.js';
+import { ScanIndex, scratchFolder } from './scan-index.js';
 
 const hex = (n: number): string => randomBytes(n).toString('hex');
 
@@ -111,13 +112,24 @@ describe('ScanIndex', () => {
     const mem = await repo.loadIndex();
     const scan = await ScanIndex.build(repo, small(work));
     try {
-      const { canonical, byId } = scan.canonicalPacks();
-      expect(new Set(byId.keys())).toEqual(new Set(mem.packIds()));
+      const table = new PackTable(scan);
+      const { canonical } = table;
+      expect(new Set([...table.numbers].map((no) => scan.packIdOf(no)))).toEqual(new Set(mem.packIds()));
+      expect(table.count).toBe(mem.packCount);
       for (let no = 0; no < scan.packCount; no++) {
         const id = scan.packIdOf(no);
-        if (canonical[no] === NO_PACK) expect(mem.hasPack(id)).toBe(false);
-        else expect(scan.packIdOf(canonical[no]!)).toBe(id);
+        if (canonical[no] === NO_PACK) {
+          expect(mem.hasPack(id)).toBe(false);
+          expect(table.numberOf(id)).toBe(-1);
+        } else {
+          expect(scan.packIdOf(canonical[no]!)).toBe(id);
+          expect(table.numberOf(id)).toBe(canonical[no]);
+        }
       }
+      // An id sharing the first 8 bytes of a pack's is not taken for it.
+      const some = scan.packIdOf(table.numbers[0]!);
+      expect(table.numberOf(`${some.slice(0, 16)}${hex(24)}` as PackId)).toBe(-1);
+      expect(table.numberOf(hex(32) as PackId)).toBe(-1);
     } finally {
       scan.close();
     }
@@ -127,7 +139,7 @@ describe('ScanIndex', () => {
     const scan = await ScanIndex.build(repo, small(work));
     const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: 16 * 1024 });
     try {
-      const { canonical } = scan.canonicalPacks();
+      const { canonical } = new PackTable(scan);
       // Every record twice: the copies must come back once.
       for (let round = 0; round < 2; round++) for (const r of scan.records()) grouper.add(canonical[r.packNo]!, r.buf, r.at, r);
       expect((await readdir(scan.folder)).some((n) => n.includes('-run-'))).toBe(true);

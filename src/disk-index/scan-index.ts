@@ -91,9 +91,6 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The canonical number of a pack that only superseded index objects name (no entry carries it). */
-export const NO_PACK = 0xffffffff;
-
 export class ScanIndex implements PositionedIndex {
   private readonly run: IndexRun;
   /** The scan's own temporary folder (removed by close()): companions' sort files go there too. */
@@ -192,32 +189,6 @@ export class ScanIndex implements PositionedIndex {
 
   packIdOf(packNo: number): PackId {
     return this.run.packIdOf(packNo);
-  }
-
-  /**
-   * One number per pack (NO_PACK for the packs only superseded objects name): an index object lists its packs, so a pack named by two of them (left
-   * by an interrupted prune, or by repair) has two numbers. `canonical[no]` is the first number
-   * of the same pack, `byId` maps each pack to it. About 150 bytes per pack, nothing per blob.
-   */
-  canonicalPacks(): { canonical: Uint32Array; byId: Map<PackId, number> } {
-    const canonical = new Uint32Array(this.packCount);
-    const byId = new Map<PackId, number>();
-    for (let no = 0; no < this.packCount; no++) {
-      const id = this.packIdOf(no);
-      let first = byId.get(id);
-      if (first === undefined) {
-        // Numbers are handed out to the packs of every object read, superseded ones included;
-        // those packs are not in the index unless a live object names them too.
-        if (!this.run.hasPack(id)) {
-          canonical[no] = NO_PACK;
-          continue;
-        }
-        byId.set(id, no);
-        first = no;
-      }
-      canonical[no] = first;
-    }
-    return { canonical, byId };
   }
 
   /** The position of the blob's first entry (the copy `lookup` gives), or -1 when it is not indexed. */

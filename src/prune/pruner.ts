@@ -25,6 +25,7 @@ import { treeEntries } from '../repository/tree-stream.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import { PackGrouper } from '../disk-index/pack-groups.js';
 import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScannedRecord, type ScanScratch } from '../disk-index/scan-index.js';
+import { PackTable } from '../disk-index/pack-table.js';
 import { BitSet } from '../util/bitset.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
@@ -92,10 +93,10 @@ class PackTally {
   /** Bytes of the used blobs whose kept copy is in this pack. */
   readonly usedBytes: Float64Array;
   readonly usedBlobs: Uint32Array;
+  /** The packs' canonical numbers (src/disk-index/pack-table.ts). */
+  readonly packs: PackTable;
   /** The canonical number of each pack number (itself, or the first number of the same pack). */
   readonly canonical: Uint32Array;
-  /** Canonical numbers by pack id. */
-  readonly byId: Map<PackId, number>;
 
   constructor(scan: ScanIndex) {
     const n = scan.packCount;
@@ -103,7 +104,8 @@ class PackTally {
     this.listedBytes = new Float64Array(n);
     this.usedBytes = new Float64Array(n);
     this.usedBlobs = new Uint32Array(n);
-    ({ canonical: this.canonical, byId: this.byId } = scan.canonicalPacks());
+    this.packs = new PackTable(scan);
+    this.canonical = this.packs.canonical;
   }
 
   /** Unused bytes of a pack: its blobs no snapshot uses (or whose used copy is elsewhere); the header is the price of the pack, not waste. */
@@ -194,12 +196,12 @@ export class Pruner {
       this.opts.signal?.throwIfAborted();
       bytesBefore += size;
       storedPacks++;
-      const no = tally.byId.get(packId);
-      if (no === undefined) stray.push(packId);
+      const no = tally.packs.numberOf(packId);
+      if (no < 0) stray.push(packId);
       else tally.size[no] = size;
     }
-    for (const [id, no] of tally.byId) {
-      if (tally.size[no]! < 0) throw new IntegrityError(`pack ${id} is named by the index but missing: prune would lose track of its blobs`, { hint: 'run `engine check`, then `engine repair index` and `engine repair snapshots`, before pruning' });
+    for (const no of tally.packs.numbers) {
+      if (tally.size[no]! < 0) throw new IntegrityError(`pack ${scan.packIdOf(no)} is named by the index but missing: prune would lose track of its blobs`, { hint: 'run `engine check`, then `engine repair index` and `engine repair snapshots`, before pruning' });
     }
 
     this.opts.onProgress?.('finding the blobs snapshots use');
@@ -214,7 +216,7 @@ export class Pruner {
         tally.usedBlobs[no]!++;
       }
     });
-    const packNos = [...tally.byId.values()];
+    const packNos = [...tally.packs.numbers];
     const unusedPacks = packNos.filter((no) => tally.usedBlobs[no] === 0);
     const partly = packNos.filter((no) => tally.usedBlobs[no]! > 0 && tally.unused(no) > 0);
     const keptBytes = packNos.filter((no) => tally.usedBlobs[no]! > 0).reduce((n, no) => n + tally.size[no]!, 0);
@@ -233,7 +235,7 @@ export class Pruner {
       snapshots,
       usedBlobs: usedCount,
       packs: storedPacks,
-      packsKept: tally.byId.size - unusedPacks.length - repack.length,
+      packsKept: tally.packs.count - unusedPacks.length - repack.length,
       packsDeleted: unusedPacks.length,
       packsRepacked: repack.length,
       strayPacksDeleted: stray.length,

@@ -8,6 +8,7 @@ import type { Output } from '../output.js';
 import { memoryPlan, openRepository } from '../session.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { ScanIndex } from '../../disk-index/scan-index.js';
+import { PackTable } from '../../disk-index/pack-table.js';
 import type { OpenSession } from '../../session/open-session.js';
 import { scratchFor } from '../scratch.js';
 
@@ -55,7 +56,7 @@ async function repairSnapshotsWith(session: OpenSession, index: ScanIndex, packT
     signal.throwIfAborted();
     stored.add(packId);
   }
-  const gone = [...index.canonicalPacks().byId.keys()].filter((id: PackId) => !stored.has(id));
+  const gone = [...new PackTable(index).numbers].map((no) => index.packIdOf(no)).filter((id: PackId) => !stored.has(id));
   if (gone.length > 0) {
     throw new IntegrityError(`the index names ${gone.length} pack(s) that are missing (${gone.slice(0, 3).join(', ')}${gone.length > 3 ? ', ...' : ''})`, { hint: 'run `engine repair index` first, then `engine repair snapshots`' });
   }
