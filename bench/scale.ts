@@ -1,8 +1,8 @@
 // `npm run bench:scale -- --blobs N --mem-budget B [--data 1G] [--kdf-memory 64M] [--json] [--work-dir DIR] [--keep] [--lookups 20000] [--threads T]`
 //
 // Memory whatever the repository size (docs/MEMORY.md "The index off the heap"), for every
-// command. Builds a repository holding N real data blobs (bench/scale-synth.ts: tiny plaintexts
-// sealed with the repository's keys into real packs of 1500 blobs, index objects of ~100,000
+// command. Builds a repository holding N real data blobs (bench/scale-synth.ts: tiny plaintexts,
+// 512 bytes for the churned files, sealed with the repository's keys into real packs of 1500 blobs, index objects of ~100,000
 // blobs, chunked trees of files of 100 blobs in directories of up to 1000 files, and 10 snapshots
 // laid out by bench/scale-layout.ts so that forgetting the 3 oldest leaves ~25% of the blobs
 // unused: wholly unused packs to delete and half-used ones to repack), then runs, each in a fresh
@@ -13,8 +13,9 @@
 //   backup-incremental      engine backup of the same tree with a few changes
 //   restore                 engine restore of that snapshot (compared file by file with the source)
 //   snapshots               engine snapshots
-//   index-open-warm         the index opened warm: no index object read; lookups of sampled blobs,
-//                           each checked against where the synthesis stored it
+//   index-open-warm         the index opened warm (`kind` says how it opened: cold when no backup
+//                           built the cache): lookups of sampled blobs, each checked against where
+//                           the synthesis stored it
 //   index-open-cold         the same after the cache folder is removed: a cold build in one pass
 //   stats                   engine stats (every snapshot)
 //   ls                      engine ls of the newest synthetic snapshot (lines counted)
@@ -22,7 +23,8 @@
 //   check                   engine check
 //   check-read-data-subset  engine check --read-data-subset 1%
 //   forget                  engine forget --keep-last 7 (3 synthetic snapshots removed; no --prune)
-//   prune                   engine prune (must delete packs and repack others)
+//   prune                   engine prune, default --max-unused (the layout gives it wholly unused
+//                           packs to delete and half-used ones to repack: packsDeleted, packsRepacked)
 //   check-after-prune       engine check (must pass)
 //   repair-index            engine repair index
 //   backup-after-repair     engine backup of the unchanged tree: the next command after prune and
@@ -30,7 +32,8 @@
 //
 // Every command must exit 0, except a refusal by the memory planner (exit 2, E_BUDGET): that
 // step is recorded with `refused` and the run goes on (a restore with no backup to restore is
-// then `skipped`). A step over budget, refused or skipped has withinBudget false; the run still
+// then `skipped`). Any other exit ends the run with an error, a crash too (exit -1: killed by a
+// signal, such as V8's abort at its heap limit). A step over budget, refused or skipped has withinBudget false; the run still
 // goes on, and exits 1 at the end when any step was not within budget.
 //
 // bytesPerBlob = (peak RSS of index-open-warm once the index is open, at N - the same at N = 0) / N,
@@ -344,7 +347,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   if (restored) {
     note('comparing the restored tree with the source');
     const [want, got] = await Promise.all([digestTree(src), digestTree(join(out, 'src'))]);
-    // The source changed since (nothing: the last backup is of the same tree).
+    // The source has not changed since backup-incremental (backup-after-repair saved the same tree).
     const differing = [...want].filter(([k, v]) => got.get(k) !== v).length + [...got.keys()].filter((k) => !want.has(k)).length;
     if (differing > 0) throw new Error(`restore differs from the source in ${differing} file(s)`);
   }
