@@ -2,7 +2,7 @@
 // the environment, the lock the command holds, and what is said about the plan and the index.
 // The opening itself is the library's (src/session/).
 import type { DiskIndex } from '../disk-index/disk-index.js';
-import { describePlan, type Plan } from '../memory/planner.js';
+import { describePlan, type Plan, type PlanCommand } from '../memory/planner.js';
 import { openSession, type OpenSession } from '../session/open-session.js';
 import { planMemory } from '../session/memory-plan.js';
 import { openSessionIndex } from '../session/session-index.js';
@@ -27,8 +27,8 @@ export async function openRepository(opts: GlobalOptions, out: Output, lock?: Lo
  * before the index is opened and once after, with the index's share: that second time it says
  * what the plan is with --verbose.
  */
-export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: Output, index?: DiskIndex): Plan {
-  const p = planMemory(s, memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : undefined, index);
+export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: Output, index?: DiskIndex, command: PlanCommand = 'other'): Plan {
+  const p = planMemory(s, memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : undefined, index, command);
   if (!index) return p;
   if (memBudget !== undefined && process.platform === 'linux' && process.env.ENGINE_LAUNCHER !== '1') {
     out.warn('engine was started without its launcher (bin/engine, which `npx engine` runs): the allocator and GC settings that keep --mem-budget are missing');

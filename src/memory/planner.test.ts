@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
 import { formatBytes } from '../util/bytes.js';
-import { BASE_PROCESS_BYTES, FIXED, FIXED_COSTS, type Plan, type PlannerInput, defaultBudget, describePlan, fixedCostsFor, minimumBudget, perWorkerBytes, plan } from './planner.js';
+import { BASE_PROCESS_BYTES, FIXED, FIXED_COSTS, type Plan, type PlannerInput, defaultBudget, describePlan, fixedCostsFor, kdfFloor, minimumBudget, perWorkerBytes, plan } from './planner.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -34,10 +34,11 @@ function checkPlan(p: Plan, input: PlannerInput): void {
   // pack being written, and the collector headroom.
   expect(p.fixedBytes + p.readBytes + p.sealedBytes + p.writesInFlight * p.packTargetBytes + p.headroomBytes, label).toBe(input.budgetBytes);
   const costs = input.fixed ?? FIXED;
-  expect(p.fixedBytes, label).toBe(costs.baseProcessBytes + p.workers * perWorkerBytes(input.fallback, p.segmentBytes, costs));
-  // Data stages hold at least the minimum bounds: two segments being read, two open packs plus
-  // the packs being written.
-  expect(p.readBytes, label).toBeGreaterThanOrEqual(2 * p.segmentBytes);
+  const backup = (input.command ?? 'backup') === 'backup';
+  expect(p.fixedBytes, label).toBe(costs.baseProcessBytes + (backup ? costs.backupExtraBytes : 0) + p.workers * perWorkerBytes(input.fallback, p.segmentBytes, costs));
+  // Data stages hold at least the minimum bounds: two segments being read (a backup's each with
+  // room for the largest chunk), two open packs plus the packs being written.
+  expect(p.readBytes, label).toBeGreaterThanOrEqual(2 * p.segmentBytes + (backup ? 2 * input.maxChunkBytes : 0));
   expect(p.sealedBytes, label).toBeGreaterThanOrEqual((2 + p.writesInFlight) * p.packTargetBytes);
   expect(p.packTargetBytes, label).toBeLessThanOrEqual(input.packSizeBytes);
   expect(p.workers, label).toBeLessThanOrEqual(Math.max(1, input.cpus));
@@ -188,7 +189,44 @@ describe('planner regressions', () => {
     const m = machine(1, false);
     const min = minimumBudget(m);
     expect(() => plan({ ...m, budgetBytes: min - MiB })).toThrow(/below the minimum/);
-    expect(min).toBeGreaterThanOrEqual(BASE_PROCESS_BYTES + 64 * MiB);
+    expect(min).toBeGreaterThanOrEqual(FIXED.keyProcessBytes + 64 * MiB);
+  });
+});
+
+describe('the minimum per command', () => {
+  const m = machine(2, false);
+
+  it("a backup's read stage holds two segment buffers with room for the largest chunk, at every budget", () => {
+    for (const maxChunkBytes of [1 * MiB, 8 * MiB, 16 * MiB]) {
+      const input = { ...m, maxChunkBytes, command: 'backup' as const };
+      const min = minimumBudget(input);
+      for (let b = min; b <= min + 64 * MiB; b += MiB) {
+        const p = plan({ ...input, budgetBytes: b });
+        expect(p.readBytes).toBeGreaterThanOrEqual(2 * (maxChunkBytes + p.segmentBytes));
+      }
+    }
+    // A larger chunk raises the backup's minimum.
+    expect(minimumBudget({ ...m, maxChunkBytes: 16 * MiB })).toBeGreaterThan(minimumBudget({ ...m, maxChunkBytes: 8 * MiB }));
+  });
+
+  it('a restore needs less than a backup, and every budget from its minimum plans', () => {
+    for (const fallback of [false, true]) {
+      const restore = { ...machine(2, fallback), command: 'restore' as const };
+      const min = minimumBudget(restore);
+      expect(min).toBeLessThan(minimumBudget({ ...machine(2, fallback), command: 'backup' }));
+      expect(() => plan({ ...restore, budgetBytes: min - MiB })).toThrow(/below the minimum/);
+      for (let b = min; b <= min + 64 * MiB; b += MiB) checkPlan(plan({ ...restore, budgetBytes: b }), { ...restore, budgetBytes: b });
+    }
+  });
+
+  it('a key derived late (a remote repository: the whole process is loaded first) raises the floor', () => {
+    for (const fixed of FIXED_COSTS) {
+      expect(kdfFloor(64 * MiB, fixed, false, false)).toBeGreaterThan(kdfFloor(64 * MiB, fixed, false, true));
+      const early = minimumBudget({ ...m, fixed, command: 'restore' });
+      const late = minimumBudget({ ...m, fixed, command: 'restore', keyDerivedEarly: false, kdfBytes: 256 * MiB });
+      expect(late).toBeGreaterThanOrEqual(fixed.baseProcessBytes + 8 * MiB + 256 * MiB);
+      expect(late).toBeGreaterThan(early);
+    }
   });
 });
 
@@ -214,7 +252,7 @@ describe('the index share and the key derivation floor', () => {
   it("the floor follows the opening key's Argon2id memory", () => {
     const light = minimumBudget({ ...base, kdfBytes: 16 * MiB });
     const heavy = minimumBudget({ ...base, kdfBytes: 256 * MiB });
-    expect(heavy).toBeGreaterThanOrEqual(BASE_PROCESS_BYTES + 256 * MiB);
+    expect(heavy).toBeGreaterThanOrEqual(FIXED.keyProcessBytes + 256 * MiB);
     expect(light).toBeLessThan(heavy);
     expect(() => plan({ ...base, kdfBytes: 256 * MiB, budgetBytes: heavy - MiB })).toThrow(/below the minimum/);
   });
@@ -241,6 +279,7 @@ describe('fixed costs per Node major', () => {
   it('newer majors cost at least as much as Node 20 in every part (measured in docs/MEMORY.md)', () => {
     const n20 = fixedCostsFor('20.0.0');
     for (const c of FIXED_COSTS) {
+      // (Not keyProcessBytes: Node 24 derives the key with its own Argon2id, loading no library.)
       expect(c.baseProcessBytes).toBeGreaterThanOrEqual(n20.baseProcessBytes);
       expect(c.workerBytes).toBeGreaterThanOrEqual(n20.workerBytes);
       expect(c.workerFallbackBytes).toBeGreaterThan(c.workerBytes);
@@ -254,7 +293,8 @@ describe('fixed costs per Node major', () => {
         const m = { ...machine(cpus, fallback), fixed };
         const min = minimumBudget(m);
         // The floor holds the process, the key's Argon2id memory and, for the fallback, its thread.
-        expect(min).toBeGreaterThanOrEqual(fixed.baseProcessBytes + 64 * MiB + 8 * MiB + (fallback ? fixed.fallbackKdfBytes : 0));
+        expect(min).toBeGreaterThanOrEqual(fixed.keyProcessBytes + 64 * MiB + (fallback ? fixed.fallbackKdfBytes : 0));
+        expect(min).toBeGreaterThanOrEqual(kdfFloor(64 * MiB, fixed, fallback));
         expect(() => plan({ ...m, budgetBytes: min - MiB })).toThrow(/below the minimum/);
         for (let b = min; b <= min + 96 * MiB; b += MiB) {
           const input = { ...m, budgetBytes: b };

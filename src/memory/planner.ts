@@ -25,7 +25,21 @@ export interface PlannerInput {
   index?: IndexShare;
   /** The fixed costs to plan with: the running Node's (fixedCostsFor) unless given. */
   fixed?: FixedCosts;
+  /**
+   * What the plan is for. A backup reads through the segment pool, whose buffers each hold a
+   * segment plus room for the largest chunk (the tail carried from the segment before): at least
+   * two of them. Other commands (restore, check, prune...) have no segments. Default: backup.
+   */
+  command?: PlanCommand;
+  /**
+   * Whether the key was derived before the command's modules were loaded (the CLI on a local
+   * repository, src/cli/early-key.ts): then the Argon2id memory sits on the smaller process of
+   * `keyProcessBytes`. Default: true.
+   */
+  keyDerivedEarly?: boolean;
 }
+
+export type PlanCommand = 'backup' | 'restore' | 'other';
 
 export interface IndexShare {
   residentBytes: number;
@@ -64,12 +78,23 @@ export interface FixedCosts {
   /** Node's major version these figures were measured on. */
   readonly nodeMajor: number;
   readonly baseProcessBytes: number;
+  /**
+   * The process while the key is derived early (src/cli/early-key.ts: Node, the CLI, the local
+   * storage and one Argon2id implementation), beyond the Argon2id memory itself.
+   */
+  readonly keyProcessBytes: number;
   /** Per worker thread, before its segments: isolate, primitives, compression contexts. */
   readonly workerBytes: number;
   /** The same with the fallback primitives, whose WebAssembly heaps never shrink. */
   readonly workerFallbackBytes: number;
   /** The fallback's Argon2id runs in a thread of its own: its isolate and code, beyond the Argon2id memory. */
   readonly fallbackKdfBytes: number;
+  /**
+   * A backup's main thread beyond the shares: tree blobs sealed there (fresh buffers and zstd's
+   * context), the reused pack buffers' extra MiB, the sealed arena's slack, and its heap between two
+   * collections. Measured on 2 GiB backups at small budgets: up to 11 MiB over the plan.
+   */
+  readonly backupExtraBytes: number;
 }
 
 /**
@@ -81,9 +106,9 @@ export interface FixedCosts {
  * until it is measured (Node 26 stayed 7 MiB under at 24's minimum).
  */
 export const FIXED_COSTS: readonly FixedCosts[] = [
-  { nodeMajor: 20, baseProcessBytes: 64 * MiB, workerBytes: 32 * MiB, workerFallbackBytes: 48 * MiB, fallbackKdfBytes: 4 * MiB },
-  { nodeMajor: 22, baseProcessBytes: 70 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 52 * MiB, fallbackKdfBytes: 16 * MiB },
-  { nodeMajor: 24, baseProcessBytes: 70 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 60 * MiB, fallbackKdfBytes: 16 * MiB },
+  { nodeMajor: 20, baseProcessBytes: 64 * MiB, keyProcessBytes: 62 * MiB, workerBytes: 32 * MiB, workerFallbackBytes: 48 * MiB, fallbackKdfBytes: 10 * MiB, backupExtraBytes: 12 * MiB },
+  { nodeMajor: 22, baseProcessBytes: 70 * MiB, keyProcessBytes: 68 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 52 * MiB, fallbackKdfBytes: 16 * MiB, backupExtraBytes: 12 * MiB },
+  { nodeMajor: 24, baseProcessBytes: 70 * MiB, keyProcessBytes: 60 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 60 * MiB, fallbackKdfBytes: 28 * MiB, backupExtraBytes: 12 * MiB },
 ];
 
 /**
@@ -130,23 +155,42 @@ export function segmentBytesFor(budgetBytes: number): number {
 /** The plan for a budget with a given number of workers, or null when it cannot hold the minimum bounds. */
 function planWith(input: PlannerInput, workers: number): Plan | null {
   const costs = input.fixed ?? FIXED;
-  if (input.budgetBytes < kdfFloor(input.kdfBytes, costs, input.fallback)) return null;
+  if (input.budgetBytes < kdfFloor(input.kdfBytes, costs, input.fallback, input.keyDerivedEarly !== false)) return null;
   const segmentBytes = segmentBytesFor(input.budgetBytes);
   const index = input.index ?? { residentBytes: 0, pageCacheBytes: 0 };
-  const fixed = costs.baseProcessBytes + workers * perWorkerBytes(input.fallback, segmentBytes, costs) + index.residentBytes + index.pageCacheBytes;
+  const extra = (input.command ?? 'backup') === 'backup' ? costs.backupExtraBytes : 0;
+  const fixed = costs.baseProcessBytes + extra + workers * perWorkerBytes(input.fallback, segmentBytes, costs) + index.residentBytes + index.pageCacheBytes;
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
   // Packs: the repository's target unless the budget cannot hold ten of them.
   const packTarget = Math.min(input.packSizeBytes, Math.max(MIN_PACK, Math.floor(usable / 10)));
-  const writesInFlight = Math.max(1, Math.min(4, Math.floor((usable * 0.25) / packTarget)));
-  // Sealed blobs waiting in open packs (data and tree) and in packs being written.
-  const sealed = Math.max(2 * packTarget + writesInFlight * packTarget, Math.floor(usable * 0.4));
+  let writesInFlight = Math.max(1, Math.min(4, Math.floor((usable * 0.25) / packTarget)));
+  const readMin = minimumReadBytes(input, segmentBytes);
+  // Fewer writes in flight when the read stage would not get its minimum (small budgets).
+  while (writesInFlight > 1 && usable - (2 + 2 * writesInFlight) * packTarget < readMin) writesInFlight--;
+  // Sealed blobs waiting in open packs (data and tree) and in packs being written: 40% of what is
+  // usable, less when the read stage would get less than its minimum (small budgets), never less
+  // than the open packs and the packs being written.
+  const sealedMin = 2 * packTarget + writesInFlight * packTarget;
+  const sealed = Math.max(sealedMin, Math.min(Math.floor(usable * 0.4), usable - writesInFlight * packTarget - readMin));
   // Each pack being written is also copied once into one contiguous buffer.
   const read = usable - sealed - writesInFlight * packTarget;
-  if (read < 2 * segmentBytes) return null;
+  if (read < readMin) return null;
   const fileConcurrency = Math.max(2, Math.min(8, Math.floor(read / segmentBytes)));
   return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom, index };
+}
+
+/**
+ * The least the read stage may get. A backup's segment pool holds at least two buffers, each a
+ * segment plus room for the tail carried from the segment before (up to the largest chunk): at
+ * the default 8 MiB chunks and 2 MiB segments, 20 MiB, whatever the budget (the archiver's
+ * SegmentPool; before issue 15 the plan counted 4 MiB of it, and a 2 GiB backup at the minimum
+ * budget peaked 20 MiB over it). Other commands read no segments.
+ */
+function minimumReadBytes(input: PlannerInput, segmentBytes: number): number {
+  if ((input.command ?? 'backup') !== 'backup') return 2 * segmentBytes;
+  return 2 * (input.maxChunkBytes + segmentBytes);
 }
 
 /**
@@ -167,12 +211,18 @@ function tryPlan(input: PlannerInput): Plan | null {
  */
 export const KDF_BYTES = 64 * MiB;
 
-function kdfFloor(kdfBytes = KDF_BYTES, costs: FixedCosts = FIXED, fallback = false): number {
-  return costs.baseProcessBytes + kdfBytes + 8 * MiB + (fallback ? costs.fallbackKdfBytes : 0);
+/**
+ * The least budget that derives the key: the process at that moment plus the Argon2id memory (and
+ * the fallback's thread). Derived early (the CLI on a local repository), the process is the small
+ * one of `keyProcessBytes`; otherwise the whole process, with 8 MiB to spare.
+ */
+export function kdfFloor(kdfBytes = KDF_BYTES, costs: FixedCosts = FIXED, fallback = false, early = true): number {
+  const process = early ? costs.keyProcessBytes : costs.baseProcessBytes + 8 * MiB;
+  return process + kdfBytes + (fallback ? costs.fallbackKdfBytes : 0);
 }
 
 export function minimumBudget(input: Omit<PlannerInput, 'budgetBytes'>): number {
-  let mib = Math.ceil(kdfFloor(input.kdfBytes, input.fixed, input.fallback) / MiB);
+  let mib = Math.ceil(kdfFloor(input.kdfBytes, input.fixed, input.fallback, input.keyDerivedEarly !== false) / MiB);
   while (!tryPlan({ ...input, budgetBytes: mib * MiB })) mib++;
   return mib * MiB;
 }

@@ -6,7 +6,7 @@ import type { Backend } from '../backend/types.js';
 import { openWithKey, sealWithKey } from '../crypto/envelope.js';
 import { MASTER_KEY_BYTES } from '../crypto/keys.js';
 import { BadCredentialsError, BudgetError, ErrorCode, IntegrityError, isDamageError, isEngineError } from '../errors/engine-error.js';
-import { BASE_PROCESS_BYTES } from '../memory/planner.js';
+import { kdfFloor } from '../memory/planner.js';
 import { formatBytes } from '../util/bytes.js';
 import type { KeyId } from '../format/ids.js';
 import { decodeKeyFile, encodeKeyFile, kdfCostProblem, type KeyFile } from '../format/key-file.js';
@@ -59,7 +59,7 @@ export interface UnlockOptions {
 export const keyStoreDefaults: { onWarning?: (message: string) => void; onTry?: (message: string) => void; memBudgetBytes?: number } = {};
 
 /** What a budget must hold besides Argon2id while a key is tried (the planner's floor: src/memory/planner.ts kdfFloor). */
-const KDF_FLOOR_EXTRA_BYTES = BASE_PROCESS_BYTES + 8 * 1024 * 1024;
+const KDF_FLOOR_EXTRA_BYTES = kdfFloor(0);
 
 interface Candidate {
   name: string;

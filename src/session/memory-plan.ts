@@ -2,7 +2,7 @@
 // packs within it.
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import type { DiskIndex } from '../disk-index/disk-index.js';
-import { defaultBudget, indexAllowance, plan as makePlan, type Plan } from '../memory/planner.js';
+import { defaultBudget, indexAllowance, plan as makePlan, type Plan, type PlanCommand } from '../memory/planner.js';
 import type { RestoreOptions } from '../restorer/restorer.js';
 import { enableExplicitGc } from '../util/gc.js';
 import type { OpenSession } from './open-session.js';
@@ -10,15 +10,19 @@ import type { OpenSession } from './open-session.js';
 /**
  * The memory plan within `budgetBytes` (undefined: a default from the machine's memory). Called
  * once before the index is opened (to refuse a budget too small early, and to size the index's
- * allowance) and once after, with the index's share.
+ * allowance) and once after, with the index's share. `command`: a backup's segment pool has a
+ * floor of its own (planner.ts minimumReadBytes); the minimum named is the command's.
  */
-export function planMemory(s: Pick<OpenSession, 'repo' | 'fallback'>, budgetBytes: number | undefined, index?: DiskIndex): Plan {
+export function planMemory(s: Pick<OpenSession, 'repo' | 'fallback'> & { remote?: boolean }, budgetBytes: number | undefined, index?: DiskIndex, command: PlanCommand = 'other'): Plan {
   const input = {
     cpus: availableParallelism(),
     packSizeBytes: s.repo.config.packSizeBytes,
     maxChunkBytes: s.repo.config.chunker.maxSize,
     fallback: s.fallback,
     kdfBytes: s.repo.kdf.mKiB * 1024,
+    command,
+    // The CLI derives the key of a local repository before loading the rest (src/cli/early-key.ts).
+    keyDerivedEarly: s.remote !== true,
   };
   const budget = budgetBytes ?? defaultBudget(totalmem(), freemem(), input);
   // Before the index is open its page cache is known (its filters are not): counted already, so

@@ -42,7 +42,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
   const session = await openRepository(flags, out, { exclusive: false, command: 'backup', signal });
   const absPaths = paths.map((p) => resolve(p));
   const host = flags.host ?? hostname();
-  const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out, signal);
+  const index = await openIndex(session, memoryPlan(session, flags.memBudget, out, undefined, 'backup'), out, signal);
   try {
     return await backupWithIndex(session, index, absPaths, host, flags, out, signal, started);
   } finally {
@@ -53,7 +53,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
 async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths: string[], host: string, flags: BackupFlags, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
   const indexed = new IndexedRepository(repo, index);
-  const plan = memoryPlan(session, flags.memBudget, out, index);
+  const plan = memoryPlan(session, flags.memBudget, out, index, 'backup');
   const adopted = await indexStrayPacks(indexed, signal);
   if (adopted > 0) out.info(`indexed ${adopted} pack(s) stored by an interrupted backup: their data is reused, not uploaded again`);
   stopIfAborted(signal);

@@ -41,7 +41,7 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   const started = systemClock.monotonicMs();
   const session = await openRepository(flags, out, { exclusive: false, command: 'restore', signal });
-  const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out, signal);
+  const index = await openIndex(session, memoryPlan(session, flags.memBudget, out, undefined, 'restore'), out, signal);
   try {
     return await restoreWithIndex(session, index, ref, { ...flags, target: flags.target }, out, signal, started);
   } finally {
@@ -51,7 +51,7 @@ export async function restoreCommand(ref: string, flags: RestoreFlags, out: Outp
 
 async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: string, flags: RestoreFlags & { target: string }, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
-  const plan = memoryPlan(session, flags.memBudget, out, index);
+  const plan = memoryPlan(session, flags.memBudget, out, index, 'restore');
   const { id, snapshot } = await repo.resolveSnapshot(ref);
   const include = (flags.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p.length > 0);
   const pool = startPool(session, plan.workers, false);
