@@ -132,6 +132,14 @@ export function perWorkerBytes(fallback: boolean, segmentBytes: number, fixed: F
 }
 const HEADROOM_SHARE = 0.25;
 const MIN_PACK = 4 * MiB;
+/**
+ * A restore writes no packs: its share of the plan is half the data share (restoreLimits), for
+ * pack ranges and their plaintext, at least 8 MiB. The pack shares are only arithmetic there, so
+ * they may be smaller: a restore's minimum is its process plus twice RESTORE_MIN_RANGE (and the key's floor).
+ */
+const MIN_PACK_RESTORE = 1 * MiB;
+/** The least restore gives the pack ranges in flight (restoreLimits' minRangeBudgetBytes). */
+export const RESTORE_MIN_RANGE = 8 * MiB;
 
 /**
  * How the off-heap index is opened within a budget: its page cache, and the memory a cold build
@@ -164,7 +172,8 @@ function planWith(input: PlannerInput, workers: number): Plan | null {
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
   // Packs: the repository's target unless the budget cannot hold ten of them.
-  const packTarget = Math.min(input.packSizeBytes, Math.max(MIN_PACK, Math.floor(usable / 10)));
+  const minPack = input.command === 'restore' ? MIN_PACK_RESTORE : MIN_PACK;
+  const packTarget = Math.min(input.packSizeBytes, Math.max(minPack, Math.floor(usable / 10)));
   let writesInFlight = Math.max(1, Math.min(4, Math.floor((usable * 0.25) / packTarget)));
   const readMin = minimumReadBytes(input, segmentBytes);
   // Fewer writes in flight when the read stage would not get its minimum (small budgets).
@@ -177,6 +186,8 @@ function planWith(input: PlannerInput, workers: number): Plan | null {
   // Each pack being written is also copied once into one contiguous buffer.
   const read = usable - sealed - writesInFlight * packTarget;
   if (read < readMin) return null;
+  // A restore reads ranges of at least 8 MiB within half of this (restoreLimits).
+  if (input.command === 'restore' && usable < 2 * RESTORE_MIN_RANGE) return null;
   const fileConcurrency = Math.max(2, Math.min(8, Math.floor(read / segmentBytes)));
   return { budgetBytes: input.budgetBytes, workers, fixedBytes: fixed, readBytes: read, sealedBytes: sealed, packTargetBytes: packTarget, writesInFlight, segmentBytes, fileConcurrency, headroomBytes: headroom, index };
 }

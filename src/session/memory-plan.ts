@@ -2,7 +2,7 @@
 // packs within it.
 import { availableParallelism, freemem, totalmem } from 'node:os';
 import type { DiskIndex } from '../disk-index/disk-index.js';
-import { defaultBudget, indexAllowance, plan as makePlan, type Plan, type PlanCommand } from '../memory/planner.js';
+import { defaultBudget, indexAllowance, plan as makePlan, RESTORE_MIN_RANGE, type Plan, type PlanCommand } from '../memory/planner.js';
 import type { RestoreOptions } from '../restorer/restorer.js';
 import { enableExplicitGc } from '../util/gc.js';
 import type { OpenSession } from './open-session.js';
@@ -52,7 +52,7 @@ export function restoreLimits(s: Pick<OpenSession, 'remote' | 'repo'>, plan: Pla
   enableExplicitGc(Math.max(8 * 1024 * 1024, plan.headroomBytes) + Math.floor((dataBytes - readBudgetBytes) / 2));
   return {
     readBudgetBytes,
-    minRangeBudgetBytes: 8 * 1024 * 1024,
+    minRangeBudgetBytes: RESTORE_MIN_RANGE,
     // The bytes read and their plaintext: a whole pack of the default 16 MiB and its plaintext.
     maxRangeBytes: 64 * 1024 * 1024,
     // A local disk is kept busy by a few reads; a remote store needs many in flight to hide
