@@ -34,4 +34,32 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
     // Small budgets mean small segments: large files cross many segment boundaries here.
     expect(await compareTrees(src, join(work, 'out', 'src'))).toEqual([]);
   });
+
+  it("a backup and a restore at the planner's minimum for each (128M for a restore on Node 20) stay under it; one MiB less is refused, naming it", async () => {
+    // Asked from 1M up: each refusal names the minimum of the step that refused (the key's floor,
+    // then the plan's, then the plan's with the index's share), and the first budget not refused runs.
+    const atMinimum = async (args: string[]): Promise<{ minimum: number; run: Awaited<ReturnType<typeof runEngine>> }> => {
+      let budget = 1;
+      for (;;) {
+        const run = await runEngine([...args, '--json', '--mem-budget', `${budget}M`], { native });
+        const named = /--mem-budget (\d+)M or more/.exec(run.stderr);
+        if (run.code !== 2 || !named) return { minimum: budget, run };
+        expect(Number(named[1])).toBeGreaterThan(budget);
+        budget = Number(named[1]);
+      }
+    };
+    const restore = await atMinimum(['restore', 'latest', '--repo', repo, '--target', join(work, 'out-min')]);
+    if (native === 'auto' && process.versions.node.startsWith('20.')) expect(restore.minimum).toBeLessThanOrEqual(128);
+    expect(restore.run.code, restore.run.stderr).toBe(0);
+    expect(Number(restore.run.json?.peakRssBytes)).toBeLessThan(restore.minimum * MiB);
+    expect(await compareTrees(src, join(work, 'out-min', 'src'))).toEqual([]);
+    const fresh = join(work, 'repo-min');
+    expect((await runEngine(['init', '--repo', fresh], { native })).code).toBe(0);
+    const backup = await atMinimum(['backup', '--repo', fresh, src]);
+    expect(backup.minimum).toBeGreaterThan(restore.minimum);
+    expect(backup.run.code, backup.run.stderr).toBe(0);
+    expect(Number(backup.run.json?.peakRssBytes)).toBeLessThan(backup.minimum * MiB);
+    const below = await runEngine(['backup', '--repo', fresh, '--json', '--mem-budget', `${backup.minimum - 1}M`, src], { native });
+    expect(below.code).toBe(2);
+  }, 120_000);
 });
