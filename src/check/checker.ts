@@ -11,7 +11,7 @@ import { isNotFound } from '../backend/errors.js';
 import { isDamageError } from '../errors/engine-error.js';
 import { blobTypeName, type PackId } from '../format/ids.js';
 import { decodeKeyFile, kdfCostProblem } from '../format/key-file.js';
-import { TaskSlots } from '../util/concurrency.js';
+import { ByteBudget, TaskSlots } from '../util/concurrency.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
 import { PackGrouper } from '../disk-index/pack-groups.js';
 import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScanScratch } from '../disk-index/scan-index.js';
@@ -218,6 +218,10 @@ export class Checker {
       }
       const reads = new TaskSlots(this.repo.metadataReads);
       const packReads = new TaskSlots(Math.max(1, this.opts.packsInFlight ?? 2));
+      // A header read holds the pack's entries twice (the index's and the header's, ~400 bytes a
+      // blob in all): packs of many small blobs are checked fewer at once.
+      const headerHeap = new ByteBudget('check headers', Math.max(4 * 1024 * 1024, scratch.sortMemBytes));
+      const heapOf = (blobs: number): number => Math.min(headerHeap.capacity, 400 * blobs);
       let n = 0;
       for (const group of grouper.groups()) {
         if ((++n & 0xff) === 0) this.opts.signal?.throwIfAborted();
@@ -229,7 +233,11 @@ export class Checker {
         }
         // Headers are checked from the whole pack when its data is read anyway.
         if (this.selected(packId, group.packNo, stored)) await packReads.start(() => this.readPack(packId, size, group.blobs), this.opts.signal);
-        else await reads.start(() => this.checkHeader(packId, size, group.blobs), this.opts.signal);
+        else {
+          const lease = heapOf(group.blobs.length);
+          await headerHeap.acquire(lease, this.opts.signal);
+          await reads.start(() => this.checkHeader(packId, size, group.blobs).finally(() => headerHeap.release(lease)), this.opts.signal);
+        }
       }
       await reads.drain();
       // Packs in no index are read too when chosen: their blobs are verified against their ids.
@@ -308,7 +316,7 @@ export class Checker {
   }
 
   private async checkSnapshots(index: ScanIndex): Promise<void> {
-    const walk = new SnapshotWalk(this.repo, index, this.stored!, { report: (severity, object, message) => this.report(severity, object, message), fail: (object, err) => this.fail(object, err) }, this.opts.signal);
+    const walk = new SnapshotWalk(this.repo, index, this.stored!, { report: (severity, object, message) => this.report(severity, object, message), fail: (object, err) => this.fail(object, err) }, { sortMemBytes: (this.opts.scratch ?? DEFAULT_SCAN_SCRATCH).sortMemBytes, ...(this.opts.signal ? { signal: this.opts.signal } : {}) });
     const seen = await walk.run();
     this.summary.snapshots = seen.snapshots;
     this.summary.trees = seen.trees;

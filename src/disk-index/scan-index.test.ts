@@ -17,6 +17,7 @@ import { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { BitSet } from '../util/bitset.js';
 import { PackGrouper } from './pack-groups.js';
+import { RefJoin } from './ref-join.js';
 import { NO_PACK, PackTable } from './pack-table.js';
 import { ScanIndex, scratchFolder } from './scan-index.js';
 
@@ -169,6 +170,42 @@ describe('ScanIndex', () => {
       }
     } finally {
       grouper.discard();
+      scan.close();
+    }
+  });
+
+  it('joins referenced ids with the index in one pass: each distinct id once, with its kept entry, or none', async () => {
+    const mem = await repo.loadIndex();
+    const scan = await ScanIndex.build(repo, small(work));
+    const join = new RefJoin({ tmpDir: scan.folder, memBytes: 16 * 1024, tag: 'refs' });
+    try {
+      const present = files.filter(({ id }) => !mem.isSuperseded(id)).flatMap(({ file }) => file.packs.flatMap((p) => p.blobs.map((b) => b.id)));
+      const absent = Array.from({ length: 300 }, () => hex(32) as BlobId);
+      // Every id three times, in no order, and the blobs of the superseded object (not indexed).
+      const refs = [...present, ...present, ...absent, ...present, ...files[3]!.file.packs.flatMap((p) => p.blobs.map((b) => b.id))];
+      refs.sort(() => Math.random() - 0.5);
+      for (const id of refs) join.add(id);
+      expect((await readdir(scan.folder)).some((n) => n.startsWith('refs-run-'))).toBe(true);
+      const distinct = new Set(refs);
+      let n = 0;
+      let prev = '';
+      for (const r of join.join(scan)) {
+        const id = r.buf.toString('hex', r.at, r.at + 32) as BlobId;
+        expect(id > prev).toBe(true);
+        prev = id;
+        n++;
+        const loc = mem.lookup(id);
+        if (!loc) {
+          expect(r.record).toBeNull();
+          continue;
+        }
+        expect(r.record).not.toBeNull();
+        expect(r.record!.position).toBe(scan.positionOf(id));
+        expect({ packId: scan.packIdOf(r.record!.packNo), type: r.record!.type, offset: r.record!.offset, length: r.record!.length, rawLength: r.record!.rawLength }).toEqual(loc);
+      }
+      expect(n).toBe(distinct.size);
+    } finally {
+      join.discard();
       scan.close();
     }
   });

@@ -26,6 +26,7 @@ import type { BlobIndex } from '../repository/blob-index.js';
 import { PackGrouper } from '../disk-index/pack-groups.js';
 import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScannedRecord, type ScanScratch } from '../disk-index/scan-index.js';
 import { PackTable } from '../disk-index/pack-table.js';
+import { RefJoin } from '../disk-index/ref-join.js';
 import { BitSet } from '../util/bitset.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
@@ -77,6 +78,9 @@ export interface PruneStats {
   indexObjectsDeleted: number;
   indexObjectsWritten: number;
 }
+
+/** Heap a blob waiting in the repack's uploader takes besides its bytes (its Buffer, id string and entry). */
+const HEAP_PER_BLOB = 512;
 
 /** Where prune keeps its view of the index off the heap (src/disk-index/scan-index.ts). */
 export type PruneScratch = ScanScratch;
@@ -339,33 +343,49 @@ export class Pruner {
     }
   }
 
-  /** Every tree and data blob reachable from a snapshot, one bit per index entry; a referenced blob the index lacks stops prune. */
+  /**
+   * Every tree and data blob reachable from a snapshot, one bit per index entry; a referenced blob
+   * the index lacks stops prune. Trees are looked up as they are met (to be read, and walked
+   * once); data blobs are joined with the index afterwards in one sequential pass (ref-join.ts).
+   */
   private async usedBlobs(scan: ScanIndex): Promise<{ used: BitSet; usedCount: number; snapshots: number }> {
     const used = new BitSet(scan.positions);
     let usedCount = 0;
     const ids: SnapshotId[] = await this.repo.listSnapshotIds();
+    const missing = (id: string, what: string): IntegrityError => new IntegrityError(`${what} ${id} is referenced but not in the index: prune would delete data a snapshot needs to be repaired`, { hint: 'run `engine check`, then `engine repair snapshots`, before pruning' });
     const need = (id: string, what: string): boolean => {
       const at = scan.positionOf(id as BlobId);
-      if (at < 0) throw new IntegrityError(`${what} ${id} is referenced but not in the index: prune would delete data a snapshot needs to be repaired`, { hint: 'run `engine check`, then `engine repair snapshots`, before pruning' });
+      if (at < 0) throw missing(id, what);
       if (!used.addNew(at)) return false;
       usedCount++;
       return true;
     };
-    // A chunked directory's chunk blobs are used as much as its chunk list: each is needed (and
-    // so kept) before it is read.
-    const chunk = (id: BlobId): void => void need(id, 'tree chunk');
-    const walk = async (treeId: BlobId): Promise<void> => {
-      if (!need(treeId, 'tree')) return;
-      for await (const node of treeEntries(this.repo, scan, treeId, { onChunk: chunk })) {
+    const data = new RefJoin({ tmpDir: scan.folder, memBytes: this.scratch.sortMemBytes, tag: 'prune-used' });
+    try {
+      // A chunked directory's chunk blobs are used as much as its chunk list: each is needed (and
+      // so kept) before it is read.
+      const chunk = (id: BlobId): void => void need(id, 'tree chunk');
+      const walk = async (treeId: BlobId): Promise<void> => {
+        if (!need(treeId, 'tree')) return;
+        for await (const node of treeEntries(this.repo, scan, treeId, { onChunk: chunk })) {
+          this.opts.signal?.throwIfAborted();
+          if (node.type === 'dir' && node.subtree) await walk(node.subtree);
+          for (const b of node.content ?? []) data.add(b);
+        }
+      };
+      for (const id of ids) {
         this.opts.signal?.throwIfAborted();
-        if (node.type === 'dir' && node.subtree) await walk(node.subtree);
-        for (const b of node.content ?? []) need(b, 'data blob');
+        const s = await this.repo.loadSnapshot(id);
+        await walk(s.tree);
       }
-    };
-    for (const id of ids) {
-      this.opts.signal?.throwIfAborted();
-      const s = await this.repo.loadSnapshot(id);
-      await walk(s.tree);
+      let n = 0;
+      for (const ref of data.join(scan)) {
+        if ((++n & 0xffff) === 0) this.opts.signal?.throwIfAborted();
+        if (!ref.record) throw missing(ref.buf.toString('hex', ref.at, ref.at + 32), 'data blob');
+        if (used.addNew(ref.record.position)) usedCount++;
+      }
+    } finally {
+      data.discard();
     }
     return { used, usedCount, snapshots: ids.length };
   }
@@ -454,8 +474,10 @@ export class Pruner {
               throw new IntegrityError(`${b.type === BlobType.TREE ? 'tree' : 'data'} blob ${b.id} in pack ${packId} is damaged: prune stops before changing anything that depends on it`, { hint: 'run `engine check --read-data` to see the damage' });
             }
             const sealed = kept[i]!;
-            await uploader.sealedBudget.acquire(sealed.length, this.opts.signal);
-            await uploader.add(b.type, b.id, sealed, b.rawLength, sealed.length);
+            // The lease counts the blob's objects on the heap too: for tiny blobs they are most of it.
+            const lease = sealed.length + HEAP_PER_BLOB;
+            await uploader.sealedBudget.acquire(lease, this.opts.signal);
+            await uploader.add(b.type, b.id, sealed, b.rawLength, lease);
           }
         }
       });

@@ -5,7 +5,7 @@ import { type BlobId, BlobType, type IndexId, type PackId } from '../format/ids.
 import type { IndexFile } from '../format/index-file.js';
 import type { PackBlob } from '../format/pack.js';
 import type { BlobIndex } from './blob-index.js';
-import { BlobUploader, type UploadTarget } from './blob-uploader.js';
+import { BlobUploader, MAX_BLOBS_PER_PACK, type UploadTarget } from './blob-uploader.js';
 import type { BuiltPack, PackInput } from './pack-store.js';
 
 const emptyIndex = (): BlobIndex => ({
@@ -104,5 +104,27 @@ describe('BlobUploader buffer reuse', () => {
     }
     await up.flush();
     for (const [packId, s] of t.stored) expect(Buffer.compare(s.atFinish!, s.expected), `pack ${packId}`).toBe(0);
+  });
+});
+
+describe('BlobUploader pack size', () => {
+  it(`closes a pack at ${MAX_BLOBS_PER_PACK} blobs however small they are`, async () => {
+    const t = slowTarget();
+    const up = new BlobUploader(t.target, emptyIndex(), { packTargetBytes: 16 << 20, writesInFlight: 4, indexEveryPacks: 100, sealedBytes: 64 << 20 });
+    const total = 2 * MAX_BLOBS_PER_PACK + 5;
+    const done = (async () => {
+      for (let i = 0; i < total; i++) {
+        up.claim(id(i));
+        await up.add(BlobType.DATA, id(i), new Uint8Array(40).fill(i & 0xff), 40, 40);
+      }
+      await up.flush();
+    })();
+    while (t.events.filter((e) => e.startsWith('saved')).length < 3) {
+      t.finishOne();
+      await new Promise((r) => setImmediate(r));
+    }
+    await done;
+    const sizes = [...t.stored.values()].map((s) => s.expected.length / 40).sort((a, b) => b - a);
+    expect(sizes).toEqual([MAX_BLOBS_PER_PACK, MAX_BLOBS_PER_PACK, 5]);
   });
 });

@@ -33,6 +33,14 @@ interface PendingBlob {
 /** Room in a pooled pack buffer beyond the pack target, for the header and a pack slightly past it. */
 const PACK_BUFFER_SLACK = 1024 * 1024;
 
+/**
+ * Blobs in one pack at most, whatever their size: a pack of tiny blobs (small files; the scale
+ * benchmark's 16-64 byte ones) would otherwise hold hundreds of thousands of them, and every
+ * reader of its header (check, prune, repair) holds its entries at once: about 150 bytes of heap
+ * each. 16384 entries is a header of ~0.7 MiB. Writers' policy, not the format: readers take any count.
+ */
+export const MAX_BLOBS_PER_PACK = 16_384;
+
 export interface UploaderOptions {
   packTargetBytes: number;
   writesInFlight: number;
@@ -125,7 +133,7 @@ export class BlobUploader {
     this.stats.blobsAdded++;
     this.stats.bytesAddedRaw += rawLength;
     this.stats.bytesAddedStored += sealed.length;
-    if (pack.bytes >= this.opts.packTargetBytes) {
+    if (pack.bytes >= this.opts.packTargetBytes || pack.blobs.length >= MAX_BLOBS_PER_PACK) {
       this.open.delete(type);
       await this.startWrite(pack.blobs);
     }
