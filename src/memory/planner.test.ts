@@ -35,7 +35,8 @@ function checkPlan(p: Plan, input: PlannerInput): void {
   expect(p.fixedBytes + p.readBytes + p.sealedBytes + p.writesInFlight * p.packTargetBytes + p.headroomBytes, label).toBe(input.budgetBytes);
   const costs = input.fixed ?? FIXED;
   const backup = (input.command ?? 'backup') === 'backup';
-  expect(p.fixedBytes, label).toBe(costs.baseProcessBytes + (backup ? costs.backupExtraBytes : 0) + p.workers * perWorkerBytes(input.fallback, p.segmentBytes, costs));
+  const extra = backup ? costs.backupExtraBytes : input.command === 'restore' ? costs.restoreExtraBytes : 0;
+  expect(p.fixedBytes, label).toBe(costs.baseProcessBytes + extra + p.workers * perWorkerBytes(input.fallback, p.segmentBytes, costs));
   // Data stages hold at least the minimum bounds: two segments being read (a backup's each with
   // room for the largest chunk), two open packs plus the packs being written.
   expect(p.readBytes, label).toBeGreaterThanOrEqual(2 * p.segmentBytes + (backup ? 2 * input.maxChunkBytes : 0));

@@ -95,6 +95,11 @@ export interface FixedCosts {
    * collections. Measured on 2 GiB backups at small budgets: up to 11 MiB over the plan.
    */
   readonly backupExtraBytes: number;
+  /**
+   * A restore's process beyond its shares on this major: measured at the minimum on a 2 GiB tree,
+   * Node 22 peaked 3 MiB and Node 24 9 MiB over a plan without it (Node 20 stayed 7 MiB under).
+   */
+  readonly restoreExtraBytes: number;
 }
 
 /**
@@ -106,9 +111,9 @@ export interface FixedCosts {
  * until it is measured (Node 26 stayed 7 MiB under at 24's minimum).
  */
 export const FIXED_COSTS: readonly FixedCosts[] = [
-  { nodeMajor: 20, baseProcessBytes: 64 * MiB, keyProcessBytes: 62 * MiB, workerBytes: 32 * MiB, workerFallbackBytes: 48 * MiB, fallbackKdfBytes: 10 * MiB, backupExtraBytes: 12 * MiB },
-  { nodeMajor: 22, baseProcessBytes: 70 * MiB, keyProcessBytes: 68 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 52 * MiB, fallbackKdfBytes: 16 * MiB, backupExtraBytes: 12 * MiB },
-  { nodeMajor: 24, baseProcessBytes: 70 * MiB, keyProcessBytes: 60 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 60 * MiB, fallbackKdfBytes: 28 * MiB, backupExtraBytes: 12 * MiB },
+  { nodeMajor: 20, baseProcessBytes: 64 * MiB, keyProcessBytes: 62 * MiB, workerBytes: 32 * MiB, workerFallbackBytes: 48 * MiB, fallbackKdfBytes: 10 * MiB, backupExtraBytes: 12 * MiB, restoreExtraBytes: 0 },
+  { nodeMajor: 22, baseProcessBytes: 70 * MiB, keyProcessBytes: 68 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 52 * MiB, fallbackKdfBytes: 16 * MiB, backupExtraBytes: 12 * MiB, restoreExtraBytes: 8 * MiB },
+  { nodeMajor: 24, baseProcessBytes: 70 * MiB, keyProcessBytes: 60 * MiB, workerBytes: 36 * MiB, workerFallbackBytes: 60 * MiB, fallbackKdfBytes: 28 * MiB, backupExtraBytes: 12 * MiB, restoreExtraBytes: 14 * MiB },
 ];
 
 /**
@@ -166,7 +171,8 @@ function planWith(input: PlannerInput, workers: number): Plan | null {
   if (input.budgetBytes < kdfFloor(input.kdfBytes, costs, input.fallback, input.keyDerivedEarly !== false)) return null;
   const segmentBytes = segmentBytesFor(input.budgetBytes);
   const index = input.index ?? { residentBytes: 0, pageCacheBytes: 0 };
-  const extra = (input.command ?? 'backup') === 'backup' ? costs.backupExtraBytes : 0;
+  const command = input.command ?? 'backup';
+  const extra = command === 'backup' ? costs.backupExtraBytes : command === 'restore' ? costs.restoreExtraBytes : 0;
   const fixed = costs.baseProcessBytes + extra + workers * perWorkerBytes(input.fallback, segmentBytes, costs) + index.residentBytes + index.pageCacheBytes;
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
