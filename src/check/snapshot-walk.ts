@@ -72,7 +72,7 @@ export class SnapshotWalk {
     // Every data blob met, once: indexed as data, in a stored pack.
     const bad = new Map<string, string>();
     let dataBlobs = 0;
-    for (const ref of this.data.join(index)) {
+    for (const ref of this.data.join([index.records()])) {
       if ((++dataBlobs & 0xffff) === 0) this.signal?.throwIfAborted();
       const r = ref.record;
       const id = ref.buf.toString('hex', ref.at, ref.at + 32);

@@ -30,6 +30,7 @@ import { basename, clearFolder, closeAll, consistent, covers, manifestPath, MANI
 import { buildRun, compact } from './cache-build.js';
 import { CacheDamagedError } from './errors.js';
 import { IndexRun } from './index-run.js';
+import { runRecords, type ScannedRecord } from './scan-index.js';
 import { PageCache } from './page-cache.js';
 import { type MacFn, PAGE_BYTES } from './page-file.js';
 import { takeUpdateLock } from './update-lock.js';
@@ -199,6 +200,19 @@ export class DiskIndex implements PositionedIndex {
         base += r.blobCount;
       }
       return -1;
+    });
+  }
+
+  /**
+   * Every entry of each run in id order, with its position, runs in the order lookups ask them
+   * (src/disk-index/ref-join.ts joins walked ids with them). This process's own entries are not in.
+   */
+  recordStreams(): Generator<ScannedRecord>[] {
+    let base = 0;
+    return this.runs.map((r) => {
+      const stream = runRecords(r, base);
+      base += r.blobCount;
+      return stream;
     });
   }
 

@@ -5,7 +5,7 @@
 // id too (scan-index.ts): each page is read once.
 import { type BlobId } from '../format/ids.js';
 import { compareKeys, ID_KEY_BYTES } from './records.js';
-import type { ScanIndex, ScannedRecord } from './scan-index.js';
+import type { ScannedRecord } from './scan-index.js';
 import { RecordSorter } from './sorter.js';
 
 export interface JoinedRef {
@@ -33,15 +33,15 @@ export class RefJoin {
     return this.sorter.count;
   }
 
-  /** Each distinct id added, in id order, with the scan's kept entry of it. Once only. */
-  *join(scan: ScanIndex): Generator<JoinedRef> {
+  /**
+   * Each distinct id added, in id order, with its kept entry: the first entry of the id in the
+   * first of `streams` that holds it (the order lookups ask runs in). Once only.
+   */
+  *join(streams: readonly Iterator<ScannedRecord>[]): Generator<JoinedRef> {
     const refs = this.sorter.sorted();
-    const records = scan.records();
+    const heads = streams.map((it) => ({ it, cur: it.next(), prev: Buffer.alloc(ID_KEY_BYTES), started: false }));
     const prevRef = Buffer.alloc(ID_KEY_BYTES);
-    const prevRecord = Buffer.alloc(ID_KEY_BYTES);
     let haveRef = false;
-    let haveRecord = false;
-    let rec = records.next();
     try {
       for (; refs.buf; refs.advance()) {
         const buf = refs.buf;
@@ -50,25 +50,28 @@ export class RefJoin {
         buf.copy(prevRef, 0, at, at + ID_KEY_BYTES);
         haveRef = true;
         let match: ScannedRecord | null = null;
-        // Entries before the id are passed over; the first entry of a blob is its kept copy.
-        while (!rec.done) {
-          const r = rec.value;
-          const c = compareKeys(r.buf, r.at, buf, at, ID_KEY_BYTES);
-          if (c > 0) break;
-          const first = !haveRecord || compareKeys(prevRecord, 0, r.buf, r.at, ID_KEY_BYTES) !== 0;
-          r.buf.copy(prevRecord, 0, r.at, r.at + ID_KEY_BYTES);
-          haveRecord = true;
-          if (c === 0 && first) {
-            match = r;
-            break;
+        for (const h of heads) {
+          // Entries before the id are passed over; the first entry of a blob is its kept copy.
+          while (!h.cur.done) {
+            const r = h.cur.value;
+            const c = compareKeys(r.buf, r.at, buf, at, ID_KEY_BYTES);
+            if (c > 0) break;
+            const first = !h.started || compareKeys(h.prev, 0, r.buf, r.at, ID_KEY_BYTES) !== 0;
+            r.buf.copy(h.prev, 0, r.at, r.at + ID_KEY_BYTES);
+            h.started = true;
+            if (c === 0 && first) {
+              match = r;
+              break;
+            }
+            h.cur = h.it.next();
           }
-          rec = records.next();
+          if (match) break;
         }
         yield { buf: prevRef, at: 0, record: match };
       }
     } finally {
       refs.close();
-      records.return(undefined);
+      for (const h of heads) h.it.return?.(undefined);
     }
   }
 

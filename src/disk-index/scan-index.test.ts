@@ -16,6 +16,7 @@ import { indexName } from '../repository/layout.js';
 import { MasterIndex } from '../repository/master-index.js';
 import type { Repository } from '../repository/repository.js';
 import { BitSet } from '../util/bitset.js';
+import { DiskIndex } from './disk-index.js';
 import { PackGrouper } from './pack-groups.js';
 import { RefJoin } from './ref-join.js';
 import { NO_PACK, PackTable } from './pack-table.js';
@@ -189,7 +190,7 @@ describe('ScanIndex', () => {
       const distinct = new Set(refs);
       let n = 0;
       let prev = '';
-      for (const r of join.join(scan)) {
+      for (const r of join.join([scan.records()])) {
         const id = r.buf.toString('hex', r.at, r.at + 32) as BlobId;
         expect(id > prev).toBe(true);
         prev = id;
@@ -207,6 +208,43 @@ describe('ScanIndex', () => {
     } finally {
       join.discard();
       scan.close();
+    }
+  });
+
+  it("joins ids with the shared cache's runs too: the kept entry is the first run's, as lookups give", async () => {
+    const { repo: r } = await testRepository({ backend: new MemoryBackend('join-runs') });
+    const big = { supersedes: [], packs: randomPacks(60, 60) };
+    await r.saveIndexObject(big);
+    const dir = join(work, 'cache-join');
+    const opts = { dir, pageCacheBytes: 64 * 1024, sortMemBytes: 64 * 1024, readsInFlight: 2, readBytes: 1 << 20 };
+    (await DiskIndex.open(r, opts)).close();
+    // A small second object, some of its blobs already in the first: a second run (not merged).
+    const again = big.packs[3]!.blobs.slice(0, 4).map((b, k) => ({ ...b, offset: 9000 + k }));
+    const small2 = { supersedes: [], packs: [...randomPacks(2, 10), { packId: hex(32) as PackId, blobs: again }] };
+    await r.saveIndexObject(small2);
+    const index = await DiskIndex.open(r, opts);
+    const join2 = new RefJoin({ tmpDir: work, memBytes: 16 * 1024, tag: 'refs-runs' });
+    try {
+      expect(index.stats.runs).toBe(2);
+      const ids = [...big.packs, ...small2.packs].flatMap((p) => p.blobs.map((b) => b.id));
+      const absent = Array.from({ length: 50 }, () => hex(32) as BlobId);
+      for (const id of [...ids, ...absent, ...ids]) join2.add(id);
+      let n = 0;
+      for (const ref of join2.join(index.recordStreams())) {
+        n++;
+        const id = ref.buf.toString('hex', ref.at, ref.at + 32) as BlobId;
+        const loc = index.lookup(id);
+        if (!loc) {
+          expect(ref.record).toBeNull();
+          continue;
+        }
+        expect(ref.record!.position).toBe(index.positionOf(id));
+        expect({ offset: ref.record!.offset, length: ref.record!.length, rawLength: ref.record!.rawLength, type: ref.record!.type }).toEqual({ offset: loc.offset, length: loc.length, rawLength: loc.rawLength, type: loc.type });
+      }
+      expect(n).toBe(new Set([...ids, ...absent]).size);
+    } finally {
+      join2.discard();
+      index.close();
     }
   });
 

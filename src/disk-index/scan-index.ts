@@ -91,6 +91,20 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Every entry of a run in id order with its position (`base` + its number), a page at a time past the page cache. */
+export function* runRecords(run: IndexRun, base: number): Generator<ScannedRecord> {
+  const c = run.cursor(Section.BLOBS);
+  try {
+    for (let no = 0; c.buf; no++, c.advance()) {
+      const buf = c.buf;
+      const at = c.at;
+      yield { position: base + no, buf, at, ...readBlobRecord(buf, at) };
+    }
+  } finally {
+    c.close();
+  }
+}
+
 export class ScanIndex implements PositionedIndex {
   private readonly run: IndexRun;
   /** The scan's own temporary folder (removed by close()): companions' sort files go there too. */
@@ -225,17 +239,8 @@ export class ScanIndex implements PositionedIndex {
   }
 
   /** Every entry in id order, a page at a time past the page cache. */
-  *records(): Generator<ScannedRecord> {
-    const c = this.run.cursor(Section.BLOBS);
-    try {
-      for (let position = 0; c.buf; position++, c.advance()) {
-        const buf = c.buf;
-        const at = c.at;
-        yield { position, buf, at, ...readBlobRecord(buf, at) };
-      }
-    } finally {
-      c.close();
-    }
+  records(): Generator<ScannedRecord> {
+    return runRecords(this.run, 0);
   }
 
   /** Closes the run and removes its folder. */

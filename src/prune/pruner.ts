@@ -379,7 +379,7 @@ export class Pruner {
         await walk(s.tree);
       }
       let n = 0;
-      for (const ref of data.join(scan)) {
+      for (const ref of data.join([scan.records()])) {
         if ((++n & 0xffff) === 0) this.opts.signal?.throwIfAborted();
         if (!ref.record) throw missing(ref.buf.toString('hex', ref.at, ref.at + 32), 'data blob');
         if (used.addNew(ref.record.position)) usedCount++;

@@ -1,6 +1,11 @@
 import type { BlobId } from '../../format/ids.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { SeenBlobs } from '../../repository/seen-blobs.js';
+import { RefJoin } from '../../disk-index/ref-join.js';
+import { scratchFolder } from '../../disk-index/scan-index.js';
+import { rmSync } from 'node:fs';
+import { indexAllowance } from '../../memory/planner.js';
+import { scratchFor } from '../scratch.js';
 import { formatBytes } from '../../util/bytes.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
@@ -14,14 +19,19 @@ import { memoryPlan, openIndex, openRepository } from '../session.js';
 export async function statsCommand(refs: string[], flags: GlobalOptions, out: Output): Promise<number> {
   const session = await openRepository(flags, out);
   const { repo } = session;
-  const index = await openIndex(session, memoryPlan(session, undefined, out), out);
+  const plan = memoryPlan(session, undefined, out);
+  const index = await openIndex(session, plan, out);
   const indexed = new IndexedRepository(repo, index);
   const snaps = refs.length > 0 ? await Promise.all(refs.map((r) => repo.resolveSnapshot(r))) : await repo.listSnapshots();
   let files = 0;
   let restoreBytes = 0;
-  // One bit per index entry, not a Set of ids (src/repository/seen-blobs.ts).
-  const dataBlobs = new SeenBlobs(index);
+  // Trees: one bit per index entry, not a Set of ids (src/repository/seen-blobs.ts). Data blobs:
+  // sorted off the heap and joined with the index's runs in one pass once the walk is done
+  // (src/disk-index/ref-join.ts), not looked up one by one.
   const treeBlobs = new SeenBlobs(index);
+  const scratch = scratchFolder(scratchFor(flags, 0).tmpDir, 'stats');
+  const dataBlobs = new RefJoin({ tmpDir: scratch, memBytes: indexAllowance(plan.budgetBytes).sortMemBytes, tag: 'stats-data' });
+  let distinctData = 0;
   let uniqueRaw = 0;
   let uniqueStored = 0;
   const count = (id: BlobId): void => {
@@ -44,12 +54,21 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
       files++;
       restoreBytes += n.size ?? 0;
       if (!fresh) continue;
-      for (const b of n.content ?? []) {
-        if (dataBlobs.addNew(b)) count(b);
-      }
+      for (const b of n.content ?? []) dataBlobs.add(b);
     }
   };
-  for (const s of snaps) await walk(s.snapshot.tree, false);
+  try {
+    for (const s of snaps) await walk(s.snapshot.tree, false);
+    for (const ref of dataBlobs.join(index.recordStreams())) {
+      distinctData++;
+      if (!ref.record) continue;
+      uniqueRaw += ref.record.rawLength;
+      uniqueStored += ref.record.length;
+    }
+  } finally {
+    dataBlobs.discard();
+    rmSync(scratch, { recursive: true, force: true });
+  }
   let packBytes = 0;
   let packs = 0;
   for await (const o of repo.packs.listObjects()) {
@@ -60,7 +79,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
     snapshots: snaps.length,
     files,
     restoreBytes,
-    dataBlobs: dataBlobs.count,
+    dataBlobs: distinctData,
     treeBlobs: treeBlobs.count,
     uniqueRawBytes: uniqueRaw,
     uniqueStoredBytes: uniqueStored,
