@@ -131,10 +131,11 @@ function build(): { program: Command; result: { code: number } } {
     .command('ls')
     .description('list the files of a snapshot')
     .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
-    .action(async (ref: string, _flags: unknown, cmd: Command) => {
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (ref: string, flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
       const { lsCommand } = await import('./commands/ls.js');
-      result.code = await lsCommand(ref, cmd.optsWithGlobals(), outputFor(cmd));
+      result.code = await lsCommand(ref, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
     });
 
   program
@@ -187,6 +188,7 @@ function build(): { program: Command; result: { code: number } } {
   repair
     .command('index')
     .description('rebuild the index from the pack headers (after a lost pack or a damaged index object); exclusive lock')
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
       const { repairIndexCommand } = await import('./commands/repair.js');
       result.code = await repairIndexCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
@@ -217,20 +219,22 @@ function build(): { program: Command; result: { code: number } } {
     .description('what changed between two snapshots: + added, - removed, M modified, T type changed, U metadata only')
     .argument('<from>', 'snapshot id (prefix) or "latest"')
     .argument('<to>', 'snapshot id (prefix) or "latest"')
-    .action(async (from: string, to: string, _flags: unknown, cmd: Command) => {
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (from: string, to: string, flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
       const { diffCommand } = await import('./commands/diff.js');
-      result.code = await diffCommand(from, to, cmd.optsWithGlobals(), outputFor(cmd));
+      result.code = await diffCommand(from, to, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
     });
 
   program
     .command('stats')
     .description('sizes of the repository or of some snapshots: restore size, deduplicated and stored bytes, ratios, blob count')
     .argument('[snapshots...]', 'snapshot ids (prefixes); default: all')
-    .action(async (refs: string[], _flags: unknown, cmd: Command) => {
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (refs: string[], flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
       const { statsCommand } = await import('./commands/stats.js');
-      result.code = await statsCommand(refs, cmd.optsWithGlobals(), outputFor(cmd));
+      result.code = await statsCommand(refs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
     });
 
   program

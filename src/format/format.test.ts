@@ -7,7 +7,7 @@ import { DEFAULT_CHUNKER } from '../chunker/fastcdc.js';
 import { ErrorCode, FormatError, isEngineError } from '../errors/engine-error.js';
 import { type RepoConfig, decodeConfig, encodeConfig } from './config.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId, idFromBytes, idToBytes, parseId } from './ids.js';
-import { type IndexFile, INDEX_MAGIC, decodeIndex, encodeIndex } from './index-file.js';
+import { type IndexFile, INDEX_MAGIC, IndexPayloadBuilder, decodeIndex, encodeIndex } from './index-file.js';
 import { type KeyFile, decodeKeyFile, encodeKeyFile } from './key-file.js';
 import { PACK_HEADER_ENTRY_BYTES, decodePackHeader, encodePackHeader, headerRange } from './pack.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
@@ -461,5 +461,24 @@ describe('JSON decoders on non-objects', () => {
     const node = (name: string): string => `{"name":"${name}","type":"symlink","mode":511,"mtimeNs":"0","ctimeNs":"0","uid":0,"gid":0,"deviceId":"1","inode":"1","links":1,"linkTarget":"x"}`;
     expect(() => decodeTree(new TextEncoder().encode(`{"nodes":[${node('b')},${node('a')}]}`), 't')).toThrow(/out of order/);
     expect(() => decodeTree(new TextEncoder().encode(`{"nodes":[${node('a')},${node('a')}]}`), 't')).toThrow(/out of order or repeated/);
+  });
+});
+
+describe('IndexPayloadBuilder', () => {
+  it('builds the same bytes as encodeIndex, a pack at a time, and starts empty again', () => {
+    const rnd = (n: number): string => Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256))).toString('hex');
+    const b = new IndexPayloadBuilder();
+    for (let round = 0; round < 2; round++) {
+      const packs = Array.from({ length: 5 }, (_, p) => ({
+        packId: rnd(32) as PackId,
+        blobs: Array.from({ length: p * 3 }, (_, k) => ({ type: k % 3 === 0 ? BlobType.TREE : BlobType.DATA, id: rnd(32) as BlobId, offset: k * 100, length: 99 + k, rawLength: 2 ** 32 - 1 - k })),
+      }));
+      const supersedes = round === 0 ? [] : [rnd(32) as IndexId, rnd(32) as IndexId];
+      for (const p of packs) b.addPack(p.packId, p.blobs);
+      expect(b.packs).toBe(5);
+      expect(b.blobs).toBe(30);
+      expect(Buffer.from(b.finish(supersedes)).equals(Buffer.from(encodeIndex({ supersedes, packs })))).toBe(true);
+      expect(b.packs).toBe(0);
+    }
   });
 });

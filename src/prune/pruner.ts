@@ -17,7 +17,7 @@
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { BLOBS_PER_INDEX, encodeIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { BLOBS_PER_INDEX, IndexPayloadBuilder, type IndexFile } from '../format/index-file.js';
 import { CacheReplacement } from '../disk-index/cache-replacement.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
@@ -396,8 +396,7 @@ export class Pruner {
    * object read. Returns how many were written.
    */
   private async writeIndex(scan: ScanIndex, tally: PackTally, gone: BitSet, indexIds: readonly IndexId[], cache: CacheReplacement | null): Promise<number> {
-    const save = async (file: IndexFile): Promise<void> => {
-      const encoded = encodeIndex(file);
+    const save = async (encoded: Uint8Array): Promise<void> => {
       const id = await this.repo.saveEncodedIndexObject(encoded);
       cache?.add(id, encoded);
     };
@@ -407,23 +406,20 @@ export class Pruner {
       this.forEachEntry(scan, tally, (r, no) => {
         if (!gone.has(no)) grouper.add(no, r.buf, r.at, r);
       });
-      let cur: IndexPack[] = [];
-      let blobs = 0;
+      // Each object is built as bytes a pack at a time (no object per entry held until it is full).
+      const cur = new IndexPayloadBuilder();
       // Stopping between two of them is safe: until the last one (which carries `supersedes`) is
       // stored, the old index objects all stand, and the new ones name packs that all exist.
       for (const g of grouper.groups()) {
-        if (cur.length > 0 && blobs + g.blobs.length > BLOBS_PER_INDEX) {
+        if (cur.packs > 0 && cur.blobs + g.blobs.length > BLOBS_PER_INDEX) {
           this.opts.signal?.throwIfAborted();
-          await save({ supersedes: [], packs: cur });
+          await save(cur.finish([]));
           written++;
-          cur = [];
-          blobs = 0;
         }
-        cur.push({ packId: scan.packIdOf(g.packNo), blobs: g.blobs });
-        blobs += g.blobs.length;
+        cur.addPack(scan.packIdOf(g.packNo), g.blobs);
       }
       this.opts.signal?.throwIfAborted();
-      await save({ supersedes: indexIds, packs: cur });
+      await save(cur.finish(indexIds));
       written++;
     } finally {
       grouper.discard();

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { isNotFound } from '../backend/errors.js';
 import { IntegrityError, isDamageError, isEngineError, ErrorCode } from '../errors/engine-error.js';
 import { type BlobId, BlobType, type IndexId, type PackId, type SnapshotId } from '../format/ids.js';
-import { BLOBS_PER_INDEX, encodeIndex, visitIndex, type IndexFile, type IndexPack } from '../format/index-file.js';
+import { BLOBS_PER_INDEX, IndexPayloadBuilder, visitIndex, type IndexPack } from '../format/index-file.js';
 import { compareNames, encodeTree, type TreeBlob, type TreeNode } from '../format/tree.js';
 import { mapLimit } from '../util/concurrency.js';
 import { scratchFolder } from '../disk-index/scan-index.js';
@@ -46,7 +46,7 @@ export interface RepairIndexOptions {
 }
 
 /** Pack headers read at once, in listing order (their entries are appended in that order). */
-const HEADER_WINDOW = 64;
+const HEADER_WINDOW = 16;
 
 export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {}): Promise<RepairIndexResult> {
   const old = await repo.listIndexIds();
@@ -65,7 +65,7 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
   // every header has been read (an interruption until then leaves the repository as it was).
   const parked = new ParkedObjects(opts.tmpDir ?? tmpdir());
   try {
-    const filler = new IndexFiller((file) => parked.add(encodeIndex(file)));
+    const filler = new IndexFiller((encoded) => parked.add(encoded));
     for (let i = 0; i < stored.length; i += HEADER_WINDOW) {
       opts.signal?.throwIfAborted();
       const window = stored.slice(i, i + HEADER_WINDOW);
@@ -115,7 +115,7 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
       result.indexObjectsWritten++;
     }
     opts.signal?.throwIfAborted();
-    written.add(await repo.saveEncodedIndexObject(encodeIndex(last)));
+    written.add(await repo.saveEncodedIndexObject(last));
     result.indexObjectsWritten++;
     for (const id of old) {
       // A rebuilt object can be byte-identical to an old one (the same packs, as by an earlier
@@ -131,33 +131,27 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
   return result;
 }
 
-/** Packs in index objects of at most BLOBS_PER_INDEX blobs, handed out as each fills; the last is kept for `finish`. */
+/** Packs in index objects of at most BLOBS_PER_INDEX blobs, encoded as they come and handed out as each fills; the last is kept for `finish`. */
 class IndexFiller {
-  private cur: IndexPack[] = [];
-  private curBlobs = 0;
+  private readonly cur = new IndexPayloadBuilder();
   packs = 0;
   blobs = 0;
-  private readonly full: (file: IndexFile) => void;
+  private readonly full: (encoded: Uint8Array) => void;
 
-  constructor(full: (file: IndexFile) => void) {
+  constructor(full: (encoded: Uint8Array) => void) {
     this.full = full;
   }
 
   add(p: IndexPack): void {
-    if (this.cur.length > 0 && this.curBlobs + p.blobs.length > BLOBS_PER_INDEX) {
-      this.full({ supersedes: [], packs: this.cur });
-      this.cur = [];
-      this.curBlobs = 0;
-    }
-    this.cur.push(p);
-    this.curBlobs += p.blobs.length;
+    if (this.cur.packs > 0 && this.cur.blobs + p.blobs.length > BLOBS_PER_INDEX) this.full(this.cur.finish([]));
+    this.cur.addPack(p.packId, p.blobs);
     this.packs++;
     this.blobs += p.blobs.length;
   }
 
   /** The last object, carrying the supersedes list (always one, so that the list is written even without packs). */
-  finish(supersedes: readonly IndexId[]): IndexFile {
-    return { supersedes, packs: this.cur };
+  finish(supersedes: readonly IndexId[]): Uint8Array {
+    return this.cur.finish(supersedes);
   }
 }
 

@@ -8,10 +8,10 @@ import { memoryPlan, openIndex, openRepository } from '../session.js';
 
 const MARK: Record<Change, string> = { added: '+', removed: '-', modified: 'M', type: 'T', metadata: 'U' };
 
-export async function diffCommand(refA: string, refB: string, flags: GlobalOptions, out: Output): Promise<number> {
+export async function diffCommand(refA: string, refB: string, flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<number> {
   const session = await openRepository(flags, out);
   const { repo } = session;
-  const index = await openIndex(session, memoryPlan(session, undefined, out), out);
+  const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out);
   const a = await repo.resolveSnapshot(refA);
   const b = await repo.resolveSnapshot(refB);
   const counts: Record<Change, number> = { added: 0, removed: 0, modified: 0, type: 0, metadata: 0 };

@@ -6,10 +6,10 @@ import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 
-export async function lsCommand(ref: string, flags: GlobalOptions, out: Output): Promise<number> {
+export async function lsCommand(ref: string, flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<number> {
   const session = await openRepository(flags, out);
   const { repo } = session;
-  const index = await openIndex(session, memoryPlan(session, undefined, out), out);
+  const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out);
   const { id, snapshot } = await repo.resolveSnapshot(ref);
   if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}`);

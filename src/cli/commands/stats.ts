@@ -16,10 +16,10 @@ import { memoryPlan, openIndex, openRepository } from '../session.js';
  * that is once deduplicated (distinct blobs, their raw bytes), and what it takes stored
  * (compressed and encrypted), so the dedup and compression ratios show.
  */
-export async function statsCommand(refs: string[], flags: GlobalOptions, out: Output): Promise<number> {
+export async function statsCommand(refs: string[], flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<number> {
   const session = await openRepository(flags, out);
   const { repo } = session;
-  const plan = memoryPlan(session, undefined, out);
+  const plan = memoryPlan(session, flags.memBudget, out);
   const index = await openIndex(session, plan, out);
   const indexed = new IndexedRepository(repo, index);
   const snaps = refs.length > 0 ? await Promise.all(refs.map((r) => repo.resolveSnapshot(r))) : await repo.listSnapshots();
@@ -29,7 +29,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions, out: Ou
   // sorted off the heap and joined with the index's runs in one pass once the walk is done
   // (src/disk-index/ref-join.ts), not looked up one by one.
   const treeBlobs = new SeenBlobs(index);
-  const scratch = scratchFolder(scratchFor(flags, 0).tmpDir, 'stats');
+  const scratch = scratchFolder(scratchFor(flags, plan.budgetBytes).tmpDir, 'stats');
   const dataBlobs = new RefJoin({ tmpDir: scratch, memBytes: indexAllowance(plan.budgetBytes).sortMemBytes, tag: 'stats-data' });
   let distinctData = 0;
   let uniqueRaw = 0;
