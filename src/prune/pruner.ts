@@ -28,6 +28,7 @@ import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScannedRecord, type ScanScratch }
 import { PackTable } from '../disk-index/pack-table.js';
 import { RefJoin } from '../disk-index/ref-join.js';
 import { BitSet } from '../util/bitset.js';
+import { collectNow } from '../util/gc.js';
 import type { Repository } from '../repository/repository.js';
 import { UnsealStatus } from '../../workers/protocol.js';
 
@@ -41,6 +42,11 @@ export interface PruneOptions {
    * abort Node 20).
    */
   readonly pool: () => WorkerPool;
+  /**
+   * Ends the worker pool once the repack is done (its threads hold tens of MiB that the index
+   * writing after it can use); a later `pool()` starts a new one. None: the pool lives on.
+   */
+  readonly closePool?: () => Promise<void>;
   readonly packTargetBytes: number;
   readonly sealedBytes: number;
   readonly writesInFlight: number;
@@ -280,6 +286,7 @@ export class Pruner {
       for (const no of repack) repackSet.add(no);
       const written = await this.repack(scan, tally, used, repackSet);
       stats.packsWritten = written.packs;
+      await this.opts.closePool?.();
     }
 
     await this.step('write index');
@@ -387,6 +394,8 @@ export class Pruner {
     } finally {
       data.discard();
     }
+    // The sort's buffers are garbage now, outside the V8 heap: collected before the next phase.
+    collectNow();
     return { used, usedCount, snapshots: ids.length };
   }
 
@@ -400,7 +409,8 @@ export class Pruner {
       const id = await this.repo.saveEncodedIndexObject(encoded);
       cache?.add(id, encoded);
     };
-    const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: this.scratch.sortMemBytes, tag: 'prune-index' });
+    // The cache's run is sorted at the same time (CacheReplacement): half the sort memory each.
+    const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: Math.floor(this.scratch.sortMemBytes / 2), tag: 'prune-index' });
     let written = 0;
     try {
       this.forEachEntry(scan, tally, (r, no) => {
@@ -424,6 +434,7 @@ export class Pruner {
     } finally {
       grouper.discard();
     }
+    collectNow();
     return written;
   }
 
@@ -434,7 +445,8 @@ export class Pruner {
    */
   private async repack(scan: ScanIndex, tally: PackTally, used: BitSet, repackSet: BitSet): Promise<WrittenIndex> {
     const { repo } = this;
-    const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: this.scratch.sortMemBytes, tag: 'prune-repack' });
+    // The repack's pipeline (pool, uploader) runs while its entries are read back: half the sort memory.
+    const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: Math.floor(this.scratch.sortMemBytes / 2), tag: 'prune-repack' });
     const newIndex = new WrittenIndex();
     try {
       this.forEachEntry(scan, tally, (r, no, first) => {
@@ -480,6 +492,7 @@ export class Pruner {
     } finally {
       grouper.discard();
     }
+    collectNow();
     return newIndex;
   }
 }

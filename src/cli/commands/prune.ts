@@ -39,6 +39,11 @@ export async function pruneSession(session: OpenSession, flags: PruneFlags, out:
       maxUnused: parseMaxUnused(flags.maxUnused),
       dryRun: flags.dryRun === true,
       pool: () => (pool ??= startPool(session, plan.workers, false)),
+      closePool: async () => {
+        const p = pool;
+        pool = undefined;
+        await p?.close();
+      },
       packTargetBytes: plan.packTargetBytes,
       sealedBytes: plan.sealedBytes,
       writesInFlight: plan.writesInFlight,
