@@ -22,6 +22,7 @@ function slowTarget() {
   const buffers: ArrayBufferLike[] = [];
   const stored = new Map<string, { expected: Uint8Array; atFinish?: Uint8Array }>();
   const pending: (() => void)[] = [];
+  const indexed: IndexFile[] = [];
   let packs = 0;
   const target: UploadTarget = {
     packs: {
@@ -51,9 +52,12 @@ function slowTarget() {
         });
       },
     },
-    saveIndexObject: async (_file: IndexFile) => 'f'.repeat(64) as IndexId,
+    saveIndexObject: async (file: IndexFile) => {
+      indexed.push(file);
+      return 'f'.repeat(64) as IndexId;
+    },
   };
-  return { target, events, buffers, stored, finishOne: () => pending.shift()?.() };
+  return { target, events, buffers, stored, indexed, finishOne: () => pending.shift()?.() };
 }
 
 const id = (n: number): BlobId => n.toString(16).padStart(64, '0') as BlobId;
@@ -126,5 +130,7 @@ describe('BlobUploader pack size', () => {
     await done;
     const sizes = [...t.stored.values()].map((s) => s.expected.length / 40).sort((a, b) => b - a);
     expect(sizes).toEqual([MAX_BLOBS_PER_PACK, MAX_BLOBS_PER_PACK, 5]);
+    // Index objects are written every MAX_UNINDEXED_BLOBS entries, not only every 100 packs.
+    expect(t.indexed.map((f) => f.packs.reduce((n, p) => n + p.blobs.length, 0))).toEqual([2 * MAX_BLOBS_PER_PACK, 5]);
   });
 });

@@ -41,6 +41,13 @@ const PACK_BUFFER_SLACK = 1024 * 1024;
  */
 export const MAX_BLOBS_PER_PACK = 16_384;
 
+/**
+ * Entries waiting for their index object at most, whatever `indexEveryPacks` says: sixteen packs
+ * of tiny blobs would be 262,144 entries held as objects (~50 MiB; prune's repack at ten million
+ * blobs peaked 70 MiB over its budget with them).
+ */
+export const MAX_UNINDEXED_BLOBS = 32_768;
+
 export interface UploaderOptions {
   packTargetBytes: number;
   writesInFlight: number;
@@ -82,6 +89,8 @@ export class BlobUploader {
   private readonly writes: Promise<void>[] = [];
   private readonly writeLimit: Concurrency;
   private unindexed: IndexPack[] = [];
+  /** Entries of the packs in `unindexed`. */
+  private unindexedBlobs = 0;
   private failure: unknown = null;
   /**
    * Pack buffers whose pack is stored, lent to the next packs: a fresh 16 MiB buffer per pack made
@@ -200,14 +209,16 @@ export class BlobUploader {
     // with it at 214-231 MiB; counting the whole pack cost ~1 CPU s more for no lower peak.
     noteDropped(dropped + bytes.length / 2);
     this.unindexed.push({ packId, blobs: entries });
+    this.unindexedBlobs += entries.length;
     this.sealedBudget.release(blobs.reduce((n, b) => n + b.lease, 0));
-    if (this.unindexed.length >= this.opts.indexEveryPacks) await this.writeIndex();
+    if (this.unindexed.length >= this.opts.indexEveryPacks || this.unindexedBlobs >= MAX_UNINDEXED_BLOBS) await this.writeIndex();
   }
 
   private async writeIndex(): Promise<void> {
     if (this.unindexed.length === 0) return;
     const packs = this.unindexed;
     this.unindexed = [];
+    this.unindexedBlobs = 0;
     const id = await this.repo.saveIndexObject({ supersedes: [], packs });
     this.index.add(id, { supersedes: [], packs });
     this.opts.onIndexed?.(packs);
