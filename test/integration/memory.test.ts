@@ -22,15 +22,17 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
   });
 
-  it('backup and restore of a 256 MiB tree stay under --mem-budget 200M', async () => {
-    const b = await runEngine(['backup', '--repo', repo, '--json', '--mem-budget', '200M', src], { native });
+  // 224M: above every Node major's and both primitives' backup minimum (206 MiB: Node 24 with the
+  // fallbacks, docs/MEMORY.md "Per Node major").
+  it('backup and restore of a 256 MiB tree stay under --mem-budget 224M', async () => {
+    const b = await runEngine(['backup', '--repo', repo, '--json', '--mem-budget', '224M', src], { native });
     expect(b.code, b.stderr).toBe(0);
-    expect(b.json?.budgetBytes).toBe(200 * MiB);
+    expect(b.json?.budgetBytes).toBe(224 * MiB);
     expect(Number(b.json?.peakRssBytes)).toBeGreaterThan(0);
-    expect(Number(b.json?.peakRssBytes)).toBeLessThan(200 * MiB);
-    const r = await runEngine(['restore', 'latest', '--repo', repo, '--json', '--mem-budget', '200M', '--target', join(work, 'out')], { native });
+    expect(Number(b.json?.peakRssBytes)).toBeLessThan(224 * MiB);
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--json', '--mem-budget', '224M', '--target', join(work, 'out')], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(Number(r.json?.peakRssBytes)).toBeLessThan(200 * MiB);
+    expect(Number(r.json?.peakRssBytes)).toBeLessThan(224 * MiB);
     // Small budgets mean small segments: large files cross many segment boundaries here.
     expect(await compareTrees(src, join(work, 'out', 'src'))).toEqual([]);
   });

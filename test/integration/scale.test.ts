@@ -18,7 +18,7 @@ const PIPELINE_STEPS = ['backup-initial', 'backup-incremental', 'restore', 'snap
 /** The maintenance commands on the synthetic history, in the order the harness runs them. */
 const MAINTENANCE_STEPS = ['stats', 'ls', 'diff', 'check', 'check-read-data-subset', 'forget', 'prune', 'check-after-prune', 'repair-index', 'backup-after-repair'];
 /**
- * The maintenance steps that must be under the budget (192 MiB at 200,000 blobs). Those missing
+ * The maintenance steps that must be under the budget (240 MiB at 200,000 blobs). Those missing
  * still load every index entry onto the heap (src/repository/master-index.ts) or keep sets of
  * every blob seen (issue 15): add each one here as it moves to the off-heap index.
  */
@@ -26,8 +26,10 @@ const MAINTENANCE_STEPS_WITHIN_BUDGET = ['stats', 'ls', 'diff', 'check', 'check-
 
 describe(`scale (ENGINE_NATIVE=${native})`, () => {
   it('200,000 synthetic blobs: every command runs, the budgeted steps stay under it, the index resident at about 2 bytes a blob, prune deletes and repacks', async () => {
-    const budget = 192 * MiB;
-    const args = parseArgs(['--blobs', '200000', '--mem-budget', '192M', '--data', '24M', '--lookups', '5000', '--work-dir', join(tmpdir(), `engine-scale-test-${native}-${process.pid}`)]);
+    // Above every Node major's and both primitives' backup minimum (206 MiB: Node 24 with the
+    // fallbacks, docs/MEMORY.md "Per Node major"), so that every step runs everywhere CI runs.
+    const budget = 240 * MiB;
+    const args = parseArgs(['--blobs', '200000', '--mem-budget', '240M', '--data', '24M', '--lookups', '5000', '--work-dir', join(tmpdir(), `engine-scale-test-${native}-${process.pid}`)]);
     const r = await runScale(args, () => undefined);
     expect(r.steps.map((s) => s.name)).toEqual([...PIPELINE_STEPS, ...MAINTENANCE_STEPS]);
     const step = (name: string): ScaleStep => r.steps.find((s) => s.name === name)!;
