@@ -27,40 +27,68 @@ export interface BuildRunOptions {
   onProgress?: (message: string) => void;
 }
 
+/** What reading index objects does with each: how much of the memory it holds, how to load it, what to do with it. */
+export interface IndexObjectReader<T> {
+  /** The object's stored size (it is held about twice that: sealed and decrypted). */
+  sizeOf(object: T): number;
+  /** Its plaintext, or null to leave it out. */
+  load(object: T): Promise<Uint8Array | null>;
+  /** Called in listing order, once every object of its batch is loaded. */
+  add(object: T, plain: Uint8Array): void;
+  /** What progress notes call the index being read ("index cache"). */
+  what: string;
+}
+
+/**
+ * Reads index objects in listing order, a batch at a time: at most readsInFlight objects, and at
+ * most readBytes of them, loaded at once and then added in listing order (the first entry of a
+ * blob is the one every reader picks).
+ */
+export async function readIndexObjects<T>(objects: readonly T[], reader: IndexObjectReader<T>, opts: BuildRunOptions): Promise<void> {
+  let lastNote = performance.now();
+  for (let i = 0; i < objects.length; ) {
+    opts.signal?.throwIfAborted();
+    let bytes = 0;
+    let end = i;
+    while (end < objects.length && end - i < opts.readsInFlight && (end === i || bytes + 2 * reader.sizeOf(objects[end]!) <= opts.readBytes)) {
+      bytes += 2 * reader.sizeOf(objects[end]!);
+      end++;
+    }
+    const part = objects.slice(i, end);
+    i = end;
+    const plains = await mapLimit(part, part.length, (o) => reader.load(o));
+    plains.forEach((plain, k) => {
+      if (plain) reader.add(part[k]!, plain);
+    });
+    // Each object read is garbage now: outside the V8 heap, collected late unless told.
+    noteDropped(bytes);
+    if (performance.now() - lastNote > 5000) {
+      opts.onProgress?.(`${reader.what}: ${i} of ${objects.length} index objects read`);
+      lastNote = performance.now();
+    }
+  }
+}
+
 /** Reads the index objects in listing order, a few at a time, into one new run. */
 export async function buildRun(repo: Repository, ids: readonly IndexId[], sizes: ReadonlyMap<IndexId, number>, place: { path: string; tmpDir: string; mac: MacFn; sortMemBytes: number }, repoId: Uint8Array, opts: BuildRunOptions, superseded: ReadonlySet<string>): Promise<{ supersedes: string[] }> {
   const builder = new RunBuilder(place);
   try {
-    let done = 0;
-    let lastNote = performance.now();
-    for (let i = 0; i < ids.length; ) {
-      opts.signal?.throwIfAborted();
-      // A batch is read at once and added in listing order: at most readsInFlight objects, and at
-      // most readBytes of them (each is held sealed and decrypted: about twice its size).
-      let bytes = 0;
-      let end = i;
-      while (end < ids.length && end - i < opts.readsInFlight && (end === i || bytes + 2 * (sizes.get(ids[end]!) ?? 0) <= opts.readBytes)) {
-        bytes += 2 * (sizes.get(ids[end]!) ?? 0);
-        end++;
-      }
-      const part = ids.slice(i, end);
-      i = end;
-      const plains = await mapLimit(part, part.length, (id) => repo.loadIndexPlain(id));
-      plains.forEach((plain, k) => {
-        try {
-          builder.addIndexObject(part[k]!, plain);
-        } catch (err) {
-          throw withIndexObjectRepairHint(err, part[k]!);
-        }
-      });
-      // Each object read is garbage now: outside the V8 heap, collected late unless told.
-      noteDropped(bytes);
-      done += part.length;
-      if (performance.now() - lastNote > 5000) {
-        opts.onProgress?.(`index cache: ${done} of ${ids.length} index objects read`);
-        lastNote = performance.now();
-      }
-    }
+    await readIndexObjects(
+      ids,
+      {
+        sizeOf: (id) => sizes.get(id) ?? 0,
+        load: (id) => repo.loadIndexPlain(id),
+        add: (id, plain) => {
+          try {
+            builder.addIndexObject(id, plain);
+          } catch (err) {
+            throw withIndexObjectRepairHint(err, id);
+          }
+        },
+        what: 'index cache',
+      },
+      opts,
+    );
     return builder.finish(repoId, superseded);
   } catch (err) {
     builder.abandon();

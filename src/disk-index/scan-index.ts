@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import type { BlobId, IndexId, PackId } from '../format/ids.js';
 import type { IndexFile } from '../format/index-file.js';
 import { visitIndex } from '../format/index-file.js';
-import { noteDropped, collectNow } from '../util/gc.js';
-import { mapLimit } from '../util/concurrency.js';
+import { collectNow } from '../util/gc.js';
 import type { BlobLocation, PositionedIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
+import { readIndexObjects, type BuildRunOptions } from './cache-build.js';
 import { IndexRun } from './index-run.js';
 import { PageCache } from './page-cache.js';
 import type { MacFn } from './page-file.js';
@@ -41,17 +41,12 @@ const MiB = 1024 * 1024;
 /** For library callers that give none (tests): the system's temporary folder and 16 MiB of sort buffers. */
 export const DEFAULT_SCAN_SCRATCH: ScanScratch = { tmpDir: tmpdir(), sortMemBytes: 16 * MiB, pageCacheBytes: 4 * MiB, readBytes: 16 * MiB };
 
-export interface ScanIndexOptions {
+/** Besides how index objects are read (readsInFlight, readBytes, signal, onProgress): where and with how much memory. */
+export interface ScanIndexOptions extends BuildRunOptions {
   /** A folder for the run and its sort files (a fresh subfolder is made in it and removed by close()). */
   tmpDir: string;
   sortMemBytes: number;
   pageCacheBytes: number;
-  /** Index objects downloaded at once (each held whole, sealed and decrypted). */
-  readsInFlight: number;
-  /** Bytes of index objects held at once. */
-  readBytes: number;
-  signal?: AbortSignal;
-  onProgress?: (message: string) => void;
   /**
    * An index object that cannot be read or decoded: told here and left out (check reports it).
    * Without it, the error ends the build.
@@ -136,42 +131,30 @@ export class ScanIndex implements PositionedIndex {
     const builder = new RunBuilder({ path, tmpDir: folder, mac, sortMemBytes: opts.sortMemBytes });
     const read: IndexId[] = [];
     try {
-      let lastNote = performance.now();
-      for (let i = 0; i < listed.length; ) {
-        opts.signal?.throwIfAborted();
-        // A batch: at most readsInFlight objects and readBytes of them (each held sealed and decrypted).
-        let bytes = 0;
-        let end = i;
-        while (end < listed.length && end - i < opts.readsInFlight && (end === i || bytes + 2 * listed[end]!.size <= opts.readBytes)) {
-          bytes += 2 * listed[end]!.size;
-          end++;
-        }
-        const part = listed.slice(i, end);
-        i = end;
-        const plains = await mapLimit(part, part.length, async (o) => {
-          try {
-            const plain = await repo.loadIndexPlain(o.id);
-            // Decoded once without effect first: a damaged object adds nothing, not half of itself.
-            visitIndex(plain, repo.indexObjectName(o.id), { pack: () => undefined, blob: () => undefined });
-            return plain;
-          } catch (err) {
-            if (!opts.onUnreadable || opts.signal?.aborted) throw err;
-            opts.onUnreadable(o.id, err);
-            return null;
-          }
-        });
-        // Added in listing order: the first entry of a blob is the one every reader picks.
-        plains.forEach((plain, k) => {
-          if (!plain) return;
-          builder.addIndexObject(part[k]!.id, plain);
-          read.push(part[k]!.id);
-        });
-        noteDropped(bytes);
-        if (performance.now() - lastNote > 5000) {
-          opts.onProgress?.(`index: ${i} of ${listed.length} index objects read`);
-          lastNote = performance.now();
-        }
-      }
+      await readIndexObjects(
+        listed,
+        {
+          sizeOf: (o) => o.size,
+          load: async (o) => {
+            try {
+              const plain = await repo.loadIndexPlain(o.id);
+              // Decoded once without effect first: a damaged object adds nothing, not half of itself.
+              visitIndex(plain, repo.indexObjectName(o.id), { pack: () => undefined, blob: () => undefined });
+              return plain;
+            } catch (err) {
+              if (!opts.onUnreadable || opts.signal?.aborted) throw err;
+              opts.onUnreadable(o.id, err);
+              return null;
+            }
+          },
+          add: (o, plain) => {
+            builder.addIndexObject(o.id, plain);
+            read.push(o.id);
+          },
+          what: 'index',
+        },
+        opts,
+      );
       builder.finish(repoId);
     } catch (err) {
       builder.abandon();
