@@ -211,7 +211,15 @@ export class Checker {
     const scratch = this.opts.scratch ?? DEFAULT_SCAN_SCRATCH;
     const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: scratch.sortMemBytes, tag: 'check-packs' });
     try {
-      this.groupEntries(scan, table.canonical, grouper);
+      // Each (blob, pack) once; two index objects placing a blob at different places in the same pack is an error.
+      table.forEachEntry((r, no) => grouper.add(no, r.buf, r.at, r), {
+        signal: this.opts.signal,
+        onRepeat: (r, met, no) => {
+          if (met.offset !== r.offset || met.length !== r.length || met.rawLength !== r.rawLength || met.type !== r.type) {
+            this.report('error', this.repo.packs.nameOf(scan.packIdOf(no)), `index objects place blob ${r.buf.toString('hex', r.at, r.at + 32)} in it at different places`);
+          }
+        },
+      });
       for (const packId of stored.unindexed.keys()) {
         this.summary.unreferencedPacks++;
         this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
@@ -250,33 +258,6 @@ export class Checker {
       await packReads.drain();
     } finally {
       grouper.discard();
-    }
-  }
-
-  /**
-   * Every index entry into the grouper under its pack's canonical number, each (blob, pack) once;
-   * two index objects placing a blob at different places in the same pack is an error.
-   */
-  private groupEntries(scan: ScanIndex, canonical: Uint32Array, grouper: PackGrouper): void {
-    const prevId = Buffer.alloc(32);
-    const seen: { no: number; offset: number; length: number; rawLength: number; type: number }[] = [];
-    let n = 0;
-    for (const r of scan.records()) {
-      if ((++n & 0xffff) === 0) this.opts.signal?.throwIfAborted();
-      const no = canonical[r.packNo]!;
-      if (n === 1 || r.buf.compare(prevId, 0, 32, r.at, r.at + 32) !== 0) {
-        r.buf.copy(prevId, 0, r.at, r.at + 32);
-        seen.length = 0;
-      }
-      const same = seen.find((e) => e.no === no);
-      if (same) {
-        if (same.offset !== r.offset || same.length !== r.length || same.rawLength !== r.rawLength || same.type !== r.type) {
-          this.report('error', this.repo.packs.nameOf(scan.packIdOf(no)), `index objects place blob ${prevId.toString('hex')} in it at different places`);
-        }
-        continue;
-      }
-      seen.push({ no, offset: r.offset, length: r.length, rawLength: r.rawLength, type: r.type });
-      grouper.add(no, r.buf, r.at, r);
     }
   }
 

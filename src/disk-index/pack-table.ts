@@ -3,7 +3,7 @@
 // pack id to it. About 30 bytes per pack, where a Map of pack ids costs about 150: a repository of
 // ten million blobs in 16 MiB packs of ~16 blobs has 600,000 packs.
 import type { PackId } from '../format/ids.js';
-import type { ScanIndex } from './scan-index.js';
+import type { ScanIndex, ScannedRecord } from './scan-index.js';
 
 /** The canonical number of a pack that only superseded index objects name (no entry carries it). */
 export const NO_PACK = 0xffffffff;
@@ -52,6 +52,39 @@ export class PackTable {
   /** Packs in the index. */
   get count(): number {
     return this.numbers.length;
+  }
+
+  /**
+   * Every entry of the scan in id order (a blob's entries adjacent, its kept copy first) with its
+   * pack's canonical number, each (blob, pack) once: `f` is told whether the entry is its blob's
+   * kept copy; an entry repeating one met before for the same blob and pack goes to `onRepeat`
+   * instead, with that one.
+   */
+  forEachEntry(f: (r: ScannedRecord, packNo: number, first: boolean) => void, opts: { signal?: AbortSignal | undefined; onRepeat?: (r: ScannedRecord, met: ScannedRecord, packNo: number) => void } = {}): void {
+    const prevId = Buffer.alloc(32);
+    // The entries met so far of the current blob, and their packs' canonical numbers.
+    const metOfId: ScannedRecord[] = [];
+    const packsOfId: number[] = [];
+    let n = 0;
+    for (const r of this.scan.records()) {
+      if ((++n & 0xffff) === 0) opts.signal?.throwIfAborted();
+      const no = this.canonical[r.packNo]!;
+      const same = n > 1 && r.buf.compare(prevId, 0, 32, r.at, r.at + 32) === 0;
+      if (!same) {
+        r.buf.copy(prevId, 0, r.at, r.at + 32);
+        metOfId.length = 0;
+        packsOfId.length = 0;
+      } else {
+        const k = packsOfId.indexOf(no);
+        if (k >= 0) {
+          opts.onRepeat?.(r, metOfId[k]!, no);
+          continue;
+        }
+      }
+      metOfId.push(r);
+      packsOfId.push(no);
+      f(r, no, !same);
+    }
   }
 
   /** The canonical number of a pack, or -1 when the index names no such pack. */

@@ -24,7 +24,7 @@ import type { WorkerPool } from '../worker-pool/pool.js';
 import { treeEntries } from '../repository/tree-stream.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import { PackGrouper } from '../disk-index/pack-groups.js';
-import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScannedRecord, type ScanScratch } from '../disk-index/scan-index.js';
+import { DEFAULT_SCAN_SCRATCH, ScanIndex, type ScanScratch } from '../disk-index/scan-index.js';
 import { PackTable } from '../disk-index/pack-table.js';
 import { RefJoin } from '../disk-index/ref-join.js';
 import { BitSet } from '../util/bitset.js';
@@ -105,8 +105,6 @@ class PackTally {
   readonly usedBlobs: Uint32Array;
   /** The packs' canonical numbers (src/disk-index/pack-table.ts). */
   readonly packs: PackTable;
-  /** The canonical number of each pack number (itself, or the first number of the same pack). */
-  readonly canonical: Uint32Array;
 
   constructor(scan: ScanIndex) {
     const n = scan.packCount;
@@ -115,7 +113,6 @@ class PackTally {
     this.usedBytes = new Float64Array(n);
     this.usedBlobs = new Uint32Array(n);
     this.packs = new PackTable(scan);
-    this.canonical = this.packs.canonical;
   }
 
   /** Unused bytes of a pack: its blobs no snapshot uses (or whose used copy is elsewhere); the header is the price of the pack, not waste. */
@@ -219,13 +216,13 @@ export class Pruner {
 
     // One pass over every entry, in id order: the entries of a blob are adjacent, its kept copy
     // (the first in listing order, as every reader picks) first.
-    this.forEachEntry(scan, tally, (r, no, first) => {
+    tally.packs.forEachEntry((r, no, first) => {
       tally.listedBytes[no]! += r.length;
       if (first && used.has(r.position)) {
         tally.usedBytes[no]! += r.length;
         tally.usedBlobs[no]!++;
       }
-    });
+    }, { signal: this.opts.signal });
     const packNos = [...tally.packs.numbers];
     const unusedPacks = packNos.filter((no) => tally.usedBlobs[no] === 0);
     const partly = packNos.filter((no) => tally.usedBlobs[no]! > 0 && tally.unused(no) > 0);
@@ -328,29 +325,6 @@ export class Pruner {
   }
 
   /**
-   * Calls `f` for each entry of the scan with its pack's canonical number and whether it is its
-   * blob's kept copy; an entry repeating one already met for the same blob and pack is skipped.
-   */
-  private forEachEntry(scan: ScanIndex, tally: PackTally, f: (r: ScannedRecord, packNo: number, first: boolean) => void): void {
-    const prevId = Buffer.alloc(32);
-    const packsOfId: number[] = [];
-    let n = 0;
-    for (const r of scan.records()) {
-      if ((++n & 0xffff) === 0) this.opts.signal?.throwIfAborted();
-      const no = tally.canonical[r.packNo]!;
-      const same = n > 1 && r.buf.compare(prevId, 0, 32, r.at, r.at + 32) === 0;
-      if (!same) {
-        r.buf.copy(prevId, 0, r.at, r.at + 32);
-        packsOfId.length = 0;
-      } else if (packsOfId.includes(no)) {
-        continue;
-      }
-      packsOfId.push(no);
-      f(r, no, !same);
-    }
-  }
-
-  /**
    * Every tree and data blob reachable from a snapshot, one bit per index entry; a referenced blob
    * the index lacks stops prune. Trees are looked up as they are met (to be read, and walked
    * once); data blobs are joined with the index afterwards in one sequential pass (ref-join.ts).
@@ -413,9 +387,9 @@ export class Pruner {
     const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: Math.floor(this.scratch.sortMemBytes / 2), tag: 'prune-index' });
     let written = 0;
     try {
-      this.forEachEntry(scan, tally, (r, no) => {
+      tally.packs.forEachEntry((r, no) => {
         if (!gone.has(no)) grouper.add(no, r.buf, r.at, r);
-      });
+      }, { signal: this.opts.signal });
       // Each object is built as bytes a pack at a time (no object per entry held until it is full).
       const cur = new IndexPayloadBuilder();
       // Stopping between two of them is safe: until the last one (which carries `supersedes`) is
@@ -449,9 +423,9 @@ export class Pruner {
     const grouper = new PackGrouper({ tmpDir: scan.folder, memBytes: Math.floor(this.scratch.sortMemBytes / 2), tag: 'prune-repack' });
     const newIndex = new WrittenIndex();
     try {
-      this.forEachEntry(scan, tally, (r, no, first) => {
+      tally.packs.forEachEntry((r, no, first) => {
         if (first && repackSet.has(no) && used.has(r.position)) grouper.add(no, r.buf, r.at, r);
-      });
+      }, { signal: this.opts.signal });
       const uploaderOptions = {
         packTargetBytes: this.opts.packTargetBytes,
         writesInFlight: this.opts.writesInFlight,
