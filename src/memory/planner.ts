@@ -165,7 +165,11 @@ export function segmentBytesFor(budgetBytes: number): number {
   // Bigger segments mean fewer round trips to the pool, but each worker holds a few of them.
   if (budgetBytes >= 768 * MiB) return 8 * MiB;
   if (budgetBytes >= 384 * MiB) return 4 * MiB;
-  return 2 * MiB;
+  // Below 192 MiB a backup runs its tasks on the main thread (no worker fits): each segment held
+  // there is one less MiB for the rest, and the read stage's minimum (two buffers of a segment
+  // plus the largest chunk) drops by 2 MiB.
+  if (budgetBytes >= 192 * MiB) return 2 * MiB;
+  return 1 * MiB;
 }
 
 /** The plan for a budget with a given number of workers, or null when it cannot hold the minimum bounds. */
@@ -176,7 +180,8 @@ function planWith(input: PlannerInput, workers: number): Plan | null {
   const index = input.index ?? { residentBytes: 0, pageCacheBytes: 0 };
   const command = input.command ?? 'backup';
   const extra = command === 'backup' ? costs.backupExtraBytes : command === 'restore' ? costs.restoreExtraBytes : 0;
-  const fixed = costs.baseProcessBytes + extra + workers * perWorkerBytes(input.fallback, segmentBytes, costs) + index.residentBytes + index.pageCacheBytes;
+  const threads = workers === 0 ? inlineTaskBytes(segmentBytes) : workers * perWorkerBytes(input.fallback, segmentBytes, costs);
+  const fixed = costs.baseProcessBytes + extra + threads + index.residentBytes + index.pageCacheBytes;
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
@@ -215,14 +220,26 @@ function minimumReadBytes(input: PlannerInput, segmentBytes: number): number {
 
 /**
  * Workers: one per core, as many as the budget allows while the data stages keep room of their
- * own (at least a quarter of what is left after the fixed part), and never fewer than one.
+ * own (at least a quarter of what is left after the fixed part). When not even one worker fits,
+ * none: the tasks run on the main thread (src/worker-pool/inline-tasks.ts), one core's speed for
+ * a worker's 32-60 MiB of isolate and primitives, which is what takes a backup under 128 MiB.
  */
 function tryPlan(input: PlannerInput): Plan | null {
-  for (let workers = Math.max(1, input.cpus); workers >= 1; workers--) {
+  for (let workers = Math.max(1, input.cpus); workers >= 0; workers--) {
     const p = planWith(input, workers);
-    if (p && (workers === 1 || p.readBytes + p.sealedBytes >= (input.budgetBytes - p.fixedBytes) / 4)) return p;
+    if (p && (workers <= 1 || p.readBytes + p.sealedBytes >= (input.budgetBytes - p.fixedBytes) / 4)) return p;
   }
   return null;
+}
+
+/**
+ * What the main thread holds beyond its own when it runs the tasks itself: one task's buffers and
+ * temporaries, as a worker's (perWorkerBytes' segments), and its envelope scratch, which follows
+ * the largest chunk sealed (about one chunk: 2-3 MiB in practice). Its primitives are the ones it
+ * already loaded for the trees, so no isolate or WebAssembly heap is added.
+ */
+export function inlineTaskBytes(segmentBytes: number): number {
+  return 4 * segmentBytes + 4 * MiB;
 }
 
 /**
@@ -271,7 +288,7 @@ export function describePlan(p: Plan): string[] {
   const workersAndProcess = p.fixedBytes - p.index.residentBytes - p.index.pageCacheBytes;
   return [
     `memory budget ${formatBytes(p.budgetBytes)}:`,
-    `  process and ${p.workers} worker thread(s)  ${formatBytes(workersAndProcess)}`,
+    p.workers === 0 ? `  process, tasks on the main thread  ${formatBytes(workersAndProcess)}` : `  process and ${p.workers} worker thread(s)  ${formatBytes(workersAndProcess)}`,
     `  index filter and fences           ${formatBytes(p.index.residentBytes)}`,
     `  index page cache                  ${formatBytes(p.index.pageCacheBytes)}`,
     `  read → chunk → hash → seal queue  ${formatBytes(p.readBytes)} (segments of ${formatBytes(p.segmentBytes)}, ${p.fileConcurrency} files at once)`,

@@ -8,6 +8,7 @@ import { fromWire, type WireError } from '../errors/wire.js';
 import type { ChunkHashInput, ChunkHashOutput, SealInput, UnsealInput, WorkerInit } from '../../workers/protocol.js';
 import { isTaskFailure, TaskName } from '../../workers/protocol.js';
 import { BusyMeter } from '../util/busy-meter.js';
+import { InlineTasks } from './inline-tasks.js';
 
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
@@ -39,16 +40,21 @@ function taskError(name: string, w: WireError): Error {
 export class WorkerPool {
   private readonly init: WorkerInit;
   private piscina: Piscina | null = null;
+  /** With no threads (a plan whose budget holds no worker), the tasks run on this thread. */
+  private readonly inline: InlineTasks | null;
+  /** Worker threads; 0 runs every task on the calling thread (src/worker-pool/inline-tasks.ts). */
   readonly threads: number;
   private tasks = 0;
   /** Thread time spent on tasks, per task name (for `engine bench`). */
   readonly busy: BusyMeter;
 
   constructor(init: WorkerInit, threads: number) {
-    workerFile(); // a missing build is reported now, not at the first task
+    if (!Number.isInteger(threads) || threads < 0) throw new InternalError(`a pool needs a whole number of threads, not ${threads}`);
     this.init = init;
     this.threads = threads;
-    this.busy = new BusyMeter(threads);
+    this.inline = threads === 0 ? new InlineTasks(init) : null;
+    if (!this.inline) workerFile(); // a missing build is reported now, not at the first task
+    this.busy = new BusyMeter(Math.max(1, threads));
   }
 
   /**
@@ -58,6 +64,7 @@ export class WorkerPool {
    * 2 here (docs/BENCHMARKS.md).
    */
   start(): void {
+    if (this.inline) return this.inline.start();
     this.piscina ??= new Piscina({
       filename: workerFile(),
       workerData: this.init,
@@ -73,7 +80,7 @@ export class WorkerPool {
 
   /** Whether the threads were started (for tests: a backup with nothing to read never starts them). */
   get started(): boolean {
-    return this.piscina !== null;
+    return this.inline ? this.inline.started : this.piscina !== null;
   }
 
   private get pool(): Piscina {
@@ -88,7 +95,9 @@ export class WorkerPool {
   private async run<T>(name: string, input: unknown, transferList?: ArrayBuffer[]): Promise<T> {
     let out: unknown;
     try {
-      out = await this.busy.track(this.pool.run(input, transferList ? { name, transferList } : { name }), name);
+      // Nothing is transferred inline: the buffers stay where they are.
+      const task = this.inline ? this.inline.run(name, input) : this.pool.run(input, transferList ? { name, transferList } : { name });
+      out = await this.busy.track(task, name);
     } catch (err) {
       // Only what the handlers could not catch lands here: a worker that failed to start or died.
       if (isEngineError(err)) throw err;
@@ -145,6 +154,7 @@ export class WorkerPool {
 
   private runOnPack<T = ArrayBuffer>(name: string, input: Omit<UnsealInput, 'out'>, out?: Uint8Array): Promise<T> {
     let bytes = input.packBytes;
+    if (this.inline) return this.run(name, { blobs: input.blobs, packBytes: bytes, ...(out ? { out } : {}) });
     // Only a buffer the caller owns whole may be transferred: small Buffers share one pooled
     // ArrayBuffer, and detaching it would corrupt unrelated data.
     if (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || bytes.buffer instanceof SharedArrayBuffer) {
@@ -159,7 +169,7 @@ export class WorkerPool {
    */
   async warmUp(): Promise<void> {
     const tiny = (): ChunkHashInput => ({ segment: new Uint8Array(new SharedArrayBuffer(4096)), spans: [{ start: 0, end: 4096, final: true }] });
-    await Promise.all(Array.from({ length: 2 * this.threads }, () => this.chunkHash(tiny())));
+    await Promise.all(Array.from({ length: 2 * Math.max(1, this.threads) }, () => this.chunkHash(tiny())));
   }
 
   async close(): Promise<void> {

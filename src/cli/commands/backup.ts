@@ -158,6 +158,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       packsWritten: u.packsWritten,
       packsAdopted: adopted,
       budgetBytes: plan.budgetBytes,
+      workerThreads: plan.workers,
       peakRssBytes: peak,
       index: indexSummary(index),
       readHighWaterBytes: archiver.segments.highWaterBytes,
