@@ -7,14 +7,14 @@
 // repair read no cached copy of the repository's objects, but the user's --no-cache still decides
 // where the scratch goes. Its memory is the index allowance of the budget (sort buffers, page
 // cache, index objects read at once), as a cold open of the index cache has.
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScanScratch } from '../disk-index/scan-index.js';
 import { indexAllowance } from '../memory/planner.js';
+import { cacheBaseDir } from '../session/open-backend.js';
 import type { GlobalOptions } from './context.js';
 
 export function scratchFor(flags: Pick<GlobalOptions, 'cache' | 'cacheDir'>, budgetBytes: number): ScanScratch {
   const a = indexAllowance(budgetBytes);
-  const base = flags.cacheDir ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'engine');
-  return { tmpDir: flags.cache === false ? tmpdir() : join(base, 'scratch'), sortMemBytes: a.sortMemBytes, pageCacheBytes: a.pageCacheBytes, readBytes: a.readBytes };
+  return { tmpDir: flags.cache === false ? tmpdir() : join(cacheBaseDir(flags.cacheDir), 'scratch'), sortMemBytes: a.sortMemBytes, pageCacheBytes: a.pageCacheBytes, readBytes: a.readBytes };
 }

@@ -105,14 +105,17 @@ export async function openBackend(location: string, flags: OpenBackendOptions, w
   return { backend, remote, indexCacheDir: flags.cache === false ? null : join(cacheDirFor(store.location, flags.cacheDir), 'local-index') };
 }
 
+/** The folder engine caches in: --cache-dir, else $XDG_CACHE_HOME/engine (or ~/.cache/engine). */
+export function cacheBaseDir(cacheDir?: string): string {
+  return cacheDir ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'engine');
+}
+
 /**
- * The cache folder of one repository: under --cache-dir, else $XDG_CACHE_HOME/engine (or
- * ~/.cache/engine), named by a hash of the location, so two repositories never share (and never
- * prune) each other's cached objects.
+ * The cache folder of one repository: in the cache base folder, named by a hash of the location,
+ * so two repositories never share (and never prune) each other's cached objects.
  */
 export function cacheDirFor(location: string, cacheDir?: string): string {
-  const base = cacheDir ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'engine');
-  return join(base, createHash('sha256').update(location).digest('hex').slice(0, 16));
+  return join(cacheBaseDir(cacheDir), createHash('sha256').update(location).digest('hex').slice(0, 16));
 }
 
 /** A bare number is KiB/s (as in restic); with a unit it is that many bytes per second: 500K, 10M. */
