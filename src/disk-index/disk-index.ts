@@ -27,6 +27,7 @@ import type { Repository } from '../repository/repository.js';
 import { mkdirpSync } from '../fs/mkdirp.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import { basename, clearFolder, closeAll, consistent, covers, manifestPath, MANIFEST_VERSION, runName, tryOpenRuns, writeManifest } from './cache-folder.js';
+import { AddedEntries } from './added-entries.js';
 import { buildRun, compact } from './cache-build.js';
 import { CacheDamagedError } from './errors.js';
 import { IndexRun } from './index-run.js';
@@ -64,8 +65,7 @@ export class DiskIndex implements PositionedIndex {
   private readonly runs: IndexRun[];
   private readonly cache: PageCache;
   /** Entries this process added (index objects it wrote or adopted): few, on the heap. */
-  private readonly added = new Map<string, BlobLocation>();
-  private readonly addedPacks = new Set<string>();
+  private readonly added = new AddedEntries();
   readonly stats: DiskIndexStats;
 
   private readonly dir: string;
@@ -222,7 +222,7 @@ export class DiskIndex implements PositionedIndex {
   }
 
   hasPack(id: PackId): boolean {
-    if (this.addedPacks.has(id)) return true;
+    if (this.added.hasPack(id)) return true;
     return this.guard(() => {
       for (const r of this.runs) if (r.hasPack(id)) return true;
       return false;
@@ -241,10 +241,7 @@ export class DiskIndex implements PositionedIndex {
 
   add(_indexId: IndexId | null, file: IndexFile): void {
     // The index object itself is taken into the cache by the next open that lists it.
-    for (const p of file.packs) {
-      this.addedPacks.add(p.packId);
-      for (const b of p.blobs) if (!this.added.has(b.id)) this.added.set(b.id, { packId: p.packId, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
-    }
+    this.added.add(file);
   }
 
   /** Entries in the runs (an id in two runs counts twice) plus those added by this process. */

@@ -19,6 +19,7 @@ import { visitIndex } from '../format/index-file.js';
 import { collectNow } from '../util/gc.js';
 import type { BlobLocation, PositionedIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
+import { AddedEntries } from './added-entries.js';
 import { readIndexObjects, type BuildRunOptions } from './cache-build.js';
 import { IndexRun } from './index-run.js';
 import { PageCache } from './page-cache.js';
@@ -110,8 +111,8 @@ export class ScanIndex implements PositionedIndex {
   readonly supersededIds: readonly IndexId[];
   /** Index objects read (entries in, or superseded). */
   readonly readIds: readonly IndexId[];
-  private readonly added = new Map<string, BlobLocation>();
-  private readonly addedPacks = new Set<string>();
+  /** Entries of index objects this process wrote since (repair snapshots' rewritten trees): they have no position. */
+  private readonly added = new AddedEntries();
 
   private constructor(run: IndexRun, folder: string, readIds: IndexId[]) {
     this.run = run;
@@ -207,18 +208,12 @@ export class ScanIndex implements PositionedIndex {
   }
 
   hasPack(id: PackId): boolean {
-    return this.addedPacks.has(id) || this.run.hasPack(id);
+    return this.added.hasPack(id) || this.run.hasPack(id);
   }
 
-  /**
-   * Entries of index objects this process wrote since (repair snapshots' rewritten trees): few,
-   * on the heap, looked up before the run. They have no position.
-   */
+  /** Entries of index objects this process wrote since: looked up before the run, with no position. */
   add(_indexId: IndexId | null, file: IndexFile): void {
-    for (const p of file.packs) {
-      this.addedPacks.add(p.packId);
-      for (const b of p.blobs) if (!this.added.has(b.id)) this.added.set(b.id, { packId: p.packId, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength });
-    }
+    this.added.add(file);
   }
 
   /** Every entry in id order, a page at a time past the page cache. */
