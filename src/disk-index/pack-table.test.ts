@@ -30,11 +30,16 @@ describe('PackTable.forEachEntry', () => {
     const blob = (id: BlobId, offset: number) => ({ type: BlobType.DATA, id, offset, length: 100, rawLength: 90 });
     // p1 listed again the same (as an interrupted prune leaves it), then with x at another place;
     // x also in a pack of its own.
-    await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p1!, blobs: [blob(x!, 0), blob(y!, 100)] }, { packId: p2!, blobs: [blob(z!, 0)] }] });
-    await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p1!, blobs: [blob(x!, 0), blob(y!, 100)] }] });
-    await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p1!, blobs: [blob(x!, 500)] }] });
-    await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p3!, blobs: [blob(x!, 0)] }] });
-    const scan = await ScanIndex.build(repo, { tmpDir: work, sortMemBytes: 64 * 1024, pageCacheBytes: 64 * 1024, readsInFlight: 2, readBytes: 1 << 20 });
+    const ids = [
+      await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p1!, blobs: [blob(x!, 0), blob(y!, 100)] }, { packId: p2!, blobs: [blob(z!, 0)] }] }),
+      await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p1!, blobs: [blob(x!, 0), blob(y!, 100)] }] }),
+      await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p1!, blobs: [blob(x!, 500)] }] }),
+      await repo.saveIndexObject({ supersedes: [], packs: [{ packId: p3!, blobs: [blob(x!, 0)] }] }),
+    ];
+    // Read in this order (a listing's order is its names'): the first object's entries are the kept copies.
+    const listed = await repo.listIndexObjects();
+    const objects = ids.map((id) => listed.find((o) => o.id === id)!);
+    const scan = await ScanIndex.build(repo, { tmpDir: work, sortMemBytes: 64 * 1024, pageCacheBytes: 64 * 1024, readsInFlight: 2, readBytes: 1 << 20 }, objects);
     try {
       const table = new PackTable(scan);
       const given: string[] = [];
