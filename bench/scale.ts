@@ -285,7 +285,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   };
   const indexStep = async (name: string | null, repoPath: string, sample: string | null): Promise<IndexStepResult> => {
     const spec: IndexStepSpec = { repo: repoPath, indexDir: indexDirOf(repoPath, cacheHome), password: PASSWORD, budgetBytes: a.budgetBytes, sampleFile: sample, lookups: a.lookups };
-    const r = await run(process.execPath, ['--max-semi-space-size=2', '--single-threaded-gc', stepScript, JSON.stringify(spec)], launcherEnv, join(work, `peak-${seq++}`));
+    const r = await run(process.execPath, ['--max-semi-space-size=2', '--no-concurrent-sparkplug', stepScript, JSON.stringify(spec)], launcherEnv, join(work, `peak-${seq++}`));
     if (r.code !== 0) throw new Error(`${name ?? 'baseline'}: ${r.stderr.trim()}`);
     const res = parseJsonLine(r.lastLine) as unknown as IndexStepResult;
     if (name) steps.push({ ...res, name, wallSeconds: r.wallSeconds, withinBudget: res.peakRssBytes < a.budgetBytes });

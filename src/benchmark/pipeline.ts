@@ -73,7 +73,7 @@ function runStep(spec: StepSpec): Promise<StepResult> {
     ENGINE_LAUNCHER: '1',
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-semi-space-size=2', '--single-threaded-gc', stepEntry(), JSON.stringify(spec)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--max-semi-space-size=2', '--no-concurrent-sparkplug', stepEntry(), JSON.stringify(spec)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

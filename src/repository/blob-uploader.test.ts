@@ -111,6 +111,41 @@ describe('BlobUploader buffer reuse', () => {
   });
 });
 
+describe('BlobUploader oversized packs', () => {
+  it('gives a pack past the pooled size a buffer of its own and keeps the pooled one for the next pack', async () => {
+    const t = slowTarget();
+    // Pooled buffers hold the target and 1 MiB of slack: a pack whose last blob is 3 MiB is past it.
+    const up = new BlobUploader(t.target, emptyIndex(), { packTargetBytes: 1000, writesInFlight: 1, indexEveryPacks: 100, sealedBytes: 8 << 20 });
+    let n = 0;
+    const addPack = async (lastBlobBytes: number): Promise<void> => {
+      for (const size of [400, 400, lastBlobBytes]) {
+        up.claim(id(n));
+        await up.add(BlobType.DATA, id(n), new Uint8Array(size).fill(n & 0xff), size, size);
+        n++;
+      }
+    };
+    const settle = async (packs: number): Promise<void> => {
+      while (t.events.filter((e) => e.startsWith('saved')).length < packs) {
+        t.finishOne();
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    await addPack(400);
+    await settle(1);
+    await addPack(3 << 20);
+    await settle(2);
+    await addPack(400);
+    await settle(3);
+    await up.flush();
+    // The oversized pack had its own buffer; the third pack took the first pack's, which stayed
+    // pooled (before, it was dropped with the oversized one and a fresh buffer was allocated).
+    expect(t.buffers[1]).not.toBe(t.buffers[0]);
+    expect(t.buffers[1]!.byteLength).toBeGreaterThanOrEqual(3 << 20);
+    expect(t.buffers[2]).toBe(t.buffers[0]);
+    for (const [packId, s] of t.stored) expect(Buffer.compare(s.atFinish!, s.expected), `pack ${packId}`).toBe(0);
+  });
+});
+
 describe('BlobUploader pack size', () => {
   it(`closes a pack at ${MAX_BLOBS_PER_PACK} blobs however small they are`, async () => {
     const t = slowTarget();
