@@ -209,6 +209,8 @@ function build(): { program: Command; result: { code: number } } {
     .argument('<action>', 'list | add | remove | passwd')
     .argument('[id]', 'for remove: the key id (prefix)')
     .option('--new-password-file <file>', 'read the new password from this file')
+    .option('--kdf-memory <size>', 'for add and passwd: Argon2id memory of the new key (held by every command opened with it; less lowers the --mem-budget floor)', '64M')
+    .option('--kdf-time <passes>', 'for add and passwd: Argon2id passes of the new key', '3')
     .action(async (action: string, id: string | undefined, flags: Record<string, unknown>, cmd: Command) => {
       const { keyCommand } = await import('./commands/key.js');
       result.code = await keyCommand(action, id, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);

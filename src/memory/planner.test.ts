@@ -197,6 +197,23 @@ describe('planner regressions', () => {
     expect(() => plan({ ...m, budgetBytes: min - MiB })).toThrow(/below the minimum/);
     expect(min).toBeGreaterThanOrEqual(FIXED.keyProcessBytes + 64 * MiB);
   });
+
+  it("names the key's Argon2id memory, and how to lower it, only when it sets the floor", () => {
+    const restore = { ...machine(2, false), command: 'restore' as const, fixed: fixedCostsFor('v20.0.0') };
+    // A 64 MiB key: Node 20's restore minimum is the key's floor.
+    let keyBound: { message: string; hint?: string } = { message: '' };
+    try {
+      plan({ ...restore, budgetBytes: 100 * MiB });
+    } catch (err) {
+      keyBound = err as { message: string; hint?: string };
+    }
+    expect(keyBound.message).toContain("(the key's Argon2id memory, 64 MiB, sets it)");
+    expect(keyBound.message).toMatch(/below the minimum of 126 MiB/);
+    expect(keyBound.hint).toBe('give --mem-budget 126M or more, or lower the floor with a cheaper key: `engine key passwd --kdf-memory 32M`');
+    // A cheap key: the plan sets the floor, and nothing is said of the key.
+    const planBound = budgetError(() => plan({ ...restore, kdfBytes: 8 * MiB, budgetBytes: 60 * MiB }));
+    expect(planBound.message).not.toContain('Argon2id');
+  });
 });
 
 describe('the minimum per command', () => {

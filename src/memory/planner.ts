@@ -280,8 +280,12 @@ export function plan(input: PlannerInput): Plan {
   const p = tryPlan(input);
   if (!p) {
     const min = minimumBudget(input);
-    throw new BudgetError(`--mem-budget ${formatBytes(input.budgetBytes)} is below the minimum of ${formatBytes(min)} this machine needs to run safely`, {
-      hint: `give --mem-budget ${Math.ceil(min / MiB)}M or more`,
+    // When the key's Argon2id memory sets the floor, a key that costs less lowers it.
+    const kdfBytes = input.kdfBytes ?? KDF_BYTES;
+    const keyBound = min === Math.ceil(kdfFloor(kdfBytes, input.fixed, input.fallback, input.keyDerivedEarly !== false) / MiB) * MiB && kdfBytes > 16 * MiB;
+    const lower = `${Math.max(8, Math.floor(kdfBytes / MiB / 2))}M`;
+    throw new BudgetError(`--mem-budget ${formatBytes(input.budgetBytes)} is below the minimum of ${formatBytes(min)} this machine needs to run safely${keyBound ? ` (the key's Argon2id memory, ${Math.round(kdfBytes / MiB)} MiB, sets it)` : ''}`, {
+      hint: `give --mem-budget ${Math.ceil(min / MiB)}M or more${keyBound ? `, or lower the floor with a cheaper key: \`engine key passwd --kdf-memory ${lower}\`` : ''}`,
       details: { minimumBytes: min },
     });
   }

@@ -141,7 +141,7 @@ export async function unlockMasterKey(p: Primitives, backend: Backend, password:
     // Worded as the planner words it: the budget is too small for this repository's keys.
     const need = Math.min(...overBudget.map((c) => c.file.m)) * 1024 + KDF_FLOOR_EXTRA_BYTES;
     throw new BudgetError(`--mem-budget ${formatBytes(budget)} is below the minimum of ${formatBytes(need)} that opening this repository needs (Argon2id memory of ${overBudget.map((c) => c.name).join(', ')}); no key within the budget opens with this password`, {
-      hint: `give --mem-budget ${Math.ceil(need / (1024 * 1024))}M or more`,
+      hint: `give --mem-budget ${Math.ceil(need / (1024 * 1024))}M or more, or (with a larger budget once) lower the key's cost: \`engine key passwd --kdf-memory 32M\``,
     });
   }
   if (damaged.length > 0) {

@@ -49,6 +49,26 @@ describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
     for (const r of [add, rm1, pw]) for (const secret of ['second password', 'third password', TEST_PASSWORD]) expect(r.stdout + r.stderr).not.toContain(secret);
   });
 
+  it("a key's Argon2id memory sets every command's floor: the refusal says so, and passwd --kdf-memory lowers it", async () => {
+    const repo = join(work, 'repo-kdf');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    const as = (pw: string, args: string[], extra: Record<string, string> = {}) => runEngine([...args, '--repo', repo], { native, env: { ENGINE_PASSWORD: pw, ...extra } });
+    // 120M: below the floor of a 64 MiB key on every Node major (124-152 MiB), above a 16 MiB one's (96-118).
+    const refused = await as(TEST_PASSWORD, ['check', '--mem-budget', '120M']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/Argon2id memory/);
+    expect(refused.stderr).toContain('engine key passwd --kdf-memory');
+    const bad = await as(TEST_PASSWORD, ['key', 'passwd', '--kdf-memory', '4M'], { ENGINE_NEW_PASSWORD: 'cheaper key' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--kdf-memory 4M: give a size from 8M to 1G');
+    const pw = await as(TEST_PASSWORD, ['key', 'passwd', '--kdf-memory', '16M', '--kdf-time', '2'], { ENGINE_NEW_PASSWORD: 'cheaper key' });
+    expect(pw.code, pw.stderr).toBe(0);
+    const checked = await as('cheaper key', ['check', '--mem-budget', '120M', '--json']);
+    expect(checked.code, checked.stderr).toBe(0);
+    // The old password no longer opens it (passwd removed its key).
+    expect((await as(TEST_PASSWORD, ['snapshots'])).code).toBe(12);
+  });
+
   it('stats: two snapshots of the same tree deduplicate to one, and a single snapshot restores to the tree size', async () => {
     const repo = join(work, 'repo-stats');
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);

@@ -6,9 +6,13 @@ import { toHex } from '../../util/hex.js';
 import { readNewKeyPassword, type GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { openRepository } from '../session.js';
+import { kdfFlags } from './init.js';
 
 export interface KeyFlags extends GlobalOptions {
   newPasswordFile?: string;
+  /** Argon2id cost of the key that add and passwd write (as init's). */
+  kdfMemory?: string;
+  kdfTime?: string;
 }
 
 interface KeyEntry {
@@ -50,6 +54,8 @@ function pick(keys: KeyEntry[], ref: string): KeyEntry {
 export async function keyCommand(action: string, ref: string | undefined, flags: KeyFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!['list', 'add', 'remove', 'passwd'].includes(action)) throw new UsageError(`unknown key action "${action}"`, { hint: 'use list, add, remove or passwd' });
   if (action === 'remove' && ref === undefined) throw new UsageError('which key? `engine key remove ID`', { hint: 'list them with `engine key list`' });
+  // Checked before anything is opened or asked for.
+  const kdf = kdfFlags(flags);
   // Reading keys needs no lock. Changing them takes the exclusive one: two removals at once, each
   // opened with the key the other removes, would otherwise leave no key at all.
   const { repo } = await openRepository(flags, out, action === 'list' ? undefined : { exclusive: true, command: `key ${action}`, signal });
@@ -67,7 +73,7 @@ export async function keyCommand(action: string, ref: string | undefined, flags:
     return 0;
   }
   if (action === 'add') {
-    const id = await repo.addKey(await readNewKeyPassword(flags.newPasswordFile));
+    const id = await repo.addKey(await readNewKeyPassword(flags.newPasswordFile), kdf);
     if (out.json) out.data({ message_type: 'summary', added: id });
     else out.result(`key ${id.slice(0, 8)} added: the new password opens the repository too`);
     return 0;
@@ -82,7 +88,7 @@ export async function keyCommand(action: string, ref: string | undefined, flags:
   }
   // passwd: the new key is written before the old one is removed, so a kill in between leaves
   // both passwords working, never none.
-  const id = await repo.addKey(await readNewKeyPassword(flags.newPasswordFile));
+  const id = await repo.addKey(await readNewKeyPassword(flags.newPasswordFile), kdf);
   await repo.removeKey(repo.keyId);
   if (out.json) out.data({ message_type: 'summary', added: id, removed: repo.keyId });
   else out.result(`password changed: key ${repo.keyId.slice(0, 8)} replaced by ${id.slice(0, 8)}`);
