@@ -183,9 +183,11 @@ async function run(cmd: string, args: string[], env: Record<string, string>, pea
     child.on('close', (code) => {
       const wallSeconds = (performance.now() - t0) / 1000;
       const done = (peakRssBytes: number): void => resolveRun({ code: code ?? -1, lastLine: tail.trim(), lines, stderr, wallSeconds, peakRssBytes });
+      // No figure (the process did not write it as it exited) is not a small peak: NaN is never
+      // within budget, and the step says why.
       fsp.readFile(peakFile, 'utf8').then(
         (t) => done(Number(t.trim())),
-        () => done(0),
+        () => done(Number.NaN),
       );
     });
   });
@@ -274,6 +276,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
       return null;
     }
     if (r.code !== 0) throw new Error(`${name}: engine ${command} exited ${r.code}: ${r.stderr.trim()}`);
+    if (!Number.isFinite(r.peakRssBytes)) throw new Error(`${name}: engine ${command} exited 0 without reporting its peak (did it finish? stdout ended with ${JSON.stringify(r.lastLine.slice(-200))}; stderr: ${r.stderr.trim().slice(-500)})`);
     const json = parseJsonLine(r.lastLine);
     steps.push({ ...base, ...keep(json, r) });
     if (!base.withinBudget) note(`${name}: peak ${formatBytes(r.peakRssBytes)}, over the budget`);

@@ -168,6 +168,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--max-unused <share>', 'with --prune: unused share of the repository left unrepacked', '5%')
     .option('--mem-budget <size>', 'memory budget for --prune (e.g. 512M)')
     .action(async (ids: string[], flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
       const { forgetCommand } = await import('./commands/forget.js');
       result.code = await forgetCommand(ids, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
@@ -190,6 +191,7 @@ function build(): { program: Command; result: { code: number } } {
     .description('rebuild the index from the pack headers (after a lost pack or a damaged index object); exclusive lock')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
       const { repairIndexCommand } = await import('./commands/repair.js');
       result.code = await repairIndexCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
@@ -199,6 +201,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--dry-run', 'list what would be left out; change nothing')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
       const { repairSnapshotsCommand } = await import('./commands/repair.js');
       result.code = await repairSnapshotsCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
@@ -344,7 +347,17 @@ function exit(code: number): never {
   process.exit(code);
 }
 
-main(process.argv).then(
+// The event loop ran dry while the command was still waiting: nothing is left that could end that
+// wait (a bug, such as a budget no lease can fit). Node would exit 0 here as if all went well,
+// having printed nothing; say so and fail instead.
+let settled = false;
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('engine: internal error: the command stopped before it finished (it waited for something nothing will end); nothing after this point was done\n');
+  exit(ExitCode.FAILURE);
+});
+
+main(process.argv).finally(() => (settled = true)).then(
   async (code) => {
     await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
     reportPeakRss();

@@ -43,6 +43,12 @@ export interface RepairIndexOptions {
   pause?: (stage: string) => Promise<void>;
   /** A folder for the rebuilt index objects until every header is read (the system's temporary folder when absent). */
   tmpDir?: string;
+  /**
+   * Blobs per rebuilt index object (BLOBS_PER_INDEX when absent). Each object is held a few times
+   * over while it is encoded, compressed and encrypted (~45 bytes per blob each time: ~20 MiB at
+   * 100,000 blobs), which a small budget cannot spare; the format takes objects of any size.
+   */
+  blobsPerIndex?: number;
 }
 
 /** Pack headers read at once, in listing order (their entries are appended in that order). */
@@ -65,7 +71,7 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
   // every header has been read (an interruption until then leaves the repository as it was).
   const parked = new ParkedObjects(opts.tmpDir ?? tmpdir());
   try {
-    const filler = new IndexFiller((encoded) => parked.add(encoded));
+    const filler = new IndexFiller((encoded) => parked.add(encoded), opts.blobsPerIndex ?? BLOBS_PER_INDEX);
     for (let i = 0; i < stored.length; i += HEADER_WINDOW) {
       opts.signal?.throwIfAborted();
       const window = stored.slice(i, i + HEADER_WINDOW);
@@ -131,19 +137,21 @@ export async function repairIndex(repo: Repository, opts: RepairIndexOptions = {
   return result;
 }
 
-/** Packs in index objects of at most BLOBS_PER_INDEX blobs, encoded as they come and handed out as each fills; the last is kept for `finish`. */
+/** Packs in index objects of at most blobsPerIndex blobs, encoded as they come and handed out as each fills; the last is kept for `finish`. */
 class IndexFiller {
   private readonly cur = new IndexPayloadBuilder();
   packs = 0;
   blobs = 0;
   private readonly full: (encoded: Uint8Array) => void;
+  private readonly blobsPerIndex: number;
 
-  constructor(full: (encoded: Uint8Array) => void) {
+  constructor(full: (encoded: Uint8Array) => void, blobsPerIndex: number) {
     this.full = full;
+    this.blobsPerIndex = blobsPerIndex;
   }
 
   add(p: IndexPack): void {
-    if (this.cur.packs > 0 && this.cur.blobs + p.blobs.length > BLOBS_PER_INDEX) this.full(this.cur.finish([]));
+    if (this.cur.packs > 0 && this.cur.blobs + p.blobs.length > this.blobsPerIndex) this.full(this.cur.finish([]));
     this.cur.addPack(p.packId, p.blobs);
     this.packs++;
     this.blobs += p.blobs.length;

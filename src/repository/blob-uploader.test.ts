@@ -146,6 +146,32 @@ describe('BlobUploader oversized packs', () => {
   });
 });
 
+describe('BlobUploader sealed budget', () => {
+  it('closes a pack once it holds half the sealed budget, so tiny blobs whose leases outweigh their bytes never wait on their own open pack', async () => {
+    const t = slowTarget();
+    // As prune leases them: each blob's bytes and 512 bytes for its heap. 64 KiB of budget holds
+    // ~107 such blobs, far from the 1 MiB target: before, the pack never closed and add waited for ever.
+    const up = new BlobUploader(t.target, emptyIndex(), { packTargetBytes: 1 << 20, writesInFlight: 2, indexEveryPacks: 100, sealedBytes: 64 << 10 });
+    const pump = setInterval(() => t.finishOne(), 1);
+    try {
+      for (let i = 0; i < 1000; i++) {
+        const lease = 100 + 512;
+        await up.sealedBudget.acquire(lease);
+        up.claim(id(i));
+        await up.add(BlobType.DATA, id(i), new Uint8Array(100).fill(i & 0xff), 100, lease);
+      }
+      await up.flush();
+    } finally {
+      clearInterval(pump);
+    }
+    const sizes = [...t.stored.values()].map((s) => s.expected.length / 100);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(1000);
+    // Each pack closed at half the budget's leases: 32 KiB / 612 bytes → 54 blobs.
+    expect(Math.max(...sizes)).toBe(54);
+    expect(up.sealedBudget.inUse).toBe(0);
+  }, 10_000);
+});
+
 describe('BlobUploader pack size', () => {
   it(`closes a pack at ${MAX_BLOBS_PER_PACK} blobs however small they are`, async () => {
     const t = slowTarget();

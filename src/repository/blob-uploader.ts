@@ -83,7 +83,7 @@ export class BlobUploader {
   private readonly repo: UploadTarget;
   private readonly index: BlobIndex;
   private readonly opts: UploaderOptions;
-  private readonly open = new Map<BlobType, { blobs: PendingBlob[]; bytes: number }>();
+  private readonly open = new Map<BlobType, { blobs: PendingBlob[]; bytes: number; leased: number }>();
   /** Blobs accepted in this run (sealed, packed or stored) that the index does not list yet. */
   private readonly inFlight = new Set<string>();
   private readonly writes: Promise<void>[] = [];
@@ -134,15 +134,20 @@ export class BlobUploader {
     this.check();
     let pack = this.open.get(type);
     if (!pack) {
-      pack = { blobs: [], bytes: 0 };
+      pack = { blobs: [], bytes: 0, leased: 0 };
       this.open.set(type, pack);
     }
     pack.blobs.push({ type, id, sealed, rawLength, lease, release });
     pack.bytes += sealed.length;
+    pack.leased += lease;
     this.stats.blobsAdded++;
     this.stats.bytesAddedRaw += rawLength;
     this.stats.bytesAddedStored += sealed.length;
-    if (pack.bytes >= this.opts.packTargetBytes || pack.blobs.length >= MAX_BLOBS_PER_PACK) {
+    // A pack also closes once it holds half the sealed budget: leases count more than the sealed
+    // bytes (prune's count each tiny blob's heap too), and an open pack that held the whole budget
+    // before reaching its target would wait for a lease only its own write could free. At 128M
+    // a prune of tiny blobs waited so, with nothing left to run: the process ended mid-repack.
+    if (pack.bytes >= this.opts.packTargetBytes || pack.blobs.length >= MAX_BLOBS_PER_PACK || pack.leased >= this.sealedBudget.capacity / 2) {
       this.open.delete(type);
       await this.startWrite(pack.blobs);
     }
