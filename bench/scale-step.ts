@@ -6,16 +6,17 @@
 // The peak resident set is reset (Linux: `5` to /proc/self/clear_refs) once the repository's key
 // is derived, so `indexPeakRssBytes` shows what the index costs on top of the process, without the
 // Argon2id memory of the opening; `peakRssBytes` is the peak of the whole process.
+//
+// As the CLI does (src/cli/early-key.ts), the key is derived before the index and repository
+// modules are loaded, so the Argon2id memory sits on the small process a command has then: those
+// modules are imported afterwards.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { loadPrimitives } from '../native-bindings/index.js';
+import { argon2idForEarlyKey } from '../native-bindings/argon2id/index.js';
 import { LocalBackend } from '../src/backend/local/local-backend.js';
 import type { Backend } from '../src/backend/types.js';
 import type { BlobId } from '../src/format/ids.js';
-import { DiskIndex } from '../src/disk-index/disk-index.js';
-import { indexAllowance } from '../src/memory/planner.js';
-import { Repository } from '../src/repository/repository.js';
-import { enableExplicitGc } from '../src/util/gc.js';
+import { prepareWrapKey } from '../src/repository/key-store.js';
 import { currentRssBytes, peakRssBytes } from '../src/util/memory.js';
 import { readSampleRecord, SAMPLE_RECORD_BYTES } from './scale-ids.js';
 
@@ -66,9 +67,19 @@ function counting(inner: Backend, counter: { loads: number }): Backend {
 }
 
 async function main(spec: IndexStepSpec): Promise<IndexStepResult> {
-  const { primitives } = await loadPrimitives(process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto');
+  const policy = process.env.ENGINE_NATIVE === 'off' ? 'fallback' : 'auto';
+  const password = new TextEncoder().encode(spec.password);
+  await prepareWrapKey(await argon2idForEarlyKey(policy), new LocalBackend(spec.repo), () => Promise.resolve(password), spec.budgetBytes);
+  const [{ loadPrimitives }, { DiskIndex }, { indexAllowance }, { Repository }, { enableExplicitGc }] = await Promise.all([
+    import('../native-bindings/index.js'),
+    import('../src/disk-index/disk-index.js'),
+    import('../src/memory/planner.js'),
+    import('../src/repository/repository.js'),
+    import('../src/util/gc.js'),
+  ]);
+  const { primitives } = await loadPrimitives(policy);
   const counter = { loads: 0 };
-  const repo = await Repository.open(counting(new LocalBackend(spec.repo), counter), primitives, new TextEncoder().encode(spec.password));
+  const repo = await Repository.open(counting(new LocalBackend(spec.repo), counter), primitives, password);
   // The sample is read before the peak is reset: its ids are the benchmark's, not the index's
   // (random records of the same size at N = 0, not looked up there, so that the baseline holds the same).
   const records = spec.sampleFile ? readFileSync(spec.sampleFile) : randomBytes(spec.lookups * SAMPLE_RECORD_BYTES);
