@@ -38,7 +38,7 @@ function checkPlan(p: Plan, input: PlannerInput): void {
   const costs = input.fixed ?? FIXED;
   const backup = (input.command ?? 'backup') === 'backup';
   const extra = backup ? costs.backupExtraBytes : input.command === 'restore' ? costs.restoreExtraBytes : 0;
-  const threads = p.workers === 0 ? inlineTaskBytes(p.segmentBytes, input.maxChunkBytes, input.fallback) : p.workers * perWorkerBytes(input.fallback, p.segmentBytes, costs);
+  const threads = p.workers === 0 ? inlineTaskBytes(p.segmentBytes, input.maxChunkBytes, input.fallback, input.command) : p.workers * perWorkerBytes(input.fallback, p.segmentBytes, costs);
   expect(p.fixedBytes, label).toBe(costs.baseProcessBytes + extra + threads);
   // Data stages hold at least the minimum bounds: two segments being read (a backup's each with
   // room for the largest chunk), two open packs plus the packs being written.

@@ -141,6 +141,13 @@ export function perWorkerBytes(fallback: boolean, segmentBytes: number, fixed: F
 const HEADROOM_SHARE = 0.25;
 const MIN_PACK = 4 * MiB;
 /**
+ * Packs may be as small as 2 MiB when no worker fits (the smallest budgets): the sealed arena, the
+ * open packs and the pack buffers all follow the pack size, and halving it is what takes a backup
+ * under 128 MiB on Node 20 (more objects in the repository: ~1,000 for 2 GiB; restic's smallest
+ * pack size is 4 MiB, and its default 16).
+ */
+const MIN_PACK_INLINE = 2 * MiB;
+/**
  * A restore writes no packs: its share of the plan is half the data share (restoreLimits), for
  * pack ranges and their plaintext, at least 8 MiB. The pack shares are only arithmetic there, so
  * they may be smaller: a restore's minimum is its process plus twice RESTORE_MIN_RANGE.
@@ -173,20 +180,19 @@ export function segmentBytesFor(budgetBytes: number): number {
 }
 
 /** The plan for a budget with a given number of workers, or null when it cannot hold the minimum bounds. */
-function planWith(input: PlannerInput, workers: number): Plan | null {
+function planWith(input: PlannerInput, workers: number, segmentBytes: number): Plan | null {
   const costs = input.fixed ?? FIXED;
   if (input.budgetBytes < kdfFloor(input.kdfBytes, costs, input.fallback, input.keyDerivedEarly !== false)) return null;
-  const segmentBytes = segmentBytesFor(input.budgetBytes);
   const index = input.index ?? { residentBytes: 0, pageCacheBytes: 0 };
   const command = input.command ?? 'backup';
   const extra = command === 'backup' ? costs.backupExtraBytes : command === 'restore' ? costs.restoreExtraBytes : 0;
-  const threads = workers === 0 ? inlineTaskBytes(segmentBytes, input.maxChunkBytes, input.fallback) : workers * perWorkerBytes(input.fallback, segmentBytes, costs);
+  const threads = workers === 0 ? inlineTaskBytes(segmentBytes, input.maxChunkBytes, input.fallback, command) : workers * perWorkerBytes(input.fallback, segmentBytes, costs);
   const fixed = costs.baseProcessBytes + extra + threads + index.residentBytes + index.pageCacheBytes;
   const data = input.budgetBytes - fixed;
   const headroom = Math.floor(data * HEADROOM_SHARE);
   const usable = data - headroom;
   // Packs: the repository's target unless the budget cannot hold ten of them.
-  const minPack = input.command === 'restore' ? MIN_PACK_RESTORE : MIN_PACK;
+  const minPack = input.command === 'restore' ? MIN_PACK_RESTORE : workers === 0 ? MIN_PACK_INLINE : MIN_PACK;
   const packTarget = Math.min(input.packSizeBytes, Math.max(minPack, Math.floor(usable / 10)));
   let writesInFlight = Math.max(1, Math.min(4, Math.floor((usable * 0.25) / packTarget)));
   const readMin = minimumReadBytes(input, segmentBytes);
@@ -226,24 +232,31 @@ function minimumReadBytes(input: PlannerInput, segmentBytes: number): number {
  */
 function tryPlan(input: PlannerInput): Plan | null {
   for (let workers = Math.max(1, input.cpus); workers >= 0; workers--) {
-    const p = planWith(input, workers);
-    if (p && (workers <= 1 || p.readBytes + p.sealedBytes >= (input.budgetBytes - p.fixedBytes) / 4)) return p;
+    // The budget's segment size, else smaller ones: a plan that fits must not fail for taking the
+    // next size up (a larger budget would then be refused where a smaller one plans).
+    for (let segmentBytes = segmentBytesFor(input.budgetBytes); segmentBytes >= MiB; segmentBytes /= 2) {
+      const p = planWith(input, workers, segmentBytes);
+      if (p && (workers <= 1 || p.readBytes + p.sealedBytes >= (input.budgetBytes - p.fixedBytes) / 4)) return p;
+    }
   }
   return null;
 }
 
 /**
  * What the main thread holds beyond its own when it runs the tasks itself: one task's buffers, as
- * a worker's (perWorkerBytes' segments), and its envelope scratch (a compression and a
- * verification buffer that follow the largest chunk: traced at 14 MiB on a 1 GiB backup at 8 MiB
- * chunks, which the backup's extra and the headroom already cover: 1 GiB backups at this plan's
- * minimum peaked 12, 5-7 and 10-13 MiB under it on Node 20, 22 and 24). Its primitives are the
+ * a worker's (perWorkerBytes' segments), and its envelope scratch: a compression and a
+ * verification buffer that follow the largest chunk sealed (traced at 14 MiB on a 1 GiB backup at
+ * 8 MiB chunks, kept for the run). Counting 4 MiB instead held 1 GiB backups but not 2 GiB ones:
+ * at Node 22's minimum then (138M) five 2 GiB backups peaked 136-146 MiB. Its primitives are the
  * ones it loaded for the trees; the fallbacks' WebAssembly heaps there grow to the largest chunk
  * compressed and verified and never shrink: two more of them (without, Node 22 and 24 peaked 3 and
  * 6 MiB over).
  */
-export function inlineTaskBytes(segmentBytes: number, maxChunkBytes: number, fallback: boolean): number {
-  return 4 * segmentBytes + 4 * MiB + (fallback ? 2 * maxChunkBytes : 0);
+export function inlineTaskBytes(segmentBytes: number, maxChunkBytes: number, fallback: boolean, command: PlanCommand = 'backup'): number {
+  // Other commands only open blobs, into their callers' buffers: one decryption scratch, and
+  // restores at this share peaked 118-128 MiB at their minimums (126-132M) on 2 GiB.
+  const scratch = command === 'backup' ? 2 * maxChunkBytes : 4 * MiB;
+  return 4 * segmentBytes + scratch + (fallback ? 2 * maxChunkBytes : 0);
 }
 
 /**
