@@ -142,9 +142,9 @@ const HEADROOM_SHARE = 0.25;
 const MIN_PACK = 4 * MiB;
 /**
  * Packs may be as small as 2 MiB when no worker fits (the smallest budgets): the sealed arena, the
- * open packs and the pack buffers all follow the pack size, and halving it is what takes a backup
- * under 128 MiB on Node 20 (more objects in the repository: ~1,000 for 2 GiB; restic's smallest
- * pack size is 4 MiB, and its default 16).
+ * open packs and the pack buffers all follow the pack size, and halving it lowers a backup's
+ * minimum by 4-6 MiB (more objects in the repository: ~1,000 for 2 GiB; restic's smallest pack
+ * size is 4 MiB, and its default 16).
  */
 const MIN_PACK_INLINE = 2 * MiB;
 /**
@@ -228,7 +228,8 @@ function minimumReadBytes(input: PlannerInput, segmentBytes: number): number {
  * Workers: one per core, as many as the budget allows while the data stages keep room of their
  * own (at least a quarter of what is left after the fixed part). When not even one worker fits,
  * none: the tasks run on the main thread (src/worker-pool/inline-tasks.ts), one core's speed for
- * a worker's 32-60 MiB of isolate and primitives, which is what takes a backup under 128 MiB.
+ * a worker's 32-60 MiB of isolate and primitives (a backup's minimum went from 167-181 MiB to
+ * 139-149, a restore's to the key's floor: docs/MEMORY.md).
  */
 function tryPlan(input: PlannerInput): Plan | null {
   for (let workers = Math.max(1, input.cpus); workers >= 0; workers--) {
