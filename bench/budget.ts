@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { formatBytes, parseSize } from '../src/util/bytes.js';
 import { makeMixedCorpus } from '../src/benchmark/corpus.js';
 import { digestTree } from './digest-tree.js';
+import { readFlags, UsageError } from './harness/flags.js';
 import { dropPageCache } from './harness/page-cache.js';
 
 const run = promisify(execFile);
@@ -37,38 +38,33 @@ interface Args {
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { sizeBytes: parseSize('2G', '--size'), dir: '/tmp/engine-budget', nodes: [String(process.versions.node.split('.')[0])], budgets: ['256M', 'min'], runs: 5, kdfMemory: '64M', json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const v = (): string => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${argv[i - 1]} needs a value`);
-      return x;
-    };
-    switch (argv[i]) {
+  readFlags(argv, (flag, value) => {
+    switch (flag) {
       case '--size':
-        a.sizeBytes = parseSize(v(), '--size');
+        a.sizeBytes = parseSize(value(), '--size');
         break;
       case '--dir':
-        a.dir = resolve(v());
+        a.dir = resolve(value());
         break;
       case '--nodes':
-        a.nodes = v().split(',');
+        a.nodes = value().split(',');
         break;
       case '--budgets':
-        a.budgets = v().split(',');
+        a.budgets = value().split(',');
         break;
       case '--runs':
-        a.runs = Number(v());
+        a.runs = Number(value());
         break;
       case '--kdf-memory':
-        a.kdfMemory = v();
+        a.kdfMemory = value();
         break;
       case '--json':
         a.json = true;
         break;
       default:
-        throw new Error(`unknown option ${argv[i]} (see the header of bench/budget.ts)`);
+        throw new UsageError(`unknown option ${flag} (see the header of bench/budget.ts)`);
     }
-  }
+  });
   return a;
 }
 
