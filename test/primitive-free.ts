@@ -16,6 +16,7 @@ export const PRIMITIVE_FREE_TESTS: readonly string[] = [
   'src/format/tree-names.test.ts',
   'src/format/tree-xattrs.test.ts',
   'src/fs/dir-handle.test.ts',
+  'src/filter/glob.test.ts',
   'src/fs/names.test.ts',
   'src/inspect/diff.test.ts',
   'src/util/concurrency.prop.test.ts',

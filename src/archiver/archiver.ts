@@ -13,6 +13,7 @@
 //   run-state.ts    what they share: the abort signal, the first failure, counters and reports
 // The types callers use are re-exported here, so callers import only this file.
 import { envelopeOverhead } from '../crypto/envelope.js';
+import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import type { BlobId } from '../format/ids.js';
 import type { Tree, TreeNode } from '../format/tree.js';
 import type { ByteBudget } from '../util/concurrency.js';
@@ -33,6 +34,7 @@ import { Walker } from './walker.js';
 
 export { snapshotSummary, type BackupCounters } from './counters.js';
 export type { ArchiverOptions, ExcludedFolder, SourceProblem } from './options.js';
+export { CACHEDIR_TAG, Selection, type PathMatcher, type SelectionRules, type TagFile } from './selection.js';
 
 export class Archiver {
   private readonly state: RunState;
@@ -61,7 +63,7 @@ export class Archiver {
     this.trees = new TreeSaver(repo, uploader, sealedBudget, this.state, () => files.flushSmall());
     const meta = new EntryMeta(this.state, opts.posix, opts.withAtime ?? false);
     const entries = new EntrySaver(this.state, meta, uploader, this.files);
-    this.walker = new Walker(repo, index, this.state, meta, entries, this.files, this.trees, opts.exclude ?? []);
+    this.walker = new Walker(repo, index, this.state, meta, entries, this.files, this.trees, opts.exclude ?? [], opts.selection);
   }
 
   /** Backs up the given paths; returns the root tree id. Problems with single files are reported, not thrown. */
@@ -72,6 +74,8 @@ export class Archiver {
     this.files.flushSmall();
     for (const n of await Promise.all(pending)) if (n) nodes.push(n);
     this.state.check();
+    // Every path left out (excluded, or gone since it was found): no snapshot of nothing, as restic.
+    if (nodes.length === 0) throw new EngineError(ErrorCode.SOURCE_READ, 'the snapshot would be empty: every path to back up was left out or could not be read', { hint: 'check the paths and the --exclude options given to `engine backup`' });
     await this.state.afterRead();
     this.state.check();
     const root = await this.trees.saveRoot(nodes);

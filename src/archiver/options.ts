@@ -3,6 +3,7 @@
 // stage of the archiver can name the callbacks it takes without importing the Archiver.
 import type { NotKeptNotices, PosixOps } from '../../native-bindings/posix/index.js';
 import type { Plan } from '../memory/planner.js';
+import type { Selection } from './selection.js';
 
 export interface SourceProblem {
   readonly path: string;
@@ -45,6 +46,8 @@ export interface ArchiverOptions {
    * cache, when they lie inside a backed-up path. Each one met is told to onNotice.
    */
   exclude?: readonly ExcludedFolder[];
+  /** What the user leaves out (restic's --exclude family: selection.ts). */
+  selection?: Selection;
   /** Test hook, inert unless ENGINE_TEST_HOOKS sets it: runs just before a file is opened. */
   beforeOpen?: (path: string) => Promise<void>;
   /** Test hook: runs once every file is read, before the top-level tree is written. */

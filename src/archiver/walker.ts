@@ -17,6 +17,7 @@ import type { EntryMeta } from './entry-meta.js';
 import type { EntrySaver } from './entry-saver.js';
 import type { FileSaver } from './file-saver.js';
 import type { ExcludedFolder } from './options.js';
+import type { Selection } from './selection.js';
 import { OrderedSink } from './ordered-sink.js';
 import { ParentCursor } from './parent-cursor.js';
 import type { RunState } from './run-state.js';
@@ -37,10 +38,12 @@ export class Walker {
   private readonly files: FileSaver;
   private readonly trees: TreeSaver;
   private readonly exclude: readonly ExcludedFolder[];
+  /** What the user leaves out (--exclude and the rest); null when nothing is. */
+  private readonly selection: Selection | null;
   /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
   private readonly walkSlots = new ByteBudget('walk', 1024);
 
-  constructor(repo: Repository, index: BlobIndex, state: RunState, meta: EntryMeta, entries: EntrySaver, files: FileSaver, trees: TreeSaver, exclude: readonly ExcludedFolder[]) {
+  constructor(repo: Repository, index: BlobIndex, state: RunState, meta: EntryMeta, entries: EntrySaver, files: FileSaver, trees: TreeSaver, exclude: readonly ExcludedFolder[], selection?: Selection) {
     this.repo = repo;
     this.index = index;
     this.state = state;
@@ -49,13 +52,15 @@ export class Walker {
     this.files = files;
     this.trees = trees;
     this.exclude = exclude;
+    this.selection = selection && !selection.empty ? selection : null;
   }
 
   /**
    * Walks the backup paths, each under its base name, merged with the parent snapshot's top-level
    * entries. Returns once the walk is done, with the promises of the top-level nodes (null: left
-   * out), which resolve as everything below them is stored. A path that does not exist, or two
-   * paths with one name, are usage errors.
+   * out), which resolve as everything below them is stored. A path that does not exist is left out
+   * (a problem: exit 3, as restic); two paths with one name are a usage error. A path the selection
+   * excludes is left out, as restic does.
    */
   async walkPaths(paths: string[], parentRoot: Tree | null): Promise<Promise<TreeNode | null>[]> {
     const pending: Promise<TreeNode | null>[] = [];
@@ -66,18 +71,19 @@ export class Walker {
       if (seen.has(name)) throw new EngineError(ErrorCode.USAGE, `two backup paths share the name "${name}"`, { hint: 'back them up in separate snapshots or back up their common parent' });
       seen.add(name);
       const parentNode = parentRoot?.nodes.find((n) => n.name === name);
+      if (this.selection?.excludesPath(abs)) continue;
       let st: BigIntStats;
       try {
-        st = await fsp.lstat(abs, { bigint: true });
+        st = await fsp.lstat(fsPath(abs), { bigint: true });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new EngineError(ErrorCode.USAGE, `backup path ${abs} does not exist`, { hint: 'check the paths given to `engine backup`' });
-        }
-        throw new EngineError(ErrorCode.USAGE, `cannot read backup path ${abs}: ${(err as Error).message}`, { hint: 'check the paths given to `engine backup` and their permissions' });
+        this.state.problem(abs, (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('backup path does not exist') : err);
+        continue;
       }
       if (st.isDirectory() && this.excluded(abs, st)) continue;
+      if (this.selection?.excludesBySize(st)) continue;
       const xattrs = this.meta.readXattrs(abs);
-      pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st, xattrs)).done : this.entries.saveEntry(abs, name, parentNode, st, xattrs));
+      // --one-file-system stays on the device of each backup path.
+      pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st, xattrs, st.dev, true)).done : this.entries.saveEntry(abs, name, parentNode, st, xattrs));
     }
     return pending;
   }
@@ -101,12 +107,16 @@ export class Walker {
    * pool stays fed across directory boundaries; `walkSlots` bounds how far the walk runs ahead of
    * the storing.
    */
-  private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats, xattrs: Xattr[] | undefined): Promise<{ done: Promise<TreeNode | null> }> {
+  private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats, xattrs: Xattr[] | undefined, rootDev: bigint, enter: boolean): Promise<{ done: Promise<TreeNode | null> }> {
     this.state.check();
-    const names = sortedNames(path)[Symbol.asyncIterator]();
+    // A folder not entered (a mount point under --one-file-system) is stored empty.
+    const names = enter ? sortedNames(path)[Symbol.asyncIterator]() : emptyNames();
     let next: IteratorResult<string>;
+    // A folder holding a tag file (--exclude-if-present, --exclude-caches) keeps only its tag files.
+    let keep: ReadonlySet<string> | null = null;
     try {
       next = await names.next();
+      if (enter && this.selection?.hasTagFiles) keep = await this.selection.keptByTags(path);
     } catch (err) {
       this.state.problem(path, err);
       return { done: Promise.resolve(null) };
@@ -122,7 +132,12 @@ export class Walker {
     try {
       while (!next.done) {
         const batch: string[] = [];
-        for (; !next.done && batch.length < LSTAT_BATCH; next = await names.next()) batch.push(next.value);
+        for (; !next.done && batch.length < LSTAT_BATCH; next = await names.next()) {
+          // Left out by name: never lstat-ed, and a folder never entered.
+          if (keep && !keep.has(next.value)) continue;
+          if (this.selection?.excludesPath(join(path, next.value))) continue;
+          batch.push(next.value);
+        }
         const stats = await Promise.all(batch.map((n) => fsp.lstat(fsPath(join(path, n)), { bigint: true }).catch((err: Error) => err)));
         // Each entry's xattrs right after the batch's lstat, before any subfolder of the batch is
         // walked: what lstat and listxattr say stays close in time.
@@ -136,9 +151,11 @@ export class Walker {
             this.state.problem(full, childSt);
             continue;
           }
+          const where = this.selection?.device(childSt, rootDev) ?? 'same';
+          if (where === 'other' || this.selection?.excludesBySize(childSt)) continue;
           if (childSt.isDirectory()) {
             if (this.excluded(full, childSt)) continue;
-            await sink.push((await this.walkDir(full, entryName, childParent, childSt, xattrs[i])).done);
+            await sink.push((await this.walkDir(full, entryName, childParent, childSt, xattrs[i], rootDev, where === 'same')).done);
             continue;
           }
           if (!this.walkSlots.tryAcquire(1)) {
@@ -162,4 +179,10 @@ export class Walker {
     done.catch(() => undefined);
     return { done };
   }
+}
+
+/** The listing of a folder not entered. */
+function emptyNames(): AsyncIterator<string> & { return(value?: unknown): Promise<IteratorResult<string>> } {
+  const done = async (): Promise<IteratorResult<string>> => ({ done: true, value: undefined });
+  return { next: done, return: done };
 }

@@ -98,7 +98,7 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     expect(bad.stderr).toContain('--mem-budget');
   });
 
-  it('a missing repository exits 10; a missing password or path exits 2', async () => {
+  it('a missing repository exits 10; a missing password exits 2; a backup of no existing path exits 1, as restic', async () => {
     const r = await runEngine(['snapshots', '--repo', join(work, 'nothing-here')], { native });
     expect(r.code).toBe(10);
     expect(r.stderr).toContain('engine init');
@@ -106,7 +106,7 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     expect(noPw.code).toBe(2);
     expect(noPw.stderr).toContain('ENGINE_PASSWORD');
     const noPath = await runEngine(['backup', '--repo', repo, join(work, 'no-such-dir')], { native });
-    expect(noPath.code).toBe(2);
+    expect(noPath.code).toBe(1);
     expect(noPath.stderr).toContain('does not exist');
     const again = await runEngine(['init', '--repo', repo], { native });
     expect(again.code).toBe(2);

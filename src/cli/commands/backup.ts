@@ -1,12 +1,11 @@
 import { appendFile, stat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { type Archiver, snapshotSummary, type ArchiverOptions, type ExcludedFolder, type SourceProblem } from '../../archiver/archiver.js';
+import { type Archiver, snapshotSummary, type ArchiverOptions, type ExcludedFolder, type Selection, type SourceProblem } from '../../archiver/archiver.js';
 import { runBackup } from '../../archiver/backup-run.js';
 import { stopIfBackupAborted as stopIfAborted } from '../../archiver/run-state.js';
 import { indexStrayPacks } from '../../repository/stray-packs.js';
 import { startScan } from '../../archiver/scanner.js';
-import { UsageError } from '../../errors/engine-error.js';
 import type { SnapshotId } from '../../format/ids.js';
 import type { Snapshot } from '../../format/snapshot.js';
 import type { UploadedStats } from '../../repository/blob-uploader.js';
@@ -26,8 +25,9 @@ import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
 import { displayName } from '../../fs/names.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
+import { backupTargets, selectionFromFlags, type SelectionFlags, type TargetFlags } from '../backup-selection.js';
 
-export interface BackupFlags extends GlobalOptions {
+export interface BackupFlags extends GlobalOptions, SelectionFlags, TargetFlags {
   memBudget?: string;
   tag?: string[];
   host?: string;
@@ -37,20 +37,24 @@ export interface BackupFlags extends GlobalOptions {
 }
 
 export async function backupCommand(paths: string[], flags: BackupFlags, out: Output, signal: AbortSignal): Promise<number> {
-  if (paths.length === 0) throw new UsageError('nothing to back up', { hint: 'give one or more paths: engine backup --repo R PATH...' });
   const started = systemClock.monotonicMs();
+  // What to back up and what to leave out, before the repository is opened: a bad pattern or
+  // list is said before anything is read. A missing path is a warning (exit 3), as in restic.
+  const targets = await backupTargets(paths, flags, (m) => out.warn(m));
+  const selection = await selectionFromFlags(flags);
   const session = await openRepository(flags, out, { exclusive: false, command: 'backup', signal });
-  const absPaths = paths.map((p) => resolve(p));
+  const absPaths = targets.paths;
+  const missing: SourceProblem[] = targets.missing.map((path) => ({ path, message: 'does not exist' }));
   const host = flags.host ?? hostname();
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out, undefined, 'backup'), out, signal);
   try {
-    return await backupWithIndex(session, index, absPaths, host, flags, out, signal, started);
+    return await backupWithIndex(session, index, absPaths, { selection, missing }, host, flags, out, signal, started);
   } finally {
     await closeSessionIndex(index);
   }
 }
 
-async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths: string[], host: string, flags: BackupFlags, out: Output, signal: AbortSignal, started: number): Promise<number> {
+async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths: string[], chosen: { selection: Selection; missing: SourceProblem[] }, host: string, flags: BackupFlags, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
   const indexed = new IndexedRepository(repo, index);
   const plan = memoryPlan(session, flags.memBudget, out, index, 'backup');
@@ -74,7 +78,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   const ops = hooks.posix((await loadPosix()).ops);
   const notices = new NotKeptNotices((m) => out.warn(m));
   const pool = startPool(session, plan.workers, flags.extraVerify !== false, { lazy: true });
-  const problems: SourceProblem[] = [];
+  const problems: SourceProblem[] = [...chosen.missing];
   const inconsistent: SourceProblem[] = [];
   const metaProblems: SourceProblem[] = [];
   const archiverOptions: ArchiverOptions = {
@@ -83,6 +87,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     plan,
     signal,
     exclude,
+    selection: chosen.selection,
     onProblem: (p) => {
       problems.push(p);
       out.warn(`${displayName(p.path)}: ${p.message}`);

@@ -1,0 +1,123 @@
+// What a backup leaves out on purpose: restic's --exclude family, with restic's semantics so that
+// its users' scripts carry over (docs/SELECTION.md). Three moments, cheapest first, as restic's
+// archiver applies them:
+//   1. by path, before the entry's lstat: the patterns (--exclude, --iexclude and their files) and
+//      the tag files (--exclude-if-present, --exclude-caches). A folder left out here is never
+//      entered, so nothing below it is even lstat-ed.
+//   2. by lstat: --exclude-larger-than (files only) and --one-file-system (another device).
+//   3. a folder on another device under --one-file-system is a mount point: it is stored, empty,
+//      and not entered (restic keeps mount points so that a restore recreates them).
+import { lstat, open } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+
+/** A list of patterns: whether a path (absolute, '/'-separated) is matched (src/filter/pattern.ts PatternList). */
+export interface PathMatcher {
+  readonly empty: boolean;
+  matches(path: string): boolean;
+}
+
+/** --exclude-if-present NAME[:HEADER]: a folder holding a file NAME (that starts with HEADER) keeps only that file. */
+export interface TagFile {
+  readonly name: string;
+  readonly header?: Uint8Array;
+}
+
+/** The CACHEDIR.TAG convention (https://bford.info/cachedir/) that --exclude-caches follows. */
+export const CACHEDIR_TAG: TagFile = { name: 'CACHEDIR.TAG', header: new TextEncoder().encode('Signature: 8a477f597d28d172789f06886806bc55') };
+
+export interface SelectionRules {
+  patterns?: PathMatcher;
+  tagFiles?: readonly TagFile[];
+  /** Files (not folders) larger than this many bytes are left out. */
+  largerThanBytes?: number;
+  /** Stay on the device of each backup path: other file systems' mount points are stored empty. */
+  oneFileSystem?: boolean;
+}
+
+export class Selection {
+  private readonly rules: SelectionRules;
+  private readonly tagNames: ReadonlySet<string>;
+
+  constructor(rules: SelectionRules) {
+    this.rules = rules;
+    this.tagNames = new Set((rules.tagFiles ?? []).map((t) => t.name));
+  }
+
+  /** Whether any rule is set (a backup without one skips every check). */
+  get empty(): boolean {
+    const r = this.rules;
+    return (r.patterns?.empty ?? true) && this.tagNames.size === 0 && r.largerThanBytes === undefined && r.oneFileSystem !== true;
+  }
+
+  /** Left out by its path alone, before its lstat: a folder so left out is never entered. */
+  excludesPath(path: string): boolean {
+    const p = this.rules.patterns;
+    return p !== undefined && !p.empty && p.matches(path);
+  }
+
+  /**
+   * The names a folder keeps when it holds a tag file (that file, and any other tag file it
+   * holds): its other entries are left out without being lstat-ed. Null when it holds none.
+   * A tag file with a header counts only when it starts with those bytes, as in restic.
+   */
+  async keptByTags(dir: string): Promise<ReadonlySet<string> | null> {
+    let tagged = false;
+    for (const tag of this.rules.tagFiles ?? []) {
+      if (await isTag(`${dir}/${tag.name}`, tag.header)) {
+        tagged = true;
+        break;
+      }
+    }
+    return tagged ? this.tagNames : null;
+  }
+
+  /** Whether the rules need to know a folder's tag files before its entries are walked. */
+  get hasTagFiles(): boolean {
+    return this.tagNames.size > 0;
+  }
+
+  /** Left out by its lstat: a file above --exclude-larger-than. */
+  excludesBySize(st: BigIntStats): boolean {
+    const limit = this.rules.largerThanBytes;
+    return limit !== undefined && !st.isDirectory() && st.size > BigInt(limit);
+  }
+
+  /**
+   * Under --one-file-system, where an entry lies against the device of the backup path it was
+   * reached from: 'same' (walked as usual), 'mount point' (a folder on another device: stored,
+   * not entered) or 'other' (anything else there: left out).
+   */
+  device(st: BigIntStats, rootDev: bigint): 'same' | 'mount point' | 'other' {
+    if (this.rules.oneFileSystem !== true || st.dev === rootDev) return 'same';
+    return st.isDirectory() ? 'mount point' : 'other';
+  }
+}
+
+/**
+ * Whether a tag file is there: without a header, any entry of that name (as restic's lstat);
+ * with one, a file that begins with it (opened, so a link is followed, as restic does). A file
+ * shorter than the header is no tag.
+ */
+async function isTag(path: string, header: Uint8Array | undefined): Promise<boolean> {
+  if (!header || header.length === 0) return lstat(path).then(() => true, () => false);
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const buf = new Uint8Array(header.length);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === header.length && Buffer.compare(buf, header) === 0;
+  } catch {
+    return false;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
