@@ -426,3 +426,97 @@ describe('cleanPattern (Go filepath.Clean)', () => {
     expect(cleanPattern(p)).toBe(want);
   });
 });
+
+// A direct transcription of restic's filter.go match/childMatch/list (allocating, unoptimised),
+// over a small alphabet where a component glob is only literals and '*'. PatternList must give
+// the same answers, which pins the '**' search with its bounds and the shortcuts taken over it.
+describe("agreement with a literal transcription of restic's algorithm", () => {
+  type RPart = string; // '' is '**', '/' the root
+  const compMatch = (glob: string, s: string): boolean => new RegExp(`^${glob.replace(/\*/g, '[^/]*')}$`).test(s);
+  const split = (p: string): string[] => {
+    const parts = p.split('/');
+    if (parts[0] === '') parts[0] = '/';
+    return parts;
+  };
+  const prepare = (p: string): { neg: boolean; parts: RPart[] } => {
+    const neg = p.startsWith('!');
+    const parts = split(cleanPattern(neg ? p.slice(1) : p)).map((c) => (c === '**' ? '' : c));
+    return { neg, parts };
+  };
+  const dw = (parts: RPart[]): number => parts.indexOf('');
+  const rmatch = (parts: RPart[], strs: string[]): boolean => {
+    const pos = dw(parts);
+    if (pos >= 0) {
+      for (let i = 0; i <= strs.length - parts.length + 1; i++) {
+        const np = [...parts.slice(0, pos), ...Array<string>(i).fill('*'), ...parts.slice(pos + 1)];
+        if (rmatch(np, strs)) return true;
+      }
+      return false;
+    }
+    if (parts.length === 0) return strs.length === 0;
+    if (parts.length > strs.length) return false;
+    let min = 0;
+    let max = strs.length - parts.length;
+    if (parts[0] === '/') max = 0;
+    else if (strs[0] === '/') min = 1;
+    for (let off = max; off >= min; off--) {
+      if (parts.every((q, i) => (q === '/' ? q === strs[off + i] : compMatch(q, strs[off + i]!)))) return true;
+    }
+    return false;
+  };
+  const rchild = (parts: RPart[], strs: string[]): boolean => {
+    if (parts[0] !== '/') return true;
+    const pos = dw(parts);
+    if (pos >= 0 && strs.length >= pos) strs = strs.slice(0, pos);
+    const l = Math.min(strs.length, parts.length);
+    return rmatch(parts.slice(0, l), strs);
+  };
+  const rlist = (pats: string[], path: string): [boolean, boolean] => {
+    const ps = pats.filter((p) => p !== '').map(prepare);
+    if (ps.length === 0) return [false, false];
+    const strs = split(path);
+    let m = false;
+    let c = false;
+    for (const p of ps) {
+      const pm = rmatch(p.parts, strs);
+      if (p.neg) {
+        m = m && !pm;
+        c = c && !pm;
+      } else {
+        m = m || pm;
+        c = c || rchild(p.parts, strs);
+      }
+    }
+    return [m, c];
+  };
+
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const comps = ['a', 'b', 'ab', '*', '**', 'a*', '*b'];
+  const names = ['a', 'b', 'ab', 'ba'];
+  const randomPattern = (): string => {
+    const n = 1 + rnd(5);
+    const parts = Array.from({ length: n }, () => comps[rnd(comps.length)]!);
+    return (rnd(4) === 0 ? '!' : '') + (rnd(2) === 0 ? '/' : '') + parts.join('/') + (rnd(5) === 0 ? '/' : '');
+  };
+  const randomPath = (): string => '/' + Array.from({ length: 1 + rnd(7) }, () => names[rnd(names.length)]!).join('/');
+
+  it('on 3000 random single patterns and 1000 random lists', () => {
+    let disagreements: string[] = [];
+    for (let k = 0; k < 4000; k++) {
+      const pats = k < 3000 ? [randomPattern().replace(/^!/, '')] : Array.from({ length: 1 + rnd(4) }, randomPattern);
+      const l = list(...pats);
+      for (let j = 0; j < 8; j++) {
+        const path = randomPath();
+        const [m, c] = rlist(pats, path);
+        const got = l.matchWithChild(path);
+        if (l.matches(path) !== m || got.matched !== m || got.childMayMatch !== c) disagreements.push(`${JSON.stringify(pats)} ${path}: want ${m},${c}`);
+      }
+    }
+    disagreements = disagreements.slice(0, 10);
+    expect(disagreements).toEqual([]);
+  });
+});

@@ -55,14 +55,15 @@ export class PatternError extends EngineError {
   }
 }
 
-// Kinds of component: compared as text, any run without a separator ("*"), a compiled glob, or "**".
-const Kind = { LITERAL: 0, ANY: 1, GLOB: 2, DOUBLE_STAR: 3 } as const;
+// Kinds of component: compared as text, any run without a separator ("*"), '*' then plain text
+// (compared with endsWith, the commonest exclude: '*.o'), a compiled glob, or "**".
+const Kind = { LITERAL: 0, ANY: 1, SUFFIX: 2, GLOB: 3, DOUBLE_STAR: 4 } as const;
 type PartKind = (typeof Kind)[keyof typeof Kind];
 
 /** One component of a parsed pattern. */
 interface Part {
   readonly kind: PartKind;
-  /** The component text (LITERAL compares it; the root component is '/'). */
+  /** The component text (LITERAL compares it; the root component is '/'); for SUFFIX, the text after the '*'. */
   readonly text: string;
   /** For GLOB: the component compiled to an anchored regular expression. */
   readonly re: RegExp | null;
@@ -75,6 +76,9 @@ interface ParsedPattern {
   readonly anchored: boolean;
   /** Index of the first '**' part, -1 if none. */
   readonly firstDoubleStar: number;
+  /** parts for matching, with '**' that cannot change the result of match() left out (see matchingParts). */
+  readonly matchParts: readonly Part[];
+  readonly matchHasDoubleStar: boolean;
 }
 
 /** The '*' component restic substitutes when it expands '**'. */
@@ -205,11 +209,36 @@ function parsePattern(text: string): ParsedPattern {
       parts.push({ kind: Kind.LITERAL, text: comp, re: null });
     } else if (comp === '*') {
       parts.push(STAR);
+    } else if (comp.startsWith('*') && !GLOB_CHARS.test(comp.slice(1))) {
+      compileGlob(comp); // cannot fail, but keeps validation in one place
+      parts.push({ kind: Kind.SUFFIX, text: comp.slice(1), re: null });
     } else {
       parts.push({ kind: Kind.GLOB, text: comp, re: compileGlob(comp) });
     }
   }
-  return { original: text, negated, parts, anchored: parts[0]!.kind === Kind.LITERAL && parts[0]!.text === '/', firstDoubleStar };
+  const anchored = parts[0]!.kind === Kind.LITERAL && parts[0]!.text === '/';
+  const matchParts = matchingParts(parts, anchored);
+  return { original: text, negated, parts, anchored, firstDoubleStar, matchParts, matchHasDoubleStar: matchParts.some((q) => q.kind === Kind.DOUBLE_STAR) };
+}
+
+/**
+ * The parts restic's match() gives the same answer for with less search. Both cuts keep the
+ * answer exact, bounds included:
+ * - a leading '**' of a relative pattern followed by more parts: restic tries 0 expansions first,
+ *   which is the rest matched on its own; a match with i > 0 '*'s is also a match of the rest i
+ *   components later (relative patterns may start anywhere after the root), and the rest's own
+ *   '**' get smaller bounds in the longer pattern, never larger.
+ * - a trailing '**' when it is the only one: 0 expansions leaves the run before it, and any match
+ *   with more '*'s also matches that run at the same offset.
+ * childMatch keeps using the full parts (it cuts at the first '**').
+ */
+function matchingParts(parts: readonly Part[], anchored: boolean): readonly Part[] {
+  let start = 0;
+  if (!anchored) while (parts.length - start > 1 && parts[start]!.kind === Kind.DOUBLE_STAR) start++;
+  let out = parts.slice(start);
+  const stars = out.filter((q) => q.kind === Kind.DOUBLE_STAR).length;
+  if (stars === 1 && out.length > 1 && out[out.length - 1]!.kind === Kind.DOUBLE_STAR) out = out.slice(0, -1);
+  return out;
 }
 
 function partMatches(part: Part, s: string): boolean {
@@ -219,6 +248,9 @@ function partMatches(part: Part, s: string): boolean {
     case Kind.ANY:
       // filepath.Match("*", s): any run without a separator.
       return !s.includes('/');
+    case Kind.SUFFIX:
+      // filepath.Match("*"+text, s): s ends with text, and nothing in it is a separator.
+      return s.endsWith(part.text) && !s.includes('/');
     case Kind.GLOB:
       return part.re!.test(s);
     default:
@@ -270,8 +302,8 @@ function expand(parts: readonly Part[], src: number, buf: Part[], blen: number, 
 const scratch: Part[] = [];
 
 function matchPattern(p: ParsedPattern, strs: readonly string[]): boolean {
-  if (p.firstDoubleStar < 0) return matchRun(p.parts, p.parts.length, strs);
-  return expand(p.parts, 0, scratch, 0, strs);
+  if (!p.matchHasDoubleStar) return matchRun(p.matchParts, p.matchParts.length, strs);
+  return expand(p.matchParts, 0, scratch, 0, strs);
 }
 
 /**
