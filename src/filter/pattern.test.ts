@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
-import { PatternError, PatternList, cleanPattern } from './pattern.js';
+import { PatternError, PatternList, cleanPattern, goToLower } from './pattern.js';
 
 const list = (...texts: string[]): PatternList => new PatternList(texts.map((text) => ({ text, caseInsensitive: false })));
 const ilist = (...texts: string[]): PatternList => new PatternList(texts.map((text) => ({ text, caseInsensitive: true })));
@@ -322,6 +322,14 @@ describe('case-insensitive patterns', () => {
     expect(l.matches('/home/user/FOObar/x')).toBe(false);
     expect(l.matches('/home/user/README.md')).toBe(true);
     expect(l.matches('/home/user/readme.md')).toBe(false);
+  });
+
+  it("folds case as Go's strings.ToLower does, not as toLowerCase (İ, final Σ)", () => {
+    expect(goToLower('İSTANBUL')).toBe('istanbul');
+    expect(goToLower('ΟΔΟΣ')).toBe('οδοσ');
+    expect(goToLower('ÄBC')).toBe('äbc');
+    expect(ilist('/ΟΔΟΣ*').matches('/οδοσα')).toBe(true);
+    expect(ilist('/İ').matches('/i')).toBe(true);
   });
 
   it('folds classes and negations too', () => {

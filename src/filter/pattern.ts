@@ -320,6 +320,17 @@ function childMatch(p: ParsedPattern, strs: readonly string[]): boolean {
   return true;
 }
 
+/**
+ * Go's strings.ToLower: each code point's simple lower-case mapping. JavaScript's toLowerCase
+ * differs in two places: 'İ' (U+0130) becomes 'i' plus a combining dot instead of 'i', and a
+ * word-final 'Σ' becomes 'ς' instead of 'σ'. Both are mapped first so pattern and path fold alike.
+ */
+export function goToLower(s: string): string {
+  if (!GO_LOWER_DIFFERS.test(s)) return s.toLowerCase();
+  return s.replace(/\u0130/g, 'i').replace(/\u03a3/g, '\u03c3').toLowerCase();
+}
+const GO_LOWER_DIFFERS = /[\u0130\u03a3]/;
+
 /** One case family's patterns, evaluated as restic's filter.List / ListWithChild. */
 class Family {
   readonly patterns: ParsedPattern[] = [];
@@ -375,7 +386,7 @@ export class PatternList {
       else sensitive ??= new Family();
       if (src.text === '') continue;
       try {
-        const parsed = parsePattern(src.caseInsensitive ? src.text.toLowerCase() : src.text);
+        const parsed = parsePattern(src.caseInsensitive ? goToLower(src.text) : src.text);
         (src.caseInsensitive ? insensitive : sensitive)!.add(parsed);
       } catch (e) {
         if (!(e instanceof BadGlob)) throw e;
@@ -391,7 +402,7 @@ export class PatternList {
   matches(path: string): boolean {
     if (path === '') return false;
     if (this.sensitive !== null && this.sensitive.matches(splitPath(path))) return true;
-    if (this.insensitive !== null && this.insensitive.matches(splitPath(path.toLowerCase()))) return true;
+    if (this.insensitive !== null && this.insensitive.matches(splitPath(goToLower(path)))) return true;
     return false;
   }
 
@@ -406,7 +417,7 @@ export class PatternList {
       childMayMatch = r.childMayMatch;
     }
     if (this.insensitive !== null && !(matched && childMayMatch)) {
-      const r = this.insensitive.matchWithChild(splitPath(path.toLowerCase()));
+      const r = this.insensitive.matchWithChild(splitPath(goToLower(path)));
       matched ||= r.matched;
       childMayMatch ||= r.childMayMatch;
     }
