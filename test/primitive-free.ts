@@ -17,6 +17,8 @@ export const PRIMITIVE_FREE_TESTS: readonly string[] = [
   'src/format/tree-xattrs.test.ts',
   'src/fs/dir-handle.test.ts',
   'src/filter/glob.test.ts',
+  'src/filter/pattern-file.test.ts',
+  'src/filter/pattern.test.ts',
   'src/fs/names.test.ts',
   'src/inspect/diff.test.ts',
   'src/util/concurrency.prop.test.ts',

@@ -115,9 +115,17 @@ function build(): { program: Command; result: { code: number } } {
   program
     .command('restore')
     .description('restore a snapshot (or parts of it) into a folder')
-    .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
+    .argument('<snapshot>', '"latest" or a snapshot id (prefix); ID:/folder restores that folder\'s contents into the target')
     .option('-t, --target <dir>', 'folder to restore into')
-    .option('-i, --include <path>', 'restore only this path of the snapshot (repeatable); one that matches nothing is named, and if none matches the restore exits 1', collect)
+    .option('-i, --include <pattern>', 'restore only what matches (repeatable; restic\'s patterns, matched against paths as `engine ls` prints them); one that matches nothing is named, and if none matches the restore exits 1', collect)
+    .option('--iinclude <pattern>', 'as --include, ignoring case', collect)
+    .option('--include-file <file>', 'read --include patterns from a file (repeatable)', collect)
+    .option('--iinclude-file <file>', 'read --iinclude patterns from a file (repeatable)', collect)
+    .option('-e, --exclude <pattern>', 'restore all but what matches (repeatable; not with --include)', collect)
+    .option('--iexclude <pattern>', 'as --exclude, ignoring case', collect)
+    .option('--exclude-file <file>', 'read --exclude patterns from a file (repeatable)', collect)
+    .option('--iexclude-file <file>', 'read --iexclude patterns from a file (repeatable)', collect)
+    .option('-n, --dry-run', 'say what would be restored (each entry with -v), write nothing')
     .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')
     .addHelpText(
       'after',

@@ -2,10 +2,16 @@
 // apart from the classes that do the work so the CLI, the benchmark and each part of the restorer
 // can name them without importing any of that work.
 import type { NotKeptNotices, PosixOps } from '../../native-bindings/posix/index.js';
+import type { PatternSource } from '../filter/pattern.js';
 
 export interface RestoreOptions {
-  /** Paths inside the snapshot (e.g. "home/docs/a.txt"): restore only these and what is below them. */
-  include: string[];
+  /**
+   * restic's --include patterns (src/filter/pattern.ts), matched against each entry's path in the
+   * snapshot ("/home/docs/a.txt"): restore only what they match. Empty: everything.
+   */
+  include: readonly PatternSource[];
+  /** restic's --exclude patterns: restore everything but what they match (not with `include`). */
+  exclude?: readonly PatternSource[];
   /**
    * Bytes for everything restore holds: the plan (kept on the heap, a file and a blob at a time)
    * and the ranges in flight get what the plan leaves, never less than `minRangeBudgetBytes`.

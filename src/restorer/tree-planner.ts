@@ -52,11 +52,14 @@ export class TreePlanner {
    * Subtrees are fetched several at once: on a remote store each fetch waits a round trip, and
    * one folder at a time made the plan of a tree of many folders take minutes.
    */
-  async planTree(entries: AsyncIterable<TreeNode> | Iterable<TreeNode>, rel: string): Promise<void> {
+  async planTree(entries: AsyncIterable<TreeNode> | Iterable<TreeNode>, rel: string): Promise<number> {
     const { tree, report, plan } = this.p;
     const counters = report.counters;
-    const subtrees: Promise<void>[] = [];
+    const subtrees: Promise<number>[] = [];
     let failure: unknown = null;
+    // Entries restored here and below: a folder entered only on the way to what an --include may
+    // match is restored (its metadata) only when something below it is.
+    let planned = 0;
     for await (const node of entries) {
       if (failure) break;
       this.p.signal.throwIfAborted();
@@ -64,25 +67,39 @@ export class TreePlanner {
       const scope = this.p.includes.scope(r);
       if (scope === 'no') continue;
       if (node.type === 'dir') {
-        try {
-          tree.ensureDir(r);
-        } catch (err) {
-          report.refused(r, err, 'folder not restored, nor anything in it', true);
-          continue;
+        if (scope === 'all') {
+          try {
+            tree.ensureDir(r);
+          } catch (err) {
+            report.refused(r, err, 'folder not restored, nor anything in it', true);
+            continue;
+          }
+          this.dirs.push({ rel: r, depth: depthOf(r), node });
+          counters.dirs++;
+          planned++;
         }
-        this.dirs.push({ rel: r, depth: depthOf(r), node });
-        counters.dirs++;
         // The failure is caught as it happens (an unhandled rejection would end the process
         // while this loop still awaits its siblings) and rethrown once every subtree settled.
-        const subtree = this.planTree(this.entries(node.subtree!), r);
+        // A folder on the way is not created here: what is restored below it creates it (every
+        // component, as ensureDir), and it takes its metadata once that is known.
+        const subtree = this.planTree(this.entries(node.subtree!), r).then((below) => {
+          if (scope === 'partial' && below > 0) {
+            this.dirs.push({ rel: r, depth: depthOf(r), node });
+            counters.dirs++;
+            return below + 1;
+          }
+          return below;
+        });
         subtrees.push(
           subtree.catch((err: unknown) => {
             failure ??= err;
+            return 0;
           }),
         );
         continue;
       }
       if (scope === 'partial') continue;
+      planned++;
       if (node.type === 'symlink') {
         try {
           tree.symlink(rel, node.name, node.linkTarget!);
@@ -104,8 +121,9 @@ export class TreePlanner {
         report.problem({ path: report.display(r), message: `${node.type} entries are not restored` });
       }
     }
-    await Promise.all(subtrees);
+    for (const n of await Promise.all(subtrees)) planned += n;
     if (failure) throw failure;
+    return planned;
   }
 
   private planFile(dir: string, node: TreeNode, planCost: number): void {

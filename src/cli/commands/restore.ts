@@ -17,10 +17,19 @@ import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { indexSummary } from './backup.js';
 import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
+import { dryRun, restoreSelection, splitSubfolder, subfolderTree, type RestoreSelection } from '../restore-selection.js';
 
 export interface RestoreFlags extends GlobalOptions {
   target?: string;
   include?: string[];
+  iinclude?: string[];
+  includeFile?: string[];
+  iincludeFile?: string[];
+  exclude?: string[];
+  iexclude?: string[];
+  excludeFile?: string[];
+  iexcludeFile?: string[];
+  dryRun?: boolean;
   memBudget?: string;
 }
 
@@ -39,29 +48,37 @@ export interface RestoreFlags extends GlobalOptions {
  */
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
+  // The patterns are read and checked before the repository is opened: a typo costs no key derivation.
+  const selection = await restoreSelection(flags);
   const started = systemClock.monotonicMs();
   const session = await openRepository(flags, out, { exclusive: false, command: 'restore', signal });
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out, undefined, 'restore'), out, signal);
   try {
-    return await restoreWithIndex(session, index, ref, { ...flags, target: flags.target }, out, signal, started);
+    return await restoreWithIndex(session, index, ref, selection, { ...flags, target: flags.target }, out, signal, started);
   } finally {
     await closeSessionIndex(index);
   }
 }
 
-async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: string, flags: RestoreFlags & { target: string }, out: Output, signal: AbortSignal, started: number): Promise<number> {
+async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: string, selection: RestoreSelection, flags: RestoreFlags & { target: string }, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out, index, 'restore');
-  const { id, snapshot } = await repo.resolveSnapshot(ref);
-  const include = (flags.include ?? []).map((p) => p.replace(/^\/+|\/+$/g, '')).filter((p) => p.length > 0);
+  const indexed = new IndexedRepository(repo, index);
+  // `ID:subfolder` (restic): the folder's contents go straight into the target.
+  const { snapshotRef, subfolder } = splitSubfolder(ref);
+  const { id, snapshot } = await repo.resolveSnapshot(snapshotRef);
+  const root = subfolder === null ? snapshot.tree : await subfolderTree(indexed, snapshot.tree, subfolder, id);
+  const { include, exclude } = selection;
+  if (flags.dryRun) return dryRun(indexed, root, id, selection, out);
   const pool = startPool(session, plan.workers, false);
   const problems: string[] = [];
   const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
   const { ops } = await loadPosix();
   const notices = new NotKeptNotices((m) => out.warn(m));
   const repositoryNotices = new Set<string>();
-  const restorer = new Restorer(new IndexedRepository(repo, index), pool, {
+  const restorer = new Restorer(indexed, pool, {
     include,
+    exclude,
     ...restoreLimits(session, plan),
     restoreOwnership: process.getuid?.() === 0,
     signal,
@@ -82,7 +99,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const c = restorer.counters;
   const progress = new ProgressLine('restore', { files: () => c.files, bytes: () => c.bytesWritten, totalBytes: () => c.bytesTotal }).start();
   try {
-    await restorer.run(snapshot.tree, flags.target);
+    await restorer.run(root, flags.target);
   } finally {
     progress.stop();
     await pool.close();
@@ -100,8 +117,8 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     problems.push(inc);
     out.warn(`--include ${displayName(inc)} matches nothing in snapshot ${id.slice(0, 8)}`);
   }
-  if (include.length > 0 && unmatched.length === include.length) {
-    out.warn(`nothing was restored: no --include matched a path of snapshot ${id.slice(0, 8)} (paths start with the last component of each backed-up path, as \`engine ls\` shows them, without the leading /)`);
+  if (include.length > 0 && unmatched.length > 0 && c.files + c.dirs + c.symlinks + c.hardlinks === 0) {
+    out.warn(`nothing was restored: no --include matched a path of snapshot ${id.slice(0, 8)} (paths as \`engine ls\` shows them: a leading / anchors a pattern at the snapshot's root)`);
     return ExitCode.FAILURE;
   }
   const secs = (systemClock.monotonicMs() - started) / 1000;

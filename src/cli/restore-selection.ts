@@ -1,0 +1,135 @@
+// From restore's flags to what it restores: restic's --include / --exclude families (patterns of
+// src/filter/pattern.ts and pattern files), `ID:subfolder`, and --dry-run (what would be restored,
+// nothing written). docs/SELECTION.md "Restoring a part".
+import { UsageError } from '../errors/engine-error.js';
+import type { BlobId, SnapshotId } from '../format/ids.js';
+import type { PatternSource } from '../filter/pattern.js';
+import { PatternList } from '../filter/pattern.js';
+import { readPatternFile } from '../filter/pattern-file.js';
+import { displayName } from '../fs/names.js';
+import type { IndexedRepository } from '../repository/indexed-repository.js';
+import { IncludeFilter } from '../restorer/includes.js';
+import { formatBytes } from '../util/bytes.js';
+import { ExitCode } from './exit-codes.js';
+import type { Output } from './output.js';
+
+export interface RestoreSelectionFlags {
+  include?: string[];
+  iinclude?: string[];
+  includeFile?: string[];
+  iincludeFile?: string[];
+  exclude?: string[];
+  iexclude?: string[];
+  excludeFile?: string[];
+  iexcludeFile?: string[];
+}
+
+export interface RestoreSelection {
+  include: PatternSource[];
+  exclude: PatternSource[];
+}
+
+/**
+ * The patterns, read and checked (a malformed one is a usage error naming it). As restic,
+ * includes and excludes do not mix: "restore these" and "restore all but these" in one run is
+ * ambiguous about what a path matching both means.
+ */
+export async function restoreSelection(flags: RestoreSelectionFlags): Promise<RestoreSelection> {
+  const include = await family(flags.include, flags.includeFile, flags.iinclude, flags.iincludeFile);
+  const exclude = await family(flags.exclude, flags.excludeFile, flags.iexclude, flags.iexcludeFile);
+  if (include.length > 0 && exclude.length > 0) throw new UsageError('--include and --exclude patterns cannot be given together', { hint: 'restore with includes only, or with excludes only (as restic)' });
+  // Built once here so a bad pattern stops the restore before the repository is opened.
+  new PatternList(include);
+  new PatternList(exclude);
+  return { include, exclude };
+}
+
+async function family(patterns: string[] = [], files: string[] = [], ipatterns: string[] = [], ifiles: string[] = []): Promise<PatternSource[]> {
+  const out: PatternSource[] = [];
+  for (const text of patterns) out.push({ text, caseInsensitive: false });
+  for (const f of files) for (const text of await readPatternFile(f)) out.push({ text, caseInsensitive: false });
+  for (const text of ipatterns) out.push({ text, caseInsensitive: true });
+  for (const f of ifiles) for (const text of await readPatternFile(f)) out.push({ text, caseInsensitive: true });
+  return out;
+}
+
+/** `latest:/src/docs` → the snapshot reference and the folder inside it (null: the whole snapshot). */
+export function splitSubfolder(ref: string): { snapshotRef: string; subfolder: string | null } {
+  const colon = ref.indexOf(':');
+  if (colon < 0) return { snapshotRef: ref, subfolder: null };
+  const sub = ref.slice(colon + 1).replace(/^\/+|\/+$/g, '');
+  return { snapshotRef: ref.slice(0, colon), subfolder: sub === '' ? null : sub };
+}
+
+/** The tree of folder `sub` (components separated by /) of a snapshot, read one level at a time. */
+export async function subfolderTree(indexed: IndexedRepository, root: BlobId, sub: string, id: SnapshotId): Promise<BlobId> {
+  let tree = root;
+  let walked = '';
+  for (const name of sub.split('/').filter((c) => c !== '' && c !== '.')) {
+    if (name === '..') throw new UsageError(`"${sub}": a folder of a snapshot is named without ..`, { hint: 'give the folder as `engine ls` prints it, e.g. latest:/src/docs' });
+    walked += `/${name}`;
+    let next: BlobId | null = null;
+    let kind: string | null = null;
+    for await (const node of indexed.treeEntries(tree)) {
+      if (node.name !== name) continue;
+      kind = node.type;
+      if (node.type === 'dir' && node.subtree) next = node.subtree;
+      break;
+    }
+    if (next === null) {
+      throw new UsageError(kind === null ? `${displayName(walked)} is not in snapshot ${id.slice(0, 8)}` : `${displayName(walked)} in snapshot ${id.slice(0, 8)} is a ${kind}, not a folder`, {
+        hint: `list the snapshot's folders with \`engine ls ${id.slice(0, 8)}\``,
+      });
+    }
+    tree = next;
+  }
+  return tree;
+}
+
+/**
+ * --dry-run: walks what the restore would take, as the restore walks it, and writes nothing; with
+ * -v, one line per entry. Includes that match nothing are named, and when none matches the exit
+ * code is 1, as for a real restore.
+ */
+export async function dryRun(indexed: IndexedRepository, root: BlobId, id: SnapshotId, selection: RestoreSelection, out: Output): Promise<number> {
+  const filter = new IncludeFilter(selection);
+  const counts = { files: 0, dirs: 0, others: 0, bytes: 0 };
+  const walk = async (tree: BlobId, rel: string): Promise<number> => {
+    let taken = 0;
+    for await (const node of indexed.treeEntries(tree)) {
+      const r = rel ? `${rel}/${node.name}` : node.name;
+      const scope = filter.scope(r);
+      if (scope === 'no') continue;
+      if (node.type === 'dir') {
+        const below = node.subtree ? await walk(node.subtree, r) : 0;
+        if (scope === 'all' || below > 0) {
+          counts.dirs++;
+          taken += below + 1;
+          say(`/${r}/`);
+        }
+        continue;
+      }
+      if (scope === 'partial') continue;
+      taken++;
+      if (node.type === 'file') {
+        counts.files++;
+        counts.bytes += node.size ?? 0;
+      } else {
+        counts.others++;
+      }
+      say(`/${r}`);
+    }
+    return taken;
+  };
+  const say = (path: string): void => {
+    if (out.json) out.data({ message_type: 'verbose_status', action: 'restored', item: displayName(path) });
+    else if (out.verbose) out.info(`would restore ${displayName(path)}`);
+  };
+  await walk(root, '');
+  const unmatched = filter.unmatched();
+  for (const inc of unmatched) out.warn(`--include ${displayName(inc)} matches nothing in snapshot ${id.slice(0, 8)}`);
+  if (out.json) out.data({ message_type: 'summary', dryRun: true, snapshotId: id, files: counts.files, dirs: counts.dirs, others: counts.others, bytes: counts.bytes });
+  else out.result(`would restore ${counts.files} files, ${counts.dirs} folders, ${counts.others} other entries, ${formatBytes(counts.bytes)} from snapshot ${id.slice(0, 8)} (dry run: nothing written)`);
+  if (selection.include.length > 0 && unmatched.length > 0 && counts.files + counts.dirs + counts.others === 0) return ExitCode.FAILURE;
+  return unmatched.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+}

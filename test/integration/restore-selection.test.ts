@@ -1,0 +1,130 @@
+// What a restore takes, through the real CLI on a real snapshot, against restic's documented
+// behaviour (docs/SELECTION.md "Restoring a part"): --include / --exclude with restic's patterns
+// (and their case-insensitive and file forms), only the folders on the way to an included entry
+// created, `ID:subfolder`, and --dry-run writing nothing.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { currentNative, runEngine, type RunResult } from '../support/cli.js';
+import { workdirPerFile } from '../support/workdir.js';
+
+const native = currentNative();
+
+/** Every path under `dir`, relative, folders with a trailing /, sorted. */
+async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      out.push(relative(dir, p) + (e.isDirectory() ? '/' : ''));
+      if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
+  const work = workdirPerFile('engine-restore-sel-');
+  let repo: string;
+  let n = 0;
+  const target = (): string => join(work, `t${++n}`);
+  const restore = (ref: string, to: string, args: string[]): Promise<RunResult> => runEngine(['restore', ref, '--repo', repo, '--target', to, ...args], { native });
+
+  beforeAll(async () => {
+    const src = join(work, 'src');
+    repo = join(work, 'repo');
+    const files: Record<string, string> = {
+      'top.txt': 'top\n',
+      'a.log': 'log\n',
+      'docs/Guide.TXT': 'guide\n',
+      'docs/notes.txt': 'notes\n',
+      'docs/old/draft.txt': 'draft\n',
+      'sub/b.log': 'log b\n',
+      'sub/deeper/c.bin': 'c\n',
+      'empty-branch/only/z.dat': 'z\n',
+    };
+    for (const [rel, text] of Object.entries(files)) {
+      await mkdir(join(src, rel, '..'), { recursive: true });
+      await writeFile(join(src, rel), text);
+    }
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    const b = await runEngine(['backup', '--repo', repo, src], { native });
+    expect(b.code, b.stderr).toBe(0);
+  });
+
+  it('--include with a glob restores what matches and only the folders on the way to it', async () => {
+    const to = target();
+    const r = await restore('latest', to, ['--include', '*.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await listTree(to)).toEqual(['src/', 'src/docs/', 'src/docs/notes.txt', 'src/docs/old/', 'src/docs/old/draft.txt', 'src/top.txt']);
+  });
+
+  it('an anchored --include takes a folder and everything below it; --iinclude ignores case', async () => {
+    const to = target();
+    expect((await restore('latest', to, ['--include', '/src/sub'])).code).toBe(0);
+    expect(await listTree(to)).toEqual(['src/', 'src/sub/', 'src/sub/b.log', 'src/sub/deeper/', 'src/sub/deeper/c.bin']);
+    const to2 = target();
+    expect((await restore('latest', to2, ['--iinclude', 'guide.txt'])).code).toBe(0);
+    expect(await listTree(to2)).toEqual(['src/', 'src/docs/', 'src/docs/Guide.TXT']);
+    expect(await readFile(join(to2, 'src/docs/Guide.TXT'), 'utf8')).toBe('guide\n');
+  });
+
+  it('--include-file reads patterns (comments skipped, ! takes back)', async () => {
+    const file = join(work, 'includes.txt');
+    await writeFile(file, '# docs but not the old ones\n/src/docs\n!/src/docs/old\n');
+    const to = target();
+    expect((await restore('latest', to, ['--include-file', file])).code).toBe(0);
+    expect(await listTree(to)).toEqual(['src/', 'src/docs/', 'src/docs/Guide.TXT', 'src/docs/notes.txt']);
+  });
+
+  it('--exclude restores all but what matches; a folder left out is not created', async () => {
+    const to = target();
+    expect((await restore('latest', to, ['--exclude', '*.log', '--exclude', 'deeper'])).code).toBe(0);
+    const got = await listTree(to);
+    expect(got.filter((p) => p.endsWith('.log'))).toEqual([]);
+    expect(got).not.toContain('src/sub/deeper/');
+    expect(got).toContain('src/sub/');
+    expect(got).toContain('src/empty-branch/only/z.dat');
+  });
+
+  it('--include and --exclude together are a usage error (exit 2), nothing written', async () => {
+    const to = target();
+    const r = await restore('latest', to, ['--include', '*.txt', '--exclude', '*.log']);
+    expect(r.code).toBe(2);
+    expect(existsSync(to)).toBe(false);
+  });
+
+  it('an --include that matches nothing: named; when nothing at all is restored, exit 1', async () => {
+    const to = target();
+    const r = await restore('latest', to, ['--include', '/src/no-such']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('/src/no-such matches nothing');
+    expect(await listTree(to)).toEqual([]);
+  });
+
+  it('ID:subfolder restores the folder\'s contents straight into the target; a missing one is exit 2', async () => {
+    const to = target();
+    const r = await restore('latest:/src/docs', to, []);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await listTree(to)).toEqual(['Guide.TXT', 'notes.txt', 'old/', 'old/draft.txt']);
+    const to2 = target();
+    const withInclude = await restore('latest:/src/docs', to2, ['--include', '/old']);
+    expect(withInclude.code, withInclude.stderr).toBe(0);
+    expect(await listTree(to2)).toEqual(['old/', 'old/draft.txt']);
+    const missing = await restore('latest:/src/nothing', target(), []);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('/src/nothing');
+  });
+
+  it('--dry-run writes nothing and says what would be restored; -v names each entry', async () => {
+    const to = target();
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--dry-run', '-v', '--include', '/src/sub'], { native });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(to)).toBe(false);
+    expect(r.stdout).toContain('would restore 2 files, 3 folders');
+    expect(r.stderr).toContain('would restore /src/sub/deeper/c.bin');
+    expect(r.stderr).not.toContain('top.txt');
+  });
+});
