@@ -13,6 +13,13 @@ export interface RestoreOptions {
   /** restic's --exclude patterns: restore everything but what they match (not with `include`). */
   exclude?: readonly PatternSource[];
   /**
+   * What to do with an entry already at a file's, symlink's or special's place in the target
+   * (restic's --overwrite): 'always' replaces it (the default), 'if-changed' keeps a regular file
+   * of the same size and modification time, 'if-newer' keeps anything not older than the
+   * snapshot's entry, 'never' keeps anything there.
+   */
+  overwrite?: OverwriteMode;
+  /**
    * Bytes for everything restore holds: the plan (kept on the heap, a file and a blob at a time)
    * and the ranges in flight get what the plan leaves, never less than `minRangeBudgetBytes`.
    */
@@ -50,6 +57,8 @@ export interface RestoreOptions {
   dirHandles?: { procFd?: boolean; maxOpen?: number };
 }
 
+export type OverwriteMode = 'always' | 'if-changed' | 'if-newer' | 'never';
+
 export interface RestoreCounters {
   /** Files restored complete: data, size and metadata in place. */
   files: number;
@@ -74,5 +83,8 @@ export interface RestoreCounters {
   specialsNotMade: number;
   /** Blobs read from another indexed location after the first failed. */
   blobRetries: number;
+  /** Entries left as they were in the target (--overwrite), and the bytes of the files among them. */
+  skipped: number;
+  skippedBytes: number;
 }
 

@@ -2,6 +2,7 @@
 // as it meets them, and plans each regular file (its blobs into the restore plan; hardlinks of a
 // file planned earlier are kept for the end). Empty files are created at once, files whose every
 // blob is missing as soon as they are planned. Subtrees are fetched several at once.
+import fs from 'node:fs';
 import type { BlobId } from '../format/ids.js';
 import type { TreeNode } from '../format/tree.js';
 import type { DirTree } from '../fs/dir-handle.js';
@@ -16,12 +17,14 @@ import type { MetadataWriter } from './metadata.js';
 import { planCost, type RestorePlan } from './plan.js';
 import { depthOf } from './rel-paths.js';
 import type { RestoreReport } from './report.js';
+import type { OverwriteMode } from './options.js';
 
 export interface TreePlannerParts {
   readonly repo: Repository;
   readonly index: BlobIndex;
   readonly tree: DirTree;
   readonly includes: IncludeFilter;
+  readonly overwrite: OverwriteMode;
   readonly plan: RestorePlan;
   readonly writer: FileWriter;
   readonly meta: MetadataWriter;
@@ -99,6 +102,7 @@ export class TreePlanner {
         continue;
       }
       if (scope === 'partial') continue;
+      if (this.keepsExisting(rel, node)) continue;
       planned++;
       if (node.type === 'symlink') {
         try {
@@ -124,6 +128,29 @@ export class TreePlanner {
     for (const n of await Promise.all(subtrees)) planned += n;
     if (failure) throw failure;
     return planned;
+  }
+
+  /**
+   * --overwrite: whether what stands at the entry's place in the target stays as it is. Looked
+   * at with lstat through the folder's handle (never followed); nothing there, or something that
+   * cannot be looked at, is restored as with 'always'.
+   */
+  private keepsExisting(dir: string, node: TreeNode): boolean {
+    const mode = this.p.overwrite;
+    if (mode === 'always') return false;
+    let st: fs.BigIntStats;
+    try {
+      st = this.p.tree.withEntry(dir, node.name, (_fd, at) => fs.lstatSync(at, { bigint: true }));
+    } catch {
+      return false;
+    }
+    const keep = mode === 'never' ? true : mode === 'if-newer' ? BigInt(node.mtimeNs) <= st.mtimeNs : node.type === 'file' && st.isFile() && st.size === BigInt(node.size ?? 0) && st.mtimeNs === BigInt(node.mtimeNs);
+    if (keep) {
+      const counters = this.p.report.counters;
+      counters.skipped++;
+      if (node.type === 'file') counters.skippedBytes += node.size ?? 0;
+    }
+    return keep;
   }
 
   private planFile(dir: string, node: TreeNode, planCost: number): void {

@@ -3,7 +3,8 @@
 // (and their case-insensitive and file forms), only the folders on the way to an included entry
 // created, `ID:subfolder`, and --dry-run writing nothing.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, runEngine, type RunResult } from '../support/cli.js';
@@ -126,5 +127,38 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect(r.stdout).toContain('would restore 2 files, 3 folders');
     expect(r.stderr).toContain('would restore /src/sub/deeper/c.bin');
     expect(r.stderr).not.toContain('top.txt');
+  });
+
+  it('--overwrite: always replaces, if-changed keeps same size and time, if-newer keeps what is not older, never keeps anything there', async () => {
+    const to = target();
+    expect((await restore('latest', to, ['--include', '/src/docs'])).code).toBe(0);
+    const guide = join(to, 'src/docs/Guide.TXT');
+    const notes = join(to, 'src/docs/notes.txt');
+    const draft = join(to, 'src/docs/old/draft.txt');
+    /** Same size and time as in the snapshot, other bytes; another file changed and newer; one removed. */
+    const tamper = async (): Promise<void> => {
+      await writeFile(guide, 'GUIDE\n');
+      // The source's times to the nanosecond (Node's utimes rounds them).
+      execFileSync('touch', ['-r', join(work, 'src/docs/Guide.TXT'), guide]);
+      await writeFile(notes, 'edited later\n');
+      await utimes(notes, new Date(), new Date(Date.now() + 3600_000));
+      await rm(draft);
+    };
+    const contents = async (): Promise<string[]> => [await readFile(guide, 'utf8'), await readFile(notes, 'utf8'), await readFile(draft, 'utf8')];
+    const cases: [string, string[], number][] = [
+      ['never', ['GUIDE\n', 'edited later\n', 'draft\n'], 2],
+      ['if-newer', ['GUIDE\n', 'edited later\n', 'draft\n'], 2],
+      ['if-changed', ['GUIDE\n', 'notes\n', 'draft\n'], 1],
+      ['always', ['guide\n', 'notes\n', 'draft\n'], 0],
+    ];
+    for (const [mode, expected, skipped] of cases) {
+      await tamper();
+      const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--include', '/src/docs', '--overwrite', mode, '--json'], { native });
+      expect(r.code, `${mode}: ${r.stderr}`).toBe(0);
+      expect(await contents(), mode).toEqual(expected);
+      expect(r.json?.skipped, mode).toBe(skipped);
+    }
+    const bad = await restore('latest', target(), ['--overwrite', 'sometimes']);
+    expect(bad.code).toBe(2);
   });
 });

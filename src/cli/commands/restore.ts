@@ -1,6 +1,6 @@
 import { UsageError } from '../../errors/engine-error.js';
 import { displayName } from '../../fs/names.js';
-import { Restorer } from '../../restorer/restorer.js';
+import { Restorer, type OverwriteMode } from '../../restorer/restorer.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 import { peakRssBytes } from '../../util/memory.js';
@@ -30,6 +30,7 @@ export interface RestoreFlags extends GlobalOptions {
   excludeFile?: string[];
   iexcludeFile?: string[];
   dryRun?: boolean;
+  overwrite?: OverwriteMode;
   memBudget?: string;
 }
 
@@ -79,6 +80,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const restorer = new Restorer(indexed, pool, {
     include,
     exclude,
+    overwrite: flags.overwrite ?? 'always',
     ...restoreLimits(session, plan),
     restoreOwnership: process.getuid?.() === 0,
     signal,
@@ -123,9 +125,10 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   }
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
-    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
+    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, skipped: c.skipped, skippedBytes: c.skippedBytes, spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
   } else {
     out.result(`restored snapshot ${id.slice(0, 8)} to ${flags.target}: ${c.files} files, ${c.dirs} folders, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks, ${formatBytes(c.bytesWritten)} in ${secs.toFixed(1)} s`);
+    if (c.skipped > 0) out.result(`${c.skipped} entr${c.skipped === 1 ? 'y' : 'ies'} already in the target left as ${c.skipped === 1 ? 'it was' : 'they were'} (--overwrite ${flags.overwrite}; ${formatBytes(c.skippedBytes)} of files)`);
   }
   return problems.length > 0 || c.specialsNotMade > 0 ? ExitCode.PARTIAL : ExitCode.OK;
 }
