@@ -19,6 +19,8 @@ export interface RestoreOptions {
    * snapshot's entry, 'never' keeps anything there.
    */
   overwrite?: OverwriteMode;
+  /** Keep the paths of the entries kept by `overwrite` (Restorer.skippedPaths), for --verify to pass them by. */
+  rememberSkipped?: boolean;
   /**
    * Bytes for everything restore holds: the plan (kept on the heap, a file and a blob at a time)
    * and the ranges in flight get what the plan leaves, never less than `minRangeBudgetBytes`.

@@ -15,7 +15,7 @@ import type { IncludeFilter } from './includes.js';
 import type { FileJob, PlannedDir, PlannedHardlink, PlannedSymlink } from './jobs.js';
 import type { MetadataWriter } from './metadata.js';
 import { planCost, type RestorePlan } from './plan.js';
-import { depthOf } from './rel-paths.js';
+import { depthOf, joinRel } from './rel-paths.js';
 import type { RestoreReport } from './report.js';
 import type { OverwriteMode } from './options.js';
 
@@ -25,6 +25,8 @@ export interface TreePlannerParts {
   readonly tree: DirTree;
   readonly includes: IncludeFilter;
   readonly overwrite: OverwriteMode;
+  /** Where the paths of the entries kept by `overwrite` go, when the caller wants them. */
+  readonly skippedPaths: Set<string> | null;
   readonly plan: RestorePlan;
   readonly writer: FileWriter;
   readonly meta: MetadataWriter;
@@ -149,6 +151,7 @@ export class TreePlanner {
       const counters = this.p.report.counters;
       counters.skipped++;
       if (node.type === 'file') counters.skippedBytes += node.size ?? 0;
+      this.p.skippedPaths?.add(joinRel(dir, node.name));
     }
     return keep;
   }

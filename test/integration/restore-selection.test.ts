@@ -161,4 +161,23 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     const bad = await restore('latest', target(), ['--overwrite', 'sometimes']);
     expect(bad.code).toBe(2);
   });
+
+  it('--verify reads every restored file back: all as in the snapshot is exit 0; a byte garbled on disk is named, exit 1', async () => {
+    const to = target();
+    const ok = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--verify', '--json'], { native });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json?.verifiedFiles).toBe(8);
+    expect(ok.json?.verifyErrors).toBe(0);
+    // Kept by --overwrite never: not the snapshot's, so not checked.
+    await writeFile(join(to, 'src/top.txt'), 'mine now\n');
+    const kept = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--verify', '--overwrite', 'never', '--json'], { native });
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.json?.verifiedFiles).toBe(0);
+    const to2 = target();
+    const bad = await runEngine(['restore', 'latest', '--repo', repo, '--target', to2, '--verify'], { native, env: { ENGINE_TEST_HOOKS: 'verify-tamper=src/docs/notes.txt' } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('notes.txt: differs from the snapshot');
+    expect(bad.stdout).toContain('verified 8 files');
+    expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', target(), '--verify', '--dry-run'], { native })).code).toBe(2);
+  });
 });

@@ -17,6 +17,10 @@ import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { indexSummary } from './backup.js';
 import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
+import { IncludeFilter } from '../../restorer/includes.js';
+import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
+import { join } from 'node:path';
+import { open } from 'node:fs/promises';
 import { dryRun, restoreSelection, splitSubfolder, subfolderTree, type RestoreSelection } from '../restore-selection.js';
 
 export interface RestoreFlags extends GlobalOptions {
@@ -31,6 +35,7 @@ export interface RestoreFlags extends GlobalOptions {
   iexcludeFile?: string[];
   dryRun?: boolean;
   overwrite?: OverwriteMode;
+  verify?: boolean;
   memBudget?: string;
 }
 
@@ -49,6 +54,7 @@ export interface RestoreFlags extends GlobalOptions {
  */
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
+  if (flags.dryRun && flags.verify) throw new UsageError('--dry-run and --verify cannot be given together', { hint: 'a dry run writes nothing to read back' });
   // The patterns are read and checked before the repository is opened: a typo costs no key derivation.
   const selection = await restoreSelection(flags);
   const started = systemClock.monotonicMs();
@@ -81,6 +87,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     include,
     exclude,
     overwrite: flags.overwrite ?? 'always',
+    rememberSkipped: flags.verify === true,
     ...restoreLimits(session, plan),
     restoreOwnership: process.getuid?.() === 0,
     signal,
@@ -123,12 +130,40 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     out.warn(`nothing was restored: no --include matched a path of snapshot ${id.slice(0, 8)} (paths as \`engine ls\` shows them: a leading / anchors a pattern at the snapshot's root)`);
     return ExitCode.FAILURE;
   }
+  // --verify: every file restored read back from the target and checked against the snapshot.
+  let verified: VerifyResult | null = null;
+  if (flags.verify) {
+    out.info(`verifying the files restored in ${flags.target}`);
+    // Test hook (ENGINE_TEST_HOOKS=verify-tamper=REL): one byte of a restored file flipped before
+    // it is read back, as a disk that garbled a write would leave it.
+    const tamper = hooks.find((h) => h.startsWith('verify-tamper='))?.slice('verify-tamper='.length);
+    if (tamper) await flipFirstByte(join(flags.target, tamper));
+    verified = await verifyRestored(indexed, root, flags.target, new IncludeFilter(selection), restorer.skippedPaths, signal);
+    for (const b of verified.bad) out.warn(`${displayName(join(flags.target, b.path))}: ${b.message}`);
+  }
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
-    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, skipped: c.skipped, skippedBytes: c.skippedBytes, spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
+    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, skipped: c.skipped, skippedBytes: c.skippedBytes, ...(verified ? { verifiedFiles: verified.files, verifyErrors: verified.bad.length } : {}), spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
   } else {
     out.result(`restored snapshot ${id.slice(0, 8)} to ${flags.target}: ${c.files} files, ${c.dirs} folders, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks, ${formatBytes(c.bytesWritten)} in ${secs.toFixed(1)} s`);
     if (c.skipped > 0) out.result(`${c.skipped} entr${c.skipped === 1 ? 'y' : 'ies'} already in the target left as ${c.skipped === 1 ? 'it was' : 'they were'} (--overwrite ${flags.overwrite}; ${formatBytes(c.skippedBytes)} of files)`);
   }
+  if (verified) {
+    if (!out.json) out.result(`verified ${verified.files} files (${formatBytes(verified.bytes)}): ${verified.bad.length === 0 ? 'all as in the snapshot' : `${verified.bad.length} differ (named above)`}`);
+    // As restic: a file that does not read back as restored fails the restore.
+    if (verified.bad.length > 0) return ExitCode.FAILURE;
+  }
   return problems.length > 0 || c.specialsNotMade > 0 ? ExitCode.PARTIAL : ExitCode.OK;
+}
+
+async function flipFirstByte(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const b = new Uint8Array(1);
+    await fh.read(b, 0, 1, 0);
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, 0);
+  } finally {
+    await fh.close();
+  }
 }
