@@ -4,7 +4,7 @@
 // test/primitive-free.test.ts checks this list against the import graph, so a file that starts
 // using a primitive cannot silently lose its fallback run.
 export const PRIMITIVE_FREE_TESTS: readonly string[] = [
-  'src/archiver/sorted-names.test.ts',
+  'src/fs/sorted-names.test.ts',
   'src/backend/decorators/cache-backend.test.ts',
   'src/backend/decorators/faulty-backend.test.ts',
   'src/backend/decorators/forwarding-backend.test.ts',

@@ -21,7 +21,7 @@ import type { Selection } from './selection.js';
 import { OrderedSink } from './ordered-sink.js';
 import { ParentCursor } from './parent-cursor.js';
 import type { RunState } from './run-state.js';
-import { sortedNames } from './sorted-names.js';
+import { sortedNames } from '../fs/sorted-names.js';
 import type { TreeSaver } from './tree-saver.js';
 
 /** Entries of one directory started and not yet written to its tree: the walk of it waits beyond. */

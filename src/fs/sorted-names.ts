@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareNames } from '../format/tree.js';
-import { decodeName, encodeName, fsPath, isWellFormed } from '../fs/names.js';
+import { decodeName, encodeName, fsPath, isWellFormed } from './names.js';
 
 export interface NameSortOptions {
   /** Names sorted in memory at once (a run); a directory with more is sorted through temp files. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { workdirPerFile } from '../../test/support/workdir.js';
 import { compareNames } from '../format/tree.js';
-import { decodeName, encodeName } from '../fs/names.js';
+import { decodeName, encodeName } from './names.js';
 import { sortedNames } from './sorted-names.js';
 
 async function all(it: AsyncIterable<string>): Promise<string[]> {
