@@ -126,6 +126,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--exclude-file <file>', 'read --exclude patterns from a file (repeatable)', collect)
     .option('--iexclude-file <file>', 'read --iexclude patterns from a file (repeatable)', collect)
     .option('-n, --dry-run', 'say what would be restored (each entry with -v), write nothing')
+    .option('--delete', 'remove what the target holds that the snapshot does not (within --include/--exclude)')
     .option('--verify', 'read every restored file back from the target and check it against the snapshot (exit 1 if one differs)')
     .addOption(new Option('--overwrite <when>', 'what to do with a file already in the target: always replace it, keep it if-changed says size and time match, if-newer keeps it unless the snapshot\'s is newer, never replace anything').choices(['always', 'if-changed', 'if-newer', 'never']).default('always'))
     .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')

@@ -207,6 +207,14 @@ export class DirTree {
     });
   }
 
+  /**
+   * Removes entry `name` of folder `dir` with all it holds (restore --delete: the snapshot has no
+   * such entry), never following a link and never crossing into another filesystem.
+   */
+  remove(dir: string, name: string): void {
+    this.handles.use(dir, (d) => this.obstacles.deleteEntry(d, name));
+  }
+
   /** Removes the entry `name` of folder `dir` if it is not a folder (a file the restore gave up on); never follows it. */
   unlink(dir: string, name: string): void {
     this.handles.use(dir, (d) => {

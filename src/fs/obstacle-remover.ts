@@ -34,6 +34,23 @@ export class ObstacleRemover {
     this.onReplace(this.paths.display(rel), `a folder stood where the snapshot has ${wanted}; it was removed with what it held and replaced`);
   }
 
+  /**
+   * Removes entry `name` of `parent` that the snapshot does not have (restore --delete), as
+   * removeEntry does, without a notice; a folder on another filesystem is refused.
+   */
+  deleteEntry(parent: Dir, name: string): void {
+    const at = this.paths.at(parent, name);
+    const st = fs.lstatSync(at, { bigint: true, throwIfNoEntry: false });
+    if (!st) return;
+    const rel = join(parent.rel, name);
+    if (!st.isDirectory()) {
+      fs.unlinkSync(at);
+      return;
+    }
+    if (st.dev !== idOf(parent).dev) throw new TargetEntryError(this.paths.display(rel), 'is a mount point (another filesystem) that the snapshot does not have; left as it is');
+    this.removeTree(parent, name, rel, 0);
+  }
+
   private removeTree(parent: Dir, name: string, rel: string, depth: number): void {
     if (depth > 4096) throw new TargetEntryError(this.paths.display(rel), 'is nested too deep to remove; left as it is');
     let fd: number;

@@ -19,6 +19,8 @@ export interface RestoreOptions {
    * snapshot's entry, 'never' keeps anything there.
    */
   overwrite?: OverwriteMode;
+  /** Remove what the target's folders hold that the snapshot's do not (restic's --delete), within the selection. */
+  deleteExtra?: boolean;
   /** Keep the paths of the entries kept by `overwrite` (Restorer.skippedPaths), for --verify to pass them by. */
   rememberSkipped?: boolean;
   /**
@@ -88,5 +90,7 @@ export interface RestoreCounters {
   /** Entries left as they were in the target (--overwrite), and the bytes of the files among them. */
   skipped: number;
   skippedBytes: number;
+  /** Entries of the target removed by --delete (a folder counts once, with all it held). */
+  deleted: number;
 }
 

@@ -61,7 +61,7 @@ export class Restorer {
   /** Time with at least one pack read, and with at least one file write, in flight (for `engine bench`). */
   readonly loadBusy = new BusyMeter(1);
   readonly writeBusy = new BusyMeter(1);
-  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], noSpaceEntries: 0, spaceNeededBytes: 0, noSpaceFolders: 0, specials: 0, specialsNotMade: 0, blobRetries: 0, skipped: 0, skippedBytes: 0 };
+  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], noSpaceEntries: 0, spaceNeededBytes: 0, noSpaceFolders: 0, specials: 0, specialsNotMade: 0, blobRetries: 0, skipped: 0, skippedBytes: 0, deleted: 0 };
   /** Trees fetched at once while planning. */
   private readonly treeReads: Concurrency;
   /** The entries kept as they were by --overwrite (filled only with `rememberSkipped`). */
@@ -104,7 +104,7 @@ export class Restorer {
     const meta = new MetadataWriter(tree, report, this.opts, this.ops, this.notices);
     const plan = new RestorePlan(this.index, report, this.opts.readBudgetBytes, this.signal);
     const writer = new FileWriter(tree, report, meta, this.writeBusy, (job) => plan.budget.release(job.planCost));
-    const planner = new TreePlanner({ repo: this.repo, index: this.index, tree, includes: this.includes, overwrite: this.opts.overwrite ?? 'always', skippedPaths: this.opts.rememberSkipped ? this.skippedPaths : null, plan, writer, meta, report, treeReads: this.treeReads, signal: this.signal });
+    const planner = new TreePlanner({ repo: this.repo, index: this.index, tree, includes: this.includes, overwrite: this.opts.overwrite ?? 'always', skippedPaths: this.opts.rememberSkipped ? this.skippedPaths : null, deleteExtra: this.opts.deleteExtra === true, plan, writer, meta, report, treeReads: this.treeReads, signal: this.signal });
     const reader = new PackReader({ repo: this.repo, pool: this.pool, opts: this.opts, plan, writer, loadBusy: this.loadBusy, signal: this.signal, fail: (err) => this.fail(err) });
     this.plan = plan;
     this.reader = reader;

@@ -16,6 +16,7 @@ import type { FileJob, PlannedDir, PlannedHardlink, PlannedSymlink } from './job
 import type { MetadataWriter } from './metadata.js';
 import { planCost, type RestorePlan } from './plan.js';
 import { depthOf, joinRel } from './rel-paths.js';
+import { ExtraEntries } from './extra-entries.js';
 import type { RestoreReport } from './report.js';
 import type { OverwriteMode } from './options.js';
 
@@ -27,6 +28,8 @@ export interface TreePlannerParts {
   readonly overwrite: OverwriteMode;
   /** Where the paths of the entries kept by `overwrite` go, when the caller wants them. */
   readonly skippedPaths: Set<string> | null;
+  /** restore --delete: entries of the target's folders that the snapshot does not have are removed. */
+  readonly deleteExtra: boolean;
   readonly plan: RestorePlan;
   readonly writer: FileWriter;
   readonly meta: MetadataWriter;
@@ -65,71 +68,92 @@ export class TreePlanner {
     // Entries restored here and below: a folder entered only on the way to what an --include may
     // match is restored (its metadata) only when something below it is.
     let planned = 0;
-    for await (const node of entries) {
-      if (failure) break;
-      this.p.signal.throwIfAborted();
-      const r = rel ? `${rel}/${node.name}` : node.name;
-      const scope = this.p.includes.scope(r);
-      if (scope === 'no') continue;
-      if (node.type === 'dir') {
-        if (scope === 'all') {
-          try {
-            tree.ensureDir(r);
-          } catch (err) {
-            report.refused(r, err, 'folder not restored, nor anything in it', true);
-            continue;
-          }
-          this.dirs.push({ rel: r, depth: depthOf(r), node });
-          counters.dirs++;
-          planned++;
-        }
-        // The failure is caught as it happens (an unhandled rejection would end the process
-        // while this loop still awaits its siblings) and rethrown once every subtree settled.
-        // A folder on the way is not created here: what is restored below it creates it (every
-        // component, as ensureDir), and it takes its metadata once that is known.
-        const subtree = this.planTree(this.entries(node.subtree!), r).then((below) => {
-          if (scope === 'partial' && below > 0) {
+    const extra = this.p.deleteExtra ? await ExtraEntries.open(tree.display(rel)) : null;
+    const removeExtra = (name: string): void => this.removeExtra(rel, name);
+    try {
+      for await (const node of entries) {
+        if (failure) break;
+        this.p.signal.throwIfAborted();
+        if (extra) await extra.upTo(node.name, removeExtra);
+        const r = rel ? `${rel}/${node.name}` : node.name;
+        const scope = this.p.includes.scope(r);
+        if (scope === 'no') continue;
+        if (node.type === 'dir') {
+          if (scope === 'all') {
+            try {
+              tree.ensureDir(r);
+            } catch (err) {
+              report.refused(r, err, 'folder not restored, nor anything in it', true);
+              continue;
+            }
             this.dirs.push({ rel: r, depth: depthOf(r), node });
             counters.dirs++;
-            return below + 1;
+            planned++;
           }
-          return below;
-        });
-        subtrees.push(
-          subtree.catch((err: unknown) => {
-            failure ??= err;
-            return 0;
-          }),
-        );
-        continue;
-      }
-      if (scope === 'partial') continue;
-      if (this.keepsExisting(rel, node)) continue;
-      planned++;
-      if (node.type === 'symlink') {
-        try {
-          tree.symlink(rel, node.name, node.linkTarget!);
-        } catch (err) {
-          report.refused(r, err, 'symlink not restored');
+          // The failure is caught as it happens (an unhandled rejection would end the process
+          // while this loop still awaits its siblings) and rethrown once every subtree settled.
+          // A folder on the way is not created here: what is restored below it creates it (every
+          // component, as ensureDir), and it takes its metadata once that is known.
+          const subtree = this.planTree(this.entries(node.subtree!), r).then((below) => {
+            if (scope === 'partial' && below > 0) {
+              this.dirs.push({ rel: r, depth: depthOf(r), node });
+              counters.dirs++;
+              return below + 1;
+            }
+            return below;
+          });
+          subtrees.push(
+            subtree.catch((err: unknown) => {
+              failure ??= err;
+              return 0;
+            }),
+          );
           continue;
         }
-        this.symlinks.push({ dir: rel, name: node.name, node });
-        counters.symlinks++;
-      } else if (node.type === 'file') {
-        const cost = planCost(node.content?.length ?? 0);
-        await plan.reserve(cost);
-        this.planFile(rel, node, cost);
-        plan.flushIfDue();
-      } else if (node.type === 'fifo' || node.type === 'chardev' || node.type === 'blockdev') {
-        this.p.meta.restoreSpecial(rel, node);
-      } else {
-        // Sockets, as restic: a socket is made by the program that listens on it.
-        report.problem({ path: report.display(r), message: `${node.type} entries are not restored` });
+        if (scope === 'partial') continue;
+        if (this.keepsExisting(rel, node)) continue;
+        planned++;
+        if (node.type === 'symlink') {
+          try {
+            tree.symlink(rel, node.name, node.linkTarget!);
+          } catch (err) {
+            report.refused(r, err, 'symlink not restored');
+            continue;
+          }
+          this.symlinks.push({ dir: rel, name: node.name, node });
+          counters.symlinks++;
+        } else if (node.type === 'file') {
+          const cost = planCost(node.content?.length ?? 0);
+          await plan.reserve(cost);
+          this.planFile(rel, node, cost);
+          plan.flushIfDue();
+        } else if (node.type === 'fifo' || node.type === 'chardev' || node.type === 'blockdev') {
+          this.p.meta.restoreSpecial(rel, node);
+        } else {
+          // Sockets, as restic: a socket is made by the program that listens on it.
+          report.problem({ path: report.display(r), message: `${node.type} entries are not restored` });
+        }
       }
+      if (extra && !failure) await extra.rest(removeExtra);
+    } finally {
+      await extra?.close();
     }
     for (const n of await Promise.all(subtrees)) planned += n;
     if (failure) throw failure;
     return planned;
+  }
+
+  /** --delete: removes an entry of the target the snapshot's folder does not have, when the selection takes that path. */
+  private removeExtra(dir: string, name: string): void {
+    const r = joinRel(dir, name);
+    if (this.p.includes.scope(r) !== 'all') return;
+    try {
+      this.p.tree.remove(dir, name);
+      this.p.report.counters.deleted++;
+    } catch (err) {
+      // Said and counted as a problem (exit 3); the restore goes on.
+      this.p.report.problem({ path: this.p.report.display(r), message: `not deleted: ${err instanceof Error ? err.message : String(err)}` });
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
 // created, `ID:subfolder`, and --dry-run writing nothing.
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, runEngine, type RunResult } from '../support/cli.js';
@@ -179,5 +179,29 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect(bad.stderr).toContain('notes.txt: differs from the snapshot');
     expect(bad.stdout).toContain('verified 8 files');
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', target(), '--verify', '--dry-run'], { native })).code).toBe(2);
+  });
+
+  it('--delete removes what the snapshot does not hold, within the selection, never through a link, and nothing outside the target', async () => {
+    const to = target();
+    expect((await restore('latest', to, [])).code).toBe(0);
+    const outside = join(work, 'outside');
+    await mkdir(join(outside, 'keep-me'), { recursive: true });
+    await writeFile(join(outside, 'keep-me', 'precious'), 'not the target\n');
+    await writeFile(join(to, 'src/extra.txt'), 'extra\n');
+    await writeFile(join(to, 'src/zzz-extra.log'), 'extra after the last entry\n');
+    await mkdir(join(to, 'src/docs/extra-dir/inner'), { recursive: true });
+    await writeFile(join(to, 'src/docs/extra-dir/inner/f'), 'f\n');
+    await symlink(outside, join(to, 'src/sub/link-out'));
+    await writeFile(join(to, 'beside-src'), 'at the top\n');
+    // An --exclude keeps what it matches even when the snapshot does not hold it.
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--delete', '--exclude', 'beside-src', '--json'], { native });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json?.deleted).toBe(4);
+    const left = await listTree(to);
+    for (const gone of ['src/extra.txt', 'src/zzz-extra.log', 'src/docs/extra-dir/', 'src/sub/link-out']) expect(left).not.toContain(gone);
+    expect(left).toContain('beside-src');
+    expect(left).toContain('src/docs/old/draft.txt');
+    expect(await readFile(join(outside, 'keep-me', 'precious'), 'utf8')).toBe('not the target\n');
+    expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', '/', '--delete'], { native })).code).toBe(2);
   });
 });

@@ -19,7 +19,7 @@ import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { IncludeFilter } from '../../restorer/includes.js';
 import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { open } from 'node:fs/promises';
 import { dryRun, restoreSelection, splitSubfolder, subfolderTree, type RestoreSelection } from '../restore-selection.js';
 
@@ -36,6 +36,7 @@ export interface RestoreFlags extends GlobalOptions {
   dryRun?: boolean;
   overwrite?: OverwriteMode;
   verify?: boolean;
+  delete?: boolean;
   memBudget?: string;
 }
 
@@ -55,6 +56,8 @@ export interface RestoreFlags extends GlobalOptions {
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   if (flags.dryRun && flags.verify) throw new UsageError('--dry-run and --verify cannot be given together', { hint: 'a dry run writes nothing to read back' });
+  if (flags.dryRun && flags.delete) throw new UsageError('--dry-run and --delete cannot be given together yet: a dry run does not look at the target', { hint: 'restore into an empty folder to see what --delete would leave' });
+  if (flags.delete && resolve(flags.target) === '/') throw new UsageError('--delete with --target / would remove everything the snapshot does not hold from the whole system', { hint: 'restore into a folder, or leave --delete out' });
   // The patterns are read and checked before the repository is opened: a typo costs no key derivation.
   const selection = await restoreSelection(flags);
   const started = systemClock.monotonicMs();
@@ -88,6 +91,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     exclude,
     overwrite: flags.overwrite ?? 'always',
     rememberSkipped: flags.verify === true,
+    deleteExtra: flags.delete === true,
     ...restoreLimits(session, plan),
     restoreOwnership: process.getuid?.() === 0,
     signal,
@@ -143,9 +147,10 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   }
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
-    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, skipped: c.skipped, skippedBytes: c.skippedBytes, ...(verified ? { verifiedFiles: verified.files, verifyErrors: verified.bad.length } : {}), spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
+    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, skipped: c.skipped, skippedBytes: c.skippedBytes, deleted: c.deleted, ...(verified ? { verifiedFiles: verified.files, verifyErrors: verified.bad.length } : {}), spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
   } else {
     out.result(`restored snapshot ${id.slice(0, 8)} to ${flags.target}: ${c.files} files, ${c.dirs} folders, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks, ${formatBytes(c.bytesWritten)} in ${secs.toFixed(1)} s`);
+    if (c.deleted > 0) out.result(`${c.deleted} entr${c.deleted === 1 ? 'y' : 'ies'} of the target that the snapshot does not hold deleted (--delete)`);
     if (c.skipped > 0) out.result(`${c.skipped} entr${c.skipped === 1 ? 'y' : 'ies'} already in the target left as ${c.skipped === 1 ? 'it was' : 'they were'} (--overwrite ${flags.overwrite}; ${formatBytes(c.skippedBytes)} of files)`);
   }
   if (verified) {
