@@ -323,9 +323,13 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   let restored = false;
   if (second && typeof second.snapshotId === 'string') {
     await engine('restore', 'restore', [second.snapshotId, '--target', out]);
+    // Again into the same target, with what a restic user adds for a mirror: --delete (both
+    // listings walked side by side) and --verify (every file read back and hashed).
+    await engine('restore-delete-verify', 'restore', [second.snapshotId, '--target', out, '--delete', '--verify']);
     restored = true;
   } else {
     skipped('restore', 'no backup to restore');
+    skipped('restore-delete-verify', 'no backup to restore');
   }
   await engine('snapshots', 'snapshots', [], (json) => ({ snapshots: Array.isArray(json) ? json.length : null }));
   const warm = await indexStep('index-open-warm', repo, sampleFile);
@@ -338,6 +342,8 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   const newest = synth.snapshots[synth.snapshots.length - 1]!;
   await engine('stats', 'stats', []);
   await engine('ls', 'ls', [newest], (_json, r) => ({ lines: r.lines }));
+  // An --include pattern over every entry of the largest snapshot, in a dry run (nothing written).
+  await engine('restore-include-dry-run', 'restore', [newest, '--target', join(work, 'dry-run'), '--dry-run', '--include', '*7'], (json) => ({ files: json.files }));
   await engine('diff', 'diff', [oldest, newest]);
   await engine('check', 'check', []);
   await engine('check-read-data-subset', 'check', ['--read-data-subset', '1%']);

@@ -156,7 +156,7 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
       const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--include', '/src/docs', '--overwrite', mode, '--json'], { native });
       expect(r.code, `${mode}: ${r.stderr}`).toBe(0);
       expect(await contents(), mode).toEqual(expected);
-      expect(r.json?.skipped, mode).toBe(skipped);
+      expect(r.json?.filesSkipped, mode).toBe(skipped);
     }
     const bad = await restore('latest', target(), ['--overwrite', 'sometimes']);
     expect(bad.code).toBe(2);
@@ -196,7 +196,7 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     // An --exclude keeps what it matches even when the snapshot does not hold it.
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--delete', '--exclude', 'beside-src', '--json'], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json?.deleted).toBe(4);
+    expect(r.json?.filesDeleted).toBe(4);
     const left = await listTree(to);
     for (const gone of ['src/extra.txt', 'src/zzz-extra.log', 'src/docs/extra-dir/', 'src/sub/link-out']) expect(left).not.toContain(gone);
     expect(left).toContain('beside-src');
