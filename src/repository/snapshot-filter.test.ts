@@ -3,7 +3,7 @@
 // and the tag changes of `engine tag` (cmd_tag.go changeTags).
 import { describe, expect, it } from 'vitest';
 import type { SnapshotId } from '../format/ids.js';
-import type { Snapshot } from '../format/snapshot.js';
+import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import { describeFilter, filterIsEmpty, flattenTagLists, latestMatching, makeSnapshotFilter, newestPerHostAndPaths, NO_FILTER, selectSnapshots, snapshotMatches, splitTagList } from './snapshot-filter.js';
 import { changedTags, retagged, retagSnapshots, type SnapshotStore } from './snapshot-tags.js';
 
@@ -184,4 +184,13 @@ describe('tag changes', () => {
     expect(ops).toEqual(['remove 0001']);
     expect(again).toEqual([{ old: id(1), new: id(7) }]);
   });
+
+  it('the snapshot reader keeps `original` (and fields it does not know), and refuses one that is not an id', () => {
+    const s = { ...retagged(snap(1, 'h', ['/a'], []).snapshot, id(1), ['x']), later: 'field' };
+    const back = decodeSnapshot(encodeSnapshot(s), 'snapshots/x');
+    expect(back.original).toBe(id(1));
+    expect((back as unknown as { later: string }).later).toBe('field');
+    expect(() => decodeSnapshot(encodeSnapshot({ ...s, original: 'nope' as SnapshotId }), 'snapshots/x')).toThrow(/original/);
+  });
 });
+

@@ -195,4 +195,17 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
     const check = await engine(['check']);
     expect(check.code, check.stdout + check.stderr).toBe(0);
   }, 60_000);
+
+  it('tag takes the exclusive lock: refused (exit 11) while a backup runs, and nothing is changed', async () => {
+    const before = (await readdir(join(repo(), 'snapshots'))).sort();
+    // A backup slowed down (each file opened after 3 s) holds its shared lock long enough.
+    const slow = runEngine(['backup', '--repo', repo(), '--json', a()], { native, env: { ENGINE_TEST_HOOKS: 'open-delay=3000' } });
+    const deadline = Date.now() + 30_000;
+    while ((await readdir(join(repo(), 'locks')).catch(() => [])).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const refused = await engine(['tag', '--add', 'late']);
+    expect(refused.code, refused.stderr).toBe(11);
+    expect(refused.stderr).toContain('locked by `engine backup`');
+    expect((await readdir(join(repo(), 'snapshots'))).sort()).toEqual(before);
+    expect((await slow).code).toBe(0);
+  }, 60_000);
 });
