@@ -109,6 +109,13 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
     expect(await readdir(target)).toEqual(['b']);
     expect(await readdir(join(target, 'b'))).toEqual(['two.txt']);
 
+    // latest:/folder (restic's subfolder form) with a filter: the folder of the snapshot it chose.
+    const sub = join(work, 'restored-sub');
+    const rs = await engine(['restore', 'latest:/a/sub', '--host', 'h2', '--target', sub, '--json']);
+    expect(rs.code, rs.stderr).toBe(0);
+    expect(rs.json?.snapshotId).toBe(ids.S2);
+    expect(await readdir(sub)).toEqual(['one.txt']);
+
     const d = await engine(['diff', ids.S4!.slice(0, 8), 'latest', '--host', 'h2', '--json']);
     expect(d.code, d.stderr).toBe(0);
     expect(d.json?.from).toBe(ids.S4);
