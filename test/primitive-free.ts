@@ -24,6 +24,7 @@ export const PRIMITIVE_FREE_TESTS: readonly string[] = [
   'src/util/concurrency.prop.test.ts',
   'src/util/concurrency.test.ts',
   'src/memory/planner.test.ts',
+  'src/repository/snapshot-filter.test.ts',
   'src/retention/policy.test.ts',
   'src/session/node-support.test.ts',
   'test/backend/local.test.ts',

@@ -10,6 +10,7 @@ import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import { releaseLocks } from './locking.js';
 import type { GlobalOptions } from './context.js';
+import { snapshotFilterOption as filterOpt } from './snapshot-filter-flags.js';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -130,6 +131,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--verify', 'read every restored file back from the target and check it against the snapshot (exit 1 if one differs)')
     .addOption(new Option('--overwrite <when>', 'what to do with a file already in the target: always replace it, keep it if-changed says size and time match, if-newer keeps it unless the snapshot\'s is newer, never replace anything').choices(['always', 'if-changed', 'if-newer', 'never']).default('always'))
     .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')
+    .addOption(filterOpt('host', 'latest')).addOption(filterOpt('tag', 'latest')).addOption(filterOpt('path', 'latest'))
     .addHelpText(
       'after',
       '\nRestore never follows a link already in the target and replaces what is of the wrong type there.\nExit codes: 0 everything restored; 3 some entries were not restored (each named: out of space, an I/O error, something in the way that may not be removed) or an --include matched nothing while another did; 4 data damaged in the repository (files named); 1 no --include matched anything, so nothing was restored.',
@@ -142,11 +144,14 @@ function build(): { program: Command; result: { code: number } } {
 
   program
     .command('snapshots')
-    .description('list snapshots')
-    .action(async (_flags: unknown, cmd: Command) => {
+    .description('list snapshots: the ones named, or those the filters keep (all without one)')
+    .argument('[snapshots...]', 'snapshot ids (prefixes) or "latest"')
+    .addOption(filterOpt('host', 'all')).addOption(filterOpt('tag', 'all')).addOption(filterOpt('path', 'all'))
+    .option('--latest <n>', 'only the n newest snapshots of each host and set of paths')
+    .action(async (refs: string[], flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
       const { snapshotsCommand } = await import('./commands/snapshots.js');
-      result.code = await snapshotsCommand(cmd.optsWithGlobals(), outputFor(cmd));
+      result.code = await snapshotsCommand(refs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
     });
 
   program
@@ -154,6 +159,7 @@ function build(): { program: Command; result: { code: number } } {
     .description('list the files of a snapshot')
     .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .addOption(filterOpt('host', 'latest')).addOption(filterOpt('tag', 'latest')).addOption(filterOpt('path', 'latest'))
     .action(async (ref: string, flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
       const { lsCommand } = await import('./commands/ls.js');
@@ -185,6 +191,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--keep-within <duration>', 'keep every snapshot within this time of the newest (e.g. 30d, 2w, 6m, 1y)')
     .option('--keep-tag <tag...>', 'keep every snapshot with this tag; refused (exit 1) when it would leave a group with no snapshot, e.g. a misspelt tag')
     .option('--group-by <keys>', 'group snapshots by host, paths, tags (comma-separated; "" for one group)', 'host,paths')
+    .addOption(filterOpt('host', 'all', false)).addOption(filterOpt('tag', 'all')).addOption(filterOpt('path', 'all'))
     .option('--dry-run', 'list what would be kept and removed, and why; change nothing')
     .option('--prune', 'run prune afterwards')
     .option('--max-unused <share>', 'with --prune: unused share of the repository left unrepacked', '5%')
@@ -247,10 +254,25 @@ function build(): { program: Command; result: { code: number } } {
     .argument('<from>', 'snapshot id (prefix) or "latest"')
     .argument('<to>', 'snapshot id (prefix) or "latest"')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .addOption(filterOpt('host', 'latest')).addOption(filterOpt('tag', 'latest')).addOption(filterOpt('path', 'latest'))
     .action(async (from: string, to: string, flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
       const { diffCommand } = await import('./commands/diff.js');
       result.code = await diffCommand(from, to, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
+    });
+
+  program
+    .command('tag')
+    .description('change the tags of snapshots: the ones named, or every one the filters keep (each gets a new id; exclusive lock)')
+    .argument('[snapshots...]', 'snapshot ids (prefixes) or "latest"')
+    .option('--add <tag[,tag,...]>', 'add these tags (repeatable)', collect)
+    .option('--remove <tag[,tag,...]>', 'remove these tags (repeatable)', collect)
+    .option('--set <tag[,tag,...]>', 'replace the tags with these (repeatable; "" for none); not with --add or --remove', collect)
+    .addOption(filterOpt('host', 'all')).addOption(filterOpt('tag', 'all')).addOption(filterOpt('path', 'all'))
+    .action(async (refs: string[], flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd);
+      const { tagCommand } = await import('./commands/tag.js');
+      result.code = await tagCommand(refs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
 
   program

@@ -31,6 +31,11 @@ export interface Snapshot {
   gid: number;
   tags: string[];
   parent?: SnapshotId;
+  /**
+   * The snapshot this one replaces after its tags were changed (`engine tag`, as restic's
+   * `original`): the first one's id, kept across later changes. Optional (FORMAT.md "Snapshots").
+   */
+  original?: SnapshotId;
   summary: SnapshotSummary;
 }
 
@@ -50,5 +55,6 @@ export function decodeSnapshot(bytes: Uint8Array, what: string): Snapshot {
   if (typeof o.time !== 'string' || !Array.isArray(o.paths)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `${what}: malformed snapshot`);
   parseId<BlobId>(String(o.tree), `${what}: tree`);
   if (o.parent !== undefined) parseId<SnapshotId>(String(o.parent), `${what}: parent`);
+  if (o.original !== undefined) parseId<SnapshotId>(String(o.original), `${what}: original`);
   return o as unknown as Snapshot;
 }

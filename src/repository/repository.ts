@@ -8,12 +8,13 @@ import { DEFAULT_CHUNKER, type ChunkerParams } from '../chunker/fastcdc.js';
 import { deriveGear } from '../chunker/gear.js';
 import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/envelope.js';
 import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
-import { EngineError, ErrorCode, IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
+import { IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
 import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, encodeIndex, type IndexFile } from '../format/index-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
+import { latestMatching, NO_FILTER, noSnapshotMatches, type SnapshotFilter } from './snapshot-filter.js';
 import type { Tree } from '../format/tree.js';
 import { toHex } from '../util/hex.js';
 import { createKeyFile, DEFAULT_KDF, keyOpenedBy, newMasterKey, unlockMasterKey, type UnlockOptions } from './key-store.js';
@@ -296,13 +297,15 @@ export class Repository {
     return out;
   }
 
-  /** "latest", a full id or a unique prefix of at least 4 hex digits. */
-  async resolveSnapshot(ref: string): Promise<{ id: SnapshotId; snapshot: Snapshot }> {
+  /**
+   * "latest" (the newest snapshot the filter keeps), a full id or a unique prefix of at least 4
+   * hex digits; as in restic, an id is taken whatever the filter says.
+   */
+  async resolveSnapshot(ref: string, filter: SnapshotFilter = NO_FILTER): Promise<{ id: SnapshotId; snapshot: Snapshot }> {
     if (ref === 'latest') {
-      const all = await this.listSnapshots();
-      const last = all[all.length - 1];
-      if (!last) throw new EngineError(ErrorCode.USAGE, `the repository ${this.backend.location} has no snapshots`, { hint: 'run `engine backup` first' });
-      return last;
+      const latest = latestMatching(await this.listSnapshots(), filter);
+      if (!latest) throw noSnapshotMatches(filter, this.backend.location);
+      return latest;
     }
     if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new UsageError(`"${ref}" is not a snapshot id`, { hint: 'give "latest", a snapshot id or a prefix of at least 4 hex digits (see `engine snapshots`)' });
     const matches = (await this.listSnapshotIds()).filter((id) => id.startsWith(ref));

@@ -5,15 +5,18 @@ import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
+import { snapshotFilterFromFlags, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 
 const MARK: Record<Change, string> = { added: '+', removed: '-', modified: 'M', type: 'T', metadata: 'U' };
 
-export async function diffCommand(refA: string, refB: string, flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<number> {
+export async function diffCommand(refA: string, refB: string, flags: GlobalOptions & SnapshotFilterFlags & { memBudget?: string }, out: Output): Promise<number> {
   const session = await openRepository(flags, out);
   const { repo } = session;
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out);
-  const a = await repo.resolveSnapshot(refA);
-  const b = await repo.resolveSnapshot(refB);
+  // The filter chooses what "latest" means, on either side (restic's diff takes no "latest").
+  const filter = snapshotFilterFromFlags(flags);
+  const a = await repo.resolveSnapshot(refA, filter);
+  const b = await repo.resolveSnapshot(refB, filter);
   const counts: Record<Change, number> = { added: 0, removed: 0, modified: 0, type: 0, metadata: 0 };
   const indexed = new IndexedRepository(repo, index);
   const load = (id: BlobId) => indexed.treeEntries(id);

@@ -3,12 +3,14 @@ import type { SnapshotId } from '../../format/ids.js';
 import { applyPolicy, type GroupDecision, type GroupKey, parseDuration, policyIsEmpty, policyKeepsNothing, type RetentionPolicy } from '../../retention/policy.js';
 import { lockRepository, releaseLocks } from '../locking.js';
 import { systemClock } from '../../util/clock.js';
-import type { GlobalOptions } from '../context.js';
+import { repoLocation, type GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { openRepository } from '../session.js';
+import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
+import { selectSnapshots } from '../../repository/snapshot-filter.js';
 import { pruneSession, reportPrune, parseMaxUnused, type PruneFlags } from './prune.js';
 
-export interface ForgetFlags extends GlobalOptions, PruneFlags {
+export interface ForgetFlags extends GlobalOptions, PruneFlags, SnapshotFilterFlags {
   keepLast?: string;
   keepHourly?: string;
   keepDaily?: string;
@@ -64,23 +66,25 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
       hint: 'give a count above 0 (e.g. --keep-last 1); to remove snapshots on purpose, name them: `engine forget ID...`',
     });
   }
+  const filter = snapshotFilterFromFlags(flags);
   const started = systemClock.monotonicMs();
   // Forgetting only removes snapshot objects, which no backup depends on: a shared lock suffices.
   const session = await openRepository(flags, out, { exclusive: false, command: 'forget', signal });
   const { repo } = session;
   const all = await repo.listSnapshots();
   signal.throwIfAborted();
+  // Named snapshots ("latest" the newest the filter keeps), or the policy applied to the ones the
+  // filter keeps: the others are not considered at all (restic's --host, --tag, --path).
+  const selection = selectSnapshots(all, ids, filter, repoLocation(flags));
+  if (selection.filterIgnored) warnFilterIgnored(out);
+  const considered = selection.snapshots;
   let decisions: GroupDecision[];
   if (ids.length > 0) {
-    const chosen = new Set<string>();
-    for (const ref of ids) {
-      signal.throwIfAborted();
-      chosen.add((await repo.resolveSnapshot(ref)).id);
-    }
+    const chosen = new Set<string>(considered.map((s) => s.id));
     decisions = [{ group: {}, keep: all.filter((s) => !chosen.has(s.id)).map((s) => ({ id: s.id, reasons: ['not named'] })), remove: [...chosen] }];
   } else {
-    decisions = applyPolicy(all.map(({ id, snapshot: s }) => ({ id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags })), policy, groupBy);
-    refuseEmptiedGroups(decisions, policy, all.map((s) => s.snapshot.tags ?? []));
+    decisions = applyPolicy(considered.map(({ id, snapshot: s }) => ({ id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags })), policy, groupBy);
+    refuseEmptiedGroups(decisions, policy, considered.map((s) => s.snapshot.tags ?? []));
   }
   const byId = new Map(all.map((s) => [s.id as string, s.snapshot]));
   const remove = decisions.flatMap((d) => d.remove);

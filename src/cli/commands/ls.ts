@@ -5,12 +5,13 @@ import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
+import { snapshotFilterFromFlags, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 
-export async function lsCommand(ref: string, flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<number> {
+export async function lsCommand(ref: string, flags: GlobalOptions & SnapshotFilterFlags & { memBudget?: string }, out: Output): Promise<number> {
   const session = await openRepository(flags, out);
   const { repo } = session;
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out);
-  const { id, snapshot } = await repo.resolveSnapshot(ref);
+  const { id, snapshot } = await repo.resolveSnapshot(ref, snapshotFilterFromFlags(flags));
   if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}`);
   // Names and targets printed escaped (displayName): a byte that is not UTF-8 as `\xff`, a newline

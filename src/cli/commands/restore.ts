@@ -22,6 +22,7 @@ import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
 import { join, resolve } from 'node:path';
 import { open } from 'node:fs/promises';
 import { dryRun, restoreSelection, splitSubfolder, subfolderTree, type RestoreSelection } from '../restore-selection.js';
+import { snapshotFilterFromFlags } from '../snapshot-filter-flags.js';
 
 export interface RestoreFlags extends GlobalOptions {
   target?: string;
@@ -76,7 +77,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const indexed = new IndexedRepository(repo, index);
   // `ID:subfolder` (restic): the folder's contents go straight into the target.
   const { snapshotRef, subfolder } = splitSubfolder(ref);
-  const { id, snapshot } = await repo.resolveSnapshot(snapshotRef);
+  const { id, snapshot } = await repo.resolveSnapshot(snapshotRef, snapshotFilterFromFlags(flags));
   const root = subfolder === null ? snapshot.tree : await subfolderTree(indexed, snapshot.tree, subfolder, id);
   const { include, exclude } = selection;
   if (flags.dryRun) return dryRun(indexed, root, id, selection, out);
