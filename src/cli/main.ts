@@ -214,6 +214,26 @@ function build(): { program: Command; result: { code: number } } {
       result.code = await pruneCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
 
+  program
+    .command('rewrite')
+    .description('save snapshots again without the files that --exclude patterns match (a file that should never have been backed up)')
+    .argument('[snapshot...]', 'snapshot ids or "latest" (default: every snapshot the filters keep)')
+    .option('-e, --exclude <pattern>', 'leave out what matches, as `engine ls` prints paths (repeatable; restic\'s patterns: docs/SELECTION.md)', collect)
+    .option('--iexclude <pattern>', 'as --exclude, ignoring case', collect)
+    .option('--exclude-file <file>', 'read --exclude patterns from a file (repeatable)', collect)
+    .option('--iexclude-file <file>', 'read --iexclude patterns from a file (repeatable)', collect)
+    .option('--forget', 'remove each original once its replacement is saved (the data goes with `engine prune`)')
+    .option('-n, --dry-run', 'say what would be left out; change nothing')
+    .addOption(filterOpt('host', 'all'))
+    .addOption(filterOpt('tag', 'all'))
+    .addOption(filterOpt('path', 'all'))
+    .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')
+    .action(async (refs: string[], flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
+      const { rewriteCommand } = await import('./commands/rewrite.js');
+      result.code = await rewriteCommand(refs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
   const repair = program.command('repair').description('bring a damaged repository back to one that `engine check` passes');
   repair
     .command('index')
