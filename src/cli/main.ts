@@ -234,6 +234,18 @@ function build(): { program: Command; result: { code: number } } {
       result.code = await rewriteCommand(refs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
 
+  program
+    .command('serve')
+    .description('serve the snapshots read-only: --webdav (a file manager or `mount -t davfs` opens it), in place of restic\'s FUSE mount')
+    .option('--webdav', 'serve them over WebDAV')
+    .option('--listen <host:port>', 'loopback address to listen on (port 0 picks a free one)', '127.0.0.1:8080')
+    .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')
+    .action(async (flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
+      const { serveCommand } = await import('./commands/serve.js');
+      result.code = await serveCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
   const repair = program.command('repair').description('bring a damaged repository back to one that `engine check` passes');
   repair
     .command('index')
