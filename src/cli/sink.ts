@@ -1,0 +1,52 @@
+// Where streamed output goes (dump's bytes, find's JSON array): standard output or a file, written
+// with backpressure, so a slow reader (`engine dump ... | ssh ...`) holds engine back instead of
+// letting what waits to be written grow without bound in memory.
+import { open, type FileHandle } from 'node:fs/promises';
+import { UsageError } from '../errors/engine-error.js';
+
+export interface Sink {
+  /** Resolves once the bytes are handed on (a full pipe makes it wait). */
+  write(chunk: Uint8Array | string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Standard output: waits for 'drain' whenever the stream's buffer is full. */
+export function stdoutSink(): Sink {
+  const out = process.stdout;
+  return {
+    write(chunk) {
+      if (out.destroyed) return Promise.resolve();
+      if (out.write(chunk)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = (): void => {
+          out.off('drain', done);
+          out.off('close', done);
+          out.off('error', done);
+          resolve();
+        };
+        out.on('drain', done);
+        out.on('close', done);
+        out.on('error', done);
+      });
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** A file created (or truncated) at `path`; each write is awaited, so nothing piles up. */
+export async function fileSink(path: string, flag: string): Promise<Sink> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'w', 0o666);
+  } catch (err) {
+    throw new UsageError(`${flag} ${path}: cannot create the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { hint: 'give a path in a folder that exists and that you may write to', cause: err });
+  }
+  return {
+    async write(chunk) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      let off = 0;
+      while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+    },
+    close: () => fh.close(),
+  };
+}
