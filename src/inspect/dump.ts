@@ -50,6 +50,23 @@ export async function locate(load: TreeLoader, root: BlobId, path: string): Prom
   throw new Error('unreachable');
 }
 
+/**
+ * restic's `SNAPSHOT:SUBFOLDER` (dump, ls): the snapshot reference and the folder inside it whose
+ * contents stand for the snapshot's root ('' when none is given).
+ */
+export function splitSubfolder(ref: string): { ref: string; subfolder: string } {
+  const colon = ref.indexOf(':');
+  return colon < 0 ? { ref, subfolder: '' } : { ref: ref.slice(0, colon), subfolder: ref.slice(colon + 1) };
+}
+
+/** The tree of `subfolder` in the snapshot whose root tree is `root` (the root itself for '' or '/'). */
+export async function subfolderTree(load: TreeLoader, root: BlobId, subfolder: string): Promise<BlobId> {
+  const found = await locate(load, root, subfolder);
+  if (found.kind === 'root') return root;
+  if (found.node.type !== 'dir' || !found.node.subtree) throw new UsageError(`"${displayName(found.path)}" is a ${found.node.type}, not a folder`, { hint: 'SNAPSHOT:PATH names a folder of the snapshot' });
+  return found.node.subtree;
+}
+
 /** A file's content in order, one blob read ahead of the one being written. */
 export async function writeContent(src: DumpSource, node: TreeNode, sink: ByteSink): Promise<number> {
   const ids = node.content ?? [];

@@ -20,9 +20,9 @@ interface Snap {
 }
 
 /** The CLI with stdout as bytes (dump writes binary), optionally piped into another command. */
-function runBinary(args: string[], pipeTo?: { cmd: string; args: string[] }): Promise<{ code: number; stdout: Buffer; stderr: string; pipeCode: number | null }> {
+function runBinary(args: string[], pipeTo?: { cmd: string; args: string[] }, extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: Buffer; stderr: string; pipeCode: number | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(ENGINE_BIN, args, { env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ENGINE_BIN, args, { env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native, ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -178,9 +178,12 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
     it('a file of several chunks is written byte for byte, to stdout and to --target', async () => {
       const original = await readFile(join(src, 'random', 'large.bin'));
       expect(original.length).toBeGreaterThan(4 * 1024 * 1024);
-      const out = await runBinary(['dump', '--repo', repo, '--mem-budget', '256M', 'latest', '/src/random/large.bin']);
+      const rssFile = join(work, 'dump-rss');
+      const out = await runBinary(['dump', '--repo', repo, '--mem-budget', '128M', 'latest', '/src/random/large.bin'], undefined, { ENGINE_PEAK_RSS_FILE: rssFile });
       expect(out.code, out.stderr).toBe(0);
       expect(sha(out.stdout)).toBe(sha(original));
+      // Within the budget, a blob at a time (the whole file is never in memory).
+      expect(Number(await readFile(rssFile, 'utf8'))).toBeLessThanOrEqual(128 * 1024 * 1024);
       const target = join(work, 'large.copy');
       const r = await engine(['dump', '--target', target, 'latest', 'src/random/large.bin']);
       expect(r.code, r.stderr).toBe(0);
@@ -210,6 +213,14 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
       expect((await diffTrees(join(src, 'dup'), join(part, 'src', 'dup'))).filter((d) => d.kind !== 'hardlink')).toEqual([]);
       const listing = await runBinary(['dump', '--repo', repo, 'latest', '/src/dup']);
       expect(listing.stdout.length % 512).toBe(0);
+
+      // SNAPSHOT:SUBFOLDER (restic): the folder's contents at the archive's root.
+      const sub = join(work, 'untar-sub');
+      await mkdir(sub);
+      const q = await runBinary(['dump', '--repo', repo, 'latest:/src/dup', '/'], { cmd: 'tar', args: ['-x', '-p', '-f', '-', '-C', sub] });
+      expect(q.code, q.stderr).toBe(0);
+      expect((await readdir(sub)).sort()).toEqual((await readdir(join(src, 'dup'))).sort());
+      expect((await diffTrees(join(src, 'dup'), sub)).filter((d) => d.kind !== 'hardlink')).toEqual([]);
     });
 
     it('a missing path, a symlink, a file used as a folder and --archive zip are refused, naming what is wrong', async () => {
@@ -298,6 +309,9 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
       expect(dup).toContain('/src/dup/deeper/');
       expect(dup).not.toContain('/src/dup/deeper/second-copy-of-medium.bin');
       expect(dup.every((l) => l.startsWith('/src/dup'))).toBe(true);
+      const sub = (await engine(['ls', 'latest:/src/dup'])).stdout.split('\n');
+      expect(sub).toContain('/deeper/second-copy-of-medium.bin');
+      expect(sub.some((l) => l.startsWith('/src'))).toBe(false);
       const rec = (await engine(['ls', '--recursive', 'latest', '/src/dup/'])).stdout.split('\n');
       expect(rec).toContain('/src/dup/deeper/second-copy-of-medium.bin');
       const rel = await engine(['ls', 'latest', 'src/dup']);

@@ -1,10 +1,10 @@
-// engine dump SNAPSHOT PATH: restic's `dump` (cmd/restic/cmd_dump.go): a file's content to
+// engine dump SNAPSHOT[:SUBFOLDER] PATH: restic's `dump` (cmd/restic/cmd_dump.go): a file's content to
 // standard output (or --target FILE), or a folder ("/" for the whole snapshot) as a tar archive.
 // Streamed: a blob at a time, with backpressure from the reader (src/cli/sink.ts).
 import { EngineError, ErrorCode, UsageError } from '../../errors/engine-error.js';
 import { BlobType, type BlobId } from '../../format/ids.js';
 import { displayName } from '../../fs/names.js';
-import { type DumpSource, locate, writeContent, writeTar } from '../../inspect/dump.js';
+import { type DumpSource, locate, splitSubfolder, subfolderTree, writeContent, writeTar } from '../../inspect/dump.js';
 import { TAR_END } from '../../inspect/tar.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
@@ -30,13 +30,16 @@ export async function dumpCommand(ref: string, path: string, flags: DumpFlags, o
   const { repo } = session;
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out, signal);
   const indexed = new IndexedRepository(repo, index);
-  const { snapshot } = await repo.resolveSnapshot(ref);
+  const { ref: snapshotRef, subfolder } = splitSubfolder(ref);
+  const { snapshot } = await repo.resolveSnapshot(snapshotRef);
   const src: DumpSource = {
     load: (id: BlobId) => indexed.treeEntries(id),
     loadData: (id) => indexed.loadBlob(BlobType.DATA, id),
     rawLength: (id) => index.lookup(id)?.rawLength,
   };
-  const found = await locate(src.load, snapshot.tree, path);
+  // SNAPSHOT:SUBFOLDER (restic): that folder's contents are the root, and the archive's names start there.
+  const root = await subfolderTree(src.load, snapshot.tree, subfolder);
+  const found = await locate(src.load, root, path);
   const isArchive = found.kind === 'root' || found.node.type === 'dir';
   if (found.kind === 'node' && found.node.type !== 'file' && found.node.type !== 'dir') {
     throw new UsageError(`"${displayName(found.path)}" should be a file, but is a ${found.node.type}`, { hint: 'dump writes files, or folders as a tar archive' });
@@ -51,7 +54,7 @@ export async function dumpCommand(ref: string, path: string, flags: DumpFlags, o
     await sink.write(chunk);
   };
   try {
-    if (found.kind === 'root') await writeTar(src, snapshot.tree, '', write);
+    if (found.kind === 'root') await writeTar(src, root, '', write);
     else if (found.node.type === 'dir') {
       if (found.node.subtree) await writeTar(src, found.node.subtree, found.path.slice(1), write);
       else await write(TAR_END);

@@ -3,6 +3,7 @@ import { displayName } from '../../fs/names.js';
 import type { TreeNode } from '../../format/tree.js';
 import { UsageError } from '../../errors/engine-error.js';
 import { cleanPattern } from '../../filter/pattern.js';
+import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import { longLine } from '../node-format.js';
@@ -22,7 +23,11 @@ export async function lsCommand(ref: string, dirs: string[], flags: LsFlags, out
   const session = await openRepository(flags, out);
   const { repo } = session;
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out);
-  const { id, snapshot } = await repo.resolveSnapshot(ref);
+  const { ref: snapshotRef, subfolder } = splitSubfolder(ref);
+  const { id, snapshot } = await repo.resolveSnapshot(snapshotRef);
+  const indexed = new IndexedRepository(repo, index);
+  // SNAPSHOT:SUBFOLDER (restic): that folder's contents are listed as the root.
+  const root = await subfolderTree((t: BlobId) => indexed.treeEntries(t), snapshot.tree, subfolder);
   if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}${filter.length > 0 ? ` filtered by ${filter.join(', ')}` : ''}`);
   // restic's ls: with folders given, an entry is printed when it is one of them or below one, and
@@ -38,7 +43,7 @@ export async function lsCommand(ref: string, dirs: string[], flags: LsFlags, out
     if (printed && flags.recursive) return true;
     return approaching(path);
   };
-  await walk(new IndexedRepository(repo, index), snapshot.tree, '', visit);
+  await walk(indexed, root, '', visit);
   return 0;
 }
 
