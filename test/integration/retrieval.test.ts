@@ -282,8 +282,8 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
 
     it('bad types and ids are refused before anything is read', async () => {
       for (const [args, text] of [
-        [['cat', 'index', '../config'], '"../config" is not a index id'],
-        [['cat', 'blob', 'abc'], 'is not a blob id'],
+        [['cat', 'index', '../config'], '"../config" is not a valid index id'],
+        [['cat', 'blob', 'abc'], 'is not a valid blob id'],
         [['cat', 'pack', 'f'.repeat(64)], 'is not in the repository'],
         [['cat', 'secret'], 'invalid type "secret"'],
         [['cat', 'key'], 'cat key needs an id'],

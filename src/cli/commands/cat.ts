@@ -7,9 +7,9 @@
 import { UsageError } from '../../errors/engine-error.js';
 import { decodeKeyFile } from '../../format/key-file.js';
 import { BlobType, blobTypeName, type BlobId, type IndexId, type PackId } from '../../format/ids.js';
-import { locate } from '../../inspect/dump.js';
+import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
-import type { Repository } from '../../repository/repository.js';
+import type { StoredKeyFile } from '../../repository/repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -29,8 +29,8 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
   if (t !== 'config' && (arg === undefined || arg === '')) throw new UsageError(`cat ${t} needs an id`, { hint: t === 'snapshot' ? 'give "latest" or a snapshot id (prefix)' : `give the ${t}'s id` });
   // Ids as restic takes them: full ids, but for snapshots (a prefix or "latest"), keys (a
   // unique prefix, as `engine key remove`) and trees (a tree id, or SNAPSHOT:PATH for a folder's).
-  if ((t === 'index' || t === 'blob' || t === 'pack') && !FULL_ID.test(arg!)) throw new UsageError(`"${arg}" is not a ${t} id`, { hint: 'give the full id: 64 lowercase hex digits' });
-  if (t === 'key' && !/^[0-9a-f]{4,64}$/.test(arg!)) throw new UsageError(`"${arg}" is not a ${t} id`, { hint: 'give the id or a unique prefix of at least 4 lowercase hex digits' });
+  if ((t === 'index' || t === 'blob' || t === 'pack') && !FULL_ID.test(arg!)) throw new UsageError(`"${arg}" is not a valid ${t} id`, { hint: 'give the full id: 64 lowercase hex digits' });
+  if (t === 'key' && !/^[0-9a-f]{4,64}$/.test(arg!)) throw new UsageError(`"${arg}" is not a valid ${t} id`, { hint: 'give the id or a unique prefix of at least 4 lowercase hex digits' });
 
   const session = await openRepository(flags, out);
   const { repo } = session;
@@ -47,12 +47,12 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
       return 0;
     }
     case 'key': {
-      const matches: { id: string; name: string }[] = [];
+      const matches: StoredKeyFile[] = [];
       for await (const k of repo.listKeyFiles()) if (k.id.startsWith(arg!)) matches.push(k);
       const key = unique(matches, arg!, 'key', '`engine key list`');
       // Decoded (so a malformed or planted file is refused) and printed field by field: the key
       // file's own JSON, whose `data` is the master key encrypted under the password's key.
-      await printJson(decodeKeyFile(await repo.loadKeyFile(key as Parameters<Repository['loadKeyFile']>[0]), key.name));
+      await printJson(decodeKeyFile(await repo.loadKeyFile(key), key.name));
       return 0;
     }
     case 'index': {
@@ -88,14 +88,9 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
       let id: BlobId;
       if (t === 'tree' && !FULL_ID.test(arg!)) {
         // restic: `cat tree SNAPSHOT[:PATH]`, the tree of the snapshot's root or of a folder in it.
-        const colon = arg!.indexOf(':');
-        const ref = colon < 0 ? arg! : arg!.slice(0, colon);
-        const path = colon < 0 ? '/' : arg!.slice(colon + 1);
+        const { ref, subfolder } = splitSubfolder(arg!);
         const { snapshot } = await repo.resolveSnapshot(ref);
-        const found = await locate((tid: BlobId) => indexed.treeEntries(tid), snapshot.tree, path);
-        if (found.kind === 'root') id = snapshot.tree;
-        else if (found.node.type === 'dir' && found.node.subtree) id = found.node.subtree;
-        else throw new UsageError(`"${path}" is a ${found.node.type}, not a folder`, { hint: 'cat tree shows folders; cat blob ID shows a data blob' });
+        id = await subfolderTree((tid: BlobId) => indexed.treeEntries(tid), snapshot.tree, subfolder);
       } else {
         id = arg as BlobId;
       }
