@@ -4,6 +4,26 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { UsageError } from '../errors/engine-error.js';
 
+/**
+ * The reader of standard output went away (`engine dump ... | head -c 100`): the command stops
+ * reading the repository for nobody. As for every command (src/cli/main.ts), a reader that closed
+ * the pipe early is not an error of engine's: the command ends with exit 0.
+ */
+export class OutputClosed extends Error {
+  constructor() {
+    super('standard output was closed by its reader');
+  }
+}
+
+/** Runs a command's output loop; a reader that went away ends it quietly (OutputClosed). */
+export async function untilReaderLeaves(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (!(err instanceof OutputClosed)) throw err;
+  }
+}
+
 export interface Sink {
   /** Resolves once the bytes are handed on (a full pipe makes it wait). */
   write(chunk: Uint8Array | string): Promise<void>;
@@ -15,18 +35,21 @@ export function stdoutSink(): Sink {
   const out = process.stdout;
   return {
     write(chunk) {
-      if (out.destroyed) return Promise.resolve();
+      if (out.destroyed || !out.writable) return Promise.reject(new OutputClosed());
       if (out.write(chunk)) return Promise.resolve();
-      return new Promise((resolve) => {
-        const done = (): void => {
-          out.off('drain', done);
-          out.off('close', done);
-          out.off('error', done);
-          resolve();
+      return new Promise((resolve, reject) => {
+        const settle = (closed: boolean): void => {
+          out.off('drain', drained);
+          out.off('close', gone);
+          out.off('error', gone);
+          if (closed) reject(new OutputClosed());
+          else resolve();
         };
-        out.on('drain', done);
-        out.on('close', done);
-        out.on('error', done);
+        const drained = (): void => settle(false);
+        const gone = (): void => settle(true);
+        out.on('drain', drained);
+        out.on('close', gone);
+        out.on('error', gone);
       });
     },
     close: () => Promise.resolve(),

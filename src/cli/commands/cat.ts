@@ -13,7 +13,7 @@ import type { StoredKeyFile } from '../../repository/repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
-import { stdoutSink } from '../sink.js';
+import { stdoutSink, untilReaderLeaves } from '../sink.js';
 
 const TYPES = ['config', 'snapshot', 'index', 'key', 'blob', 'tree', 'pack'] as const;
 type CatType = (typeof TYPES)[number];
@@ -21,6 +21,11 @@ type CatType = (typeof TYPES)[number];
 const FULL_ID = /^[0-9a-f]{64}$/;
 
 export async function catCommand(type: string, arg: string | undefined, flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<number> {
+  await untilReaderLeaves(() => cat(type, arg, flags, out));
+  return 0;
+}
+
+async function cat(type: string, arg: string | undefined, flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<void> {
   if (type === 'masterkey') {
     throw new UsageError('cat masterkey is not offered: it would print the key that decrypts the whole repository', { hint: 'back up the repository with its key files and password instead; `engine cat key ID` shows a key file (the master key in it is encrypted)' });
   }
@@ -40,11 +45,11 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
   switch (t) {
     case 'config':
       await printJson(repo.config);
-      return 0;
+      return;
     case 'snapshot': {
       const { snapshot } = await repo.resolveSnapshot(arg!);
       await printJson(snapshot);
-      return 0;
+      return;
     }
     case 'key': {
       const matches: StoredKeyFile[] = [];
@@ -53,7 +58,7 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
       // Decoded (so a malformed or planted file is refused) and printed field by field: the key
       // file's own JSON, whose `data` is the master key encrypted under the password's key.
       await printJson(decodeKeyFile(await repo.loadKeyFile(key), key.name));
-      return 0;
+      return;
     }
     case 'index': {
       const file = await repo.loadIndexObject(arg as IndexId);
@@ -66,7 +71,7 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
         first = false;
       }
       await sink.write(`${first ? '' : '\n  '}]\n}\n`);
-      return 0;
+      return;
     }
     case 'pack': {
       let size: number | undefined;
@@ -79,7 +84,7 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
       if (size === undefined) throw new UsageError(`pack ${arg} is not in the repository`, { hint: 'find pack ids with `engine cat index ID` or `engine check`' });
       const header = await repo.packs.loadHeader(arg as PackId, size);
       await printJson(header.map((b) => ({ type: blobTypeName(b.type), id: b.id, offset: b.offset, length: b.length, uncompressed_length: b.rawLength })));
-      return 0;
+      return;
     }
     case 'blob':
     case 'tree': {
@@ -98,7 +103,7 @@ export async function catCommand(type: string, arg: string | undefined, flags: G
       if (!loc) throw new UsageError(`${t === 'tree' ? 'tree' : 'blob'} ${id} is not in the index`, { hint: 'find ids with `engine find --blob/--tree` or `engine cat tree SNAPSHOT`' });
       if (t === 'tree' && loc.type !== BlobType.TREE) throw new UsageError(`${id} is a data blob, not a tree`, { hint: `engine cat blob ${id}` });
       await sink.write(await indexed.loadBlob(loc.type, id));
-      return 0;
+      return;
     }
   }
 }

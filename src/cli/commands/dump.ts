@@ -10,7 +10,7 @@ import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
-import { fileSink, type Sink, stdoutSink } from '../sink.js';
+import { fileSink, type Sink, stdoutSink, untilReaderLeaves } from '../sink.js';
 
 export interface DumpFlags extends GlobalOptions {
   memBudget?: string;
@@ -54,12 +54,13 @@ export async function dumpCommand(ref: string, path: string, flags: DumpFlags, o
     await sink.write(chunk);
   };
   try {
-    if (found.kind === 'root') await writeTar(src, root, '', write);
-    else if (found.node.type === 'dir') {
-      if (found.node.subtree) await writeTar(src, found.node.subtree, found.path.slice(1), write);
-      else await write(TAR_END);
-    }
-    else await writeContent(src, found.node, write);
+    await untilReaderLeaves(async () => {
+      if (found.kind === 'root') await writeTar(src, root, '', write);
+      else if (found.node.type === 'dir') {
+        if (found.node.subtree) await writeTar(src, found.node.subtree, found.path.slice(1), write);
+        else await write(TAR_END);
+      } else await writeContent(src, found.node, write);
+    });
   } finally {
     await sink.close();
   }

@@ -15,7 +15,7 @@ import type { GlobalOptions } from '../context.js';
 import { localTime, longLine, nodeJson } from '../node-format.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
-import { stdoutSink } from '../sink.js';
+import { stdoutSink, untilReaderLeaves } from '../sink.js';
 import { parseFindTime } from '../find-time.js';
 
 export interface FindFlags extends GlobalOptions {
@@ -53,43 +53,45 @@ export async function findCommand(args: string[], flags: FindFlags, out: Output)
   const snapshots = await selectSnapshots(repo, flags);
 
   const sink = stdoutSink();
-  if (out.json) await sink.write('[');
-  let written = 0;
-  let printedSnapshot = false;
-  for (const { id, snapshot } of snapshots) {
-    if (byId) {
-      for await (const o of findObjects(load, snapshot.tree, flags.blob ? args : [], flags.tree ? args : [])) {
-        if (out.json) {
-          await sink.write(`${written > 0 ? ',' : ''}${JSON.stringify({ object_type: o.kind, id: o.id, path: displayName(o.path), ...(o.parentTree ? { parent_tree: o.parentTree } : {}), snapshot: id, time: snapshot.time })}`);
-        } else {
-          let text = `Found ${o.kind} ${o.id}\n`;
-          text += o.kind === 'blob' ? ` ... in file ${displayName(o.path)}\n     (tree ${o.parentTree})\n` : ` ... path ${displayName(o.path)}\n`;
-          text += ` ... in snapshot ${id.slice(0, 8)} (${localTime(Date.parse(snapshot.time))})\n`;
-          await sink.write(text);
+  await untilReaderLeaves(async () => {
+    if (out.json) await sink.write('[');
+    let written = 0;
+    let printedSnapshot = false;
+    for (const { id, snapshot } of snapshots) {
+      if (byId) {
+        for await (const o of findObjects(load, snapshot.tree, flags.blob ? args : [], flags.tree ? args : [])) {
+          if (out.json) {
+            await sink.write(`${written > 0 ? ',' : ''}${JSON.stringify({ object_type: o.kind, id: o.id, path: displayName(o.path), ...(o.parentTree ? { parent_tree: o.parentTree } : {}), snapshot: id, time: snapshot.time })}`);
+          } else {
+            let text = `Found ${o.kind} ${o.id}\n`;
+            text += o.kind === 'blob' ? ` ... in file ${displayName(o.path)}\n     (tree ${o.parentTree})\n` : ` ... path ${displayName(o.path)}\n`;
+            text += ` ... in snapshot ${id.slice(0, 8)} (${localTime(Date.parse(snapshot.time))})\n`;
+            await sink.write(text);
+          }
+          written++;
         }
+        continue;
+      }
+      let hits = 0;
+      for await (const { path, node } of findByPattern(load, snapshot.tree, { patterns: patterns!, ...(oldestNs !== undefined ? { oldestNs } : {}), ...(newestNs !== undefined ? { newestNs } : {}) })) {
+        if (out.json) {
+          await sink.write(`${hits === 0 ? `${written > 0 ? ',' : ''}{"matches":[` : ','}${JSON.stringify(nodeJson(path, node))}`);
+        } else {
+          if (hits === 0) {
+            await sink.write(`${printedSnapshot ? '\n' : ''}Found matching entries in snapshot ${id.slice(0, 8)} from ${localTime(Date.parse(snapshot.time))}\n`);
+            printedSnapshot = true;
+          }
+          await sink.write(`${flags.long ? longLine(path, node) : displayName(path)}\n`);
+        }
+        hits++;
+      }
+      if (out.json && hits > 0) {
+        await sink.write(`],"hits":${hits},"snapshot":"${id}"}`);
         written++;
       }
-      continue;
     }
-    let hits = 0;
-    for await (const { path, node } of findByPattern(load, snapshot.tree, { patterns: patterns!, ...(oldestNs !== undefined ? { oldestNs } : {}), ...(newestNs !== undefined ? { newestNs } : {}) })) {
-      if (out.json) {
-        await sink.write(`${hits === 0 ? `${written > 0 ? ',' : ''}{"matches":[` : ','}${JSON.stringify(nodeJson(path, node))}`);
-      } else {
-        if (hits === 0) {
-          await sink.write(`${printedSnapshot ? '\n' : ''}Found matching entries in snapshot ${id.slice(0, 8)} from ${localTime(Date.parse(snapshot.time))}\n`);
-          printedSnapshot = true;
-        }
-        await sink.write(`${flags.long ? longLine(path, node) : displayName(path)}\n`);
-      }
-      hits++;
-    }
-    if (out.json && hits > 0) {
-      await sink.write(`],"hits":${hits},"snapshot":"${id}"}`);
-      written++;
-    }
-  }
-  if (out.json) await sink.write(']\n');
+    if (out.json) await sink.write(']\n');
+  });
   return 0;
 }
 
