@@ -145,6 +145,7 @@ function build(): { program: Command; result: { code: number } } {
     .argument('[dirs...]', 'absolute folders in the snapshot: list only them and their entries')
     .option('-l, --long', 'long format: mode, uid, gid, size, modification time, path')
     .option('--recursive', 'with folders given: also list everything below them')
+    .option('--human-readable', 'with -l: sizes as 1.234 MiB')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (ref: string, dirs: string[], flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
@@ -161,6 +162,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('-N, --newest <time>', 'only entries modified at or before this time')
     .option('-i, --ignore-case', 'ignore case in patterns and paths')
     .option('-l, --long', 'long format: mode, uid, gid, size, modification time, path')
+    .option('--human-readable', 'with -l: sizes as 1.234 MiB')
     .option('-R, --reverse', 'oldest snapshot first')
     .option('--host <host>', 'only snapshots of this host (repeatable)', collect)
     .option('--tag <tags>', 'only snapshots with all these comma-separated tags (repeatable: any of them)', collect)

@@ -79,11 +79,24 @@ export function rfc3339Nano(ns: string): string {
   return `${base}${digits}Z`;
 }
 
+/** restic's ui.FormatBytes (--human-readable): three decimals in the largest binary unit that fits. */
+export function humanBytes(n: number): string {
+  const units: [number, string][] = [
+    [2 ** 40, 'TiB'],
+    [2 ** 30, 'GiB'],
+    [2 ** 20, 'MiB'],
+    [2 ** 10, 'KiB'],
+  ];
+  for (const [size, unit] of units) if (n >= size) return `${(n / size).toFixed(3)} ${unit}`;
+  return `${n} B`;
+}
+
 /** restic's long listing line: `-rw-r--r--  1000  1000   1234 2026-12-07 13:15:19 /path -> target`. */
-export function longLine(path: string, node: TreeNode): string {
-  const size = node.type === 'file' ? (node.size ?? 0) : 0;
+export function longLine(path: string, node: TreeNode, human = false): string {
+  const bytes = node.type === 'file' ? (node.size ?? 0) : 0;
+  const size = human ? humanBytes(bytes) : String(bytes).padStart(6);
   const target = node.type === 'symlink' ? ` -> ${displayName(node.linkTarget ?? '')}` : '';
-  return `${permissionString(node)} ${String(node.uid).padStart(5)} ${String(node.gid).padStart(5)} ${String(size).padStart(6)} ${localTime(nsToMs(node.mtimeNs))} ${displayName(path)}${target}`;
+  return `${permissionString(node)} ${String(node.uid).padStart(5)} ${String(node.gid).padStart(5)} ${size} ${localTime(nsToMs(node.mtimeNs))} ${displayName(path)}${target}`;
 }
 
 /** A decimal string as a JSON number when it is one exactly, else as the string. */

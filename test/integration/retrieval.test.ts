@@ -126,6 +126,8 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
       const st = await stat(join(src, 'random', 'large.bin'));
       const long = await engine(['find', '-l', '-s', 'latest', 'large.bin']);
       expect(long.stdout.split('\n')[1]).toBe(`-rw-r--r-- ${String(st.uid).padStart(5)} ${String(st.gid).padStart(5)} ${String(st.size).padStart(6)} ${utcLine(st.mtimeMs)} /src/random/large.bin`);
+      const human = await engine(['find', '-l', '--human-readable', '-s', 'latest', 'large.bin']);
+      expect(human.stdout.split('\n')[1]).toContain(` ${(st.size / 2 ** 20).toFixed(3)} MiB ${utcLine(st.mtimeMs)} /src/random/large.bin`);
       const none = await engine(['find', 'no-such-name']);
       expect(none.code).toBe(0);
       expect(none.stdout).toBe('');

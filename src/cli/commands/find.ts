@@ -25,6 +25,7 @@ export interface FindFlags extends GlobalOptions {
   oldest?: string;
   ignoreCase?: boolean;
   long?: boolean;
+  humanReadable?: boolean;
   reverse?: boolean;
   host?: string[];
   tag?: string[];
@@ -81,7 +82,7 @@ export async function findCommand(args: string[], flags: FindFlags, out: Output)
             await sink.write(`${printedSnapshot ? '\n' : ''}Found matching entries in snapshot ${id.slice(0, 8)} from ${localTime(Date.parse(snapshot.time))}\n`);
             printedSnapshot = true;
           }
-          await sink.write(`${flags.long ? longLine(path, node) : displayName(path)}\n`);
+          await sink.write(`${flags.long ? longLine(path, node, flags.humanReadable === true) : displayName(path)}\n`);
         }
         hits++;
       }

@@ -13,6 +13,7 @@ import { memoryPlan, openIndex, openRepository } from '../session.js';
 export interface LsFlags extends GlobalOptions {
   memBudget?: string;
   long?: boolean;
+  humanReadable?: boolean;
   recursive?: boolean;
 }
 
@@ -53,7 +54,7 @@ function print(path: string, node: TreeNode, flags: LsFlags, out: Output): void 
   if (out.json) {
     out.data({ message_type: 'node', path: shown, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}), ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}) });
   } else if (flags.long) {
-    out.result(longLine(path, node));
+    out.result(longLine(path, node, flags.humanReadable === true));
   } else {
     out.result(`${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`);
   }
