@@ -21,6 +21,8 @@ export const PRIMITIVE_FREE_TESTS: readonly string[] = [
   'src/filter/pattern.test.ts',
   'src/fs/names.test.ts',
   'src/inspect/diff.test.ts',
+  'src/inspect/find.test.ts',
+  'src/inspect/tar.test.ts',
   'src/util/concurrency.prop.test.ts',
   'src/util/concurrency.test.ts',
   'src/memory/planner.test.ts',

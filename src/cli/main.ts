@@ -156,14 +156,67 @@ function build(): { program: Command; result: { code: number } } {
 
   program
     .command('ls')
-    .description('list the files of a snapshot')
+    .description('list the files of a snapshot, or of some folders in it (restic\'s ls)')
     .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
+    .argument('[dirs...]', 'absolute folders in the snapshot: list only them and their entries')
+    .option('-l, --long', 'long format: mode, uid, gid, size, modification time, path')
+    .option('--recursive', 'with folders given: also list everything below them')
+    .option('--human-readable', 'with -l: sizes as 1.234 MiB')
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .addOption(filterOpt('host', 'latest')).addOption(filterOpt('tag', 'latest')).addOption(filterOpt('path', 'latest'))
-    .action(async (ref: string, flags: Record<string, unknown>, cmd: Command) => {
+    .action(async (ref: string, dirs: string[], flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);
       const { lsCommand } = await import('./commands/ls.js');
-      result.code = await lsCommand(ref, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
+      result.code = await lsCommand(ref, dirs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
+    });
+
+  program
+    .command('find')
+    .description('find files and folders whose path matches a pattern, in every snapshot (newest first) or those given (restic\'s find)')
+    .argument('<patterns...>', 'restic patterns matched against the whole path (docs/SELECTION.md "Patterns"); with --blob/--tree: ids')
+    .option('-s, --snapshot <id>', 'search this snapshot only (repeatable)', collect)
+    .option('-O, --oldest <time>', 'only entries modified at or after this time, e.g. "2026-12-01 10:00"')
+    .option('-N, --newest <time>', 'only entries modified at or before this time')
+    .option('-i, --ignore-case', 'ignore case in patterns and paths')
+    .option('-l, --long', 'long format: mode, uid, gid, size, modification time, path')
+    .option('--human-readable', 'with -l: sizes as 1.234 MiB')
+    .option('-R, --reverse', 'oldest snapshot first')
+    .option('--host <host>', 'only snapshots of this host (repeatable)', collect)
+    .option('--tag <tags>', 'only snapshots with all these comma-separated tags (repeatable: any of them)', collect)
+    .option('--path <path>', 'only snapshots of this backed-up path (repeatable: all of them)', collect)
+    .option('--blob', 'the arguments are data blob ids: list the files holding them')
+    .option('--tree', 'the arguments are tree ids: list the folders that are them')
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (patterns: string[], flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd);
+      const { findCommand } = await import('./commands/find.js');
+      result.code = await findCommand(patterns, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
+    });
+
+  program
+    .command('dump')
+    .description('write a file of a snapshot to stdout, or a folder ("/" for all of it) as a tar archive (restic\'s dump)')
+    .argument('<snapshot>', '"latest" or a snapshot id (prefix)')
+    .argument('<path>', 'the file or folder, as `engine ls` prints it')
+    .option('-a, --archive <format>', 'archive format for folders: tar (zip is not available)', 'tar')
+    .option('-t, --target <file>', 'write to this file instead of stdout')
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (ref: string, path: string, flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd);
+      const { dumpCommand } = await import('./commands/dump.js');
+      result.code = await dumpCommand(ref, path, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
+    .command('cat')
+    .description('print a repository object, decrypted, for debugging: config | snapshot ID | index ID | key ID | blob ID | tree ID or SNAPSHOT[:PATH] | pack ID (its header)')
+    .argument('<type>', 'config | snapshot | index | key | blob | tree | pack')
+    .argument('[id]', 'the object\'s id')
+    .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
+    .action(async (type: string, id: string | undefined, flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd);
+      const { catCommand } = await import('./commands/cat.js');
+      result.code = await catCommand(type, id, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
     });
 
   program

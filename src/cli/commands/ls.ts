@@ -1,38 +1,77 @@
 import type { BlobId } from '../../format/ids.js';
 import { displayName } from '../../fs/names.js';
 import type { TreeNode } from '../../format/tree.js';
+import { UsageError } from '../../errors/engine-error.js';
+import { cleanPattern } from '../../filter/pattern.js';
+import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
+import { longLine } from '../node-format.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 import { snapshotFilterFromFlags, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 
-export async function lsCommand(ref: string, flags: GlobalOptions & SnapshotFilterFlags & { memBudget?: string }, out: Output): Promise<number> {
+export interface LsFlags extends GlobalOptions, SnapshotFilterFlags {
+  memBudget?: string;
+  long?: boolean;
+  humanReadable?: boolean;
+  recursive?: boolean;
+}
+
+export async function lsCommand(ref: string, dirs: string[], flags: LsFlags, out: Output): Promise<number> {
+  // restic: "All path filters must be absolute, starting with a forward slash '/'".
+  for (const d of dirs) if (!d.startsWith('/')) throw new UsageError(`"${d}": folders to list must be absolute paths in the snapshot, starting with '/'`, { hint: 'as `engine ls SNAPSHOT` prints them, e.g. /home/me/docs' });
+  const filter = dirs.map((d) => cleanPattern(d));
   const session = await openRepository(flags, out);
   const { repo } = session;
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out);
-  const { id, snapshot } = await repo.resolveSnapshot(ref, snapshotFilterFromFlags(flags));
+  const { ref: snapshotRef, subfolder } = splitSubfolder(ref);
+  const { id, snapshot } = await repo.resolveSnapshot(snapshotRef, snapshotFilterFromFlags(flags));
+  const indexed = new IndexedRepository(repo, index);
+  // SNAPSHOT:SUBFOLDER (restic): that folder's contents are listed as the root.
+  const root = await subfolderTree((t: BlobId) => indexed.treeEntries(t), snapshot.tree, subfolder);
   if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
-  else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}`);
+  else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}${filter.length > 0 ? ` filtered by ${filter.join(', ')}` : ''}`);
+  // restic's ls: with folders given, an entry is printed when it is one of them or below one, and
+  // the walk enters a folder on the way to one of them, or one of them, or (with --recursive)
+  // anything below them: without it, a folder's own entries are listed, not theirs.
+  const within = (path: string): boolean => filter.length === 0 || filter.some((d) => hasPathPrefix(d, path));
+  const approaching = (path: string): boolean => filter.length === 0 || filter.some((d) => hasPathPrefix(path, d));
   // Names and targets printed escaped (displayName): a byte that is not UTF-8 as `\xff`, a newline
   // as `\n`, so every name prints apart and none forges a second line, in JSON as in text.
-  await walk(new IndexedRepository(repo, index), snapshot.tree, '', (path, node) => {
-    const shown = `/${displayName(path)}`;
-    const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
-    if (out.json) {
-      out.data({ message_type: 'node', path: shown, type: node.type, mode: node.mode, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}), ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}) });
-    } else {
-      out.result(`${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`);
-    }
-  });
+  const visit = (path: string, node: TreeNode): boolean => {
+    const printed = within(path);
+    if (printed) print(path, node, flags, out);
+    if (printed && flags.recursive) return true;
+    return approaching(path);
+  };
+  await walk(indexed, root, '', visit);
   return 0;
 }
 
-/** Depth-first, one chunk of each directory on the way down held at a time. */
-async function walk(indexed: IndexedRepository, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => void): Promise<void> {
+function print(path: string, node: TreeNode, flags: LsFlags, out: Output): void {
+  const shown = displayName(path);
+  const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
+  if (out.json) {
+    out.data({ message_type: 'node', path: shown, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}), ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}) });
+  } else if (flags.long) {
+    out.result(longLine(path, node, flags.humanReadable === true));
+  } else {
+    out.result(`${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`);
+  }
+}
+
+/** restic fs.HasPathPrefix: `base` is `p` or one of its ancestors, compared by components (both clean). */
+function hasPathPrefix(base: string, p: string): boolean {
+  if (base === '/') return true;
+  return p === base || p.startsWith(`${base}/`);
+}
+
+/** Depth-first, one chunk of each directory on the way down held at a time; `visit` says whether to enter a folder. */
+async function walk(indexed: IndexedRepository, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => boolean): Promise<void> {
   for await (const node of indexed.treeEntries(treeId)) {
-    const path = prefix ? `${prefix}/${node.name}` : node.name;
-    visit(path, node);
-    if (node.type === 'dir' && node.subtree) await walk(indexed, node.subtree, path, visit);
+    const path = `${prefix}/${node.name}`;
+    const enter = visit(path, node);
+    if (enter && node.type === 'dir' && node.subtree) await walk(indexed, node.subtree, path, visit);
   }
 }
