@@ -26,13 +26,15 @@ import { BlobSealer } from './blob-sealer.js';
 import type { BackupCounters } from './counters.js';
 import { EntryMeta } from './entry-meta.js';
 import { EntrySaver } from './entry-saver.js';
-import { FileSaver } from './file-saver.js';
+import { FileSaver, type SegmentSource } from './file-saver.js';
 import type { ArchiverOptions } from './options.js';
 import { RunState } from './run-state.js';
 import { TreeSaver } from './tree-saver.js';
 import { Walker } from './walker.js';
 
 export { snapshotSummary, type BackupCounters } from './counters.js';
+export type { SegmentSource } from './file-saver.js';
+export { StreamSource } from './stream-source.js';
 export type { ArchiverOptions, ExcludedFolder, SourceProblem } from './options.js';
 export { CACHEDIR_TAG, Selection, type PathMatcher, type SelectionRules, type TagFile } from './selection.js';
 
@@ -78,6 +80,25 @@ export class Archiver {
     if (nodes.length === 0) throw new EngineError(ErrorCode.SOURCE_READ, 'the snapshot would be empty: every path to back up was left out or could not be read', { hint: 'check the paths and the --exclude options given to `engine backup`' });
     await this.state.afterRead();
     this.state.check();
+    return this.saveRoot(nodes);
+  }
+
+  /**
+   * Backs up the bytes of a stream as the one file of the snapshot (backup --stdin): `node` is its
+   * entry without content (name, mode, times, owner), the content is read from `source` on the
+   * file saver's segment path. A read that fails fails the run. Returns the root tree id.
+   */
+  async runStream(node: TreeNode, source: SegmentSource): Promise<BlobId> {
+    const { ids, size } = await this.files.saveStreamContents(source);
+    this.counters.filesNew++;
+    this.counters.totalBytes += size;
+    this.state.check();
+    await this.state.afterRead();
+    this.state.check();
+    return this.saveRoot([{ ...node, size, content: ids }]);
+  }
+
+  private async saveRoot(nodes: TreeNode[]): Promise<BlobId> {
     const root = await this.trees.saveRoot(nodes);
     await this.state.drain();
     this.state.check();
