@@ -3,8 +3,13 @@
 import { UsageError } from '../errors/engine-error.js';
 import type { SnapshotId } from '../format/ids.js';
 import type { Snapshot } from '../format/snapshot.js';
-import type { Repository } from '../repository/repository.js';
 import { systemClock } from '../util/clock.js';
+
+/** What choosing a parent reads of the repository (Repository has it). */
+export interface SnapshotLister {
+  listSnapshots(): Promise<{ id: SnapshotId; snapshot: Snapshot }[]>;
+  resolveSnapshot(ref: string): Promise<{ id: SnapshotId; snapshot: Snapshot }>;
+}
 
 export interface ParentFlags {
   /** This snapshot as the parent instead of the automatic one. */
@@ -42,12 +47,13 @@ export function readConcurrency(given: string | undefined): number | undefined {
  * and paths; one that does not exist is an error); none for --stdin; else the latest snapshot of
  * the same host and paths that is not newer than the backup's time.
  */
-export async function chooseParent(repo: Repository, flags: ParentFlags, run: { host: string; paths: string[]; time: Date; stdin: boolean }): Promise<{ id: SnapshotId; snapshot: Snapshot } | undefined> {
+export async function chooseParent(repo: SnapshotLister, flags: ParentFlags, run: { host: string; paths: string[]; time: Date; stdin: boolean }): Promise<{ id: SnapshotId; snapshot: Snapshot } | undefined> {
   if (flags.force) return undefined;
   if (flags.parent !== undefined) return repo.resolveSnapshot(flags.parent);
   if (run.stdin) return undefined;
   const key = JSON.stringify([...run.paths].sort());
   const limit = run.time.getTime();
+  // Sorted by time, oldest first.
   const all = await repo.listSnapshots();
   return [...all].reverse().find((s) => s.snapshot.hostname === run.host && Date.parse(s.snapshot.time) <= limit && JSON.stringify([...s.snapshot.paths].sort()) === key);
 }
