@@ -7,6 +7,7 @@
 //   walker.ts       directories in name order, lstat, merge with the parent snapshot, exclusions
 //   entry-saver.ts  the node of a non-directory entry; unchanged files taken from the parent
 //   file-saver.ts   reading files (small-file batches, large files by segment, holes, grown files)
+//   stream-source.ts a stream (backup --stdin) read into the file saver's segments
 //   blob-sealer.ts  dedup of chunks and sealing of the new ones on the pool, then the uploader
 //   tree-saver.ts   directory trees and their blobs
 //   entry-meta.ts   an entry's node from lstat, with its xattrs and atime
