@@ -5,8 +5,9 @@
 // "/NAME". A command that exits non-zero (or dies by a signal) fails the backup before any
 // snapshot is saved; its standard error passes through to ours.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { StreamSource } from '../archiver/archiver.js';
-import { EngineError, ErrorCode, UsageError } from '../errors/engine-error.js';
+import { AbortedError, EngineError, ErrorCode, UsageError } from '../errors/engine-error.js';
 import type { TreeNode } from '../format/tree.js';
 import { displayName } from '../fs/names.js';
 
@@ -60,8 +61,21 @@ export interface StdinSource {
 }
 
 /** Standard input, or the standard output of the command, as a segment source. */
-export function openStdinSource(request: StdinRequest): StdinSource {
-  if (!request.command) return { source: new StreamSource(process.stdin), stop: () => undefined };
+export function openStdinSource(request: StdinRequest, signal: AbortSignal): StdinSource {
+  // Interrupted, a read waiting for a writer that writes nothing more must not hold the exit: the
+  // stream is ended (and the command stopped) at once.
+  const endOnAbort = (stream: Readable, stop: () => void): void => {
+    const onAbort = (): void => {
+      stop();
+      stream.destroy(new AbortedError('backup interrupted: no snapshot saved'));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  };
+  if (!request.command) {
+    endOnAbort(process.stdin, () => undefined);
+    return { source: new StreamSource(process.stdin), stop: () => undefined };
+  }
   const [file, ...args] = request.command;
   // As a shell would take it back: an argument with spaces or quotes in single quotes.
   const shown = request.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).map((a) => displayName(a)).join(' ');
@@ -76,10 +90,9 @@ export function openStdinSource(request: StdinRequest): StdinSource {
   exited.catch(() => undefined);
   // The command ends before its output is taken as whole: a failure fails the read (no snapshot).
   const source = new StreamSource(child.stdout!, () => exited);
-  return {
-    source,
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    },
+  const stop = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };
+  endOnAbort(child.stdout!, stop);
+  return { source, stop };
 }

@@ -120,6 +120,37 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       expect((await readFile(join(target, 'out.bin'))).equals(await readFile(copy))).toBe(true);
     });
 
+    it('interrupted while the command writes nothing, the backup stops at once (exit 130, no snapshot) and the command is stopped', async () => {
+      const before = (await snapshots()).length;
+      const child = spawn(ENGINE_BIN, ['backup', '--repo', repo, '--host', 'flags', '--stdin-from-command', '--', 'sh', '-c', 'echo command-started $$ >&2; exec sleep 60'], { env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      const started = new Promise<void>((resolve) => {
+        child.stderr.setEncoding('utf8').on('data', (d: string) => {
+          stderr += d;
+          if (stderr.includes('command-started')) resolve();
+        });
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await started;
+      const t0 = Date.now();
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect((await snapshots()).length).toBe(before);
+      // The command (sh became sleep through exec, same pid) was stopped, not left running.
+      const pid = Number(/command-started (\d+)/.exec(stderr)![1]);
+      const alive = (): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive()).toBe(false);
+    });
+
     it('a 300 MiB stream at --mem-budget 256M stays under the budget', async () => {
       const script = `head -c ${300 * MiB} /dev/urandom | "$0" backup --repo "$1" --host flags --stdin --mem-budget 256M --json`;
       const r = await new Promise<RunResult>((resolve, reject) => {

@@ -131,14 +131,15 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   // The archiver exists only inside the run; the progress line reads it from here.
   const running: { archiver?: Archiver } = {};
   // The scan that gives the progress line its total runs only when there is a terminal to show it.
-  const scan = process.stderr.isTTY ? startScan(absPaths, signal) : null;
+  // Not for --stdin: its path names no file here (the stream's size is not known ahead).
+  const scan = process.stderr.isTTY && !chosen.stdin ? startScan(absPaths, signal) : null;
   const progress = new ProgressLine('backup', { files: () => running.archiver?.counters.filesDone ?? 0, bytes: () => running.archiver?.counters.bytesDone ?? 0, totalBytes: () => (scan?.done ? scan.bytes : null) }).start();
   // The snapshot's id once saved; null in a dry run or when --skip-if-unchanged found nothing changed.
   let snapshotId: SnapshotId | null = null;
   let skipped = false;
   let snapshot: Snapshot;
   const user = safeUser();
-  const stdin = chosen.stdin ? openStdinSource(chosen.stdin) : null;
+  const stdin = chosen.stdin ? openStdinSource(chosen.stdin, signal) : null;
   let archiver: Archiver;
   let u: UploadedStats;
   try {
