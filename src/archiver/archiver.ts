@@ -85,18 +85,26 @@ export class Archiver {
   }
 
   /**
-   * Backs up the bytes of a stream as the one file of the snapshot (backup --stdin): `node` is its
-   * entry without content (name, mode, times, owner), the content is read from `source` on the
-   * file saver's segment path. A read that fails fails the run. Returns the root tree id.
+   * Backs up the bytes of a stream as the one file of the snapshot (backup --stdin): `file` is its
+   * entry without content (name, mode, times, owner), inside `folders` (outermost first, each
+   * without its subtree; none: the file is at the top). The content is read from `source` on the
+   * file saver's segment path; a read that fails fails the run. Returns the root tree id.
    */
-  async runStream(node: TreeNode, source: SegmentSource): Promise<BlobId> {
+  async runStream(folders: readonly TreeNode[], file: TreeNode, source: SegmentSource): Promise<BlobId> {
     const { ids, size } = await this.files.saveStreamContents(source);
     this.counters.filesNew++;
     this.counters.totalBytes += size;
     this.state.check();
     await this.state.afterRead();
     this.state.check();
-    return this.saveRoot([{ ...node, size, content: ids }]);
+    let node: TreeNode = { ...file, size, content: ids };
+    for (const folder of [...folders].reverse()) {
+      const writer = this.trees.writer();
+      await writer.add(node);
+      node = { ...folder, subtree: await writer.finish() };
+      this.counters.dirs++;
+    }
+    return this.saveRoot([node]);
   }
 
   private async saveRoot(nodes: TreeNode[]): Promise<BlobId> {

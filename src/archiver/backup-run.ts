@@ -17,8 +17,8 @@ export interface BackupRunOptions {
   onStart?: (archiver: Archiver) => void;
   /** Awaited after the last file is read, before the last packs and the index are stored (a test hook). */
   beforeFlush?: () => Promise<void>;
-  /** Instead of the paths: the snapshot is this one file, its content read from `source` (backup --stdin). */
-  stream?: { node: TreeNode; source: SegmentSource };
+  /** Instead of the paths: the snapshot is this one file (in these folders), its content read from `source` (backup --stdin). */
+  stream?: { folders: readonly TreeNode[]; file: TreeNode; source: SegmentSource };
   /** Everything read, chunked and sealed, nothing stored (backup --dry-run): BlobUploader's dryRun. */
   dryRun?: boolean;
 }
@@ -36,7 +36,7 @@ export async function runBackup(indexed: IndexedRepository, pool: WorkerPool, pa
   const { result, stats } = await indexed.withBlobUploader(uploaderOptions, async (uploader) => {
     const archiver = new Archiver(indexed, pool, uploader, archiverOptions);
     opts.onStart?.(archiver);
-    const tree = opts.stream ? await archiver.runStream(opts.stream.node, opts.stream.source) : await archiver.run(paths, parentRoot);
+    const tree = opts.stream ? await archiver.runStream(opts.stream.folders, opts.stream.file, opts.stream.source) : await archiver.run(paths, parentRoot);
     await opts.beforeFlush?.();
     stopIfBackupAborted(signal);
     return { tree, archiver };

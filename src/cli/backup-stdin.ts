@@ -1,8 +1,8 @@
 // backup --stdin and --stdin-from-command (restic's flags): the snapshot is one file, NAME
-// (--stdin-filename, default "stdin"), whose content is standard input or the standard output of
-// a command, streamed through the archiver's segment path (never held whole). As restic, the file
-// has mode 0644, the backup's time as mtime, and the user's uid and gid; the snapshot's path is
-// "/NAME". A command that exits non-zero (or dies by a signal) fails the backup before any
+// (--stdin-filename, default "stdin"; "a/b" is file b in folder a), whose content is standard
+// input or the standard output of a command, streamed through the archiver's segment path (never
+// held whole). As restic, the file has mode 0644 (folders 0755), the backup's time as mtime, and
+// the user's uid and gid; the snapshot's path is "/NAME". A command that exits non-zero (or dies by a signal) fails the backup before any
 // snapshot is saved; its standard error passes through to ours.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -22,6 +22,7 @@ export interface StdinFlags {
 
 /** What the stdin flags ask for: the file's name and, with --stdin-from-command, the command; null without them. */
 export interface StdinRequest {
+  /** The file's path in the snapshot, without a leading "/": "stdin", or "dumps/db.sql" (file db.sql in folder dumps). */
   readonly name: string;
   readonly command: string[] | null;
 }
@@ -35,11 +36,14 @@ export function stdinRequest(paths: string[], flags: StdinFlags): StdinRequest |
   for (const [flag, given] of [['--files-from', flags.filesFrom], ['--files-from-verbatim', flags.filesFromVerbatim], ['--files-from-raw', flags.filesFromRaw]] as const) {
     if (given && given.length > 0) throw new UsageError(`--stdin and ${flag} cannot be used together`, { hint: 'back up either standard input or a list of paths' });
   }
-  const name = flags.stdinFilename ?? 'stdin';
-  // One file at the top of the snapshot: a name with a slash would need folders made up around it.
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-    throw new UsageError(`--stdin-filename ${JSON.stringify(name)} is not a file name`, { hint: 'give a plain name without "/", e.g. --stdin-filename db.sql' });
+  // As restic's path.Join("/", NAME): "a/b" is file b in folder a; empty and "." parts dropped.
+  const given = flags.stdinFilename ?? 'stdin';
+  const parts = given.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.length === 0 || parts.includes('..') || given.includes('\0')) {
+    throw new UsageError(`--stdin-filename ${JSON.stringify(given)} is not a file name`, { hint: 'give a name such as db.sql or dumps/db.sql (no ".." and no trailing "/")' });
   }
+  if (given.endsWith('/')) throw new UsageError(`--stdin-filename ${JSON.stringify(given)} names a folder, not a file`, { hint: 'leave out the trailing "/"' });
+  const name = parts.join('/');
   if (flags.stdinFromCommand) {
     if (paths.length === 0) throw new UsageError('--stdin-from-command: no command was given', { hint: 'put the command after "--": engine backup --stdin-from-command -- pg_dump mydb' });
     return { name, command: paths };
@@ -48,10 +52,17 @@ export function stdinRequest(paths: string[], flags: StdinFlags): StdinRequest |
   return { name, command: null };
 }
 
-/** The snapshot's one file without its content: mode 0644, mtime (and ctime) the backup's time, the user's ids. */
-export function stdinNode(name: string, time: Date, user: { uid: number; gid: number }): TreeNode {
+/**
+ * The snapshot's one file without its content (mode 0644) and the folders around it, outermost
+ * first, without their subtrees (mode 0755, as restic's): mtime (and ctime) the backup's time,
+ * the user's uid and gid.
+ */
+export function stdinNodes(name: string, time: Date, user: { uid: number; gid: number }): { folders: TreeNode[]; file: TreeNode } {
   const ns = (BigInt(time.getTime()) * 1_000_000n).toString();
-  return { name, type: 'file', mode: 0o644, mtimeNs: ns, ctimeNs: ns, uid: user.uid, gid: user.gid, deviceId: '0', inode: '0', links: 1 };
+  const node = (n: string, type: 'file' | 'dir', mode: number): TreeNode => ({ name: n, type, mode, mtimeNs: ns, ctimeNs: ns, uid: user.uid, gid: user.gid, deviceId: '0', inode: '0', links: 1 });
+  const parts = name.split('/');
+  const last = parts.pop()!;
+  return { folders: parts.map((p) => node(p, 'dir', 0o755)), file: node(last, 'file', 0o644) };
 }
 
 /** The bytes to store, and `stop` to end the command if the backup ends first (no-op for standard input). */

@@ -111,13 +111,17 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       expect((await snapshots()).length).toBe(before);
     });
 
-    it('a command that exits 0 is stored under --stdin-filename and restores identical to what it wrote', async () => {
+    it('a command that exits 0 is stored under --stdin-filename (in a folder) and restores identical to what it wrote', async () => {
       const copy = join(work, 'command-output');
-      const r = await backup(['--json', '--stdin-filename', 'out.bin', '--stdin-from-command', '--', 'sh', '-c', `head -c 5000000 /dev/urandom | tee '${copy}'; exit 0`]);
+      // A name with a folder, as restic's: file out.bin in folder dumps (mode 0755).
+      const r = await backup(['--json', '--stdin-filename', 'dumps/out.bin', '--stdin-from-command', '--', 'sh', '-c', `head -c 5000000 /dev/urandom | tee '${copy}'; exit 0`]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.json?.bytesRead).toBe(5_000_000);
+      expect(r.json?.dirs).toBe(1);
+      expect((await snapshots()).at(-1)!.paths).toEqual(['/dumps/out.bin']);
       const target = await restoreLatest();
-      expect((await readFile(join(target, 'out.bin'))).equals(await readFile(copy))).toBe(true);
+      expect((await readFile(join(target, 'dumps', 'out.bin'))).equals(await readFile(copy))).toBe(true);
+      expect((await stat(join(target, 'dumps'))).mode & 0o7777).toBe(0o755);
     });
 
     it('interrupted while the command writes nothing, the backup stops at once (exit 130, no snapshot) and the command is stopped', async () => {
@@ -168,16 +172,18 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       expect(r.json?.peakRssBytes as number).toBeLessThan(256 * MiB);
     }, 180_000);
 
-    it('refuses what restic refuses: paths with --stdin, no command, a name with a slash, --files-from', async () => {
+    it('refuses paths with --stdin, no command, a name that is no file ("..", a folder), --files-from', async () => {
       const withPaths = await backup(['--stdin', src]);
       expect(withPaths.code).toBe(2);
       expect(withPaths.stderr).toContain('--stdin was specified and files/dirs were listed as arguments');
       const noCommand = await backup(['--stdin-from-command']);
       expect(noCommand.code).toBe(2);
       expect(noCommand.stderr).toContain('no command was given');
-      const slash = await backup(['--stdin', '--stdin-filename', 'a/b']);
-      expect(slash.code).toBe(2);
-      expect(slash.stderr).toContain('is not a file name');
+      for (const bad of ['../x', '/', 'dumps/']) {
+        const name = await backup(['--stdin', '--stdin-filename', bad]);
+        expect(name.code, bad).toBe(2);
+        expect(name.stderr).toContain('--stdin-filename');
+      }
       const list = join(work, 'list');
       await writeFile(list, `${src}\n`);
       const filesFrom = await backup(['--stdin', '--files-from', list]);

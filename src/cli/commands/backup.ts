@@ -26,7 +26,7 @@ import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../n
 import { displayName } from '../../fs/names.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { backupTargets, selectionFromFlags, type SelectionFlags, type TargetFlags } from '../backup-selection.js';
-import { openStdinSource, stdinNode, stdinRequest, type StdinFlags, type StdinRequest } from '../backup-stdin.js';
+import { openStdinSource, stdinNodes, stdinRequest, type StdinFlags, type StdinRequest } from '../backup-stdin.js';
 import { backupTime, chooseParent, readConcurrency, type ParentFlags } from '../backup-options.js';
 
 export interface BackupFlags extends GlobalOptions, SelectionFlags, TargetFlags, StdinFlags, ParentFlags {
@@ -145,7 +145,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   try {
     // Ordering: every pack durable, then the index naming them (both done when runBackup
     // returns), then the snapshot.
-    const stream = stdin && chosen.stdin ? { node: stdinNode(chosen.stdin.name, chosen.time, user), source: stdin.source } : undefined;
+    const stream = stdin && chosen.stdin ? { ...stdinNodes(chosen.stdin.name, chosen.time, user), source: stdin.source } : undefined;
     const run = await runBackup(indexed, pool, absPaths, parentRoot, archiverOptions, { onStart: (a) => (running.archiver = a), beforeFlush: () => hooks.pause('flush'), dryRun, ...(stream ? { stream } : {}) });
     const { tree } = run;
     ({ archiver, uploaded: u } = run);
