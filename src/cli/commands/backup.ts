@@ -52,6 +52,8 @@ interface Chosen {
   missing: SourceProblem[];
   stdin: StdinRequest | null;
   time: Date;
+  /** --read-concurrency, undefined when not given (the plan's choice). */
+  files: number | undefined;
 }
 
 export async function backupCommand(paths: string[], flags: BackupFlags, out: Output, signal: AbortSignal): Promise<number> {
@@ -59,7 +61,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
   // What to back up and what to leave out, before the repository is opened: a bad pattern or
   // list is said before anything is read. A missing path is a warning (exit 3), as in restic.
   const time = backupTime(flags.time);
-  readConcurrency(flags.readConcurrency);
+  const files = readConcurrency(flags.readConcurrency);
   const stdin = stdinRequest(paths, flags);
   const targets = stdin ? { paths: [`/${stdin.name}`], missing: [] } : await backupTargets(paths, flags, (m) => out.warn(m));
   const selection = await selectionFromFlags(flags);
@@ -70,7 +72,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
   const host = flags.host ?? hostname();
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out, undefined, 'backup'), out, signal);
   try {
-    return await backupWithIndex(session, index, absPaths, { selection, missing, stdin, time }, host, flags, out, signal, started);
+    return await backupWithIndex(session, index, absPaths, { selection, missing, stdin, time, files }, host, flags, out, signal, started);
   } finally {
     await closeSessionIndex(index);
   }
@@ -80,8 +82,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   const { repo } = session;
   const indexed = new IndexedRepository(repo, index);
   const planned = memoryPlan(session, flags.memBudget, out, index, 'backup');
-  const files = readConcurrency(flags.readConcurrency);
-  const plan = files === undefined ? planned : { ...planned, fileConcurrency: files };
+  const plan = chosen.files === undefined ? planned : { ...planned, fileConcurrency: chosen.files };
   const dryRun = flags.dryRun === true;
   // Adopting stray packs writes an index object: not in a dry run.
   const adopted = dryRun ? 0 : await indexStrayPacks(indexed, signal);
@@ -145,7 +146,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   try {
     // Ordering: every pack durable, then the index naming them (both done when runBackup
     // returns), then the snapshot.
-    const stream = stdin && chosen.stdin ? { ...stdinNodes(chosen.stdin.name, chosen.time, user), source: stdin.source } : undefined;
+    const stream = stdin ? { ...stdinNodes(chosen.stdin!.name, chosen.time, user), source: stdin.source } : undefined;
     const run = await runBackup(indexed, pool, absPaths, parentRoot, archiverOptions, { onStart: (a) => (running.archiver = a), beforeFlush: () => hooks.pause('flush'), dryRun, ...(stream ? { stream } : {}) });
     const { tree } = run;
     ({ archiver, uploaded: u } = run);
