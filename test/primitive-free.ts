@@ -6,6 +6,7 @@
 export const PRIMITIVE_FREE_TESTS: readonly string[] = [
   'src/fs/sorted-names.test.ts',
   'src/backend/decorators/cache-backend.test.ts',
+  'src/cli/backup-options.test.ts',
   'src/backend/decorators/faulty-backend.test.ts',
   'src/backend/decorators/forwarding-backend.test.ts',
   'src/backend/decorators/rate-limit-backend.test.ts',

@@ -7,6 +7,7 @@
 //   walker.ts       directories in name order, lstat, merge with the parent snapshot, exclusions
 //   entry-saver.ts  the node of a non-directory entry; unchanged files taken from the parent
 //   file-saver.ts   reading files (small-file batches, large files by segment, holes, grown files)
+//   stream-source.ts a stream (backup --stdin) read into the file saver's segments
 //   blob-sealer.ts  dedup of chunks and sealing of the new ones on the pool, then the uploader
 //   tree-saver.ts   directory trees and their blobs
 //   entry-meta.ts   an entry's node from lstat, with its xattrs and atime
@@ -26,13 +27,15 @@ import { BlobSealer } from './blob-sealer.js';
 import type { BackupCounters } from './counters.js';
 import { EntryMeta } from './entry-meta.js';
 import { EntrySaver } from './entry-saver.js';
-import { FileSaver } from './file-saver.js';
+import { FileSaver, type SegmentSource } from './file-saver.js';
 import type { ArchiverOptions } from './options.js';
 import { RunState } from './run-state.js';
 import { TreeSaver } from './tree-saver.js';
 import { Walker } from './walker.js';
 
 export { snapshotSummary, type BackupCounters } from './counters.js';
+export type { SegmentSource } from './file-saver.js';
+export { StreamSource } from './stream-source.js';
 export type { ArchiverOptions, ExcludedFolder, SourceProblem } from './options.js';
 export { CACHEDIR_TAG, Selection, type PathMatcher, type SelectionRules, type TagFile } from './selection.js';
 
@@ -78,6 +81,33 @@ export class Archiver {
     if (nodes.length === 0) throw new EngineError(ErrorCode.SOURCE_READ, 'the snapshot would be empty: every path to back up was left out or could not be read', { hint: 'check the paths and the --exclude options given to `engine backup`' });
     await this.state.afterRead();
     this.state.check();
+    return this.saveRoot(nodes);
+  }
+
+  /**
+   * Backs up the bytes of a stream as the one file of the snapshot (backup --stdin): `file` is its
+   * entry without content (name, mode, times, owner), inside `folders` (outermost first, each
+   * without its subtree; none: the file is at the top). The content is read from `source` on the
+   * file saver's segment path; a read that fails fails the run. Returns the root tree id.
+   */
+  async runStream(folders: readonly TreeNode[], file: TreeNode, source: SegmentSource): Promise<BlobId> {
+    const { ids, size } = await this.files.saveStreamContents(source);
+    this.counters.filesNew++;
+    this.counters.totalBytes += size;
+    this.state.check();
+    await this.state.afterRead();
+    this.state.check();
+    let node: TreeNode = { ...file, size, content: ids };
+    for (const folder of [...folders].reverse()) {
+      const writer = this.trees.writer();
+      await writer.add(node);
+      node = { ...folder, subtree: await writer.finish() };
+      this.counters.dirs++;
+    }
+    return this.saveRoot([node]);
+  }
+
+  private async saveRoot(nodes: TreeNode[]): Promise<BlobId> {
     const root = await this.trees.saveRoot(nodes);
     await this.state.drain();
     this.state.check();

@@ -2,11 +2,11 @@
 // archiver over the repository's blob uploader, so the run's packs and the index naming them are
 // durable when it returns and the caller saves the snapshot after (FORMAT.md ordering).
 import type { BlobId } from '../format/ids.js';
-import type { Tree } from '../format/tree.js';
+import type { Tree, TreeNode } from '../format/tree.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
 import type { UploadedStats } from '../repository/blob-uploader.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
-import { Archiver } from './archiver.js';
+import { Archiver, type SegmentSource } from './archiver.js';
 import type { ArchiverOptions } from './options.js';
 import { stopIfBackupAborted } from './run-state.js';
 
@@ -17,6 +17,10 @@ export interface BackupRunOptions {
   onStart?: (archiver: Archiver) => void;
   /** Awaited after the last file is read, before the last packs and the index are stored (a test hook). */
   beforeFlush?: () => Promise<void>;
+  /** Instead of the paths: the snapshot is this one file (in these folders), its content read from `source` (backup --stdin). */
+  stream?: { folders: readonly TreeNode[]; file: TreeNode; source: SegmentSource };
+  /** Everything read, chunked and sealed, nothing stored (backup --dry-run): BlobUploader's dryRun. */
+  dryRun?: boolean;
 }
 
 export interface BackupRun {
@@ -28,11 +32,11 @@ export interface BackupRun {
 
 export async function runBackup(indexed: IndexedRepository, pool: WorkerPool, paths: string[], parentRoot: Tree | null, archiverOptions: ArchiverOptions, opts: BackupRunOptions = {}): Promise<BackupRun> {
   const { plan, signal } = archiverOptions;
-  const uploaderOptions = { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: opts.indexEveryPacks ?? 16, sealedBytes: plan.sealedBytes, ...(signal ? { signal } : {}) };
+  const uploaderOptions = { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: opts.indexEveryPacks ?? 16, sealedBytes: plan.sealedBytes, dryRun: opts.dryRun === true, ...(signal ? { signal } : {}) };
   const { result, stats } = await indexed.withBlobUploader(uploaderOptions, async (uploader) => {
     const archiver = new Archiver(indexed, pool, uploader, archiverOptions);
     opts.onStart?.(archiver);
-    const tree = await archiver.run(paths, parentRoot);
+    const tree = opts.stream ? await archiver.runStream(opts.stream.folders, opts.stream.file, opts.stream.source) : await archiver.run(paths, parentRoot);
     await opts.beforeFlush?.();
     stopIfBackupAborted(signal);
     return { tree, archiver };

@@ -174,6 +174,75 @@ export class FileSaver {
       this.state.problem(path, err);
       return null;
     }
+    // A file with fewer blocks allocated than its size has holes: they are found with
+    // SEEK_DATA/SEEK_HOLE and given to the chunker as zeros without being read (a 3 GiB file with
+    // 1 MiB of data reads 1 MiB). Same bytes, so the same blob ids as a plain read. Reads are
+    // sequential (one in flight, positions only growing), as the reader requires.
+    const holes = this.posix && looksSparse(before) ? new HoleSkippingReader(this.posix.ops, fh.fd, Number(before.size), this.posix.notices) : null;
+    let position = 0;
+    const readAt = async (buf: Uint8Array, offset: number, length: number): Promise<number> => {
+      if (!holes) return readFull(fh, buf, offset, length);
+      const skipped = holes.holeBytes;
+      const n = await holes.readAt(buf.subarray(offset), length, position);
+      position += n;
+      this.state.counters.holeBytesSkipped += holes.holeBytes - skipped;
+      return n;
+    };
+    let after: BigIntStats | null = null;
+    let stored: { ids: BlobId[]; size: number };
+    try {
+      stored = await this.storeSegments(readAt, async () => {
+        // Read to the end: did the file stay as it was at the open all along?
+        after = await fh.stat({ bigint: true }).catch(() => null);
+      });
+    } catch (err) {
+      if (!(err instanceof SegmentReadError)) throw err;
+      this.state.problem(path, err.cause);
+      return null;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+    const { size } = stored;
+    const end = after as BigIntStats | null;
+    if (!end || end.size !== before.size || end.mtimeNs !== before.mtimeNs || BigInt(size) !== end.size) {
+      this.state.counters.filesChangedWhileRead++;
+      this.state.onInconsistent({ path, message: `changed while being read; stored as read (${size} bytes), which may not be one consistent state of the file` });
+    } else if (grewFrom !== undefined) {
+      this.state.onNotice(`${path}: grew from ${grewFrom} to ${size} bytes while backed up; read again and stored whole`);
+    }
+    this.state.counters.filesRead++;
+    this.state.counters.filesDone++;
+    return stored;
+  }
+
+  /**
+   * Stores the bytes of a stream (backup --stdin, --stdin-from-command) as one file's content, on
+   * the same segment, chunk and seal path as a large file: read segment by segment into the
+   * segment pool, never held whole. A read error (the stream failed, or the command that writes
+   * it failed: `stream` rejects at its end) fails the run, since there is nothing else to store.
+   */
+  async saveStreamContents(stream: SegmentSource): Promise<{ ids: BlobId[]; size: number }> {
+    this.pool.start();
+    return this.fileLimit.run(async () => {
+      try {
+        const stored = await this.storeSegments((buf, offset, length) => stream.read(buf, offset, length));
+        this.state.counters.filesRead++;
+        this.state.counters.filesDone++;
+        return stored;
+      } catch (err) {
+        throw err instanceof SegmentReadError ? err.cause : err;
+      }
+    });
+  }
+
+  /**
+   * The segment loop shared by files and streams: `readAt(buf, offset, length)` fills `length`
+   * bytes of `buf` from `offset` (fewer only at the end). Each segment is chunked and hashed on
+   * the pool while the next one is read, its tail carried in front of the next, and its new chunks
+   * sealed. `atEnd` runs once the last byte is read, before waiting for the seals. A read that
+   * fails throws SegmentReadError (its cause: the read's error), after the seals started settle.
+   */
+  private async storeSegments(readAt: (buf: Uint8Array, offset: number, length: number) => Promise<number>, atEnd?: () => Promise<void>): Promise<{ ids: BlobId[]; size: number }> {
     const ids: BlobId[] = [];
     // The tail of the previous segment: already copied in front of the next segment's fresh data
     // (carryLen bytes), or, when that segment was not read yet, kept aside until it is (pendingCarry).
@@ -185,24 +254,10 @@ export class FileSaver {
     // Fresh data is read behind room for the tail carried over from the previous segment (always
     // shorter than the largest chunk), so the next read can start before this segment's tail is known.
     const room = this.room;
-    // A file with fewer blocks allocated than its size has holes: they are found with
-    // SEEK_DATA/SEEK_HOLE and given to the chunker as zeros without being read (a 3 GiB file with
-    // 1 MiB of data reads 1 MiB). Same bytes, so the same blob ids as a plain read. Reads are
-    // sequential (one in flight, positions only growing), as the reader requires.
-    const holes = this.posix && looksSparse(before) ? new HoleSkippingReader(this.posix.ops, fh.fd, Number(before.size), this.posix.notices) : null;
-    let position = 0;
-    const readSegment = async (segment: Uint8Array): Promise<number> => {
-      if (!holes) return readFull(fh, segment, room, want);
-      const skipped = holes.holeBytes;
-      const n = await holes.readAt(segment.subarray(room), want, position);
-      position += n;
-      this.state.counters.holeBytesSkipped += holes.holeBytes - skipped;
-      return n;
-    };
     const readAhead = async (): Promise<{ segment: Uint8Array; n: number }> => {
       const segment = await this.segments.acquire(this.state.signal);
       try {
-        return { segment, n: await this.readBusy.track(readSegment(segment)) };
+        return { segment, n: await this.readBusy.track(readAt(segment, room, want)) };
       } catch (err) {
         this.segments.release(segment);
         throw err;
@@ -224,9 +279,8 @@ export class FileSaver {
           got = await next!;
         } catch (err) {
           next = null;
-          this.state.problem(path, err);
           await Promise.allSettled(seals);
-          return null;
+          throw new SegmentReadError(err);
         }
         const { n, segment } = got;
         if (pendingCarry) {
@@ -274,23 +328,27 @@ export class FileSaver {
           throw err;
         }
       }
-      // Read to the end: did the file stay as it was at the open all along?
-      const after = await fh.stat({ bigint: true }).catch(() => null);
+      await atEnd?.();
       await Promise.all(seals);
-      if (!after || after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(size) !== after.size) {
-        this.state.counters.filesChangedWhileRead++;
-        this.state.onInconsistent({ path, message: `changed while being read; stored as read (${size} bytes), which may not be one consistent state of the file` });
-      } else if (grewFrom !== undefined) {
-        this.state.onNotice(`${path}: grew from ${grewFrom} to ${size} bytes while backed up; read again and stored whole`);
-      }
     } finally {
-      // A read still running (after an error) must end before the file is closed.
+      // A read still running (after an error) must end before its source is closed.
       if (next) await next.then((r) => this.segments.release(r.segment), () => undefined);
-      await fh.close().catch(() => undefined);
     }
-    this.state.counters.filesRead++;
-    this.state.counters.filesDone++;
     return { ids, size };
+  }
+}
+
+/** Where a stream's bytes come from: `read` fills `length` bytes of `buf` from `offset`, fewer only at the end. */
+export interface SegmentSource {
+  read(buf: Uint8Array, offset: number, length: number): Promise<number>;
+}
+
+/** A read of the segment loop failed: told apart from a failure of chunking or sealing, which fails the run. */
+class SegmentReadError extends Error {
+  override readonly cause: unknown;
+  constructor(cause: unknown) {
+    super('read failed');
+    this.cause = cause;
   }
 }
 

@@ -107,6 +107,15 @@ function build(): { program: Command; result: { code: number } } {
     .option('--host <name>', 'host name recorded in the snapshot')
     .option('--no-extra-verify', 'skip decrypting every sealed blob again before it is stored')
     .option('--with-atime', 'also store access times (they change on every read, so off by default)')
+    .option('--stdin', 'back up standard input as one file (named by --stdin-filename)')
+    .option('--stdin-filename <name>', 'name of the file --stdin and --stdin-from-command store (default: stdin)')
+    .option('--stdin-from-command', 'run the command given after "--" and back up its standard output as one file; the backup fails if the command does')
+    .option('-n, --dry-run', 'read and chunk everything, write nothing to the repository; say what would be added')
+    .option('--parent <snapshot>', 'use this snapshot as parent (default: the latest of the same host and paths, not newer than --time)')
+    .option('-f, --force', 'read every file again: no parent snapshot (overrides --parent)')
+    .option('--skip-if-unchanged', 'save no snapshot when nothing changed since the parent snapshot')
+    .option('--read-concurrency <n>', 'files read at once (default: from the memory plan)')
+    .option('--time <time>', "time of the backup, e.g. '2012-11-01 22:08:41' in local time (default: now)")
     .action(async (paths: string[], flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd, flags);
       const { backupCommand } = await import('./commands/backup.js');

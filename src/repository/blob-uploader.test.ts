@@ -195,3 +195,31 @@ describe('BlobUploader pack size', () => {
     expect(t.indexed.map((f) => f.packs.reduce((n, p) => n + p.blobs.length, 0))).toEqual([2 * MAX_BLOBS_PER_PACK, 5]);
   });
 });
+
+describe('BlobUploader dry run', () => {
+  it('builds and counts packs but stores no pack and no index object; entries go to the index unnamed, so a blob met again is not counted twice', async () => {
+    const t = slowTarget();
+    const added: (IndexId | null)[] = [];
+    const known = new Set<string>();
+    const index: BlobIndex = { ...emptyIndex(), has: (id) => known.has(id), add: (id, file) => {
+      added.push(id);
+      for (const p of file.packs) for (const b of p.blobs) known.add(b.id);
+    } };
+    const up = new BlobUploader(t.target, index, { packTargetBytes: 1000, writesInFlight: 2, indexEveryPacks: 1, sealedBytes: 1 << 20, dryRun: true });
+    expect(up.dryRun).toBe(true);
+    const ids = [0, 1, 2].map((i) => `${String(i).padStart(64, 'a')}` as BlobId);
+    for (const id of ids) {
+      expect(up.claim(id)).toBe(true);
+      await up.add(BlobType.DATA, id, new Uint8Array(600), 600, 600);
+    }
+    await up.flush();
+    // Saves would wait for finishOne: none was even started.
+    expect(t.events.filter((e) => e.startsWith('saved'))).toEqual([]);
+    expect(t.events.filter((e) => e.startsWith('build')).length).toBe(2);
+    expect(t.indexed).toEqual([]);
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((id) => id === null)).toBe(true);
+    expect(up.stats).toMatchObject({ packsWritten: 2, blobsAdded: 3, bytesAddedRaw: 1800 });
+    for (const id of ids) expect(up.claim(id)).toBe(false);
+  });
+});

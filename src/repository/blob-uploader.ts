@@ -66,6 +66,12 @@ export interface UploaderOptions {
    * indexes the packs that were stored, so the next run reuses them.
    */
   signal?: AbortSignal;
+  /**
+   * Dry run (backup --dry-run): packs are built and counted as for a real run, but neither they
+   * nor the index objects naming them are stored; their entries go to the in-memory index only
+   * (BlobIndex.add with no index id), so a blob met twice is still counted once.
+   */
+  dryRun?: boolean;
 }
 
 export interface UploaderStats {
@@ -115,6 +121,11 @@ export class BlobUploader {
     this.opts = opts;
     this.sealedBudget = new ByteBudget('sealed', opts.sealedBytes);
     this.writeLimit = new Concurrency(opts.writesInFlight);
+  }
+
+  /** Nothing is stored (UploaderOptions.dryRun): what would change the repository's format is not done either. */
+  get dryRun(): boolean {
+    return this.opts.dryRun === true;
   }
 
   /** True when the blob is stored or on its way: it must not be sealed again. */
@@ -204,7 +215,7 @@ export class BlobUploader {
     // Packs of trees are read again by every later backup (the parent snapshot) and by ls:
     // worth a local cache; packs of data are not.
     const signal = this.opts.signal;
-    await this.storeBusy.track(this.repo.packs.save(packId, bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
+    if (!this.opts.dryRun) await this.storeBusy.track(this.repo.packs.save(packId, bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
     this.stats.packsWritten++;
     // Stored: the buffer serves the next pack (never before the save settled: a backend reads it
     // until then). Sealed blobs that were buffers of their own are garbage now.
@@ -227,7 +238,7 @@ export class BlobUploader {
     const packs = this.unindexed;
     this.unindexed = [];
     this.unindexedBlobs = 0;
-    const id = await this.repo.saveIndexObject({ supersedes: [], packs });
+    const id = this.opts.dryRun ? null : await this.repo.saveIndexObject({ supersedes: [], packs });
     this.index.add(id, { supersedes: [], packs });
     this.opts.onIndexed?.(packs);
     for (const pk of packs) for (const b of pk.blobs) this.inFlight.delete(b.id);

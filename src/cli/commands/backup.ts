@@ -26,49 +26,74 @@ import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../n
 import { displayName } from '../../fs/names.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { backupTargets, selectionFromFlags, type SelectionFlags, type TargetFlags } from '../backup-selection.js';
+import { openStdinSource, stdinNodes, stdinRequest, type StdinFlags, type StdinRequest } from '../backup-stdin.js';
+import { backupTime, chooseParent, readConcurrency, type ParentFlags } from '../backup-options.js';
 
-export interface BackupFlags extends GlobalOptions, SelectionFlags, TargetFlags {
+export interface BackupFlags extends GlobalOptions, SelectionFlags, TargetFlags, StdinFlags, ParentFlags {
   memBudget?: string;
   tag?: string[];
   host?: string;
   extraVerify?: boolean;
   /** Store access times (restic's flag): off by default, since atime changes on every read. */
   withAtime?: boolean;
+  /** Read, chunk and count everything, store nothing (restic's -n): no pack, index, snapshot or lock. */
+  dryRun?: boolean;
+  /** restic 0.17's: no new snapshot when its tree is the parent's. */
+  skipIfUnchanged?: boolean;
+  /** Files read at once (restic's --read-concurrency): the plan's fileConcurrency. */
+  readConcurrency?: string;
+  /** The snapshot's time, "YYYY-MM-DD HH:MM:SS" in local time (restic's --time). */
+  time?: string;
+}
+
+/** What the run backs up: paths, or one file read from a stream (--stdin). */
+interface Chosen {
+  selection: Selection;
+  missing: SourceProblem[];
+  stdin: StdinRequest | null;
+  time: Date;
+  /** --read-concurrency, undefined when not given (the plan's choice). */
+  files: number | undefined;
 }
 
 export async function backupCommand(paths: string[], flags: BackupFlags, out: Output, signal: AbortSignal): Promise<number> {
   const started = systemClock.monotonicMs();
   // What to back up and what to leave out, before the repository is opened: a bad pattern or
   // list is said before anything is read. A missing path is a warning (exit 3), as in restic.
-  const targets = await backupTargets(paths, flags, (m) => out.warn(m));
+  const time = backupTime(flags.time);
+  const files = readConcurrency(flags.readConcurrency);
+  const stdin = stdinRequest(paths, flags);
+  const targets = stdin ? { paths: [`/${stdin.name}`], missing: [] } : await backupTargets(paths, flags, (m) => out.warn(m));
   const selection = await selectionFromFlags(flags);
-  const session = await openRepository(flags, out, { exclusive: false, command: 'backup', signal });
+  // A dry run takes no lock (as restic): it writes nothing a prune could lose.
+  const session = await openRepository(flags, out, flags.dryRun ? undefined : { exclusive: false, command: 'backup', signal });
   const absPaths = targets.paths;
   const missing: SourceProblem[] = targets.missing.map((path) => ({ path, message: 'does not exist' }));
   const host = flags.host ?? hostname();
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out, undefined, 'backup'), out, signal);
   try {
-    return await backupWithIndex(session, index, absPaths, { selection, missing }, host, flags, out, signal, started);
+    return await backupWithIndex(session, index, absPaths, { selection, missing, stdin, time, files }, host, flags, out, signal, started);
   } finally {
     await closeSessionIndex(index);
   }
 }
 
-async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths: string[], chosen: { selection: Selection; missing: SourceProblem[] }, host: string, flags: BackupFlags, out: Output, signal: AbortSignal, started: number): Promise<number> {
+async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths: string[], chosen: Chosen, host: string, flags: BackupFlags, out: Output, signal: AbortSignal, started: number): Promise<number> {
   const { repo } = session;
   const indexed = new IndexedRepository(repo, index);
-  const plan = memoryPlan(session, flags.memBudget, out, index, 'backup');
-  const adopted = await indexStrayPacks(indexed, signal);
+  const planned = memoryPlan(session, flags.memBudget, out, index, 'backup');
+  const plan = chosen.files === undefined ? planned : { ...planned, fileConcurrency: chosen.files };
+  const dryRun = flags.dryRun === true;
+  // Adopting stray packs writes an index object: not in a dry run.
+  const adopted = dryRun ? 0 : await indexStrayPacks(indexed, signal);
   if (adopted > 0) out.info(`indexed ${adopted} pack(s) stored by an interrupted backup: their data is reused, not uploaded again`);
   stopIfAborted(signal);
 
-  // Parent: the latest snapshot of the same paths from the same host (restic's rule).
-  const all = await repo.listSnapshots();
+  const parent = await chooseParent(repo, flags, { host, paths: absPaths, time: chosen.time, stdin: chosen.stdin !== null && !chosen.stdin.command });
   stopIfAborted(signal);
-  const key = JSON.stringify([...absPaths].sort());
-  const parent = [...all].reverse().find((s) => s.snapshot.hostname === host && JSON.stringify([...s.snapshot.paths].sort()) === key);
-  const parentRoot = parent && index.has(parent.snapshot.tree) ? await indexed.loadTree(parent.snapshot.tree) : null;
+  const parentRoot = parent && !chosen.stdin && index.has(parent.snapshot.tree) ? await indexed.loadTree(parent.snapshot.tree) : null;
   if (parent) out.info(`using parent snapshot ${parent.id.slice(0, 8)}`);
+  else if (flags.force) out.info('--force: every file is read again, no parent snapshot');
   const exclude = await selfFolders(flags, session);
   stopIfAborted(signal);
 
@@ -107,23 +132,28 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   // The archiver exists only inside the run; the progress line reads it from here.
   const running: { archiver?: Archiver } = {};
   // The scan that gives the progress line its total runs only when there is a terminal to show it.
-  const scan = process.stderr.isTTY ? startScan(absPaths, signal) : null;
+  // Not for --stdin: its path names no file here (the stream's size is not known ahead).
+  const scan = process.stderr.isTTY && !chosen.stdin ? startScan(absPaths, signal) : null;
   const progress = new ProgressLine('backup', { files: () => running.archiver?.counters.filesDone ?? 0, bytes: () => running.archiver?.counters.bytesDone ?? 0, totalBytes: () => (scan?.done ? scan.bytes : null) }).start();
-  let snapshotId: SnapshotId;
+  // The snapshot's id once saved; null in a dry run or when --skip-if-unchanged found nothing changed.
+  let snapshotId: SnapshotId | null = null;
+  let skipped = false;
   let snapshot: Snapshot;
+  const user = safeUser();
+  const stdin = chosen.stdin ? openStdinSource(chosen.stdin, signal) : null;
   let archiver: Archiver;
   let u: UploadedStats;
   try {
     // Ordering: every pack durable, then the index naming them (both done when runBackup
     // returns), then the snapshot.
-    const run = await runBackup(indexed, pool, absPaths, parentRoot, archiverOptions, { onStart: (a) => (running.archiver = a), beforeFlush: () => hooks.pause('flush') });
+    const stream = stdin ? { ...stdinNodes(chosen.stdin!.name, chosen.time, user), source: stdin.source } : undefined;
+    const run = await runBackup(indexed, pool, absPaths, parentRoot, archiverOptions, { onStart: (a) => (running.archiver = a), beforeFlush: () => hooks.pause('flush'), dryRun, ...(stream ? { stream } : {}) });
     const { tree } = run;
     ({ archiver, uploaded: u } = run);
     const c = archiver.counters;
-    const user = safeUser();
     snapshot = {
       version: 1,
-      time: systemClock.now().toISOString(),
+      time: chosen.time.toISOString(),
       tree,
       paths: absPaths,
       hostname: host,
@@ -134,15 +164,20 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       ...(parent ? { parent: parent.id } : {}),
       summary: snapshotSummary(c, u, problems.length + inconsistent.length + metaProblems.length, (systemClock.monotonicMs() - started) / 1000),
     };
-    // The snapshot is what makes the new data referenced: only under a lock still held (a prune
-    // that took a lost lock for stale may have deleted what this backup deduplicated against).
-    await assertLocksHeld();
-    await hooks.pause('snapshot');
-    // The last moment an interruption counts: once the snapshot object is saved, the backup is
-    // done and exit 0 is the truth (documented: 130 and no new snapshot before that point).
-    stopIfAborted(signal);
-    snapshotId = await repo.saveSnapshot(snapshot);
+    // restic's --skip-if-unchanged: the same tree as the parent's is no new snapshot.
+    skipped = flags.skipIfUnchanged === true && parent !== undefined && parent.snapshot.tree === tree;
+    if (!dryRun && !skipped) {
+      // The snapshot is what makes the new data referenced: only under a lock still held (a prune
+      // that took a lost lock for stale may have deleted what this backup deduplicated against).
+      await assertLocksHeld();
+      await hooks.pause('snapshot');
+      // The last moment an interruption counts: once the snapshot object is saved, the backup is
+      // done and exit 0 is the truth (documented: 130 and no new snapshot before that point).
+      stopIfAborted(signal);
+      snapshotId = await repo.saveSnapshot(snapshot);
+    }
   } finally {
+    stdin?.stop();
     progress.stop();
     await pool.close();
   }
@@ -154,6 +189,8 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       message_type: 'summary',
       snapshotId,
       parent: parent?.id ?? null,
+      dryRun,
+      skipped,
       ...s,
       filesReadAgain: c.filesReadAgain,
       filesChangedWhileRead: c.filesChangedWhileRead,
@@ -164,15 +201,18 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       packsAdopted: adopted,
       budgetBytes: plan.budgetBytes,
       workerThreads: plan.workers,
+      fileConcurrency: plan.fileConcurrency,
       peakRssBytes: peak,
       index: indexSummary(index),
       readHighWaterBytes: archiver.segments.highWaterBytes,
       sealedHighWaterBytes: u.sealedHighWaterBytes,
     });
   } else {
-    out.result(`snapshot ${snapshotId.slice(0, 8)} saved`);
+    if (snapshotId) out.result(`snapshot ${snapshotId.slice(0, 8)} saved`);
+    else if (skipped) out.result(`skipped creating snapshot: nothing changed since parent snapshot ${parent!.id.slice(0, 8)}`);
+    else out.result('dry run: nothing was written to the repository');
     out.result(`files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnmodified} unmodified; ${s.dirs} folders`);
-    out.result(`read ${formatBytes(s.bytesRead)} from ${s.filesRead} files; added ${formatBytes(s.bytesAddedRaw)} in ${s.blobsNew} blobs (${formatBytes(s.bytesAddedStored)} stored)`);
+    out.result(`read ${formatBytes(s.bytesRead)} from ${s.filesRead} files; ${dryRun ? 'would add' : 'added'} ${formatBytes(s.bytesAddedRaw)} in ${s.blobsNew} blobs (${formatBytes(s.bytesAddedStored)} stored)`);
     if (c.filesReadAgain > 0) out.result(`${c.filesReadAgain} unmodified file(s) read again: their data was no longer in the repository`);
     if (c.holeBytesSkipped > 0) out.result(`${formatBytes(c.holeBytesSkipped)} of it in holes of sparse files, not read from disk`);
     out.result(`took ${s.durationSeconds.toFixed(1)} s, peak memory ${formatBytes(peak)} of a ${formatBytes(plan.budgetBytes)} budget`);
