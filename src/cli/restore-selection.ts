@@ -53,39 +53,6 @@ async function family(patterns: string[] = [], files: string[] = [], ipatterns: 
   return out;
 }
 
-/** `latest:/src/docs` → the snapshot reference and the folder inside it (null: the whole snapshot). */
-export function splitSubfolder(ref: string): { snapshotRef: string; subfolder: string | null } {
-  const colon = ref.indexOf(':');
-  if (colon < 0) return { snapshotRef: ref, subfolder: null };
-  const sub = ref.slice(colon + 1).replace(/^\/+|\/+$/g, '');
-  return { snapshotRef: ref.slice(0, colon), subfolder: sub === '' ? null : sub };
-}
-
-/** The tree of folder `sub` (components separated by /) of a snapshot, read one level at a time. */
-export async function subfolderTree(indexed: IndexedRepository, root: BlobId, sub: string, id: SnapshotId): Promise<BlobId> {
-  let tree = root;
-  let walked = '';
-  for (const name of sub.split('/').filter((c) => c !== '' && c !== '.')) {
-    if (name === '..') throw new UsageError(`"${sub}": a folder of a snapshot is named without ..`, { hint: 'give the folder as `engine ls` prints it, e.g. latest:/src/docs' });
-    walked += `/${name}`;
-    let next: BlobId | null = null;
-    let kind: string | null = null;
-    for await (const node of indexed.treeEntries(tree)) {
-      if (node.name !== name) continue;
-      kind = node.type;
-      if (node.type === 'dir' && node.subtree) next = node.subtree;
-      break;
-    }
-    if (next === null) {
-      throw new UsageError(kind === null ? `${displayName(walked)} is not in snapshot ${id.slice(0, 8)}` : `${displayName(walked)} in snapshot ${id.slice(0, 8)} is a ${kind}, not a folder`, {
-        hint: `list the snapshot's folders with \`engine ls ${id.slice(0, 8)}\``,
-      });
-    }
-    tree = next;
-  }
-  return tree;
-}
-
 /**
  * --dry-run: walks what the restore would take, as the restore walks it, and writes nothing; with
  * -v, one line per entry. Includes that match nothing are named, and when none matches the exit

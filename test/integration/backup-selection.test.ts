@@ -242,4 +242,13 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('nothing to back up');
   });
+
+  it('--tag a,b is two tags, as restic (so the filters find the snapshot by either)', async () => {
+    const r = await backup(['--tag', 'a,b', '--tag', 'c', '--exclude', 'deep', src, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = await runEngine(['snapshots', '--repo', repo, '--json', '--tag', 'b'], { native });
+    const listed = JSON.parse(s.stdout) as { id: string; tags: string[] }[];
+    expect(listed.map((x) => x.id)).toEqual([String(r.json?.snapshotId)]);
+    expect(listed[0]!.tags).toEqual(['a', 'b', 'c']);
+  });
 });

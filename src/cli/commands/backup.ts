@@ -1,3 +1,4 @@
+import { flattenTagLists } from '../../repository/snapshot-filter.js';
 import { appendFile, stat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -160,7 +161,8 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       username: user.name,
       uid: user.uid,
       gid: user.gid,
-      tags: flags.tag ?? [],
+      // As restic: `--tag a,b` is two tags, so the filters' `--tag a,b` finds the snapshot.
+      tags: flattenTagLists(flags.tag ?? []),
       ...(parent ? { parent: parent.id } : {}),
       summary: snapshotSummary(c, u, problems.length + inconsistent.length + metaProblems.length, (systemClock.monotonicMs() - started) / 1000),
     };

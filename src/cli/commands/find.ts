@@ -11,14 +11,16 @@ import type { Snapshot } from '../../format/snapshot.js';
 import { displayName } from '../../fs/names.js';
 import { findByPattern, findObjects } from '../../inspect/find.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
-import type { GlobalOptions } from '../context.js';
+import { repoLocation, type GlobalOptions } from '../context.js';
+import { selectSnapshots } from '../../repository/snapshot-filter.js';
+import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import { localTime, longLine, nodeJson } from '../node-format.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 import { stdoutSink, untilReaderLeaves } from '../sink.js';
 import { parseFindTime } from '../find-time.js';
 
-export interface FindFlags extends GlobalOptions {
+export interface FindFlags extends GlobalOptions, SnapshotFilterFlags {
   memBudget?: string;
   snapshot?: string[];
   newest?: string;
@@ -27,9 +29,6 @@ export interface FindFlags extends GlobalOptions {
   long?: boolean;
   humanReadable?: boolean;
   reverse?: boolean;
-  host?: string[];
-  tag?: string[];
-  path?: string[];
   blob?: boolean;
   tree?: boolean;
 }
@@ -51,7 +50,7 @@ export async function findCommand(args: string[], flags: FindFlags, out: Output)
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out);
   const indexed = new IndexedRepository(repo, index);
   const load = (id: BlobId) => indexed.treeEntries(id);
-  const snapshots = await selectSnapshots(repo, flags);
+  const snapshots = await chooseSnapshots(repo, flags, out);
 
   const sink = stdoutSink();
   await untilReaderLeaves(async () => {
@@ -96,35 +95,12 @@ export async function findCommand(args: string[], flags: FindFlags, out: Output)
   return 0;
 }
 
-/** -s IDs (each "latest" or an id prefix), else all; then --host/--tag/--path; newest first unless -R. */
-async function selectSnapshots(repo: IndexedRepository['repo'], flags: FindFlags): Promise<{ id: SnapshotId; snapshot: Snapshot }[]> {
-  let list: { id: SnapshotId; snapshot: Snapshot }[];
-  if (flags.snapshot && flags.snapshot.length > 0) {
-    const seen = new Map<string, { id: SnapshotId; snapshot: Snapshot }>();
-    for (const ref of flags.snapshot) {
-      const s = await repo.resolveSnapshot(ref);
-      seen.set(s.id, s);
-    }
-    list = [...seen.values()];
-  } else {
-    list = await repo.listSnapshots();
-  }
-  list = list.filter(({ snapshot: s }) => matchesFilter(s, flags));
+/** -s IDs (each "latest" or an id prefix: the filters then are not used, as restic), else every snapshot the filters keep; newest first unless -R. */
+async function chooseSnapshots(repo: IndexedRepository['repo'], flags: FindFlags, out: Output): Promise<{ id: SnapshotId; snapshot: Snapshot }[]> {
+  const selection = selectSnapshots(await repo.listSnapshots(), flags.snapshot ?? [], snapshotFilterFromFlags(flags), repoLocation(flags));
+  if (selection.filterIgnored) warnFilterIgnored(out);
+  const list = [...selection.snapshots];
   list.sort((a, b) => (a.snapshot.time < b.snapshot.time ? -1 : a.snapshot.time > b.snapshot.time ? 1 : 0));
   if (!flags.reverse) list.reverse();
   return list;
-}
-
-/**
- * restic's snapshot filter: any --host given; each --tag is a comma-separated set the snapshot must
- * hold all of, and any one --tag may match; every --path given must be among the snapshot's paths.
- */
-function matchesFilter(s: Snapshot, flags: FindFlags): boolean {
-  if (flags.host && flags.host.length > 0 && !flags.host.includes(s.hostname)) return false;
-  if (flags.tag && flags.tag.length > 0) {
-    const tags = Array.isArray(s.tags) ? s.tags : [];
-    if (!flags.tag.some((set) => set.split(',').filter((t) => t !== '').every((t) => tags.includes(t)))) return false;
-  }
-  if (flags.path && flags.path.length > 0 && !flags.path.every((p) => s.paths.includes(p))) return false;
-  return true;
 }

@@ -21,7 +21,8 @@ import { IncludeFilter } from '../../restorer/includes.js';
 import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
 import { join, resolve } from 'node:path';
 import { open } from 'node:fs/promises';
-import { dryRun, restoreSelection, splitSubfolder, subfolderTree, type RestoreSelection } from '../restore-selection.js';
+import { dryRun, restoreSelection, type RestoreSelection } from '../restore-selection.js';
+import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { snapshotFilterFromFlags } from '../snapshot-filter-flags.js';
 
 export interface RestoreFlags extends GlobalOptions {
@@ -76,9 +77,9 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const plan = memoryPlan(session, flags.memBudget, out, index, 'restore');
   const indexed = new IndexedRepository(repo, index);
   // `ID:subfolder` (restic): the folder's contents go straight into the target.
-  const { snapshotRef, subfolder } = splitSubfolder(ref);
+  const { ref: snapshotRef, subfolder } = splitSubfolder(ref);
   const { id, snapshot } = await repo.resolveSnapshot(snapshotRef, snapshotFilterFromFlags(flags));
-  const root = subfolder === null ? snapshot.tree : await subfolderTree(indexed, snapshot.tree, subfolder, id);
+  const root = await subfolderTree((t) => indexed.treeEntries(t), snapshot.tree, subfolder);
   const { include, exclude } = selection;
   if (flags.dryRun) return dryRun(indexed, root, id, selection, out);
   const pool = startPool(session, plan.workers, false);
