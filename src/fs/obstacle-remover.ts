@@ -20,18 +20,11 @@ export class ObstacleRemover {
    * A folder on another filesystem (a mount point) is refused: removing it would empty a disk.
    */
   removeEntry(parent: Dir, name: string, wanted: string): void {
-    const at = this.paths.at(parent, name);
-    const st = fs.lstatSync(at, { bigint: true, throwIfNoEntry: false });
-    if (!st) return;
-    const rel = join(parent.rel, name);
-    if (!st.isDirectory()) {
-      fs.unlinkSync(at);
-      if (!(st.isFile() && wanted === 'a file')) this.onReplace(this.paths.display(rel), `${kindOf(st)} stood where the snapshot has ${wanted}; it was replaced`);
-      return;
-    }
-    if (st.dev !== idOf(parent).dev) throw new TargetEntryError(this.paths.display(rel), `is a mount point (another filesystem) where the snapshot has ${wanted}; left as it is`);
-    this.removeTree(parent, name, rel, 0);
-    this.onReplace(this.paths.display(rel), `a folder stood where the snapshot has ${wanted}; it was removed with what it held and replaced`);
+    const removed = this.remove(parent, name, `where the snapshot has ${wanted}`);
+    if (removed === null) return;
+    const rel = this.paths.display(join(parent.rel, name));
+    if (removed.isDirectory()) this.onReplace(rel, `a folder stood where the snapshot has ${wanted}; it was removed with what it held and replaced`);
+    else if (!(removed.isFile() && wanted === 'a file')) this.onReplace(rel, `${kindOf(removed)} stood where the snapshot has ${wanted}; it was replaced`);
   }
 
   /**
@@ -39,16 +32,22 @@ export class ObstacleRemover {
    * removeEntry does, without a notice; a folder on another filesystem is refused.
    */
   deleteEntry(parent: Dir, name: string): void {
+    this.remove(parent, name, 'that the snapshot does not have');
+  }
+
+  /** Removes what stands at `name` (never followed); returns its lstat, or null when nothing was there. `where` ends the refusal of a mount point. */
+  private remove(parent: Dir, name: string, where: string): fs.BigIntStats | null {
     const at = this.paths.at(parent, name);
     const st = fs.lstatSync(at, { bigint: true, throwIfNoEntry: false });
-    if (!st) return;
+    if (!st) return null;
     const rel = join(parent.rel, name);
     if (!st.isDirectory()) {
       fs.unlinkSync(at);
-      return;
+      return st;
     }
-    if (st.dev !== idOf(parent).dev) throw new TargetEntryError(this.paths.display(rel), 'is a mount point (another filesystem) that the snapshot does not have; left as it is');
+    if (st.dev !== idOf(parent).dev) throw new TargetEntryError(this.paths.display(rel), `is a mount point (another filesystem) ${where}; left as it is`);
     this.removeTree(parent, name, rel, 0);
+    return st;
   }
 
   private removeTree(parent: Dir, name: string, rel: string, depth: number): void {

@@ -26,7 +26,8 @@ import type { BlobIndex } from '../repository/blob-index.js';
 import type { PackBlob, StoredPack } from '../repository/pack-store.js';
 import type { Repository } from '../repository/repository.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
-import { chunkedTreeGuard, loadChunk, loadTreeBlob, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
+import { loadChunk, loadTreeBlob, TreeWriter } from '../repository/tree-stream.js';
+import { uploaderTreeStore } from '../repository/uploader-tree-store.js';
 
 export interface RepairIndexResult {
   packs: number;
@@ -286,18 +287,7 @@ async function repairWith(repo: Repository, index: BlobIndex, uploader: BlobUplo
   const done = new Map<string, { id: BlobId | null; lost: { rel: string; why: string }[] }>();
   const result: RepairSnapshotsResult = { snapshots: 0, rewritten: [], lost: [] };
 
-  const store: TreeStore = {
-    save: async (bytes) => {
-      const id = repo.blobIdOf(bytes);
-      if (opts.dryRun || !uploader.claim(id)) return id;
-      const sealed = repo.sealBlob(bytes);
-      await uploader.sealedBudget.acquire(sealed.length, opts.signal);
-      await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
-      return id;
-    },
-    // A directory rewritten in chunks needs version 3: older engines must refuse the repository.
-    beforeChunked: opts.dryRun ? async () => undefined : chunkedTreeGuard(repo),
-  };
+  const store = uploaderTreeStore(repo, uploader, { ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
   const emptyTree = (): Promise<BlobId> => store.save(encodeTree({ nodes: [] }));
 
   /**

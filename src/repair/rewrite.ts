@@ -5,13 +5,14 @@
 // folders stay chunked). A folder where nothing changed keeps its id, so a snapshot untouched by
 // the patterns is left as it is. The new trees and the index naming them are stored before the new
 // snapshot, which names the first snapshot of its line in `original` (FORMAT.md "Snapshots").
-import { BlobType, type BlobId, type SnapshotId } from '../format/ids.js';
+import type { BlobId, SnapshotId } from '../format/ids.js';
 import type { Snapshot } from '../format/snapshot.js';
 import type { TreeNode } from '../format/tree.js';
 import type { PatternList } from '../filter/pattern.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
 import type { ListedSnapshot } from '../repository/snapshot-filter.js';
-import { chunkedTreeGuard, TreeWriter, type TreeStore } from '../repository/tree-stream.js';
+import { TreeWriter } from '../repository/tree-stream.js';
+import { uploaderTreeStore } from '../repository/uploader-tree-store.js';
 
 export interface RewriteOptions {
   /** What to leave out: matched against each entry's path in the snapshot ("/src/secret.key"). */
@@ -38,18 +39,7 @@ export async function rewriteSnapshots(indexed: IndexedRepository, selected: rea
   const result: RewriteResult = { rewritten: [], removedEmpty: [] };
   const uploaderOptions = { packTargetBytes: opts.packTargetBytes, writesInFlight: 2, indexEveryPacks: 16, sealedBytes: 4 * opts.packTargetBytes, ...(opts.signal ? { signal: opts.signal } : {}) };
   await indexed.withBlobUploader(uploaderOptions, async (uploader) => {
-    const store: TreeStore = {
-      save: async (bytes) => {
-        const id = repo.blobIdOf(bytes);
-        if (opts.dryRun || !uploader.claim(id)) return id;
-        const sealed = repo.sealBlob(bytes);
-        await uploader.sealedBudget.acquire(sealed.length, opts.signal);
-        await uploader.add(BlobType.TREE, id, sealed, bytes.length, sealed.length);
-        return id;
-      },
-      // A folder written in chunks needs format version 3 (as for backup).
-      beforeChunked: opts.dryRun ? async () => undefined : chunkedTreeGuard(repo),
-    };
+    const store = uploaderTreeStore(repo, uploader, { ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
 
     /** The tree of folder `dir` (its path in the snapshot, "" for the root) without what is excluded, and how many entries it keeps. */
     const rewriteTree = async (treeId: BlobId, dir: string, snapshot: SnapshotId): Promise<{ id: BlobId; kept: number }> => {

@@ -21,20 +21,12 @@ import { IncludeFilter } from '../../restorer/includes.js';
 import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
 import { join, resolve } from 'node:path';
 import { open } from 'node:fs/promises';
-import { dryRun, restoreSelection, type RestoreSelection } from '../restore-selection.js';
+import { dryRun, restoreSelection, type RestoreSelection, type RestoreSelectionFlags } from '../restore-selection.js';
 import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { snapshotFilterFromFlags } from '../snapshot-filter-flags.js';
 
-export interface RestoreFlags extends GlobalOptions {
+export interface RestoreFlags extends GlobalOptions, RestoreSelectionFlags {
   target?: string;
-  include?: string[];
-  iinclude?: string[];
-  includeFile?: string[];
-  iincludeFile?: string[];
-  exclude?: string[];
-  iexclude?: string[];
-  excludeFile?: string[];
-  iexcludeFile?: string[];
   dryRun?: boolean;
   overwrite?: OverwriteMode;
   verify?: boolean;
