@@ -47,8 +47,8 @@ module.exports = {
     {
       name: 'utilities-know-no-work',
       severity: 'error',
-      comment: 'Utilities, the memory planner, the worker pool, errors, file-system access and the chunker are used by every floor above and use none of them.',
-      from: { path: '^src/(util|memory|worker-pool|errors|fs|chunker)/', pathNot: '\\.test\\.ts$' },
+      comment: 'Utilities, the memory planner, the worker pool, errors, file-system access, path patterns and the chunker are used by every floor above and use none of them.',
+      from: { path: '^src/(util|memory|worker-pool|errors|fs|chunker|filter)/', pathNot: '\\.test\\.ts$' },
       to: { path: '^src/(cli|session|backend|repository|disk-index|archiver|restorer|check|prune|repair|inspect|benchmark)/' },
     },
     {
