@@ -372,7 +372,10 @@ function build(): { program: Command; result: { code: number } } {
   program
     .command('stats')
     .description('sizes of the repository or of some snapshots: restore size, deduplicated and stored bytes, ratios, blob count')
-    .argument('[snapshots...]', 'snapshot ids (prefixes); default: all')
+    .argument('[snapshots...]', 'snapshot ids (prefixes) or "latest"; default: every snapshot the filters keep')
+    .addOption(filterOpt('host', 'all'))
+    .addOption(filterOpt('tag', 'all'))
+    .addOption(filterOpt('path', 'all'))
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (refs: string[], flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);

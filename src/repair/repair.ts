@@ -412,7 +412,8 @@ async function repairWith(repo: Repository, index: BlobIndex, uploader: BlobUplo
     // between the two): the replacement it began is finished, and a kill there is handled by the
     // next run anyway (`existing` above).
     opts.signal?.throwIfAborted();
-    const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags }));
+    // `original` names the first snapshot of the line, as restic's repair and `engine tag` do.
+    const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags, original: snap.original ?? id }));
     existing.set(key, fresh);
     await repo.removeSnapshot(id);
     result.rewritten.push({ old: id, new: fresh });

@@ -110,9 +110,11 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
 
     const c3 = await runEngine(['check', '--repo', repo, '--read-data'], { native });
     expect(c3.code, c3.stdout + c3.stderr).toBe(0);
-    const snaps = JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json'], { native })).stdout) as { tags: string[] }[];
+    const snaps = JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json'], { native })).stdout) as { tags: string[]; original?: string }[];
     expect(snaps).toHaveLength(2);
     for (const x of snaps) expect(x.tags).toContain('repaired');
+    // Each names the snapshot it replaced, as restic's repair does.
+    expect(snaps.map((x) => x.original).sort()).toEqual([...originals.keys()].sort());
 
     const target = join(work, 'restore-lost');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });

@@ -122,6 +122,15 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
     expect(d.json?.to).toBe(ids.S2);
   }, 120_000);
 
+  it('stats counts the snapshots the filters keep, or those named', async () => {
+    const all = await engine(['stats', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.json?.snapshots).toBe(5);
+    expect((await engine(['stats', '--json', '--host', 'h2'])).json?.snapshots).toBe(1);
+    expect((await engine(['stats', '--json', '--tag', 'x'])).json?.snapshots).toBe(3);
+    expect((await engine(['stats', '--json', 'latest', '--host', 'h1'])).json?.snapshots).toBe(1);
+  });
+
   it('forget applies its policy only to the snapshots the filters keep', async () => {
     const dry = await engine(['forget', '--keep-last', '1', '--host', 'h1', '--path', a(), '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);

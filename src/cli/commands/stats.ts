@@ -7,7 +7,9 @@ import { rmSync } from 'node:fs';
 import { indexAllowance } from '../../memory/planner.js';
 import { scratchFor } from '../scratch.js';
 import { formatBytes } from '../../util/bytes.js';
-import type { GlobalOptions } from '../context.js';
+import { repoLocation, type GlobalOptions } from '../context.js';
+import { selectSnapshots } from '../../repository/snapshot-filter.js';
+import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 
@@ -16,13 +18,16 @@ import { memoryPlan, openIndex, openRepository } from '../session.js';
  * that is once deduplicated (distinct blobs, their raw bytes), and what it takes stored
  * (compressed and encrypted), so the dedup and compression ratios show.
  */
-export async function statsCommand(refs: string[], flags: GlobalOptions & { memBudget?: string }, out: Output): Promise<number> {
+export async function statsCommand(refs: string[], flags: GlobalOptions & SnapshotFilterFlags & { memBudget?: string }, out: Output): Promise<number> {
   const session = await openRepository(flags, out);
   const { repo } = session;
   const plan = memoryPlan(session, flags.memBudget, out);
   const index = await openIndex(session, plan, out);
   const indexed = new IndexedRepository(repo, index);
-  const snaps = refs.length > 0 ? await Promise.all(refs.map((r) => repo.resolveSnapshot(r))) : await repo.listSnapshots();
+  // As restic: the snapshots named (ids or "latest"), else every one --host/--tag/--path keep.
+  const selection = selectSnapshots(await repo.listSnapshots(), refs, snapshotFilterFromFlags(flags), repoLocation(flags));
+  if (selection.filterIgnored) warnFilterIgnored(out);
+  const snaps = selection.snapshots;
   let files = 0;
   let restoreBytes = 0;
   // Trees: one bit per index entry, not a Set of ids (src/repository/seen-blobs.ts). Data blobs:
