@@ -330,6 +330,15 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
       expect(rel.code).toBe(2);
       expect(rel.stderr).toContain("must be absolute paths in the snapshot, starting with '/'");
     });
+
+    it('ls waits for its reader, and one that goes away (| head) ends the listing with exit 0', async () => {
+      const early = await runBinary(['-c', '"$@" | head -n 2 >/dev/null; exit "${PIPESTATUS[0]}"', 'bash', ENGINE_BIN, 'ls', '--repo', repo, 'latest'], undefined, {}, 'bash');
+      expect(early.code, early.stderr).toBe(0);
+      const json = await engine(['ls', '--json', 'latest']);
+      const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string });
+      expect(lines[0]!.message_type).toBe('snapshot');
+      expect(lines.slice(1).every((l) => l.message_type === 'node' && l.path!.startsWith('/src'))).toBe(true);
+    });
   });
 
   describe('a hostile repository', () => {

@@ -7,6 +7,7 @@ import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import { longLine } from '../node-format.js';
+import { stdoutSink, untilReaderLeaves } from '../sink.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 import { snapshotFilterFromFlags, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
@@ -39,26 +40,27 @@ export async function lsCommand(ref: string, dirs: string[], flags: LsFlags, out
   const approaching = (path: string): boolean => filter.length === 0 || filter.some((d) => hasPathPrefix(path, d));
   // Names and targets printed escaped (displayName): a byte that is not UTF-8 as `\xff`, a newline
   // as `\n`, so every name prints apart and none forges a second line, in JSON as in text.
-  const visit = (path: string, node: TreeNode): boolean => {
+  // Each line waits for the reader (a listing of millions of entries into a slow pipe would
+  // otherwise pile up in memory), and a reader that goes away (`| head`) ends the walk, exit 0.
+  const sink = stdoutSink();
+  const visit = async (path: string, node: TreeNode): Promise<boolean> => {
     const printed = within(path);
-    if (printed) print(path, node, flags, out);
+    if (printed) await sink.write(`${line(path, node, flags, out.json)}\n`);
     if (printed && flags.recursive) return true;
     return approaching(path);
   };
-  await walk(indexed, root, '', visit);
+  await untilReaderLeaves(() => walk(indexed, root, '', visit));
   return 0;
 }
 
-function print(path: string, node: TreeNode, flags: LsFlags, out: Output): void {
+function line(path: string, node: TreeNode, flags: LsFlags, json: boolean): string {
   const shown = displayName(path);
   const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
-  if (out.json) {
-    out.data({ message_type: 'node', path: shown, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}), ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}) });
-  } else if (flags.long) {
-    out.result(longLine(path, node, flags.humanReadable === true));
-  } else {
-    out.result(`${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`);
+  if (json) {
+    return JSON.stringify({ message_type: 'node', path: shown, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}), ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}) });
   }
+  if (flags.long) return longLine(path, node, flags.humanReadable === true);
+  return `${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`;
 }
 
 /** restic fs.HasPathPrefix: `base` is `p` or one of its ancestors, compared by components (both clean). */
@@ -68,10 +70,10 @@ function hasPathPrefix(base: string, p: string): boolean {
 }
 
 /** Depth-first, one chunk of each directory on the way down held at a time; `visit` says whether to enter a folder. */
-async function walk(indexed: IndexedRepository, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => boolean): Promise<void> {
+async function walk(indexed: IndexedRepository, treeId: BlobId, prefix: string, visit: (path: string, node: TreeNode) => Promise<boolean>): Promise<void> {
   for await (const node of indexed.treeEntries(treeId)) {
     const path = `${prefix}/${node.name}`;
-    const enter = visit(path, node);
+    const enter = await visit(path, node);
     if (enter && node.type === 'dir' && node.subtree) await walk(indexed, node.subtree, path, visit);
   }
 }
