@@ -254,7 +254,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   let seq = 0;
 
   // Which commands take --mem-budget (from their --help: the maintenance commands are gaining it).
-  const commands = ['backup', 'restore', 'snapshots', 'stats', 'ls', 'diff', 'check', 'forget', 'prune', 'repair index'];
+  const commands = ['backup', 'restore', 'snapshots', 'stats', 'ls', 'find', 'dump', 'rewrite', 'diff', 'check', 'forget', 'prune', 'repair index'];
   const budgeted = new Set<string>();
   await Promise.all(
     commands.map(async (c) => {
@@ -344,6 +344,15 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   await engine('ls', 'ls', [newest], (_json, r) => ({ lines: r.lines }));
   // An --include pattern over every entry of the largest snapshot, in a dry run (nothing written).
   await engine('restore-include-dry-run', 'restore', [newest, '--target', join(work, 'dry-run'), '--dry-run', '--include', '*7'], (json) => ({ files: json.files }));
+  // The retrieval commands over the whole synthetic history: find walks every snapshot's trees,
+  // rewrite (dry run) reads each folder twice where a pattern matches, dump streams a snapshot as tar.
+  await engine('find', 'find', ['*77'], (json) => ({ snapshotsWithHits: Array.isArray(json) ? json.length : null, hits: Array.isArray(json) ? (json as { hits: number }[]).reduce((n, s) => n + s.hits, 0) : null }));
+  await engine('rewrite-dry-run', 'rewrite', ['--dry-run', '--exclude', '*77'], (json) => ({ rewritten: Array.isArray(json.rewritten) ? json.rewritten.length : null }));
+  const tar = join(work, 'dump.tar');
+  await engine('dump', 'dump', [newest, '/', '--target', tar], () => ({}));
+  const tarBytes = (await fsp.stat(tar)).size;
+  await fsp.rm(tar, { force: true });
+  steps[steps.length - 1]!.tarBytes = tarBytes;
   await engine('diff', 'diff', [oldest, newest]);
   await engine('check', 'check', []);
   await engine('check-read-data-subset', 'check', ['--read-data-subset', '1%']);
