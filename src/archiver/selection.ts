@@ -32,6 +32,12 @@ export interface SelectionRules {
   largerThanBytes?: number;
   /** Stay on the device of each backup path: other file systems' mount points are stored empty. */
   oneFileSystem?: boolean;
+  /**
+   * A file of a tag's name that is not a valid tag (wrong first bytes, too short, unreadable): the
+   * folder is backed up, and this is told, as restic warns (a cache whose tag was damaged, or a
+   * mistyped header, should not pass unseen).
+   */
+  onInvalidTag?: (path: string, why: string) => void;
 }
 
 export class Selection {
@@ -63,10 +69,13 @@ export class Selection {
   async keptByTags(dir: string): Promise<ReadonlySet<string> | null> {
     let tagged = false;
     for (const tag of this.rules.tagFiles ?? []) {
-      if (await isTag(`${dir}/${tag.name}`, tag.header)) {
+      const path = `${dir}/${tag.name}`;
+      const state = await tagState(path, tag.header);
+      if (state === true) {
         tagged = true;
         break;
       }
+      if (typeof state === 'string') this.rules.onInvalidTag?.(path, state);
     }
     return tagged ? this.tagNames : null;
   }
@@ -95,16 +104,18 @@ export class Selection {
 
 /**
  * Whether a tag file is there: without a header, any entry of that name (as restic's lstat);
- * with one, a file that begins with it (opened, so a link is followed, as restic does). A file
- * shorter than the header is no tag.
+ * with one, a file that begins with it (opened, so a link is followed, as restic does). False when
+ * there is nothing of that name; why not, when something is there that is no tag (a file shorter
+ * than the header, other first bytes, a folder).
  */
-async function isTag(path: string, header: Uint8Array | undefined): Promise<boolean> {
+async function tagState(path: string, header: Uint8Array | undefined): Promise<boolean | string> {
   if (!header || header.length === 0) return lstat(path).then(() => true, () => false);
   let fh;
   try {
     fh = await open(path, 'r');
-  } catch {
-    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? false : `cannot be opened (${code ?? String(err)})`;
   }
   try {
     const buf = new Uint8Array(header.length);
@@ -114,9 +125,10 @@ async function isTag(path: string, header: Uint8Array | undefined): Promise<bool
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    return got === header.length && Buffer.compare(buf, header) === 0;
-  } catch {
-    return false;
+    if (got < header.length) return got === 0 ? 'is empty, so it holds no signature' : 'is shorter than the signature it should start with';
+    return Buffer.compare(buf, header) === 0 ? true : 'does not start with the expected signature';
+  } catch (err) {
+    return `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -10,7 +10,7 @@ import { PatternList, type PatternSource } from '../filter/pattern.js';
 import { readPatternFile } from '../filter/pattern-file.js';
 import { expandGlob } from '../filter/glob.js';
 import { parseSize } from '../util/bytes.js';
-import { decodeName, fsPath } from '../fs/names.js';
+import { decodeName, displayName, fsPath } from '../fs/names.js';
 
 export interface SelectionFlags {
   exclude?: string[];
@@ -30,7 +30,7 @@ export interface TargetFlags {
 }
 
 /** What the flags leave out. Bad patterns and unreadable pattern files are usage errors, before anything is read. */
-export async function selectionFromFlags(flags: SelectionFlags): Promise<Selection> {
+export async function selectionFromFlags(flags: SelectionFlags, warn: (text: string) => void = () => undefined): Promise<Selection> {
   // Two lists, as restic: a path is left out when either leaves it out, so a `!` pattern takes
   // back only what its own list (case-sensitive or not) left out.
   const exact: PatternSource[] = [];
@@ -48,6 +48,7 @@ export async function selectionFromFlags(flags: SelectionFlags): Promise<Selecti
     ...(tagFiles.length > 0 ? { tagFiles } : {}),
     ...(flags.excludeLargerThan !== undefined ? { largerThanBytes: parseSize(flags.excludeLargerThan, '--exclude-larger-than') } : {}),
     ...(flags.oneFileSystem ? { oneFileSystem: true } : {}),
+    ...(tagFiles.length > 0 ? { onInvalidTag: (path: string, why: string) => warn(`${displayName(path)}: ${why}, so it is no tag and the folder is backed up`) } : {}),
   });
 }
 

@@ -6,9 +6,15 @@ import type { BlobId, SnapshotId } from '../format/ids.js';
 import type { PatternSource } from '../filter/pattern.js';
 import { PatternList } from '../filter/pattern.js';
 import { readPatternFile } from '../filter/pattern-file.js';
-import { displayName } from '../fs/names.js';
+import { displayName, fsPath } from '../fs/names.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { IncludeFilter } from '../restorer/includes.js';
+import { ExtraEntries } from '../restorer/extra-entries.js';
+import { keepsExisting } from '../restorer/overwrite.js';
+import type { OverwriteMode } from '../restorer/options.js';
+import type { TreeNode } from '../format/tree.js';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { formatBytes } from '../util/bytes.js';
 import { ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
@@ -53,50 +59,87 @@ async function family(patterns: string[] = [], files: string[] = [], ipatterns: 
   return out;
 }
 
+/** What the dry run compares with the target: --overwrite's mode and --delete. */
+export interface DryRunTarget {
+  target: string;
+  overwrite: OverwriteMode;
+  deleteExtra: boolean;
+}
+
 /**
  * --dry-run: walks what the restore would take, as the restore walks it, and writes nothing; with
- * -v, one line per entry. Includes that match nothing are named, and when none matches the exit
- * code is 1, as for a real restore.
+ * -v, one line per entry. It looks at the target as the restore would (read only, never followed):
+ * what --overwrite would keep, and what --delete would remove. Includes that match nothing are
+ * named, and when none matches the exit code is 1, as for a real restore.
  */
-export async function dryRun(indexed: IndexedRepository, root: BlobId, id: SnapshotId, selection: RestoreSelection, out: Output): Promise<number> {
+export async function dryRun(indexed: IndexedRepository, root: BlobId, id: SnapshotId, selection: RestoreSelection, dest: DryRunTarget, out: Output): Promise<number> {
   const filter = new IncludeFilter(selection);
-  const counts = { files: 0, dirs: 0, others: 0, bytes: 0 };
+  const counts = { files: 0, dirs: 0, others: 0, bytes: 0, kept: 0, deleted: 0 };
+  const kept = async (r: string, node: TreeNode): Promise<boolean> => {
+    if (dest.overwrite === 'always') return false;
+    const st = await lstat(fsPath(join(dest.target, r)), { bigint: true }).catch(() => null);
+    return st !== null && keepsExisting(dest.overwrite, node, st);
+  };
   const walk = async (tree: BlobId, rel: string): Promise<number> => {
     let taken = 0;
-    for await (const node of indexed.treeEntries(tree)) {
-      const r = rel ? `${rel}/${node.name}` : node.name;
-      const scope = filter.scope(r);
-      if (scope === 'no') continue;
-      if (node.type === 'dir') {
-        const below = node.subtree ? await walk(node.subtree, r) : 0;
-        if (scope === 'all' || below > 0) {
-          counts.dirs++;
-          taken += below + 1;
-          say(`/${r}/`);
+    const extra = dest.deleteExtra ? await ExtraEntries.open(join(dest.target, rel)) : null;
+    const deleted = (name: string): void => {
+      const r = rel ? `${rel}/${name}` : name;
+      if (filter.scope(r) !== 'all') return;
+      counts.deleted++;
+      say('delete', `/${r}`);
+    };
+    try {
+      for await (const node of indexed.treeEntries(tree)) {
+        if (extra) await extra.upTo(node.name, deleted);
+        const r = rel ? `${rel}/${node.name}` : node.name;
+        const scope = filter.scope(r);
+        if (scope === 'no') continue;
+        if (node.type === 'dir') {
+          const below = node.subtree ? await walk(node.subtree, r) : 0;
+          if (scope === 'all' || below > 0) {
+            counts.dirs++;
+            taken += below + 1;
+            say('restore', `/${r}/`);
+          }
+          continue;
         }
-        continue;
+        if (scope === 'partial') continue;
+        if (await kept(r, node)) {
+          counts.kept++;
+          say('keep', `/${r}`);
+          continue;
+        }
+        taken++;
+        if (node.type === 'file') {
+          counts.files++;
+          counts.bytes += node.size ?? 0;
+        } else {
+          counts.others++;
+        }
+        say('restore', `/${r}`);
       }
-      if (scope === 'partial') continue;
-      taken++;
-      if (node.type === 'file') {
-        counts.files++;
-        counts.bytes += node.size ?? 0;
-      } else {
-        counts.others++;
-      }
-      say(`/${r}`);
+      if (extra) await extra.rest(deleted);
+    } finally {
+      await extra?.close();
     }
     return taken;
   };
-  const say = (path: string): void => {
-    if (out.json) out.data({ message_type: 'verbose_status', action: 'restored', item: displayName(path) });
-    else if (out.verbose) out.info(`would restore ${displayName(path)}`);
+  // restic's verbose_status actions: restored, unchanged, deleted.
+  const actions = { restore: 'restored', keep: 'unchanged', delete: 'deleted' } as const;
+  const say = (what: keyof typeof actions, path: string): void => {
+    if (out.json) out.data({ message_type: 'verbose_status', action: actions[what], item: displayName(path) });
+    else if (out.verbose) out.info(`would ${what} ${displayName(path)}`);
   };
   await walk(root, '');
   const unmatched = filter.unmatched();
   for (const inc of unmatched) out.warn(`--include ${displayName(inc)} matches nothing in snapshot ${id.slice(0, 8)}`);
-  if (out.json) out.data({ message_type: 'summary', dryRun: true, snapshotId: id, files: counts.files, dirs: counts.dirs, others: counts.others, bytes: counts.bytes });
-  else out.result(`would restore ${counts.files} files, ${counts.dirs} folders, ${counts.others} other entries, ${formatBytes(counts.bytes)} from snapshot ${id.slice(0, 8)} (dry run: nothing written)`);
+  if (out.json) out.data({ message_type: 'summary', dryRun: true, snapshotId: id, files: counts.files, dirs: counts.dirs, others: counts.others, bytes: counts.bytes, filesSkipped: counts.kept, filesDeleted: counts.deleted });
+  else {
+    out.result(`would restore ${counts.files} files, ${counts.dirs} folders, ${counts.others} other entries, ${formatBytes(counts.bytes)} from snapshot ${id.slice(0, 8)} (dry run: nothing written)`);
+    if (counts.kept > 0) out.result(`would leave ${counts.kept} entr${counts.kept === 1 ? 'y' : 'ies'} of the target as ${counts.kept === 1 ? 'it is' : 'they are'} (--overwrite ${dest.overwrite})`);
+    if (counts.deleted > 0) out.result(`would delete ${counts.deleted} entr${counts.deleted === 1 ? 'y' : 'ies'} of the target that the snapshot does not hold (--delete)`);
+  }
   if (selection.include.length > 0 && unmatched.length > 0 && counts.files + counts.dirs + counts.others === 0) return ExitCode.FAILURE;
   return unmatched.length > 0 ? ExitCode.PARTIAL : ExitCode.OK;
 }

@@ -19,6 +19,7 @@ import { depthOf, joinRel } from './rel-paths.js';
 import { ExtraEntries } from './extra-entries.js';
 import type { RestoreReport } from './report.js';
 import type { OverwriteMode } from './options.js';
+import { keepsExisting } from './overwrite.js';
 
 export interface TreePlannerParts {
   readonly repo: Repository;
@@ -170,7 +171,7 @@ export class TreePlanner {
     } catch {
       return false;
     }
-    const keep = mode === 'never' ? true : mode === 'if-newer' ? BigInt(node.mtimeNs) <= st.mtimeNs : node.type === 'file' && st.isFile() && st.size === BigInt(node.size ?? 0) && st.mtimeNs === BigInt(node.mtimeNs);
+    const keep = keepsExisting(mode, node, st);
     if (keep) {
       const counters = this.p.report.counters;
       counters.skipped++;

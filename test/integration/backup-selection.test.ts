@@ -147,6 +147,8 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
     expect(paths).toContain('/src/cache/CACHEDIR.TAG');
     expect(paths).not.toContain('/src/cache/junk.bin');
     expect(paths).toContain('/src/fakecache/x');
+    // A tag with the wrong signature is said (as restic warns) and changes nothing else: exit 0.
+    expect(r.stderr).toMatch(/fakecache\/CACHEDIR\.TAG: is shorter than the signature it should start with, so it is no tag/);
   });
 
   it('--exclude-if-present NAME and NAME:HEADER leave out the rest of the folder', async () => {

@@ -202,6 +202,16 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect(left).toContain('beside-src');
     expect(left).toContain('src/docs/old/draft.txt');
     expect(await readFile(join(outside, 'keep-me', 'precious'), 'utf8')).toBe('not the target\n');
+    // A dry run looks at the target as the restore would, and changes nothing.
+    await writeFile(join(to, 'src/again-extra.txt'), 'extra\n');
+    const before = await listTree(to);
+    const dry = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--delete', '--overwrite', 'if-changed', '--dry-run', '-v'], { native });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain('would delete /src/again-extra.txt');
+    expect(dry.stderr).toContain('would keep /src/top.txt');
+    expect(dry.stdout).toContain('would delete 2 entries');
+    expect(dry.stdout).toMatch(/would leave \d+ entries of the target as they are \(--overwrite if-changed\)/);
+    expect(await listTree(to)).toEqual(before);
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', '/', '--delete'], { native })).code).toBe(2);
   });
 });

@@ -65,7 +65,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
   const files = readConcurrency(flags.readConcurrency);
   const stdin = stdinRequest(paths, flags);
   const targets = stdin ? { paths: [`/${stdin.name}`], missing: [] } : await backupTargets(paths, flags, (m) => out.warn(m));
-  const selection = await selectionFromFlags(flags);
+  const selection = await selectionFromFlags(flags, (m) => out.warn(m));
   // A dry run takes no lock (as restic): it writes nothing a prune could lose.
   const session = await openRepository(flags, out, flags.dryRun ? undefined : { exclusive: false, command: 'backup', signal });
   const absPaths = targets.paths;

@@ -50,7 +50,6 @@ export interface RestoreFlags extends GlobalOptions, RestoreSelectionFlags {
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   if (flags.dryRun && flags.verify) throw new UsageError('--dry-run and --verify cannot be given together', { hint: 'a dry run writes nothing to read back' });
-  if (flags.dryRun && flags.delete) throw new UsageError('--dry-run and --delete cannot be given together yet: a dry run does not look at the target', { hint: 'restore into an empty folder to see what --delete would leave' });
   if (flags.delete && resolve(flags.target) === '/') throw new UsageError('--delete with --target / would remove everything the snapshot does not hold from the whole system', { hint: 'restore into a folder, or leave --delete out' });
   // The patterns are read and checked before the repository is opened: a typo costs no key derivation.
   const selection = await restoreSelection(flags);
@@ -73,7 +72,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const { id, snapshot } = await repo.resolveSnapshot(snapshotRef, snapshotFilterFromFlags(flags));
   const root = await subfolderTree((t) => indexed.treeEntries(t), snapshot.tree, subfolder);
   const { include, exclude } = selection;
-  if (flags.dryRun) return dryRun(indexed, root, id, selection, out);
+  if (flags.dryRun) return dryRun(indexed, root, id, selection, { target: flags.target, overwrite: flags.overwrite ?? 'always', deleteExtra: flags.delete === true }, out);
   const pool = startPool(session, plan.workers, false);
   const problems: string[] = [];
   const hooks = process.env.ENGINE_TEST_HOOKS?.split(';') ?? [];
