@@ -7,7 +7,9 @@
 //   2. by lstat: --exclude-larger-than (files only) and --one-file-system (another device).
 //   3. a folder on another device under --one-file-system is a mount point: it is stored, empty,
 //      and not entered (restic keeps mount points so that a restore recreates them).
+import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
+import { fsPath } from '../fs/names.js';
 import type { BigIntStats } from 'node:fs';
 
 /** A list of patterns: whether a path (absolute, '/'-separated) is matched (src/filter/pattern.ts PatternList). */
@@ -109,15 +111,17 @@ export class Selection {
  * than the header, other first bytes, a folder).
  */
 async function tagState(path: string, header: Uint8Array | undefined): Promise<boolean | string> {
-  if (!header || header.length === 0) return lstat(path).then(() => true, () => false);
+  if (!header || header.length === 0) return lstat(fsPath(path)).then(() => true, () => false);
   let fh;
   try {
-    fh = await open(path, 'r');
+    // Followed (as restic), but O_NONBLOCK: a FIFO planted under a tag's name must not hang the backup.
+    fh = await open(fsPath(path), constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'ENOENT' ? false : `cannot be opened (${code ?? String(err)})`;
   }
   try {
+    if (!(await fh.stat()).isFile()) return 'is not a regular file';
     const buf = new Uint8Array(header.length);
     let got = 0;
     while (got < buf.length) {

@@ -10,6 +10,7 @@ import { displayName, fsPath } from '../fs/names.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { IncludeFilter } from '../restorer/includes.js';
 import { ExtraEntries } from '../restorer/extra-entries.js';
+import { isRealFolder } from '../restorer/real-folder.js';
 import { keepsExisting } from '../restorer/overwrite.js';
 import type { OverwriteMode } from '../restorer/options.js';
 import type { TreeNode } from '../format/tree.js';
@@ -75,17 +76,19 @@ export interface DryRunTarget {
 export async function dryRun(indexed: IndexedRepository, root: BlobId, id: SnapshotId, selection: RestoreSelection, dest: DryRunTarget, out: Output): Promise<number> {
   const filter = new IncludeFilter(selection);
   const counts = { files: 0, dirs: 0, others: 0, bytes: 0, kept: 0, deleted: 0 };
-  const kept = async (r: string, node: TreeNode): Promise<boolean> => {
-    if (dest.overwrite === 'always') return false;
+  // The target is looked at only through real folders: a link on the way is what the restore
+  // would replace, so nothing behind it counts as there.
+  const kept = async (rel: string, r: string, node: TreeNode): Promise<boolean> => {
+    if (dest.overwrite === 'always' || !isRealFolder(dest.target, rel)) return false;
     const st = await lstat(fsPath(join(dest.target, r)), { bigint: true }).catch(() => null);
     return st !== null && keepsExisting(dest.overwrite, node, st);
   };
   const walk = async (tree: BlobId, rel: string): Promise<number> => {
     let taken = 0;
-    const extra = dest.deleteExtra ? await ExtraEntries.open(join(dest.target, rel)) : null;
+    const extra = dest.deleteExtra && isRealFolder(dest.target, rel) ? await ExtraEntries.open(join(dest.target, rel)) : null;
     const deleted = (name: string): void => {
       const r = rel ? `${rel}/${name}` : name;
-      if (filter.scope(r) !== 'all') return;
+      if (filter.scope(r, { snapshotEntry: false }) !== 'all') return;
       counts.deleted++;
       say('delete', `/${r}`);
     };
@@ -105,7 +108,7 @@ export async function dryRun(indexed: IndexedRepository, root: BlobId, id: Snaps
           continue;
         }
         if (scope === 'partial') continue;
-        if (await kept(r, node)) {
+        if (await kept(rel, r, node)) {
           counts.kept++;
           say('keep', `/${r}`);
           continue;

@@ -27,6 +27,9 @@ export function webdavHandler(fs: SnapshotFs, onError: (message: string) => void
 }
 
 async function handle(fs: SnapshotFs, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // A web page the user has open can point a name of its own at 127.0.0.1 (DNS rebinding) and
+  // read the share through the browser: only requests addressed to a loopback name are answered.
+  if (!isLoopbackHost(req.headers.host)) return plain(res, 403, 'this share answers requests to localhost, 127.0.0.1 or [::1] only');
   const segments = pathSegments(req.url ?? '/');
   if (segments === null) return plain(res, 400, 'bad path');
   switch (req.method) {
@@ -57,7 +60,7 @@ async function propfind(fs: SnapshotFs, segments: string[], req: IncomingMessage
   res.write(responseXml(segments, entry));
   if (depth === 1 && entry.kind === 'dir') {
     for await (const child of entry.entries()) {
-      if (!res.write(responseXml([...segments, child.name], child))) await new Promise((r) => res.once('drain', r));
+      if (!res.write(responseXml([...segments, child.name], child)) && !(await drained(res))) return;
     }
   }
   res.end('</D:multistatus>\n');
@@ -75,7 +78,7 @@ async function get(fs: SnapshotFs, segments: string[], req: IncomingMessage, res
     res.write(`<!doctype html><meta charset="utf-8"><title>${xml(displayName('/' + segments.join('/')))}</title><ul>\n`);
     for await (const child of entry.entries()) {
       const href = hrefOf([...segments, child.name], child.kind === 'dir');
-      if (!res.write(`<li><a href="${xml(href)}">${xml(displayName(child.name))}${child.kind === 'dir' ? '/' : ''}</a></li>\n`)) await new Promise((r) => res.once('drain', r));
+      if (!res.write(`<li><a href="${xml(href)}">${xml(displayName(child.name))}${child.kind === 'dir' ? '/' : ''}</a></li>\n`) && !(await drained(res))) return;
     }
     return void res.end('</ul>\n');
   }
@@ -94,8 +97,7 @@ async function get(fs: SnapshotFs, segments: string[], req: IncomingMessage, res
   });
   if (head || end === start) return void res.end();
   for await (const piece of entry.read(start, end)) {
-    if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
-    if (res.destroyed) return;
+    if (!res.write(piece) && !(await drained(res))) return;
   }
   res.end();
 }
@@ -177,4 +179,30 @@ function xml(s: string): string {
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;')
     .replace(/'/g, '&apos;');
+}
+
+/**
+ * Waits until the client takes more (true), or is gone (false: the response was closed, so the
+ * handler stops and lets go of what it reads instead of waiting for a 'drain' that never comes).
+ */
+function drained(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+/** The request's Host names a loopback address: localhost, 127.x.x.x or [::1], with any port. */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }

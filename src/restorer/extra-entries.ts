@@ -14,14 +14,20 @@ export class ExtraEntries {
     this.head = head;
   }
 
-  /** The target folder at `path` (escaped form), or null when there is none to list (not there yet, not a folder). */
+  /**
+   * The target folder at `path` (escaped form), or null when there is none to list (not there yet,
+   * not a folder). Any other failure to list it is thrown: the caller says so (a --delete that
+   * could not look is not a silent success).
+   */
   static async open(path: string): Promise<ExtraEntries | null> {
     const names = sortedNames(path);
     try {
       return new ExtraEntries(names, await names.next());
-    } catch {
+    } catch (err) {
       await names.return(undefined).catch(() => undefined);
-      return null;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      throw err;
     }
   }
 

@@ -27,11 +27,13 @@ export class IncludeFilter {
    * (and a folder is entered), 'partial' only creates the folder on the way to something below it
    * that may be restored, 'no' leaves it and all below it out.
    */
-  scope(rel: string): 'all' | 'partial' | 'no' {
+  scope(rel: string, opts: { snapshotEntry?: boolean } = {}): 'all' | 'partial' | 'no' {
     const path = `/${rel}`;
     if (this.exclude && this.exclude.matches(path)) return 'no';
     if (!this.include) return 'all';
-    if (this.pending.length > 0) this.notePending(path);
+    // Only the snapshot's entries count as an include matching something (not a name that is
+    // only in the target, asked about by --delete).
+    if (this.pending.length > 0 && opts.snapshotEntry !== false) this.notePending(path);
     const { matched, childMayMatch } = this.include.matchWithChild(path);
     return matched ? 'all' : childMayMatch ? 'partial' : 'no';
   }

@@ -21,6 +21,11 @@ export interface RestoreOptions {
   overwrite?: OverwriteMode;
   /** Remove what the target's folders hold that the snapshot's do not (restic's --delete), within the selection. */
   deleteExtra?: boolean;
+  /**
+   * Folders --delete never removes, nor any folder holding one (real paths, with why): the
+   * repository being read and its cache, which a backup leaves out of its snapshots.
+   */
+  protectedFolders?: readonly { readonly path: string; readonly why: string }[];
   /** Keep the paths of the entries kept by `overwrite` (Restorer.skippedPaths), for --verify to pass them by. */
   rememberSkipped?: boolean;
   /**

@@ -20,6 +20,8 @@
 // times; report.ts keeps the count of what was not restored, and why. options.ts (what a caller
 // gives and reads back), jobs.ts (the plan's shapes), includes.ts and rel-paths.ts are shared by them.
 import fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fsPath } from '../fs/names.js';
 import { DirTree } from '../fs/dir-handle.js';
 import type { BlobId } from '../format/ids.js';
 import type { Tree } from '../format/tree.js';
@@ -104,7 +106,7 @@ export class Restorer {
     const meta = new MetadataWriter(tree, report, this.opts, this.ops, this.notices);
     const plan = new RestorePlan(this.index, report, this.opts.readBudgetBytes, this.signal);
     const writer = new FileWriter(tree, report, meta, this.writeBusy, (job) => plan.budget.release(job.planCost));
-    const planner = new TreePlanner({ repo: this.repo, index: this.index, tree, includes: this.includes, overwrite: this.opts.overwrite ?? 'always', skippedPaths: this.opts.rememberSkipped ? this.skippedPaths : null, deleteExtra: this.opts.deleteExtra === true, plan, writer, meta, report, treeReads: this.treeReads, signal: this.signal });
+    const planner = new TreePlanner({ repo: this.repo, index: this.index, tree, includes: this.includes, overwrite: this.opts.overwrite ?? 'always', skippedPaths: this.opts.rememberSkipped ? this.skippedPaths : null, deleteExtra: this.opts.deleteExtra === true, protectedFolder: (path) => protectedBy(this.opts.protectedFolders ?? [], path), plan, writer, meta, report, treeReads: this.treeReads, signal: this.signal });
     const reader = new PackReader({ repo: this.repo, pool: this.pool, opts: this.opts, plan, writer, loadBusy: this.loadBusy, signal: this.signal, fail: (err) => this.fail(err) });
     this.plan = plan;
     this.reader = reader;
@@ -168,4 +170,20 @@ export class Restorer {
       });
     }
   }
+}
+
+/**
+ * Why `path` (an entry of the target, not followed) must not be removed: it is, or holds, one of
+ * the protected folders (compared by real path: the target may be reached through a link).
+ */
+function protectedBy(folders: readonly { readonly path: string; readonly why: string }[], path: string): string | null {
+  if (folders.length === 0) return null;
+  let candidate: string;
+  try {
+    candidate = join(fs.realpathSync(fsPath(dirname(path))).toString(), basename(path));
+  } catch {
+    return null;
+  }
+  for (const f of folders) if (f.path === candidate || f.path.startsWith(`${candidate}/`)) return f.why;
+  return null;
 }

@@ -17,6 +17,7 @@ import type { MetadataWriter } from './metadata.js';
 import { planCost, type RestorePlan } from './plan.js';
 import { depthOf, joinRel } from './rel-paths.js';
 import { ExtraEntries } from './extra-entries.js';
+import { isRealFolder } from './real-folder.js';
 import type { RestoreReport } from './report.js';
 import type { OverwriteMode } from './options.js';
 import { keepsExisting } from './overwrite.js';
@@ -31,6 +32,8 @@ export interface TreePlannerParts {
   readonly skippedPaths: Set<string> | null;
   /** restore --delete: entries of the target's folders that the snapshot does not have are removed. */
   readonly deleteExtra: boolean;
+  /** What --delete must never remove, for a path of the target: why, or null (RestoreOptions.protectedFolders). */
+  readonly protectedFolder: (path: string) => string | null;
   readonly plan: RestorePlan;
   readonly writer: FileWriter;
   readonly meta: MetadataWriter;
@@ -69,7 +72,7 @@ export class TreePlanner {
     // Entries restored here and below: a folder entered only on the way to what an --include may
     // match is restored (its metadata) only when something below it is.
     let planned = 0;
-    const extra = this.p.deleteExtra ? await ExtraEntries.open(tree.display(rel)) : null;
+    const extra = this.p.deleteExtra ? await this.extraEntries(rel) : null;
     const removeExtra = (name: string): void => this.removeExtra(rel, name);
     try {
       for await (const node of entries) {
@@ -144,10 +147,33 @@ export class TreePlanner {
     return planned;
   }
 
+  /**
+   * --delete: the listing of the target's folder `rel`, when it is a real folder all the way down
+   * (a link there would list what lies elsewhere: nothing is deleted through it). A folder that
+   * cannot be listed is said (exit 3), not taken for empty.
+   */
+  private async extraEntries(rel: string): Promise<ExtraEntries | null> {
+    const { tree, report } = this.p;
+    try {
+      if (!isRealFolder(tree.root, rel)) return null;
+      return await ExtraEntries.open(tree.display(rel));
+    } catch (err) {
+      report.problem({ path: report.display(rel), message: `not listed, so nothing in it was deleted (--delete): ${err instanceof Error ? err.message : String(err)}` });
+      return null;
+    }
+  }
+
   /** --delete: removes an entry of the target the snapshot's folder does not have, when the selection takes that path. */
   private removeExtra(dir: string, name: string): void {
     const r = joinRel(dir, name);
-    if (this.p.includes.scope(r) !== 'all') return;
+    if (this.p.includes.scope(r, { snapshotEntry: false }) !== 'all') return;
+    // Never the repository being read, its cache, or a folder holding one of them: a backup leaves
+    // them out of its snapshots, so they are "not in the snapshot" in every target that holds them.
+    const kept = this.p.protectedFolder(this.p.tree.display(r));
+    if (kept) {
+      this.p.report.problem({ path: this.p.report.display(r), message: `not deleted: it is or holds ${kept}` });
+      return;
+    }
     try {
       this.p.tree.remove(dir, name);
       this.p.report.counters.deleted++;

@@ -4,10 +4,9 @@
 // checked, not what was handed to it: a write lost or garbled below the restore (a full or
 // failing disk, a broken driver, another writer) shows here. Files the restore kept as they were
 // (--overwrite) are not checked: they were never the snapshot's.
-import { constants as C, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import fs, { constants as C } from 'node:fs';
 import type { BlobId } from '../format/ids.js';
-import { fsPath } from '../fs/names.js';
+import { DirTree } from '../fs/dir-handle.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
 import type { IncludeFilter } from './includes.js';
 import { joinRel } from './rel-paths.js';
@@ -23,6 +22,10 @@ export async function verifyRestored(indexed: IndexedRepository, root: BlobId, t
   const result: VerifyResult = { files: 0, bytes: 0, bad: [] };
   // One buffer, as large as the largest blob met (the chunker's largest chunk at most).
   let buf = new Uint8Array(1 << 20);
+  // Files are opened through their folders' handles, as the restore made them: no component is
+  // followed if it was swapped for a link since, and O_NONBLOCK keeps a FIFO planted in a file's
+  // place from blocking the open (it is then not a regular file, and said so).
+  const tree = DirTree.open(target);
   const walk = async (tree: BlobId, rel: string): Promise<void> => {
     for await (const node of indexed.treeEntries(tree)) {
       signal?.throwIfAborted();
@@ -34,21 +37,21 @@ export async function verifyRestored(indexed: IndexedRepository, root: BlobId, t
         continue;
       }
       if (scope === 'partial' || node.type !== 'file' || skipped.has(r)) continue;
-      const problem = await checkFile(join(target, r), node.size ?? 0, node.content ?? []);
+      const problem = checkFile(rel, node.name, node.size ?? 0, node.content ?? []);
       result.files++;
       result.bytes += node.size ?? 0;
       if (problem) result.bad.push({ path: r, message: problem });
     }
   };
-  const checkFile = async (path: string, size: number, content: readonly BlobId[]): Promise<string | null> => {
-    let fh: fsp.FileHandle;
+  const checkFile = (dir: string, name: string, size: number, content: readonly BlobId[]): string | null => {
+    let fd: number;
     try {
-      fh = await fsp.open(fsPath(path), C.O_RDONLY | C.O_NOFOLLOW);
+      fd = tree.withEntry(dir, name, (_dirFd, at) => fs.openSync(at, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK));
     } catch (err) {
       return `cannot be read back (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
     }
     try {
-      const st = await fh.stat();
+      const st = fs.fstatSync(fd);
       if (!st.isFile()) return 'is not a regular file';
       if (st.size !== size) return `is ${st.size} bytes, the snapshot's ${size}`;
       let offset = 0;
@@ -60,7 +63,7 @@ export async function verifyRestored(indexed: IndexedRepository, root: BlobId, t
         const view = buf.subarray(0, length);
         let got = 0;
         while (got < length) {
-          const { bytesRead } = await fh.read(view, got, length - got, offset + got);
+          const bytesRead = fs.readSync(fd, view, got, length - got, offset + got);
           if (bytesRead === 0) break;
           got += bytesRead;
         }
@@ -71,9 +74,13 @@ export async function verifyRestored(indexed: IndexedRepository, root: BlobId, t
     } catch (err) {
       return `cannot be read back (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
     } finally {
-      await fh.close().catch(() => undefined);
+      fs.closeSync(fd);
     }
   };
-  await walk(root, '');
+  try {
+    await walk(root, '');
+  } finally {
+    tree.close();
+  }
   return result;
 }

@@ -3,7 +3,7 @@
 // language, the tag files, sizes, --one-file-system across a tmpfs mounted here, the
 // --files-from lists, and missing paths (warning and exit 3, the rest backed up).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, runEngine, type RunResult } from '../support/cli.js';
@@ -252,5 +252,20 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
     const listed = JSON.parse(s.stdout) as { id: string; tags: string[] }[];
     expect(listed.map((x) => x.id)).toEqual([String(r.json?.snapshotId)]);
     expect(listed[0]!.tags).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a FIFO planted under a tag file\'s name does not hang the backup: said, and the folder is backed up', async () => {
+    const dir = join(src, 'fifo-tagged');
+    await mkdir(dir);
+    await writeFile(join(dir, 'kept.txt'), 'kept\n');
+    execFileSync('mkfifo', [join(dir, 'CACHEDIR.TAG')]);
+    try {
+      const r = await backup(['--exclude-caches', '--exclude', 'deep', src]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('fifo-tagged/CACHEDIR.TAG: is not a regular file');
+      expect(await listed()).toContain('/src/fifo-tagged/kept.txt');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -214,4 +214,29 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect(await listTree(to)).toEqual(before);
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', '/', '--delete'], { native })).code).toBe(2);
   });
+
+  it('--verify opens no FIFO planted in a restored file\'s place (it would block): named, exit 1', async () => {
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target(), '--verify'], { native, env: { ENGINE_TEST_HOOKS: 'verify-fifo=src/top.txt' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('top.txt: is not a regular file');
+  });
+
+  it('--delete never removes the repository being read, nor a folder holding it; a target-only name is no match for --include', async () => {
+    const outer = join(work, 'holds-a-repo');
+    const inner = join(outer, 'backups', 'repo');
+    await mkdir(join(outer, 'data'), { recursive: true });
+    await writeFile(join(outer, 'data', 'f.txt'), 'f\n');
+    expect((await runEngine(['init', '--repo', inner], { native })).code).toBe(0);
+    const b = await runEngine(['backup', '--repo', inner, join(outer, 'data')], { native });
+    expect(b.code, b.stderr).toBe(0);
+    // Restored into the folder that holds the repository: "backups" is not in the snapshot.
+    const r = await runEngine(['restore', 'latest', '--repo', inner, '--target', outer, '--delete'], { native });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain('not deleted: it is or holds the repository being restored from');
+    expect((await runEngine(['check', '--repo', inner], { native })).code).toBe(0);
+    // An include that matches only a name of the target (not of the snapshot) matches nothing.
+    await writeFile(join(outer, 'typo'), 'only in the target\n');
+    const inc = await runEngine(['restore', 'latest', '--repo', inner, '--target', outer, '--delete', '--include', '/typo'], { native });
+    expect(inc.stderr).toContain('--include /typo matches nothing');
+  });
 });

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
@@ -99,6 +100,15 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
       const r = await fetch(new URL('/snapshots/latest/src/big.bin', base), { method, body: method === 'PUT' ? 'x' : undefined });
       expect(r.status, method).toBe(405);
     }
+    // A request addressed to another name (a page that rebinds its own name to 127.0.0.1) is refused.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const u = new URL('/snapshots/latest/src/big.bin', base);
+      request({ host: u.hostname, port: u.port, path: u.pathname, headers: { host: 'evil.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject).end();
+    });
+    expect(rebound).toBe(403);
     const remote = await runEngine(['serve', '--webdav', '--listen', '0.0.0.0:8080', '--repo', repo], { native });
     expect(remote.code).toBe(2);
     expect(remote.stderr).toContain('loopback');

@@ -4,7 +4,7 @@ import { Restorer, type OverwriteMode } from '../../restorer/restorer.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 import { peakRssBytes } from '../../util/memory.js';
-import type { GlobalOptions } from '../context.js';
+import { repoLocation, type GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
@@ -19,8 +19,10 @@ import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { IncludeFilter } from '../../restorer/includes.js';
 import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
-import { join, resolve } from 'node:path';
-import { open } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { dryRun, restoreSelection, type RestoreSelection, type RestoreSelectionFlags } from '../restore-selection.js';
 import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { snapshotFilterFromFlags } from '../snapshot-filter-flags.js';
@@ -85,6 +87,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     overwrite: flags.overwrite ?? 'always',
     rememberSkipped: flags.verify === true,
     deleteExtra: flags.delete === true,
+    ...(flags.delete ? { protectedFolders: protectedFolders(flags, session) } : {}),
     ...restoreLimits(session, plan),
     restoreOwnership: process.getuid?.() === 0,
     signal,
@@ -135,6 +138,13 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     // it is read back, as a disk that garbled a write would leave it.
     const tamper = hooks.find((h) => h.startsWith('verify-tamper='))?.slice('verify-tamper='.length);
     if (tamper) await flipFirstByte(join(flags.target, tamper));
+    // ENGINE_TEST_HOOKS=verify-fifo=REL: a restored file replaced by a FIFO (another local user's
+    // doing), whose open must not block the verification.
+    const fifo = hooks.find((h) => h.startsWith('verify-fifo='))?.slice('verify-fifo='.length);
+    if (fifo) {
+      await rm(join(flags.target, fifo));
+      execFileSync('mkfifo', [join(flags.target, fifo)]);
+    }
     verified = await verifyRestored(indexed, root, flags.target, new IncludeFilter(selection), restorer.skippedPaths, signal);
     for (const b of verified.bad) out.warn(`${displayName(join(flags.target, b.path))}: ${b.message}`);
   }
@@ -164,4 +174,25 @@ async function flipFirstByte(path: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * What --delete must never remove, by real path: the repository being read (when it is a local
+ * path) and this repository's cache. A backup leaves both out of its snapshots (backup.ts
+ * selfFolders), so a restore of a folder holding them with --delete would otherwise take them for
+ * entries the snapshot does not hold.
+ */
+function protectedFolders(flags: RestoreFlags, session: OpenSession): { path: string; why: string }[] {
+  const out: { path: string; why: string }[] = [];
+  const add = (path: string, why: string): void => {
+    try {
+      out.push({ path: realpathSync(path), why });
+    } catch {
+      // Not there: nothing to protect.
+    }
+  };
+  const location = repoLocation(flags);
+  if (!location.startsWith('s3:')) add(resolve(location.startsWith('local:') ? location.slice('local:'.length) : location), 'the repository being restored from');
+  if (session.indexCacheDir) add(dirname(session.indexCacheDir), "this repository's cache");
+  return out;
 }
