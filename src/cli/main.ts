@@ -143,7 +143,7 @@ function build(): { program: Command; result: { code: number } } {
     .addOption(filterOpt('host', 'latest')).addOption(filterOpt('tag', 'latest')).addOption(filterOpt('path', 'latest'))
     .addHelpText(
       'after',
-      '\nRestore never follows a link already in the target and replaces what is of the wrong type there.\nExit codes: 0 everything restored; 3 some entries were not restored (each named: out of space, an I/O error, something in the way that may not be removed) or an --include matched nothing while another did; 4 data damaged in the repository (files named); 1 no --include matched anything, so nothing was restored.',
+      '\nRestore never follows a link already in the target and replaces what is of the wrong type there.\nExit codes: 0 everything restored; 3 some entries were not restored (each named: out of space, an I/O error, something in the way that may not be removed) or an --include matched nothing while another did; 4 data damaged in the repository (files named); 1 no --include matched anything, so nothing was restored, or --verify found a restored file that does not read back as in the snapshot.',
     )
     .action(async (ref: string, flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd, flags);
