@@ -53,7 +53,11 @@ describe(`scale (ENGINE_NATIVE=${native})`, () => {
     expect(r.indexResidentBytes / Number(cold.entries)).toBeGreaterThan(1.9);
     // Resident memory measured: far from the hundreds of bytes per blob of an index on the heap
     // (at this small N the bounded parts, a few hundred KiB, still show: 4 bytes is met at 10M).
-    expect(r.bytesPerBlob).toBeLessThan(16);
+    // It is the difference of two processes' peaks, 3-4 MiB here, so the collector's timing moves
+    // it by a few bytes a blob: 18.3 once in CI with the suite running beside it. The bound keeps
+    // an order of magnitude below a heap index (~330 bytes a blob); the exact 2 bytes a blob of
+    // the filter is checked just above, from the index's own count.
+    expect(r.bytesPerBlob).toBeLessThan(32);
     // The first backup built the cache cold, from every index object of the synthesis.
     expect(step('backup-initial').index).toMatchObject({ open: 'cold', indexObjectsRead: r.synthetic.indexObjects });
     expect(r.lookupsPerSecond.present).toBeGreaterThan(0);
