@@ -71,6 +71,11 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     expect(left.map((s) => s.id)).not.toContain(first!.id);
     for (const s of left) expect(await lsOf(s.id)).not.toContain('/src/keys/secret.key');
     expect((await engine(['prune'])).code).toBe(0);
+    // find, over every snapshot left, finds it nowhere.
+    const found = await engine(['find', '--json', 'secret.key']);
+    expect(found.code, found.stderr).toBe(0);
+    expect(JSON.parse(found.stdout)).toEqual([]);
+    expect((await engine(['find', '--json', 'a.txt'])).stdout).toContain('/src/docs/a.txt');
     const check = await engine(['check', '--read-data']);
     expect(check.code, check.stderr).toBe(0);
     const target = join(work, 'restored');
