@@ -4,10 +4,10 @@
 // (docs/SELECTION.md).
 import { lstat, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CACHEDIR_TAG, Selection, type PathMatcher, type TagFile } from '../archiver/archiver.js';
+import { CACHEDIR_TAG, Selection, type TagFile } from '../archiver/archiver.js';
 import { EngineError, ErrorCode, UsageError } from '../errors/engine-error.js';
-import { PatternList, type PatternSource } from '../filter/pattern.js';
-import { readPatternFile } from '../filter/pattern-file.js';
+import { PatternList } from '../filter/pattern.js';
+import { patternSources } from '../filter/pattern-file.js';
 import { expandGlob } from '../filter/glob.js';
 import { parseSize } from '../util/bytes.js';
 import { decodeName, displayName, fsPath } from '../fs/names.js';
@@ -31,29 +31,17 @@ export interface TargetFlags {
 
 /** What the flags leave out. Bad patterns and unreadable pattern files are usage errors, before anything is read. */
 export async function selectionFromFlags(flags: SelectionFlags, warn: (text: string) => void = () => undefined): Promise<Selection> {
-  // Two lists, as restic: a path is left out when either leaves it out, so a `!` pattern takes
-  // back only what its own list (case-sensitive or not) left out.
-  const exact: PatternSource[] = [];
-  const folded: PatternSource[] = [];
-  for (const text of flags.exclude ?? []) exact.push({ text, caseInsensitive: false });
-  for (const file of flags.excludeFile ?? []) for (const text of await readPatternFile(file)) exact.push({ text, caseInsensitive: false });
-  for (const text of flags.iexclude ?? []) folded.push({ text, caseInsensitive: true });
-  for (const file of flags.iexcludeFile ?? []) for (const text of await readPatternFile(file)) folded.push({ text, caseInsensitive: true });
-  const lists = [exact, folded].filter((l) => l.length > 0).map((l) => new PatternList(l));
+  const sources = await patternSources({ patterns: flags.exclude, files: flags.excludeFile, ipatterns: flags.iexclude, ifiles: flags.iexcludeFile });
   const tagFiles: TagFile[] = [];
   if (flags.excludeCaches) tagFiles.push(CACHEDIR_TAG);
   for (const spec of flags.excludeIfPresent ?? []) tagFiles.push(parseTagSpec(spec));
   return new Selection({
-    ...(lists.length > 0 ? { patterns: anyOf(lists) } : {}),
+    ...(sources.length > 0 ? { patterns: new PatternList(sources) } : {}),
     ...(tagFiles.length > 0 ? { tagFiles } : {}),
     ...(flags.excludeLargerThan !== undefined ? { largerThanBytes: parseSize(flags.excludeLargerThan, '--exclude-larger-than') } : {}),
     ...(flags.oneFileSystem ? { oneFileSystem: true } : {}),
     ...(tagFiles.length > 0 ? { onInvalidTag: (path: string, why: string) => warn(`${displayName(path)}: ${why}, so it is no tag and the folder is backed up`) } : {}),
   });
-}
-
-function anyOf(lists: readonly PatternList[]): PathMatcher {
-  return { empty: lists.every((l) => l.empty), matches: (path) => lists.some((l) => l.matches(path)) };
 }
 
 /** --exclude-if-present NAME[:HEADER], split at the first colon as restic does. */

@@ -5,7 +5,7 @@ import { UsageError } from '../errors/engine-error.js';
 import type { BlobId, SnapshotId } from '../format/ids.js';
 import type { PatternSource } from '../filter/pattern.js';
 import { PatternList } from '../filter/pattern.js';
-import { readPatternFile } from '../filter/pattern-file.js';
+import { patternSources } from '../filter/pattern-file.js';
 import { displayName, fsPath } from '../fs/names.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
 import { IncludeFilter } from '../restorer/includes.js';
@@ -42,22 +42,13 @@ export interface RestoreSelection {
  * ambiguous about what a path matching both means.
  */
 export async function restoreSelection(flags: RestoreSelectionFlags): Promise<RestoreSelection> {
-  const include = await family(flags.include, flags.includeFile, flags.iinclude, flags.iincludeFile);
-  const exclude = await family(flags.exclude, flags.excludeFile, flags.iexclude, flags.iexcludeFile);
+  const include = await patternSources({ patterns: flags.include, files: flags.includeFile, ipatterns: flags.iinclude, ifiles: flags.iincludeFile });
+  const exclude = await patternSources({ patterns: flags.exclude, files: flags.excludeFile, ipatterns: flags.iexclude, ifiles: flags.iexcludeFile });
   if (include.length > 0 && exclude.length > 0) throw new UsageError('--include and --exclude patterns cannot be given together', { hint: 'restore with includes only, or with excludes only (as restic)' });
   // Built once here so a bad pattern stops the restore before the repository is opened.
   new PatternList(include);
   new PatternList(exclude);
   return { include, exclude };
-}
-
-async function family(patterns: string[] = [], files: string[] = [], ipatterns: string[] = [], ifiles: string[] = []): Promise<PatternSource[]> {
-  const out: PatternSource[] = [];
-  for (const text of patterns) out.push({ text, caseInsensitive: false });
-  for (const f of files) for (const text of await readPatternFile(f)) out.push({ text, caseInsensitive: false });
-  for (const text of ipatterns) out.push({ text, caseInsensitive: true });
-  for (const f of ifiles) for (const text of await readPatternFile(f)) out.push({ text, caseInsensitive: true });
-  return out;
 }
 
 /** What the dry run compares with the target: --overwrite's mode and --delete. */

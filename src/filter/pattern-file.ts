@@ -11,6 +11,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
+import type { PatternSource } from './pattern.js';
 
 /** Go's unicode.IsSpace set (the Unicode White_Space property), which String.prototype.trim differs from (U+0085, U+FEFF). */
 const SPACE = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
@@ -113,4 +114,26 @@ export async function readPatternFile(path: string, env: NodeJS.ProcessEnv = pro
     });
   }
   return parsePatternText(decodeText(data), env);
+}
+
+/** One family of pattern flags as restic reads them (e.g. --exclude, --exclude-file, --iexclude, --iexclude-file). */
+export interface PatternFlags {
+  patterns?: readonly string[];
+  files?: readonly string[];
+  ipatterns?: readonly string[];
+  ifiles?: readonly string[];
+}
+
+/**
+ * The patterns of one family, in restic's order: those given, then those read from files, the
+ * case-sensitive ones before the others (PatternList keeps the two kinds apart, so a `!` takes
+ * back only what its own kind matched). An unreadable file is a usage error naming it.
+ */
+export async function patternSources(flags: PatternFlags, env: NodeJS.ProcessEnv = process.env): Promise<PatternSource[]> {
+  const out: PatternSource[] = [];
+  for (const text of flags.patterns ?? []) out.push({ text, caseInsensitive: false });
+  for (const f of flags.files ?? []) for (const text of await readPatternFile(f, env)) out.push({ text, caseInsensitive: false });
+  for (const text of flags.ipatterns ?? []) out.push({ text, caseInsensitive: true });
+  for (const f of flags.ifiles ?? []) for (const text of await readPatternFile(f, env)) out.push({ text, caseInsensitive: true });
+  return out;
 }

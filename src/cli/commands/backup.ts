@@ -1,7 +1,6 @@
 import { flattenTagLists } from '../../repository/snapshot-filter.js';
 import { appendFile, stat } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
-import { dirname, resolve } from 'node:path';
 import { type Archiver, snapshotSummary, type ArchiverOptions, type ExcludedFolder, type Selection, type SourceProblem } from '../../archiver/archiver.js';
 import { runBackup } from '../../archiver/backup-run.js';
 import { stopIfBackupAborted as stopIfAborted } from '../../archiver/run-state.js';
@@ -13,7 +12,7 @@ import type { UploadedStats } from '../../repository/blob-uploader.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 import { peakRssBytes } from '../../util/memory.js';
-import { repoLocation, testHooks, type GlobalOptions } from '../context.js';
+import { testHooks, type GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
@@ -26,6 +25,7 @@ import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
 import { displayName } from '../../fs/names.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
+import { ownFolders } from '../own-folders.js';
 import { backupTargets, selectionFromFlags, type SelectionFlags, type TargetFlags } from '../backup-selection.js';
 import { openStdinSource, stdinNodes, stdinRequest, type StdinFlags, type StdinRequest } from '../backup-stdin.js';
 import { backupTime, chooseParent, readConcurrency, type ParentFlags } from '../backup-options.js';
@@ -236,7 +236,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
  */
 async function selfFolders(flags: BackupFlags, session: OpenSession): Promise<ExcludedFolder[]> {
   const out: ExcludedFolder[] = [];
-  const add = async (path: string, why: string): Promise<void> => {
+  for (const { path, why } of ownFolders(flags, session, 'the repository being written')) {
     try {
       // Followed: a repository given through a link is met in the walk as the folder it names.
       const st = await stat(path, { bigint: true });
@@ -244,10 +244,7 @@ async function selfFolders(flags: BackupFlags, session: OpenSession): Promise<Ex
     } catch {
       // Not there (yet): nothing to skip.
     }
-  };
-  const location = repoLocation(flags);
-  if (!location.startsWith('s3:')) await add(resolve(location.startsWith('local:') ? location.slice('local:'.length) : location), 'the repository being written');
-  if (session.indexCacheDir) await add(dirname(session.indexCacheDir), "this repository's cache");
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@ import { Restorer, type OverwriteMode } from '../../restorer/restorer.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 import { peakRssBytes } from '../../util/memory.js';
-import { repoLocation, type GlobalOptions } from '../context.js';
+import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
@@ -19,7 +19,8 @@ import { loadPosix, NotKeptNotices } from '../../../native-bindings/posix/index.
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { IncludeFilter } from '../../restorer/includes.js';
 import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
-import { dirname, join, resolve } from 'node:path';
+import { ownFolders } from '../own-folders.js';
+import { join, resolve } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
@@ -184,15 +185,12 @@ async function flipFirstByte(path: string): Promise<void> {
  */
 function protectedFolders(flags: RestoreFlags, session: OpenSession): { path: string; why: string }[] {
   const out: { path: string; why: string }[] = [];
-  const add = (path: string, why: string): void => {
+  for (const { path, why } of ownFolders(flags, session, 'the repository being restored from')) {
     try {
       out.push({ path: realpathSync(path), why });
     } catch {
       // Not there: nothing to protect.
     }
-  };
-  const location = repoLocation(flags);
-  if (!location.startsWith('s3:')) add(resolve(location.startsWith('local:') ? location.slice('local:'.length) : location), 'the repository being restored from');
-  if (session.indexCacheDir) add(dirname(session.indexCacheDir), "this repository's cache");
+  }
   return out;
 }

@@ -1,6 +1,6 @@
 import { UsageError } from '../../errors/engine-error.js';
-import { PatternList, type PatternSource } from '../../filter/pattern.js';
-import { readPatternFile } from '../../filter/pattern-file.js';
+import { PatternList } from '../../filter/pattern.js';
+import { patternSources } from '../../filter/pattern-file.js';
 import { displayName } from '../../fs/names.js';
 import { rewriteSnapshots } from '../../repair/rewrite.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
@@ -29,11 +29,7 @@ export interface RewriteFlags extends GlobalOptions, SnapshotFilterFlags {
  * removed. Under the exclusive lock when snapshots are removed, else the shared one (as backup).
  */
 export async function rewriteCommand(refs: string[], flags: RewriteFlags, out: Output, signal: AbortSignal): Promise<number> {
-  const patterns: PatternSource[] = [];
-  for (const text of flags.exclude ?? []) patterns.push({ text, caseInsensitive: false });
-  for (const f of flags.excludeFile ?? []) for (const text of await readPatternFile(f)) patterns.push({ text, caseInsensitive: false });
-  for (const text of flags.iexclude ?? []) patterns.push({ text, caseInsensitive: true });
-  for (const f of flags.iexcludeFile ?? []) for (const text of await readPatternFile(f)) patterns.push({ text, caseInsensitive: true });
+  const patterns = await patternSources({ patterns: flags.exclude, files: flags.excludeFile, ipatterns: flags.iexclude, ifiles: flags.iexcludeFile });
   if (patterns.length === 0) throw new UsageError('nothing to rewrite: no --exclude pattern given', { hint: 'give --exclude PATTERN (or --iexclude, --exclude-file, --iexclude-file) for what to take out of the snapshots' });
   const exclude = new PatternList(patterns);
   const filter = snapshotFilterFromFlags(flags);
