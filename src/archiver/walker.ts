@@ -5,9 +5,9 @@
 // its tree writer in name order as they complete (OrderedSink), so the pool stays fed across
 // directories, and `walkSlots` bounds how far the walk runs ahead of the storing.
 import { promises as fsp, type BigIntStats } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { EngineError, ErrorCode } from '../errors/engine-error.js';
-import type { Tree, TreeNode, Xattr } from '../format/tree.js';
+import { join, resolve } from 'node:path';
+import type { BlobId } from '../format/ids.js';
+import type { TreeNode, Xattr } from '../format/tree.js';
 import { fsPath } from '../fs/names.js';
 import { ByteBudget } from '../util/concurrency.js';
 import type { BlobIndex } from '../repository/blob-index.js';
@@ -23,6 +23,7 @@ import { ParentCursor } from './parent-cursor.js';
 import type { RunState } from './run-state.js';
 import { sortedNames } from '../fs/sorted-names.js';
 import type { TreeSaver } from './tree-saver.js';
+import { targetTree, type TargetNode } from './target-tree.js';
 
 /** Entries of one directory started and not yet written to its tree: the walk of it waits beyond. */
 const PENDING_PER_DIR = 2048;
@@ -56,36 +57,89 @@ export class Walker {
   }
 
   /**
-   * Walks the backup paths, each under its base name, merged with the parent snapshot's top-level
-   * entries. Returns once the walk is done, with the promises of the top-level nodes (null: left
-   * out), which resolve as everything below them is stored. A path that does not exist is left out
-   * (a problem: exit 3, as restic); two paths with one name are a usage error. A path the selection
-   * excludes is left out, as restic does.
+   * Walks the backup paths, each stored under its absolute path (target-tree.ts), merged with the
+   * parent snapshot (`parentRoot`: its root tree, when it has one in the index). Returns once the
+   * walk is done, with the promises of the root's nodes (null: left out), which resolve as
+   * everything below them is stored; `wholeRoot`: '/' itself is backed up, and its one node's
+   * subtree is the root. A path that does not exist is left out (a problem: exit 3, as restic); a
+   * path the selection excludes is left out, as restic does; a folder on the way to backup paths
+   * of which none is left is left out too.
    */
-  async walkPaths(paths: string[], parentRoot: Tree | null): Promise<Promise<TreeNode | null>[]> {
+  async walkPaths(paths: string[], parentRoot: BlobId | null): Promise<{ pending: Promise<TreeNode | null>[]; wholeRoot: boolean }> {
+    const target = targetTree(paths.map((p) => resolve(p)));
+    if (target.kind === 'path') {
+      const xattrs = this.meta.readXattrs('/');
+      const st = await fsp.lstat('/', { bigint: true });
+      const { done } = await this.walkDir('/', '', parentRoot ?? undefined, st, xattrs, st.dev, true);
+      return { pending: [done], wholeRoot: true };
+    }
+    const rootNodes = parentRoot ? (await this.repo.loadTree(this.index, parentRoot)).nodes : [];
+    const byName = new Map(rootNodes.map((n) => [n.name, n]));
     const pending: Promise<TreeNode | null>[] = [];
-    const seen = new Set<string>();
-    for (const p of paths) {
-      const abs = resolve(p);
-      const name = basename(abs) || 'root';
-      if (seen.has(name)) throw new EngineError(ErrorCode.USAGE, `two backup paths share the name "${name}"`, { hint: 'back them up in separate snapshots or back up their common parent' });
-      seen.add(name);
-      const parentNode = parentRoot?.nodes.find((n) => n.name === name);
-      if (this.selection?.excludesPath(abs)) continue;
+    for (const child of target.children) {
+      const parentNode = byName.get(child.name);
+      // A parent snapshot written before the absolute-path layout stored each path under its last
+      // name at the top (FORMAT.md "Snapshots"): its nodes are still the right parents of the
+      // paths, so the first backup after the change does not read every file again.
+      const legacy = parentNode || rootNodes.length === 0 ? null : byName;
+      pending.push((await this.walkTarget(child, parentNode, legacy)).done);
+    }
+    return { pending, wholeRoot: false };
+  }
+
+  /**
+   * Walks one node of the target tree: a backup path whole, or a folder on the way to backup
+   * paths with its own metadata and only those children (never left out by the selection: the
+   * paths below are what the user asked for). `legacy`: the top-level nodes of a parent snapshot
+   * in the last-name layout, looked up by each backup path's last name.
+   */
+  private async walkTarget(target: TargetNode, parent: TreeNode | undefined, legacy: ReadonlyMap<string, TreeNode> | null = null): Promise<{ done: Promise<TreeNode | null> }> {
+    const abs = target.path;
+    if (target.kind === 'path') {
+      const parentNode = parent ?? legacy?.get(target.name);
+      if (this.selection?.excludesPath(abs)) return { done: Promise.resolve(null) };
       let st: BigIntStats;
       try {
         st = await fsp.lstat(fsPath(abs), { bigint: true });
       } catch (err) {
         this.state.problem(abs, (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('backup path does not exist') : err);
-        continue;
+        return { done: Promise.resolve(null) };
       }
-      if (st.isDirectory() && this.excluded(abs, st)) continue;
-      if (this.selection?.excludesBySize(st)) continue;
+      if (st.isDirectory() && this.excluded(abs, st)) return { done: Promise.resolve(null) };
+      if (this.selection?.excludesBySize(st)) return { done: Promise.resolve(null) };
       const xattrs = this.meta.readXattrs(abs);
       // --one-file-system stays on the device of each backup path.
-      pending.push(st.isDirectory() ? (await this.walkDir(abs, name, parentNode, st, xattrs, st.dev, true)).done : this.entries.saveEntry(abs, name, parentNode, st, xattrs));
+      return st.isDirectory() ? await this.walkDir(abs, target.name, subtreeOf(parentNode), st, xattrs, st.dev, true) : { done: this.entries.saveEntry(abs, target.name, parentNode, st, xattrs) };
     }
-    return pending;
+    // A folder on the way: stat, not lstat, as the path to the backup paths goes through a link.
+    let st: BigIntStats;
+    try {
+      st = await fsp.stat(fsPath(abs), { bigint: true });
+    } catch (err) {
+      this.state.problem(abs, err);
+      return { done: Promise.resolve(null) };
+    }
+    const xattrs = this.meta.readXattrs(abs);
+    const parentTreeId = subtreeOf(parent);
+    const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null, () => undefined);
+    const children: Promise<TreeNode | null>[] = [];
+    try {
+      for (const child of target.children) children.push((await this.walkTarget(child, await parentEntries.find(child.name), legacy)).done);
+    } finally {
+      await parentEntries.close();
+    }
+    const done = Promise.all(children).then(async (nodes) => {
+      const kept = nodes.filter((n): n is TreeNode => n !== null);
+      if (kept.length === 0) return null;
+      const writer = this.trees.writer();
+      for (const n of kept) await writer.add(n);
+      const node = this.meta.node(target.name, 'dir', st, xattrs);
+      node.subtree = await writer.finish();
+      this.state.counters.dirs++;
+      return node;
+    });
+    done.catch(() => undefined);
+    return { done };
   }
 
   /** A folder that must not be backed up (the repository itself, its cache): told once, then skipped. */
@@ -107,7 +161,7 @@ export class Walker {
    * pool stays fed across directory boundaries; `walkSlots` bounds how far the walk runs ahead of
    * the storing.
    */
-  private async walkDir(path: string, name: string, parent: TreeNode | undefined, st: BigIntStats, xattrs: Xattr[] | undefined, rootDev: bigint, enter: boolean): Promise<{ done: Promise<TreeNode | null> }> {
+  private async walkDir(path: string, name: string, parentTreeId: BlobId | undefined, st: BigIntStats, xattrs: Xattr[] | undefined, rootDev: bigint, enter: boolean): Promise<{ done: Promise<TreeNode | null> }> {
     this.state.check();
     // A folder not entered (a mount point under --one-file-system) is stored empty.
     const names = enter ? sortedNames(path)[Symbol.asyncIterator]() : emptyNames();
@@ -122,7 +176,6 @@ export class Walker {
       return { done: Promise.resolve(null) };
     }
     this.state.counters.dirs++;
-    const parentTreeId = parent?.type === 'dir' ? parent.subtree : undefined;
     // A parent tree not in the index (lost, and dropped by `repair index`) is no parent: every
     // entry below is read again. One whose chunks cannot be read likewise, from that point on.
     const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null, (err) =>
@@ -155,7 +208,7 @@ export class Walker {
           if (where === 'other' || this.selection?.excludesBySize(childSt)) continue;
           if (childSt.isDirectory()) {
             if (this.excluded(full, childSt)) continue;
-            await sink.push((await this.walkDir(full, entryName, childParent, childSt, xattrs[i], rootDev, where === 'same')).done);
+            await sink.push((await this.walkDir(full, entryName, subtreeOf(childParent), childSt, xattrs[i], rootDev, where === 'same')).done);
             continue;
           }
           if (!this.walkSlots.tryAcquire(1)) {
@@ -179,6 +232,11 @@ export class Walker {
     done.catch(() => undefined);
     return { done };
   }
+}
+
+/** The parent snapshot's listing of a folder: the subtree of its node, when it was a folder. */
+function subtreeOf(node: TreeNode | undefined): BlobId | undefined {
+  return node?.type === 'dir' ? node.subtree : undefined;
 }
 
 /** The listing of a folder not entered. */

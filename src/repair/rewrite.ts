@@ -15,7 +15,7 @@ import { TreeWriter } from '../repository/tree-stream.js';
 import { uploaderTreeStore } from '../repository/uploader-tree-store.js';
 
 export interface RewriteOptions {
-  /** What to leave out: matched against each entry's path in the snapshot ("/src/secret.key"). */
+  /** What to leave out: matched against each entry's path in the snapshot ("/home/me/secret.key"). */
   exclude: Pick<PatternList, 'matches'>;
   /** Remove each original once its replacement is saved (restic's --forget); else tag the new one "rewrite". */
   forget?: boolean;

@@ -92,7 +92,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
 
   const parent = await chooseParent(repo, flags, { host, paths: absPaths, time: chosen.time, stdin: chosen.stdin !== null && !chosen.stdin.command });
   stopIfAborted(signal);
-  const parentRoot = parent && !chosen.stdin && index.has(parent.snapshot.tree) ? await indexed.loadTree(parent.snapshot.tree) : null;
+  const parentRoot = parent && !chosen.stdin && index.has(parent.snapshot.tree) ? parent.snapshot.tree : null;
   if (parent) out.info(`using parent snapshot ${parent.id.slice(0, 8)}`);
   else if (flags.force) out.info('--force: every file is read again, no parent snapshot');
   const exclude = await selfFolders(flags, session);

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { pathNames, targetTree, type TargetNode } from './target-tree.js';
+
+/** The tree as lines "path (kind)", depth first. */
+function lines(n: TargetNode): string[] {
+  return [`${n.path} (${n.kind})`, ...(n.kind === 'folder' ? n.children.flatMap(lines) : [])];
+}
+
+describe('targetTree', () => {
+  it('places each path under its absolute path, same last names side by side, children in name order', () => {
+    expect(lines(targetTree(['/srv/data', '/home/data', '/home/alice']))).toEqual([
+      '/ (folder)',
+      '/home (folder)',
+      '/home/alice (path)',
+      '/home/data (path)',
+      '/srv (folder)',
+      '/srv/data (path)',
+    ]);
+  });
+
+  it('drops duplicates and paths inside another one, whichever comes first', () => {
+    expect(lines(targetTree(['/a/b/c', '/a/b', '/a/b', '/a/bc']))).toEqual(['/ (folder)', '/a (folder)', '/a/b (path)', '/a/bc (path)']);
+  });
+
+  it("'/' itself is the whole root", () => {
+    expect(targetTree(['/srv', '/'])).toEqual({ kind: 'path', name: '', path: '/' });
+  });
+
+  it('orders names by bytes, as trees are stored', () => {
+    const root = targetTree(['/x/b', '/x/B', '/x/a']);
+    expect(lines(root).slice(2)).toEqual(['/x/B (path)', '/x/a (path)', '/x/b (path)']);
+  });
+
+  it('pathNames', () => {
+    expect(pathNames('/')).toEqual([]);
+    expect(pathNames('/a/b')).toEqual(['a', 'b']);
+  });
+});
