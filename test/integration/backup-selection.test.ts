@@ -229,6 +229,13 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
     expect((await backup(['--files-from-verbatim', verbatim])).code).toBe(0);
     expect(await listedFiles()).toEqual(['/src/a.log', '/src/star*name']);
 
+    // A line that is not UTF-8 names the file with those bytes, as restic reads it.
+    const latin1 = Buffer.concat([Buffer.from(`${src}/caf`), Buffer.from([0xe9])]);
+    await writeFile(latin1, 'latin-1 name\n');
+    await writeFile(verbatim, Buffer.concat([Buffer.from('\ufeff'), latin1, Buffer.from('\r\n')]));
+    expect((await backup(['--files-from-verbatim', verbatim])).code).toBe(0);
+    expect(await listedFiles()).toEqual(['/src/caf\\xe9']);
+
     const raw = join(work, 'raw.bin');
     await writeFile(join(src, 'line\nbreak'), 'newline in the name\n');
     await writeFile(raw, `${src}/line\nbreak\0${src}/small.bin\0`);
