@@ -53,7 +53,7 @@ export interface RestoreFlags extends GlobalOptions, RestoreSelectionFlags {
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   if (flags.dryRun && flags.verify) throw new UsageError('--dry-run and --verify cannot be given together', { hint: 'a dry run writes nothing to read back' });
-  if (flags.delete && resolve(flags.target) === '/') throw new UsageError('--delete with --target / would remove everything the snapshot does not hold from the whole system', { hint: 'restore into a folder, or leave --delete out' });
+  if (flags.delete && isFilesystemRoot(flags.target)) throw new UsageError('--delete with --target / would remove everything the snapshot does not hold from the whole system', { hint: 'restore into a folder, or leave --delete out' });
   // The patterns are read and checked before the repository is opened: a typo costs no key derivation.
   const selection = await restoreSelection(flags);
   const started = systemClock.monotonicMs();
@@ -193,4 +193,15 @@ function protectedFolders(flags: RestoreFlags, session: OpenSession): { path: st
     }
   }
   return out;
+}
+
+/** The target is the filesystem's root: '/' itself, or a link (or a path through links) that leads there. */
+function isFilesystemRoot(target: string): boolean {
+  if (resolve(target) === '/') return true;
+  try {
+    return realpathSync(target) === '/';
+  } catch {
+    // Not there yet: a restore creates it, a new folder.
+    return false;
+  }
 }
