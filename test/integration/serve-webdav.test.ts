@@ -19,10 +19,15 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
   let server: ChildProcess;
   let base: string;
   let snapshotId: string;
+  const src = join(work, 'src');
+  /**
+   * The URL path of `src` below a snapshot: the snapshot holds it under its absolute path, each
+   * component escaped as the server escapes names in hrefs.
+   */
+  const srcUrl = src.split('/').map(encodeURIComponent).join('/');
   const big = randomBytes(3 * 1024 * 1024 + 17);
 
   beforeAll(async () => {
-    const src = join(work, 'src');
     repo = join(work, 'repo');
     await mkdir(join(src, 'docs & notes'), { recursive: true });
     await writeFile(join(src, 'docs & notes', 'a <b>.txt'), 'hello webdav\n');
@@ -68,41 +73,41 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
   });
 
   it('lists a snapshot folder (depth 1, names escaped in hrefs and XML) and one entry (depth 0)', async () => {
-    const dir = await propfind('/snapshots/latest/src/', '1');
+    const dir = await propfind(`/snapshots/latest${srcUrl}/`, '1');
     expect(dir.status).toBe(207);
-    expect(hrefs(dir.body)).toEqual(['/snapshots/latest/src/', '/snapshots/latest/src/big.bin', '/snapshots/latest/src/docs%20%26%20notes/']);
+    expect(hrefs(dir.body)).toEqual([`/snapshots/latest${srcUrl}/`, `/snapshots/latest${srcUrl}/big.bin`, `/snapshots/latest${srcUrl}/docs%20%26%20notes/`]);
     expect(dir.body).toContain(`<D:getcontentlength>${big.length}</D:getcontentlength>`);
     expect(dir.body).toContain('<D:displayname>docs &amp; notes</D:displayname>');
-    const one = await propfind('/snapshots/latest/src/docs%20%26%20notes/a%20%3Cb%3E.txt', '0');
+    const one = await propfind(`/snapshots/latest${srcUrl}/docs%20%26%20notes/a%20%3Cb%3E.txt`, '0');
     expect(hrefs(one.body)).toHaveLength(1);
     expect(one.body).toContain('<D:displayname>a &lt;b&gt;.txt</D:displayname>');
     expect((await propfind('/snapshots/latest/nothing-here', '0')).status).toBe(404);
   });
 
   it('serves file contents whole and by byte range, across blob boundaries', async () => {
-    const whole = await fetch(new URL(`/ids/${snapshotId.slice(0, 8)}/src/big.bin`, base));
+    const whole = await fetch(new URL(`/ids/${snapshotId.slice(0, 8)}${srcUrl}/big.bin`, base));
     expect(whole.status).toBe(200);
     expect(Buffer.from(await whole.arrayBuffer()).equals(big)).toBe(true);
     const from = 1024 * 1024 - 5;
-    const part = await fetch(new URL('/snapshots/latest/src/big.bin', base), { headers: { range: `bytes=${from}-${from + 2 * 1024 * 1024}` } });
+    const part = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { headers: { range: `bytes=${from}-${from + 2 * 1024 * 1024}` } });
     expect(part.status).toBe(206);
     expect(part.headers.get('content-range')).toBe(`bytes ${from}-${from + 2 * 1024 * 1024}/${big.length}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(big.subarray(from, from + 2 * 1024 * 1024 + 1))).toBe(true);
-    const tail = await fetch(new URL('/snapshots/latest/src/big.bin', base), { headers: { range: 'bytes=-10' } });
+    const tail = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { headers: { range: 'bytes=-10' } });
     expect(Buffer.from(await tail.arrayBuffer()).equals(big.subarray(big.length - 10))).toBe(true);
-    const head = await fetch(new URL('/snapshots/latest/src/docs%20%26%20notes/a%20%3Cb%3E.txt', base), { method: 'HEAD' });
+    const head = await fetch(new URL(`/snapshots/latest${srcUrl}/docs%20%26%20notes/a%20%3Cb%3E.txt`, base), { method: 'HEAD' });
     expect(head.headers.get('content-length')).toBe('13');
-    expect(await (await fetch(new URL('/snapshots/latest/src/docs%20%26%20notes/a%20%3Cb%3E.txt', base))).text()).toBe('hello webdav\n');
+    expect(await (await fetch(new URL(`/snapshots/latest${srcUrl}/docs%20%26%20notes/a%20%3Cb%3E.txt`, base))).text()).toBe('hello webdav\n');
   });
 
   it('refuses every write (405) and a non-loopback --listen (exit 2)', async () => {
     for (const method of ['PUT', 'DELETE', 'MKCOL', 'MOVE', 'PROPPATCH']) {
-      const r = await fetch(new URL('/snapshots/latest/src/big.bin', base), { method, body: method === 'PUT' ? 'x' : undefined });
+      const r = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { method, body: method === 'PUT' ? 'x' : undefined });
       expect(r.status, method).toBe(405);
     }
     // A request addressed to another name (a page that rebinds its own name to 127.0.0.1) is refused.
     const rebound = await new Promise<number>((resolve, reject) => {
-      const u = new URL('/snapshots/latest/src/big.bin', base);
+      const u = new URL(`/snapshots/latest${srcUrl}/big.bin`, base);
       request({ host: u.hostname, port: u.port, path: u.pathname, headers: { host: 'evil.example:80' } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
