@@ -228,6 +228,14 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect(dry.stdout).toMatch(/would leave \d+ entries of the target as they are \(--overwrite if-changed\)/);
     expect(await listTree(to)).toEqual(before);
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', '/', '--delete'], { native })).code).toBe(2);
+    // Nor through a link that leads to /, nor a path that climbs there (checked with --dry-run: were
+    // the refusal ever lost, the test must not delete the machine's files).
+    const toRoot = join(work, 'link-to-root');
+    await symlink('/', toRoot);
+    const viaLink = await runEngine(['restore', 'latest', '--repo', repo, '--target', toRoot, '--delete', '--dry-run'], { native });
+    expect(viaLink.code, viaLink.stderr).toBe(2);
+    expect(viaLink.stderr).toContain('--delete with --target / would remove everything');
+    expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', `${work}/${'../'.repeat(20)}`, '--delete', '--dry-run'], { native })).code).toBe(2);
   });
 
   it('--verify opens no FIFO planted in a restored file\'s place (it would block): named, exit 1', async () => {
