@@ -91,12 +91,27 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     const b = await engine(['backup', only, '--json']);
     expect(b.code, b.stderr).toBe(0);
     const id = String(b.json?.snapshotId);
-    // The snapshot holds `only` under its absolute path: its one top entry is the first folder on
-    // the way, and excluding that leaves nothing.
-    const top = `/${only.split('/').filter((c) => c !== '')[0]}`;
-    const r = await engine(['rewrite', '--exclude', top, id.slice(0, 8)]);
+    // The snapshot holds `only` under its absolute path: excluding that path leaves only the
+    // folders on the way to it, which go too (they were stored only to lead there).
+    const r = await engine(['rewrite', '--exclude', only, id.slice(0, 8)]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('removed: nothing was left in it');
     expect((await snapshots()).map((s) => s.id)).not.toContain(id);
+  });
+
+  it('a folder inside the backed-up path that the rewrite empties stays, as restic keeps it; the folders on the way stay while they lead somewhere', async () => {
+    const kept = join(work, 'kept');
+    await mkdir(join(kept, 'inner'), { recursive: true });
+    await writeFile(join(kept, 'inner', 'secret.key'), 'k\n');
+    await writeFile(join(kept, 'stay.txt'), 's\n');
+    const b = await engine(['backup', kept, '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    const r = await engine(['rewrite', '--forget', '--exclude', 'secret.key', String(b.json?.snapshotId).slice(0, 8)]);
+    expect(r.code, r.stderr).toBe(0);
+    const ls = (await engine(['ls', 'latest', '--path', kept])).stdout.split('\n');
+    expect(ls).toContain(`${kept}/inner/`);
+    expect(ls).toContain(`${kept}/stay.txt`);
+    expect(ls).not.toContain(`${kept}/inner/secret.key`);
+    expect(ls).toContain(`${work}/`);
   });
 });
