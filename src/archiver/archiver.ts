@@ -5,6 +5,7 @@
 //
 // This file only wires the stages, one job each (restic's archiver.go, file_saver.go, tree_saver.go):
 //   walker.ts       directories in name order, lstat, merge with the parent snapshot, exclusions
+//   target-tree.ts  the backup paths as a tree from /: each stored under its absolute path
 //   entry-saver.ts  the node of a non-directory entry; unchanged files taken from the parent
 //   file-saver.ts   reading files (small-file batches, large files by segment, holes, grown files)
 //   stream-source.ts a stream (backup --stdin) read into the file saver's segments
