@@ -168,19 +168,25 @@ export class Walker {
     let next: IteratorResult<string>;
     // A folder holding a tag file (--exclude-if-present, --exclude-caches) keeps only its tag files.
     let keep: ReadonlySet<string> | null = null;
-    try {
-      next = await names.next();
-      if (enter && this.selection?.hasTagFiles) keep = await this.selection.keptByTags(path);
-    } catch (err) {
-      this.state.problem(path, err);
-      return { done: Promise.resolve(null) };
-    }
-    this.state.counters.dirs++;
     // A parent tree not in the index (lost, and dropped by `repair index`) is no parent: every
     // entry below is read again. One whose chunks cannot be read likewise, from that point on.
     const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null, (err) =>
       this.state.onNotice(`${path}: the parent snapshot's listing cannot be read (${err instanceof Error ? err.message : String(err)}): its files are read again`),
     );
+    // The parent's listing is read while the folder is listed: two waits on the disk at once,
+    // not one after the other, in every folder.
+    const parentFirst = parentEntries.prime();
+    try {
+      next = await names.next();
+      if (enter && this.selection?.hasTagFiles) keep = await this.selection.keptByTags(path);
+      await parentFirst;
+    } catch (err) {
+      await parentFirst;
+      await parentEntries.close();
+      this.state.problem(path, err);
+      return { done: Promise.resolve(null) };
+    }
+    this.state.counters.dirs++;
     const sink = new OrderedSink(this.trees.writer(), PENDING_PER_DIR, () => this.files.flushSmall(), () => this.state.check());
     try {
       while (!next.done) {
