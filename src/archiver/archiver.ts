@@ -71,6 +71,14 @@ export class Archiver {
   }
 
   /**
+   * After `run`: every backed-up path holds what the parent snapshot held there (the folders on
+   * the way to them not compared by their own times): restic's --skip-if-unchanged.
+   */
+  get pathsUnchanged(): boolean {
+    return this.walker.pathsUnchanged;
+  }
+
+  /**
    * Backs up the given paths, each under its absolute path; returns the root tree id. `parentRoot`:
    * the parent snapshot's root tree, when the index holds it. Problems with single files are
    * reported, not thrown.

@@ -7,7 +7,7 @@
 import { promises as fsp, type BigIntStats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BlobId } from '../format/ids.js';
-import type { TreeNode, Xattr } from '../format/tree.js';
+import { encodeNode, type TreeNode, type Xattr } from '../format/tree.js';
 import { fsPath } from '../fs/names.js';
 import { ByteBudget } from '../util/concurrency.js';
 import type { BlobIndex } from '../repository/blob-index.js';
@@ -41,6 +41,13 @@ export class Walker {
   private readonly exclude: readonly ExcludedFolder[];
   /** What the user leaves out (--exclude and the rest); null when nothing is. */
   private readonly selection: Selection | null;
+  /**
+   * Some backed-up path differs from the parent snapshot's (or there is none): what restic's
+   * --skip-if-unchanged asks. The folders on the way are not compared by their own metadata: the
+   * times of /tmp or /home change whenever anyone adds a file beside the backed-up path, and a
+   * snapshot for that alone would be noise (restic's pull request 5623 decides the same).
+   */
+  private changed = false;
   /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
   private readonly walkSlots = new ByteBudget('walk', 1024);
 
@@ -71,6 +78,7 @@ export class Walker {
       const xattrs = this.meta.readXattrs('/');
       const st = await fsp.lstat('/', { bigint: true });
       const { done } = await this.walkDir('/', '', parentRoot ?? undefined, st, xattrs, st.dev, true);
+      this.compareWithParent(done, (n) => n !== null && n.subtree === parentRoot);
       return { pending: [done], wholeRoot: true };
     }
     const rootNodes = parentRoot ? (await this.repo.loadTree(this.index, parentRoot)).nodes : [];
@@ -97,19 +105,9 @@ export class Walker {
     const abs = target.path;
     if (target.kind === 'path') {
       const parentNode = parent ?? legacy?.get(target.name);
-      if (this.selection?.excludesPath(abs)) return { done: Promise.resolve(null) };
-      let st: BigIntStats;
-      try {
-        st = await fsp.lstat(fsPath(abs), { bigint: true });
-      } catch (err) {
-        this.state.problem(abs, (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('backup path does not exist') : err);
-        return { done: Promise.resolve(null) };
-      }
-      if (st.isDirectory() && this.excluded(abs, st)) return { done: Promise.resolve(null) };
-      if (this.selection?.excludesBySize(st)) return { done: Promise.resolve(null) };
-      const xattrs = this.meta.readXattrs(abs);
-      // --one-file-system stays on the device of each backup path.
-      return st.isDirectory() ? await this.walkDir(abs, target.name, subtreeOf(parentNode), st, xattrs, st.dev, true) : { done: this.entries.saveEntry(abs, target.name, parentNode, st, xattrs) };
+      const saved = await this.walkPath(target, parentNode);
+      this.compareWithParent(saved.done, (n) => (n === null ? parentNode === undefined : parentNode !== undefined && encodeNode(n) === encodeNode(parentNode)));
+      return saved;
     }
     // A folder on the way: stat, not lstat, as the path to the backup paths goes through a link.
     let st: BigIntStats;
@@ -140,6 +138,39 @@ export class Walker {
     });
     done.catch(() => undefined);
     return { done };
+  }
+
+  /** A backup path itself: walked whole (a folder) or saved (anything else); null when left out. */
+  private async walkPath(target: TargetNode, parentNode: TreeNode | undefined): Promise<{ done: Promise<TreeNode | null> }> {
+    const abs = target.path;
+    if (this.selection?.excludesPath(abs)) return { done: Promise.resolve(null) };
+    let st: BigIntStats;
+    try {
+      st = await fsp.lstat(fsPath(abs), { bigint: true });
+    } catch (err) {
+      this.state.problem(abs, (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('backup path does not exist') : err);
+      return { done: Promise.resolve(null) };
+    }
+    if (st.isDirectory() && this.excluded(abs, st)) return { done: Promise.resolve(null) };
+    if (this.selection?.excludesBySize(st)) return { done: Promise.resolve(null) };
+    const xattrs = this.meta.readXattrs(abs);
+    // --one-file-system stays on the device of each backup path.
+    return st.isDirectory() ? await this.walkDir(abs, target.name, subtreeOf(parentNode), st, xattrs, st.dev, true) : { done: this.entries.saveEntry(abs, target.name, parentNode, st, xattrs) };
+  }
+
+  /** Notes whether a backed-up path's node, once saved, is as in the parent snapshot. */
+  private compareWithParent(done: Promise<TreeNode | null>, same: (node: TreeNode | null) => boolean): void {
+    done.then(
+      (node) => {
+        if (!same(node)) this.changed = true;
+      },
+      () => undefined,
+    );
+  }
+
+  /** Every backed-up path holds what the parent snapshot held there (valid once the nodes are saved). */
+  get pathsUnchanged(): boolean {
+    return !this.changed;
   }
 
   /** A folder that must not be backed up (the repository itself, its cache): told once, then skipped. */

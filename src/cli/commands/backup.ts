@@ -166,8 +166,9 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       ...(parent ? { parent: parent.id } : {}),
       summary: snapshotSummary(c, u, problems.length + inconsistent.length + metaProblems.length, (systemClock.monotonicMs() - started) / 1000),
     };
-    // restic's --skip-if-unchanged: the same tree as the parent's is no new snapshot.
-    skipped = flags.skipIfUnchanged === true && parent !== undefined && parent.snapshot.tree === tree;
+    // restic's --skip-if-unchanged: the same tree as the parent's, or the same backed-up paths
+    // with only the folders on the way to them touched (archiver.pathsUnchanged), is no new snapshot.
+    skipped = flags.skipIfUnchanged === true && parent !== undefined && (parent.snapshot.tree === tree || (!chosen.stdin && archiver.pathsUnchanged));
     if (!dryRun && !skipped) {
       // The snapshot is what makes the new data referenced: only under a lock still held (a prune
       // that took a lost lock for stale may have deleted what this backup deduplicated against).
