@@ -45,7 +45,7 @@ export class Walker {
    * Some backed-up path differs from the parent snapshot's (or there is none): what restic's
    * --skip-if-unchanged asks. The folders on the way are not compared by their own metadata: the
    * times of /tmp or /home change whenever anyone adds a file beside the backed-up path, and a
-   * snapshot for that alone would be noise (restic's pull request 5623 decides the same).
+   * snapshot for that alone would be noise (a pull request to restic, 5623, proposes the same).
    */
   private changed = false;
   /** Files started and not yet stored: how far the walk may run ahead of the pipeline. */
