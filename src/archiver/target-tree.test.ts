@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pathNames, targetTree, type TargetNode } from './target-tree.js';
+import { pathNames, targetTree, walkedPaths, type TargetNode } from './target-tree.js';
 
 /** The tree as lines "path (kind)", depth first. */
 function lines(n: TargetNode): string[] {
@@ -29,6 +29,11 @@ describe('targetTree', () => {
   it('orders names by bytes, as trees are stored', () => {
     const root = targetTree(['/x/b', '/x/B', '/x/a']);
     expect(lines(root).slice(2)).toEqual(['/x/B (path)', '/x/a (path)', '/x/b (path)']);
+  });
+
+  it('walkedPaths: each path walked whole, once', () => {
+    expect(walkedPaths(targetTree(['/b/x', '/a', '/a/y', '/b/x']))).toEqual(['/a', '/b/x']);
+    expect(walkedPaths(targetTree(['/', '/a']))).toEqual(['/']);
   });
 
   it('pathNames', () => {

@@ -70,3 +70,8 @@ export function targetTree(paths: readonly string[]): TargetNode {
         };
   return build('', root);
 }
+
+/** The backup paths the tree walks whole, in name order: duplicates and nested paths dropped. */
+export function walkedPaths(tree: TargetNode): string[] {
+  return tree.kind === 'path' ? [tree.path] : tree.children.flatMap(walkedPaths);
+}
