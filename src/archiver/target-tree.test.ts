@@ -3,7 +3,7 @@ import { pathNames, targetTree, walkedPaths, type TargetNode } from './target-tr
 
 /** The tree as lines "path (kind)", depth first. */
 function lines(n: TargetNode): string[] {
-  return [`${n.path} (${n.kind})`, ...(n.kind === 'folder' ? n.children.flatMap(lines) : [])];
+  return [`${n.path} (${n.kind})`, ...n.children.flatMap(lines)];
 }
 
 describe('targetTree', () => {
@@ -18,12 +18,13 @@ describe('targetTree', () => {
     ]);
   });
 
-  it('drops duplicates and paths inside another one, whichever comes first', () => {
-    expect(lines(targetTree(['/a/b/c', '/a/b', '/a/b', '/a/bc']))).toEqual(['/ (folder)', '/a (folder)', '/a/b (path)', '/a/bc (path)']);
+  it('drops duplicates and keeps a path inside another below it, whichever comes first', () => {
+    expect(lines(targetTree(['/a/b/c', '/a/b', '/a/b', '/a/bc']))).toEqual(['/ (folder)', '/a (folder)', '/a/b (path)', '/a/b/c (path)', '/a/bc (path)']);
   });
 
-  it("'/' itself is the whole root", () => {
-    expect(targetTree(['/srv', '/'])).toEqual({ kind: 'path', name: '', path: '/' });
+  it("'/' itself is the whole root, with the paths inside it below", () => {
+    expect(lines(targetTree(['/srv/x', '/']))).toEqual(['/ (path)', '/srv (folder)', '/srv/x (path)']);
+    expect(targetTree(['/'])).toEqual({ kind: 'path', name: '', path: '/', children: [] });
   });
 
   it('orders names by bytes, as trees are stored', () => {

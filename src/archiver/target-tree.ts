@@ -2,7 +2,10 @@
 // its absolute path (as restic does), so `/srv/data` and `/home/data` coexist and a restore puts
 // each file where a restic user looks for it (TARGET/srv/data/...). The folders on the way to a
 // backup path ("intermediate folders") are stored with their own metadata but nothing else of
-// their content. A path inside another backup path is already covered by it and is dropped.
+// their content. A path inside another backup path stays in the tree below it: the walk of the
+// outer path takes it whatever would have left it out there (another filesystem under -x, an
+// exclude that matches the way to it), and takes it as a folder on the way when the outer path is
+// not walked as a folder at all (a symlink, excluded) — as restic's tree of targets does.
 import { compareNames } from '../format/tree.js';
 
 /** A folder on the way to one or more backup paths, with its children in name order. */
@@ -14,11 +17,12 @@ export interface TargetFolder {
   readonly children: TargetNode[];
 }
 
-/** A backup path itself: walked whole. */
+/** A backup path itself: walked whole; `children`: the way to backup paths inside it (usually none). */
 export interface TargetPath {
   readonly kind: 'path';
   readonly name: string;
   readonly path: string;
+  readonly children: TargetNode[];
 }
 
 export type TargetNode = TargetFolder | TargetPath;
@@ -30,23 +34,19 @@ export function pathNames(abs: string): string[] {
 
 /**
  * The tree of the given absolute, normalised paths. The root is a TargetPath when '/' itself is
- * backed up (then every other path is inside it); otherwise a TargetFolder. Duplicates and paths
- * inside another one are dropped: the outer path holds them already.
+ * backed up; otherwise a TargetFolder. Duplicates are dropped; a path inside another is kept below
+ * it (the outer one's `children`).
  */
 export function targetTree(paths: readonly string[]): TargetNode {
-  if (paths.some((p) => pathNames(p).length === 0)) return { kind: 'path', name: '', path: '/' };
   interface Building {
     path: string;
     leaf: boolean;
     children: Map<string, Building>;
   }
   const root: Building = { path: '/', leaf: false, children: new Map() };
-  // Shorter paths first: an outer path is placed before any path inside it is met.
-  const sorted = [...paths].sort((a, b) => pathNames(a).length - pathNames(b).length);
-  for (const p of sorted) {
+  for (const p of paths) {
     let at = root;
     for (const name of pathNames(p)) {
-      if (at.leaf) break;
       let next = at.children.get(name);
       if (!next) {
         next = { path: at.path === '/' ? `/${name}` : `${at.path}/${name}`, leaf: false, children: new Map() };
@@ -54,24 +54,16 @@ export function targetTree(paths: readonly string[]): TargetNode {
       }
       at = next;
     }
-    if (!at.leaf) {
-      at.leaf = true;
-      at.children.clear();
-    }
+    at.leaf = true;
   }
-  const build = (name: string, b: Building): TargetNode =>
-    b.leaf
-      ? { kind: 'path', name, path: b.path }
-      : {
-          kind: 'folder',
-          name,
-          path: b.path,
-          children: [...b.children.entries()].sort(([x], [y]) => compareNames(x, y)).map(([n, c]) => build(n, c)),
-        };
+  const build = (name: string, b: Building): TargetNode => {
+    const children = [...b.children.entries()].sort(([x], [y]) => compareNames(x, y)).map(([n, c]) => build(n, c));
+    return b.leaf ? { kind: 'path', name, path: b.path, children } : { kind: 'folder', name, path: b.path, children };
+  };
   return build('', root);
 }
 
-/** The backup paths the tree walks whole, in name order: duplicates and nested paths dropped. */
+/** The outermost backup paths, in name order (the ones inside them are walked with them). */
 export function walkedPaths(tree: TargetNode): string[] {
   return tree.kind === 'path' ? [tree.path] : tree.children.flatMap(walkedPaths);
 }

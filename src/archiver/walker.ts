@@ -8,7 +8,7 @@ import { promises as fsp, type BigIntStats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BlobId } from '../format/ids.js';
 import { encodeNode, type TreeNode, type Xattr } from '../format/tree.js';
-import { fsPath } from '../fs/names.js';
+import { decodeName, fsPath } from '../fs/names.js';
 import { ByteBudget } from '../util/concurrency.js';
 import type { BlobIndex } from '../repository/blob-index.js';
 import type { Repository } from '../repository/repository.js';
@@ -23,7 +23,7 @@ import { ParentCursor } from './parent-cursor.js';
 import type { RunState } from './run-state.js';
 import { sortedNames } from '../fs/sorted-names.js';
 import type { TreeSaver } from './tree-saver.js';
-import { targetTree, type TargetNode } from './target-tree.js';
+import { targetTree, type TargetNode, type TargetPath } from './target-tree.js';
 
 /** Entries of one directory started and not yet written to its tree: the walk of it waits beyond. */
 const PENDING_PER_DIR = 2048;
@@ -77,7 +77,7 @@ export class Walker {
     if (target.kind === 'path') {
       const xattrs = this.meta.readXattrs('/');
       const st = await fsp.lstat('/', { bigint: true });
-      const { done } = await this.walkDir('/', '', parentRoot ?? undefined, st, xattrs, st.dev, true);
+      const { done } = await this.walkDir('/', '', await this.rootParent(parentRoot), st, xattrs, st.dev, true, target.children);
       this.compareWithParent(done, (n) => n !== null && n.subtree === parentRoot);
       return { pending: [done], wholeRoot: true };
     }
@@ -87,12 +87,24 @@ export class Walker {
     for (const child of target.children) {
       const parentNode = byName.get(child.name);
       // A parent snapshot written before the absolute-path layout stored each path under its last
-      // name at the top (FORMAT.md "Snapshots"): its nodes are still the right parents of the
-      // paths, so the first backup after the change does not read every file again.
+      // name at the top (FORMAT.md "Layout of the root tree"): its nodes are still the right
+      // parents of the paths, so the first backup after the change does not read every file again.
       const legacy = parentNode || rootNodes.length === 0 ? null : byName;
       pending.push((await this.walkTarget(child, parentNode, legacy)).done);
     }
     return { pending, wholeRoot: false };
+  }
+
+  /**
+   * The parent listing of '/' backed up whole: the parent's root, or, when the parent was written
+   * in the last-name layout (its root holds one folder named "root", what '/' was stored as), that
+   * folder's listing.
+   */
+  private async rootParent(parentRoot: BlobId | null): Promise<BlobId | undefined> {
+    if (!parentRoot) return undefined;
+    const nodes = (await this.repo.loadTree(this.index, parentRoot)).nodes;
+    const only = nodes.length === 1 ? nodes[0]! : null;
+    return only?.name === 'root' && only.type === 'dir' && only.subtree ? only.subtree : parentRoot;
   }
 
   /**
@@ -102,37 +114,47 @@ export class Walker {
    * in the last-name layout, looked up by each backup path's last name.
    */
   private async walkTarget(target: TargetNode, parent: TreeNode | undefined, legacy: ReadonlyMap<string, TreeNode> | null = null): Promise<{ done: Promise<TreeNode | null> }> {
-    const abs = target.path;
     if (target.kind === 'path') {
       const parentNode = parent ?? legacy?.get(target.name);
       const saved = await this.walkPath(target, parentNode);
       this.compareWithParent(saved.done, (n) => (n === null ? parentNode === undefined : parentNode !== undefined && encodeNode(n) === encodeNode(parentNode)));
       return saved;
     }
-    // A folder on the way: stat, not lstat, as the path to the backup paths goes through a link.
+    return this.walkWay(target.name, target.path, target.children, parent, legacy);
+  }
+
+  /**
+   * A folder on the way to backup paths: its own metadata, and only the entries that lead to
+   * them. `stat`, not lstat: the way to the backup paths may go through a link, and is a folder.
+   */
+  private async walkWay(name: string, abs: string, children: readonly TargetNode[], parent: TreeNode | undefined, legacy: ReadonlyMap<string, TreeNode> | null): Promise<{ done: Promise<TreeNode | null> }> {
     let st: BigIntStats;
     try {
       st = await fsp.stat(fsPath(abs), { bigint: true });
     } catch (err) {
+      // The paths below are gone (a disk unplugged): a change, whatever the parent held.
+      this.changed = true;
       this.state.problem(abs, err);
       return { done: Promise.resolve(null) };
     }
-    const xattrs = this.meta.readXattrs(abs);
+    // The attributes of the folder the way goes through, not of a link to it (the metadata is
+    // the folder's, from stat).
+    const real = await fsp.realpath(fsPath(abs), { encoding: 'buffer' }).then(decodeName, () => abs);
+    const xattrs = this.meta.readXattrs(real);
     const parentTreeId = subtreeOf(parent);
     const parentEntries = new ParentCursor(parentTreeId && this.index.has(parentTreeId) ? treeEntries(this.repo, this.index, parentTreeId) : null, () => undefined);
-    const children: Promise<TreeNode | null>[] = [];
+    // Through the same bounded queue as a walked folder's entries: a --files-from list of a
+    // million files in one folder never has them all pending at once.
+    const sink = new OrderedSink(this.trees.writer(), PENDING_PER_DIR, () => this.files.flushSmall(), () => this.state.check());
     try {
-      for (const child of target.children) children.push((await this.walkTarget(child, await parentEntries.find(child.name), legacy)).done);
+      for (const child of children) await sink.push((await this.walkTarget(child, await parentEntries.find(child.name), legacy)).done);
     } finally {
       await parentEntries.close();
     }
-    const done = Promise.all(children).then(async (nodes) => {
-      const kept = nodes.filter((n): n is TreeNode => n !== null);
-      if (kept.length === 0) return null;
-      const writer = this.trees.writer();
-      for (const n of kept) await writer.add(n);
-      const node = this.meta.node(target.name, 'dir', st, xattrs);
-      node.subtree = await writer.finish();
+    const done = sink.finishUnlessEmpty().then((id) => {
+      if (id === null) return null;
+      const node = this.meta.node(name, 'dir', st, xattrs);
+      node.subtree = id;
       this.state.counters.dirs++;
       return node;
     });
@@ -140,10 +162,17 @@ export class Walker {
     return { done };
   }
 
-  /** A backup path itself: walked whole (a folder) or saved (anything else); null when left out. */
-  private async walkPath(target: TargetNode, parentNode: TreeNode | undefined): Promise<{ done: Promise<TreeNode | null> }> {
+  /**
+   * A backup path itself: walked whole (a folder) or saved (anything else); null when left out.
+   * Backup paths inside it (`target.children`) are taken whatever would leave them out of its
+   * walk; when it is not walked as a folder (a symlink, a file, excluded), it is a folder on the
+   * way to them.
+   */
+  private async walkPath(target: TargetPath, parentNode: TreeNode | undefined): Promise<{ done: Promise<TreeNode | null> }> {
     const abs = target.path;
-    if (this.selection?.excludesPath(abs)) return { done: Promise.resolve(null) };
+    const inside = target.children;
+    const asWay = (): Promise<{ done: Promise<TreeNode | null> }> => this.walkWay(target.name, abs, inside, parentNode, null);
+    if (this.selection?.excludesPath(abs)) return inside.length > 0 ? asWay() : { done: Promise.resolve(null) };
     let st: BigIntStats;
     try {
       st = await fsp.lstat(fsPath(abs), { bigint: true });
@@ -151,11 +180,31 @@ export class Walker {
       this.state.problem(abs, (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('backup path does not exist') : err);
       return { done: Promise.resolve(null) };
     }
+    if (inside.length > 0 && (!st.isDirectory() || this.excluded(abs, st))) return asWay();
     if (st.isDirectory() && this.excluded(abs, st)) return { done: Promise.resolve(null) };
     if (this.selection?.excludesBySize(st)) return { done: Promise.resolve(null) };
     const xattrs = this.meta.readXattrs(abs);
     // --one-file-system stays on the device of each backup path.
-    return st.isDirectory() ? await this.walkDir(abs, target.name, subtreeOf(parentNode), st, xattrs, st.dev, true) : { done: this.entries.saveEntry(abs, target.name, parentNode, st, xattrs) };
+    if (st.isDirectory()) return this.walkDir(abs, target.name, subtreeOf(parentNode), st, xattrs, st.dev, true, inside);
+    // A file given as a backup path holds a walk slot as a file met in a folder does.
+    if (!this.walkSlots.tryAcquire(1)) {
+      this.files.flushSmall();
+      await this.walkSlots.acquire(1, this.state.signal);
+    }
+    return { done: this.entries.saveEntry(abs, target.name, parentNode, st, xattrs).finally(() => this.walkSlots.release(1)) };
+  }
+
+  /**
+   * An entry of a walked folder that is a backup path itself, or leads to one: the path is walked
+   * as a backup path (its own device for -x, its own excludes); a folder leading to one is walked
+   * whole when it would have been anyway, and as a folder on the way when not (another
+   * filesystem under -x, excluded).
+   */
+  private async walkInside(target: TargetNode, full: string, parent: TreeNode | undefined, st: BigIntStats, xattrs: Xattr[] | undefined, rootDev: bigint, where: string): Promise<{ done: Promise<TreeNode | null> }> {
+    if (target.kind === 'path') return this.walkPath(target, parent);
+    const walkedAnyway = st.isDirectory() && where === 'same' && !this.selection?.excludesPath(full) && !this.selection?.excludesBySize(st) && !this.excluded(full, st);
+    if (walkedAnyway) return this.walkDir(full, target.name, subtreeOf(parent), st, xattrs, rootDev, true, target.children);
+    return this.walkWay(target.name, full, target.children, parent, null);
   }
 
   /** Notes whether a backed-up path's node, once saved, is as in the parent snapshot. */
@@ -192,8 +241,10 @@ export class Walker {
    * pool stays fed across directory boundaries; `walkSlots` bounds how far the walk runs ahead of
    * the storing.
    */
-  private async walkDir(path: string, name: string, parentTreeId: BlobId | undefined, st: BigIntStats, xattrs: Xattr[] | undefined, rootDev: bigint, enter: boolean): Promise<{ done: Promise<TreeNode | null> }> {
+  private async walkDir(path: string, name: string, parentTreeId: BlobId | undefined, st: BigIntStats, xattrs: Xattr[] | undefined, rootDev: bigint, enter: boolean, inside: readonly TargetNode[] = []): Promise<{ done: Promise<TreeNode | null> }> {
     this.state.check();
+    // Entries that are backup paths, or lead to them: taken whatever would leave them out here.
+    const forced = inside.length > 0 ? new Map(inside.map((t) => [t.name, t])) : null;
     // A folder not entered (a mount point under --one-file-system) is stored empty.
     const names = enter ? sortedNames(path)[Symbol.asyncIterator]() : emptyNames();
     let next: IteratorResult<string>;
@@ -224,8 +275,10 @@ export class Walker {
         const batch: string[] = [];
         for (; !next.done && batch.length < LSTAT_BATCH; next = await names.next()) {
           // Left out by name: never lstat-ed, and a folder never entered.
-          if (keep && !keep.has(next.value)) continue;
-          if (this.selection?.excludesPath(join(path, next.value))) continue;
+          if (!forced?.has(next.value)) {
+            if (keep && !keep.has(next.value)) continue;
+            if (this.selection?.excludesPath(join(path, next.value))) continue;
+          }
           batch.push(next.value);
         }
         const stats = await Promise.all(batch.map((n) => fsp.lstat(fsPath(join(path, n)), { bigint: true }).catch((err: Error) => err)));
@@ -242,6 +295,11 @@ export class Walker {
             continue;
           }
           const where = this.selection?.device(childSt, rootDev) ?? 'same';
+          const leads = forced?.get(entryName);
+          if (leads) {
+            await sink.push((await this.walkInside(leads, full, childParent, childSt, xattrs[i], rootDev, where)).done);
+            continue;
+          }
           if (where === 'other' || this.selection?.excludesBySize(childSt)) continue;
           if (childSt.isDirectory()) {
             if (this.excluded(full, childSt)) continue;

@@ -2,7 +2,9 @@
 // costs 8 bytes a path whatever the path's length, where a Set of strings costs a hundred or more
 // (a restore in place that keeps a million files would hold 100+ MiB). Each path is kept as a
 // 64-bit hash; two paths sharing one (odds about n²/2⁶⁵: 3e-8 for a million) only spare a restored
-// file from being read back, and never change what is restored.
+// file from being read back, and never change what is restored. The hash is not keyed: a hostile
+// repository could pick names that collide, and so spare a file of its own from --verify, which
+// gains it nothing (it chose that file's content in the first place).
 
 /** Two independent 32-bit FNV-1a hashes of the UTF-16 code units, as one 64-bit value. */
 function hash64(path: string): bigint {

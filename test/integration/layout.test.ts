@@ -3,7 +3,8 @@
 // restore side by side; the folders on the way keep their own metadata and nothing else; a path
 // inside another is stored once; and a parent snapshot in the old last-name layout still spares
 // the next backup from reading unchanged files.
-import { chmod, lstat, mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, lstat, mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPrimitives } from '../../native-bindings/index.js';
@@ -69,6 +70,53 @@ describe(`snapshot layout: absolute paths (ENGINE_NATIVE=${native})`, () => {
     const o = await engine(['restore', `latest:${homeData}`, '--target', one]);
     expect(o.code, o.stderr).toBe(0);
     expect(await diffTrees(homeData, one)).toEqual([]);
+  });
+
+  it('a path inside another is taken whatever would leave it out of the outer one: another filesystem under -x, a tag file on the way, the outer path a link', async () => {
+    const outer = join(work, 'outer');
+    const mnt = join(outer, 'mnt');
+    await mkdir(join(outer, 'skipped', 'keep'), { recursive: true });
+    await mkdir(mnt, { recursive: true });
+    await writeFile(join(outer, 'top.txt'), 'top\n');
+    await writeFile(join(outer, 'skipped', 'gone.txt'), 'left out\n');
+    await writeFile(join(outer, 'skipped', 'keep', 'kept.txt'), 'kept\n');
+    await writeFile(join(outer, 'skipped', '.nobackup'), '');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
+    try {
+      await writeFile(join(mnt, 'on-tmpfs.txt'), 'another filesystem\n');
+      // restic's idiom: -x for the root filesystem, and each other filesystem named.
+      const b = await engine(['backup', '-x', '--exclude-if-present', '.nobackup', outer, mnt, join(outer, 'skipped', 'keep')]);
+      expect(b.code, b.stderr).toBe(0);
+      const listed = (await engine(['ls', 'latest'])).stdout.split('\n');
+      expect(listed).toContain(`${outer}/top.txt`);
+      expect(listed).toContain(`${mnt}/on-tmpfs.txt`);
+      expect(listed).toContain(`${outer}/skipped/keep/kept.txt`);
+      expect(listed).not.toContain(`${outer}/skipped/gone.txt`);
+      // Without the inner path, -x stores the mount point empty: the inner path is what took it.
+      const alone = await engine(['backup', '-x', outer]);
+      expect(alone.code, alone.stderr).toBe(0);
+      const aloneListed = (await engine(['ls', 'latest'])).stdout.split('\n');
+      expect(aloneListed).toContain(`${mnt}/`);
+      expect(aloneListed).not.toContain(`${mnt}/on-tmpfs.txt`);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+    // The outer path a link to a folder: the link leads to the inner path, stored as a folder.
+    const real = join(work, 'real');
+    await mkdir(join(real, 'b'), { recursive: true });
+    await writeFile(join(real, 'b', 'f.txt'), 'through a link\n');
+    await symlink(real, join(work, 'link'));
+    const viaLink = await engine(['backup', join(work, 'link'), join(work, 'link', 'b')]);
+    expect(viaLink.code, viaLink.stderr).toBe(0);
+    expect((await engine(['ls', 'latest'])).stdout.split('\n')).toContain(`${join(work, 'link')}/b/f.txt`);
+  });
+
+  it('--skip-if-unchanged with a --parent that holds other paths saves a snapshot', async () => {
+    const both = await engine(['backup', '--json', srvData, homeData]);
+    expect(both.code, both.stderr).toBe(0);
+    const one = await engine(['backup', '--json', '--skip-if-unchanged', '--parent', String(both.json?.snapshotId).slice(0, 8), srvData]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.json?.skipped).toBe(false);
   });
 
   it('a path inside another backed-up path is stored once, inside the outer one', async () => {

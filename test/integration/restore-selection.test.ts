@@ -236,6 +236,11 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect(viaLink.code, viaLink.stderr).toBe(2);
     expect(viaLink.stderr).toContain('--delete with --target / would remove everything');
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', `${work}/${'../'.repeat(20)}`, '--delete', '--dry-run'], { native })).code).toBe(2);
+    // A link followed by `..`: the kernel follows the link first (to /), then climbs (still /),
+    // where a textual resolve would only drop the link's name.
+    await mkdir(join(work, 'deep', 'er'), { recursive: true });
+    await symlink('/', join(work, 'deep', 'er', 'to-root'));
+    expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', join(work, 'deep', 'er', 'to-root') + '/..', '--delete', '--dry-run'], { native })).code).toBe(2);
   });
 
   it('--verify opens no FIFO planted in a restored file\'s place (it would block): named, exit 1', async () => {

@@ -21,7 +21,7 @@ import { IncludeFilter } from '../../restorer/includes.js';
 import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
 import { ownFolders } from '../own-folders.js';
 import { join, resolve } from 'node:path';
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { dryRun, restoreSelection, type RestoreSelection, type RestoreSelectionFlags } from '../restore-selection.js';
@@ -195,11 +195,17 @@ function protectedFolders(flags: RestoreFlags, session: OpenSession): { path: st
   return out;
 }
 
-/** The target is the filesystem's root: '/' itself, or a link (or a path through links) that leads there. */
+/**
+ * The target is the filesystem's root: '/' itself, or a path that the kernel resolves there (a
+ * link, `link/..`, a bind mount of /): compared by device and inode, as the restore will open it.
+ */
 function isFilesystemRoot(target: string): boolean {
   if (resolve(target) === '/') return true;
   try {
-    return realpathSync(target) === '/';
+    // The path as given, not normalised first: the kernel follows a link before its `..`.
+    const at = statSync(target, { bigint: true });
+    const root = statSync('/', { bigint: true });
+    return at.dev === root.dev && at.ino === root.ino;
   } catch {
     // Not there yet: a restore creates it, a new folder.
     return false;
