@@ -192,7 +192,7 @@ async function main(a: Args): Promise<void> {
           row.workerThreads.push(Number(o.json?.workerThreads ?? Number.NaN));
           if (!(o.peakRssBytes < row.budgetBytes)) row.withinBudget = false;
           if (command === 'restore' && !compared) {
-            const restored = await digestTree(join(target, 'tree'));
+            const restored = await digestTree(join(target, src));
             const differ = [...sourceDigest].filter(([p, d]) => restored.get(p) !== d).length + [...restored.keys()].filter((p) => !sourceDigest.has(p)).length;
             if (differ !== 0) throw new Error(`the restore on Node ${major} differs from the source in ${differ} path(s)`);
             compared = true;

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   process.stdout.write(`  check: ${check?.errors} error(s), read ${check?.packsRead} packs, ${check?.blobsRead} blobs\n`);
   engine(['restore', 'latest', '--repo', repo, '--target', target, '--json']);
   const a = await digestTree(source);
-  const b = await digestTree(join(target, 'source'));
+  const b = await digestTree(join(target, source));
   const diffs = [...a].filter(([k, v]) => b.get(k) !== v).map(([k]) => k);
   if (diffs.length > 0 || a.size !== b.size) throw new Error(`restore differs from the source: ${diffs.slice(0, 5).join(', ')}`);
   process.stdout.write(`restored ${b.size} entries identical to the source. Repository: ${repo}\n`);

@@ -364,7 +364,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
 
   if (restored) {
     note('comparing the restored tree with the source');
-    const [want, got] = await Promise.all([digestTree(src), digestTree(join(out, 'src'))]);
+    const [want, got] = await Promise.all([digestTree(src), digestTree(join(out, src))]);
     // The source has not changed since backup-incremental (backup-after-repair saved the same tree).
     const differing = [...want].filter(([k, v]) => got.get(k) !== v).length + [...got.keys()].filter((k) => !want.has(k)).length;
     if (differing > 0) throw new Error(`restore differs from the source in ${differing} file(s)`);

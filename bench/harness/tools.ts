@@ -96,7 +96,7 @@ export function engineAdapter(e: EngineCommand, f: ToolFolders, memBudget?: stri
     backup: () => ({ args: [...e.pre, 'backup', '--repo', f.repo, '--json', ...mem, f.source] }),
     restore: () => ({ args: [...e.pre, 'restore', 'latest', '--repo', f.repo, '--target', f.target, '--json', ...mem] }),
     check: { args: [...e.pre, 'check', '--repo', f.repo, '--read-data'] },
-    restoredRoot: path.join(f.target, path.basename(f.source)),
+    restoredRoot: path.join(f.target, f.source),
     summary: (out) => lastJson(out),
   };
 }

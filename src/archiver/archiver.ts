@@ -5,6 +5,7 @@
 //
 // This file only wires the stages, one job each (restic's archiver.go, file_saver.go, tree_saver.go):
 //   walker.ts       directories in name order, lstat, merge with the parent snapshot, exclusions
+//   target-tree.ts  the backup paths as a tree from /: each stored under its absolute path
 //   entry-saver.ts  the node of a non-directory entry; unchanged files taken from the parent
 //   file-saver.ts   reading files (small-file batches, large files by segment, holes, grown files)
 //   stream-source.ts a stream (backup --stdin) read into the file saver's segments
@@ -16,7 +17,7 @@
 import { envelopeOverhead } from '../crypto/envelope.js';
 import { EngineError, ErrorCode } from '../errors/engine-error.js';
 import type { BlobId } from '../format/ids.js';
-import type { Tree, TreeNode } from '../format/tree.js';
+import type { TreeNode } from '../format/tree.js';
 import type { ByteBudget } from '../util/concurrency.js';
 import type { SegmentPool } from './segment-pool.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
@@ -69,18 +70,36 @@ export class Archiver {
     this.walker = new Walker(repo, index, this.state, meta, entries, this.files, this.trees, opts.exclude ?? [], opts.selection);
   }
 
-  /** Backs up the given paths; returns the root tree id. Problems with single files are reported, not thrown. */
-  async run(paths: string[], parentRoot: Tree | null): Promise<BlobId> {
-    const nodes: TreeNode[] = [];
-    const pending = await this.walker.walkPaths(paths, parentRoot);
+  /**
+   * After `run`: every backed-up path holds what the parent snapshot held there (the folders on
+   * the way to them not compared by their own times): restic's --skip-if-unchanged.
+   */
+  get pathsUnchanged(): boolean {
+    return this.walker.pathsUnchanged;
+  }
+
+  /**
+   * Backs up the given paths, each under its absolute path; returns the root tree id. `parentRoot`:
+   * the parent snapshot's root tree, when the index holds it. Problems with single files are
+   * reported, not thrown.
+   */
+  async run(paths: string[], parentRoot: BlobId | null): Promise<BlobId> {
+    const { pending, wholeRoot } = await this.walker.walkPaths(paths, parentRoot);
     // The walk is over: whatever small files wait in the batch can go.
     this.files.flushSmall();
+    const nodes: TreeNode[] = [];
     for (const n of await Promise.all(pending)) if (n) nodes.push(n);
     this.state.check();
     // Every path left out (excluded, or gone since it was found): no snapshot of nothing, as restic.
     if (nodes.length === 0) throw new EngineError(ErrorCode.SOURCE_READ, 'the snapshot would be empty: every path to back up was left out or could not be read', { hint: 'check the paths and the --exclude options given to `engine backup`' });
     await this.state.afterRead();
     this.state.check();
+    // '/' itself backed up: its listing is the root.
+    if (wholeRoot) {
+      await this.state.drain();
+      this.state.check();
+      return nodes[0]!.subtree!;
+    }
     return this.saveRoot(nodes);
   }
 

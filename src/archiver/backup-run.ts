@@ -2,7 +2,7 @@
 // archiver over the repository's blob uploader, so the run's packs and the index naming them are
 // durable when it returns and the caller saves the snapshot after (FORMAT.md ordering).
 import type { BlobId } from '../format/ids.js';
-import type { Tree, TreeNode } from '../format/tree.js';
+import type { TreeNode } from '../format/tree.js';
 import type { WorkerPool } from '../worker-pool/pool.js';
 import type { UploadedStats } from '../repository/blob-uploader.js';
 import type { IndexedRepository } from '../repository/indexed-repository.js';
@@ -30,7 +30,7 @@ export interface BackupRun {
   uploaded: UploadedStats;
 }
 
-export async function runBackup(indexed: IndexedRepository, pool: WorkerPool, paths: string[], parentRoot: Tree | null, archiverOptions: ArchiverOptions, opts: BackupRunOptions = {}): Promise<BackupRun> {
+export async function runBackup(indexed: IndexedRepository, pool: WorkerPool, paths: string[], parentRoot: BlobId | null, archiverOptions: ArchiverOptions, opts: BackupRunOptions = {}): Promise<BackupRun> {
   const { plan, signal } = archiverOptions;
   const uploaderOptions = { packTargetBytes: plan.packTargetBytes, writesInFlight: plan.writesInFlight, indexEveryPacks: opts.indexEveryPacks ?? 16, sealedBytes: plan.sealedBytes, dryRun: opts.dryRun === true, ...(signal ? { signal } : {}) };
   const { result, stats } = await indexed.withBlobUploader(uploaderOptions, async (uploader) => {

@@ -19,6 +19,8 @@ export class OrderedSink {
   private readonly check: () => void;
   private slots: Slot[] = [];
   private head = 0;
+  /** Entries written to the tree (the ones left out, null, are not). */
+  private written = 0;
 
   /**
    * `beforeWait` runs before the walk waits for an entry (it sends on the batch of small files, or
@@ -55,6 +57,13 @@ export class OrderedSink {
     return this.writer.finish();
   }
 
+  /** As `finish`, but null (and no tree stored) when every entry was left out. */
+  async finishUnlessEmpty(): Promise<BlobId | null> {
+    await this.drain(1);
+    this.check();
+    return this.written === 0 ? null : this.writer.finish();
+  }
+
   /** Writes the completed entries at the front; waits for the front while `keep` or more are pending. */
   private async drain(keep: number): Promise<void> {
     while (this.pending > 0) {
@@ -70,7 +79,10 @@ export class OrderedSink {
         this.slots = this.slots.slice(this.head);
         this.head = 0;
       }
-      if (node) await this.writer.add(node);
+      if (node) {
+        await this.writer.add(node);
+        this.written++;
+      }
     }
   }
 }

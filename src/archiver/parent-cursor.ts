@@ -15,6 +15,11 @@ export class ParentCursor {
     this.onUnreadable = onUnreadable;
   }
 
+  /** Reads the first entry ahead of any lookup (never fails: an unreadable listing is no parent). */
+  async prime(): Promise<void> {
+    if (this.current === undefined && this.entries) this.current = await this.advance();
+  }
+
   /** The parent's entry of this name; names must be asked for in increasing order. */
   async find(name: string): Promise<TreeNode | undefined> {
     if (this.current === undefined) {

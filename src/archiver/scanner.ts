@@ -3,8 +3,9 @@
 // Names are read as bytes (src/fs/names.ts), like the backup's own walk: a folder whose name is
 // not UTF-8 is counted, not missed as "not found".
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { decodeName, fsPath } from '../fs/names.js';
+import { targetTree, walkedPaths } from './target-tree.js';
 
 export interface ScanTotals {
   files: number;
@@ -37,7 +38,8 @@ export function startScan(paths: string[], signal?: AbortSignal): ScanTotals {
     }
   };
   void (async () => {
-    for (const p of paths) await walk(p);
+    // A path inside another is counted once, as it is stored once.
+    for (const p of walkedPaths(targetTree(paths.map((x) => resolve(x))))) await walk(p);
     totals.done = true;
   })();
   return totals;

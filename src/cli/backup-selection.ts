@@ -63,7 +63,7 @@ export function parseTagSpec(spec: string): TagFile {
 export async function backupTargets(args: readonly string[], flags: TargetFlags, warn: (text: string) => void): Promise<{ paths: string[]; missing: string[] }> {
   const listed: string[] = [];
   for (const file of flags.filesFrom ?? []) {
-    for (const raw of lines(text(await readList(file, '--files-from')))) {
+    for (const raw of textLines(await readList(file, '--files-from'))) {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) continue;
       const found = await expandGlob(line);
@@ -72,7 +72,7 @@ export async function backupTargets(args: readonly string[], flags: TargetFlags,
     }
   }
   for (const file of flags.filesFromVerbatim ?? []) {
-    for (const line of lines(text(await readList(file, '--files-from-verbatim')))) if (line !== '') listed.push(line);
+    for (const line of textLines(await readList(file, '--files-from-verbatim'))) if (line !== '') listed.push(line);
   }
   for (const file of flags.filesFromRaw ?? []) {
     listed.push(...rawNames(await readList(file, '--files-from-raw'), file));
@@ -104,9 +104,21 @@ async function readList(file: string, flag: string): Promise<Buffer> {
   }
 }
 
-/** Lines as Go's bufio.Scanner gives them: split at \n, one \r before it dropped. */
-function lines(text: string): string[] {
-  const out = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+/**
+ * The lines of a text list as Go's bufio.Scanner gives them (split at \n, one \r before it
+ * dropped; a byte order mark at the start dropped, as restic's textfile.Read). Each line is a
+ * name: bytes that are not UTF-8 are kept as they are (fs/names.ts), as restic keeps them.
+ */
+function textLines(bytes: Buffer): string[] {
+  const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= body.length; i++) {
+    if (i < body.length && body[i] !== 0x0a) continue;
+    const end = i > start && body[i - 1] === 0x0d ? i - 1 : i;
+    out.push(decodeName(body.subarray(start, end)));
+    start = i + 1;
+  }
   if (out.length > 0 && out[out.length - 1] === '') out.pop();
   return out;
 }
@@ -115,12 +127,6 @@ async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** A text list: UTF-8, a byte order mark at the start dropped (as restic's textfile.Read). */
-function text(bytes: Buffer): string {
-  const s = bytes.toString('utf8');
-  return s.startsWith('\uFEFF') ? s.slice(1) : s;
 }
 
 /**

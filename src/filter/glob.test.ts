@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { workdirPerTest } from '../../test/support/workdir.js';
+import { decodeName } from '../fs/names.js';
 import { expandGlob } from './glob.js';
 
 describe('expandGlob', () => {
@@ -19,6 +20,15 @@ describe('expandGlob', () => {
     expect(await expandGlob(`${work.path}/a/y.txt`)).toEqual([join(work.path, 'a/y.txt')]);
     expect(await expandGlob(`${work.path}/a/none.txt`)).toEqual([]);
     expect(await expandGlob(`${work.path}/*/none*`)).toEqual([]);
+  });
+
+  it('names that are not UTF-8 are listed and matched byte for byte (in the escaped form of fs/names.ts)', async () => {
+    const latin1 = Buffer.concat([Buffer.from(join(work.path, 'caf')), Buffer.from([0xe9]), Buffer.from('.log')]);
+    await writeFile(latin1, 'latin-1');
+    const name = decodeName(latin1);
+    expect(await expandGlob(`${work.path}/caf*.log`)).toEqual([name]);
+    // A literal name in that form is found too (lstat through its bytes).
+    expect(await expandGlob(name)).toEqual([name]);
   });
 
   it('takes the folder it is relative to literally, even with [ or * in its name', async () => {

@@ -5,6 +5,7 @@
 // as it is when something exists there, else not at all.
 import { lstat, readdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { decodeName, fsPath } from '../fs/names.js';
 import { PatternList } from './pattern.js';
 
 const META = /[*?[\\]/;
@@ -31,7 +32,7 @@ export async function expandGlob(pattern: string, cwd: string = process.cwd()): 
       for (const dir of found) {
         let names: string[];
         try {
-          names = await readdir(dir);
+          names = (await readdir(fsPath(dir), { encoding: 'buffer' })).map(decodeName);
         } catch {
           continue; // Go's Glob ignores folders it cannot read
         }
@@ -45,5 +46,5 @@ export async function expandGlob(pattern: string, cwd: string = process.cwd()): 
 }
 
 async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(() => true, () => false);
+  return lstat(fsPath(path)).then(() => true, () => false);
 }

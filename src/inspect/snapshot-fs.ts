@@ -6,6 +6,7 @@
 // Below a snapshot, its trees. Lookups walk the trees one component at a time, streamed (a folder
 // of a million entries is never held), and a file's bytes are read blob by blob for the range
 // asked. Names read from the repository are hostile: nothing here touches the local filesystem.
+import { IntegrityError } from '../errors/engine-error.js';
 import { BlobType, type BlobId, type SnapshotId } from '../format/ids.js';
 import type { Snapshot } from '../format/snapshot.js';
 import type { TreeNode } from '../format/tree.js';
@@ -120,12 +121,12 @@ export class SnapshotFs {
     }
     if (node.type === 'file') {
       const content = node.content ?? [];
-      return { kind: 'file', name: node.name, mtime, size: node.size ?? 0, read: (start, end) => this.readFile(content, start, end) };
+      return { kind: 'file', name: node.name, mtime, size: node.size ?? 0, read: (start, end) => this.readFile(content, node.size ?? 0, start, end) };
     }
     return { kind: 'other', name: node.name, mtime };
   }
 
-  private async *readFile(content: readonly BlobId[], start: number, end: number): AsyncIterable<Uint8Array> {
+  private async *readFile(content: readonly BlobId[], size: number, start: number, end: number): AsyncIterable<Uint8Array> {
     let offset = 0;
     for (const id of content) {
       if (offset >= end) return;
@@ -141,6 +142,9 @@ export class SnapshotFs {
       if (to > from) yield bytes.subarray(from, to);
       offset += bytes.length;
     }
+    // The entry's size promised more than its blobs hold (a damaged or forged tree): the reader
+    // must see a failed transfer, not a short file that looks whole.
+    if (offset < end) throw new IntegrityError(`its blobs hold ${offset} bytes, its entry says ${size} (damaged repository)`);
   }
 }
 

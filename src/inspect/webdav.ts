@@ -113,6 +113,8 @@ function byteRange(header: string | undefined, size: number): [number, number] |
     end = size;
   } else {
     start = Number(m[1]);
+    // A last byte before the first is no range at all (RFC 9110 14.1.1): the header is ignored.
+    if (m[2] !== '' && Number(m[2]) < start) return null;
     end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
   }
   if (start >= size || end <= start) return size === 0 ? null : 'unsatisfiable';

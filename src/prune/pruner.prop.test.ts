@@ -138,7 +138,7 @@ describe('prune over random histories', () => {
           const restorer = new Restorer(new IndexedRepository(repo, index), pool, { include: [], ...restoreLimits(session, plan), restoreOwnership: false, onProblem: (pr) => expect.fail(`${pr.path}: ${pr.message}`) });
           await restorer.run(await repo.loadTree(index, snap.tree), target);
           const got = new Map<string, string>();
-          for (const name of await readdir(join(target, 'src'))) got.set(name, sha(await readFile(join(target, 'src', name))));
+          for (const name of await readdir(join(target, src))) got.set(name, sha(await readFile(join(target, src, name))));
           expect(got).toEqual(s.files);
           seen.restored++;
         }

@@ -15,7 +15,7 @@ import { TreeWriter } from '../repository/tree-stream.js';
 import { uploaderTreeStore } from '../repository/uploader-tree-store.js';
 
 export interface RewriteOptions {
-  /** What to leave out: matched against each entry's path in the snapshot ("/src/secret.key"). */
+  /** What to leave out: matched against each entry's path in the snapshot ("/home/me/secret.key"). */
   exclude: Pick<PatternList, 'matches'>;
   /** Remove each original once its replacement is saved (restic's --forget); else tag the new one "rewrite". */
   forget?: boolean;
@@ -41,10 +41,16 @@ export async function rewriteSnapshots(indexed: IndexedRepository, selected: rea
   await indexed.withBlobUploader(uploaderOptions, async (uploader) => {
     const store = uploaderTreeStore(repo, uploader, { ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
 
-    /** The tree of folder `dir` (its path in the snapshot, "" for the root) without what is excluded, and how many entries it keeps. */
-    const rewriteTree = async (treeId: BlobId, dir: string, snapshot: SnapshotId): Promise<{ id: BlobId; kept: number }> => {
+    /**
+     * The tree of folder `dir` (its path in the snapshot, "" for the root) without what is
+     * excluded, and how many entries it keeps. `way`: the snapshot's paths, whose folders on the
+     * way (FORMAT.md "Layout of the root tree") go too when the rewrite leaves them empty: they
+     * were stored only to lead to what is now excluded.
+     */
+    const rewriteTree = async (treeId: BlobId, dir: string, snapshot: SnapshotId, way: readonly string[]): Promise<{ id: BlobId; kept: number }> => {
       opts.signal?.throwIfAborted();
-      const newSubtrees = new Map<string, BlobId>();
+      // New subtrees by name; null: a folder on the way left empty, dropped.
+      const newSubtrees = new Map<string, BlobId | null>();
       let changed = false;
       let kept = 0;
       for await (const node of indexed.treeEntries(treeId)) {
@@ -54,20 +60,25 @@ export async function rewriteSnapshots(indexed: IndexedRepository, selected: rea
           opts.onExcluded?.(snapshot, node.type === 'dir' ? `${path}/` : path);
           continue;
         }
-        kept++;
         if (node.type === 'dir' && node.subtree) {
-          const sub = await rewriteTree(node.subtree, path, snapshot);
+          const sub = await rewriteTree(node.subtree, path, snapshot, way);
           if (sub.id !== node.subtree) {
-            newSubtrees.set(node.name, sub.id);
             changed = true;
+            if (sub.kept === 0 && isOnTheWay(path, way)) {
+              newSubtrees.set(node.name, null);
+              continue;
+            }
+            newSubtrees.set(node.name, sub.id);
           }
         }
+        kept++;
       }
       if (!changed) return { id: treeId, kept };
       const writer = new TreeWriter(store);
       for await (const node of indexed.treeEntries(treeId)) {
         if (opts.exclude.matches(`${dir}/${node.name}`)) continue;
         const sub = newSubtrees.get(node.name);
+        if (sub === null) continue;
         await writer.add(sub !== undefined && node.type === 'dir' ? ({ ...node, subtree: sub } satisfies TreeNode) : node);
       }
       return { id: await writer.finish(), kept };
@@ -75,7 +86,7 @@ export async function rewriteSnapshots(indexed: IndexedRepository, selected: rea
 
     for (const { id, snapshot } of selected) {
       opts.signal?.throwIfAborted();
-      const root = await rewriteTree(snapshot.tree, '', id);
+      const root = await rewriteTree(snapshot.tree, '', id, snapshot.paths);
       if (root.id === snapshot.tree) continue;
       if (root.kept === 0) {
         // Nothing left: no empty snapshot is saved, and the original goes (as restic).
@@ -98,4 +109,13 @@ export async function rewriteSnapshots(indexed: IndexedRepository, selected: rea
     }
   });
   return result;
+}
+
+/**
+ * `path` is a folder on the way to one of `paths`: a strict ancestor of one (component by
+ * component) and inside none (a folder inside a backed-up path is the user's, kept even empty).
+ */
+function isOnTheWay(path: string, paths: readonly string[]): boolean {
+  const inside = (p: string): boolean => p === '/' || path === p || path.startsWith(`${p}/`);
+  return paths.some((p) => p.startsWith(`${path}/`)) && !paths.some(inside);
 }

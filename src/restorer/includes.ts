@@ -1,6 +1,6 @@
 // Which entries of the snapshot a restore takes: restic's --include / --exclude (and their
 // case-insensitive forms), patterns of src/filter/pattern.ts matched against each entry's path in
-// the snapshot ("/src/docs/a.txt", as `engine ls` prints it; below ID:subfolder, relative to it).
+// the snapshot ("/home/me/docs/a.txt", as `engine ls` prints it; below ID:subfolder, relative to it).
 // With includes, an entry is restored when a pattern matches it, and a folder is entered when a
 // pattern may match something below it (restic's ListWithChild), so only the folders on the way are
 // created. With excludes, an entry is restored unless a pattern matches it, and a folder left out

@@ -99,7 +99,8 @@ describe('restorer', () => {
     const target = join(work, 'small-budget');
     // A 64 KiB budget leaves the plan 16 KiB: about 15 files ahead of those restored.
     const r = await restore(target, { readBudgetBytes: 64 * 1024, minRangeBudgetBytes: 1024 * 1024 });
-    expect(await compareTrees(join(work, 'src'), join(target, 'src'))).toEqual([]);
+    // The snapshot holds the source under its absolute path: it is restored at TARGET/<that path>.
+    expect(await compareTrees(join(work, 'src'), join(target, work, 'src'))).toEqual([]);
     expect(r.counters.files).toBeGreaterThan(600);
     expect(r.planWaits).toBeGreaterThan(10);
     expect(r.batchesRead).toBeGreaterThan(10);
@@ -108,7 +109,7 @@ describe('restorer', () => {
   it('restores identical with a roomy budget, the plan handed over in a few growing batches', async () => {
     const target = join(work, 'roomy');
     const r = await restore(target, { readBudgetBytes: 256 * 1024 * 1024, minRangeBudgetBytes: 8 * 1024 * 1024 });
-    expect(await compareTrees(join(work, 'src'), join(target, 'src'))).toEqual([]);
+    expect(await compareTrees(join(work, 'src'), join(target, work, 'src'))).toEqual([]);
     expect(r.planWaits).toBe(0);
     expect(r.batchesRead).toBeGreaterThan(1);
     expect(r.batchesRead).toBeLessThan(20);
@@ -119,7 +120,7 @@ describe('restorer', () => {
     for (const procFd of [true, false]) {
       const target = join(work, `few-handles-${procFd}`);
       const r = await restore(target, { readBudgetBytes: 256 * 1024 * 1024, minRangeBudgetBytes: 8 * 1024 * 1024, dirHandles: { maxOpen: 2, procFd } });
-      expect(await compareTrees(join(work, 'src'), join(target, 'src'))).toEqual([]);
+      expect(await compareTrees(join(work, 'src'), join(target, work, 'src'))).toEqual([]);
       expect(r.counters.notRestored).toEqual([]);
     }
   }, 120_000);

@@ -19,6 +19,7 @@
 // file-writer.ts writes blobs and holes into files; metadata.ts sets owners, modes, xattrs and
 // times; report.ts keeps the count of what was not restored, and why. options.ts (what a caller
 // gives and reads back), jobs.ts (the plan's shapes), includes.ts and rel-paths.ts are shared by them.
+import { PathSet } from './path-set.js';
 import fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsPath } from '../fs/names.js';
@@ -67,7 +68,7 @@ export class Restorer {
   /** Trees fetched at once while planning. */
   private readonly treeReads: Concurrency;
   /** The entries kept as they were by --overwrite (filled only with `rememberSkipped`). */
-  readonly skippedPaths = new Set<string>();
+  readonly skippedPaths = new PathSet();
   private readonly ops: PosixOps;
   private readonly notices: NotKeptNotices | undefined;
 

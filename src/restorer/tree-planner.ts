@@ -2,6 +2,7 @@
 // as it meets them, and plans each regular file (its blobs into the restore plan; hardlinks of a
 // file planned earlier are kept for the end). Empty files are created at once, files whose every
 // blob is missing as soon as they are planned. Subtrees are fetched several at once.
+import type { PathSet } from './path-set.js';
 import fs from 'node:fs';
 import type { BlobId } from '../format/ids.js';
 import type { TreeNode } from '../format/tree.js';
@@ -29,7 +30,7 @@ export interface TreePlannerParts {
   readonly includes: IncludeFilter;
   readonly overwrite: OverwriteMode;
   /** Where the paths of the entries kept by `overwrite` go, when the caller wants them. */
-  readonly skippedPaths: Set<string> | null;
+  readonly skippedPaths: PathSet | null;
   /** restore --delete: entries of the target's folders that the snapshot does not have are removed. */
   readonly deleteExtra: boolean;
   /** What --delete must never remove, for a path of the target: why, or null (RestoreOptions.protectedFolders). */

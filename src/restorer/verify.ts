@@ -4,6 +4,7 @@
 // checked, not what was handed to it: a write lost or garbled below the restore (a full or
 // failing disk, a broken driver, another writer) shows here. Files the restore kept as they were
 // (--overwrite) are not checked: they were never the snapshot's.
+import type { PathSet } from './path-set.js';
 import fs, { constants as C } from 'node:fs';
 import type { BlobId } from '../format/ids.js';
 import { DirTree } from '../fs/dir-handle.js';
@@ -18,7 +19,7 @@ export interface VerifyResult {
   bad: { path: string; message: string }[];
 }
 
-export async function verifyRestored(indexed: IndexedRepository, root: BlobId, target: string, filter: IncludeFilter, skipped: ReadonlySet<string>, signal?: AbortSignal): Promise<VerifyResult> {
+export async function verifyRestored(indexed: IndexedRepository, root: BlobId, target: string, filter: IncludeFilter, skipped: PathSet, signal?: AbortSignal): Promise<VerifyResult> {
   const result: VerifyResult = { files: 0, bytes: 0, bad: [] };
   // One buffer, as large as the largest blob met (the chunker's largest chunk at most).
   let buf = new Uint8Array(1 << 20);

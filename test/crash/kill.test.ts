@@ -106,7 +106,7 @@ describe('SIGKILL at random moments', () => {
     expect(c.code, c.stdout).toBe(0);
     const target = join(work, 'restore-backup');
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native: 'auto' })).code).toBe(0);
-    expect(await compareTrees(src, join(target, 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(target, src))).toEqual([]);
   }, 900_000);
 
   it(`prune: ${KILLS} kills; check passes after each, and the next prune completes`, async () => {
@@ -145,7 +145,7 @@ describe('SIGKILL at random moments', () => {
         expect(c.code, `${what}: ${c.stdout}`).toBe(0);
         const target = join(work, `restore-prune-${i}`);
         expect((await runEngine(['restore', keep, '--repo', repo, '--target', target], { native: 'auto' })).code).toBe(0);
-        expect((await compareTrees(expected, join(target, 'prune-src'))).filter((d) => !d.includes('mtime'))).toEqual([]);
+        expect((await compareTrees(expected, join(target, data))).filter((d) => !d.includes('mtime'))).toEqual([]);
       }
       await rm(repo, { recursive: true, force: true });
     }
@@ -168,7 +168,7 @@ describe('SIGKILL at random moments', () => {
       // Into the same target, over whatever the killed run left.
       const again = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native: 'auto' });
       expect(again.code, `${what}: ${again.stderr}`).toBe(0);
-      expect(await compareTrees(src, join(target, 'src')), what).toEqual([]);
+      expect(await compareTrees(src, join(target, src)), what).toEqual([]);
       await rm(target, { recursive: true, force: true });
     }
     expect(landed, 'kills that landed while the restore ran').toBeGreaterThanOrEqual(KILLS * 0.6);

@@ -108,7 +108,7 @@ describe(`check, prune, forget --prune and repair interrupted (ENGINE_NATIVE=${n
     const target = join(work, `restore-${++n}`);
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(await compareTrees(src, join(target, 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(target, src))).toEqual([]);
   }
 
   async function snapshotNames(repo: string): Promise<string[]> {

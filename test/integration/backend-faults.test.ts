@@ -36,7 +36,7 @@ describe(`backend faults on a local repository (ENGINE_NATIVE=${native})`, () =>
     const target = join(work, 'restored-10');
     const restore = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native, env });
     expect(restore.code, restore.stderr).toBe(0);
-    expect(await compareTrees(src, join(target, 'src'), { sparse: true })).toEqual([]);
+    expect(await compareTrees(src, join(target, src), { sparse: true })).toEqual([]);
     const audit = await auditRepository(new LocalBackend(repo));
     expect(audit.problems).toEqual([]);
     expect(audit.duplicateBlobs).toBe(0);

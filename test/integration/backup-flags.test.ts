@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD, type RunResult } from '../support/cli.js';
 import { listRepo, repoChanges } from '../support/repo-files.js';
@@ -38,6 +38,37 @@ function runWithStdin(args: string[], input: string): Promise<RunResult> {
       resolve({ code: code ?? -1, stdout, stderr, json });
     });
   });
+}
+
+/**
+ * The status-change time of `folder` and of each folder above it up to /: the folders on the way to
+ * a path backed up in `folder`. A snapshot stores them with their metadata (FORMAT.md "Layout of
+ * the root tree"), and the temporary folder's changes whenever any process creates or removes an
+ * entry in it.
+ */
+async function wayStamp(folder: string): Promise<string> {
+  const stamps: string[] = [];
+  for (let d = folder; ; d = dirname(d)) {
+    stamps.push(`${d}:${(await stat(d, { bigint: true })).ctimeNs}`);
+    if (dirname(d) === d) return stamps.join(' ');
+  }
+}
+
+/**
+ * Runs `steps` (after `prepare`, which may change the folders on the way) until neither `folder`
+ * nor a folder above it changed while they ran, and returns what that run returned: for steps
+ * whose results are checked for a tree that is the same from one backup of a path in `folder` to
+ * the next, which another process's entry in the temporary folder would change. Fails after 10 runs.
+ */
+async function whileWayStill<T>(folder: string, steps: (attempt: number) => Promise<T>, prepare: (attempt: number) => Promise<void> = async () => undefined): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    await prepare(attempt);
+    const before = await wayStamp(folder);
+    const result = await steps(attempt);
+    const after = await wayStamp(folder);
+    if (after === before) return result;
+    if (attempt === 10) expect(after, `${folder} or a folder above it changed in each of 10 runs`).toBe(before);
+  }
 }
 
 describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
@@ -194,22 +225,39 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
 
   describe('--dry-run', () => {
     it('writes nothing to the repository (no pack, index, snapshot nor lock) and reports what the real backup then adds', async () => {
-      const fresh = join(work, 'dry-src');
-      await mkdir(join(fresh, 'many'), { recursive: true });
-      for (let i = 0; i < 300; i++) await writeFile(join(fresh, 'many', `f${i}`), `file ${i}\n`);
-      await writeFile(join(fresh, 'big.bin'), randomBytes(6 * MiB));
-      const before = await listRepo(repo);
-      const dry = await backup(['-n', '--json', fresh]);
+      // A fresh folder for each run: once stored, its data would not count as added again.
+      let fresh = '';
+      const prepare = async (attempt: number): Promise<void> => {
+        fresh = join(work, `dry-src-${attempt}`);
+        await mkdir(join(fresh, 'many'), { recursive: true });
+        for (let i = 0; i < 300; i++) await writeFile(join(fresh, 'many', `f${i}`), `file ${i}\n`);
+        await writeFile(join(fresh, 'big.bin'), randomBytes(6 * MiB));
+      };
+      // The dry and the real runs must see the same tree, folders on the way included.
+      const { dry, dryChanges, text, textChanges, real, changes, again } = await whileWayStill(
+        work,
+        async () => {
+          const before = await listRepo(repo);
+          const dry = await backup(['-n', '--json', fresh]);
+          const dryChanges = repoChanges(before, await listRepo(repo));
+          const text = await backup(['--dry-run', fresh]);
+          const textChanges = repoChanges(before, await listRepo(repo));
+          const real = await backup(['--json', fresh]);
+          const changes = repoChanges(before, await listRepo(repo));
+          // Once stored, a dry run of the same tree would add nothing.
+          const again = await backup(['-n', '--json', fresh]);
+          return { dry, dryChanges, text, textChanges, real, changes, again };
+        },
+        prepare,
+      );
       expect(dry.code, dry.stderr).toBe(0);
       expect(dry.json?.dryRun).toBe(true);
       expect(dry.json?.snapshotId).toBeNull();
-      expect(repoChanges(before, await listRepo(repo))).toEqual({ added: [], changed: [], removed: [] });
-      const text = await backup(['--dry-run', fresh]);
+      expect(dryChanges).toEqual({ added: [], changed: [], removed: [] });
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toContain('dry run: nothing was written to the repository');
       expect(text.stdout).toContain('would add');
-      expect(repoChanges(before, await listRepo(repo))).toEqual({ added: [], changed: [], removed: [] });
-      const real = await backup(['--json', fresh]);
+      expect(textChanges).toEqual({ added: [], changed: [], removed: [] });
       expect(real.code, real.stderr).toBe(0);
       expect(real.json?.dryRun).toBe(false);
       expect(real.json?.bytesAddedRaw).toBe(dry.json?.bytesAddedRaw);
@@ -217,14 +265,11 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       expect(real.json?.blobsNew).toBe(dry.json?.blobsNew);
       expect(real.json?.bytesAddedRaw as number).toBeGreaterThan(6 * MiB);
       // What the dry runs did not do, the real one did: packs, index, snapshot.
-      const changes = repoChanges(before, await listRepo(repo));
       expect(changes.added.some((f) => f.startsWith('data/'))).toBe(true);
       expect(changes.added.some((f) => f.startsWith('snapshots/'))).toBe(true);
       expect(changes.added.some((f) => f.startsWith('index/'))).toBe(true);
-      // Once stored, a dry run of the same tree would add nothing.
-      const again = await backup(['-n', '--json', fresh]);
       expect(again.json?.bytesAddedRaw).toBe(0);
-    }, 120_000);
+    }, 240_000);
 
     it('--stdin --dry-run reads the stream and writes nothing', async () => {
       const input = join(work, 'stdin-dry');
@@ -272,14 +317,19 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       expect(forced.json?.filesNew).toBe(2);
     });
 
-    it('--skip-if-unchanged saves no snapshot when the tree is the parent\'s (exit 0, said), and one when something changed', async () => {
+    it('--skip-if-unchanged saves no snapshot when the backed-up paths are as in the parent (exit 0, said), even when a folder on the way changed, and one when something in them changed', async () => {
       const base = await backup(['--json', other]);
       expect(base.code, base.stderr).toBe(0);
       const count = (await snapshots()).length;
       const skipped = await backup(['--skip-if-unchanged', other]);
       expect(skipped.code, skipped.stderr).toBe(0);
       expect(skipped.stdout).toContain('skipped creating snapshot');
+      // A file added beside `other` changes the folder on the way (its times, its link count
+      // for a folder): not a change of what is backed up.
+      await writeFile(join(dirname(other), `beside-${Date.now()}.txt`), 'beside\n');
+      await mkdir(join(dirname(other), `beside-dir-${Date.now()}`));
       const json = await backup(['--json', '--skip-if-unchanged', other]);
+      expect(json.code, json.stderr).toBe(0);
       expect(json.json?.skipped).toBe(true);
       expect(json.json?.snapshotId).toBeNull();
       expect((await snapshots()).length).toBe(count);
@@ -288,6 +338,12 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       expect(changed.code, changed.stderr).toBe(0);
       expect(changed.json?.skipped).toBe(false);
       expect((await snapshots()).length).toBe(count + 1);
+      // A backed-up path gone (left out by an exclude) is a change too.
+      const both = await backup(['--json', other, src]);
+      expect(both.code, both.stderr).toBe(0);
+      const without = await backup(['--json', '--skip-if-unchanged', '--exclude', src, other, src]);
+      expect(without.code, without.stderr).toBe(0);
+      expect(without.json?.skipped).toBe(false);
     });
 
     it('--read-concurrency sets the files read at once; a bad value is refused', async () => {

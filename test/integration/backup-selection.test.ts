@@ -20,12 +20,21 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
   let deep: string;
 
   const backup = (args: string[], env: Record<string, string> = {}): Promise<RunResult> => runEngine(['backup', '--repo', repo, '--host', 'sel', ...args], { native, env });
-  /** The paths in the latest snapshot, below the backed-up folder's name (a folder's with a trailing /). */
+  /**
+   * The paths in the latest snapshot below the work folder, from it ('/src/keep.txt' for
+   * WORK/src/keep.txt; a folder's with a trailing /): the snapshot holds them under their
+   * absolute paths, and the folders on the way are left out here.
+   */
   const listed = async (): Promise<string[]> => {
     const ls = await runEngine(['ls', 'latest', '--repo', repo], { native });
     expect(ls.code, ls.stderr).toBe(0);
-    return ls.stdout.split('\n').filter((l) => l.startsWith('/'));
+    return ls.stdout
+      .split('\n')
+      .filter((l) => l.startsWith(`${work}/`))
+      .map((l) => l.slice(work.length));
   };
+  /** The files of listed(), sorted: the folders on the way to the listed ones left out. */
+  const listedFiles = async (): Promise<string[]> => (await listed()).filter((p) => !p.endsWith('/')).sort();
   const snapshotCount = async (): Promise<number> => {
     const s = await runEngine(['snapshots', '--repo', repo, '--json'], { native });
     expect(s.code, s.stderr).toBe(0);
@@ -198,7 +207,7 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
     const r = await backup([gone, join(src, 'sub')]);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain('no-such-folder');
-    expect(await listed()).toContain('/sub/c.txt');
+    expect(await listed()).toContain('/src/sub/c.txt');
     const before = await snapshotCount();
     const none = await backup([gone]);
     expect(none.code).toBe(1);
@@ -212,19 +221,26 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
     const r = await backup(['--files-from', list]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('nothing-*');
-    expect((await listed()).sort()).toEqual(['/b.log', '/keep.txt']);
+    expect(await listedFiles()).toEqual(['/src/keep.txt', '/src/sub/b.log']);
 
     const verbatim = join(work, 'verbatim.txt');
     await writeFile(join(src, 'star*name'), 'literal\n');
     await writeFile(verbatim, `${src}/star*name\n\n${src}/a.log\n`);
     expect((await backup(['--files-from-verbatim', verbatim])).code).toBe(0);
-    expect((await listed()).sort()).toEqual(['/a.log', '/star*name']);
+    expect(await listedFiles()).toEqual(['/src/a.log', '/src/star*name']);
+
+    // A line that is not UTF-8 names the file with those bytes, as restic reads it.
+    const latin1 = Buffer.concat([Buffer.from(`${src}/caf`), Buffer.from([0xe9])]);
+    await writeFile(latin1, 'latin-1 name\n');
+    await writeFile(verbatim, Buffer.concat([Buffer.from('\ufeff'), latin1, Buffer.from('\r\n')]));
+    expect((await backup(['--files-from-verbatim', verbatim])).code).toBe(0);
+    expect(await listedFiles()).toEqual(['/src/caf\\xe9']);
 
     const raw = join(work, 'raw.bin');
     await writeFile(join(src, 'line\nbreak'), 'newline in the name\n');
     await writeFile(raw, `${src}/line\nbreak\0${src}/small.bin\0`);
     expect((await backup(['--files-from-raw', raw])).code).toBe(0);
-    expect((await listed()).sort()).toEqual(['/line\\nbreak', '/small.bin']);
+    expect(await listedFiles()).toEqual(['/src/line\\nbreak', '/src/small.bin']);
     await writeFile(raw, `${src}/small.bin`);
     const unterminated = await backup(['--files-from-raw', raw]);
     expect(unterminated.code).toBe(2);

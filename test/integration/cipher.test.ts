@@ -32,6 +32,6 @@ describe(`AES-256-GCM repository (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'out');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(await compareTrees(src, join(target, 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(target, src))).toEqual([]);
   });
 });

@@ -14,6 +14,7 @@ import { seal } from '../../src/crypto/envelope.js';
 import { encodeConfig, REPO_VERSION } from '../../src/format/config.js';
 import { Repository } from '../../src/repository/repository.js';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { wayFolders } from '../support/way-trees.js';
 
 const native = currentNative();
 const b = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
@@ -72,16 +73,18 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
   it('ls prints every name escaped, one line each, in byte order; --json too', async () => {
     const ls = await runEngine(['ls', 'latest', '--repo', repo], { native });
     expect(ls.code, ls.stderr).toBe(0);
-    const lines = ls.stdout.split('\n').filter((l) => l.startsWith('/src'));
-    expect(lines).toEqual(['/src/', '/src/caf\\xe9', '/src/d\\xfe/', '/src/d\\xfe/inner\\xe9', '/src/d\\xfe/plain.txt', '/src/link -> d\\xfe/inner\\xe9', '/src/new\\nline', '/src/x\ufffd', '/src/x\\xff']);
+    // The whole listing: the folders on the way to src (the snapshot holds it under its absolute
+    // path), then src's entries.
+    const lines = ls.stdout.split('\n').filter((l) => l.startsWith('/'));
+    expect(lines).toEqual([...wayFolders(src), ...['/', '/caf\\xe9', '/d\\xfe/', '/d\\xfe/inner\\xe9', '/d\\xfe/plain.txt', '/link -> d\\xfe/inner\\xe9', '/new\\nline', '/x\ufffd', '/x\\xff'].map((p) => `${src}${p}`)]);
     // The newline did not make a line of its own.
     expect(ls.stdout.split('\n')).not.toContain('line');
 
     const json = await runEngine(['ls', 'latest', '--repo', repo, '--json'], { native });
     expect(json.code, json.stderr).toBe(0);
     const nodes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; linkTarget?: string }).filter((n) => n.message_type === 'node');
-    expect(nodes.map((n) => n.path)).toEqual(['/src', '/src/caf\\xe9', '/src/d\\xfe', '/src/d\\xfe/inner\\xe9', '/src/d\\xfe/plain.txt', '/src/link', '/src/new\\nline', '/src/x\ufffd', '/src/x\\xff']);
-    expect(nodes.find((n) => n.path === '/src/link')?.linkTarget).toBe('d\\xfe/inner\\xe9');
+    expect(nodes.map((n) => n.path)).toEqual([...wayFolders(src).map((f) => f.slice(0, -1)), ...['', '/caf\\xe9', '/d\\xfe', '/d\\xfe/inner\\xe9', '/d\\xfe/plain.txt', '/link', '/new\\nline', '/x\ufffd', '/x\\xff'].map((p) => `${src}${p}`)]);
+    expect(nodes.find((n) => n.path === `${src}/link`)?.linkTarget).toBe('d\\xfe/inner\\xe9');
   });
 
   it('diff prints added names escaped', async () => {
@@ -93,11 +96,11 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     const diff = await runEngine(['diff', snaps[0]!.id, snaps[1]!.id, '--repo', repo], { native });
     expect(diff.code, diff.stderr).toBe(0);
     const lines = diff.stdout.split('\n');
-    expect(lines.filter((l) => l.startsWith('+ ') || l.startsWith('- '))).toEqual(['+ /src/y\\xfd\\nz']);
+    expect(lines.filter((l) => l.startsWith('+ ') || l.startsWith('- '))).toEqual([`+ ${src}/y\\xfd\\nz`]);
     expect(lines).not.toContain('z');
     const json = await runEngine(['diff', snaps[0]!.id, snaps[1]!.id, '--repo', repo, '--json'], { native });
     const changes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; change?: string }).filter((c) => c.message_type === 'change');
-    expect(changes.filter((c) => c.change === 'added').map((c) => c.path)).toEqual(['/src/y\\xfd\\nz']);
+    expect(changes.filter((c) => c.change === 'added').map((c) => c.path)).toEqual([`${src}/y\\xfd\\nz`]);
   });
 
   it('a warning names the file escaped, on one line (a name that is not UTF-8 and holds a newline)', async () => {
@@ -120,7 +123,7 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     expect(restore.code, restore.stderr).toBe(0);
     const want = await byteTree(Buffer.from(src));
     expect(want.size).toBe(9);
-    expect(Object.fromEntries(await byteTree(Buffer.from(join(target, 'src'))))).toEqual(Object.fromEntries(want));
+    expect(Object.fromEntries(await byteTree(Buffer.from(join(target, src))))).toEqual(Object.fromEntries(want));
   });
 
   it('a version 3 repository keeps its version while every name is UTF-8, is raised to 4 by the first backup of a name that is not, and its older snapshot still restores', async () => {
@@ -144,7 +147,7 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'restored-v3');
     const restore = await runEngine(['restore', String(first.json?.snapshotId), '--repo', old, '--target', target], { native });
     expect(restore.code, restore.stderr).toBe(0);
-    expect(await readFile(join(target, 'plain', 'a.txt'), 'utf8')).toBe('text\n');
-    expect(await readdir(join(target, 'plain'))).toEqual(['a.txt']);
+    expect(await readFile(join(target, plain, 'a.txt'), 'utf8')).toBe('text\n');
+    expect(await readdir(join(target, plain))).toEqual(['a.txt']);
   });
 });

@@ -62,12 +62,15 @@ async function expectCheckPasses(repo: string): Promise<void> {
   expect(c.code, c.stdout + c.stderr).toBe(0);
 }
 
-async function expectRestores(repo: string, id: string, expected: string, work: string): Promise<void> {
+/**
+ * Restores snapshot `id`, a backup of the folder `backedUp`, and compares what lands where the
+ * snapshot stores that folder (under its absolute path) with `expected` (the folder as it was then).
+ */
+async function expectRestores(repo: string, id: string, backedUp: string, work: string, expected: string = backedUp): Promise<void> {
   const target = join(work, `restore-${id.slice(0, 8)}-${Math.random().toString(36).slice(2, 8)}`);
   const r = await runEngine(['restore', id, '--repo', repo, '--target', target], { native });
   expect(r.code, r.stderr).toBe(0);
-  const name = expected.slice(expected.lastIndexOf('/') + 1);
-  expect(await compareTrees(expected, join(target, name))).toEqual([]);
+  expect(await compareTrees(expected, join(target, backedUp))).toEqual([]);
 }
 
 describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
@@ -132,7 +135,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     // partly used packs) stays within --max-unused (5%) and a little header overhead.
     expect((after.stored - after.needed) / after.stored).toBeLessThan(0.05 + 0.02);
     await expectCheckPasses(repo);
-    for (const id of kept) await expectRestores(repo, id, states.get(id)!, work);
+    for (const id of kept) await expectRestores(repo, id, src, work, states.get(id)!);
 
     // Nothing left to do: a second prune deletes nothing and changes nothing.
     const again = await runEngine(['prune', '--repo', repo, '--json'], { native });

@@ -16,8 +16,8 @@ import { compareTrees, diffTrees, makeTree } from '../support/tree.js';
 
 const native = currentNative();
 
-/** A data pack, and the files (relative to the backed-up folder) that have a blob in it. */
-async function victim(repoDir: string): Promise<{ packId: PackId; lost: string[] }> {
+/** A data pack, and the files (relative to the backed-up folder `src`) that have a blob in it. */
+async function victim(repoDir: string, src: string): Promise<{ packId: PackId; lost: string[] }> {
   const { primitives } = await loadPrimitives('auto');
   const repo = await Repository.open(new LocalBackend(repoDir), primitives, new TextEncoder().encode(TEST_PASSWORD));
   const index = await repo.loadIndex();
@@ -29,8 +29,14 @@ async function victim(repoDir: string): Promise<{ packId: PackId; lost: string[]
       else if (n.type === 'file' && n.content?.length) files.push({ path: `${prefix}${n.name}`, blobs: n.content });
     }
   };
-  const root = await repo.loadTree(index, snapshot.tree);
-  await walk(root.nodes[0]!.subtree!, '');
+  // The snapshot stores `src` under its absolute path: follow it down from the root tree.
+  let tree = snapshot.tree;
+  for (const name of src.split('/').filter((c) => c !== '')) {
+    const node = (await repo.loadTree(index, tree)).nodes.find((n) => n.name === name);
+    expect(node?.type, `${name} on the way to ${src}`).toBe('dir');
+    tree = node!.subtree!;
+  }
+  await walk(tree, '');
   // The data pack that the most files use: a real loss.
   const uses = new Map<PackId, Set<string>>();
   for (const f of files) {
@@ -63,7 +69,7 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
       const b = await runEngine(['backup', '--repo', repo, src], { native });
       expect(b.code, b.stderr).toBe(0);
     }
-    const { packId, lost } = await victim(repo);
+    const { packId, lost } = await victim(repo, src);
     expect(lost.length).toBeGreaterThan(0);
     await unlink(join(repo, packName(packId)));
 
@@ -94,7 +100,7 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
     for (const snap of damagedSnapshots) {
       const reported = messages
         .filter((m) => m.message_type === 'lost' && m.snapshot === snap)
-        .map((m) => m.path!.replace(/^\/[^/]+\//, ''))
+        .map((m) => (m.path!.startsWith(`${src}/`) ? m.path!.slice(src.length + 1) : m.path!))
         .sort();
       expect(reported, `losses reported for ${snap}`).toEqual(lost);
     }
@@ -119,7 +125,7 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'restore-lost');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
     expect(r.code, r.stderr).toBe(0);
-    const diffs = await diffTrees(src, join(target, 'src'));
+    const diffs = await diffTrees(src, join(target, src));
     expect(diffs.filter((d) => d.kind !== 'missing')).toEqual([]);
     expect(diffs.map((d) => d.path).sort()).toEqual(lost);
 
@@ -129,14 +135,14 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
     expect((await runEngine(['check', '--repo', repo, '--read-data'], { native })).code).toBe(0);
     const full = join(work, 'restore-full');
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', full], { native })).code).toBe(0);
-    expect(await compareTrees(src, join(full, 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(full, src))).toEqual([]);
   }, 180_000);
 
   it('a pack whose header is damaged keeps its entries from the old index through repair index: nothing restorable is lost', async () => {
     const repo = join(work, 'repo-header');
     expect((await runEngine(['init', '--repo', repo, '--pack-size', '1M'], { native })).code).toBe(0);
     expect((await runEngine(['backup', '--repo', repo, src], { native })).code).toBe(0);
-    const { packId } = await victim(repo);
+    const { packId } = await victim(repo, src);
     const file = join(repo, packName(packId));
     const fh = await open(file, 'r+');
     const size = (await fh.stat()).size;
@@ -151,7 +157,7 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'restore-header');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(await compareTrees(src, join(target, 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(target, src))).toEqual([]);
   }, 120_000);
 
   it('a damaged index object: repair index rebuilds it from the packs and check passes', async () => {
@@ -176,6 +182,6 @@ describe(`repair (ENGINE_NATIVE=${native})`, () => {
     expect(c.code, c.stdout + c.stderr).toBe(0);
     const target = join(work, 'restore-index');
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native })).code).toBe(0);
-    expect(await compareTrees(src, join(target, 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(target, src))).toEqual([]);
   }, 120_000);
 });

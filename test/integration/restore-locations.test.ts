@@ -25,13 +25,21 @@ async function openRepo(path: string): Promise<Repository> {
   return Repository.open(new LocalBackend(path), primitives, new TextEncoder().encode(TEST_PASSWORD));
 }
 
-/** The data blobs of file `name` at the top of the snapshot's one backed-up folder. */
-async function fileBlobs(r: Repository, name: string): Promise<BlobId[]> {
+/**
+ * The data blobs of file `name` in the backed-up folder `src`, which the snapshot holds under its
+ * absolute path (each component of `src` a folder on the way).
+ */
+async function fileBlobs(r: Repository, src: string, name: string): Promise<BlobId[]> {
   const index = await r.loadIndex();
   const { snapshot } = await r.resolveSnapshot('latest');
-  for await (const top of treeEntries(r, index, snapshot.tree)) {
-    for await (const n of treeEntries(r, index, top.subtree!)) if (n.name === name) return [...(n.content ?? [])];
+  let tree = snapshot.tree;
+  for (const component of src.split('/').filter((c) => c !== '')) {
+    let next: typeof tree | undefined;
+    for await (const n of treeEntries(r, index, tree)) if (n.name === component && n.type === 'dir') next = n.subtree!;
+    if (next === undefined) throw new Error(`${src} not in the snapshot (no ${component})`);
+    tree = next;
   }
+  for await (const n of treeEntries(r, index, tree)) if (n.name === name) return [...(n.content ?? [])];
   throw new Error(`${name} not in the snapshot`);
 }
 
@@ -85,7 +93,7 @@ describe(`restore from a blob's other locations (ENGINE_NATIVE=${native})`, () =
     const backup = await runEngine(['backup', '--repo', repo, src], { native });
     expect(backup.code, backup.stderr).toBe(0);
     const r = await openRepo(repo);
-    const blobs = [...(await fileBlobs(r, 'big')), ...(await fileBlobs(r, 'small'))];
+    const blobs = [...(await fileBlobs(r, src, 'big')), ...(await fileBlobs(r, src, 'small'))];
     expect(blobs.length).toBeGreaterThan(1);
     const copies = await duplicatePacks(repo, blobs);
     return { repo, src, big, blobs, copies };
@@ -94,20 +102,20 @@ describe(`restore from a blob's other locations (ENGINE_NATIVE=${native})`, () =
   const restore = (repo: string, target: string) => runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
 
   it('the first pack missing: read from the second, byte-identical, exit 0, one warning naming the pack', async () => {
-    const { repo, big, blobs } = await setup();
+    const { repo, src, big, blobs } = await setup();
     const first = await firstPacks(repo, blobs);
     for (const packId of first.keys()) await rm(join(repo, packName(packId)));
     const target = join(repo, '..', 'target');
     const r = await restore(repo, target);
     expect(r.code, r.stderr).toBe(0);
-    expect((await readFile(join(target, 'src', 'big'))).equals(big)).toBe(true);
-    expect(await readFile(join(target, 'src', 'small'), 'utf8')).toBe('small\n');
+    expect((await readFile(join(target, src, 'big'))).equals(big)).toBe(true);
+    expect(await readFile(join(target, src, 'small'), 'utf8')).toBe('small\n');
     for (const packId of first.keys()) expect(r.stderr.split('\n').filter((l) => l.includes(`cannot read pack ${packId}`))).toHaveLength(1);
     expect(r.stderr).not.toMatch(/damaged|not restored/);
   });
 
   it('a blob corrupted in its first pack: read from the other copy, byte-identical, exit 0', async () => {
-    const { repo, big, blobs } = await setup();
+    const { repo, src, big, blobs } = await setup();
     const index = await (await openRepo(repo)).loadIndex();
     // One byte flipped in the middle of each blob where it is read first.
     for (const id of blobs) {
@@ -126,14 +134,14 @@ describe(`restore from a blob's other locations (ENGINE_NATIVE=${native})`, () =
     const target = join(repo, '..', 'target');
     const r = await restore(repo, target);
     expect(r.code, r.stderr).toBe(0);
-    expect((await readFile(join(target, 'src', 'big'))).equals(big)).toBe(true);
-    expect(await readFile(join(target, 'src', 'small'), 'utf8')).toBe('small\n');
+    expect((await readFile(join(target, src, 'big'))).equals(big)).toBe(true);
+    expect(await readFile(join(target, src, 'small'), 'utf8')).toBe('small\n');
     expect(r.stderr).toMatch(/is damaged \(authentication failed\); it is read from another pack that holds it/);
   });
 
   it('both copies gone: the file is named damaged, exit 4', async () => {
-    const { repo, blobs, copies } = await setup();
-    const bigBlobs = new Set(await fileBlobs(await openRepo(repo), 'big'));
+    const { repo, src, blobs, copies } = await setup();
+    const bigBlobs = new Set(await fileBlobs(await openRepo(repo), src, 'big'));
     const first = await firstPacks(repo, blobs);
     // Every pack holding a blob of `big`, in both copies (`small` may share one: then it is damaged too).
     const index = await (await openRepo(repo)).loadIndex();
@@ -145,7 +153,7 @@ describe(`restore from a blob's other locations (ENGINE_NATIVE=${native})`, () =
     const target = join(repo, '..', 'target');
     const r = await restore(repo, target);
     expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toContain(join(target, 'src', 'big'));
+    expect(r.stderr).toContain(join(target, src, 'big'));
     expect(r.stderr).toMatch(/other copy of blob [0-9a-f]{64} failed too/);
   });
 });

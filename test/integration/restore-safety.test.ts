@@ -30,6 +30,7 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
   let repo: string;
   const mounts: string[] = [];
 
+  // The snapshot holds src under its absolute path: a restore puts it at join(target, src).
   const restore = (target: string, extra: string[] = [], hooks?: string) =>
     runEngine(['restore', 'latest', '--repo', repo, '--target', target, ...extra], { native, env: hooks ? { ENGINE_TEST_HOOKS: hooks } : {} });
 
@@ -101,19 +102,19 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
     it(`a symlink planted at an intermediate folder (T/home/alice/.ssh -> outside) leads nothing outside the target (${mode.label})`, async () => {
       const target = join(work, `t-intermediate-${mode.hooks ?? 'proc'}`);
       const outside = await outsideDir(`outside-ssh-${mode.hooks ?? 'proc'}`);
-      await mkdir(join(target, 'src', 'home', 'alice'), { recursive: true });
-      await symlink(outside.dir, join(target, 'src', 'home', 'alice', '.ssh'));
+      await mkdir(join(target, src, 'home', 'alice'), { recursive: true });
+      await symlink(outside.dir, join(target, src, 'home', 'alice', '.ssh'));
       const r = await restore(target, [], mode.hooks);
       expect(r.code, r.stderr).toBe(0);
       // Nothing written, chmodded or chowned outside.
       await outside.check();
       // The restored entries are inside the target, where they belong, as they are in the snapshot.
-      const ssh = join(target, 'src', 'home', 'alice', '.ssh');
+      const ssh = join(target, src, 'home', 'alice', '.ssh');
       expect((await lstat(ssh)).isDirectory()).toBe(true);
       expect(await readFile(join(ssh, 'authorized_keys'), 'utf8')).toBe('ssh-ed25519 AAAA restored\n');
       expect((await stat(ssh)).mode & 0o7777).toBe(0o700);
       if (isRoot) expect((await stat(join(ssh, 'authorized_keys'))).uid).toBe(OWNER);
-      expect(await diffTrees(join(src, 'home'), join(target, 'src', 'home'))).toEqual([]);
+      expect(await diffTrees(join(src, 'home'), join(target, src, 'home'))).toEqual([]);
     });
 
     it(`a hardlink planted at a file's path is replaced, the file it links to untouched (${mode.label})`, async () => {
@@ -122,8 +123,8 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
       await writeFile(shadow, 'root:secret:19000::::::\n');
       await chmod(shadow, 0o640);
       const before = await stat(shadow);
-      await mkdir(join(target, 'src'), { recursive: true });
-      await link(shadow, join(target, 'src', 'x'));
+      await mkdir(join(target, src), { recursive: true });
+      await link(shadow, join(target, src, 'x'));
       const r = await restore(target, [], mode.hooks);
       expect(r.code, r.stderr).toBe(0);
       const after = await stat(shadow);
@@ -131,10 +132,10 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
       expect(after.mode & 0o7777).toBe(0o640);
       expect(after.uid).toBe(before.uid);
       expect(after.gid).toBe(before.gid);
-      const restored = await stat(join(target, 'src', 'x'));
+      const restored = await stat(join(target, src, 'x'));
       expect(restored.ino).not.toBe(before.ino);
       expect(restored.nlink).toBe(1);
-      expect(await readFile(join(target, 'src', 'x'), 'utf8')).toBe('the restored x\n');
+      expect(await readFile(join(target, src, 'x'), 'utf8')).toBe('the restored x\n');
       if (isRoot) expect(restored.uid).toBe(OWNER);
     });
 
@@ -143,7 +144,7 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
       const outside = await outsideDir(`outside-obst-${mode.hooks ?? 'proc'}`);
       const outsideFile = join(work, `outside-file-${mode.hooks ?? 'proc'}`);
       await writeFile(outsideFile, 'outside file\n');
-      const o = join(target, 'src', 'obst');
+      const o = join(target, src, 'obst');
       await mkdir(o, { recursive: true });
       // A symlink where a folder belongs, and where a file belongs.
       await symlink(outside.dir, join(o, 'dirlink'));
@@ -162,7 +163,7 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
       await outside.check();
       expect(await readFile(outsideFile, 'utf8')).toBe('outside file\n');
       expect(await readlink(join(o, 'link'))).toBe('folder/in-folder');
-      expect(await diffTrees(src, join(target, 'src'))).toEqual([]);
+      expect(await diffTrees(src, join(target, src))).toEqual([]);
       // Each replacement is told (not as a warning: the entry was restored).
       expect(r.stderr).toContain(`${join(o, 'link')}: a folder stood where the snapshot has a symlink`);
       expect(r.stderr).toContain(`${join(o, 'folder')}: a file stood where the snapshot has a folder`);
@@ -172,21 +173,21 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
 
   it.skipIf(!isRoot)('a mount point where a file belongs is left as it is and named (exit 3); everything else is restored', async () => {
     const target = join(work, 't-mount');
-    const mnt = join(target, 'src', 'obst', 'mnt');
+    const mnt = join(target, src, 'obst', 'mnt');
     await mountTmpfs(mnt, '1m');
     await writeFile(join(mnt, 'keep'), 'on another filesystem\n');
     const r = await restore(target);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(new RegExp(`^warning: ${escapeRe(mnt)}: .*mount point`, 'm'));
     expect(await readFile(join(mnt, 'keep'), 'utf8')).toBe('on another filesystem\n');
-    const diffs = await diffTrees(src, join(target, 'src'));
+    const diffs = await diffTrees(src, join(target, src));
     expect(diffs.length).toBeGreaterThan(0);
     for (const d of diffs) expect(d.path === 'obst/mnt' || d.path.startsWith('obst/mnt/'), `${d.path}: ${d.message}`).toBe(true);
   });
 
   it.skipIf(!isRoot)('a folder of the target that refuses writes (read-only) is named entry by entry (exit 3); everything else is restored', async () => {
     const target = join(work, 't-readonly');
-    const home = join(target, 'src', 'home');
+    const home = join(target, src, 'home');
     await mkdir(home, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', home]);
     mounts.push(home);
@@ -194,7 +195,7 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(new RegExp(`^warning: ${escapeRe(join(home, 'alice'))}: folder not restored, nor anything in it: the target is read-only`, 'm'));
     expect(r.stderr).not.toContain('EROFS');
-    const diffs = await diffTrees(src, join(target, 'src'));
+    const diffs = await diffTrees(src, join(target, src));
     expect(diffs.length).toBeGreaterThan(0);
     for (const d of diffs) expect(d.path === 'home' || d.path.startsWith('home/'), `${d.path}: ${d.message}`).toBe(true);
   });
@@ -213,9 +214,9 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
     const target = join(work, 't-bytes');
     const r = await runEngine(['restore', 'latest', '--repo', bytesRepo, '--target', target], { native });
     expect(r.code, r.stderr).toBe(0);
-    const names = (await readdir(Buffer.from(join(target, 'bytes-src')) as unknown as string, { encoding: 'buffer' })).map((b) => b.toString('hex')).sort();
+    const names = (await readdir(Buffer.from(join(target, bytesSrc)) as unknown as string, { encoding: 'buffer' })).map((b) => b.toString('hex')).sort();
     expect(names).toEqual(['64fe', '78ff']);
-    const y = await readFile(Buffer.concat([Buffer.from(join(target, 'bytes-src') + '/'), Buffer.from([0x64, 0xfe]), Buffer.from('/y')]), 'utf8');
+    const y = await readFile(Buffer.concat([Buffer.from(join(target, bytesSrc) + '/'), Buffer.from([0x64, 0xfe]), Buffer.from('/y')]), 'utf8');
     expect(y).toBe('y\n');
   });
 
@@ -236,7 +237,7 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
     expect(named.size).toBeGreaterThan(0);
     let whole = 0;
     for (const rel of [...Array.from({ length: 40 }, (_, i) => `small/f${i}`), 'big0', 'big1', 'big2']) {
-      const restored = join(target, 'full-src', rel);
+      const restored = join(target, fullSrc, rel);
       const st = await stat(restored).catch(() => null);
       const same = st !== null && Buffer.compare(await readFile(restored), await readFile(join(fullSrc, rel))) === 0;
       if (same) {
@@ -264,7 +265,7 @@ describe(`restore into a hostile or full target (ENGINE_NATIVE=${native})`, () =
     const some = await restore(join(work, 't-include-some'), ['--include', 'src/typo', '--include', 'src/x']);
     expect(some.code, some.stderr).toBe(3);
     expect(some.stderr).toContain('--include src/typo matches nothing');
-    expect(await readFile(join(work, 't-include-some', 'src', 'x'), 'utf8')).toBe('the restored x\n');
+    expect(await readFile(join(work, 't-include-some', src, 'x'), 'utf8')).toBe('the restored x\n');
   });
 });
 

@@ -28,13 +28,25 @@ async function listTree(dir: string): Promise<string[]> {
 
 describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
   const work = workdirPerFile('engine-restore-sel-');
+  /** The backed-up folder: the snapshot holds it under its absolute path. */
+  const src = join(work, 'src');
+  /** `work` as listTree names it in a target (no leading /). */
+  const workRel = work.replace(/^\/+/, '');
+  /** The folders on the way to `work` in a target, as listTree names them ('tmp/', ...). */
+  const way = workRel.split('/').map((_, i, parts) => `${parts.slice(0, i + 1).join('/')}/`);
+  /** Path `p` of the work folder ('src/top.txt') as listTree names it in a target. */
+  const at = (p: string): string => `${workRel}/${p}`;
+  /**
+   * What listTree gives for a target holding exactly `paths` of the work folder: those, and the
+   * folders on the way to the work folder when anything is restored (none when nothing is).
+   */
+  const tree = (paths: string[]): string[] => (paths.length === 0 ? [] : [...way, ...paths.map(at)].sort());
   let repo: string;
   let n = 0;
   const target = (): string => join(work, `t${++n}`);
   const restore = (ref: string, to: string, args: string[]): Promise<RunResult> => runEngine(['restore', ref, '--repo', repo, '--target', to, ...args], { native });
 
   beforeAll(async () => {
-    const src = join(work, 'src');
     repo = join(work, 'repo');
     const files: Record<string, string> = {
       'top.txt': 'top\n',
@@ -59,25 +71,25 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     const to = target();
     const r = await restore('latest', to, ['--include', '*.txt']);
     expect(r.code, r.stderr).toBe(0);
-    expect(await listTree(to)).toEqual(['src/', 'src/docs/', 'src/docs/notes.txt', 'src/docs/old/', 'src/docs/old/draft.txt', 'src/top.txt']);
+    expect(await listTree(to)).toEqual(tree(['src/', 'src/docs/', 'src/docs/notes.txt', 'src/docs/old/', 'src/docs/old/draft.txt', 'src/top.txt']));
   });
 
   it('an anchored --include takes a folder and everything below it; --iinclude ignores case', async () => {
     const to = target();
-    expect((await restore('latest', to, ['--include', '/src/sub'])).code).toBe(0);
-    expect(await listTree(to)).toEqual(['src/', 'src/sub/', 'src/sub/b.log', 'src/sub/deeper/', 'src/sub/deeper/c.bin']);
+    expect((await restore('latest', to, ['--include', `${src}/sub`])).code).toBe(0);
+    expect(await listTree(to)).toEqual(tree(['src/', 'src/sub/', 'src/sub/b.log', 'src/sub/deeper/', 'src/sub/deeper/c.bin']));
     const to2 = target();
     expect((await restore('latest', to2, ['--iinclude', 'guide.txt'])).code).toBe(0);
-    expect(await listTree(to2)).toEqual(['src/', 'src/docs/', 'src/docs/Guide.TXT']);
-    expect(await readFile(join(to2, 'src/docs/Guide.TXT'), 'utf8')).toBe('guide\n');
+    expect(await listTree(to2)).toEqual(tree(['src/', 'src/docs/', 'src/docs/Guide.TXT']));
+    expect(await readFile(join(to2, src, 'docs/Guide.TXT'), 'utf8')).toBe('guide\n');
   });
 
   it('--include-file reads patterns (comments skipped, ! takes back)', async () => {
     const file = join(work, 'includes.txt');
-    await writeFile(file, '# docs but not the old ones\n/src/docs\n!/src/docs/old\n');
+    await writeFile(file, `# docs but not the old ones\n${src}/docs\n!${src}/docs/old\n`);
     const to = target();
     expect((await restore('latest', to, ['--include-file', file])).code).toBe(0);
-    expect(await listTree(to)).toEqual(['src/', 'src/docs/', 'src/docs/Guide.TXT', 'src/docs/notes.txt']);
+    expect(await listTree(to)).toEqual(tree(['src/', 'src/docs/', 'src/docs/Guide.TXT', 'src/docs/notes.txt']));
   });
 
   it('--exclude restores all but what matches; a folder left out is not created', async () => {
@@ -85,9 +97,9 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect((await restore('latest', to, ['--exclude', '*.log', '--exclude', 'deeper'])).code).toBe(0);
     const got = await listTree(to);
     expect(got.filter((p) => p.endsWith('.log'))).toEqual([]);
-    expect(got).not.toContain('src/sub/deeper/');
-    expect(got).toContain('src/sub/');
-    expect(got).toContain('src/empty-branch/only/z.dat');
+    expect(got).not.toContain(at('src/sub/deeper/'));
+    expect(got).toContain(at('src/sub/'));
+    expect(got).toContain(at('src/empty-branch/only/z.dat'));
   });
 
   it('--include and --exclude together are a usage error (exit 2), nothing written', async () => {
@@ -99,42 +111,44 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
 
   it('an --include that matches nothing: named; when nothing at all is restored, exit 1', async () => {
     const to = target();
-    const r = await restore('latest', to, ['--include', '/src/no-such']);
+    const r = await restore('latest', to, ['--include', `${src}/no-such`]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('/src/no-such matches nothing');
+    expect(r.stderr).toContain(`${src}/no-such matches nothing`);
     expect(await listTree(to)).toEqual([]);
   });
 
   it('ID:subfolder restores the folder\'s contents straight into the target; a missing one is exit 2', async () => {
     const to = target();
-    const r = await restore('latest:/src/docs', to, []);
+    const r = await restore(`latest:${src}/docs`, to, []);
     expect(r.code, r.stderr).toBe(0);
     expect(await listTree(to)).toEqual(['Guide.TXT', 'notes.txt', 'old/', 'old/draft.txt']);
     const to2 = target();
-    const withInclude = await restore('latest:/src/docs', to2, ['--include', '/old']);
+    const withInclude = await restore(`latest:${src}/docs`, to2, ['--include', '/old']);
     expect(withInclude.code, withInclude.stderr).toBe(0);
     expect(await listTree(to2)).toEqual(['old/', 'old/draft.txt']);
-    const missing = await restore('latest:/src/nothing', target(), []);
+    const missing = await restore(`latest:${src}/nothing`, target(), []);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('/src/nothing');
+    expect(missing.stderr).toContain(`${src}/nothing`);
   });
 
   it('--dry-run writes nothing and says what would be restored; -v names each entry', async () => {
     const to = target();
-    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--dry-run', '-v', '--include', '/src/sub'], { native });
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--dry-run', '-v', '--include', `${src}/sub`], { native });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(to)).toBe(false);
-    expect(r.stdout).toContain('would restore 2 files, 3 folders');
-    expect(r.stderr).toContain('would restore /src/sub/deeper/c.bin');
+    // The folders: those on the way to the work folder, src, sub and deeper.
+    const folders = way.length + 3;
+    expect(r.stdout).toContain(`would restore 2 files, ${folders} folders`);
+    expect(r.stderr).toContain(`would restore ${src}/sub/deeper/c.bin`);
     expect(r.stderr).not.toContain('top.txt');
   });
 
   it('--overwrite: always replaces, if-changed keeps same size and time, if-newer keeps what is not older, never keeps anything there', async () => {
     const to = target();
-    expect((await restore('latest', to, ['--include', '/src/docs'])).code).toBe(0);
-    const guide = join(to, 'src/docs/Guide.TXT');
-    const notes = join(to, 'src/docs/notes.txt');
-    const draft = join(to, 'src/docs/old/draft.txt');
+    expect((await restore('latest', to, ['--include', `${src}/docs`])).code).toBe(0);
+    const guide = join(to, src, 'docs/Guide.TXT');
+    const notes = join(to, src, 'docs/notes.txt');
+    const draft = join(to, src, 'docs/old/draft.txt');
     /** Same size and time as in the snapshot, other bytes; another file changed and newer; one removed. */
     const tamper = async (): Promise<void> => {
       await writeFile(guide, 'GUIDE\n');
@@ -153,7 +167,7 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     ];
     for (const [mode, expected, skipped] of cases) {
       await tamper();
-      const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--include', '/src/docs', '--overwrite', mode, '--json'], { native });
+      const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--include', `${src}/docs`, '--overwrite', mode, '--json'], { native });
       expect(r.code, `${mode}: ${r.stderr}`).toBe(0);
       expect(await contents(), mode).toEqual(expected);
       expect(r.json?.filesSkipped, mode).toBe(skipped);
@@ -169,12 +183,12 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     expect(ok.json?.verifiedFiles).toBe(8);
     expect(ok.json?.verifyErrors).toBe(0);
     // Kept by --overwrite never: not the snapshot's, so not checked.
-    await writeFile(join(to, 'src/top.txt'), 'mine now\n');
+    await writeFile(join(to, src, 'top.txt'), 'mine now\n');
     const kept = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--verify', '--overwrite', 'never', '--json'], { native });
     expect(kept.code, kept.stderr).toBe(0);
     expect(kept.json?.verifiedFiles).toBe(0);
     const to2 = target();
-    const bad = await runEngine(['restore', 'latest', '--repo', repo, '--target', to2, '--verify'], { native, env: { ENGINE_TEST_HOOKS: 'verify-tamper=src/docs/notes.txt' } });
+    const bad = await runEngine(['restore', 'latest', '--repo', repo, '--target', to2, '--verify'], { native, env: { ENGINE_TEST_HOOKS: `verify-tamper=${at('src/docs/notes.txt')}` } });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('notes.txt: differs from the snapshot');
     expect(bad.stdout).toContain('verified 8 files');
@@ -187,36 +201,50 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     const outside = join(work, 'outside');
     await mkdir(join(outside, 'keep-me'), { recursive: true });
     await writeFile(join(outside, 'keep-me', 'precious'), 'not the target\n');
-    await writeFile(join(to, 'src/extra.txt'), 'extra\n');
-    await writeFile(join(to, 'src/zzz-extra.log'), 'extra after the last entry\n');
-    await mkdir(join(to, 'src/docs/extra-dir/inner'), { recursive: true });
-    await writeFile(join(to, 'src/docs/extra-dir/inner/f'), 'f\n');
-    await symlink(outside, join(to, 'src/sub/link-out'));
-    await writeFile(join(to, 'beside-src'), 'at the top\n');
+    await writeFile(join(to, src, 'extra.txt'), 'extra\n');
+    await writeFile(join(to, src, 'zzz-extra.log'), 'extra after the last entry\n');
+    await mkdir(join(to, src, 'docs/extra-dir/inner'), { recursive: true });
+    await writeFile(join(to, src, 'docs/extra-dir/inner/f'), 'f\n');
+    await symlink(outside, join(to, src, 'sub/link-out'));
+    // Beside src, in the folder on the way to it (which the snapshot holds only src in).
+    await writeFile(join(to, work, 'beside-src'), 'at the top\n');
     // An --exclude keeps what it matches even when the snapshot does not hold it.
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--delete', '--exclude', 'beside-src', '--json'], { native });
     expect(r.code, r.stderr).toBe(0);
     expect(r.json?.filesDeleted).toBe(4);
     const left = await listTree(to);
-    for (const gone of ['src/extra.txt', 'src/zzz-extra.log', 'src/docs/extra-dir/', 'src/sub/link-out']) expect(left).not.toContain(gone);
-    expect(left).toContain('beside-src');
-    expect(left).toContain('src/docs/old/draft.txt');
+    for (const gone of ['src/extra.txt', 'src/zzz-extra.log', 'src/docs/extra-dir/', 'src/sub/link-out']) expect(left).not.toContain(at(gone));
+    expect(left).toContain(at('beside-src'));
+    expect(left).toContain(at('src/docs/old/draft.txt'));
     expect(await readFile(join(outside, 'keep-me', 'precious'), 'utf8')).toBe('not the target\n');
     // A dry run looks at the target as the restore would, and changes nothing.
-    await writeFile(join(to, 'src/again-extra.txt'), 'extra\n');
+    await writeFile(join(to, src, 'again-extra.txt'), 'extra\n');
     const before = await listTree(to);
     const dry = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--delete', '--overwrite', 'if-changed', '--dry-run', '-v'], { native });
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stderr).toContain('would delete /src/again-extra.txt');
-    expect(dry.stderr).toContain('would keep /src/top.txt');
+    expect(dry.stderr).toContain(`would delete ${src}/again-extra.txt`);
+    expect(dry.stderr).toContain(`would keep ${src}/top.txt`);
     expect(dry.stdout).toContain('would delete 2 entries');
     expect(dry.stdout).toMatch(/would leave \d+ entries of the target as they are \(--overwrite if-changed\)/);
     expect(await listTree(to)).toEqual(before);
     expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', '/', '--delete'], { native })).code).toBe(2);
+    // Nor through a link that leads to /, nor a path that climbs there (checked with --dry-run: were
+    // the refusal ever lost, the test must not delete the machine's files).
+    const toRoot = join(work, 'link-to-root');
+    await symlink('/', toRoot);
+    const viaLink = await runEngine(['restore', 'latest', '--repo', repo, '--target', toRoot, '--delete', '--dry-run'], { native });
+    expect(viaLink.code, viaLink.stderr).toBe(2);
+    expect(viaLink.stderr).toContain('--delete with --target / would remove everything');
+    expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', `${work}/${'../'.repeat(20)}`, '--delete', '--dry-run'], { native })).code).toBe(2);
+    // A link followed by `..`: the kernel follows the link first (to /), then climbs (still /),
+    // where a textual resolve would only drop the link's name.
+    await mkdir(join(work, 'deep', 'er'), { recursive: true });
+    await symlink('/', join(work, 'deep', 'er', 'to-root'));
+    expect((await runEngine(['restore', 'latest', '--repo', repo, '--target', join(work, 'deep', 'er', 'to-root') + '/..', '--delete', '--dry-run'], { native })).code).toBe(2);
   });
 
   it('--verify opens no FIFO planted in a restored file\'s place (it would block): named, exit 1', async () => {
-    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target(), '--verify'], { native, env: { ENGINE_TEST_HOOKS: 'verify-fifo=src/top.txt' } });
+    const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target(), '--verify'], { native, env: { ENGINE_TEST_HOOKS: `verify-fifo=${at('src/top.txt')}` } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('top.txt: is not a regular file');
   });

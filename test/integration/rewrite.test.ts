@@ -44,7 +44,7 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     const before = await listRepo(repo);
     const r = await engine(['rewrite', '--exclude', 'secret.key', '--dry-run']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('excluding /src/keys/secret.key');
+    expect(r.stderr).toContain(`excluding ${src}/keys/secret.key`);
     expect(r.stdout).toContain('1 of 1 snapshot(s) would be rewritten');
     expect(repoChanges(before, await listRepo(repo))).toEqual({ added: [], changed: [], removed: [] });
   });
@@ -58,8 +58,8 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     const rewritten = after.find((s) => s.id !== first!.id)!;
     expect(rewritten.tags).toContain('rewrite');
     expect(rewritten.original).toBe(first!.id);
-    expect(await lsOf(rewritten.id)).not.toContain('/src/keys/secret.key');
-    expect(await lsOf(rewritten.id)).toContain('/src/keys/');
+    expect(await lsOf(rewritten.id)).not.toContain(`${src}/keys/secret.key`);
+    expect(await lsOf(rewritten.id)).toContain(`${src}/keys/`);
     // Nothing left to take out of the rewritten one: it stays as it is.
     const again = await engine(['rewrite', '--exclude', 'secret.key', rewritten.id.slice(0, 8), '--json']);
     expect(again.code, again.stderr).toBe(0);
@@ -69,19 +69,19 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     expect(forgot.code, forgot.stderr).toBe(0);
     const left = await snapshots();
     expect(left.map((s) => s.id)).not.toContain(first!.id);
-    for (const s of left) expect(await lsOf(s.id)).not.toContain('/src/keys/secret.key');
+    for (const s of left) expect(await lsOf(s.id)).not.toContain(`${src}/keys/secret.key`);
     expect((await engine(['prune'])).code).toBe(0);
     // find, over every snapshot left, finds it nowhere.
     const found = await engine(['find', '--json', 'secret.key']);
     expect(found.code, found.stderr).toBe(0);
     expect(JSON.parse(found.stdout)).toEqual([]);
-    expect((await engine(['find', '--json', 'a.txt'])).stdout).toContain('/src/docs/a.txt');
+    expect((await engine(['find', '--json', 'a.txt'])).stdout).toContain(`${src}/docs/a.txt`);
     const check = await engine(['check', '--read-data']);
     expect(check.code, check.stderr).toBe(0);
     const target = join(work, 'restored');
     expect((await engine(['restore', 'latest', '--target', target])).code).toBe(0);
-    expect(await readFile(join(target, 'src', 'docs', 'a.txt'), 'utf8')).toBe('a\n');
-    await expect(readFile(join(target, 'src', 'keys', 'secret.key'))).rejects.toThrow();
+    expect(await readFile(join(target, src, 'docs', 'a.txt'), 'utf8')).toBe('a\n');
+    await expect(readFile(join(target, src, 'keys', 'secret.key'))).rejects.toThrow();
   });
 
   it('a snapshot left with nothing is removed, as restic', async () => {
@@ -91,9 +91,27 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     const b = await engine(['backup', only, '--json']);
     expect(b.code, b.stderr).toBe(0);
     const id = String(b.json?.snapshotId);
-    const r = await engine(['rewrite', '--exclude', '/only', id.slice(0, 8)]);
+    // The snapshot holds `only` under its absolute path: excluding that path leaves only the
+    // folders on the way to it, which go too (they were stored only to lead there).
+    const r = await engine(['rewrite', '--exclude', only, id.slice(0, 8)]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('removed: nothing was left in it');
     expect((await snapshots()).map((s) => s.id)).not.toContain(id);
+  });
+
+  it('a folder inside the backed-up path that the rewrite empties stays, as restic keeps it; the folders on the way stay while they lead somewhere', async () => {
+    const kept = join(work, 'kept');
+    await mkdir(join(kept, 'inner'), { recursive: true });
+    await writeFile(join(kept, 'inner', 'secret.key'), 'k\n');
+    await writeFile(join(kept, 'stay.txt'), 's\n');
+    const b = await engine(['backup', kept, '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    const r = await engine(['rewrite', '--forget', '--exclude', 'secret.key', String(b.json?.snapshotId).slice(0, 8)]);
+    expect(r.code, r.stderr).toBe(0);
+    const ls = (await engine(['ls', 'latest', '--path', kept])).stdout.split('\n');
+    expect(ls).toContain(`${kept}/inner/`);
+    expect(ls).toContain(`${kept}/stay.txt`);
+    expect(ls).not.toContain(`${kept}/inner/secret.key`);
+    expect(ls).toContain(`${work}/`);
   });
 });

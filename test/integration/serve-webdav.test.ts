@@ -8,6 +8,11 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPrimitives } from '../../native-bindings/index.js';
+import { LocalBackend } from '../../src/backend/local/local-backend.js';
+import { BlobType, type SnapshotId } from '../../src/format/ids.js';
+import { encodeTree, type TreeNode } from '../../src/format/tree.js';
+import { Repository } from '../../src/repository/repository.js';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { workdirPerFile } from '../support/workdir.js';
 
@@ -19,10 +24,19 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
   let server: ChildProcess;
   let base: string;
   let snapshotId: string;
+  /** A snapshot whose one file's entry says 1 MiB where its blobs hold 13 bytes. */
+  let forged: string;
+  /** What the server said on stderr. */
+  let serverErr = '';
+  const src = join(work, 'src');
+  /**
+   * The URL path of `src` below a snapshot: the snapshot holds it under its absolute path, each
+   * component escaped as the server escapes names in hrefs.
+   */
+  const srcUrl = src.split('/').map(encodeURIComponent).join('/');
   const big = randomBytes(3 * 1024 * 1024 + 17);
 
   beforeAll(async () => {
-    const src = join(work, 'src');
     repo = join(work, 'repo');
     await mkdir(join(src, 'docs & notes'), { recursive: true });
     await writeFile(join(src, 'docs & notes', 'a <b>.txt'), 'hello webdav\n');
@@ -31,7 +45,25 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
     const b = await runEngine(['backup', '--repo', repo, '--tag', 'nightly', src, '--json'], { native });
     expect(b.code, b.stderr).toBe(0);
     snapshotId = String(b.json?.snapshotId);
+    // A forged tree: one small file whose entry claims a megabyte.
+    const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
+    const r = await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD));
+    const index = await r.loadIndex();
+    const docs = JSON.parse((await runEngine(['cat', 'tree', `${snapshotId}:${src}/docs & notes`, '--repo', repo], { native })).stdout) as { nodes: TreeNode[] };
+    const real = docs.nodes.find((n) => n.type === 'file')!;
+    const tree = encodeTree({ nodes: [{ ...real, name: 'lies.bin', size: 1024 * 1024 }] });
+    const treeId = r.blobIdOf(tree);
+    await r.withBlobUploader(index, { packTargetBytes: 1 << 20, writesInFlight: 1, indexEveryPacks: 1, sealedBytes: 8 << 20 }, async (up) => {
+      const sealed = r.sealBlob(tree);
+      if (!up.claim(treeId)) return;
+      await up.sealedBudget.acquire(sealed.length);
+      await up.add(BlobType.TREE, treeId, sealed, tree.length, sealed.length);
+    });
+    const original = await r.loadSnapshot(snapshotId as SnapshotId);
+    // A day older than the real one, which stays `latest`.
+    forged = await r.saveSnapshot({ ...original, tree: treeId, tags: ['forged'], time: new Date(Date.parse(original.time) - 86_400_000).toISOString() });
     server = spawn(ENGINE_BIN, ['serve', '--webdav', '--listen', '127.0.0.1:0', '--repo', repo], { env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native }, stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stderr!.on('data', (d: Buffer) => (serverErr += d.toString()));
     const line = await new Promise<string>((resolve, reject) => {
       createInterface({ input: server.stdout! }).once('line', resolve);
       server.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
@@ -68,41 +100,59 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
   });
 
   it('lists a snapshot folder (depth 1, names escaped in hrefs and XML) and one entry (depth 0)', async () => {
-    const dir = await propfind('/snapshots/latest/src/', '1');
+    const dir = await propfind(`/snapshots/latest${srcUrl}/`, '1');
     expect(dir.status).toBe(207);
-    expect(hrefs(dir.body)).toEqual(['/snapshots/latest/src/', '/snapshots/latest/src/big.bin', '/snapshots/latest/src/docs%20%26%20notes/']);
+    expect(hrefs(dir.body)).toEqual([`/snapshots/latest${srcUrl}/`, `/snapshots/latest${srcUrl}/big.bin`, `/snapshots/latest${srcUrl}/docs%20%26%20notes/`]);
     expect(dir.body).toContain(`<D:getcontentlength>${big.length}</D:getcontentlength>`);
     expect(dir.body).toContain('<D:displayname>docs &amp; notes</D:displayname>');
-    const one = await propfind('/snapshots/latest/src/docs%20%26%20notes/a%20%3Cb%3E.txt', '0');
+    const one = await propfind(`/snapshots/latest${srcUrl}/docs%20%26%20notes/a%20%3Cb%3E.txt`, '0');
     expect(hrefs(one.body)).toHaveLength(1);
     expect(one.body).toContain('<D:displayname>a &lt;b&gt;.txt</D:displayname>');
     expect((await propfind('/snapshots/latest/nothing-here', '0')).status).toBe(404);
   });
 
   it('serves file contents whole and by byte range, across blob boundaries', async () => {
-    const whole = await fetch(new URL(`/ids/${snapshotId.slice(0, 8)}/src/big.bin`, base));
+    const whole = await fetch(new URL(`/ids/${snapshotId.slice(0, 8)}${srcUrl}/big.bin`, base));
     expect(whole.status).toBe(200);
     expect(Buffer.from(await whole.arrayBuffer()).equals(big)).toBe(true);
     const from = 1024 * 1024 - 5;
-    const part = await fetch(new URL('/snapshots/latest/src/big.bin', base), { headers: { range: `bytes=${from}-${from + 2 * 1024 * 1024}` } });
+    const part = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { headers: { range: `bytes=${from}-${from + 2 * 1024 * 1024}` } });
     expect(part.status).toBe(206);
     expect(part.headers.get('content-range')).toBe(`bytes ${from}-${from + 2 * 1024 * 1024}/${big.length}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(big.subarray(from, from + 2 * 1024 * 1024 + 1))).toBe(true);
-    const tail = await fetch(new URL('/snapshots/latest/src/big.bin', base), { headers: { range: 'bytes=-10' } });
+    const tail = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { headers: { range: 'bytes=-10' } });
     expect(Buffer.from(await tail.arrayBuffer()).equals(big.subarray(big.length - 10))).toBe(true);
-    const head = await fetch(new URL('/snapshots/latest/src/docs%20%26%20notes/a%20%3Cb%3E.txt', base), { method: 'HEAD' });
+    const head = await fetch(new URL(`/snapshots/latest${srcUrl}/docs%20%26%20notes/a%20%3Cb%3E.txt`, base), { method: 'HEAD' });
     expect(head.headers.get('content-length')).toBe('13');
-    expect(await (await fetch(new URL('/snapshots/latest/src/docs%20%26%20notes/a%20%3Cb%3E.txt', base))).text()).toBe('hello webdav\n');
+    expect(await (await fetch(new URL(`/snapshots/latest${srcUrl}/docs%20%26%20notes/a%20%3Cb%3E.txt`, base))).text()).toBe('hello webdav\n');
+  });
+
+  it('ignores a range whose last byte is before its first (the whole file, 200) and refuses one past the end (416)', async () => {
+    const reversed = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { headers: { range: 'bytes=500-100' } });
+    expect(reversed.status).toBe(200);
+    expect(Buffer.from(await reversed.arrayBuffer()).equals(big)).toBe(true);
+    const past = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { headers: { range: `bytes=${big.length}-` } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get('content-range')).toBe(`bytes */${big.length}`);
+  });
+
+  it('a file whose blobs hold less than its entry says fails its transfer instead of ending short', async () => {
+    // The server sends the headers it promised, then breaks the connection when the blobs run out:
+    // the client sees a failed transfer (before the fix it got 13 bytes and waited for the rest).
+    const read = async (): Promise<number> => (await (await fetch(new URL(`/ids/${forged.slice(0, 8)}/lies.bin`, base), { signal: AbortSignal.timeout(20_000) })).arrayBuffer()).byteLength;
+    await expect(read()).rejects.toThrow(/fetch failed|terminated|other side closed/);
+    // And the server says why, naming the damage.
+    await expect.poll(() => serverErr).toContain('lies.bin: its blobs hold 13 bytes, its entry says 1048576 (damaged repository)');
   });
 
   it('refuses every write (405) and a non-loopback --listen (exit 2)', async () => {
     for (const method of ['PUT', 'DELETE', 'MKCOL', 'MOVE', 'PROPPATCH']) {
-      const r = await fetch(new URL('/snapshots/latest/src/big.bin', base), { method, body: method === 'PUT' ? 'x' : undefined });
+      const r = await fetch(new URL(`/snapshots/latest${srcUrl}/big.bin`, base), { method, body: method === 'PUT' ? 'x' : undefined });
       expect(r.status, method).toBe(405);
     }
     // A request addressed to another name (a page that rebinds its own name to 127.0.0.1) is refused.
     const rebound = await new Promise<number>((resolve, reject) => {
-      const u = new URL('/snapshots/latest/src/big.bin', base);
+      const u = new URL(`/snapshots/latest${srcUrl}/big.bin`, base);
       request({ host: u.hostname, port: u.port, path: u.pathname, headers: { host: 'evil.example:80' } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);

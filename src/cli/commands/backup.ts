@@ -92,7 +92,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
 
   const parent = await chooseParent(repo, flags, { host, paths: absPaths, time: chosen.time, stdin: chosen.stdin !== null && !chosen.stdin.command });
   stopIfAborted(signal);
-  const parentRoot = parent && !chosen.stdin && index.has(parent.snapshot.tree) ? await indexed.loadTree(parent.snapshot.tree) : null;
+  const parentRoot = parent && !chosen.stdin && index.has(parent.snapshot.tree) ? parent.snapshot.tree : null;
   if (parent) out.info(`using parent snapshot ${parent.id.slice(0, 8)}`);
   else if (flags.force) out.info('--force: every file is read again, no parent snapshot');
   const exclude = await selfFolders(flags, session);
@@ -166,8 +166,9 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       ...(parent ? { parent: parent.id } : {}),
       summary: snapshotSummary(c, u, problems.length + inconsistent.length + metaProblems.length, (systemClock.monotonicMs() - started) / 1000),
     };
-    // restic's --skip-if-unchanged: the same tree as the parent's is no new snapshot.
-    skipped = flags.skipIfUnchanged === true && parent !== undefined && parent.snapshot.tree === tree;
+    // restic's --skip-if-unchanged: the same tree as the parent's, or the same backed-up paths
+    // with only the folders on the way to them touched (archiver.pathsUnchanged), is no new snapshot.
+    skipped = flags.skipIfUnchanged === true && parent !== undefined && (parent.snapshot.tree === tree || (!chosen.stdin && samePaths(parent.snapshot.paths, absPaths) && archiver.pathsUnchanged));
     if (!dryRun && !skipped) {
       // The snapshot is what makes the new data referenced: only under a lock still held (a prune
       // that took a lost lock for stale may have deleted what this backup deduplicated against).
@@ -310,4 +311,11 @@ function safeUser(): { name: string; uid: number; gid: number } {
 /** What opening the index cost, for --json (the scale benchmark reads it). */
 export function indexSummary(index: DiskIndex): Record<string, unknown> {
   return { open: index.stats.kind, openSeconds: index.stats.openSeconds, indexObjectsRead: index.stats.indexObjectsRead, entries: index.blobCount, runs: index.stats.runs, residentBytes: index.residentBytes, pageReads: index.pageReads };
+}
+
+/** The same set of backup paths (a parent given with --parent may hold others). */
+function samePaths(a: readonly string[], b: readonly string[]): boolean {
+  const x = new Set(a);
+  const y = new Set(b);
+  return x.size === y.size && [...x].every((p) => y.has(p));
 }

@@ -21,7 +21,7 @@ import { IncludeFilter } from '../../restorer/includes.js';
 import { verifyRestored, type VerifyResult } from '../../restorer/verify.js';
 import { ownFolders } from '../own-folders.js';
 import { join, resolve } from 'node:path';
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { dryRun, restoreSelection, type RestoreSelection, type RestoreSelectionFlags } from '../restore-selection.js';
@@ -53,7 +53,7 @@ export interface RestoreFlags extends GlobalOptions, RestoreSelectionFlags {
 export async function restoreCommand(ref: string, flags: RestoreFlags, out: Output, signal: AbortSignal): Promise<number> {
   if (!flags.target) throw new UsageError('no target folder given', { hint: 'pass --target DIR' });
   if (flags.dryRun && flags.verify) throw new UsageError('--dry-run and --verify cannot be given together', { hint: 'a dry run writes nothing to read back' });
-  if (flags.delete && resolve(flags.target) === '/') throw new UsageError('--delete with --target / would remove everything the snapshot does not hold from the whole system', { hint: 'restore into a folder, or leave --delete out' });
+  if (flags.delete && isFilesystemRoot(flags.target)) throw new UsageError('--delete with --target / would remove everything the snapshot does not hold from the whole system', { hint: 'restore into a folder, or leave --delete out' });
   // The patterns are read and checked before the repository is opened: a typo costs no key derivation.
   const selection = await restoreSelection(flags);
   const started = systemClock.monotonicMs();
@@ -193,4 +193,21 @@ function protectedFolders(flags: RestoreFlags, session: OpenSession): { path: st
     }
   }
   return out;
+}
+
+/**
+ * The target is the filesystem's root: '/' itself, or a path that the kernel resolves there (a
+ * link, `link/..`, a bind mount of /): compared by device and inode, as the restore will open it.
+ */
+function isFilesystemRoot(target: string): boolean {
+  if (resolve(target) === '/') return true;
+  try {
+    // The path as given, not normalised first: the kernel follows a link before its `..`.
+    const at = statSync(target, { bigint: true });
+    const root = statSync('/', { bigint: true });
+    return at.dev === root.dev && at.ino === root.ino;
+  } catch {
+    // Not there yet: a restore creates it, a new folder.
+    return false;
+  }
 }
