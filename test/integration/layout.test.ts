@@ -7,12 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { chmod, lstat, mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadPrimitives } from '../../native-bindings/index.js';
-import { LocalBackend } from '../../src/backend/local/local-backend.js';
-import { BlobType, type SnapshotId } from '../../src/format/ids.js';
-import { encodeTree, type TreeNode } from '../../src/format/tree.js';
-import { Repository } from '../../src/repository/repository.js';
-import { currentNative, runEngine, TEST_PASSWORD, type RunResult } from '../support/cli.js';
+import type { TreeNode } from '../../src/format/tree.js';
+import { currentNative, runEngine, type RunResult } from '../support/cli.js';
+import { saveForgedSnapshot } from '../support/forged-snapshot.js';
 import { diffTrees } from '../support/tree.js';
 import { workdirPerFile } from '../support/workdir.js';
 
@@ -134,22 +131,10 @@ describe(`snapshot layout: absolute paths (ENGINE_NATIVE=${native})`, () => {
     const snapshotId = (JSON.parse(first.stdout.trim().split('\n').pop()!) as { snapshotId: string }).snapshotId;
     // What an engine before the absolute-path layout wrote: the same snapshot with the node of
     // the backed-up folder at the top of the root tree.
-    const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
-    const r = await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD));
-    const index = await r.loadIndex();
     const way = JSON.parse((await engine(['cat', 'tree', `${snapshotId}:${dirname(srvData)}`])).stdout) as { nodes: TreeNode[] };
     const dataNode = way.nodes.find((n) => n.name === 'data')!;
     expect(dataNode.type).toBe('dir');
-    const tree = encodeTree({ nodes: [dataNode] });
-    const treeId = r.blobIdOf(tree);
-    await r.withBlobUploader(index, { packTargetBytes: 1 << 20, writesInFlight: 1, indexEveryPacks: 1, sealedBytes: 8 << 20 }, async (up) => {
-      const sealed = r.sealBlob(tree);
-      if (!up.claim(treeId)) return;
-      await up.sealedBudget.acquire(sealed.length);
-      await up.add(BlobType.TREE, treeId, sealed, tree.length, sealed.length);
-    });
-    const original = await r.loadSnapshot(snapshotId as SnapshotId);
-    const legacy = await r.saveSnapshot({ ...original, tree: treeId, time: new Date(Date.parse(original.time) + 60_000).toISOString() });
+    const legacy = await saveForgedSnapshot(repo, native, snapshotId, [dataNode], (o) => ({ time: new Date(Date.parse(o.time) + 60_000).toISOString() }));
 
     // An old snapshot restores as it was written: under the last name.
     const target = join(work, 'restore-legacy');

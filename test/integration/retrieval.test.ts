@@ -5,12 +5,10 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadPrimitives } from '../../native-bindings/index.js';
-import { LocalBackend } from '../../src/backend/local/local-backend.js';
-import { type BlobId, BlobType } from '../../src/format/ids.js';
-import { encodeTree } from '../../src/format/tree.js';
-import { Repository } from '../../src/repository/repository.js';
+import type { BlobId } from '../../src/format/ids.js';
+import type { TreeNode } from '../../src/format/tree.js';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { saveForgedSnapshot } from '../support/forged-snapshot.js';
 import { diffTrees, makeTree } from '../support/tree.js';
 import { workdirPerFile } from '../support/workdir.js';
 
@@ -352,26 +350,14 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
 
   describe('a hostile repository', () => {
     it('a forged tree whose file size disagrees with its blobs: dump stops with exit 4 before that entry, find prints the hostile name escaped', async () => {
-      const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
-      const r = await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD));
-      const index = await r.loadIndex();
       const srcTree = JSON.parse((await engine(['cat', 'tree', `latest:${src}`])).stdout) as { nodes: { name: string; content?: string[] }[] };
       const blob = srcTree.nodes.find((n) => n.name === 'later.txt')!.content![0]! as BlobId;
       const base = { mode: 0o644, mtimeNs: '1700000000000000000', ctimeNs: '1700000000000000000', uid: 0, gid: 0, deviceId: '1', inode: '1', links: 1 };
-      const tree = encodeTree({
-        nodes: [
-          { ...base, name: 'a-fine.txt', type: 'file', size: 28, content: [blob] },
-          { ...base, name: 'b-lies\u001b[2J.txt', type: 'file', size: 999_999, content: [blob] },
-        ],
-      });
-      const treeId = r.blobIdOf(tree);
-      await r.withBlobUploader(index, { packTargetBytes: 1 << 20, writesInFlight: 1, indexEveryPacks: 1, sealedBytes: 8 << 20 }, async (up) => {
-        const sealed = r.sealBlob(tree);
-        expect(up.claim(treeId)).toBe(true);
-        await up.sealedBudget.acquire(sealed.length);
-        await up.add(BlobType.TREE, treeId, sealed, tree.length, sealed.length);
-      });
-      const forged = await r.saveSnapshot({ ...(await r.loadSnapshot(older.id as never)), tree: treeId, time: new Date(Date.parse(newer.time) + 60_000).toISOString() });
+      const nodes: TreeNode[] = [
+        { ...base, name: 'a-fine.txt', type: 'file', size: 28, content: [blob] },
+        { ...base, name: 'b-lies\u001b[2J.txt', type: 'file', size: 999_999, content: [blob] },
+      ];
+      const forged = await saveForgedSnapshot(repo, native, older.id, nodes, () => ({ time: new Date(Date.parse(newer.time) + 60_000).toISOString() }));
       try {
         const dump = await runBinary(['dump', '--repo', repo, forged, '/']);
         expect(dump.code).toBe(4);
@@ -382,7 +368,7 @@ describe(`find, dump, cat, ls -l (ENGINE_NATIVE=${native})`, () => {
         const found = await engine(['find', '-s', forged, 'b-lies*']);
         expect(found.stdout.split('\n')[1]).toBe('/b-lies\\x1b[2J.txt');
       } finally {
-        await r.removeSnapshot(forged);
+        expect((await engine(['forget', forged])).code).toBe(0);
       }
     });
   });

@@ -8,12 +8,9 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPrimitives } from '../../native-bindings/index.js';
-import { LocalBackend } from '../../src/backend/local/local-backend.js';
-import { BlobType, type SnapshotId } from '../../src/format/ids.js';
-import { encodeTree, type TreeNode } from '../../src/format/tree.js';
-import { Repository } from '../../src/repository/repository.js';
+import type { TreeNode } from '../../src/format/tree.js';
 import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { saveForgedSnapshot } from '../support/forged-snapshot.js';
 import { workdirPerFile } from '../support/workdir.js';
 
 const native = currentNative();
@@ -46,22 +43,10 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
     expect(b.code, b.stderr).toBe(0);
     snapshotId = String(b.json?.snapshotId);
     // A forged tree: one small file whose entry claims a megabyte.
-    const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
-    const r = await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD));
-    const index = await r.loadIndex();
     const docs = JSON.parse((await runEngine(['cat', 'tree', `${snapshotId}:${src}/docs & notes`, '--repo', repo], { native })).stdout) as { nodes: TreeNode[] };
     const real = docs.nodes.find((n) => n.type === 'file')!;
-    const tree = encodeTree({ nodes: [{ ...real, name: 'lies.bin', size: 1024 * 1024 }] });
-    const treeId = r.blobIdOf(tree);
-    await r.withBlobUploader(index, { packTargetBytes: 1 << 20, writesInFlight: 1, indexEveryPacks: 1, sealedBytes: 8 << 20 }, async (up) => {
-      const sealed = r.sealBlob(tree);
-      if (!up.claim(treeId)) return;
-      await up.sealedBudget.acquire(sealed.length);
-      await up.add(BlobType.TREE, treeId, sealed, tree.length, sealed.length);
-    });
-    const original = await r.loadSnapshot(snapshotId as SnapshotId);
     // A day older than the real one, which stays `latest`.
-    forged = await r.saveSnapshot({ ...original, tree: treeId, tags: ['forged'], time: new Date(Date.parse(original.time) - 86_400_000).toISOString() });
+    forged = await saveForgedSnapshot(repo, native, snapshotId, [{ ...real, name: 'lies.bin', size: 1024 * 1024 }], (o) => ({ tags: ['forged'], time: new Date(Date.parse(o.time) - 86_400_000).toISOString() }));
     server = spawn(ENGINE_BIN, ['serve', '--webdav', '--listen', '127.0.0.1:0', '--repo', repo], { env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native }, stdio: ['ignore', 'pipe', 'pipe'] });
     server.stderr!.on('data', (d: Buffer) => (serverErr += d.toString()));
     const line = await new Promise<string>((resolve, reject) => {
