@@ -34,7 +34,7 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
     expect(r.code, r.stderr).toBe(0);
     expect(Number(r.json?.peakRssBytes)).toBeLessThan(224 * MiB);
     // Small budgets mean small segments: large files cross many segment boundaries here.
-    expect(await compareTrees(src, join(work, 'out', 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(work, 'out', src))).toEqual([]);
   });
 
   it("a backup and a restore at the planner's minimum for each stay under it; one MiB less is refused", async () => {
@@ -55,7 +55,7 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
     expect(Number(restore.run.json?.peakRssBytes)).toBeLessThan(restore.minimum * MiB);
     // At its minimum no worker thread fits: the tasks ran on the main thread (inline-tasks.ts).
     expect(restore.run.json?.workerThreads).toBe(0);
-    expect(await compareTrees(src, join(work, 'out-min', 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(work, 'out-min', src))).toEqual([]);
     const fresh = join(work, 'repo-min');
     expect((await runEngine(['init', '--repo', fresh], { native })).code).toBe(0);
     const backup = await atMinimum(['backup', '--repo', fresh, src]);
@@ -67,7 +67,7 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
     // What the main thread sealed restores as the source.
     const back = await runEngine(['restore', 'latest', '--repo', fresh, '--target', join(work, 'out-back')], { native });
     expect(back.code, back.stderr).toBe(0);
-    expect(await compareTrees(src, join(work, 'out-back', 'src'))).toEqual([]);
+    expect(await compareTrees(src, join(work, 'out-back', src))).toEqual([]);
     const below = await runEngine(['backup', '--repo', fresh, '--json', '--mem-budget', `${backup.minimum - 1}M`, src], { native });
     expect(below.code).toBe(2);
   }, 120_000);
