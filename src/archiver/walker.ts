@@ -180,8 +180,8 @@ export class Walker {
       this.state.problem(abs, (err as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('backup path does not exist') : err);
       return { done: Promise.resolve(null) };
     }
-    if (inside.length > 0 && (!st.isDirectory() || this.excluded(abs, st))) return asWay();
-    if (st.isDirectory() && this.excluded(abs, st)) return { done: Promise.resolve(null) };
+    if (st.isDirectory() && this.excluded(abs, st)) return inside.length > 0 ? asWay() : { done: Promise.resolve(null) };
+    if (inside.length > 0 && !st.isDirectory()) return asWay();
     if (this.selection?.excludesBySize(st)) return { done: Promise.resolve(null) };
     const xattrs = this.meta.readXattrs(abs);
     // --one-file-system stays on the device of each backup path.

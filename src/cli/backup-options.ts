@@ -51,9 +51,13 @@ export async function chooseParent(repo: SnapshotLister, flags: ParentFlags, run
   if (flags.force) return undefined;
   if (flags.parent !== undefined) return repo.resolveSnapshot(flags.parent);
   if (run.stdin) return undefined;
-  const key = JSON.stringify([...run.paths].sort());
   const limit = run.time.getTime();
   // Sorted by time, oldest first.
   const all = await repo.listSnapshots();
-  return [...all].reverse().find((s) => s.snapshot.hostname === run.host && Date.parse(s.snapshot.time) <= limit && JSON.stringify([...s.snapshot.paths].sort()) === key);
+  return [...all].reverse().find((s) => s.snapshot.hostname === run.host && Date.parse(s.snapshot.time) <= limit && sameBackupPaths(s.snapshot.paths, run.paths));
+}
+
+/** Two snapshots are of the same backup paths (restic's rule for a parent): the same list, in any order. */
+export function sameBackupPaths(a: readonly string[], b: readonly string[]): boolean {
+  return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 }

@@ -28,7 +28,7 @@ import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { ownFolders } from '../own-folders.js';
 import { backupTargets, selectionFromFlags, type SelectionFlags, type TargetFlags } from '../backup-selection.js';
 import { openStdinSource, stdinNodes, stdinRequest, type StdinFlags, type StdinRequest } from '../backup-stdin.js';
-import { backupTime, chooseParent, readConcurrency, type ParentFlags } from '../backup-options.js';
+import { backupTime, chooseParent, readConcurrency, sameBackupPaths, type ParentFlags } from '../backup-options.js';
 
 export interface BackupFlags extends GlobalOptions, SelectionFlags, TargetFlags, StdinFlags, ParentFlags {
   memBudget?: string;
@@ -168,7 +168,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     };
     // restic's --skip-if-unchanged: the same tree as the parent's, or the same backed-up paths
     // with only the folders on the way to them touched (archiver.pathsUnchanged), is no new snapshot.
-    skipped = flags.skipIfUnchanged === true && parent !== undefined && (parent.snapshot.tree === tree || (!chosen.stdin && samePaths(parent.snapshot.paths, absPaths) && archiver.pathsUnchanged));
+    skipped = flags.skipIfUnchanged === true && parent !== undefined && (parent.snapshot.tree === tree || (!chosen.stdin && sameBackupPaths(parent.snapshot.paths, absPaths) && archiver.pathsUnchanged));
     if (!dryRun && !skipped) {
       // The snapshot is what makes the new data referenced: only under a lock still held (a prune
       // that took a lost lock for stale may have deleted what this backup deduplicated against).
@@ -311,11 +311,4 @@ function safeUser(): { name: string; uid: number; gid: number } {
 /** What opening the index cost, for --json (the scale benchmark reads it). */
 export function indexSummary(index: DiskIndex): Record<string, unknown> {
   return { open: index.stats.kind, openSeconds: index.stats.openSeconds, indexObjectsRead: index.stats.indexObjectsRead, entries: index.blobCount, runs: index.stats.runs, residentBytes: index.residentBytes, pageReads: index.pageReads };
-}
-
-/** The same set of backup paths (a parent given with --parent may hold others). */
-function samePaths(a: readonly string[], b: readonly string[]): boolean {
-  const x = new Set(a);
-  const y = new Set(b);
-  return x.size === y.size && [...x].every((p) => y.has(p));
 }
