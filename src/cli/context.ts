@@ -57,23 +57,57 @@ export async function readPassword(opts: GlobalOptions, purpose: 'open' | 'new')
 }
 
 async function readPasswordOnce(opts: GlobalOptions, purpose: 'open' | 'new'): Promise<Uint8Array> {
+  return readSecret({
+    file: opts.passwordFile,
+    fileFlag: '--password-file',
+    env: 'ENGINE_PASSWORD',
+    question: purpose === 'new' ? 'enter password for the new repository: ' : 'enter repository password: ',
+    askTwice: purpose === 'new',
+  });
+}
+
+/** Where `engine copy` and `init --from-repo` find the repository they read from. */
+export interface FromRepoOptions {
+  fromRepo?: string;
+  fromPasswordFile?: string;
+}
+
+/** The repository copied from: --from-repo or ENGINE_FROM_REPOSITORY (restic's names). */
+export function fromRepoLocation(opts: FromRepoOptions): string | undefined {
+  return opts.fromRepo ?? process.env.ENGINE_FROM_REPOSITORY;
+}
+
+/** Its password: --from-password-file, ENGINE_FROM_PASSWORD or a prompt; never a plain flag. */
+export async function readFromPassword(opts: FromRepoOptions): Promise<Uint8Array> {
+  return readSecret({ file: opts.fromPasswordFile, fileFlag: '--from-password-file', env: 'ENGINE_FROM_PASSWORD', question: 'enter the password of the repository to copy from: ', askTwice: false });
+}
+
+interface SecretSource {
+  file: string | undefined;
+  fileFlag: string;
+  env: string;
+  question: string;
+  askTwice: boolean;
+}
+
+async function readSecret(src: SecretSource): Promise<Uint8Array> {
   let pw: string | undefined;
-  if (opts.passwordFile) {
+  if (src.file) {
     try {
-      pw = (await readFile(opts.passwordFile, 'utf8')).replace(/\r?\n$/, '');
+      pw = (await readFile(src.file, 'utf8')).replace(/\r?\n$/, '');
     } catch (err) {
-      throw new UsageError(`cannot read the password file ${opts.passwordFile}: ${(err as Error).message}`, { hint: 'check --password-file' });
+      throw new UsageError(`cannot read the password file ${src.file}: ${(err as Error).message}`, { hint: `check ${src.fileFlag}` });
     }
-  } else if (process.env.ENGINE_PASSWORD !== undefined) {
-    pw = process.env.ENGINE_PASSWORD;
+  } else if (process.env[src.env] !== undefined) {
+    pw = process.env[src.env] as string;
   } else if (process.stdin.isTTY && process.stderr.isTTY) {
-    pw = await prompt(purpose === 'new' ? 'enter password for the new repository: ' : 'enter repository password: ');
-    if (purpose === 'new') {
+    pw = await prompt(src.question);
+    if (src.askTwice) {
       const again = await prompt('enter the password again: ');
       if (again !== pw) throw new UsageError('the passwords do not match', { hint: 'run the command again' });
     }
   } else {
-    throw new UsageError('no password given', { hint: 'set ENGINE_PASSWORD, pass --password-file FILE, or run on a terminal to be asked' });
+    throw new UsageError(`no password given${src.env === 'ENGINE_PASSWORD' ? '' : ` for the repository to copy from`}`, { hint: `set ${src.env}, pass ${src.fileFlag} FILE, or run on a terminal to be asked` });
   }
   if (pw.length === 0) throw new UsageError('an empty password is not allowed', { hint: 'choose a password' });
   return new TextEncoder().encode(pw);

@@ -82,6 +82,9 @@ function build(): { program: Command; result: { code: number } } {
     .option('--compression-level <n>', 'zstd level 1-19', '3')
     .option('--kdf-memory <size>', 'Argon2id memory of the key (held by every command while it opens the repository)', '64M')
     .option('--kdf-time <passes>', 'Argon2id passes of the key', '3')
+    .option('--copy-chunker-params', 'cut and name chunks as the --from-repo repository does, so that `engine copy` from it moves only what is missing')
+    .option('--from-repo <location>', 'the repository whose chunker parameters are copied (or ENGINE_FROM_REPOSITORY)')
+    .option('--from-password-file <file>', 'file holding its password (or ENGINE_FROM_PASSWORD)')
     .action(async (flags: Record<string, string>, cmd: Command) => {
       const { initCommand } = await import('./commands/init.js');
       result.code = await initCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
@@ -294,6 +297,23 @@ function build(): { program: Command; result: { code: number } } {
       await earlyKey(cmd, flags);
       const { rewriteCommand } = await import('./commands/rewrite.js');
       result.code = await rewriteCommand(refs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
+    });
+
+  program
+    .command('copy')
+    .description('copy snapshots from another repository (--from-repo) into this one, with the data they need; snapshots copied before are skipped')
+    .argument('[snapshot...]', 'snapshot ids of the --from-repo repository, or "latest" (default: every snapshot the filters keep)')
+    .option('--from-repo <location>', 'the repository to copy from (or ENGINE_FROM_REPOSITORY)')
+    .option('--from-password-file <file>', 'file holding its password (or ENGINE_FROM_PASSWORD)')
+    .option('-n, --dry-run', 'say which snapshots would be copied; change nothing')
+    .addOption(filterOpt('host', 'all'))
+    .addOption(filterOpt('tag', 'all'))
+    .addOption(filterOpt('path', 'all'))
+    .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M')
+    .action(async (refs: string[], flags: Record<string, unknown>, cmd: Command) => {
+      await earlyKey(cmd, flags);
+      const { copyCommand } = await import('./commands/copy.js');
+      result.code = await copyCommand(refs, { ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd), controller.signal);
     });
 
   program

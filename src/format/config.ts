@@ -7,11 +7,24 @@ import { type ChunkerParams, validateChunkerParams } from '../chunker/fastcdc.js
  * (FORMAT.md "Versions"): an engine that reads version 3 would restore those with U+FFFD.
  */
 export const REPO_VERSION = 4;
+/**
+ * Written only by `init --copy-chunker-params`: the config carries the blob-id and gear keys of
+ * another repository (`idKeys`), so both give a chunk the same id and cut (FORMAT.md "Versions").
+ * An engine that reads version 4 would derive those keys from its master key instead and find
+ * every blob's id wrong, so it must refuse the repository.
+ */
+export const SHARED_KEYS_VERSION = 5;
 /** Read: an older repository is used as it is until a prune, a chunked tree or a byte name upgrades it. */
-export const READABLE_VERSIONS: readonly number[] = [1, 2, 3, 4];
+export const READABLE_VERSIONS: readonly number[] = [1, 2, 3, 4, 5];
+
+/** K_id and K_gear (FORMAT.md "Key derivation"), hex, taken from the repository a copy comes from. */
+export interface IdKeys {
+  blobId: string;
+  gear: string;
+}
 
 export interface RepoConfig {
-  version: 1 | 2 | 3 | 4;
+  version: 1 | 2 | 3 | 4 | 5;
   /** Random 32-byte id, hex: names the local cache and tells repositories apart. */
   id: string;
   chunker: { algorithm: 'fastcdc-v1' } & ChunkerParams;
@@ -20,6 +33,8 @@ export interface RepoConfig {
   cipher: 'xchacha20-poly1305' | 'aes-256-gcm';
   packSizeBytes: number;
   created: string;
+  /** Version 5 only: used in place of the K_id and K_gear derived from the master key. */
+  idKeys?: IdKeys;
 }
 
 export function encodeConfig(c: RepoConfig): Uint8Array {
@@ -44,5 +59,18 @@ export function decodeConfig(bytes: Uint8Array): RepoConfig {
   if (o.compression?.algorithm !== 'zstd' || !Number.isInteger(o.compression.level)) throw new FormatError(ErrorCode.FORMAT_CORRUPT, 'config: bad compression settings');
   if (o.cipher !== 'xchacha20-poly1305' && o.cipher !== 'aes-256-gcm') throw new FormatError(ErrorCode.FORMAT_UNSUPPORTED, `config: unknown cipher ${String(o.cipher)}`);
   if (!Number.isInteger(o.packSizeBytes) || o.packSizeBytes < 1024 * 1024 || o.packSizeBytes > 1024 * 1024 * 1024) throw new FormatError(ErrorCode.FORMAT_CORRUPT, 'config: bad pack size');
+  const keysProblem = idKeysProblem(o);
+  if (keysProblem) throw new FormatError(ErrorCode.FORMAT_CORRUPT, `config: ${keysProblem}`);
   return o;
+}
+
+const KEY_HEX = /^[0-9a-f]{64}$/;
+
+/** Version 5 and `idKeys` go together: keys in an older version would be ignored by the engines that read it. */
+function idKeysProblem(o: RepoConfig): string | null {
+  if (o.version !== SHARED_KEYS_VERSION) return o.idKeys === undefined ? null : `idKeys in a version ${o.version} config`;
+  const k = o.idKeys;
+  if (typeof k !== 'object' || k === null) return 'version 5 without idKeys';
+  if (typeof k.blobId !== 'string' || !KEY_HEX.test(k.blobId) || typeof k.gear !== 'string' || !KEY_HEX.test(k.gear)) return 'idKeys are not two 32-byte keys in hex';
+  return null;
 }

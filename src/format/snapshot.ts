@@ -36,6 +36,11 @@ export interface Snapshot {
    * `original`): the first one's id, kept across later changes. Optional (FORMAT.md "Snapshots").
    */
   original?: SnapshotId;
+  /**
+   * Set by `engine copy`: the id of the snapshot this one was copied from, in the repository it
+   * was copied from, so that the next copy knows it is there. Optional (FORMAT.md "Snapshots").
+   */
+  copiedFrom?: SnapshotId;
   summary: SnapshotSummary;
 }
 
@@ -56,5 +61,6 @@ export function decodeSnapshot(bytes: Uint8Array, what: string): Snapshot {
   parseId<BlobId>(String(o.tree), `${what}: tree`);
   if (o.parent !== undefined) parseId<SnapshotId>(String(o.parent), `${what}: parent`);
   if (o.original !== undefined) parseId<SnapshotId>(String(o.original), `${what}: original`);
+  if (o.copiedFrom !== undefined) parseId<SnapshotId>(String(o.copiedFrom), `${what}: copiedFrom`);
   return o as unknown as Snapshot;
 }

@@ -9,14 +9,14 @@ import { deriveGear } from '../chunker/gear.js';
 import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/envelope.js';
 import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
 import { IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
-import { decodeConfig, encodeConfig, REPO_VERSION, type RepoConfig } from '../format/config.js';
+import { decodeConfig, encodeConfig, type IdKeys, REPO_VERSION, type RepoConfig, SHARED_KEYS_VERSION } from '../format/config.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, encodeIndex, type IndexFile } from '../format/index-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
 import { latestMatching, NO_FILTER, noSnapshotMatches, type SnapshotFilter } from './snapshot-filter.js';
 import type { Tree } from '../format/tree.js';
-import { toHex } from '../util/hex.js';
+import { fromHex, toHex } from '../util/hex.js';
 import { createKeyFile, DEFAULT_KDF, keyOpenedBy, newMasterKey, unlockMasterKey, type UnlockOptions } from './key-store.js';
 import { CONFIG_NAME, INDEX_PREFIX, KEYS_PREFIX, SNAPSHOTS_PREFIX, idOfName, indexName, keyName, snapshotName } from './layout.js';
 import type { BlobIndex, BlobLocation } from './blob-index.js';
@@ -37,6 +37,12 @@ export interface InitOptions {
   packSizeBytes?: number;
   zstdLevel?: number;
   kdf?: Argon2Params;
+  /**
+   * Another repository's K_id and K_gear (its `idKeysToShare()`), with its chunker parameters in
+   * `chunker`: the new repository (version 5) gives every chunk the id and the cut that one gives,
+   * so `engine copy` between them moves only what is missing (FORMAT.md "Versions").
+   */
+  idKeys?: IdKeys;
 }
 
 /** A key file as listed: its id (the BLAKE3 of its bytes, if sound) and its storage name, for messages. */
@@ -134,16 +140,17 @@ export class Repository {
     }
     await backend.createRoot();
     const master = newMasterKey();
-    const keys = deriveRepoKeys(p.blake3, master);
     const config: RepoConfig = {
-      version: REPO_VERSION,
+      version: opts.idKeys ? SHARED_KEYS_VERSION : REPO_VERSION,
       id: randomBytes(32).toString('hex'),
       chunker: { algorithm: 'fastcdc-v1', ...(opts.chunker ?? DEFAULT_CHUNKER) },
       compression: { algorithm: 'zstd', level: opts.zstdLevel ?? 3 },
       cipher: opts.cipher ?? 'xchacha20-poly1305',
       packSizeBytes: opts.packSizeBytes ?? 16 * 1024 * 1024,
       created: new Date().toISOString(),
+      ...(opts.idKeys ? { idKeys: { blobId: opts.idKeys.blobId, gear: opts.idKeys.gear } } : {}),
     };
+    const keys = repoKeys(p, master, config);
     // Key file first, config last: a repository without config is "not a repository" and can be
     // initialised again, never one whose config no key opens.
     const keyId = await createKeyFile(p, backend, password, master, opts.kdf);
@@ -161,9 +168,17 @@ export class Repository {
       throw err;
     }
     const { keyId, master, kdf } = await unlockMasterKey(p, backend, password, unlock);
-    const keys = deriveRepoKeys(p.blake3, master);
-    const config = decodeConfig(openEnvelope(p, keys, configBytes, 1024 * 1024, CONFIG_NAME));
-    return new Repository(backend, p, config, keys, keyId, master, kdf);
+    // The config is sealed under keys derived from the master key alone; its idKeys replace two of them.
+    const config = decodeConfig(openEnvelope(p, deriveRepoKeys(p.blake3, master), configBytes, 1024 * 1024, CONFIG_NAME));
+    return new Repository(backend, p, config, repoKeys(p, master, config), keyId, master, kdf);
+  }
+
+  /**
+   * This repository's K_id and K_gear, for `init --copy-chunker-params` of a repository that
+   * copies from this one. They name and cut chunks only: they open no object.
+   */
+  idKeysToShare(): IdKeys {
+    return { blobId: toHex(this.keys.blobId), gear: toHex(this.keys.gear) };
   }
 
   /**
@@ -389,4 +404,11 @@ export class Repository {
   async loadTree(index: BlobIndex, id: BlobId): Promise<Tree> {
     return { nodes: await collectTree(this, index, id) };
   }
+}
+
+/** The keys of a repository: derived from its master key, K_id and K_gear taken from the config when it carries them (version 5). */
+function repoKeys(p: Primitives, master: Uint8Array, config: RepoConfig): RepoKeys {
+  const derived = deriveRepoKeys(p.blake3, master);
+  if (!config.idKeys) return derived;
+  return { ...derived, blobId: fromHex(config.idKeys.blobId), gear: fromHex(config.idKeys.gear) };
 }

@@ -44,7 +44,8 @@ async function cat(type: string, arg: string | undefined, flags: GlobalOptions &
 
   switch (t) {
     case 'config':
-      await printJson(repo.config);
+      // K_id and K_gear of a version 5 config are keys: never printed (docs/FORMAT.md "Config").
+      await printJson(repo.config.idKeys ? { ...repo.config, idKeys: 'present (K_id and K_gear shared with the repository copied from; not shown)' } : repo.config);
       return;
     case 'snapshot': {
       const { snapshot } = await repo.resolveSnapshot(arg!);

@@ -3,13 +3,15 @@ import { UsageError } from '../../errors/engine-error.js';
 import type { Argon2Params } from '../../../native-bindings/types.js';
 import { KDF_LIMITS } from '../../format/key-file.js';
 import { DEFAULT_KDF } from '../../repository/key-store.js';
-import { Repository } from '../../repository/repository.js';
+import { type InitOptions, Repository } from '../../repository/repository.js';
 import { parseSize } from '../../util/bytes.js';
-import { primitives, readPassword, repoLocation, type GlobalOptions } from '../context.js';
+import { fromRepoLocation, nativePolicy, primitives, readFromPassword, readPassword, repoLocation, type FromRepoOptions, type GlobalOptions } from '../context.js';
 import { openBackend } from '../../session/open-backend.js';
+import { openSession } from '../../session/open-session.js';
 import type { Output } from '../output.js';
 
-export interface InitFlags extends GlobalOptions {
+export interface InitFlags extends GlobalOptions, FromRepoOptions {
+  copyChunkerParams?: boolean;
   cipher?: string;
   packSize?: string;
   compressionLevel?: string;
@@ -26,6 +28,7 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
   const packSizeBytes = flags.packSize === undefined ? undefined : parseSize(flags.packSize, '--pack-size');
   if (packSizeBytes !== undefined && (packSizeBytes < 1024 * 1024 || packSizeBytes > 1024 * 1024 * 1024)) throw new UsageError('--pack-size must be between 1M and 1G');
   const kdf = kdfFlags(flags);
+  const shared = await chunkingToShare(flags, out);
   const { backend } = await openBackend(location, flags, (m) => out.warn(m));
   const { primitives: p } = await primitives();
   const password = await readPassword(flags, 'new');
@@ -34,10 +37,31 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
     zstdLevel: level,
     ...(packSizeBytes !== undefined ? { packSizeBytes } : {}),
     kdf,
+    ...(shared ? { chunker: shared.chunker, idKeys: shared.idKeys } : {}),
   });
   if (out.json) out.data({ message_type: 'initialized', id: repo.config.id, repository: location, cipher });
-  else out.result(`created repository ${repo.config.id.slice(0, 10)} at ${location} (cipher ${cipher})`);
+  else out.result(`created repository ${repo.config.id.slice(0, 10)} at ${location} (cipher ${cipher}${shared ? `; chunks cut and named as in ${fromRepoLocation(flags)}` : ''})`);
   return 0;
+}
+
+/**
+ * restic's `init --from-repo SRC --copy-chunker-params`: the chunker parameters and the keys that
+ * cut and name chunks (K_gear, K_id) of SRC, so that the new repository (format version 5) gives
+ * every chunk the id SRC gives it and `engine copy` from SRC moves only what is missing
+ * (docs/FORMAT.md "Versions"). Opening SRC takes its password (--from-password-file,
+ * ENGINE_FROM_PASSWORD); nothing in it is changed.
+ */
+async function chunkingToShare(flags: InitFlags, out: Output): Promise<Pick<InitOptions, 'chunker' | 'idKeys'> | null> {
+  const from = fromRepoLocation(flags);
+  if (!flags.copyChunkerParams) {
+    if (flags.fromRepo !== undefined) throw new UsageError('--from-repo is used by `init` only with --copy-chunker-params', { hint: 'add --copy-chunker-params to cut and name chunks as that repository does (then `engine copy` moves only what is missing), or leave out --from-repo' });
+    return null;
+  }
+  if (from === undefined) throw new UsageError('--copy-chunker-params needs the repository to take them from', { hint: 'pass --from-repo PATH (or set ENGINE_FROM_REPOSITORY)' });
+  if (from === repoLocation(flags)) throw new UsageError('--from-repo names the repository being created');
+  const source = await openSession(from, { ...flags, policy: nativePolicy() }, () => readFromPassword(flags), (m) => out.warn(m));
+  const { minSize, avgSize, maxSize } = source.repo.config.chunker;
+  return { chunker: { minSize, avgSize, maxSize }, idKeys: source.repo.idKeysToShare() };
 }
 
 /**
