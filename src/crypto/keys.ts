@@ -33,3 +33,13 @@ export function deriveRepoKeys(blake3: Blake3, master: Uint8Array): RepoKeys {
   return { xchacha: d(KEY_CONTEXTS.xchacha), aes: d(KEY_CONTEXTS.aes), blobId: d(KEY_CONTEXTS.blobId), gear: d(KEY_CONTEXTS.gear), indexCache: d(KEY_CONTEXTS.indexCache) };
 }
 
+
+/**
+ * The keys of a repository whose config carries K_id and K_gear of another (version 5, made by
+ * `init --copy-chunker-params`): those two taken as given, the rest derived from its own master
+ * key, which alone opens its objects (FORMAT.md "Key derivation").
+ */
+export function repoKeysWithIdKeys(blake3: Blake3, master: Uint8Array, idKeys: { blobId: Uint8Array; gear: Uint8Array } | undefined): RepoKeys {
+  const derived = deriveRepoKeys(blake3, master);
+  return idKeys ? { ...derived, blobId: idKeys.blobId, gear: idKeys.gear } : derived;
+}

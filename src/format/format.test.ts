@@ -366,12 +366,15 @@ describe('snapshots', () => {
     expect(decodeSnapshot(encodeSnapshot(snap), 'snap')).toEqual(snap);
     const child: Snapshot = { ...snap, parent: randomId<SnapshotId>() };
     expect(decodeSnapshot(encodeSnapshot(child), 'snap')).toEqual(child);
+    const copied: Snapshot = { ...snap, original: randomId<SnapshotId>(), copiedFrom: randomId<SnapshotId>() };
+    expect(decodeSnapshot(encodeSnapshot(copied), 'snap')).toEqual(copied);
   });
 
   it('refuses another version, a bad tree or parent id, and non-JSON', () => {
     expectFormatError(() => decodeSnapshot(enc(JSON.stringify({ ...snap, version: 2 })), 'snap'), ErrorCode.FORMAT_UNSUPPORTED);
     expectFormatError(() => decodeSnapshot(enc(JSON.stringify({ ...snap, tree: 'abc' })), 'snap'), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeSnapshot(enc(JSON.stringify({ ...snap, parent: 'abc' })), 'snap'), ErrorCode.FORMAT_CORRUPT);
+    expectFormatError(() => decodeSnapshot(enc(JSON.stringify({ ...snap, copiedFrom: 'abc' })), 'snap'), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeSnapshot(enc(JSON.stringify({ ...snap, time: 5 })), 'snap'), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeSnapshot(enc(JSON.stringify({ ...snap, paths: '/' })), 'snap'), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeSnapshot(enc('{"version":1,'), 'snap'), ErrorCode.FORMAT_CORRUPT);
@@ -397,7 +400,7 @@ describe('config', () => {
     expect(decodeConfig(variant({ version: 3 })).version).toBe(3);
     expect(decodeConfig(variant({ version: 2 })).version).toBe(2);
     expect(decodeConfig(variant({ version: 1 })).version).toBe(1);
-    expectFormatError(() => decodeConfig(variant({ version: 5 })), ErrorCode.FORMAT_UNSUPPORTED);
+    expectFormatError(() => decodeConfig(variant({ version: 6 })), ErrorCode.FORMAT_UNSUPPORTED);
     expectFormatError(() => decodeConfig(variant({ version: 0 })), ErrorCode.FORMAT_UNSUPPORTED);
     expectFormatError(() => decodeConfig(variant({ chunker: { ...config.chunker, algorithm: 'rabin' } })), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeConfig(variant({ chunker: { ...config.chunker, avgSize: 1000000 } })), ErrorCode.FORMAT_CORRUPT);
@@ -409,6 +412,18 @@ describe('config', () => {
     expectFormatError(() => decodeConfig(variant({ packSizeBytes: 1024 * 1024 * 1024 + 1 })), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeConfig(variant({ packSizeBytes: '16M' })), ErrorCode.FORMAT_CORRUPT);
     expectFormatError(() => decodeConfig(enc('not json')), ErrorCode.FORMAT_CORRUPT);
+  });
+
+  it('version 5 (init --copy-chunker-params) holds idKeys, two 32-byte keys in hex; neither goes without the other', () => {
+    const idKeys = { blobId: 'ab'.repeat(32), gear: '0c'.repeat(32) };
+    const v5: RepoConfig = { ...config, version: 5, idKeys };
+    expect(decodeConfig(encodeConfig(v5))).toEqual(v5);
+    expectFormatError(() => decodeConfig(variant({ version: 5 })), ErrorCode.FORMAT_CORRUPT);
+    // Keys in a version an older engine reads would be ignored by it: every blob id would look wrong.
+    expectFormatError(() => decodeConfig(variant({ version: 4, idKeys })), ErrorCode.FORMAT_CORRUPT);
+    expectFormatError(() => decodeConfig(variant({ version: 5, idKeys: { ...idKeys, gear: 'ab'.repeat(31) } })), ErrorCode.FORMAT_CORRUPT);
+    expectFormatError(() => decodeConfig(variant({ version: 5, idKeys: { blobId: 'AB'.repeat(32), gear: idKeys.gear } })), ErrorCode.FORMAT_CORRUPT);
+    expectFormatError(() => decodeConfig(variant({ version: 5, idKeys: 'present' })), ErrorCode.FORMAT_CORRUPT);
   });
 });
 

@@ -7,7 +7,7 @@ import type { Backend, ObjectOptions } from '../backend/types.js';
 import { DEFAULT_CHUNKER, type ChunkerParams } from '../chunker/fastcdc.js';
 import { deriveGear } from '../chunker/gear.js';
 import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/envelope.js';
-import { deriveRepoKeys, type RepoKeys } from '../crypto/keys.js';
+import { deriveRepoKeys, repoKeysWithIdKeys, type RepoKeys } from '../crypto/keys.js';
 import { IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
 import { decodeConfig, encodeConfig, type IdKeys, REPO_VERSION, type RepoConfig, SHARED_KEYS_VERSION } from '../format/config.js';
 import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
@@ -408,7 +408,5 @@ export class Repository {
 
 /** The keys of a repository: derived from its master key, K_id and K_gear taken from the config when it carries them (version 5). */
 function repoKeys(p: Primitives, master: Uint8Array, config: RepoConfig): RepoKeys {
-  const derived = deriveRepoKeys(p.blake3, master);
-  if (!config.idKeys) return derived;
-  return { ...derived, blobId: fromHex(config.idKeys.blobId), gear: fromHex(config.idKeys.gear) };
+  return repoKeysWithIdKeys(p.blake3, master, config.idKeys ? { blobId: fromHex(config.idKeys.blobId), gear: fromHex(config.idKeys.gear) } : undefined);
 }

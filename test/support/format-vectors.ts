@@ -5,7 +5,7 @@ import type { Primitives } from '../../native-bindings/types.js';
 import { FastCdc, DEFAULT_CHUNKER } from '../../src/chunker/fastcdc.js';
 import { deriveGear } from '../../src/chunker/gear.js';
 import { Suite, open, seal } from '../../src/crypto/envelope.js';
-import { deriveRepoKeys } from '../../src/crypto/keys.js';
+import { deriveRepoKeys, repoKeysWithIdKeys } from '../../src/crypto/keys.js';
 import { BlobType, type BlobId, type PackId } from '../../src/format/ids.js';
 import { encodeIndex } from '../../src/format/index-file.js';
 import { encodePackHeader } from '../../src/format/pack.js';
@@ -105,6 +105,7 @@ export function vectorXattrs(subtree: BlobId): TreeNode[] {
 export async function computeVectors(p: Primitives): Promise<Record<string, unknown>> {
   const master = seq(32);
   const keys = deriveRepoKeys(p.blake3, master);
+  const shared = repoKeysWithIdKeys(p.blake3, master, { blobId: seq(32, 0x20), gear: seq(32, 0x40) });
   const payload = new TextEncoder().encode(VECTOR_PAYLOAD);
   const gear = deriveGear(p.blake3, keys.gear);
   const cdc = new FastCdc(DEFAULT_CHUNKER, gear);
@@ -163,5 +164,9 @@ export async function computeVectors(p: Primitives): Promise<Record<string, unkn
     treeWithByteNamesDecoded: byteNamesBack.map((n) => [encodeName(n.name).toString('hex'), ...(n.linkTarget !== undefined ? [encodeName(n.linkTarget).toString('hex')] : [])]),
     treeWithXattrs: new TextDecoder().decode(xattrsTree),
     treeWithXattrsId: hex(p.blake3.keyedHash(keys.blobId, xattrsTree)),
+    // Version 5: K_id and K_gear given by the config (bytes 0x20..0x3f and 0x40..0x5f), the rest from M.
+    sharedIdKeysSubkeys: { xchacha: hex(shared.xchacha), blobId: hex(shared.blobId), gear: hex(shared.gear) },
+    sharedIdKeysBlobIdOfPayload: hex(p.blake3.keyedHash(shared.blobId, payload)),
+    sharedIdKeysGearFirst8: [...deriveGear(p.blake3, shared.gear).subarray(0, 8)].map((g) => g.toString(16).padStart(8, '0')),
   };
 }
