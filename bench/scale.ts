@@ -20,6 +20,9 @@
 //   stats                   engine stats (every snapshot)
 //   ls                      engine ls of the newest synthetic snapshot (lines counted)
 //   diff                    engine diff of the oldest and the newest synthetic snapshots
+//   copy                    engine copy of the newest synthetic snapshot into an empty repository
+//                           with its own keys (every blob read and named again, trees written again)
+//   copy-again              the same copy once more: nothing to copy (the copy is found by copiedFrom)
 //   check                   engine check
 //   check-read-data-subset  engine check --read-data-subset 1%
 //   forget                  engine forget --keep-last 7 (3 synthetic snapshots removed; no --prune)
@@ -240,11 +243,12 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   await fsp.mkdir(work, { recursive: true });
   const repo = join(work, 'repo');
   const repo0 = join(work, 'repo-empty');
+  const repoCopy = join(work, 'repo-copy');
   const src = join(work, 'src');
   const out = join(work, 'restored');
   const cacheHome = join(work, 'cache');
   const sampleFile = join(work, 'sample.bin');
-  const engineEnv = { ENGINE_PASSWORD: PASSWORD, XDG_CACHE_HOME: cacheHome };
+  const engineEnv = { ENGINE_PASSWORD: PASSWORD, ENGINE_FROM_PASSWORD: PASSWORD, XDG_CACHE_HOME: cacheHome };
   const bin = join(root, 'bin/engine');
   // The launcher's allocator and GC settings, for the library step too (bin/engine).
   const launcherEnv = { ...engineEnv, MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
@@ -254,7 +258,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   let seq = 0;
 
   // Which commands take --mem-budget (from their --help: the maintenance commands are gaining it).
-  const commands = ['backup', 'restore', 'snapshots', 'stats', 'ls', 'find', 'dump', 'rewrite', 'diff', 'check', 'forget', 'prune', 'repair index'];
+  const commands = ['backup', 'restore', 'snapshots', 'stats', 'ls', 'find', 'dump', 'rewrite', 'copy', 'diff', 'check', 'forget', 'prune', 'repair index'];
   const budgeted = new Set<string>();
   await Promise.all(
     commands.map(async (c) => {
@@ -263,9 +267,9 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   );
 
   /** One engine command as a step: throws when it fails, except a refusal by the planner (recorded). */
-  const engine = async (name: string, command: string, args: string[], keep: (json: Record<string, unknown>, r: Spawned) => Record<string, unknown> = figures): Promise<Record<string, unknown> | null> => {
+  const engine = async (name: string, command: string, args: string[], keep: (json: Record<string, unknown>, r: Spawned) => Record<string, unknown> = figures, repoPath = repo): Promise<Record<string, unknown> | null> => {
     const memBudgetFlag = budgeted.has(command);
-    const argv = [...command.split(' '), '--repo', repo, '--json', ...(memBudgetFlag ? ['--mem-budget', budget] : []), ...args];
+    const argv = [...command.split(' '), '--repo', repoPath, '--json', ...(memBudgetFlag ? ['--mem-budget', budget] : []), ...args];
     note(`${name}: engine ${argv.join(' ')}`);
     const r = await run(bin, argv, engineEnv, join(work, `peak-${seq++}`));
     const base = { name, peakRssBytes: r.peakRssBytes, wallSeconds: r.wallSeconds, withinBudget: r.peakRssBytes < a.budgetBytes, memBudgetFlag, exitCode: r.code };
@@ -296,7 +300,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   };
 
   note(`repository with ${a.blobs} synthetic data blobs in ${work}`);
-  for (const r of [repo, repo0]) {
+  for (const r of [repo, repo0, repoCopy]) {
     const init = await run(bin, ['init', '--repo', r, '--kdf-memory', a.kdfMemory], engineEnv, join(work, 'peak-init'));
     if (init.code !== 0) throw new Error(`engine init: ${init.stderr}`);
   }
@@ -353,6 +357,10 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   const tarBytes = (await fsp.stat(tar)).size;
   await fsp.rm(tar, { force: true });
   steps[steps.length - 1]!.tarBytes = tarBytes;
+  // copy reads every blob of the snapshot and names it again (the destination has its own keys).
+  const copied = (json: Record<string, unknown>): Record<string, unknown> => ({ copied: Array.isArray(json.copied) ? json.copied.length : null, blobsAdded: json.blobsAdded, bytesAdded: json.bytesAdded });
+  await engine('copy', 'copy', ['--from-repo', repo, newest], copied, repoCopy);
+  await engine('copy-again', 'copy', ['--from-repo', repo, newest], copied, repoCopy);
   await engine('diff', 'diff', [oldest, newest]);
   await engine('check', 'check', []);
   await engine('check-read-data-subset', 'check', ['--read-data-subset', '1%']);

@@ -14,7 +14,7 @@
 // copied in this run (unchanged folders of the next snapshots), and a snapshot whose copy the
 // destination already holds (`copiedFrom`) is not copied again. The blobs and the index naming
 // them are stored before the snapshot (FORMAT.md write ordering).
-import type { BlobId, SnapshotId } from '../format/ids.js';
+import type { BlobId, PackId, SnapshotId } from '../format/ids.js';
 import { BlobType } from '../format/ids.js';
 import type { Snapshot } from '../format/snapshot.js';
 import type { TreeNode } from '../format/tree.js';
@@ -24,14 +24,17 @@ import type { IndexedRepository } from '../repository/indexed-repository.js';
 import type { ListedSnapshot } from '../repository/snapshot-filter.js';
 import { TreeWriter, type TreeStore } from '../repository/tree-stream.js';
 import { uploaderTreeStore } from '../repository/uploader-tree-store.js';
-import { Concurrency, TaskSlots } from '../util/concurrency.js';
+import type { BlobLocation } from '../repository/blob-index.js';
+import { Concurrency } from '../util/concurrency.js';
 
 export interface CopyOptions {
   packTargetBytes: number;
   /** Sealed blobs not yet stored (the uploader's budget). */
   sealedBytes: number;
-  /** Blobs read from the source at once (each holds a chunk and its sealed copy). */
+  /** Ranged reads of the source's packs in flight. */
   readsInFlight: number;
+  /** Plaintext (and sealed bytes) of the source's blobs read in one batch. */
+  batchBytes: number;
   signal?: AbortSignal;
   /** Say what would be copied; write nothing. */
   dryRun?: boolean;
@@ -114,16 +117,21 @@ async function copiesInDestination(dest: IndexedRepository, sharedIds: boolean):
   return { find: (s) => byCopiedFrom.get(s.id) ?? (sharedIds ? bySameness.get(sameness(s.snapshot)) : undefined) };
 }
 
+/** Files whose nodes wait for their blobs before they are written to the folder's tree. */
+const MAX_PENDING_FILES = 1024;
+
 /** Copies folders (and what they hold) from the source into the destination's uploader. */
 class TreeCopier {
   private readonly memo = new Map<BlobId, BlobId>();
-  private readonly reads: Concurrency;
   private readonly store: TreeStore;
   private readonly source: IndexedRepository;
   private readonly dest: IndexedRepository;
   private readonly uploader: BlobUploader;
   private readonly sharedIds: boolean;
   private readonly opts: CopyOptions;
+  private readonly batch: BlobBatch;
+  /** Different ids: the destination's id of each source data blob read for the files pending. */
+  private readonly renamed = new Map<BlobId, BlobId>();
 
   constructor(source: IndexedRepository, dest: IndexedRepository, uploader: BlobUploader, sharedIds: boolean, opts: CopyOptions) {
     this.source = source;
@@ -131,8 +139,8 @@ class TreeCopier {
     this.uploader = uploader;
     this.sharedIds = sharedIds;
     this.opts = opts;
-    this.reads = new Concurrency(opts.readsInFlight);
     this.store = uploaderTreeStore(dest.repo, uploader, opts.signal ? { signal: opts.signal } : {});
+    this.batch = new BlobBatch(source, opts.batchBytes, opts.readsInFlight);
   }
 
   /** The destination's id of source folder `id`, once it and everything below it are stored. */
@@ -144,78 +152,60 @@ class TreeCopier {
       this.memo.set(id, known);
       return known;
     }
-    const copied = this.sharedIds ? await this.copyTreeAsIs(id) : await this.copyTreeRenamed(id);
+    const copied = await this.copyFolder(id);
     if (this.memo.size >= TREE_MEMO_ENTRIES) this.memo.delete(this.memo.keys().next().value!);
     this.memo.set(id, copied);
     return copied;
   }
 
-  /** Same ids: the missing data blobs, the subfolders, then the folder's own blobs byte for byte. */
-  private async copyTreeAsIs(id: BlobId): Promise<BlobId> {
+  /**
+   * One folder: its files' missing data blobs read in batches (grouped by pack), its subfolders
+   * copied, then its own tree: stored byte for byte when ids are shared, else written again
+   * with the new ids, entry by entry (a file waits until its blobs are named here).
+   */
+  private async copyFolder(id: BlobId): Promise<BlobId> {
     const chunks: BlobId[] = [];
-    const slots = new TaskSlots(this.opts.readsInFlight * 2);
+    const writer = this.sharedIds ? null : new TreeWriter(this.store);
+    const pending: TreeNode[] = [];
+    const addPending = async (): Promise<void> => {
+      await this.readBatch();
+      if (writer) for (const node of pending) await writer.add(node.content ? { ...node, content: node.content.map((b) => this.renamed.get(b)!) } : node);
+      pending.length = 0;
+      this.renamed.clear();
+    };
     for await (const node of this.source.treeEntries(id, { onChunk: (c) => chunks.push(c) })) {
       this.opts.signal?.throwIfAborted();
       if (node.type === 'dir' && node.subtree) {
-        await this.copyTree(node.subtree);
+        await addPending();
+        const subtree = await this.copyTree(node.subtree);
+        await writer?.add({ ...node, subtree });
         continue;
       }
       for (const blob of node.content ?? []) {
-        if (!this.uploader.claim(blob)) continue;
-        await slots.start(() => this.storeData(blob), this.opts.signal);
+        const wanted = this.sharedIds ? this.uploader.claim(blob) : !this.renamed.has(blob);
+        if (wanted && this.batch.add(blob)) await this.readBatch();
       }
+      pending.push(node);
+      if (pending.length >= MAX_PENDING_FILES) await addPending();
     }
-    await slots.drain();
+    await addPending();
+    if (writer) return writer.finish();
     for (const chunk of chunks) await this.copyTreeBlob(chunk);
     await this.copyTreeBlob(id);
     return id;
   }
 
-  /** Different ids: each file's data named under the destination's key, the folder written again. */
-  private async copyTreeRenamed(id: BlobId): Promise<BlobId> {
-    const writer = new TreeWriter(this.store);
-    // Files are read a few at a time and added in order; a subfolder waits for the files before it.
-    const pending: Promise<TreeNode>[] = [];
-    const window = this.opts.readsInFlight * 2;
-    const addPending = async (): Promise<void> => {
-      for (const node of await Promise.all(pending.splice(0))) await writer.add(node);
-    };
-    for await (const node of this.source.treeEntries(id)) {
-      this.opts.signal?.throwIfAborted();
-      if (node.type === 'dir' && node.subtree) {
-        await addPending();
-        await writer.add({ ...node, subtree: await this.copyTree(node.subtree) });
-      } else if (node.content && node.content.length > 0) {
-        const renamed = this.renameContent(node);
-        renamed.catch(() => undefined);
-        pending.push(renamed);
-        if (pending.length >= window) await addPending();
-      } else {
-        pending.push(Promise.resolve(node));
+  /** Reads the blobs batched and stores them here: as they are, or named again under this repository's key. */
+  private async readBatch(): Promise<void> {
+    await this.batch.read(async (blob, bytes) => {
+      let id = blob;
+      if (!this.sharedIds) {
+        id = this.dest.repo.blobIdOf(bytes);
+        this.renamed.set(blob, id);
+        if (!this.uploader.claim(id)) return;
       }
-    }
-    await addPending();
-    return writer.finish();
-  }
-
-  /** A file node with its data blobs' destination ids, the missing ones stored. */
-  private async renameContent(node: TreeNode): Promise<TreeNode> {
-    const content = await Promise.all(
-      (node.content ?? []).map((blob) =>
-        this.reads.run(async () => {
-          const bytes = await this.source.loadBlob(BlobType.DATA, blob);
-          const renamed = this.dest.repo.blobIdOf(bytes);
-          if (this.uploader.claim(renamed)) await this.add(BlobType.DATA, renamed, bytes);
-          return renamed;
-        }),
-      ),
-    );
-    return { ...node, content };
-  }
-
-  /** A claimed data blob read from the source (its id checked there) and stored here. */
-  private async storeData(blob: BlobId): Promise<void> {
-    await this.reads.run(async () => this.add(BlobType.DATA, blob, await this.source.loadBlob(BlobType.DATA, blob)));
+      await this.add(BlobType.DATA, id, bytes);
+    });
   }
 
   /** A tree blob stored as it is, unless the destination has it. */
@@ -228,5 +218,89 @@ class TreeCopier {
     const sealed = this.dest.repo.sealBlob(bytes);
     await this.uploader.sealedBudget.acquire(sealed.length, this.opts.signal);
     await this.uploader.add(type, id, sealed, bytes.length, sealed.length);
+  }
+}
+
+/** Blobs read together are at most this far apart in a pack, and one read spans at most READ_SPAN. */
+const READ_GAP = 1024 * 1024;
+const READ_SPAN = 8 * 1024 * 1024;
+
+/**
+ * Data blobs of the source to read, gathered until their plaintext fills `limitBytes`, then read
+ * pack by pack in ranged requests (a few in flight) rather than one request per blob: at a
+ * million tiny blobs, one request each is most of the time.
+ */
+class BlobBatch {
+  private readonly source: IndexedRepository;
+  private readonly limitBytes: number;
+  private readonly reads: Concurrency;
+  private readonly wanted = new Map<BlobId, BlobLocation | undefined>();
+  private bytes = 0;
+
+  constructor(source: IndexedRepository, limitBytes: number, readsInFlight: number) {
+    this.source = source;
+    this.limitBytes = limitBytes;
+    this.reads = new Concurrency(readsInFlight);
+  }
+
+  /** Adds a blob (once); true when the batch is full and should be read. */
+  add(id: BlobId): boolean {
+    if (this.wanted.has(id)) return false;
+    const loc = this.source.index.lookup(id);
+    this.wanted.set(id, loc);
+    this.bytes += loc ? loc.rawLength + loc.length : 0;
+    return this.bytes >= this.limitBytes;
+  }
+
+  /** Reads every blob added, handing each to `take` (one at a time), and empties the batch. */
+  async read(take: (id: BlobId, bytes: Uint8Array) => Promise<void>): Promise<void> {
+    if (this.wanted.size === 0) return;
+    const byPack = new Map<PackId, { id: BlobId; type: BlobType; loc: BlobLocation }[]>();
+    const unindexed: BlobId[] = [];
+    for (const [id, loc] of this.wanted) {
+      if (!loc) {
+        unindexed.push(id);
+        continue;
+      }
+      let list = byPack.get(loc.packId);
+      if (!list) byPack.set(loc.packId, (list = []));
+      list.push({ id, type: BlobType.DATA, loc });
+    }
+    this.wanted.clear();
+    this.bytes = 0;
+    // loadBlob names a blob the index lacks as missing data, as every reader does.
+    for (const id of unindexed) await take(id, await this.source.loadBlob(BlobType.DATA, id));
+    const ranges: { packId: PackId; blobs: { id: BlobId; type: BlobType; loc: BlobLocation }[] }[] = [];
+    for (const [packId, blobs] of byPack) {
+      blobs.sort((a, b) => a.loc.offset - b.loc.offset);
+      let current: (typeof ranges)[number] | null = null;
+      let start = 0;
+      let end = 0;
+      for (const b of blobs) {
+        if (current && b.loc.offset - end <= READ_GAP && b.loc.offset + b.loc.length - start <= READ_SPAN) {
+          current.blobs.push(b);
+          end = Math.max(end, b.loc.offset + b.loc.length);
+        } else {
+          current = { packId, blobs: [b] };
+          ranges.push(current);
+          start = b.loc.offset;
+          end = b.loc.offset + b.loc.length;
+        }
+      }
+    }
+    // Ranges read a few at a time; each one's blobs handed over as it arrives (in order within it).
+    let handing = Promise.resolve();
+    await Promise.all(
+      ranges.map((r) =>
+        this.reads.run(async () => {
+          const plain = await this.source.repo.loadBlobsOfPack(this.source.index, r.packId, r.blobs);
+          const turn = handing.then(async () => {
+            for (let i = 0; i < r.blobs.length; i++) await take(r.blobs[i]!.id, plain[i]!);
+          });
+          handing = turn.catch(() => undefined);
+          await turn;
+        }),
+      ),
+    );
   }
 }

@@ -10,7 +10,7 @@ import { CipherName, type Suite, open as openEnvelope, seal } from '../crypto/en
 import { deriveRepoKeys, repoKeysWithIdKeys, type RepoKeys } from '../crypto/keys.js';
 import { IntegrityError, isDamageError, RepoExistsError, RepoNotFoundError, UsageError } from '../errors/engine-error.js';
 import { decodeConfig, encodeConfig, type IdKeys, REPO_VERSION, type RepoConfig, SHARED_KEYS_VERSION } from '../format/config.js';
-import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type SnapshotId } from '../format/ids.js';
+import { type BlobId, BlobType, blobTypeName, type IndexId, type KeyId, type PackId, type SnapshotId } from '../format/ids.js';
 import { decodeIndex, encodeIndex, type IndexFile } from '../format/index-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import { decodeSnapshot, encodeSnapshot, type Snapshot } from '../format/snapshot.js';
@@ -383,6 +383,38 @@ export class Repository {
     throw first;
   }
 
+  /**
+   * Blobs of one pack, read in one ranged request (from the first one's offset to the end of the
+   * last: the caller keeps them close), each authenticated and checked against its id. A blob
+   * that fails there, or all of them when the range cannot be read, is read through loadBlob
+   * (its other indexed locations), so damage is reported as loadBlob reports it. The result
+   * follows `blobs`' order.
+   */
+  async loadBlobsOfPack(index: BlobIndex, packId: PackId, blobs: readonly { id: BlobId; type: BlobType; loc: BlobLocation }[]): Promise<Uint8Array[]> {
+    if (blobs.length === 0) return [];
+    const start = Math.min(...blobs.map((b) => b.loc.offset));
+    const end = Math.max(...blobs.map((b) => b.loc.offset + b.loc.length));
+    let bytes: Uint8Array | null = null;
+    try {
+      bytes = await this.packs.loadRange(packId, { offset: start, length: end - start });
+    } catch (err) {
+      if (!isNotFound(err) && !isDamageError(err)) throw err;
+    }
+    const out: Uint8Array[] = [];
+    for (const b of blobs) {
+      let plain: Uint8Array | null = null;
+      if (bytes && b.loc.packId === packId) {
+        try {
+          plain = this.openBlob(bytes.subarray(b.loc.offset - start, b.loc.offset - start + b.loc.length), b.loc, b.id, `${blobTypeName(b.type)} blob ${b.id}`);
+        } catch (err) {
+          if (!isDamageError(err)) throw err;
+        }
+      }
+      out.push(plain ?? (await this.loadBlob(index, b.type, b.id)));
+    }
+    return out;
+  }
+
   private async loadBlobAt(loc: BlobLocation, type: BlobType, id: BlobId, what: string): Promise<Uint8Array> {
     // Only trees are read one at a time through here, and packs of trees are worth caching.
     let sealed: Uint8Array;
@@ -393,6 +425,11 @@ export class Repository {
       if (isNotFound(err)) throw new IntegrityError(`${what}: its pack ${loc.packId} is missing from the repository`, { details: { blobId: id, packId: loc.packId }, cause: err });
       throw err;
     }
+    return this.openBlob(sealed, loc, id, what);
+  }
+
+  /** A sealed blob opened, its length and id checked (IntegrityError or FormatError when damaged). */
+  private openBlob(sealed: Uint8Array, loc: BlobLocation, id: BlobId, what: string): Uint8Array {
     const plain = openEnvelope(this.p, this.keys, sealed, loc.rawLength, `${what} in pack ${loc.packId}`);
     if (plain.length !== loc.rawLength || toHex(this.p.blake3.keyedHash(this.keys.blobId, plain)) !== id) {
       throw new IntegrityError(`${what} in pack ${loc.packId} does not match its id`, { details: { blobId: id, packId: loc.packId } });

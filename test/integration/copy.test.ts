@@ -3,11 +3,11 @@
 // copies nothing, and a destination made with the source's chunker parameters gets the source's
 // tree ids and dedups a new backup against the copied data. Both ways of copying (shared ids, and
 // every blob named again under the destination's key) are run.
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, runEngine } from '../support/cli.js';
-import { listRepo, repoChanges } from '../support/repo-files.js';
+import { dataPacks, listRepo, repoChanges } from '../support/repo-files.js';
 import { compareTrees, makeTree } from '../support/tree.js';
 import { workdirPerFile } from '../support/workdir.js';
 
@@ -190,5 +190,27 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('1 of 1 snapshot(s) copied');
     expect(await readFile(file, 'utf8')).toContain(SOURCE_PASSWORD);
+  });
+
+  it('from a source with a damaged data pack: exit 4 naming the damage, and no snapshot saved in the destination', async () => {
+    const damaged = join(work, 'damaged-source');
+    await cp(source, damaged, { recursive: true });
+    const [largest] = await dataPacks(damaged);
+    // Bytes in the middle of the largest data pack flipped: a blob there no longer authenticates.
+    const fh = await open(join(damaged, largest!.name), 'r+');
+    const at = Math.floor(largest!.size / 2);
+    const b = Buffer.alloc(64);
+    await fh.read(b, 0, 64, at);
+    for (let i = 0; i < b.length; i++) b[i]! ^= 0xff;
+    await fh.write(b, 0, 64, at);
+    await fh.close();
+    for (const init of [['init'], ['init', '--from-repo', damaged, '--copy-chunker-params']]) {
+      const dest = join(work, `from-damaged-${init.length}`);
+      expect((await runEngine([...init, '--repo', dest], from)).code).toBe(0);
+      const r = await runEngine(['copy', '--repo', dest, '--from-repo', damaged], from);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/damaged|does not match|authentication/i);
+      expect(await snapshotsOf((a) => engineAt(dest, a))).toEqual([]);
+    }
   });
 });

@@ -51,8 +51,10 @@ export async function copyCommand(refs: string[], flags: CopyFlags, out: Output,
     const r = await copySnapshots(new IndexedRepository(source.repo, sourceIndex), new IndexedRepository(dest.repo, destIndex), selection.snapshots, {
       packTargetBytes: plan.packTargetBytes,
       sealedBytes: plan.sealedBytes,
-      // Each read holds a chunk and its sealed copy: as many as the plan's read share holds, at most 4.
-      readsInFlight: Math.max(1, Math.min(4, Math.floor(plan.readBytes / (2 * maxChunk)))),
+      // A batch of blobs to read holds their plaintext and sealed bytes: the plan's read share, at
+      // least two of the largest chunks; its ranges (at most 8 MiB each) are read a few at a time.
+      batchBytes: Math.max(2 * maxChunk, plan.readBytes),
+      readsInFlight: dest.remote || source.remote ? source.repo.readParallelism : 2,
       signal,
       ...(dry ? { dryRun: true } : {}),
       onSnapshot: (e) => {
