@@ -75,6 +75,10 @@ describe(`scale (ENGINE_NATIVE=${native})`, () => {
     expect(Number(step('find').hits)).toBeGreaterThan(0);
     expect(Number(step('rewrite-dry-run').rewritten)).toBeGreaterThan(0);
     expect(Number(step('dump').tarBytes)).toBeGreaterThan(1024 * 1024);
+    // copy into a repository with its own keys: every blob of the snapshot named again and stored.
+    expect(step('copy')).toMatchObject({ copied: 1 });
+    expect(Number(step('copy').blobsAdded)).toBeGreaterThan(10_000);
+    expect(step('copy-again')).toMatchObject({ copied: 0, blobsAdded: 0 });
     expect(Number(step('diff').added)).toBeGreaterThan(0);
     expect(Number(step('diff').removed)).toBeGreaterThan(0);
     expect(step('check')).toMatchObject({ errors: 0, warnings: 0, snapshots: 12 });

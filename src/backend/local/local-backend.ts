@@ -10,6 +10,7 @@ import { EngineError, ErrorCode } from '../../errors/engine-error.js';
 import { notFound, throwIfAborted } from '../errors.js';
 import type { Backend, ByteRange, ObjectInfo, ObjectOptions } from '../types.js';
 import { mkdirp } from '../../fs/mkdirp.js';
+import { HandleCache } from './handle-cache.js';
 
 const TEMP_PREFIX = '.tmp-';
 
@@ -23,6 +24,8 @@ export class LocalBackend implements Backend {
   readonly parallelism = 4;
   private readonly root: string;
   private readonly knownDirs = new Set<string>();
+  /** Files kept open for ranged reads (handle-cache.ts): a few per read in flight. */
+  private readonly handles = new HandleCache(32);
 
   constructor(root: string) {
     this.root = root;
@@ -89,6 +92,8 @@ export class LocalBackend implements Backend {
   async save(name: string, data: Uint8Array, opts?: ObjectOptions): Promise<void> {
     throwIfAborted(opts?.signal, `saving "${name}"`);
     const final = this.path(name);
+    // A handle kept for the object being replaced would read what it replaces.
+    this.handles.forget(final);
     const dir = dirname(final);
     const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     try {
@@ -119,8 +124,7 @@ export class LocalBackend implements Backend {
     const p = this.path(name);
     try {
       if (!range) return new Uint8Array(await fsp.readFile(p));
-      const fh = await fsp.open(p, 'r');
-      try {
+      return await this.handles.read(p, async (fh) => {
         const buf = Buffer.allocUnsafe(range.length);
         let got = 0;
         while (got < range.length) {
@@ -132,9 +136,7 @@ export class LocalBackend implements Backend {
           throw new EngineError(ErrorCode.INTEGRITY, `object "${name}" is shorter than expected: wanted ${range.length} bytes at ${range.offset}, got ${got}`);
         }
         return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-      } finally {
-        await fh.close();
-      }
+      });
     } catch (err) {
       if (err instanceof EngineError) throw err;
       throw this.wrap(err, name, 'cannot read');
@@ -180,14 +182,18 @@ export class LocalBackend implements Backend {
 
   async remove(name: string): Promise<void> {
     try {
-      await fsp.unlink(this.path(name));
+      const p = this.path(name);
+      this.handles.forget(p);
+      await fsp.unlink(p);
     } catch (err) {
       if (errCode(err) === 'ENOENT') return;
       throw this.wrap(err, name, 'cannot remove');
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.handles.closeAll();
+  }
 }
 
 /**
