@@ -20,6 +20,9 @@
 //   stats                   engine stats (every snapshot)
 //   ls                      engine ls of the newest synthetic snapshot (lines counted)
 //   diff                    engine diff of the oldest and the newest synthetic snapshots
+//   serve-webdav            engine serve --webdav: every folder of the newest synthetic snapshot
+//                           listed (PROPFIND, depth 1) and a tenth of its files read (GET), then
+//                           stopped with SIGTERM
 //   copy                    engine copy of the newest synthetic snapshot into an empty repository
 //                           with its own keys (every blob read and named again, trees written again)
 //   copy-again              the same copy once more: nothing to copy (the copy is found by copiedFrom)
@@ -258,7 +261,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   let seq = 0;
 
   // Which commands take --mem-budget (from their --help: the maintenance commands are gaining it).
-  const commands = ['backup', 'restore', 'snapshots', 'stats', 'ls', 'find', 'dump', 'rewrite', 'copy', 'diff', 'check', 'forget', 'prune', 'repair index'];
+  const commands = ['backup', 'restore', 'snapshots', 'stats', 'ls', 'find', 'dump', 'rewrite', 'copy', 'serve', 'diff', 'check', 'forget', 'prune', 'repair index'];
   const budgeted = new Set<string>();
   await Promise.all(
     commands.map(async (c) => {
@@ -289,6 +292,60 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   const skipped = (name: string, why: string): void => {
     note(`${name}: skipped (${why})`);
     steps.push({ name, peakRssBytes: 0, wallSeconds: 0, withinBudget: false, skipped: why });
+  };
+  /**
+   * `engine serve --webdav` while a client walks a snapshot: each folder listed, the files whose
+   * name ends in 7 read whole (bytes counted), then SIGTERM; its peak as for the other steps.
+   */
+  const serveStep = async (snapshot: string): Promise<void> => {
+    const name = 'serve-webdav';
+    const argv = ['serve', '--webdav', '--listen', '127.0.0.1:0', '--repo', repo, '--json', ...(budgeted.has('serve') ? ['--mem-budget', budget] : [])];
+    note(`${name}: engine ${argv.join(' ')}`);
+    const peakFile = join(work, `peak-${seq++}`);
+    const t0 = performance.now();
+    const child = spawn(bin, argv, { env: { ...process.env, ...engineEnv, ENGINE_PEAK_RSS_FILE: peakFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-STDERR_KEPT)));
+    const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const line = out.split('\n').find((l) => l.includes('"serving"'));
+        if (line) resolveUrl((JSON.parse(line) as { url: string }).url);
+      });
+      void exited.then((code) => reject(new Error(`${name}: engine serve exited ${code} before serving: ${stderr.trim()}`)));
+    });
+    let folders = 0;
+    let files = 0;
+    let bytes = 0;
+    try {
+      const queue = [`${url.replace(/\/$/, '')}/ids/${snapshot}/`];
+      while (queue.length > 0) {
+        const folder = queue.shift()!;
+        const res = await fetch(folder, { method: 'PROPFIND', headers: { Depth: '1' } });
+        if (res.status !== 207) throw new Error(`${name}: PROPFIND ${folder}: ${res.status}`);
+        folders++;
+        for (const m of (await res.text()).matchAll(/<D:response><D:href>([^<]*)<\/D:href>(.*?)<\/D:response>/g)) {
+          const href = new URL(m[1]!.replaceAll('&amp;', '&'), folder).href;
+          if (href === folder) continue;
+          if (m[2]!.includes('<D:collection/>')) queue.push(href);
+          else if (href.endsWith('7')) {
+            const got = await fetch(href);
+            if (got.status !== 200) throw new Error(`${name}: GET ${href}: ${got.status}`);
+            bytes += (await got.arrayBuffer()).byteLength;
+            files++;
+          }
+        }
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await exited;
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const peakRssBytes = await fsp.readFile(peakFile, 'utf8').then((t) => Number(t.trim()), () => Number.NaN);
+    if (!Number.isFinite(peakRssBytes)) throw new Error(`${name}: engine serve exited ${code} without reporting its peak: ${stderr.trim().slice(-500)}`);
+    steps.push({ name, peakRssBytes, wallSeconds, withinBudget: peakRssBytes < a.budgetBytes, memBudgetFlag: budgeted.has('serve'), exitCode: code, folders, files, bytes });
   };
   const indexStep = async (name: string | null, repoPath: string, sample: string | null): Promise<IndexStepResult> => {
     const spec: IndexStepSpec = { repo: repoPath, indexDir: indexDirOf(repoPath, cacheHome), password: PASSWORD, budgetBytes: a.budgetBytes, sampleFile: sample, lookups: a.lookups };
@@ -357,6 +414,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   const tarBytes = (await fsp.stat(tar)).size;
   await fsp.rm(tar, { force: true });
   steps[steps.length - 1]!.tarBytes = tarBytes;
+  await serveStep(newest.slice(0, 8));
   // copy reads every blob of the snapshot and names it again (the destination has its own keys).
   const copied = (json: Record<string, unknown>): Record<string, unknown> => ({ copied: Array.isArray(json.copied) ? json.copied.length : null, blobsAdded: json.blobsAdded, bytesAdded: json.bytesAdded });
   await engine('copy', 'copy', ['--from-repo', repo, newest], copied, repoCopy);
