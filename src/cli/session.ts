@@ -4,7 +4,7 @@
 import type { DiskIndex } from '../disk-index/disk-index.js';
 import { describePlan, type Plan, type PlanCommand } from '../memory/planner.js';
 import { openSession, type OpenSession } from '../session/open-session.js';
-import { planMemory } from '../session/memory-plan.js';
+import { type IndexShareOf, planMemory } from '../session/memory-plan.js';
 import { openSessionIndex } from '../session/session-index.js';
 import { parseSize } from '../util/bytes.js';
 import { nativePolicy, readPassword, repoLocation, type GlobalOptions } from './context.js';
@@ -27,7 +27,7 @@ export async function openRepository(opts: GlobalOptions, out: Output, lock?: Lo
  * before the index is opened and once after, with the index's share: that second time it says
  * what the plan is with --verbose.
  */
-export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: Output, index?: DiskIndex, command: PlanCommand = 'other'): Plan {
+export function memoryPlan(s: OpenSession, memBudget: string | undefined, out: Output, index?: IndexShareOf, command: PlanCommand = 'other'): Plan {
   const p = planMemory(s, memBudget !== undefined ? parseSize(memBudget, '--mem-budget') : undefined, index, command);
   if (!index) return p;
   if (memBudget !== undefined && process.platform === 'linux' && process.env.ENGINE_LAUNCHER !== '1') {

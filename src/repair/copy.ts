@@ -38,6 +38,8 @@ export interface CopyOptions {
   signal?: AbortSignal;
   /** Say what would be copied; write nothing. */
   dryRun?: boolean;
+  /** Throws when a lock the command relies on was lost: checked before each snapshot is saved. */
+  assertLocked?: () => Promise<void>;
   /** Each snapshot as it is decided: copied (with its new id), or already in the destination. */
   onSnapshot?: (event: CopyEvent) => void;
 }
@@ -88,6 +90,9 @@ export async function copySnapshots(source: IndexedRepository, dest: IndexedRepo
       // The blobs and trees, with the index naming them, before the snapshot (FORMAT.md write ordering).
       await uploader.flush();
       opts.signal?.throwIfAborted();
+      // The destination's blobs this copy skipped are its data only while prune cannot run: a
+      // lost lock means they may be gone, and the snapshot is not saved (as backup).
+      await opts.assertLocked?.();
       const { parent: _parent, ...rest } = snapshot;
       // `parent` names a snapshot of the source: it means nothing here (as restic drops it).
       const next: Snapshot = { ...rest, tree, original: snapshot.original ?? id, copiedFrom: id };
@@ -102,19 +107,34 @@ export async function copySnapshots(source: IndexedRepository, dest: IndexedRepo
 }
 
 /**
- * The destination's copies of source snapshots: by `copiedFrom`, and, when ids are shared, by the
- * snapshot itself (same root tree, time, host and paths: a copy made by other means, or a
- * snapshot saved in both).
+ * The destination's copy of a source snapshot, if it has one:
+ * - a snapshot copied from it (`copiedFrom`);
+ * - the snapshot it was copied from (copying back), or another copy of that one (a copy of a copy);
+ * - when ids are shared, the same snapshot by content (same root tree, time, host and paths: a
+ *   copy made by other means).
+ * `rewrite` and `repair snapshots` drop `copiedFrom`: a changed copy is no copy, and the source's
+ * snapshot is copied again.
  */
 async function copiesInDestination(dest: IndexedRepository, sharedIds: boolean): Promise<{ find(s: ListedSnapshot): SnapshotId | undefined }> {
   const byCopiedFrom = new Map<string, SnapshotId>();
+  const ids = new Set<string>();
   const bySameness = new Map<string, SnapshotId>();
   const sameness = (s: Snapshot): string => JSON.stringify([s.tree, s.time, s.hostname, s.paths]);
   for (const { id, snapshot } of await dest.repo.listSnapshots()) {
+    ids.add(id);
     if (snapshot.copiedFrom) byCopiedFrom.set(snapshot.copiedFrom, id);
     if (sharedIds) bySameness.set(sameness(snapshot), id);
   }
-  return { find: (s) => byCopiedFrom.get(s.id) ?? (sharedIds ? bySameness.get(sameness(s.snapshot)) : undefined) };
+  return {
+    find: (s) => {
+      const from = s.snapshot.copiedFrom;
+      return (
+        byCopiedFrom.get(s.id) ??
+        (from !== undefined ? (ids.has(from) ? (from as SnapshotId) : byCopiedFrom.get(from)) : undefined) ??
+        (sharedIds ? bySameness.get(sameness(s.snapshot)) : undefined)
+      );
+    },
+  };
 }
 
 /** Files whose nodes wait for their blobs before they are written to the folder's tree. */
@@ -223,7 +243,7 @@ class TreeCopier {
 
 /** Blobs read together are at most this far apart in a pack, and one read spans at most READ_SPAN. */
 const READ_GAP = 1024 * 1024;
-const READ_SPAN = 8 * 1024 * 1024;
+export const READ_SPAN = 8 * 1024 * 1024;
 
 /**
  * Data blobs of the source to read, gathered until their plaintext fills `limitBytes`, then read
@@ -288,19 +308,28 @@ class BlobBatch {
         }
       }
     }
-    // Ranges read a few at a time; each one's blobs handed over as it arrives (in order within it).
+    // Ranges read a few at a time; each one's blobs handed over as it arrives (in order within
+    // it). After a failure the ranges not yet read are not, and nothing more is handed over; the
+    // failure is thrown once every range has settled (no read outlives the batch).
     let handing = Promise.resolve();
+    let failure: { err: unknown } | null = null;
     await Promise.all(
       ranges.map((r) =>
-        this.reads.run(async () => {
-          const plain = await this.source.repo.loadBlobsOfPack(this.source.index, r.packId, r.blobs);
-          const turn = handing.then(async () => {
-            for (let i = 0; i < r.blobs.length; i++) await take(r.blobs[i]!.id, plain[i]!);
-          });
-          handing = turn.catch(() => undefined);
-          await turn;
-        }),
+        this.reads
+          .run(async () => {
+            if (failure) return;
+            const plain = await this.source.repo.loadBlobsOfPack(this.source.index, r.packId, r.blobs);
+            const turn = handing.then(async () => {
+              for (let i = 0; i < r.blobs.length && !failure; i++) await take(r.blobs[i]!.id, plain[i]!);
+            });
+            handing = turn.catch(() => undefined);
+            await turn;
+          })
+          .catch((err: unknown) => {
+            failure ??= { err };
+          }),
       ),
     );
+    if (failure) throw (failure as { err: unknown }).err;
   }
 }

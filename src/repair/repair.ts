@@ -413,7 +413,10 @@ async function repairWith(repo: Repository, index: BlobIndex, uploader: BlobUplo
     // next run anyway (`existing` above).
     opts.signal?.throwIfAborted();
     // `original` names the first snapshot of the line, as restic's repair and `engine tag` do.
-    const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...snap, tree: newRoot, tags, original: snap.original ?? id }));
+    // A repaired copy no longer holds what it was copied from: without `copiedFrom`, the next
+    // `engine copy` copies the source's snapshot again, whole (FORMAT.md "Snapshots").
+    const { copiedFrom: _copiedFrom, ...kept } = snap;
+    const fresh = existing.get(key) ?? (await repo.saveSnapshot({ ...kept, tree: newRoot, tags, original: snap.original ?? id }));
     existing.set(key, fresh);
     await repo.removeSnapshot(id);
     result.rewritten.push({ old: id, new: fresh });

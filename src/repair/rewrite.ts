@@ -102,7 +102,10 @@ export async function rewriteSnapshots(indexed: IndexedRepository, selected: rea
       await uploader.flush();
       opts.signal?.throwIfAborted();
       const tags = opts.forget || snapshot.tags.includes('rewrite') ? snapshot.tags : [...snapshot.tags, 'rewrite'];
-      const next: Snapshot = { ...snapshot, tree: root.id, tags, original: snapshot.original ?? id };
+      // A rewritten copy no longer holds what it was copied from: it loses `copiedFrom`, so that
+      // `engine copy` does not take it for the source's snapshot (FORMAT.md "Snapshots").
+      const { copiedFrom: _copiedFrom, ...kept } = snapshot;
+      const next: Snapshot = { ...kept, tree: root.id, tags, original: snapshot.original ?? id };
       const saved = await repo.saveSnapshot(next);
       if (opts.forget) await repo.removeSnapshot(id);
       result.rewritten.push({ old: id, new: saved });

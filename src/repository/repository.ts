@@ -392,8 +392,12 @@ export class Repository {
    */
   async loadBlobsOfPack(index: BlobIndex, packId: PackId, blobs: readonly { id: BlobId; type: BlobType; loc: BlobLocation }[]): Promise<Uint8Array[]> {
     if (blobs.length === 0) return [];
-    const start = Math.min(...blobs.map((b) => b.loc.offset));
-    const end = Math.max(...blobs.map((b) => b.loc.offset + b.loc.length));
+    let start = Number.POSITIVE_INFINITY;
+    let end = 0;
+    for (const b of blobs) {
+      start = Math.min(start, b.loc.offset);
+      end = Math.max(end, b.loc.offset + b.loc.length);
+    }
     let bytes: Uint8Array | null = null;
     try {
       bytes = await this.packs.loadRange(packId, { offset: start, length: end - start });

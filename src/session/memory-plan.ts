@@ -7,13 +7,16 @@ import type { RestoreOptions } from '../restorer/restorer.js';
 import { enableExplicitGc } from '../util/gc.js';
 import type { OpenSession } from './open-session.js';
 
+/** What the plan counts of an open index (or of several: `copy` holds two). */
+export type IndexShareOf = Pick<DiskIndex, 'residentBytes' | 'pageCacheBytes'>;
+
 /**
  * The memory plan within `budgetBytes` (undefined: a default from the machine's memory). Called
  * once before the index is opened (to refuse a budget too small early, and to size the index's
  * allowance) and once after, with the index's share. `command`: a backup's segment pool has a
  * floor of its own (planner.ts minimumReadBytes); the minimum named is the command's.
  */
-export function planMemory(s: Pick<OpenSession, 'repo' | 'fallback'> & { remote?: boolean }, budgetBytes: number | undefined, index?: DiskIndex, command: PlanCommand = 'other'): Plan {
+export function planMemory(s: Pick<OpenSession, 'repo' | 'fallback'> & { remote?: boolean }, budgetBytes: number | undefined, index?: IndexShareOf, command: PlanCommand = 'other'): Plan {
   const input = {
     cpus: availableParallelism(),
     packSizeBytes: s.repo.config.packSizeBytes,

@@ -3,10 +3,12 @@
 // copies nothing, and a destination made with the source's chunker parameters gets the source's
 // tree ids and dedups a new backup against the copied data. Both ways of copying (shared ids, and
 // every blob named again under the destination's key) are run.
-import { cp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { currentNative, runEngine } from '../support/cli.js';
+import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { dataPacks, listRepo, repoChanges } from '../support/repo-files.js';
 import { compareTrees, makeTree } from '../support/tree.js';
 import { workdirPerFile } from '../support/workdir.js';
@@ -212,5 +214,93 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
       expect(r.stderr).toMatch(/damaged|does not match|authentication/i);
       expect(await snapshotsOf((a) => engineAt(dest, a))).toEqual([]);
     }
+  });
+
+  it('a copy that was rewritten or repaired there is no copy: the source\'s snapshot is copied again', async () => {
+    const dest = join(work, 'changed-copies');
+    expect((await engineAt(dest, ['init'])).code).toBe(0);
+    const [first, second] = await snapshotsOf(inSource);
+    await copy(dest);
+    // rewrite --forget replaces the copy of the second snapshot by one without added.txt.
+    const rewrite = await engineAt(dest, ['rewrite', '--exclude', 'added.txt', '--forget']);
+    expect(rewrite.code, rewrite.stderr).toBe(0);
+    const rewritten = (await snapshotsOf((a) => engineAt(dest, a))).find((c) => c.original === second!.id)!;
+    expect(rewritten.copiedFrom).toBeUndefined();
+    const again = await copy(dest);
+    expect(again.copied.map((c) => c.source)).toEqual([second!.id]);
+    expect(again.present.map((p) => p.source)).toEqual([first!.id]);
+    // The copy made again holds the file the rewrite took out.
+    const copyAgain = again.copied[0]!.copy;
+    expect((await engineAt(dest, ['ls', copyAgain])).stdout).toContain(`${src}/added.txt`);
+  });
+
+  it('a copy repaired after losing a pack is no copy: the next copy from the intact source makes it whole again', async () => {
+    const dest = join(work, 'repaired-copy');
+    expect((await engineAt(dest, ['init'])).code).toBe(0);
+    await copy(dest, ['latest']);
+    const [largest] = await dataPacks(dest);
+    await rm(join(dest, largest!.name));
+    expect((await engineAt(dest, ['repair', 'index'])).code).toBe(0);
+    const repaired = await engineAt(dest, ['repair', 'snapshots']);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    const [copyLeft] = await snapshotsOf((a) => engineAt(dest, a));
+    expect(copyLeft!.tags).toContain('repaired');
+    expect(copyLeft!.copiedFrom).toBeUndefined();
+    const again = await copy(dest, ['latest']);
+    expect(again.copied).toHaveLength(1);
+    const whole = await engineAt(dest, ['check', '--read-data']);
+    expect(whole.code, whole.stderr).toBe(0);
+    await restoresAlike(again.copied[0]!.source, dest, again.copied[0]!.copy);
+  });
+
+  it('copying back, or a copy of a copy, finds the snapshot already there', async () => {
+    const a = join(work, 'copy-a');
+    const b = join(work, 'copy-b');
+    for (const r of [a, b]) expect((await engineAt(r, ['init'])).code).toBe(0);
+    const toA = await copy(a, ['latest']);
+    const toB = await copy(b, ['latest']);
+    expect(toA.copied).toHaveLength(1);
+    expect(toB.copied).toHaveLength(1);
+    // b's copy is a copy of the source's snapshot, which a already holds a copy of.
+    const bToA = await runEngine(['copy', '--repo', a, '--from-repo', b, '--json'], { env: { ENGINE_FROM_PASSWORD: TEST_PASSWORD }, native });
+    expect(bToA.code, bToA.stderr).toBe(0);
+    expect((JSON.parse(bToA.stdout.trim().split('\n').pop()!) as CopySummary).copied).toEqual([]);
+    // And a's copy, copied back into the source, is the source's own snapshot.
+    const back = await runEngine(['copy', '--repo', source, '--from-repo', a, '--json'], { env: { ENGINE_PASSWORD: SOURCE_PASSWORD, ENGINE_FROM_PASSWORD: TEST_PASSWORD }, native });
+    expect(back.code, back.stderr).toBe(0);
+    expect((JSON.parse(back.stdout.trim().split('\n').pop()!) as CopySummary).copied).toEqual([]);
+    expect(await snapshotsOf(inSource)).toHaveLength(2);
+  });
+
+  it('saves no snapshot when its lock on the destination was lost while it copied (exit 11)', async () => {
+    const big = join(work, 'big-source');
+    const bigSrc = join(work, 'big-src');
+    await mkdir(bigSrc);
+    await writeFile(join(bigSrc, 'random.bin'), randomBytes(8 * 1024 * 1024));
+    const inBig = (args: string[]) => runEngine([...args, '--repo', big], { native });
+    expect((await inBig(['init'])).code).toBe(0);
+    expect((await inBig(['backup', bigSrc])).code).toBe(0);
+    const dest = join(work, 'lost-lock');
+    expect((await engineAt(dest, ['init'])).code).toBe(0);
+    // Uploads at 1 MiB/s: the copy is still storing packs when the test removes its lock.
+    const child = spawn(ENGINE_BIN, ['copy', '--repo', dest, '--from-repo', big, '--limit-upload', '1M'], {
+      env: { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ENGINE_FROM_PASSWORD: TEST_PASSWORD, ENGINE_NATIVE: native },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+    let removed = false;
+    for (let t = 0; t < 600 && !removed; t++) {
+      const locks = await readdir(join(dest, 'locks')).catch(() => [] as string[]);
+      for (const l of locks) await rm(join(dest, 'locks', l), { force: true });
+      removed = locks.length > 0;
+      if (!removed) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(removed).toBe(true);
+    const code = await exited;
+    expect(code, stderr).toBe(11);
+    expect(stderr).toMatch(/lock/i);
+    expect(await snapshotsOf((x) => engineAt(dest, x))).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
 import { UsageError } from '../../errors/engine-error.js';
-import { copySnapshots } from '../../repair/copy.js';
+import { copySnapshots, READ_SPAN } from '../../repair/copy.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import { selectSnapshots } from '../../repository/snapshot-filter.js';
 import { closeSessionIndex } from '../../session/session-index.js';
 import { openSession } from '../../session/open-session.js';
 import { formatBytes } from '../../util/bytes.js';
 import { fromRepoLocation, nativePolicy, readFromPassword, repoLocation, type FromRepoOptions, type GlobalOptions } from '../context.js';
-import { lockRepository } from '../locking.js';
+import { assertLocksHeld, lockRepository } from '../locking.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
@@ -44,17 +44,24 @@ export async function copyCommand(refs: string[], flags: CopyFlags, out: Output,
     throw err;
   }
   try {
+    // The plan again, with both indexes' share of it.
+    const withIndexes = memoryPlan(dest, flags.memBudget, out, {
+      residentBytes: sourceIndex.residentBytes + destIndex.residentBytes,
+      pageCacheBytes: sourceIndex.pageCacheBytes + destIndex.pageCacheBytes,
+    });
     const selection = selectSnapshots(await source.repo.listSnapshots(), refs, filter, from);
     if (selection.filterIgnored) warnFilterIgnored(out);
     const dry = flags.dryRun === true;
     const maxChunk = source.repo.config.chunker.maxSize;
     const r = await copySnapshots(new IndexedRepository(source.repo, sourceIndex), new IndexedRepository(dest.repo, destIndex), selection.snapshots, {
-      packTargetBytes: plan.packTargetBytes,
-      sealedBytes: plan.sealedBytes,
-      // A batch of blobs to read holds their plaintext and sealed bytes: the plan's read share, at
-      // least two of the largest chunks; its ranges (at most 8 MiB each) are read a few at a time.
-      batchBytes: Math.max(2 * maxChunk, plan.readBytes),
-      readsInFlight: dest.remote || source.remote ? source.repo.readParallelism : 2,
+      packTargetBytes: withIndexes.packTargetBytes,
+      sealedBytes: withIndexes.sealedBytes,
+      // The plan's read share holds a batch of blobs to read (their plaintext and sealed bytes,
+      // at least two of the largest chunks) and the ranges in flight (each up to READ_SPAN read,
+      // gaps included, and its plaintext): half for each.
+      batchBytes: Math.max(2 * maxChunk, Math.floor(withIndexes.readBytes / 2)),
+      readsInFlight: Math.max(1, Math.min(source.remote ? source.repo.readParallelism : 2, Math.floor(withIndexes.readBytes / 2 / (2 * READ_SPAN)))),
+      assertLocked: assertLocksHeld,
       signal,
       ...(dry ? { dryRun: true } : {}),
       onSnapshot: (e) => {
