@@ -81,6 +81,10 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     expect(none.stderr).toContain('--from-repo');
     const same = await runEngine(['copy', '--repo', dest, '--from-repo', dest], { native });
     expect(same.code).toBe(2);
+    // Spelled another way, the same repository is known by its config id.
+    const sameConfig = await runEngine(['copy', '--repo', dest, '--from-repo', `${dest}/.`], { env: { ENGINE_FROM_PASSWORD: TEST_PASSWORD }, native });
+    expect(sameConfig.code, sameConfig.stderr).toBe(2);
+    expect(sameConfig.stderr).toContain('same repository');
     const wrong = await runEngine(['copy', '--repo', dest, '--from-repo', source], { env: { ENGINE_FROM_PASSWORD: 'not it' }, native });
     expect(wrong.code, wrong.stderr).toBe(12);
     const noPassword = await runEngine(['copy', '--repo', dest, '--from-repo', source], { env: { ENGINE_FROM_PASSWORD: undefined }, native });
@@ -153,7 +157,9 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
       await restoresAlike(s.id, dest, c.id);
     }
     expect((await engineAt(dest, ['check', '--read-data'])).code).toBe(0);
-    expect((await copy(dest)).copied).toEqual([]);
+    const third = await copy(dest);
+    expect(third.copied).toEqual([]);
+    expect(third.blobsAdded).toBe(0);
 
     // The same files at another path (no parent to take them from): read, and found stored.
     const elsewhere = join(work, 'elsewhere');
@@ -183,12 +189,12 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     expect(copies.map((c) => c.tags)).toEqual([['first']]);
   });
 
-  it('reads the source password from --from-password-file', async () => {
+  it('reads the source password from --from-password-file, and its location from ENGINE_FROM_REPOSITORY', async () => {
     const dest = join(work, 'password-file');
     const file = join(work, 'from-password');
     await writeFile(file, `${SOURCE_PASSWORD}\n`);
     expect((await engineAt(dest, ['init'])).code).toBe(0);
-    const r = await runEngine(['copy', '--repo', dest, '--from-repo', source, '--from-password-file', file, 'latest'], { env: { ENGINE_FROM_PASSWORD: undefined }, native });
+    const r = await runEngine(['copy', '--repo', dest, '--from-password-file', file, 'latest'], { env: { ENGINE_FROM_PASSWORD: undefined, ENGINE_FROM_REPOSITORY: source }, native });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('1 of 1 snapshot(s) copied');
     expect(await readFile(file, 'utf8')).toContain(SOURCE_PASSWORD);
