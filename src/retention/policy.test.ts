@@ -68,6 +68,18 @@ function clean(p: RetentionPolicy): RetentionPolicy {
   return Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as RetentionPolicy;
 }
 
+describe('retention buckets', () => {
+  it('read as dates: months from 1, two digits, as forget --dry-run prints its reasons', () => {
+    const d = new Date(2026, 11, 6, 9, 30);
+    expect(BUCKETS.daily(d)).toBe('2026-12-06');
+    expect(BUCKETS.hourly(d)).toBe('2026-12-06T09');
+    expect(BUCKETS.monthly(d)).toBe('2026-12');
+    expect(BUCKETS.monthly(new Date(2026, 0, 31))).toBe('2026-01');
+    expect(BUCKETS.yearly(d)).toBe('2026');
+    expect(isoWeek(new Date(2026, 0, 28))).toBe('2026-W05');
+  });
+});
+
 describe('retention policy', () => {
   it('keeps exactly what the reference model keeps, per group, and removes the rest', () => {
     fc.assert(
@@ -132,7 +144,7 @@ describe('retention policy', () => {
   });
 
   it('ISO weeks: Monday starts a week, and the first Thursday decides the first week of a year', () => {
-    expect(isoWeek(new Date(2024, 11, 30))).toBe('2025-W1'); // Monday 30 Dec 2024
+    expect(isoWeek(new Date(2024, 11, 30))).toBe('2025-W01'); // Monday 30 Dec 2024
     expect(isoWeek(new Date(2024, 11, 29))).toBe('2024-W52'); // Sunday
     expect(isoWeek(new Date(2021, 0, 3))).toBe('2020-W53');
     expect(isoWeek(new Date(2026, 10, 22))).toBe('2026-W47');

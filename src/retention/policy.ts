@@ -56,16 +56,23 @@ export function policyKeepsNothing(p: RetentionPolicy): boolean {
   return counts.every((c) => c === undefined || c <= 0) && p.withinMs === undefined && (p.tags?.length ?? 0) === 0;
 }
 
-/** Calendar bucket of a time for each counting rule; two snapshots in one bucket compete for one slot. */
+/**
+ * Calendar bucket of a time for each counting rule; two snapshots in one bucket compete for one
+ * slot. Written as people read dates (`forget --dry-run` prints them as reasons): "daily
+ * 2026-12-06", "hourly 2026-12-06T13", "monthly 2026-12", with months counted from 1.
+ */
 export const BUCKETS: Record<'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', (d: Date) => string> = {
-  hourly: (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}T${d.getHours()}`,
-  daily: (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`,
+  hourly: (d) => `${ymd(d)}T${two(d.getHours())}`,
+  daily: (d) => ymd(d),
   weekly: (d) => isoWeek(d),
-  monthly: (d) => `${d.getFullYear()}-${d.getMonth()}`,
+  monthly: (d) => `${d.getFullYear()}-${two(d.getMonth() + 1)}`,
   yearly: (d) => `${d.getFullYear()}`,
 };
 
-/** ISO 8601 week-numbering year and week of a local date, e.g. "2026-W47". */
+const two = (n: number): string => String(n).padStart(2, '0');
+const ymd = (d: Date): string => `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+
+/** ISO 8601 week-numbering year and week of a local date, e.g. "2026-W47" ("2026-W05" before week 10). */
 export function isoWeek(d: Date): string {
   const day = (d.getDay() + 6) % 7; // Monday = 0
   // Calendar arithmetic on the local date, done in UTC so that daylight saving cannot shift it.
@@ -73,7 +80,7 @@ export function isoWeek(d: Date): string {
   const thursday = new Date(Date.UTC(d.getFullYear(), d.getMonth(), d.getDate() - day + 3));
   const year = thursday.getUTCFullYear();
   const dayOfYear = (thursday.getTime() - Date.UTC(year, 0, 1)) / 86_400_000;
-  return `${year}-W${Math.floor(dayOfYear / 7) + 1}`;
+  return `${year}-W${two(Math.floor(dayOfYear / 7) + 1)}`;
 }
 
 function groupKeyOf(s: PolicySnapshot, by: readonly GroupKey[]): string {
