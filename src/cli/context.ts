@@ -1,6 +1,8 @@
 // Everything a command needs from the process: repository location, password, primitives.
 // Only cli/ reads argv; the storage's own settings from the environment (S3 region, cache folder,
 // retry delay, test hooks) are read where the storage is opened (src/session/open-backend.ts).
+import { execFile } from 'node:child_process';
+import { fstatSync, readFileSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { displayName, fsPath } from '../fs/names.js';
@@ -10,7 +12,17 @@ import { UsageError } from '../errors/engine-error.js';
 
 export interface GlobalOptions extends StorageOptions {
   repo?: string;
+  /** --repository-file: a file whose first line is the repository location (restic's). */
+  repositoryFile?: string;
   passwordFile?: string;
+  /** --password-command: a command (run by /bin/sh) that prints the password. */
+  passwordCommand?: string;
+  /** backup --stdin: standard input is the data, never the password. */
+  stdin?: boolean;
+  /** backup --files-from - (and its -raw, -verbatim kinds): standard input is the list. */
+  filesFrom?: string[];
+  filesFromRaw?: string[];
+  filesFromVerbatim?: string[];
   json?: boolean;
   verbose?: boolean;
   /** --retry-lock: how long to wait for a conflicting lock. */
@@ -33,8 +45,32 @@ export async function primitives(): Promise<{ primitives: Primitives; report: Se
 }
 
 export function repoLocation(opts: GlobalOptions): string {
-  const loc = opts.repo ?? process.env.ENGINE_REPOSITORY;
-  if (!loc) throw new UsageError('no repository given', { hint: 'pass --repo PATH or set ENGINE_REPOSITORY' });
+  const loc = givenRepoLocation(opts);
+  if (!loc) throw new UsageError('no repository given', { hint: 'pass --repo PATH (or --repository-file FILE), or set ENGINE_REPOSITORY (or ENGINE_REPOSITORY_FILE)' });
+  return loc;
+}
+
+/**
+ * The repository location as given, or undefined: --repo, ENGINE_REPOSITORY, then the first line
+ * of --repository-file or ENGINE_REPOSITORY_FILE (restic's order and names).
+ */
+export function givenRepoLocation(opts: Pick<GlobalOptions, 'repo' | 'repositoryFile'>): string | undefined {
+  const direct = opts.repo ?? process.env.ENGINE_REPOSITORY;
+  if (direct) return direct;
+  return locationFromFile(opts.repositoryFile, '--repository-file', 'ENGINE_REPOSITORY_FILE');
+}
+
+function locationFromFile(flagFile: string | undefined, flag: string, env: string): string | undefined {
+  const file = flagFile ?? process.env[env];
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the repository file ${file}: ${(err as Error).message}`, { hint: `check ${flagFile !== undefined ? flag : env}` });
+  }
+  const loc = text.split(/\r?\n/)[0]!.trim();
+  if (!loc) throw new UsageError(`the repository file ${file} is empty`, { hint: 'its first line is the repository location' });
   return loc;
 }
 
@@ -47,7 +83,7 @@ const openPasswords = new Map<string, Uint8Array>();
 /** The password from ENGINE_PASSWORD, --password-file or a prompt; never from a plain flag. */
 export async function readPassword(opts: GlobalOptions, purpose: 'open' | 'new'): Promise<Uint8Array> {
   if (purpose === 'new') return readPasswordOnce(opts, purpose);
-  const source = opts.passwordFile !== undefined ? `file:${opts.passwordFile}` : process.env.ENGINE_PASSWORD !== undefined ? 'env' : 'prompt';
+  const source = JSON.stringify([opts.passwordCommand ?? process.env.ENGINE_PASSWORD_COMMAND, opts.passwordFile ?? process.env.ENGINE_PASSWORD_FILE]);
   let pw = openPasswords.get(source);
   if (!pw) {
     pw = await readPasswordOnce(opts, purpose);
@@ -58,41 +94,80 @@ export async function readPassword(opts: GlobalOptions, purpose: 'open' | 'new')
 
 async function readPasswordOnce(opts: GlobalOptions, purpose: 'open' | 'new'): Promise<Uint8Array> {
   return readSecret({
-    file: opts.passwordFile,
-    fileFlag: '--password-file',
+    command: opts.passwordCommand ?? process.env.ENGINE_PASSWORD_COMMAND,
+    commandFlag: opts.passwordCommand !== undefined ? '--password-command' : 'ENGINE_PASSWORD_COMMAND',
+    file: opts.passwordFile ?? process.env.ENGINE_PASSWORD_FILE,
+    fileFlag: opts.passwordFile !== undefined ? '--password-file' : 'ENGINE_PASSWORD_FILE',
     env: 'ENGINE_PASSWORD',
     question: purpose === 'new' ? 'enter password for the new repository: ' : 'enter repository password: ',
     askTwice: purpose === 'new',
+    fromStdin: !stdinIsData(opts),
+    hint: 'set ENGINE_PASSWORD, pass --password-file FILE or --password-command CMD, pipe it in, or run on a terminal to be asked',
   });
+}
+
+/** The command reads its data or its list of files from standard input: no password comes from there. */
+function stdinIsData(opts: GlobalOptions): boolean {
+  return opts.stdin === true || [opts.filesFrom, opts.filesFromRaw, opts.filesFromVerbatim].some((l) => l?.includes('-'));
 }
 
 /** Where `engine copy` and `init --from-repo` find the repository they read from. */
 export interface FromRepoOptions {
   fromRepo?: string;
+  fromRepositoryFile?: string;
   fromPasswordFile?: string;
+  fromPasswordCommand?: string;
 }
 
-/** The repository copied from: --from-repo or ENGINE_FROM_REPOSITORY (restic's names). */
+/**
+ * The repository copied from: --from-repo or ENGINE_FROM_REPOSITORY, else the first line of
+ * --from-repository-file or ENGINE_FROM_REPOSITORY_FILE (restic's names).
+ */
 export function fromRepoLocation(opts: FromRepoOptions): string | undefined {
-  return opts.fromRepo ?? process.env.ENGINE_FROM_REPOSITORY;
+  return opts.fromRepo ?? process.env.ENGINE_FROM_REPOSITORY ?? locationFromFile(opts.fromRepositoryFile, '--from-repository-file', 'ENGINE_FROM_REPOSITORY_FILE');
 }
 
-/** Its password: --from-password-file, ENGINE_FROM_PASSWORD or a prompt; never a plain flag. */
+/** Its password: as the repository's, from the --from-* flags and ENGINE_FROM_* variables; never a plain flag. */
 export async function readFromPassword(opts: FromRepoOptions): Promise<Uint8Array> {
-  return readSecret({ file: opts.fromPasswordFile, fileFlag: '--from-password-file', env: 'ENGINE_FROM_PASSWORD', question: 'enter the password of the repository to copy from: ', askTwice: false });
+  return readSecret({
+    command: opts.fromPasswordCommand ?? process.env.ENGINE_FROM_PASSWORD_COMMAND,
+    commandFlag: opts.fromPasswordCommand !== undefined ? '--from-password-command' : 'ENGINE_FROM_PASSWORD_COMMAND',
+    file: opts.fromPasswordFile ?? process.env.ENGINE_FROM_PASSWORD_FILE,
+    fileFlag: opts.fromPasswordFile !== undefined ? '--from-password-file' : 'ENGINE_FROM_PASSWORD_FILE',
+    env: 'ENGINE_FROM_PASSWORD',
+    question: 'enter the password of the repository to copy from: ',
+    askTwice: false,
+    fromStdin: false,
+    hint: 'for the repository to copy from: set ENGINE_FROM_PASSWORD, pass --from-password-file FILE or --from-password-command CMD, or run on a terminal to be asked',
+  });
 }
 
 interface SecretSource {
+  command: string | undefined;
+  commandFlag: string;
   file: string | undefined;
   fileFlag: string;
   env: string;
   question: string;
   askTwice: boolean;
+  /** Standard input, when it is a pipe or a file (not a terminal), may hold the password. */
+  fromStdin: boolean;
+  hint: string;
 }
 
+/**
+ * A password, from the first source given, in restic's order: a command, a file, the environment
+ * variable, standard input when it is a pipe or a file, a prompt on the terminal. A command and a
+ * file together are a usage error (which one was meant?).
+ */
 async function readSecret(src: SecretSource): Promise<Uint8Array> {
   let pw: string | undefined;
-  if (src.file) {
+  if (src.command !== undefined && src.file !== undefined) {
+    throw new UsageError(`${src.commandFlag} and ${src.fileFlag} are both given`, { hint: 'give one source of the password' });
+  }
+  if (src.command !== undefined) {
+    pw = await passwordFromCommand(src.command, src.commandFlag);
+  } else if (src.file) {
     try {
       pw = (await readFile(src.file, 'utf8')).replace(/\r?\n$/, '');
     } catch (err) {
@@ -100,6 +175,9 @@ async function readSecret(src: SecretSource): Promise<Uint8Array> {
     }
   } else if (process.env[src.env] !== undefined) {
     pw = process.env[src.env] as string;
+  } else if (src.fromStdin && stdinIsPipeOrFile()) {
+    // restic reads a password piped in (`echo pw | restic ...`): its first line.
+    pw = (await readAllStdin()).split(/\r?\n/)[0]!;
   } else if (process.stdin.isTTY && process.stderr.isTTY) {
     pw = await prompt(src.question);
     if (src.askTwice) {
@@ -107,10 +185,51 @@ async function readSecret(src: SecretSource): Promise<Uint8Array> {
       if (again !== pw) throw new UsageError('the passwords do not match', { hint: 'run the command again' });
     }
   } else {
-    throw new UsageError(`no password given${src.env === 'ENGINE_PASSWORD' ? '' : ` for the repository to copy from`}`, { hint: `set ${src.env}, pass ${src.fileFlag} FILE, or run on a terminal to be asked` });
+    throw new UsageError(`no password given${src.env === 'ENGINE_PASSWORD' ? '' : ' for the repository to copy from'}`, { hint: src.hint });
   }
   if (pw.length === 0) throw new UsageError('an empty password is not allowed', { hint: 'choose a password' });
   return new TextEncoder().encode(pw);
+}
+
+/**
+ * The password a command prints (--password-command, as restic's): run by /bin/sh, so quoting
+ * works as typed and a pipe may be used; its standard input and error are engine's, its output's
+ * trailing newline is dropped. A command that fails is a usage error naming its exit status,
+ * never its output.
+ */
+async function passwordFromCommand(command: string, flag: string): Promise<string> {
+  return new Promise((resolvePw, reject) => {
+    const child = execFile('/bin/sh', ['-c', command], { encoding: 'utf8', maxBuffer: 64 * 1024 }, (err, stdout) => {
+      if (err) {
+        const status = typeof err.code === 'number' ? `exit ${err.code}` : err.signal ? `signal ${err.signal}` : err.message.split('\n')[0];
+        reject(new UsageError(`${flag}: the password command failed (${status})`, { hint: 'run the command by hand to see why' }));
+        return;
+      }
+      resolvePw(stdout.replace(/\r?\n$/, ''));
+    });
+    child.stderr?.pipe(process.stderr);
+  });
+}
+
+function stdinIsPipeOrFile(): boolean {
+  if (process.stdin.isTTY) return false;
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isFile() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) throw new UsageError('standard input holds more than a password (over 64 KiB)', { hint: 'pipe the password alone, or use --password-file' });
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

@@ -13,10 +13,15 @@ import { LocalBackend } from '../backend/local/local-backend.js';
 import { ErrorCode, isEngineError } from '../errors/engine-error.js';
 import { prepareWrapKey } from '../repository/key-store.js';
 import { parseSize } from '../util/bytes.js';
-import { nativePolicy, readPassword, type GlobalOptions } from './context.js';
+import { givenRepoLocation, nativePolicy, readPassword, type GlobalOptions } from './context.js';
 
 export async function deriveKeyEarly(opts: GlobalOptions & { memBudget?: string }): Promise<void> {
-  const location = opts.repo ?? process.env.ENGINE_REPOSITORY;
+  let location: string | undefined;
+  try {
+    location = givenRepoLocation(opts);
+  } catch {
+    return;
+  }
   if (!location || location.startsWith('s3:')) return;
   let budget: number | undefined;
   try {

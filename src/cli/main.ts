@@ -58,13 +58,15 @@ function build(): { program: Command; result: { code: number } } {
     .description('deduplicating, compressing, encrypting backups within a memory budget')
     .version(engineVersion() ?? 'unknown')
     .option('-r, --repo <location>', 'repository location (default: $ENGINE_REPOSITORY)')
-    .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD, else a prompt)')
+    .option('--repository-file <file>', 'read the repository location from the first line of a file (default: $ENGINE_REPOSITORY_FILE)')
+    .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD_FILE; else $ENGINE_PASSWORD, a pipe on standard input, or a prompt)')
+    .option('--password-command <command>', 'run this command (by /bin/sh) and take the password it prints (default: $ENGINE_PASSWORD_COMMAND)')
     .option('--json', 'machine-readable output')
     .option('-v, --verbose', 'explain more (the memory plan, the parent snapshot, retried requests)')
     .option('--limit-upload <rate>', 'limit uploads to a rate: KiB/s, or a size per second such as 2M')
     .option('--limit-download <rate>', 'limit downloads to a rate: KiB/s, or a size per second such as 2M')
     .option('--no-cache', 'do not keep metadata of remote repositories in the local cache')
-    .option('--cache-dir <dir>', 'cache folder, with one subfolder per repository (default: $XDG_CACHE_HOME/engine or ~/.cache/engine)')
+    .option('--cache-dir <dir>', 'cache folder, with one subfolder per repository (default: $ENGINE_CACHE_DIR, else $XDG_CACHE_HOME/engine or ~/.cache/engine)')
     .option('--s3-storage-class <class>', 'storage class of new S3 objects, e.g. STANDARD_IA')
     .addOption(new Option('--s3-checksums <mode>', 'SDK request checksums (default: when-required for endpoints, when-supported for AWS)').choices(['when-required', 'when-supported']))
     .option('--s3-region <region>', 'S3 region (default: $AWS_REGION, the AWS profile, or us-east-1 for endpoints)')
@@ -84,7 +86,9 @@ function build(): { program: Command; result: { code: number } } {
     .option('--kdf-time <passes>', 'Argon2id passes of the key', '3')
     .option('--copy-chunker-params', 'cut and name chunks as the --from-repo repository does, so that `engine copy` from it moves only what is missing')
     .option('--from-repo <location>', 'the repository whose chunker parameters are copied (or ENGINE_FROM_REPOSITORY)')
-    .option('--from-password-file <file>', 'file holding its password (or ENGINE_FROM_PASSWORD)')
+    .option('--from-repository-file <file>', 'read its location from the first line of a file (or ENGINE_FROM_REPOSITORY_FILE)')
+    .option('--from-password-file <file>', 'file holding its password (or ENGINE_FROM_PASSWORD_FILE; else ENGINE_FROM_PASSWORD)')
+    .option('--from-password-command <command>', 'command printing its password (or ENGINE_FROM_PASSWORD_COMMAND)')
     .action(async (flags: Record<string, string>, cmd: Command) => {
       const { initCommand } = await import('./commands/init.js');
       result.code = await initCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
@@ -107,7 +111,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--files-from-raw <file>', 'back up the paths listed in a file, separated by NUL bytes (find -print0; repeatable)', collect)
     .option('--mem-budget <size>', 'hard ceiling on resident memory, e.g. 512M (default: from free memory)')
     .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
-    .option('--host <name>', 'host name recorded in the snapshot')
+    .option('--host <name>', 'host name recorded in the snapshot (default: $ENGINE_HOST, else the machine\'s)')
     .option('--no-extra-verify', 'skip decrypting every sealed blob again before it is stored')
     .option('--with-atime', 'also store access times (they change on every read, so off by default)')
     .option('--stdin', 'back up standard input as one file (named by --stdin-filename)')
@@ -304,7 +308,9 @@ function build(): { program: Command; result: { code: number } } {
     .description('copy snapshots from another repository (--from-repo) into this one, with the data they need; snapshots copied before are skipped')
     .argument('[snapshot...]', 'snapshot ids of the --from-repo repository, or "latest" (default: every snapshot the filters keep)')
     .option('--from-repo <location>', 'the repository to copy from (or ENGINE_FROM_REPOSITORY)')
-    .option('--from-password-file <file>', 'file holding its password (or ENGINE_FROM_PASSWORD)')
+    .option('--from-repository-file <file>', 'read its location from the first line of a file (or ENGINE_FROM_REPOSITORY_FILE)')
+    .option('--from-password-file <file>', 'file holding its password (or ENGINE_FROM_PASSWORD_FILE; else ENGINE_FROM_PASSWORD)')
+    .option('--from-password-command <command>', 'command printing its password (or ENGINE_FROM_PASSWORD_COMMAND)')
     .option('-n, --dry-run', 'say which snapshots would be copied; change nothing')
     .addOption(filterOpt('host', 'all'))
     .addOption(filterOpt('tag', 'all'))
@@ -410,6 +416,14 @@ function build(): { program: Command; result: { code: number } } {
     .action(async (flags: Record<string, unknown>, cmd: Command) => {
       const { unlockCommand } = await import('./commands/unlock.js');
       result.code = await unlockCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
+    });
+
+  program
+    .command('version')
+    .description('print the version of engine, of Node, and the implementation of each primitive in use')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const { versionCommand } = await import('./commands/version.js');
+      result.code = await versionCommand(outputFor(cmd));
     });
 
   program

@@ -105,9 +105,9 @@ export async function openBackend(location: string, flags: OpenBackendOptions, w
   return { backend, remote, indexCacheDir: flags.cache === false ? null : join(cacheDirFor(store.location, flags.cacheDir), 'local-index') };
 }
 
-/** The folder engine caches in: --cache-dir, else $XDG_CACHE_HOME/engine (or ~/.cache/engine). */
+/** The folder engine caches in: --cache-dir, else $ENGINE_CACHE_DIR, else $XDG_CACHE_HOME/engine (or ~/.cache/engine). */
 export function cacheBaseDir(cacheDir?: string): string {
-  return cacheDir ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'engine');
+  return cacheDir ?? (process.env.ENGINE_CACHE_DIR || undefined) ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'engine');
 }
 
 /**

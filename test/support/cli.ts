@@ -14,15 +14,21 @@ export interface RunResult {
   json: Record<string, unknown> | null;
 }
 
-export function runEngine(args: string[], opts: { env?: Record<string, string | undefined>; native?: 'auto' | 'off' } = {}): Promise<RunResult> {
+/** `input`: written to the command's standard input (a pipe), then closed; without it, stdin is /dev/null. */
+export function runEngine(args: string[], opts: { env?: Record<string, string | undefined>; native?: 'auto' | 'off'; input?: string | Buffer } = {}): Promise<RunResult> {
   const env: Record<string, string | undefined> = { ...process.env, ENGINE_PASSWORD: TEST_PASSWORD, ...opts.env };
   if (opts.native) env.ENGINE_NATIVE = opts.native;
   return new Promise((resolve, reject) => {
-    const child = spawn(ENGINE_BIN, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(ENGINE_BIN, args, { env: env as NodeJS.ProcessEnv, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (opts.input !== undefined && child.stdin) {
+      // The command may exit without reading it all: a closed pipe is no failure here.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => {
       let json: Record<string, unknown> | null = null;

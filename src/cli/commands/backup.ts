@@ -70,7 +70,7 @@ export async function backupCommand(paths: string[], flags: BackupFlags, out: Ou
   const session = await openRepository(flags, out, flags.dryRun ? undefined : { exclusive: false, command: 'backup', signal });
   const absPaths = targets.paths;
   const missing: SourceProblem[] = targets.missing.map((path) => ({ path, message: 'does not exist' }));
-  const host = flags.host ?? hostname();
+  const host = flags.host ?? (process.env.ENGINE_HOST || hostname());
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out, undefined, 'backup'), out, signal);
   try {
     return await backupWithIndex(session, index, absPaths, { selection, missing, stdin, time, files }, host, flags, out, signal, started);

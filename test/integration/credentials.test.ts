@@ -1,0 +1,102 @@
+// Where the repository and its password come from, as restic's users script them: a password
+// command, a password file named by the environment, a password piped in, a repository file,
+// ENGINE_HOST and ENGINE_CACHE_DIR; and `engine version`. Through the real CLI.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { workdirPerFile } from '../support/workdir.js';
+
+const native = currentNative();
+const noPassword = { ENGINE_PASSWORD: undefined } as const;
+
+describe(`credentials and scripting (ENGINE_NATIVE=${native})`, () => {
+  const work = workdirPerFile('engine-credentials-');
+  let repo: string;
+  let src: string;
+  let passwordFile: string;
+
+  beforeAll(async () => {
+    repo = join(work, 'repo');
+    src = join(work, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    passwordFile = join(work, 'password');
+    await writeFile(passwordFile, `${TEST_PASSWORD}\n`);
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+  });
+
+  it('--password-command and ENGINE_PASSWORD_COMMAND: the password the command prints (run by /bin/sh, quotes as typed)', async () => {
+    const env = { ...noPassword, PW: TEST_PASSWORD };
+    const flag = await runEngine(['snapshots', '--repo', repo, '--password-command', 'printf "%s\\n" "$PW"'], { env, native });
+    expect(flag.code, flag.stderr).toBe(0);
+    const fromEnv = await runEngine(['snapshots', '--repo', repo], { env: { ...env, ENGINE_PASSWORD_COMMAND: `cat '${passwordFile}'` }, native });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    const wrong = await runEngine(['snapshots', '--repo', repo, '--password-command', 'echo not-it'], { env, native });
+    expect(wrong.code).toBe(12);
+  });
+
+  it('a password command that fails is exit 2 naming its status, never its output', async () => {
+    const r = await runEngine(['snapshots', '--repo', repo, '--password-command', 'printf leaked-secret; exit 3'], { env: noPassword, native });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--password-command');
+    expect(r.stderr).toContain('exit 3');
+    expect(r.stderr + r.stdout).not.toContain('leaked-secret');
+  });
+
+  it('ENGINE_PASSWORD_FILE is read as --password-file; a command and a file together are a usage error', async () => {
+    const r = await runEngine(['snapshots', '--repo', repo], { env: { ...noPassword, ENGINE_PASSWORD_FILE: passwordFile }, native });
+    expect(r.code, r.stderr).toBe(0);
+    const both = await runEngine(['snapshots', '--repo', repo, '--password-file', passwordFile, '--password-command', 'true'], { env: noPassword, native });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('both given');
+  });
+
+  it('a password piped in is read (its first line), except by backup --stdin, whose standard input is the data', async () => {
+    const piped = await runEngine(['snapshots', '--repo', repo], { env: noPassword, native, input: `${TEST_PASSWORD}\nnot the password\n` });
+    expect(piped.code, piped.stderr).toBe(0);
+    const data = await runEngine(['backup', '--repo', repo, '--stdin'], { env: noPassword, native, input: `${TEST_PASSWORD}\n` });
+    expect(data.code).toBe(2);
+    expect(data.stderr).toContain('no password given');
+    // /dev/null is no pipe: the message says where a password can come from.
+    const none = await runEngine(['snapshots', '--repo', repo], { env: noPassword, native });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--password-command');
+  });
+
+  it('--repository-file and ENGINE_REPOSITORY_FILE name the repository by their first line; an empty one is a usage error', async () => {
+    const file = join(work, 'repository');
+    await writeFile(file, `${repo}\n# the NAS\n`);
+    const flag = await runEngine(['snapshots', '--repository-file', file], { native });
+    expect(flag.code, flag.stderr).toBe(0);
+    const env = await runEngine(['snapshots'], { env: { ENGINE_REPOSITORY_FILE: file }, native });
+    expect(env.code, env.stderr).toBe(0);
+    const empty = join(work, 'empty');
+    await writeFile(empty, '\n');
+    const r = await runEngine(['snapshots', '--repository-file', empty], { native });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('empty');
+  });
+
+  it('ENGINE_HOST names the host a backup records; ENGINE_CACHE_DIR holds the cache', async () => {
+    const cache = join(work, 'cache');
+    const b = await runEngine(['backup', '--repo', repo, '--json', src], { env: { ENGINE_HOST: 'nas-from-env', ENGINE_CACHE_DIR: cache }, native });
+    expect(b.code, b.stderr).toBe(0);
+    const list = JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json', '--host', 'nas-from-env'])).stdout) as { hostname: string }[];
+    expect(list.map((s) => s.hostname)).toEqual(['nas-from-env']);
+    expect(existsSync(cache)).toBe(true);
+  });
+
+  it('version names engine, Node and the primitives in use, also as JSON', async () => {
+    const r = await runEngine(['version'], { native });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^engine \d+\.\d+\.\d+ on Node v\d+/);
+    const j = await runEngine(['version', '--json'], { native });
+    const v = JSON.parse(j.stdout) as { message_type: string; node_version: string; primitives: Record<string, string> };
+    expect(v.message_type).toBe('version');
+    expect(v.node_version).toBe(process.version);
+    expect(Object.keys(v.primitives)).toEqual(expect.arrayContaining(['blake3', 'xchacha20poly1305', 'argon2id', 'zstd']));
+    if (native === 'off') for (const impl of Object.values(v.primitives)) expect(impl).not.toContain('(native)');
+  });
+});
