@@ -94,11 +94,7 @@ export async function readPassword(opts: GlobalOptions, purpose: 'open' | 'new')
 
 async function readPasswordOnce(opts: GlobalOptions, purpose: 'open' | 'new'): Promise<Uint8Array> {
   return readSecret({
-    command: opts.passwordCommand ?? process.env.ENGINE_PASSWORD_COMMAND,
-    commandFlag: opts.passwordCommand !== undefined ? '--password-command' : 'ENGINE_PASSWORD_COMMAND',
-    file: opts.passwordFile ?? process.env.ENGINE_PASSWORD_FILE,
-    fileFlag: opts.passwordFile !== undefined ? '--password-file' : 'ENGINE_PASSWORD_FILE',
-    env: 'ENGINE_PASSWORD',
+    ...namedSources(opts.passwordCommand, opts.passwordFile, 'repository'),
     question: purpose === 'new' ? 'enter password for the new repository: ' : 'enter repository password: ',
     askTwice: purpose === 'new',
     fromStdin: !stdinIsData(opts),
@@ -130,16 +126,30 @@ export function fromRepoLocation(opts: FromRepoOptions): string | undefined {
 /** Its password: as the repository's, from the --from-* flags and ENGINE_FROM_* variables; never a plain flag. */
 export async function readFromPassword(opts: FromRepoOptions): Promise<Uint8Array> {
   return readSecret({
-    command: opts.fromPasswordCommand ?? process.env.ENGINE_FROM_PASSWORD_COMMAND,
-    commandFlag: opts.fromPasswordCommand !== undefined ? '--from-password-command' : 'ENGINE_FROM_PASSWORD_COMMAND',
-    file: opts.fromPasswordFile ?? process.env.ENGINE_FROM_PASSWORD_FILE,
-    fileFlag: opts.fromPasswordFile !== undefined ? '--from-password-file' : 'ENGINE_FROM_PASSWORD_FILE',
-    env: 'ENGINE_FROM_PASSWORD',
+    ...namedSources(opts.fromPasswordCommand, opts.fromPasswordFile, 'copied from'),
     question: 'enter the password of the repository to copy from: ',
     askTwice: false,
     fromStdin: false,
     hint: 'for the repository to copy from: set ENGINE_FROM_PASSWORD, pass --from-password-file FILE or --from-password-command CMD, or run on a terminal to be asked',
   });
+}
+
+/**
+ * The command and file a password comes from, by flag or else by environment variable, each with
+ * the name to say in a message: --password-command / ENGINE_PASSWORD_COMMAND, --password-file /
+ * ENGINE_PASSWORD_FILE, and ENGINE_PASSWORD; the --from-* and ENGINE_FROM_* forms for the
+ * repository copied from.
+ */
+function namedSources(command: string | undefined, file: string | undefined, of: 'repository' | 'copied from'): Pick<SecretSource, 'command' | 'commandFlag' | 'file' | 'fileFlag' | 'env'> {
+  const flag = of === 'repository' ? '--password' : '--from-password';
+  const env = of === 'repository' ? 'ENGINE_PASSWORD' : 'ENGINE_FROM_PASSWORD';
+  return {
+    command: command ?? process.env[`${env}_COMMAND`],
+    commandFlag: command !== undefined ? `${flag}-command` : `${env}_COMMAND`,
+    file: file ?? process.env[`${env}_FILE`],
+    fileFlag: file !== undefined ? `${flag}-file` : `${env}_FILE`,
+    env,
+  };
 }
 
 interface SecretSource {
