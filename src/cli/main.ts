@@ -57,6 +57,8 @@ function build(): { program: Command; result: { code: number } } {
   const program = new Command('engine')
     .description('deduplicating, compressing, encrypting backups within a memory budget')
     .version(engineVersion() ?? 'unknown')
+    .option('--config <file>', 'profiles file (default: $XDG_CONFIG_HOME/engine/profiles.toml; docs/UNATTENDED.md)')
+    .option('-P, --profile <name>', 'take the flags of this profile of the profiles file (flags given here win)')
     .option('-r, --repo <location>', 'repository location (default: $ENGINE_REPOSITORY)')
     .option('--repository-file <file>', 'read the repository location from the first line of a file (default: $ENGINE_REPOSITORY_FILE)')
     .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD_FILE; else $ENGINE_PASSWORD, a pipe on standard input, or a prompt)')
@@ -449,10 +451,18 @@ function build(): { program: Command; result: { code: number } } {
   return { program, result };
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(given: string[]): Promise<number> {
   const { program, result } = build();
-  const json = argv.includes('--json');
+  let argv = given;
+  let json = argv.includes('--json');
   try {
+    // A profile's flags (--config FILE, -P NAME: src/cli/profiles.ts) become command-line flags;
+    // the module (and its TOML parser) is loaded only then.
+    if (given.some((a) => a === '--config' || a.startsWith('--config=') || a === '-P' || a === '--profile' || a.startsWith('--profile='))) {
+      const { expandProfile } = await import('./profiles.js');
+      argv = expandProfile(given, program);
+      json = argv.includes('--json');
+    }
     await program.parseAsync(argv);
     return result.code;
   } catch (err) {

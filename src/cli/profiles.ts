@@ -1,0 +1,191 @@
+// Profiles (docs/UNATTENDED.md): one TOML file of named sets of flags, in resticprofile's shape, so
+// that a nightly job is `engine -P home backup` instead of a wrapper script repeating the
+// repository, the password source and the excludes.
+//
+//   [base]
+//   repository = "s3:https://s3.example.com/bucket/nas"
+//   password-file = "/etc/engine/password"
+//
+//   [home]
+//   inherit = "base"
+//   mem-budget = "512M"            # given to every command of the profile that takes it
+//
+//   [home.backup]
+//   source = ["/home", "/etc"]
+//   exclude = ["*.tmp", "node_modules"]
+//   tag = ["nightly"]
+//
+//   [home.forget]
+//   keep-daily = 7
+//   prune = true
+//
+// A key is the long name of a flag (`repository` also names --repo, as in resticprofile); a
+// string or a number is its value, `true` gives a switch, `false` leaves it out, a list repeats the
+// flag. A profile's own keys go to every command that takes them (and are left out of those that do
+// not); the keys of its `[NAME.COMMAND]` table go to that command, and one the command does not take
+// is an error naming it. `inherit` takes another profile's keys and tables, its own winning.
+// The profile's flags are put before the command line's, so a flag given on the command line wins
+// (a repeatable one, such as --exclude, adds to the profile's).
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Command, Option } from 'commander';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { UsageError } from '../errors/engine-error.js';
+
+type Table = Record<string, unknown>;
+
+/** Keys that name something other than a flag. */
+const RESERVED = new Set(['inherit', 'source']);
+/** resticprofile's names for engine's flags. */
+const ALIASES: Record<string, string> = { repository: 'repo' };
+
+/** Where the profiles are read from without --config: $XDG_CONFIG_HOME/engine/profiles.toml. */
+export function defaultConfigFile(): string {
+  return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'engine', 'profiles.toml');
+}
+
+/**
+ * `argv` (process.argv) with `--config FILE` and `-P/--profile NAME` taken out and the profile's
+ * flags put in: its global flags after the program's name, its command's flags after the
+ * command's name. Unchanged when neither is given. A --config without -P uses the profile
+ * "default", as resticprofile does.
+ */
+export function expandProfile(argv: readonly string[], program: Command): string[] {
+  const rest: string[] = [];
+  let configFile: string | undefined;
+  let profile: string | undefined;
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const take = (name: string): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      return v;
+    };
+    if (a === '--config') configFile = take('--config');
+    else if (a.startsWith('--config=')) configFile = a.slice('--config='.length);
+    else if (a === '-P' || a === '--profile') profile = take(a);
+    else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
+    else rest.push(a);
+  }
+  if (configFile === undefined && profile === undefined) return [...argv];
+  const file = configFile ?? defaultConfigFile();
+  const name = profile ?? 'default';
+  const profiles = readProfiles(file);
+  const resolved = resolveProfile(profiles, name, file);
+
+  // The command: the first word of the rest that names one (and a subcommand after it, if any).
+  const commandAt = rest.findIndex((w) => !w.startsWith('-') && program.commands.some((c) => c.name() === w));
+  if (commandAt < 0) throw new UsageError(`-P ${name}: no command given`, { hint: 'e.g. engine -P home backup' });
+  let command = program.commands.find((c) => c.name() === rest[commandAt])!;
+  let insertAt = commandAt + 1;
+  const sub = command.commands.find((c) => c.name() === rest[insertAt]);
+  if (sub) {
+    command = sub;
+    insertAt++;
+  }
+  const commandName = rest.slice(commandAt, insertAt).join(' ');
+  const globals = longFlags(program.options);
+  const own = longFlags(command.options);
+
+  const globalArgs: string[] = [];
+  const commandArgs: string[] = [];
+  // The profile's own keys: to whichever takes them, the command or the program.
+  for (const [key, value] of Object.entries(resolved.keys)) {
+    if (RESERVED.has(key)) continue;
+    const flag = ALIASES[key] ?? key;
+    if (own.has(flag)) commandArgs.push(...flagArgs(flag, value, `[${name}] ${key}`));
+    else if (globals.has(flag)) globalArgs.push(...flagArgs(flag, value, `[${name}] ${key}`));
+  }
+  // The command's table (a subcommand's is its command's: [home.repair] for `repair index`):
+  // every key must be one of its flags (or the program's).
+  const table = resolved.tables[rest[commandAt]!];
+  const sources: string[] = [];
+  for (const [key, value] of Object.entries(table ?? {})) {
+    const where = `[${name}.${rest[commandAt]}] ${key}`;
+    if (key === 'source' && command.name() === 'backup') {
+      sources.push(...stringList(value, where));
+      continue;
+    }
+    const flag = ALIASES[key] ?? key;
+    if (own.has(flag)) commandArgs.push(...flagArgs(flag, value, where));
+    else if (globals.has(flag)) globalArgs.push(...flagArgs(flag, value, where));
+    else throw new UsageError(`${file}: ${where}: \`engine ${commandName}\` has no --${flag}`, { hint: `\`engine ${commandName} --help\` lists its flags; a key is a flag's long name` });
+  }
+  return [...argv.slice(0, 2), ...globalArgs, ...rest.slice(0, insertAt), ...commandArgs, ...sources, ...rest.slice(insertAt)];
+}
+
+interface ResolvedProfile {
+  keys: Table;
+  tables: Record<string, Table>;
+}
+
+function readProfiles(file: string): Table {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the profiles file ${file}: ${(err as Error).message}`, { hint: 'give --config FILE, or write profiles to ' + defaultConfigFile() });
+  }
+  try {
+    return parseToml(text) as Table;
+  } catch (err) {
+    const where = err instanceof TomlError ? ` (line ${err.line}, column ${err.column})` : '';
+    throw new UsageError(`${file} is not valid TOML${where}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** A profile with what it inherits (its own keys and tables winning), followed through `inherit`. */
+function resolveProfile(profiles: Table, name: string, file: string, seen: string[] = []): ResolvedProfile {
+  if (seen.includes(name)) throw new UsageError(`${file}: profiles inherit in a circle: ${[...seen, name].join(' -> ')}`);
+  const p = profiles[name];
+  if (!isTable(p)) {
+    const names = Object.keys(profiles).filter((k) => isTable(profiles[k]));
+    throw new UsageError(`${file} has no profile "${name}"`, { hint: names.length > 0 ? `its profiles: ${names.join(', ')}` : 'a profile is a [NAME] table' });
+  }
+  const own: ResolvedProfile = { keys: {}, tables: {} };
+  for (const [k, v] of Object.entries(p)) {
+    if (isTable(v)) own.tables[k] = v;
+    else own.keys[k] = v;
+  }
+  const parent = own.keys.inherit;
+  if (parent === undefined) return own;
+  if (typeof parent !== 'string') throw new UsageError(`${file}: [${name}] inherit must be a profile's name`);
+  const base = resolveProfile(profiles, parent, file, [...seen, name]);
+  const tables: Record<string, Table> = { ...base.tables };
+  for (const [k, t] of Object.entries(own.tables)) tables[k] = { ...(base.tables[k] ?? {}), ...t };
+  return { keys: { ...base.keys, ...own.keys }, tables };
+}
+
+/** The command-line words of one key. */
+function flagArgs(flag: string, value: unknown, where: string): string[] {
+  if (value === true) return [`--${flag}`];
+  if (value === false) return [];
+  if (Array.isArray(value)) return value.flatMap((v) => flagArgs(flag, scalar(v, where), where));
+  return [`--${flag}=${scalar(value, where)}`];
+}
+
+function scalar(v: unknown, where: string): string | boolean {
+  if (typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  throw new UsageError(`${where}: a value must be a string, a number, true/false or a list of them`);
+}
+
+function stringList(v: unknown, where: string): string[] {
+  const list = Array.isArray(v) ? v : [v];
+  if (!list.every((x) => typeof x === 'string')) throw new UsageError(`${where}: give a path or a list of paths`);
+  return list as string[];
+}
+
+/** The long names of options, without the dashes: `no-cache` for --no-cache. */
+function longFlags(options: readonly Option[]): Set<string> {
+  return new Set(options.flatMap((o) => (o.long ? [o.long.replace(/^--/, '')] : [])));
+}
+
+function isTable(v: unknown): v is Table {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}

@@ -1,0 +1,136 @@
+// Profiles (src/cli/profiles.ts, docs/UNATTENDED.md): a TOML file in resticprofile's shape drives
+// backup, forget and check with the same results as the same flags typed out; flags given on the
+// command line win; mistakes in the file are usage errors naming them. Through the real CLI.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { workdirPerFile } from '../support/workdir.js';
+
+const native = currentNative();
+
+interface Listed {
+  hostname: string;
+  tags: string[];
+  paths: string[];
+}
+
+describe(`profiles (ENGINE_NATIVE=${native})`, () => {
+  const work = workdirPerFile('engine-profiles-');
+  let src: string;
+  let config: string;
+  const byFlags = () => join(work, 'by-flags');
+  const byProfile = () => join(work, 'by-profile');
+  // No password in the environment: the profile names the file.
+  const env = { ENGINE_PASSWORD: undefined };
+  const profile = (args: string[], extra: Record<string, string | undefined> = {}) => runEngine(['--config', config, '-P', 'home', ...args], { env: { ...env, ...extra }, native });
+
+  beforeAll(async () => {
+    src = join(work, 'src');
+    await mkdir(join(src, 'cache'), { recursive: true });
+    await writeFile(join(src, 'a.txt'), 'a\n');
+    await writeFile(join(src, 'b.tmp'), 'scratch\n');
+    await writeFile(join(src, 'cache', 'c.bin'), 'c\n');
+    const passwordFile = join(work, 'password');
+    await writeFile(passwordFile, `${TEST_PASSWORD}\n`);
+    config = join(work, 'profiles.toml');
+    await writeFile(
+      config,
+      [
+        '[base]',
+        `repository = ${JSON.stringify(byProfile())}`,
+        `password-file = ${JSON.stringify(passwordFile)}`,
+        '',
+        '[home]',
+        'inherit = "base"',
+        'mem-budget = "512M"   # to every command that takes it',
+        '',
+        '[home.backup]',
+        `source = [${JSON.stringify(src)}]`,
+        'exclude = ["*.tmp", "cache"]',
+        'tag = ["nightly", "home"]',
+        'host = "pi"',
+        '',
+        '[home.forget]',
+        'keep-last = 1',
+        'prune = true',
+        '',
+        '[home.check]',
+        'read-data = true',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('backup, forget and check from the profile give what the same flags give', async () => {
+    const flagsRun = (args: string[]) => runEngine([...args, '--repo', byFlags()], { native });
+    expect((await flagsRun(['init'])).code).toBe(0);
+    const init = await profile(['init']);
+    expect(init.code, init.stderr).toBe(0);
+    for (let i = 0; i < 2; i++) {
+      expect((await flagsRun(['backup', '--exclude', '*.tmp', '--exclude', 'cache', '--tag', 'nightly', '--tag', 'home', '--host', 'pi', src])).code).toBe(0);
+      const b = await profile(['backup']);
+      expect(b.code, b.stderr).toBe(0);
+    }
+    const listOf = async (run: (a: string[]) => Promise<{ stdout: string }>) => JSON.parse((await run(['snapshots', '--json'])).stdout) as Listed[];
+    const lsOf = async (run: (a: string[]) => Promise<{ stdout: string }>) => (await run(['ls', 'latest'])).stdout;
+    const want = await listOf(flagsRun);
+    const got = await listOf((a) => profile(a));
+    expect(got.map(({ hostname, tags, paths }) => ({ hostname, tags, paths }))).toEqual(want.map(({ hostname, tags, paths }) => ({ hostname, tags, paths })));
+    expect(got[0]).toMatchObject({ hostname: 'pi', tags: ['nightly', 'home'], paths: [src] });
+    expect(await lsOf((a) => profile(a))).toBe(await lsOf(flagsRun));
+    expect(await lsOf((a) => profile(a))).not.toContain('b.tmp');
+
+    const forgetFlags = await flagsRun(['forget', '--keep-last', '1', '--prune']);
+    expect(forgetFlags.code).toBe(0);
+    const forget = await profile(['forget']);
+    expect(forget.code, forget.stderr).toBe(0);
+    expect(await listOf((a) => profile(a))).toHaveLength((await listOf(flagsRun)).length);
+    expect(await listOf((a) => profile(a))).toHaveLength(1);
+    const check = await profile(['check']);
+    expect(check.code, check.stderr).toBe(0);
+    // read-data = true reached check: it read the packs.
+    expect(check.stderr + check.stdout).toMatch(/read \d+ pack/);
+  });
+
+  it('a flag on the command line wins over the profile\'s; a repeatable one adds to it', async () => {
+    const b = await profile(['backup', '--host', 'laptop', '--tag', 'manual', '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    const list = JSON.parse((await profile(['snapshots', '--json', '--host', 'laptop'])).stdout) as Listed[];
+    expect(list).toHaveLength(1);
+    expect(list[0]!.tags).toEqual(['nightly', 'home', 'manual']);
+  });
+
+  it('the default file is $XDG_CONFIG_HOME/engine/profiles.toml', async () => {
+    const home = join(work, 'xdg');
+    await mkdir(join(home, 'engine'), { recursive: true });
+    await writeFile(join(home, 'engine', 'profiles.toml'), `[nas]\nrepository = ${JSON.stringify(byProfile())}\n`);
+    const r = await runEngine(['-P', 'nas', 'snapshots'], { env: { XDG_CONFIG_HOME: home }, native });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('snapshot(s)');
+  });
+
+  it('mistakes in the file are usage errors (exit 2) that name them', async () => {
+    const bad = async (text: string, args: string[] = ['snapshots']) => {
+      const f = join(work, `bad-${Math.random().toString(36).slice(2)}.toml`);
+      await writeFile(f, text);
+      return runEngine(['--config', f, '-P', 'home', ...args], { native });
+    };
+    const unknown = await bad('[home.backup]\nexclude-everything = true\n', ['backup']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('[home.backup] exclude-everything');
+    const missing = await bad('[nas]\nrepository = "/x"\n');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no profile "home"');
+    expect(missing.stderr).toContain('nas');
+    const circle = await bad('[home]\ninherit = "a"\n[a]\ninherit = "home"\n');
+    expect(circle.code).toBe(2);
+    expect(circle.stderr).toContain('home -> a -> home');
+    const toml = await bad('[home\nrepository = 1\n');
+    expect(toml.code).toBe(2);
+    expect(toml.stderr).toContain('not valid TOML');
+    const noFile = await runEngine(['--config', join(work, 'none.toml'), '-P', 'home', 'snapshots'], { native });
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toContain('none.toml');
+  });
+});
