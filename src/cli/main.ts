@@ -9,6 +9,7 @@ import { peakRssBytes } from '../util/memory.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import { releaseLocks } from './locking.js';
+import type { Hooks } from './hooks.js';
 import type { GlobalOptions } from './context.js';
 import { snapshotFilterOption as filterOpt } from './snapshot-filter-flags.js';
 import v8 from 'node:v8';
@@ -454,39 +455,53 @@ function build(): { program: Command; result: { code: number } } {
 async function main(given: string[]): Promise<number> {
   const { program, result } = build();
   let argv = given;
-  let json = argv.includes('--json');
-  try {
-    // A profile's flags (--config FILE, -P NAME: src/cli/profiles.ts) become command-line flags;
-    // the module (and its TOML parser) is loaded only then.
-    if (given.some((a) => a === '--config' || a.startsWith('--config=') || a === '-P' || a === '--profile' || a.startsWith('--profile='))) {
+  let hooks: Hooks | null = null;
+  // A profile's flags (--config FILE, -P NAME: src/cli/profiles.ts) become command-line flags;
+  // the module (and its TOML parser) is loaded only then.
+  if (given.some((a) => a === '--config' || a.startsWith('--config=') || a === '-P' || a === '--profile' || a.startsWith('--profile='))) {
+    try {
       const { expandProfile } = await import('./profiles.js');
-      argv = expandProfile(given, program);
-      json = argv.includes('--json');
+      ({ argv, hooks } = expandProfile(given, program));
+    } catch (err) {
+      return report(err, given.includes('--json')).code;
     }
-    await program.parseAsync(argv);
-    return result.code;
-  } catch (err) {
-    await releaseLocks();
-    if (err instanceof CommanderError) {
-      // --help and --version end here too, with exit code 0.
-      return err.exitCode === 0 ? 0 : ExitCode.USAGE;
-    }
-    const code = controller.signal.aborted ? ExitCode.INTERRUPTED : exitCodeFor(err);
-    const message = err instanceof Error ? err.message : String(err);
-    const hint = isEngineError(err) ? err.hint : undefined;
-    if (json) {
-      process.stderr.write(`${JSON.stringify({ message_type: 'exit_error', code, error_code: isEngineError(err) ? err.code : 'E_INTERNAL', message, ...(hint ? { hint } : {}) })}\n`);
-    } else {
-      process.stderr.write(`engine: ${message}\n`);
-      if (hint) process.stderr.write(`  hint: ${hint}\n`);
-      if (!isEngineError(err) && err instanceof Error && process.env.ENGINE_DEBUG) process.stderr.write(`${err.stack}\n`);
-    }
-    return code;
-  } finally {
-    // Whatever the command held, released before the process exits (a killed process leaves a
-    // lock that the next run finds stale: its pid is gone).
-    await releaseLocks();
   }
+  const json = argv.includes('--json');
+  const run = async (): Promise<{ code: number; error?: string }> => {
+    try {
+      await program.parseAsync(argv);
+      return { code: result.code };
+    } catch (err) {
+      await releaseLocks();
+      return report(err, json);
+    } finally {
+      // Whatever the command held, released before the process exits (a killed process leaves a
+      // lock that the next run finds stale: its pid is gone).
+      await releaseLocks();
+    }
+  };
+  if (!hooks) return (await run()).code;
+  const { withHooks } = await import('./hooks.js');
+  return withHooks(hooks, run, (m) => process.stderr.write(json ? `${JSON.stringify({ message_type: 'hook', message: m })}\n` : `engine: ${m}\n`));
+}
+
+/** Says what ended the command (on stderr) and gives its exit code. */
+function report(err: unknown, json: boolean): { code: number; error?: string } {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with exit code 0.
+    return { code: err.exitCode === 0 ? 0 : ExitCode.USAGE };
+  }
+  const code = controller.signal.aborted ? ExitCode.INTERRUPTED : exitCodeFor(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const hint = isEngineError(err) ? err.hint : undefined;
+  if (json) {
+    process.stderr.write(`${JSON.stringify({ message_type: 'exit_error', code, error_code: isEngineError(err) ? err.code : 'E_INTERNAL', message, ...(hint ? { hint } : {}) })}\n`);
+  } else {
+    process.stderr.write(`engine: ${message}\n`);
+    if (hint) process.stderr.write(`  hint: ${hint}\n`);
+    if (!isEngineError(err) && err instanceof Error && process.env.ENGINE_DEBUG) process.stderr.write(`${err.stack}\n`);
+  }
+  return { code, error: message };
 }
 
 /**

@@ -32,11 +32,14 @@ import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors/engine-error.js';
+import type { Hooks } from './hooks.js';
 
 type Table = Record<string, unknown>;
 
+/** The hooks' keys (src/cli/hooks.ts), in a profile or a command's table. */
+const HOOK_KEYS = { 'run-before': 'before', 'run-after': 'after', 'run-after-fail': 'afterFail', 'run-finally': 'finally' } as const;
 /** Keys that name something other than a flag. */
-const RESERVED = new Set(['inherit', 'source']);
+const RESERVED = new Set(['inherit', 'source', ...Object.keys(HOOK_KEYS)]);
 /** resticprofile's names for engine's flags. */
 const ALIASES: Record<string, string> = { repository: 'repo' };
 
@@ -51,7 +54,7 @@ export function defaultConfigFile(): string {
  * command's name. Unchanged when neither is given. A --config without -P uses the profile
  * "default", as resticprofile does.
  */
-export function expandProfile(argv: readonly string[], program: Command): string[] {
+export function expandProfile(argv: readonly string[], program: Command): { argv: string[]; hooks: Hooks | null } {
   const rest: string[] = [];
   let configFile: string | undefined;
   let profile: string | undefined;
@@ -72,7 +75,7 @@ export function expandProfile(argv: readonly string[], program: Command): string
     else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
     else rest.push(a);
   }
-  if (configFile === undefined && profile === undefined) return [...argv];
+  if (configFile === undefined && profile === undefined) return { argv: [...argv], hooks: null };
   const file = configFile ?? defaultConfigFile();
   const name = profile ?? 'default';
   const profiles = readProfiles(file);
@@ -105,8 +108,20 @@ export function expandProfile(argv: readonly string[], program: Command): string
   // every key must be one of its flags (or the program's).
   const table = resolved.tables[rest[commandAt]!];
   const sources: string[] = [];
+  const hooks: Hooks = { profile: name, command: commandName, before: [], after: [], afterFail: [], finally: [] };
+  // The profile's hooks wrap its command's: theirs first before, last after.
+  const addHooks = (from: Table, where: string, outer: boolean): void => {
+    for (const [key, field] of Object.entries(HOOK_KEYS)) {
+      if (from[key] === undefined) continue;
+      const list = stringList(from[key], `${where} ${key}`);
+      hooks[field] = field === 'before' ? (outer ? [...list, ...hooks[field]] : [...hooks[field], ...list]) : outer ? [...hooks[field], ...list] : [...list, ...hooks[field]];
+    }
+  };
+  addHooks(table ?? {}, `[${name}.${rest[commandAt]}]`, false);
+  addHooks(resolved.keys, `[${name}]`, true);
   for (const [key, value] of Object.entries(table ?? {})) {
     const where = `[${name}.${rest[commandAt]}] ${key}`;
+    if (key in HOOK_KEYS) continue;
     if (key === 'source' && command.name() === 'backup') {
       sources.push(...stringList(value, where));
       continue;
@@ -116,7 +131,9 @@ export function expandProfile(argv: readonly string[], program: Command): string
     else if (globals.has(flag)) globalArgs.push(...flagArgs(flag, value, where));
     else throw new UsageError(`${file}: ${where}: \`engine ${commandName}\` has no --${flag}`, { hint: `\`engine ${commandName} --help\` lists its flags; a key is a flag's long name` });
   }
-  return [...argv.slice(0, 2), ...globalArgs, ...rest.slice(0, insertAt), ...commandArgs, ...sources, ...rest.slice(insertAt)];
+  const expanded = [...argv.slice(0, 2), ...globalArgs, ...rest.slice(0, insertAt), ...commandArgs, ...sources, ...rest.slice(insertAt)];
+  const anyHook = hooks.before.length + hooks.after.length + hooks.afterFail.length + hooks.finally.length > 0;
+  return { argv: expanded, hooks: anyHook ? hooks : null };
 }
 
 interface ResolvedProfile {

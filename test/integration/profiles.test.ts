@@ -1,7 +1,7 @@
 // Profiles (src/cli/profiles.ts, docs/UNATTENDED.md): a TOML file in resticprofile's shape drives
 // backup, forget and check with the same results as the same flags typed out; flags given on the
 // command line win; mistakes in the file are usage errors naming them. Through the real CLI.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
@@ -132,5 +132,58 @@ describe(`profiles (ENGINE_NATIVE=${native})`, () => {
     const noFile = await runEngine(['--config', join(work, 'none.toml'), '-P', 'home', 'snapshots'], { native });
     expect(noFile.code).toBe(2);
     expect(noFile.stderr).toContain('none.toml');
+  });
+
+  it('hooks run in order around the command, told the profile, the command and its exit code; a failed run-before stops it', async () => {
+    const log = join(work, 'hooks.log');
+    const hooked = join(work, 'hooks.toml');
+    const write = async (backupHooks: string) =>
+      writeFile(
+        hooked,
+        [
+          '[home]',
+          `repository = ${JSON.stringify(byProfile())}`,
+          `password-file = ${JSON.stringify(join(work, 'password'))}`,
+          `run-before = ["echo profile-before >> '${log}'"]`,
+          `run-finally = ["echo profile-finally >> '${log}'"]`,
+          '[home.backup]',
+          `source = [${JSON.stringify(src)}]`,
+          backupHooks,
+        ].join('\n'),
+      );
+    const snapshotCount = async () => (JSON.parse((await profile(['snapshots', '--json'])).stdout) as unknown[]).length;
+    const before = await snapshotCount();
+    await write(
+      [
+        `run-before = ["echo \\"before $PROFILE_NAME $PROFILE_COMMAND\\" >> '${log}'"]`,
+        `run-after = ["echo \\"after $ENGINE_EXIT_CODE\\" >> '${log}'"]`,
+        `run-after-fail = ["echo fail >> '${log}'"]`,
+        `run-finally = ["echo \\"finally $ENGINE_EXIT_CODE\\" >> '${log}'"]`,
+      ].join('\n'),
+    );
+    const ok = await runEngine(['--config', hooked, '-P', 'home', 'backup', '--json'], { env, native });
+    expect(ok.code, ok.stderr).toBe(0);
+    // --json stays clean: a hook's output goes to standard error.
+    expect(() => JSON.parse(ok.stdout.trim().split('\n').pop()!)).not.toThrow();
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['profile-before', 'before home backup', 'after 0', 'finally 0', 'profile-finally']);
+    expect(await snapshotCount()).toBe(before + 1);
+
+    await writeFile(log, '');
+    await write([`run-before = ["exit 7"]`, `run-after = ["echo after >> '${log}'"]`, `run-after-fail = ["echo \\"fail $ERROR_EXIT_CODE\\" >> '${log}'"]`].join('\n'));
+    const stopped = await runEngine(['--config', hooked, '-P', 'home', 'backup'], { env, native });
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toContain('run-before hook `exit 7` failed (exit 7)');
+    expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['profile-before', 'fail 1', 'profile-finally']);
+    expect(await snapshotCount()).toBe(before + 1);
+
+    // A command that fails runs run-after-fail with its exit code, and not run-after.
+    await writeFile(log, '');
+    await write([`run-after = ["echo after >> '${log}'"]`, `run-after-fail = ["echo \\"fail $ERROR_EXIT_CODE $ERROR\\" >> '${log}'"]`].join('\n'));
+    const failed = await runEngine(['--config', hooked, '-P', 'home', 'backup', '--mem-budget', 'lots'], { env, native });
+    expect(failed.code).toBe(2);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines[0]).toBe('profile-before');
+    expect(lines[1]).toMatch(/^fail 2 .*--mem-budget/);
+    expect(lines[2]).toBe('profile-finally');
   });
 });
