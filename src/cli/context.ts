@@ -1,7 +1,7 @@
 // Everything a command needs from the process: repository location, password, primitives.
 // Only cli/ reads argv; the storage's own settings from the environment (S3 region, cache folder,
 // retry delay, test hooks) are read where the storage is opened (src/session/open-backend.ts).
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fstatSync, readFileSync } from 'node:fs';
 import { readFile, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -25,6 +25,8 @@ export interface GlobalOptions extends StorageOptions {
   filesFromVerbatim?: string[];
   json?: boolean;
   verbose?: boolean;
+  /** --metrics-file: a Prometheus textfile written when the command ends (src/cli/metrics.ts). */
+  metricsFile?: string;
   /** --retry-lock: how long to wait for a conflicting lock. */
   retryLock?: string;
 }
@@ -51,26 +53,37 @@ export function repoLocation(opts: GlobalOptions): string {
 }
 
 /**
- * The repository location as given, or undefined: --repo, ENGINE_REPOSITORY, then the first line
- * of --repository-file or ENGINE_REPOSITORY_FILE (restic's order and names).
+ * The repository location as given, or undefined: --repo or ENGINE_REPOSITORY, else the first
+ * line of --repository-file or ENGINE_REPOSITORY_FILE (restic's names). A location and a file
+ * together are a usage error, as in restic (which one was meant?); an empty variable is unset.
  */
 export function givenRepoLocation(opts: Pick<GlobalOptions, 'repo' | 'repositoryFile'>): string | undefined {
-  const direct = opts.repo ?? process.env.ENGINE_REPOSITORY;
-  if (direct) return direct;
-  return locationFromFile(opts.repositoryFile, '--repository-file', 'ENGINE_REPOSITORY_FILE');
+  return locationOf(opts.repo, opts.repositoryFile, { flag: '--repo', env: 'ENGINE_REPOSITORY', fileFlag: '--repository-file', fileEnv: 'ENGINE_REPOSITORY_FILE' });
 }
 
-function locationFromFile(flagFile: string | undefined, flag: string, env: string): string | undefined {
-  const file = flagFile ?? process.env[env];
-  if (!file) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read the repository file ${file}: ${(err as Error).message}`, { hint: `check ${flagFile !== undefined ? flag : env}` });
+/** A repository file's first line, read once per process: a FIFO (`<(vault read ...)`) reads once. */
+const repositoryFiles = new Map<string, string>();
+
+function locationOf(flagValue: string | undefined, flagFile: string | undefined, names: { flag: string; env: string; fileFlag: string; fileEnv: string }): string | undefined {
+  const direct = flagValue || process.env[names.env] || undefined;
+  const file = flagFile || process.env[names.fileEnv] || undefined;
+  if (direct !== undefined && file !== undefined) {
+    const said = (given: string | undefined, flag: string, env: string): string => (given ? flag : env);
+    throw new UsageError(`${said(flagValue, names.flag, names.env)} and ${said(flagFile, names.fileFlag, names.fileEnv)} are both given`, { hint: 'name the repository one way' });
   }
-  const loc = text.split(/\r?\n/)[0]!.trim();
-  if (!loc) throw new UsageError(`the repository file ${file} is empty`, { hint: 'its first line is the repository location' });
+  if (direct !== undefined || file === undefined) return direct;
+  let loc = repositoryFiles.get(file);
+  if (loc === undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read the repository file ${file}: ${(err as Error).message}`, { hint: `check ${flagFile ? names.fileFlag : names.fileEnv}` });
+    }
+    loc = text.split(/\r?\n/)[0]!.trim();
+    if (!loc) throw new UsageError(`the repository file ${file} is empty`, { hint: 'its first line is the repository location' });
+    repositoryFiles.set(file, loc);
+  }
   return loc;
 }
 
@@ -120,7 +133,7 @@ export interface FromRepoOptions {
  * --from-repository-file or ENGINE_FROM_REPOSITORY_FILE (restic's names).
  */
 export function fromRepoLocation(opts: FromRepoOptions): string | undefined {
-  return opts.fromRepo ?? process.env.ENGINE_FROM_REPOSITORY ?? locationFromFile(opts.fromRepositoryFile, '--from-repository-file', 'ENGINE_FROM_REPOSITORY_FILE');
+  return locationOf(opts.fromRepo, opts.fromRepositoryFile, { flag: '--from-repo', env: 'ENGINE_FROM_REPOSITORY', fileFlag: '--from-repository-file', fileEnv: 'ENGINE_FROM_REPOSITORY_FILE' });
 }
 
 /** Its password: as the repository's, from the --from-* flags and ENGINE_FROM_* variables; never a plain flag. */
@@ -143,11 +156,12 @@ export async function readFromPassword(opts: FromRepoOptions): Promise<Uint8Arra
 function namedSources(command: string | undefined, file: string | undefined, of: 'repository' | 'copied from'): Pick<SecretSource, 'command' | 'commandFlag' | 'file' | 'fileFlag' | 'env'> {
   const flag = of === 'repository' ? '--password' : '--from-password';
   const env = of === 'repository' ? 'ENGINE_PASSWORD' : 'ENGINE_FROM_PASSWORD';
+  // An empty variable is unset (systemd's EnvironmentFile and compose files leave them so).
   return {
-    command: command ?? process.env[`${env}_COMMAND`],
-    commandFlag: command !== undefined ? `${flag}-command` : `${env}_COMMAND`,
-    file: file ?? process.env[`${env}_FILE`],
-    fileFlag: file !== undefined ? `${flag}-file` : `${env}_FILE`,
+    command: command || process.env[`${env}_COMMAND`] || undefined,
+    commandFlag: command ? `${flag}-command` : `${env}_COMMAND`,
+    file: file || process.env[`${env}_FILE`] || undefined,
+    fileFlag: file ? `${flag}-file` : `${env}_FILE`,
     env,
   };
 }
@@ -187,7 +201,7 @@ async function readSecret(src: SecretSource): Promise<Uint8Array> {
     pw = process.env[src.env] as string;
   } else if (src.fromStdin && stdinIsPipeOrFile()) {
     // restic reads a password piped in (`echo pw | restic ...`): its first line.
-    pw = (await readAllStdin()).split(/\r?\n/)[0]!;
+    pw = await readStdinLine();
   } else if (process.stdin.isTTY && process.stderr.isTTY) {
     pw = await prompt(src.question);
     if (src.askTwice) {
@@ -201,23 +215,35 @@ async function readSecret(src: SecretSource): Promise<Uint8Array> {
   return new TextEncoder().encode(pw);
 }
 
+/** A password is at most this long: a command or a pipe that gives more is not giving a password. */
+const MAX_PASSWORD_BYTES = 64 * 1024;
+
 /**
  * The password a command prints (--password-command, as restic's): run by /bin/sh, so quoting
- * works as typed and a pipe may be used; its standard input and error are engine's, its output's
- * trailing newline is dropped. A command that fails is a usage error naming its exit status,
- * never its output.
+ * works as typed and a pipe may be used. Its standard input is the terminal when engine has one
+ * (a tool may ask there), else nothing (/dev/null, as restic: a command that reads it must not
+ * wait forever); its standard error is engine's. Its output's trailing newline is dropped. A
+ * command that fails is a usage error naming its exit status, never its output.
  */
 async function passwordFromCommand(command: string, flag: string): Promise<string> {
   return new Promise((resolvePw, reject) => {
-    const child = execFile('/bin/sh', ['-c', command], { encoding: 'utf8', maxBuffer: 64 * 1024 }, (err, stdout) => {
-      if (err) {
-        const status = typeof err.code === 'number' ? `exit ${err.code}` : err.signal ? `signal ${err.signal}` : err.message.split('\n')[0];
-        reject(new UsageError(`${flag}: the password command failed (${status})`, { hint: 'run the command by hand to see why' }));
-        return;
-      }
-      resolvePw(stdout.replace(/\r?\n$/, ''));
+    const child = spawn('/bin/sh', ['-c', command], { stdio: [process.stdin.isTTY ? 'inherit' : 'ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLong = false;
+    child.stdout.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_PASSWORD_BYTES) {
+        tooLong = true;
+        child.kill();
+      } else chunks.push(d);
     });
-    child.stderr?.pipe(process.stderr);
+    child.on('error', (err) => reject(new UsageError(`${flag}: cannot run the password command (${err.message})`)));
+    child.on('close', (code, signal) => {
+      if (tooLong) reject(new UsageError(`${flag}: the password command printed more than 64 KiB`, { hint: 'it must print the password alone' }));
+      else if (code !== 0) reject(new UsageError(`${flag}: the password command failed (${code !== null ? `exit ${code}` : `signal ${signal}`})`, { hint: 'run the command by hand to see why' }));
+      else resolvePw(Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, ''));
+    });
   });
 }
 
@@ -231,15 +257,26 @@ function stdinIsPipeOrFile(): boolean {
   }
 }
 
-async function readAllStdin(): Promise<string> {
+/**
+ * The first line of standard input, read up to its newline (or the end): a writer that keeps the
+ * pipe open after the password (`(echo pw; long_job) | engine ...`) is not waited for.
+ */
+async function readStdinLine(): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (size > 64 * 1024) throw new UsageError('standard input holds more than a password (over 64 KiB)', { hint: 'pipe the password alone, or use --password-file' });
+  try {
+    for await (const chunk of process.stdin) {
+      const b = chunk as Buffer;
+      const nl = b.indexOf(0x0a);
+      chunks.push(nl >= 0 ? b.subarray(0, nl) : b);
+      size += b.length;
+      if (nl >= 0) break;
+      if (size > MAX_PASSWORD_BYTES) throw new UsageError('standard input holds more than a password (over 64 KiB without a newline)', { hint: 'pipe the password alone, or use --password-file' });
+    }
+  } finally {
+    process.stdin.pause();
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8').replace(/\r$/, '');
 }
 
 /**

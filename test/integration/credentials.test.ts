@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { spawn } from 'node:child_process';
+import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { workdirPerFile } from '../support/workdir.js';
 
 const native = currentNative();
@@ -35,6 +36,12 @@ describe(`credentials and scripting (ENGINE_NATIVE=${native})`, () => {
     expect(fromEnv.code, fromEnv.stderr).toBe(0);
     const wrong = await runEngine(['snapshots', '--repo', repo, '--password-command', 'echo not-it'], { env, native });
     expect(wrong.code).toBe(12);
+    // A command that reads its standard input finds nothing there (as restic): it does not wait forever.
+    const reads = await runEngine(['snapshots', '--repo', repo, '--password-command', 'read x; printf "%s" "$PW"'], { env, native });
+    expect(reads.code, reads.stderr).toBe(0);
+    // An empty variable is unset: ENGINE_PASSWORD_COMMAND= leaves ENGINE_PASSWORD to be used.
+    const empty = await runEngine(['snapshots', '--repo', repo], { env: { ENGINE_PASSWORD_COMMAND: '', ENGINE_PASSWORD_FILE: '' }, native });
+    expect(empty.code, empty.stderr).toBe(0);
   });
 
   it('a password command that fails is exit 2 naming its status, never its output', async () => {
@@ -59,6 +66,12 @@ describe(`credentials and scripting (ENGINE_NATIVE=${native})`, () => {
     const data = await runEngine(['backup', '--repo', repo, '--stdin'], { env: noPassword, native, input: `${TEST_PASSWORD}\n` });
     expect(data.code).toBe(2);
     expect(data.stderr).toContain('no password given');
+    // A writer that keeps the pipe open after the password's line is not waited for.
+    const child = spawn(ENGINE_BIN, ['snapshots', '--repo', repo], { env: { ...process.env, ENGINE_PASSWORD: undefined, ENGINE_NATIVE: native }, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.write(`${TEST_PASSWORD}\n`);
+    const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? -1)));
+    child.stdin.destroy();
+    expect(code).toBe(0);
     // /dev/null is no pipe: the message says where a password can come from.
     const none = await runEngine(['snapshots', '--repo', repo], { env: noPassword, native });
     expect(none.code).toBe(2);
@@ -77,6 +90,13 @@ describe(`credentials and scripting (ENGINE_NATIVE=${native})`, () => {
     const r = await runEngine(['snapshots', '--repository-file', empty], { native });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('empty');
+    // A location and a file together: which one was meant? (restic: "mutually exclusive").
+    const both = await runEngine(['snapshots', '--repo', repo, '--repository-file', file], { native });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--repo and --repository-file are both given');
+    const envAndFlag = await runEngine(['snapshots', '--repository-file', file], { env: { ENGINE_REPOSITORY: repo }, native });
+    expect(envAndFlag.code).toBe(2);
+    expect(envAndFlag.stderr).toContain('ENGINE_REPOSITORY and --repository-file are both given');
   });
 
   it('ENGINE_HOST names the host a backup records; ENGINE_CACHE_DIR holds the cache', async () => {
