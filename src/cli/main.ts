@@ -60,6 +60,7 @@ function build(): { program: Command; result: { code: number } } {
     .version(engineVersion() ?? 'unknown')
     .option('--config <file>', 'profiles file (default: $XDG_CONFIG_HOME/engine/profiles.toml; docs/UNATTENDED.md)')
     .option('-P, --profile <name>', 'take the flags of this profile of the profiles file (flags given here win)')
+    .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter\'s textfile collector) when the command ends: exit code, times, a backup\'s counters')
     .option('-r, --repo <location>', 'repository location (default: $ENGINE_REPOSITORY)')
     .option('--repository-file <file>', 'read the repository location from the first line of a file (default: $ENGINE_REPOSITORY_FILE)')
     .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD_FILE; else $ENGINE_PASSWORD, a pipe on standard input, or a prompt)')
@@ -456,12 +457,13 @@ async function main(given: string[]): Promise<number> {
   const { program, result } = build();
   let argv = given;
   let hooks: Hooks | null = null;
+  let profileName: string | null = null;
   // A profile's flags (--config FILE, -P NAME: src/cli/profiles.ts) become command-line flags;
   // the module (and its TOML parser) is loaded only then.
   if (given.some((a) => a === '--config' || a.startsWith('--config=') || a === '-P' || a === '--profile' || a.startsWith('--profile='))) {
     try {
       const { expandProfile } = await import('./profiles.js');
-      ({ argv, hooks } = expandProfile(given, program));
+      ({ argv, hooks, profile: profileName } = expandProfile(given, program));
     } catch (err) {
       return report(err, given.includes('--json')).code;
     }
@@ -480,9 +482,34 @@ async function main(given: string[]): Promise<number> {
       await releaseLocks();
     }
   };
-  if (!hooks) return (await run()).code;
-  const { withHooks } = await import('./hooks.js');
-  return withHooks(hooks, run, (m) => process.stderr.write(json ? `${JSON.stringify({ message_type: 'hook', message: m })}\n` : `engine: ${m}\n`));
+  const startedMs = Date.now();
+  let code: number;
+  if (!hooks) code = (await run()).code;
+  else {
+    const { withHooks } = await import('./hooks.js');
+    code = await withHooks(hooks, run, (m) => process.stderr.write(json ? `${JSON.stringify({ message_type: 'hook', message: m })}\n` : `engine: ${m}\n`));
+  }
+  const metricsFile = (program.opts() as GlobalOptions).metricsFile;
+  if (metricsFile !== undefined) {
+    const { writeMetricsFile } = await import('./metrics.js');
+    const command = commandTyped(argv, program);
+    try {
+      await writeMetricsFile(metricsFile, { command, profile: profileName ?? '', exitCode: code, startedMs, endedMs: Date.now() });
+    } catch (err) {
+      process.stderr.write(`engine: cannot write the metrics file ${metricsFile}: ${(err as Error).message}\n`);
+      if (code === 0) code = ExitCode.FAILURE;
+    }
+  }
+  return code;
+}
+
+/** The command as typed, with its subcommand ("backup", "repair index"), for metrics. */
+function commandTyped(argv: readonly string[], program: Command): string {
+  const at = argv.findIndex((w, i) => i >= 2 && program.commands.some((c) => c.name() === w));
+  if (at < 0) return '';
+  const command = program.commands.find((c) => c.name() === argv[at])!;
+  const sub = command.commands.find((c) => c.name() === argv[at + 1]);
+  return sub ? `${argv[at]} ${argv[at + 1]}` : argv[at]!;
 }
 
 /** Says what ended the command (on stderr) and gives its exit code. */

@@ -54,7 +54,7 @@ export function defaultConfigFile(): string {
  * command's name. Unchanged when neither is given. A --config without -P uses the profile
  * "default", as resticprofile does.
  */
-export function expandProfile(argv: readonly string[], program: Command): { argv: string[]; hooks: Hooks | null } {
+export function expandProfile(argv: readonly string[], program: Command): { argv: string[]; hooks: Hooks | null; profile: string | null } {
   const rest: string[] = [];
   let configFile: string | undefined;
   let profile: string | undefined;
@@ -75,7 +75,7 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
     else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
     else rest.push(a);
   }
-  if (configFile === undefined && profile === undefined) return { argv: [...argv], hooks: null };
+  if (configFile === undefined && profile === undefined) return { argv: [...argv], hooks: null, profile: null };
   const file = configFile ?? defaultConfigFile();
   const name = profile ?? 'default';
   const profiles = readProfiles(file);
@@ -133,7 +133,7 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
   }
   const expanded = [...argv.slice(0, 2), ...globalArgs, ...rest.slice(0, insertAt), ...commandArgs, ...sources, ...rest.slice(insertAt)];
   const anyHook = hooks.before.length + hooks.after.length + hooks.afterFail.length + hooks.finally.length > 0;
-  return { argv: expanded, hooks: anyHook ? hooks : null };
+  return { argv: expanded, hooks: anyHook ? hooks : null, profile: name };
 }
 
 interface ResolvedProfile {

@@ -17,6 +17,7 @@ import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
 import { assertLocksHeld } from '../locking.js';
+import { recordMetrics } from '../metrics.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 import type { OpenSession } from '../../session/open-session.js';
 import { closeSessionIndex } from '../../session/session-index.js';
@@ -25,6 +26,8 @@ import type { DiskIndex } from '../../disk-index/disk-index.js';
 import { loadPosix, NotKeptNotices, PosixError, type PosixOps } from '../../../native-bindings/posix/index.js';
 import { displayName } from '../../fs/names.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
+import type { Repository } from '../../repository/repository.js';
+import type { SnapshotSummary } from '../../format/snapshot.js';
 import { ownFolders } from '../own-folders.js';
 import { backupTargets, selectionFromFlags, type SelectionFlags, type TargetFlags } from '../backup-selection.js';
 import { openStdinSource, stdinNodes, stdinRequest, type StdinFlags, type StdinRequest } from '../backup-stdin.js';
@@ -185,6 +188,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     await pool.close();
   }
   const s = snapshot.summary;
+  if (flags.metricsFile !== undefined && !dryRun) await recordBackupMetrics(repo, s);
   const c = archiver.counters;
   const peak = peakRssBytes();
   if (out.json) {
@@ -311,4 +315,24 @@ function safeUser(): { name: string; uid: number; gid: number } {
 /** What opening the index cost, for --json (the scale benchmark reads it). */
 export function indexSummary(index: DiskIndex): Record<string, unknown> {
   return { open: index.stats.kind, openSeconds: index.stats.openSeconds, indexObjectsRead: index.stats.indexObjectsRead, entries: index.blobCount, runs: index.stats.runs, residentBytes: index.residentBytes, pageReads: index.pageReads };
+}
+
+/** What --metrics-file says of a backup (src/cli/metrics.ts): its counters, and the repository after it. */
+async function recordBackupMetrics(repo: Repository, s: SnapshotSummary): Promise<void> {
+  let stored = 0;
+  for await (const p of repo.packs.list()) stored += p.size;
+  for (const i of await repo.listIndexObjects()) stored += i.size;
+  recordMetrics([
+    { name: 'engine_backup_files', value: s.filesNew, labels: { state: 'new' } },
+    { name: 'engine_backup_files', value: s.filesChanged, labels: { state: 'changed' } },
+    { name: 'engine_backup_files', value: s.filesUnmodified, labels: { state: 'unmodified' } },
+    { name: 'engine_backup_dirs', value: s.dirs },
+    { name: 'engine_backup_read_bytes', value: s.bytesRead },
+    { name: 'engine_backup_total_bytes', value: s.totalBytes },
+    { name: 'engine_backup_added_bytes', value: s.bytesAddedRaw },
+    { name: 'engine_backup_stored_bytes', value: s.bytesAddedStored },
+    { name: 'engine_backup_errors', value: s.errors },
+    { name: 'engine_snapshots_total', value: (await repo.listSnapshotIds()).length },
+    { name: 'engine_repository_size_bytes', value: stored },
+  ]);
 }
