@@ -12,10 +12,19 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** The version in the nearest package.json named PACKAGE_NAME above this module, or null. */
 export function engineVersion(): string | null {
+  return ownPackage()?.version ?? null;
+}
+
+/** The folder of that package.json (where bin/engine is), or null. */
+export function packageRoot(): string | null {
+  return ownPackage()?.root ?? null;
+}
+
+function ownPackage(): { root: string; version: string } | null {
   for (let dir = here; ; dir = dirname(dir)) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === PACKAGE_NAME && typeof pkg.version === 'string') return pkg.version;
+      if (pkg.name === PACKAGE_NAME && typeof pkg.version === 'string') return { root: dir, version: pkg.version };
     } catch {
       // no package.json here, or not JSON: look further up
     }

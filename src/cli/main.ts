@@ -3,7 +3,7 @@
 import { engineVersion } from '../package-info.js';
 import { setMaxListeners } from 'node:events';
 import { Command, CommanderError, Option } from 'commander';
-import { isEngineError } from '../errors/engine-error.js';
+import { isEngineError, UsageError } from '../errors/engine-error.js';
 import { writeFileSync } from 'node:fs';
 import { peakRssBytes } from '../util/memory.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
@@ -421,6 +421,24 @@ function build(): { program: Command; result: { code: number } } {
       const { unlockCommand } = await import('./commands/unlock.js');
       result.code = await unlockCommand({ ...cmd.optsWithGlobals(), ...flags }, outputFor(cmd));
     });
+
+  const schedule = program.command('schedule').description('systemd timers (or cron lines) for the commands of a profile that have a schedule (docs/UNATTENDED.md)');
+  for (const action of ['install', 'remove', 'status'] as const) {
+    schedule
+      .command(action)
+      .description(action === 'install' ? 'write and enable a service and a timer per scheduled command' : action === 'remove' ? 'disable and delete them' : 'say whether they are installed and active')
+      .argument('[profile]', 'the profile (default: -P)')
+      .option('--config <file>', 'profiles file (default: $XDG_CONFIG_HOME/engine/profiles.toml)')
+      .option('--unit-dir <dir>', 'write the unit files here (default: ~/.config/systemd/user, or /etc/systemd/system with schedule-permission = "system")')
+      .option('--no-enable', 'write or delete the files only: no systemctl')
+      .action(async (profileArg: string | undefined, flags: Record<string, unknown>, cmd: Command) => {
+        const all = { ...cmd.optsWithGlobals(), ...flags } as { profile?: string; config?: string };
+        const name = profileArg ?? all.profile;
+        if (!name) throw new UsageError('which profile? give its name', { hint: `engine schedule ${action} home` });
+        const { scheduleCommand } = await import('./commands/schedule.js');
+        result.code = await scheduleCommand(action, name, all, outputFor(cmd));
+      });
+  }
 
   program
     .command('version')

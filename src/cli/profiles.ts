@@ -39,7 +39,7 @@ type Table = Record<string, unknown>;
 /** The hooks' keys (src/cli/hooks.ts), in a profile or a command's table. */
 const HOOK_KEYS = { 'run-before': 'before', 'run-after': 'after', 'run-after-fail': 'afterFail', 'run-finally': 'finally' } as const;
 /** Keys that name something other than a flag. */
-const RESERVED = new Set(['inherit', 'source', ...Object.keys(HOOK_KEYS)]);
+const RESERVED = new Set(['inherit', 'source', 'schedule', 'schedule-permission', ...Object.keys(HOOK_KEYS)]);
 /** resticprofile's names for engine's flags. */
 const ALIASES: Record<string, string> = { repository: 'repo' };
 
@@ -76,13 +76,13 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
     else rest.push(a);
   }
   if (configFile === undefined && profile === undefined) return { argv: [...argv], hooks: null, profile: null };
-  const file = configFile ?? defaultConfigFile();
-  const name = profile ?? 'default';
-  const profiles = readProfiles(file);
-  const resolved = resolveProfile(profiles, name, file);
-
   // The command: the first word of the rest that names one (and a subcommand after it, if any).
   const commandAt = rest.findIndex((w) => !w.startsWith('-') && program.commands.some((c) => c.name() === w));
+  // `engine schedule` reads the profiles itself (its units run `engine -P NAME COMMAND`).
+  if (rest[commandAt] === 'schedule') return { argv: [...argv], hooks: null, profile: null };
+  const file = configFile ?? defaultConfigFile();
+  const name = profile ?? 'default';
+  const resolved = readProfile(file, name);
   if (commandAt < 0) throw new UsageError(`-P ${name}: no command given`, { hint: 'e.g. engine -P home backup' });
   let command = program.commands.find((c) => c.name() === rest[commandAt])!;
   let insertAt = commandAt + 1;
@@ -121,7 +121,7 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
   addHooks(resolved.keys, `[${name}]`, true);
   for (const [key, value] of Object.entries(table ?? {})) {
     const where = `[${name}.${rest[commandAt]}] ${key}`;
-    if (key in HOOK_KEYS) continue;
+    if (RESERVED.has(key) && key !== 'source') continue;
     if (key === 'source' && command.name() === 'backup') {
       sources.push(...stringList(value, where));
       continue;
@@ -136,9 +136,16 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
   return { argv: expanded, hooks: anyHook ? hooks : null, profile: name };
 }
 
-interface ResolvedProfile {
+export interface ResolvedProfile {
+  /** The profile's own keys (with what it inherits). */
   keys: Table;
+  /** Its command tables, by command name. */
   tables: Record<string, Table>;
+}
+
+/** Profile `name` of the profiles file `file`, with what it inherits. */
+export function readProfile(file: string, name: string): ResolvedProfile {
+  return resolveProfile(readProfiles(file), name, file);
 }
 
 function readProfiles(file: string): Table {
