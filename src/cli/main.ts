@@ -9,7 +9,7 @@ import { peakRssBytes } from '../util/memory.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import { releaseLocks } from './locking.js';
-import type { Hooks } from './hooks.js';
+import type { Hooks, Sends } from './hooks.js';
 import type { GlobalOptions } from './context.js';
 import { snapshotFilterOption as filterOpt } from './snapshot-filter-flags.js';
 import v8 from 'node:v8';
@@ -475,13 +475,14 @@ async function main(given: string[]): Promise<number> {
   const { program, result } = build();
   let argv = given;
   let hooks: Hooks | null = null;
+  let sends: Sends | null = null;
   let profileName: string | null = null;
   // A profile's flags (--config FILE, -P NAME: src/cli/profiles.ts) become command-line flags;
   // the module (and its TOML parser) is loaded only then.
   if (given.some((a) => a === '--config' || a.startsWith('--config=') || a === '-P' || a === '--profile' || a.startsWith('--profile='))) {
     try {
       const { expandProfile } = await import('./profiles.js');
-      ({ argv, hooks, profile: profileName } = expandProfile(given, program));
+      ({ argv, hooks, sends, profile: profileName } = expandProfile(given, program));
     } catch (err) {
       return report(err, given.includes('--json')).code;
     }
@@ -504,8 +505,10 @@ async function main(given: string[]): Promise<number> {
   let code: number;
   if (!hooks) code = (await run()).code;
   else {
-    const { withHooks } = await import('./hooks.js');
-    code = await withHooks(hooks, run, (m) => process.stderr.write(json ? `${JSON.stringify({ message_type: 'hook', message: m })}\n` : `engine: ${m}\n`));
+    const { withHooks, NO_SENDS } = await import('./hooks.js');
+    // A failure ping carries the end of what engine said on stderr.
+    const tail = sends ? tapStderr(16 * 1024) : () => '';
+    code = await withHooks(hooks, sends ?? NO_SENDS, run, (m) => process.stderr.write(json ? `${JSON.stringify({ message_type: 'hook', message: m })}\n` : `engine: ${m}\n`), tail);
   }
   const metricsFile = (program.opts() as GlobalOptions).metricsFile;
   if (metricsFile !== undefined) {
@@ -519,6 +522,17 @@ async function main(given: string[]): Promise<number> {
     }
   }
   return code;
+}
+
+/** Keeps the last `bytes` of what is written to stderr (for a monitor), and returns a reader of them. */
+function tapStderr(bytes: number): () => string {
+  let kept = '';
+  const write = process.stderr.write.bind(process.stderr) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
+    kept = (kept + (typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'))).slice(-bytes);
+    return write(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  return () => kept;
 }
 
 /** The command as typed, with its subcommand ("backup", "repair index"), for metrics. */

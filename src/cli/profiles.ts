@@ -32,14 +32,16 @@ import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors/engine-error.js';
-import type { Hooks } from './hooks.js';
+import type { Hooks, Send, Sends } from './hooks.js';
 
 type Table = Record<string, unknown>;
 
 /** The hooks' keys (src/cli/hooks.ts), in a profile or a command's table. */
 const HOOK_KEYS = { 'run-before': 'before', 'run-after': 'after', 'run-after-fail': 'afterFail', 'run-finally': 'finally' } as const;
+/** The monitors' keys (src/cli/hooks.ts Send), in a profile or a command's table. */
+const SEND_KEYS = { 'send-before': 'before', 'send-after': 'after', 'send-after-fail': 'afterFail', 'send-finally': 'finally' } as const;
 /** Keys that name something other than a flag. */
-const RESERVED = new Set(['inherit', 'source', 'schedule', 'schedule-permission', ...Object.keys(HOOK_KEYS)]);
+const RESERVED = new Set(['inherit', 'source', 'schedule', 'schedule-permission', ...Object.keys(HOOK_KEYS), ...Object.keys(SEND_KEYS)]);
 /** resticprofile's names for engine's flags. */
 const ALIASES: Record<string, string> = { repository: 'repo' };
 
@@ -54,7 +56,7 @@ export function defaultConfigFile(): string {
  * command's name. Unchanged when neither is given. A --config without -P uses the profile
  * "default", as resticprofile does.
  */
-export function expandProfile(argv: readonly string[], program: Command): { argv: string[]; hooks: Hooks | null; profile: string | null } {
+export function expandProfile(argv: readonly string[], program: Command): { argv: string[]; hooks: Hooks | null; sends: Sends | null; profile: string | null } {
   const rest: string[] = [];
   let configFile: string | undefined;
   let profile: string | undefined;
@@ -75,11 +77,11 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
     else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
     else rest.push(a);
   }
-  if (configFile === undefined && profile === undefined) return { argv: [...argv], hooks: null, profile: null };
+  if (configFile === undefined && profile === undefined) return { argv: [...argv], hooks: null, sends: null, profile: null };
   // The command: the first word of the rest that names one (and a subcommand after it, if any).
   const commandAt = rest.findIndex((w) => !w.startsWith('-') && program.commands.some((c) => c.name() === w));
   // `engine schedule` reads the profiles itself (its units run `engine -P NAME COMMAND`).
-  if (rest[commandAt] === 'schedule') return { argv: [...argv], hooks: null, profile: null };
+  if (rest[commandAt] === 'schedule') return { argv: [...argv], hooks: null, sends: null, profile: null };
   const file = configFile ?? defaultConfigFile();
   const name = profile ?? 'default';
   const resolved = readProfile(file, name);
@@ -119,6 +121,10 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
   };
   addHooks(table ?? {}, `[${name}.${rest[commandAt]}]`, false);
   addHooks(resolved.keys, `[${name}]`, true);
+  const sends: Sends = { before: [], after: [], afterFail: [], finally: [] };
+  for (const [from, where] of [[resolved.keys, `[${name}]`], [table ?? {}, `[${name}.${rest[commandAt]}]`]] as const) {
+    for (const [key, field] of Object.entries(SEND_KEYS)) if (from[key] !== undefined) sends[field].push(...sendList(from[key], `${file}: ${where} ${key}`));
+  }
   for (const [key, value] of Object.entries(table ?? {})) {
     const where = `[${name}.${rest[commandAt]}] ${key}`;
     if (RESERVED.has(key) && key !== 'source') continue;
@@ -133,7 +139,8 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
   }
   const expanded = [...argv.slice(0, 2), ...globalArgs, ...rest.slice(0, insertAt), ...commandArgs, ...sources, ...rest.slice(insertAt)];
   const anyHook = hooks.before.length + hooks.after.length + hooks.afterFail.length + hooks.finally.length > 0;
-  return { argv: expanded, hooks: anyHook ? hooks : null, profile: name };
+  const anySend = sends.before.length + sends.after.length + sends.afterFail.length + sends.finally.length > 0;
+  return { argv: expanded, hooks: anyHook || anySend ? hooks : null, sends: anySend ? sends : null, profile: name };
 }
 
 export interface ResolvedProfile {
@@ -183,6 +190,21 @@ function resolveProfile(profiles: Table, name: string, file: string, seen: strin
   const tables: Record<string, Table> = { ...base.tables };
   for (const [k, t] of Object.entries(own.tables)) tables[k] = { ...(base.tables[k] ?? {}), ...t };
   return { keys: { ...base.keys, ...own.keys }, tables };
+}
+
+/** A send-* key: a URL, a table { url, method, body, headers, format }, or a list of them. */
+function sendList(v: unknown, where: string): Send[] {
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((x): Send => {
+    const t: Table = typeof x === 'string' ? { url: x } : isTable(x) ? x : {};
+    const url = t.url;
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw new UsageError(`${where}: give an http(s) URL, or a table with url = "https://..."`);
+    const format = t.format ?? 'text';
+    if (format !== 'text' && format !== 'ntfy' && format !== 'gotify' && format !== 'slack') throw new UsageError(`${where}: format is text, ntfy, gotify or slack`);
+    const headers = isTable(t.headers) ? Object.fromEntries(Object.entries(t.headers).map(([k, h]) => [k, String(h)])) : {};
+    const method = typeof t.method === 'string' ? t.method.toUpperCase() : 'POST';
+    return { url, method, body: typeof t.body === 'string' ? t.body : undefined, headers, format };
+  });
 }
 
 /** The command-line words of one key. */

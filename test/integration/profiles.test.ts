@@ -2,6 +2,8 @@
 // backup, forget and check with the same results as the same flags typed out; flags given on the
 // command line win; mistakes in the file are usage errors naming them. Through the real CLI.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
@@ -185,5 +187,55 @@ describe(`profiles (ENGINE_NATIVE=${native})`, () => {
     expect(lines[0]).toBe('profile-before');
     expect(lines[1]).toMatch(/^fail 2 .*--mem-budget/);
     expect(lines[2]).toBe('profile-finally');
+  });
+
+  it('send-* tell a monitor: a start, a success, a failure with the error and the end of the log; a monitor that is down changes no exit code', async () => {
+    const got: { path: string; method: string; body: string; type: string | undefined }[] = [];
+    const server = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        got.push({ path: req.url ?? '', method: req.method ?? '', body, type: req.headers['content-type'] });
+        res.end('OK');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const pinged = join(work, 'pings.toml');
+      await writeFile(
+        pinged,
+        [
+          '[home]',
+          `repository = ${JSON.stringify(byProfile())}`,
+          `password-file = ${JSON.stringify(join(work, 'password'))}`,
+          // The second monitor is down (nothing listens on port 9): said, and the exit code stays the backup's.
+          `send-finally = [{ url = "${base}/gotify", format = "gotify" }, "http://127.0.0.1:9/down"]`,
+          '[home.backup]',
+          `source = [${JSON.stringify(src)}]`,
+          `send-before = "${base}/uuid/start"`,
+          `send-after = { url = "${base}/uuid", body = "ok {{profile}} {{command}} {{exit_code}}" }`,
+          `send-after-fail = "${base}/uuid/fail"`,
+        ].join('\n'),
+      );
+      const ok = await runEngine(['--config', pinged, '-P', 'home', 'backup'], { env, native });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stderr).toContain('cannot reach the monitor at http://127.0.0.1:9');
+      expect(got.map((g) => g.path)).toEqual(['/uuid/start', '/uuid', '/gotify']);
+      expect(got[1]!.body).toBe('ok home backup 0');
+      expect(JSON.parse(got[2]!.body)).toMatchObject({ title: 'engine backup (home) done', priority: 4 });
+      expect(got[2]!.type).toBe('application/json');
+
+      got.length = 0;
+      const failed = await runEngine(['--config', pinged, '-P', 'home', 'backup', '--mem-budget', 'lots'], { env, native });
+      expect(failed.code).toBe(2);
+      expect(got.map((g) => g.path)).toEqual(['/uuid/start', '/uuid/fail', '/gotify']);
+      // The failure ping carries the error and the end of what engine said.
+      expect(got[1]!.body).toContain('--mem-budget');
+      expect(got[1]!.body).toContain('engine: ');
+      expect(JSON.parse(got[2]!.body)).toMatchObject({ title: 'engine backup (home) failed, exit 2' });
+    } finally {
+      server.close();
+    }
   });
 });
