@@ -441,6 +441,23 @@ function build(): { program: Command; result: { code: number } } {
   }
 
   program
+    .command('completion')
+    .description('print the shell completion script: engine completion bash > /etc/bash_completion.d/engine (also zsh, fish)')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(async (shell: string) => {
+      const { completionScript } = await import('./commands/completion.js');
+      process.stdout.write(completionScript(program, shell));
+    });
+
+  program
+    .command('man')
+    .description('print the man page (roff): engine man > /usr/local/share/man/man1/engine.1, or engine man | man -l -')
+    .action(async () => {
+      const { manPage } = await import('./commands/completion.js');
+      process.stdout.write(manPage(program));
+    });
+
+  program
     .command('version')
     .description('print the version of engine, of Node, and the implementation of each primitive in use')
     .action(async (_flags: unknown, cmd: Command) => {
