@@ -73,6 +73,19 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
     expect(names(await list(['latest', '--tag', 'y']))).toEqual(['S4']);
   }, 120_000);
 
+  it('snapshots prints local times (TZ applies, as restic) and names the zone under the table', async () => {
+    const list = JSON.parse((await engine(['snapshots', '--json'])).stdout) as { id: string; time: string }[];
+    const r = await runEngine(['snapshots', '--repo', repo()], { native, env: { TZ: 'Asia/Kolkata' } });
+    expect(r.code, r.stderr).toBe(0);
+    // India is UTC+05:30 all year: each row's time is the snapshot's instant shifted by it.
+    const shifted = new Date(Date.parse(list[0]!.time) + 330 * 60_000).toISOString().slice(0, 19).replace('T', ' ');
+    expect(r.stdout.split('\n').find((l) => l.startsWith(list[0]!.id.slice(0, 8)))).toContain(shifted);
+    // ICU may name the zone by its older alias.
+    expect(r.stdout).toMatch(new RegExp(`${list.length} snapshot\\(s\\), times in Asia/(Kolkata|Calcutta) \\(UTC\\+05:30 now\\)`));
+    const utc = await runEngine(['snapshots', '--repo', repo()], { native, env: { TZ: 'UTC' } });
+    expect(utc.stdout).toContain(`${list.length} snapshot(s), times in UTC`);
+  });
+
   it('snapshots --latest N: the N newest of each host and set of paths', async () => {
     expect(names(await list(['--latest', '1']))).toEqual(['S2', 'S3', 'S4', 'S5']);
     expect(names(await list(['--latest', '2']))).toEqual(['S1', 'S2', 'S3', 'S4', 'S5']);

@@ -3,6 +3,7 @@ import { newestPerHostAndPaths, selectSnapshots } from '../../repository/snapsho
 import { repoLocation, type GlobalOptions } from '../context.js';
 import { displayName } from '../../fs/names.js';
 import type { Output } from '../output.js';
+import { localTime } from '../node-format.js';
 import { openRepository } from '../session.js';
 import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import { formatBytes } from '../../util/bytes.js';
@@ -36,9 +37,11 @@ export async function snapshotsCommand(refs: string[], flags: SnapshotsFlags, ou
     const host = typeof s.hostname === 'string' ? displayName(s.hostname) : '';
     const tags = Array.isArray(s.tags) ? s.tags.map((t) => displayName(String(t))).join(',') : '';
     const paths = s.paths.map((p) => displayName(String(p))).join(', ');
-    out.result(`${id.slice(0, 8).padEnd(10)}${s.time.slice(0, 19).replace('T', ' ').padEnd(21)}${host.slice(0, 15).padEnd(16)}${tags.padEnd(15)} ${size.padEnd(12)}${paths}`);
+    // Local time, as restic prints it (TZ applies); the zone is named under the table.
+    const when = Number.isFinite(Date.parse(s.time)) ? localTime(Date.parse(s.time)) : String(s.time).slice(0, 19);
+    out.result(`${id.slice(0, 8).padEnd(10)}${when.padEnd(21)}${host.slice(0, 15).padEnd(16)}${tags.padEnd(15)} ${size.padEnd(12)}${paths}`);
   }
-  out.result(`${all.length} snapshot(s)`);
+  out.result(`${all.length} snapshot(s), times in ${zoneName()}`);
   return 0;
 }
 
@@ -46,4 +49,14 @@ function latestCount(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) === 0) throw new UsageError(`--latest "${text}" is not a count above 0`, { hint: 'give how many of the newest snapshots of each host and set of paths to show, e.g. --latest 1' });
   return Number(text);
+}
+
+/** The local time zone as people read it: "Europe/Paris (UTC+01:00)", "UTC". */
+function zoneName(): string {
+  const name = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+  const minutes = -new Date().getTimezoneOffset();
+  if (minutes === 0 && (name === 'UTC' || name === 'Etc/UTC')) return 'UTC';
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${name} (UTC${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')} now)`;
 }
