@@ -50,10 +50,18 @@ export class Archiver {
   readonly sealedBudget: ByteBudget;
   /** Time with at least one file read in flight (for `engine bench`). */
   readonly readBusy: BusyMeter;
+
+  /** The file the walk is at, for the progress line. */
+  get currentFile(): string | null {
+    return this.state.currentFile;
+  }
   readonly counters: BackupCounters;
+  /** Where the new blobs go: its bytesStored drive the progress line. */
+  readonly uploader: BlobUploader;
 
   constructor(indexed: IndexedRepository, pool: WorkerPool, uploader: BlobUploader, opts: ArchiverOptions) {
     const { repo, index } = indexed;
+    this.uploader = uploader;
     this.state = new RunState(opts);
     this.counters = this.state.counters;
     // Sealed blobs hold a lease on the uploader's budget until their pack is stored.

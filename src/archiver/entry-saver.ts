@@ -60,6 +60,8 @@ export class EntrySaver {
     if (type !== 'file') return node;
     const size = Number(st.size);
     this.counters.totalBytes += size;
+    // For the progress line: the file the walk is at.
+    this.state.currentFile = path;
     const unchanged = unchangedSince(parent, st);
     if (unchanged && this.allStored(parent.content)) {
       node.size = size;

@@ -9,6 +9,8 @@ import type { ArchiverOptions, SourceProblem } from './options.js';
 export class RunState {
   readonly signal: AbortSignal | undefined;
   readonly counters: BackupCounters = zeroCounters();
+  /** The file the walk is at (for the progress line), or null before the first. */
+  currentFile: string | null = null;
   readonly onProblem: (p: SourceProblem) => void;
   readonly onInconsistent: (p: SourceProblem) => void;
   readonly onNotice: (text: string) => void;

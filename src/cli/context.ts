@@ -25,6 +25,8 @@ export interface GlobalOptions extends StorageOptions {
   filesFromVerbatim?: string[];
   json?: boolean;
   verbose?: boolean;
+  /** --quiet: results, warnings and errors only (src/cli/output.ts). */
+  quiet?: boolean;
   /** --metrics-file: a Prometheus textfile written when the command ends (src/cli/metrics.ts). */
   metricsFile?: string;
   /** --retry-lock: how long to wait for a conflicting lock. */

@@ -9,6 +9,7 @@ import { peakRssBytes } from '../util/memory.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import { releaseLocks } from './locking.js';
+import { ProgressLine } from './progress.js';
 import type { Hooks, Sends } from './hooks.js';
 import type { GlobalOptions } from './context.js';
 import { snapshotFilterOption as filterOpt } from './snapshot-filter-flags.js';
@@ -39,7 +40,10 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 function outputFor(cmd: Command): Output {
   const o = cmd.optsWithGlobals<GlobalOptions>();
-  return makeOutput({ json: o.json === true, verbose: o.verbose === true });
+  const quiet = (o as { quiet?: boolean }).quiet === true;
+  // --quiet: no progress line either (it is drawn only on a terminal anyway).
+  if (quiet) ProgressLine.disabled = true;
+  return makeOutput({ json: o.json === true, verbose: o.verbose === true, quiet });
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -67,6 +71,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--password-command <command>', 'run this command (by /bin/sh) and take the password it prints (default: $ENGINE_PASSWORD_COMMAND)')
     .option('--json', 'machine-readable output')
     .option('-v, --verbose', 'explain more (the memory plan, the parent snapshot, retried requests)')
+    .option('-q, --quiet', 'print results, warnings and errors only: no messages, no progress line (as restic\'s --quiet)')
     .option('--limit-upload <rate>', 'limit uploads to a rate: KiB/s, or a size per second such as 2M')
     .option('--limit-download <rate>', 'limit downloads to a rate: KiB/s, or a size per second such as 2M')
     .option('--no-cache', 'do not keep metadata of remote repositories in the local cache')

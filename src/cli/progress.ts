@@ -1,14 +1,30 @@
-// A live progress line on a terminal (stderr), rewritten in place; nothing at all when stderr is
-// not a terminal, so cron mails and logs stay clean.
+// A live progress line on a terminal (stderr), rewritten in place at most four times a second;
+// nothing at all when stderr is not a terminal (cron mails and logs stay clean) or with --quiet.
+// It never runs past the terminal's width (a wrapped line leaves a stale line behind at each
+// redraw), and it says 100% only once finish() is called: when everything is stored, not when
+// everything is read (an upload limited by --limit-upload goes on long after the last read).
+import { displayName } from '../fs/names.js';
 import { formatBytes } from '../util/bytes.js';
 
 export interface ProgressSource {
+  /** Files done (read, or taken from the parent). */
   files(): number;
+  /** All the files, once known. */
+  filesTotal?(): number | null;
+  /** Bytes done. */
   bytes(): number;
+  /** All the bytes, once known. */
   totalBytes(): number | null;
+  /** Bytes stored in the repository so far (packs written). */
+  stored?(): number;
+  /** The file being worked on. */
+  current?(): string | null;
+  errors?(): number;
 }
 
 export class ProgressLine {
+  /** --quiet: no line at all. */
+  static disabled = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly started = performance.now();
   private readonly src: ProgressSource;
@@ -20,25 +36,17 @@ export class ProgressLine {
   }
 
   start(): this {
-    if (!process.stderr.isTTY) return this;
-    this.timer = setInterval(() => this.draw(), 250);
+    if (!process.stderr.isTTY || ProgressLine.disabled) return this;
+    this.timer = setInterval(() => this.draw(false), 250);
     this.timer.unref();
     return this;
   }
 
-  private draw(): void {
-    const secs = (performance.now() - this.started) / 1000;
-    const bytes = this.src.bytes();
-    const rate = secs > 0 ? bytes / secs : 0;
-    const total = this.src.totalBytes();
-    let eta = '';
-    if (total !== null && rate > 0 && total >= bytes) {
-      const left = Math.round((total - bytes) / rate);
-      const percent = ((100 * bytes) / Math.max(1, total)).toFixed(1);
-      eta = `  ${percent}%  ETA ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
-    }
-    const line = `${this.label} ${this.src.files()} files  ${formatBytes(bytes)}  ${formatBytes(rate)}/s${eta}`;
-    process.stderr.write(`\r\x1b[2K${line}`);
+  /** Everything is done and stored: the line says 100% once, then goes. */
+  finish(): void {
+    if (!this.timer) return;
+    this.draw(true);
+    this.stop();
   }
 
   stop(): void {
@@ -47,4 +55,84 @@ export class ProgressLine {
     this.timer = null;
     process.stderr.write('\r\x1b[2K');
   }
+
+  private draw(done: boolean): void {
+    const width = process.stderr.columns || 80;
+    process.stderr.write(`\r\x1b[2K${progressText(this.label, this.snapshot(done), width - 1)}`);
+  }
+
+  private snapshot(done: boolean): ProgressFigures {
+    return {
+      seconds: (performance.now() - this.started) / 1000,
+      files: this.src.files(),
+      filesTotal: this.src.filesTotal?.() ?? null,
+      bytes: this.src.bytes(),
+      totalBytes: this.src.totalBytes(),
+      stored: this.src.stored?.() ?? null,
+      current: this.src.current?.() ?? null,
+      errors: this.src.errors?.() ?? 0,
+      done,
+    };
+  }
+}
+
+export interface ProgressFigures {
+  seconds: number;
+  files: number;
+  filesTotal: number | null;
+  bytes: number;
+  totalBytes: number | null;
+  stored: number | null;
+  current: string | null;
+  errors: number;
+  /** Everything stored: the only state in which 100% is said. */
+  done: boolean;
+}
+
+/**
+ * The line, at most `width` characters: the figures that matter most first (percent and ETA,
+ * files, bytes, rate, stored, errors), then the current file, cut from its start to what is left.
+ * Parts that do not fit are left out whole, from the least useful.
+ */
+export function progressText(label: string, f: ProgressFigures, width: number): string {
+  const rate = f.seconds > 0 ? f.bytes / f.seconds : 0;
+  let percent = '';
+  let eta = '';
+  if (f.totalBytes !== null && f.totalBytes > 0) {
+    // Read is not stored: below 100% until finish() says everything is.
+    const p = f.done ? 100 : Math.min(99.9, (100 * f.bytes) / f.totalBytes);
+    percent = `${p.toFixed(1)}%`;
+    // Everything read, not yet all stored (an upload limited by --limit-upload): said as such.
+    if (!f.done && f.bytes >= f.totalBytes) eta = 'storing';
+    else if (!f.done && rate > 0) {
+      const left = Math.round((f.totalBytes - f.bytes) / rate);
+      eta = `ETA ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
+    }
+  } else if (f.done) percent = '100.0%';
+  const files = f.filesTotal !== null ? `${f.files}/${f.filesTotal} files` : `${f.files} files`;
+  const bytes = f.totalBytes !== null ? `${formatBytes(f.bytes)}/${formatBytes(f.totalBytes)}` : formatBytes(f.bytes);
+  let parts = [
+    { key: 'label', text: label },
+    { key: 'percent', text: percent },
+    { key: 'eta', text: eta },
+    { key: 'files', text: files },
+    { key: 'bytes', text: bytes },
+    { key: 'rate', text: `${formatBytes(rate)}/s` },
+    { key: 'stored', text: f.stored !== null ? `stored ${formatBytes(f.stored)}` : '' },
+    { key: 'errors', text: f.errors > 0 ? `${f.errors} error${f.errors === 1 ? '' : 's'}` : '' },
+  ].filter((p) => p.text !== '');
+  const joined = (): string => parts.map((p) => p.text).join('  ');
+  // Too wide: the least useful parts go first.
+  for (const key of ['stored', 'rate', 'bytes', 'eta']) {
+    if (joined().length <= width) break;
+    parts = parts.filter((p) => p.key !== key);
+  }
+  let line = joined();
+  if (line.length > width) line = line.slice(0, Math.max(0, width));
+  const room = width - line.length - 2;
+  if (f.current && room >= 8) {
+    const name = displayName(f.current);
+    line += `  ${name.length <= room ? name : `…${name.slice(name.length - room + 1)}`}`;
+  }
+  return line;
 }

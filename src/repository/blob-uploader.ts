@@ -92,6 +92,7 @@ export class BlobUploader {
   private readonly open = new Map<BlobType, { blobs: PendingBlob[]; bytes: number; leased: number }>();
   /** Blobs accepted in this run (sealed, packed or stored) that the index does not list yet. */
   private readonly inFlight = new Set<string>();
+  private storedBytes = 0;
   private readonly writes: Promise<void>[] = [];
   private readonly writeLimit: Concurrency;
   private unindexed: IndexPack[] = [];
@@ -126,6 +127,11 @@ export class BlobUploader {
   /** Nothing is stored (UploaderOptions.dryRun): what would change the repository's format is not done either. */
   get dryRun(): boolean {
     return this.opts.dryRun === true;
+  }
+
+  /** Bytes of the packs stored so far (what the progress line counts as stored). */
+  get bytesStored(): number {
+    return this.storedBytes;
   }
 
   /** True when the blob is stored or on its way: it must not be sealed again. */
@@ -217,6 +223,7 @@ export class BlobUploader {
     const signal = this.opts.signal;
     if (!this.opts.dryRun) await this.storeBusy.track(this.repo.packs.save(packId, bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
     this.stats.packsWritten++;
+    this.storedBytes += bytes.length;
     // Stored: the buffer serves the next pack (never before the save settled: a backend reads it
     // until then). Sealed blobs that were buffers of their own are garbage now.
     const lent = new Uint8Array(bytes.buffer, 0, bytes.buffer.byteLength);

@@ -138,7 +138,15 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   // The scan that gives the progress line its total runs only when there is a terminal to show it.
   // Not for --stdin: its path names no file here (the stream's size is not known ahead).
   const scan = process.stderr.isTTY && !chosen.stdin ? startScan(absPaths, signal) : null;
-  const progress = new ProgressLine('backup', { files: () => running.archiver?.counters.filesDone ?? 0, bytes: () => running.archiver?.counters.bytesDone ?? 0, totalBytes: () => (scan?.done ? scan.bytes : null) }).start();
+  const progress = new ProgressLine('backup', {
+    files: () => running.archiver?.counters.filesDone ?? 0,
+    filesTotal: () => (scan?.done ? scan.files : null),
+    bytes: () => running.archiver?.counters.bytesDone ?? 0,
+    totalBytes: () => (scan?.done ? scan.bytes : null),
+    stored: () => running.archiver?.uploader.bytesStored ?? 0,
+    current: () => running.archiver?.currentFile ?? null,
+    errors: () => problems.length,
+  }).start();
   // The snapshot's id once saved; null in a dry run or when --skip-if-unchanged found nothing changed.
   let snapshotId: SnapshotId | null = null;
   let skipped = false;
@@ -182,6 +190,8 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       stopIfAborted(signal);
       snapshotId = await repo.saveSnapshot(snapshot);
     }
+    // Everything is stored (runBackup flushed the last pack and index): now the line says 100%.
+    progress.finish();
   } finally {
     stdin?.stop();
     progress.stop();
@@ -214,7 +224,8 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       readHighWaterBytes: archiver.segments.highWaterBytes,
       sealedHighWaterBytes: u.sealedHighWaterBytes,
     });
-  } else {
+  } else if (!flags.quiet) {
+    // --quiet: the summary is status, not data (as restic's --quiet), and goes unsaid.
     if (snapshotId) out.result(`snapshot ${snapshotId.slice(0, 8)} saved`);
     else if (skipped) out.result(`skipped creating snapshot: nothing changed since parent snapshot ${parent!.id.slice(0, 8)}`);
     else out.result('dry run: nothing was written to the repository');

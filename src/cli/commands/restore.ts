@@ -110,6 +110,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const progress = new ProgressLine('restore', { files: () => c.files, bytes: () => c.bytesWritten, totalBytes: () => c.bytesTotal }).start();
   try {
     await restorer.run(root, flags.target);
+    progress.finish();
   } finally {
     progress.stop();
     await pool.close();
@@ -152,7 +153,8 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
     out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, filesSkipped: c.skipped, bytesSkipped: c.skippedBytes, filesDeleted: c.deleted, ...(verified ? { verifiedFiles: verified.files, verifyErrors: verified.bad.length } : {}), spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
-  } else {
+  } else if (!flags.quiet) {
+    // --quiet: the summary is status, not data (as restic's --quiet), and goes unsaid.
     out.result(`restored snapshot ${id.slice(0, 8)} to ${flags.target}: ${c.files} files, ${c.dirs} folders, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks, ${formatBytes(c.bytesWritten)} in ${secs.toFixed(1)} s`);
     if (c.deleted > 0) out.result(`${c.deleted} entr${c.deleted === 1 ? 'y' : 'ies'} of the target that the snapshot does not hold deleted (--delete)`);
     if (c.skipped > 0) out.result(`${c.skipped} entr${c.skipped === 1 ? 'y' : 'ies'} already in the target left as ${c.skipped === 1 ? 'it was' : 'they were'} (--overwrite ${flags.overwrite}; ${formatBytes(c.skippedBytes)} of files)`);
