@@ -69,6 +69,7 @@ export class EntrySaver {
       this.counters.filesUnmodified++;
       this.counters.filesDone++;
       this.counters.bytesDone += size;
+      this.state.onFile(path, 'unmodified');
       return node;
     }
     if (unchanged) {
@@ -76,8 +77,14 @@ export class EntrySaver {
       // unmodified, which it is, and as read, which it is; the summary names how many).
       this.counters.filesUnmodified++;
       this.counters.filesReadAgain++;
-    } else if (parent?.type === 'file') this.counters.filesChanged++;
-    else this.counters.filesNew++;
+      this.state.onFile(path, 'unmodified');
+    } else if (parent?.type === 'file') {
+      this.counters.filesChanged++;
+      this.state.onFile(path, 'modified');
+    } else {
+      this.counters.filesNew++;
+      this.state.onFile(path, 'new');
+    }
     if (size === 0) {
       // Nothing to read: an empty file has no chunks, exactly what reading it would store (a file
       // that grew since its lstat is stored as first seen, as a read would store it too).

@@ -28,6 +28,8 @@ export interface ArchiverOptions {
   onInconsistent?: (p: SourceProblem) => void;
   /** Something worth one line that harms nothing (a folder skipped on purpose, a file read again). */
   onNotice?: (text: string) => void;
+  /** Each file as it is decided (`backup -vv`): new, modified (read again) or unmodified (taken from the parent). */
+  onFile?: (path: string, state: 'new' | 'modified' | 'unmodified') => void;
   /**
    * The OS calls of native-bindings/posix and the run's "not kept" notices: with them, every
    * entry's extended attributes (POSIX ACLs included) are stored and sparse files' holes are not

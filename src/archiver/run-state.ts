@@ -14,6 +14,7 @@ export class RunState {
   readonly onProblem: (p: SourceProblem) => void;
   readonly onInconsistent: (p: SourceProblem) => void;
   readonly onNotice: (text: string) => void;
+  readonly onFile: (path: string, state: 'new' | 'modified' | 'unmodified') => void;
   readonly onMetaProblem: (p: SourceProblem) => void;
   readonly beforeOpen: (path: string) => Promise<void>;
   readonly afterRead: () => Promise<void>;
@@ -27,6 +28,7 @@ export class RunState {
     this.afterRead = opts.afterRead ?? (async () => undefined);
     this.onInconsistent = opts.onInconsistent ?? opts.onProblem;
     this.onNotice = opts.onNotice ?? (() => undefined);
+    this.onFile = opts.onFile ?? (() => undefined);
     this.onMetaProblem = opts.onMetaProblem ?? this.onInconsistent;
   }
 

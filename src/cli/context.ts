@@ -24,7 +24,8 @@ export interface GlobalOptions extends StorageOptions {
   filesFromRaw?: string[];
   filesFromVerbatim?: string[];
   json?: boolean;
-  verbose?: boolean;
+  /** -v (1), -vv (2): commander counts them. */
+  verbose?: boolean | number;
   /** --quiet: results, warnings and errors only (src/cli/output.ts). */
   quiet?: boolean;
   /** --metrics-file: a Prometheus textfile written when the command ends (src/cli/metrics.ts). */

@@ -43,7 +43,8 @@ function outputFor(cmd: Command): Output {
   const quiet = (o as { quiet?: boolean }).quiet === true;
   // --quiet: no progress line either (it is drawn only on a terminal anyway).
   if (quiet) ProgressLine.disabled = true;
-  return makeOutput({ json: o.json === true, verbose: o.verbose === true, quiet });
+  const level = Number(o.verbose ?? 0);
+  return makeOutput({ json: o.json === true, verbose: level > 0, veryVerbose: level > 1, quiet });
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -70,7 +71,7 @@ function build(): { program: Command; result: { code: number } } {
     .option('--password-file <file>', 'read the repository password from a file (default: $ENGINE_PASSWORD_FILE; else $ENGINE_PASSWORD, a pipe on standard input, or a prompt)')
     .option('--password-command <command>', 'run this command (by /bin/sh) and take the password it prints (default: $ENGINE_PASSWORD_COMMAND)')
     .option('--json', 'machine-readable output')
-    .option('-v, --verbose', 'explain more (the memory plan, the parent snapshot, retried requests)')
+    .option('-v, --verbose', 'explain more (the memory plan, the parent snapshot, retried requests); -vv: also each file a backup saves', (_v: string, level: number) => level + 1, 0)
     .option('-q, --quiet', 'print results, warnings and errors only: no messages, no progress line (as restic\'s --quiet)')
     .option('--limit-upload <rate>', 'limit uploads to a rate: KiB/s, or a size per second such as 2M')
     .option('--limit-download <rate>', 'limit downloads to a rate: KiB/s, or a size per second such as 2M')

@@ -2,6 +2,8 @@
 export interface Output {
   readonly json: boolean;
   readonly verbose: boolean;
+  /** -vv: each file a backup saves is named. */
+  readonly veryVerbose: boolean;
   /** A result line (stdout). */
   result(text: string): void;
   /** A JSON document (stdout, one line). */
@@ -11,10 +13,11 @@ export interface Output {
   warn(text: string): void;
 }
 
-export function makeOutput(opts: { json: boolean; verbose: boolean; quiet?: boolean }): Output {
+export function makeOutput(opts: { json: boolean; verbose: boolean; veryVerbose?: boolean; quiet?: boolean }): Output {
   return {
     json: opts.json,
     verbose: opts.verbose,
+    veryVerbose: opts.veryVerbose === true,
     result: (t) => process.stdout.write(`${t}\n`),
     data: (v) => process.stdout.write(`${JSON.stringify(v)}\n`),
     info: (t) => {

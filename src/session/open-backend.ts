@@ -36,7 +36,8 @@ export interface StorageOptions {
 /** What openBackend says and how: --json (no notes on stderr), --verbose, and --mem-budget for key files. */
 export interface OpenBackendOptions extends StorageOptions {
   json?: boolean;
-  verbose?: boolean;
+  /** --verbose (the CLI counts -v: any level above 0 is on). */
+  verbose?: boolean | number;
   memBudget?: string;
 }
 

@@ -57,4 +57,25 @@ describe(`progress line (ENGINE_NATIVE=${native})`, () => {
     expect(text).toContain('missing');
     expect((JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json'], { native })).stdout) as unknown[]).length).toBe(1);
   }, 120_000);
+
+  it('-vv names each file a backup decides on: new, modified, unmodified (restic\'s -vv)', async () => {
+    const repo = join(work, 'repo-vv');
+    const src = join(work, 'src-vv');
+    await mkdir(src);
+    await writeFile(join(src, 'same.txt'), 'same\n');
+    await writeFile(join(src, 'edited.txt'), 'v1\n');
+    expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
+    const first = await runEngine(['backup', '--repo', repo, src, '-vv'], { native });
+    expect(first.stdout).toContain(`new        ${src}/same.txt`);
+    await writeFile(join(src, 'edited.txt'), 'version two\n');
+    await writeFile(join(src, 'added.txt'), 'added\n');
+    const second = await runEngine(['backup', '--repo', repo, src, '-vv'], { native });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain(`unmodified ${src}/same.txt`);
+    expect(second.stdout).toContain(`modified   ${src}/edited.txt`);
+    expect(second.stdout).toContain(`new        ${src}/added.txt`);
+    // -v alone names no file.
+    const quiet = await runEngine(['backup', '--repo', repo, src, '-v'], { native });
+    expect(quiet.stdout).not.toContain(`${src}/same.txt`);
+  });
 });

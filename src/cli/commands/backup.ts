@@ -126,6 +126,8 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       out.warn(`${displayName(p.path)}: ${p.message}`);
     },
     onNotice: (text) => out.info(text),
+    // -vv, as restic's: each file as it is decided (stdout, one line each).
+    ...(out.veryVerbose && !out.json ? { onFile: (path: string, state: 'new' | 'modified' | 'unmodified') => out.result(`${state.padEnd(10)} ${displayName(path)}`) } : {}),
     onMetaProblem: (p) => {
       metaProblems.push(p);
       out.warn(`${displayName(p.path)}: ${p.message}`);
