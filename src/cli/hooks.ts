@@ -3,6 +3,7 @@
 // by /bin/sh with engine's standard error as its output (standard output stays the command's, for
 // --json), and learns what happened from its environment.
 import { spawn } from 'node:child_process';
+import { EngineError, ErrorCode } from '../errors/engine-error.js';
 
 export interface Hooks {
   profile: string;
@@ -42,57 +43,80 @@ export interface Sends {
 export const NO_SENDS: Sends = { before: [], after: [], afterFail: [], finally: [] };
 
 /**
- * Runs `run` between the hooks and the sends; returns the exit code of the whole. `logTail` gives
- * the last lines engine wrote to its standard error (for a failure ping).
+ * The hooks and monitors of one run. `before()` is called by the command's preAction (once the
+ * command line is parsed and valid: `--help` or a usage error runs no hook and tells no monitor);
+ * `after()` with the outcome, and does nothing when `before()` never ran. `logTail` gives the last
+ * lines engine wrote to its standard error (for a failure ping).
  */
-export async function withHooks(hooks: Hooks, sends: Sends, run: () => Promise<{ code: number; error?: string }>, say: (message: string) => void, logTail: () => string = () => ''): Promise<number> {
-  const base = { PROFILE_NAME: hooks.profile, PROFILE_COMMAND: hooks.command };
-  const tell = async (list: Send[], exitCode: number | null, error: string | undefined): Promise<void> => {
-    for (const s of list) await send(s, { profile: hooks.profile, command: hooks.command, exit_code: exitCode === null ? '' : String(exitCode), error: error ?? '', log: logTail() }, say);
-  };
-  await tell(sends.before, null, undefined);
-  let outcome: { code: number; error?: string } | null = null;
-  for (const h of hooks.before) {
-    const status = await runHook(h, base);
-    if (status !== 0) {
-      const error = `run-before hook \`${h}\` failed (${describe(status)}): \`engine ${hooks.command}\` was not run`;
-      say(error);
-      outcome = { code: 1, error };
-      break;
+export class HookRun {
+  private readonly hooks: Hooks;
+  private readonly sends: Sends;
+  private readonly say: (message: string) => void;
+  private readonly logTail: () => string;
+  private started = false;
+  private readonly base: Record<string, string>;
+
+  constructor(hooks: Hooks, sends: Sends, say: (message: string) => void, logTail: () => string = () => '') {
+    this.hooks = hooks;
+    this.sends = sends;
+    this.say = say;
+    this.logTail = logTail;
+    this.base = { PROFILE_NAME: hooks.profile, PROFILE_COMMAND: hooks.command };
+  }
+
+  /** send-before, then the run-before hooks in order; the first that fails throws (the command is not run). */
+  async before(): Promise<void> {
+    this.started = true;
+    await this.tell(this.sends.before, null, undefined);
+    for (const h of this.hooks.before) {
+      const status = await runHook(h, this.base);
+      if (status !== 0) throw new EngineError(ErrorCode.HOOK, `run-before hook \`${h}\` failed (${describe(status)}): \`engine ${this.hooks.command}\` was not run`);
     }
   }
-  outcome ??= await run();
-  const env = { ...base, ENGINE_EXIT_CODE: String(outcome.code) };
-  const ok = outcome.code === 0 || outcome.code === 3;
-  let code = outcome.code;
-  if (ok) {
-    for (const h of hooks.after) {
-      const status = await runHook(h, env);
-      if (status !== 0) {
-        say(`run-after hook \`${h}\` failed (${describe(status)})`);
-        code = 1;
-        break;
+
+  /**
+   * After the command (or a failed run-before): run-after and send-after when it succeeded (exit 0,
+   * or 3: a snapshot saved with unreadable files named), else run-after-fail and send-after-fail;
+   * a failing run-after makes the run a failure (exit 1) and runs those too. run-finally and
+   * send-finally last. Returns the run's exit code.
+   */
+  async after(outcome: { code: number; error?: string }): Promise<number> {
+    if (!this.started) return outcome.code;
+    let code = outcome.code;
+    let error = outcome.error;
+    if (code === 0 || code === 3) {
+      let hooksPassed = true;
+      for (const h of this.hooks.after) {
+        const status = await runHook(h, { ...this.base, ENGINE_EXIT_CODE: String(code) });
+        if (status !== 0) {
+          error = `run-after hook \`${h}\` failed (${describe(status)})`;
+          this.say(error);
+          code = 1;
+          hooksPassed = false;
+          break;
+        }
       }
+      if (hooksPassed) await this.tell(this.sends.after, code, undefined);
     }
-    if (code === outcome.code) await tell(sends.after, code, undefined);
-  }
-  if (!ok || code !== outcome.code) {
-    const error = code !== outcome.code ? `a run-after hook failed` : (outcome.error ?? `engine ${hooks.command} exited ${outcome.code}`);
-    const failEnv = { ...env, ERROR_EXIT_CODE: String(code), ERROR: error };
-    if (ok === false) {
-      for (const h of hooks.afterFail) {
+    if (code !== 0 && code !== 3) {
+      const failEnv = { ...this.base, ENGINE_EXIT_CODE: String(code), ERROR_EXIT_CODE: String(code), ERROR: error ?? `engine ${this.hooks.command} exited ${code}` };
+      for (const h of this.hooks.afterFail) {
         const status = await runHook(h, failEnv);
-        if (status !== 0) say(`run-after-fail hook \`${h}\` failed (${describe(status)})`);
+        if (status !== 0) this.say(`run-after-fail hook \`${h}\` failed (${describe(status)})`);
       }
+      await this.tell(this.sends.afterFail, code, failEnv.ERROR);
     }
-    await tell(sends.afterFail, code, error);
+    for (const h of this.hooks.finally) {
+      const status = await runHook(h, { ...this.base, ENGINE_EXIT_CODE: String(code) });
+      if (status !== 0) this.say(`run-finally hook \`${h}\` failed (${describe(status)})`);
+    }
+    await this.tell(this.sends.finally, code, undefined);
+    return code;
   }
-  for (const h of hooks.finally) {
-    const status = await runHook(h, env);
-    if (status !== 0) say(`run-finally hook \`${h}\` failed (${describe(status)})`);
+
+  private async tell(list: Send[], exitCode: number | null, error: string | undefined): Promise<void> {
+    for (const s of list) await send(s, { profile: this.hooks.profile, command: this.hooks.command, exit_code: exitCode === null ? '' : String(exitCode), error: error ?? '', log: this.logTail() }, this.say);
   }
-  await tell(sends.finally, code, undefined);
-  return code;
 }
 
 /** How long a monitor may take to answer: a monitor that is down must not hold the job. */
@@ -116,8 +140,9 @@ async function send(s: Send, vars: Record<string, string>, say: (message: string
     body = JSON.stringify({ text: text ? `${title}\n${text}` : title });
     headers['Content-Type'] ??= 'application/json';
   }
-  const where = new URL(s.url).origin;
+  let where = s.url.slice(0, 8);
   try {
+    where = new URL(s.url).origin;
     const res = await fetch(s.url, { method: s.method, headers, ...(s.method === 'GET' || s.method === 'HEAD' ? {} : { body }), signal: AbortSignal.timeout(SEND_TIMEOUT_MS) });
     await res.arrayBuffer().catch(() => undefined);
     if (!res.ok) say(`monitor at ${where} answered ${res.status}`);
@@ -129,10 +154,17 @@ async function send(s: Send, vars: Record<string, string>, say: (message: string
 /** Exit status of one hook; -signal when a signal ended it. */
 function runHook(command: string, env: Record<string, string>): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', command], { env: { ...process.env, ...env }, stdio: ['ignore', process.stderr, process.stderr] });
+    const child = spawn('/bin/sh', ['-c', command], { env: { ...hookEnvironment(), ...env }, stdio: ['ignore', process.stderr, process.stderr] });
     child.on('error', () => resolve(127));
     child.on('close', (code, signal) => resolve(code ?? (signal ? -1 : 1)));
   });
+}
+
+/** engine's environment without the passwords it reads: a hook has no business with them. */
+function hookEnvironment(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['ENGINE_PASSWORD', 'ENGINE_FROM_PASSWORD', 'ENGINE_NEW_PASSWORD']) delete env[k];
+  return env;
 }
 
 function describe(status: number): string {

@@ -10,7 +10,8 @@ import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { makeOutput, type Output } from './output.js';
 import { releaseLocks } from './locking.js';
 import { ProgressLine } from './progress.js';
-import type { Hooks, Sends } from './hooks.js';
+import { commandIndex } from './command-words.js';
+import type { HookRun, Hooks, Sends } from './hooks.js';
 import type { GlobalOptions } from './context.js';
 import { snapshotFilterOption as filterOpt } from './snapshot-filter-flags.js';
 import v8 from 'node:v8';
@@ -511,6 +512,22 @@ async function main(given: string[]): Promise<number> {
     }
   }
   const json = argv.includes('--json');
+  const say = (m: string): void => void process.stderr.write(json ? `${JSON.stringify({ message_type: 'hook', message: m })}\n` : `engine: ${m}\n`);
+  let hookRun: HookRun | null = null;
+  if (hooks) {
+    const { HookRun: Run, NO_SENDS } = await import('./hooks.js');
+    // A failure ping carries the end of what engine said on stderr.
+    hookRun = new Run(hooks, sends ?? NO_SENDS, say, sends ? tapStderr(16 * 1024) : () => '');
+  }
+  // Once the command line is parsed and valid, just before the command runs: a profile given in a
+  // form the expansion did not see is refused, and the profile's before-hooks run (never for
+  // --help or a usage error).
+  program.hook('preAction', async (_program, action) => {
+    const given = (program.opts() as { profile?: string }).profile;
+    // `engine schedule` takes -P as its profile and reads the profiles itself.
+    if (given !== undefined && profileName === null && action.parent?.name() !== 'schedule') throw new UsageError(`-P ${given}: give the profile as its own word (-P NAME or --profile=NAME)`);
+    await hookRun?.before();
+  });
   const run = async (): Promise<{ code: number; error?: string }> => {
     try {
       await program.parseAsync(argv);
@@ -525,14 +542,8 @@ async function main(given: string[]): Promise<number> {
     }
   };
   const startedMs = Date.now();
-  let code: number;
-  if (!hooks) code = (await run()).code;
-  else {
-    const { withHooks, NO_SENDS } = await import('./hooks.js');
-    // A failure ping carries the end of what engine said on stderr.
-    const tail = sends ? tapStderr(16 * 1024) : () => '';
-    code = await withHooks(hooks, sends ?? NO_SENDS, run, (m) => process.stderr.write(json ? `${JSON.stringify({ message_type: 'hook', message: m })}\n` : `engine: ${m}\n`), tail);
-  }
+  const outcome = await run();
+  const code = hookRun ? await hookRun.after(outcome) : outcome.code;
   const metricsFile = (program.opts() as GlobalOptions).metricsFile;
   if (metricsFile !== undefined) {
     const { writeMetricsFile } = await import('./metrics.js');
@@ -540,8 +551,8 @@ async function main(given: string[]): Promise<number> {
     try {
       await writeMetricsFile(metricsFile, { command, profile: profileName ?? '', exitCode: code, startedMs, endedMs: Date.now() });
     } catch (err) {
-      process.stderr.write(`engine: cannot write the metrics file ${metricsFile}: ${(err as Error).message}\n`);
-      if (code === 0) code = ExitCode.FAILURE;
+      // Said, not the run's failure: the backup is what it is (and its hooks have run).
+      say(`cannot write the metrics file ${metricsFile}: ${(err as Error).message}`);
     }
   }
   return code;
@@ -560,11 +571,12 @@ function tapStderr(bytes: number): () => string {
 
 /** The command as typed, with its subcommand ("backup", "repair index"), for metrics. */
 function commandTyped(argv: readonly string[], program: Command): string {
-  const at = argv.findIndex((w, i) => i >= 2 && program.commands.some((c) => c.name() === w));
+  const words = argv.slice(2);
+  const at = commandIndex(words, program);
   if (at < 0) return '';
-  const command = program.commands.find((c) => c.name() === argv[at])!;
-  const sub = command.commands.find((c) => c.name() === argv[at + 1]);
-  return sub ? `${argv[at]} ${argv[at + 1]}` : argv[at]!;
+  const command = program.commands.find((c) => c.name() === words[at])!;
+  const sub = command.commands.find((c) => c.name() === words[at + 1]);
+  return sub ? `${words[at]} ${words[at + 1]}` : words[at]!;
 }
 
 /** Says what ended the command (on stderr) and gives its exit code. */

@@ -33,6 +33,7 @@ import type { Command, Option } from 'commander';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors/engine-error.js';
 import type { Hooks, Send, Sends } from './hooks.js';
+import { commandIndex } from './command-words.js';
 
 type Table = Record<string, unknown>;
 
@@ -75,18 +76,20 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
     else if (a.startsWith('--config=')) configFile = a.slice('--config='.length);
     else if (a === '-P' || a === '--profile') profile = take(a);
     else if (a.startsWith('--profile=')) profile = a.slice('--profile='.length);
+    else if (/^-P./.test(a)) profile = a.slice(2);
+    else if (/^-[A-Za-z]+P/.test(a)) throw new UsageError(`${a}: give the profile as its own word (-P NAME or --profile=NAME)`);
     else rest.push(a);
   }
   if (configFile === undefined && profile === undefined) return { argv: [...argv], hooks: null, sends: null, profile: null };
-  // The command: the first word of the rest that names one (and a subcommand after it, if any).
-  const commandAt = rest.findIndex((w) => !w.startsWith('-') && program.commands.some((c) => c.name() === w));
+  const commandAt = commandIndex(rest, program);
   // `engine schedule` reads the profiles itself (its units run `engine -P NAME COMMAND`).
   if (rest[commandAt] === 'schedule') return { argv: [...argv], hooks: null, sends: null, profile: null };
   const file = configFile ?? defaultConfigFile();
   const name = profile ?? 'default';
   const resolved = readProfile(file, name);
   if (commandAt < 0) throw new UsageError(`-P ${name}: no command given`, { hint: 'e.g. engine -P home backup' });
-  let command = program.commands.find((c) => c.name() === rest[commandAt])!;
+  const group = rest[commandAt]!;
+  let command = program.commands.find((c) => c.name() === group)!;
   let insertAt = commandAt + 1;
   const sub = command.commands.find((c) => c.name() === rest[insertAt]);
   if (sub) {
@@ -94,8 +97,8 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
     insertAt++;
   }
   const commandName = rest.slice(commandAt, insertAt).join(' ');
-  const globals = longFlags(program.options);
-  const own = longFlags(command.options);
+  const globals = optionsByLong(program.options);
+  const own = optionsByLong(command.options);
 
   const globalArgs: string[] = [];
   const commandArgs: string[] = [];
@@ -103,13 +106,16 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
   for (const [key, value] of Object.entries(resolved.keys)) {
     if (RESERVED.has(key)) continue;
     const flag = ALIASES[key] ?? key;
-    if (own.has(flag)) commandArgs.push(...flagArgs(flag, value, `[${name}] ${key}`));
-    else if (globals.has(flag)) globalArgs.push(...flagArgs(flag, value, `[${name}] ${key}`));
+    const where = `${file}: [${name}] ${key}`;
+    if (own.has(flag)) commandArgs.push(...flagArgs(own.get(flag)!, flag, value, where));
+    else if (globals.has(flag)) globalArgs.push(...flagArgs(globals.get(flag)!, flag, value, where));
   }
-  // The command's table (a subcommand's is its command's: [home.repair] for `repair index`):
-  // every key must be one of its flags (or the program's).
-  const table = resolved.tables[rest[commandAt]!];
-  const sources: string[] = [];
+  // The command's table; a subcommand's is its own table inside its command's ([home.repair.index]),
+  // over the keys of its command's table that are not tables ([home.repair]).
+  const groupTable = resolved.tables[group] ?? {};
+  const subTable = sub && isTable(groupTable[sub.name()]) ? (groupTable[sub.name()] as Table) : {};
+  const table: Table = sub ? { ...Object.fromEntries(Object.entries(groupTable).filter(([k, v]) => !isTable(v) || RESERVED.has(k))), ...subTable } : groupTable;
+  const tableName = sub && Object.keys(subTable).length > 0 ? `${group}.${sub.name()}` : group;
   const hooks: Hooks = { profile: name, command: commandName, before: [], after: [], afterFail: [], finally: [] };
   // The profile's hooks wrap its command's: theirs first before, last after.
   const addHooks = (from: Table, where: string, outer: boolean): void => {
@@ -119,23 +125,27 @@ export function expandProfile(argv: readonly string[], program: Command): { argv
       hooks[field] = field === 'before' ? (outer ? [...list, ...hooks[field]] : [...hooks[field], ...list]) : outer ? [...hooks[field], ...list] : [...list, ...hooks[field]];
     }
   };
-  addHooks(table ?? {}, `[${name}.${rest[commandAt]}]`, false);
+  addHooks(table, `[${name}.${tableName}]`, false);
   addHooks(resolved.keys, `[${name}]`, true);
   const sends: Sends = { before: [], after: [], afterFail: [], finally: [] };
-  for (const [from, where] of [[resolved.keys, `[${name}]`], [table ?? {}, `[${name}.${rest[commandAt]}]`]] as const) {
+  for (const [from, where] of [[resolved.keys, `[${name}]`], [table, `[${name}.${tableName}]`]] as const) {
     for (const [key, field] of Object.entries(SEND_KEYS)) if (from[key] !== undefined) sends[field].push(...sendList(from[key], `${file}: ${where} ${key}`));
   }
-  for (const [key, value] of Object.entries(table ?? {})) {
-    const where = `[${name}.${rest[commandAt]}] ${key}`;
+  // `source` is the backup's paths, unless it backs up standard input (or a command's output):
+  // then paths would be refused, or taken for the command's words after `--`.
+  const fromStdin = rest.includes('--stdin') || rest.includes('--stdin-from-command');
+  const sources: string[] = [];
+  for (const [key, value] of Object.entries(table)) {
+    const where = `${file}: [${name}.${tableName}] ${key}`;
     if (RESERVED.has(key) && key !== 'source') continue;
     if (key === 'source' && command.name() === 'backup') {
-      sources.push(...stringList(value, where));
+      if (!fromStdin) sources.push(...stringList(value, where));
       continue;
     }
     const flag = ALIASES[key] ?? key;
-    if (own.has(flag)) commandArgs.push(...flagArgs(flag, value, where));
-    else if (globals.has(flag)) globalArgs.push(...flagArgs(flag, value, where));
-    else throw new UsageError(`${file}: ${where}: \`engine ${commandName}\` has no --${flag}`, { hint: `\`engine ${commandName} --help\` lists its flags; a key is a flag's long name` });
+    if (own.has(flag)) commandArgs.push(...flagArgs(own.get(flag)!, flag, value, where));
+    else if (globals.has(flag)) globalArgs.push(...flagArgs(globals.get(flag)!, flag, value, where));
+    else throw new UsageError(`${where}: \`engine ${commandName}\` has no --${flag}`, { hint: `\`engine ${commandName} --help\` lists its flags; a key is a flag's long name` });
   }
   const expanded = [...argv.slice(0, 2), ...globalArgs, ...rest.slice(0, insertAt), ...commandArgs, ...sources, ...rest.slice(insertAt)];
   const anyHook = hooks.before.length + hooks.after.length + hooks.afterFail.length + hooks.finally.length > 0;
@@ -180,7 +190,8 @@ function resolveProfile(profiles: Table, name: string, file: string, seen: strin
   }
   const own: ResolvedProfile = { keys: {}, tables: {} };
   for (const [k, v] of Object.entries(p)) {
-    if (isTable(v)) own.tables[k] = v;
+    // A send-* may be one table ({ url = ... }): it is a key of the profile, not a command's table.
+    if (isTable(v) && !RESERVED.has(k)) own.tables[k] = v;
     else own.keys[k] = v;
   }
   const parent = own.keys.inherit;
@@ -198,7 +209,7 @@ function sendList(v: unknown, where: string): Send[] {
   return list.map((x): Send => {
     const t: Table = typeof x === 'string' ? { url: x } : isTable(x) ? x : {};
     const url = t.url;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw new UsageError(`${where}: give an http(s) URL, or a table with url = "https://..."`);
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url) || !URL.canParse(url)) throw new UsageError(`${where}: give an http(s) URL, or a table with url = "https://..."`);
     const format = t.format ?? 'text';
     if (format !== 'text' && format !== 'ntfy' && format !== 'gotify' && format !== 'slack') throw new UsageError(`${where}: format is text, ntfy, gotify or slack`);
     const headers = isTable(t.headers) ? Object.fromEntries(Object.entries(t.headers).map(([k, h]) => [k, String(h)])) : {};
@@ -207,11 +218,21 @@ function sendList(v: unknown, where: string): Send[] {
   });
 }
 
-/** The command-line words of one key. */
-function flagArgs(flag: string, value: unknown, where: string): string[] {
-  if (value === true) return [`--${flag}`];
-  if (value === false) return [];
-  if (Array.isArray(value)) return value.flatMap((v) => flagArgs(flag, scalar(v, where), where));
+/**
+ * The command-line words of one key. A switch takes true or false (a count repeats it: `verbose
+ * = 2` is -v -v); a flag that takes a value takes a string, a number, or a list of them (one flag
+ * each), always as `--flag=value`, so a value is never taken for another word.
+ */
+function flagArgs(option: Option, flag: string, value: unknown, where: string): string[] {
+  const takesValue = option.required || option.optional;
+  if (!takesValue) {
+    if (value === true) return [`--${flag}`];
+    if (value === false) return [];
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 10) return Array.from({ length: value }, () => `--${flag}`);
+    throw new UsageError(`${where}: --${flag} is a switch: give true or false`);
+  }
+  if (typeof value === 'boolean') throw new UsageError(`${where}: --${flag} takes a value: give a string or a number, not ${value}`);
+  if (Array.isArray(value)) return value.flatMap((v) => flagArgs(option, flag, scalar(v, where), where));
   return [`--${flag}=${scalar(value, where)}`];
 }
 
@@ -227,9 +248,9 @@ function stringList(v: unknown, where: string): string[] {
   return list as string[];
 }
 
-/** The long names of options, without the dashes: `no-cache` for --no-cache. */
-function longFlags(options: readonly Option[]): Set<string> {
-  return new Set(options.flatMap((o) => (o.long ? [o.long.replace(/^--/, '')] : [])));
+/** Options by their long name without the dashes: `no-cache` for --no-cache. */
+function optionsByLong(options: readonly Option[]): Map<string, Option> {
+  return new Map(options.flatMap((o) => (o.long ? [[o.long.replace(/^--/, ''), o] as const] : [])));
 }
 
 function isTable(v: unknown): v is Table {

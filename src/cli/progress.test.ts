@@ -1,7 +1,7 @@
 // The progress line's text (progress.ts): never wider than the terminal, 100% only once
 // everything is stored, the current file cut from its start.
 import { describe, expect, it } from 'vitest';
-import { type ProgressFigures, progressText } from './progress.js';
+import { columns, type ProgressFigures, progressText } from './progress.js';
 
 const figures = (over: Partial<ProgressFigures> = {}): ProgressFigures => ({
   seconds: 12,
@@ -20,7 +20,7 @@ describe('progress line', () => {
   it('fits every width from 10 to 200 columns', () => {
     for (let width = 10; width <= 200; width++) {
       for (const f of [figures(), figures({ filesTotal: null, totalBytes: null }), figures({ current: null, errors: 0 }), figures({ done: true })]) {
-        expect(progressText('backup', f, width).length, `width ${width}`).toBeLessThanOrEqual(width);
+        expect(columns(progressText('backup', f, width)), `width ${width}`).toBeLessThanOrEqual(width);
       }
     }
   });
@@ -41,5 +41,17 @@ describe('progress line', () => {
     expect(narrow).toContain('68.4%');
     expect(narrow).toContain('1234/9824 files');
     expect(narrow).not.toContain('stored');
+  });
+
+  it('counts wide characters as two columns and never cuts inside one', () => {
+    expect(columns('写真/旅行.jpg')).toBe(2 * 4 + 1 + 4);
+    expect(columns('😀')).toBe(2);
+    const cjk = figures({ current: `/srv/${'写真'.repeat(40)}/😀😀😀.jpg` });
+    for (let width = 20; width <= 160; width++) {
+      const line = progressText('backup', cjk, width);
+      expect(columns(line), `width ${width}`).toBeLessThanOrEqual(width);
+      // No lone surrogate: every character is whole.
+      expect(line).toBe(Buffer.from(line, 'utf8').toString('utf8'));
+    }
   });
 });

@@ -25,6 +25,13 @@ export interface ProgressSource {
 export class ProgressLine {
   /** --quiet: no line at all. */
   static disabled = false;
+  /** The line on the terminal now, if any: erased before other output is written there. */
+  private static shown: ProgressLine | null = null;
+
+  /** Erases the line on the terminal (it is drawn again at the next tick). */
+  static erase(): void {
+    if (ProgressLine.shown) process.stderr.write('\r\x1b[2K');
+  }
   private timer: NodeJS.Timeout | null = null;
   private readonly started = performance.now();
   private readonly src: ProgressSource;
@@ -39,6 +46,7 @@ export class ProgressLine {
     if (!process.stderr.isTTY || ProgressLine.disabled) return this;
     this.timer = setInterval(() => this.draw(false), 250);
     this.timer.unref();
+    ProgressLine.shown = this;
     return this;
   }
 
@@ -53,6 +61,7 @@ export class ProgressLine {
     if (!this.timer) return;
     clearInterval(this.timer);
     this.timer = null;
+    if (ProgressLine.shown === this) ProgressLine.shown = null;
     process.stderr.write('\r\x1b[2K');
   }
 
@@ -124,15 +133,57 @@ export function progressText(label: string, f: ProgressFigures, width: number): 
   const joined = (): string => parts.map((p) => p.text).join('  ');
   // Too wide: the least useful parts go first.
   for (const key of ['stored', 'rate', 'bytes', 'eta']) {
-    if (joined().length <= width) break;
+    if (columns(joined()) <= width) break;
     parts = parts.filter((p) => p.key !== key);
   }
-  let line = joined();
-  if (line.length > width) line = line.slice(0, Math.max(0, width));
-  const room = width - line.length - 2;
+  let line = cutToColumns(joined(), width, 'head');
+  const room = width - columns(line) - 2;
   if (f.current && room >= 8) {
     const name = displayName(f.current);
-    line += `  ${name.length <= room ? name : `…${name.slice(name.length - room + 1)}`}`;
+    line += `  ${columns(name) <= room ? name : `…${cutToColumns(name, room - 1, 'tail')}`}`;
   }
   return line;
+}
+
+/**
+ * Terminal columns a character takes: 2 for East Asian wide and fullwidth ones and emoji, 0 for
+ * combining marks and zero-width ones, else 1. A name of CJK characters counted as one column each
+ * ran past the terminal and wrapped.
+ */
+function charColumns(cp: number): number {
+  if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) || cp === 0xfeff || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  )
+    return 2;
+  return 1;
+}
+
+export function columns(text: string): number {
+  let n = 0;
+  for (const ch of text) n += charColumns(ch.codePointAt(0)!);
+  return n;
+}
+
+/** `text` cut to at most `width` columns, keeping its head or its tail, never inside a character. */
+function cutToColumns(text: string, width: number, keep: 'head' | 'tail'): string {
+  if (columns(text) <= width) return text;
+  const chars = [...text];
+  const out: string[] = [];
+  let n = 0;
+  for (const ch of keep === 'head' ? chars : chars.reverse()) {
+    const w = charColumns(ch.codePointAt(0)!);
+    if (n + w > width) break;
+    out.push(ch);
+    n += w;
+  }
+  return keep === 'head' ? out.join('') : out.reverse().join('');
 }

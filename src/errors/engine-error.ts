@@ -26,6 +26,8 @@ export const ErrorCode = {
   CACHE: 'E_CACHE',
   /** A retention policy refused: it would remove every snapshot of a group (a --keep-tag that matches none). Exit 1. */
   POLICY: 'E_POLICY',
+  /** A profile's run-before hook failed: the command was not run. Exit 1. */
+  HOOK: 'E_HOOK',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

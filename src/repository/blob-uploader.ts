@@ -223,7 +223,7 @@ export class BlobUploader {
     const signal = this.opts.signal;
     if (!this.opts.dryRun) await this.storeBusy.track(this.repo.packs.save(packId, bytes, { metadata: blobs[0]?.type === BlobType.TREE, ...(signal ? { signal } : {}) }));
     this.stats.packsWritten++;
-    this.storedBytes += bytes.length;
+    if (!this.opts.dryRun) this.storedBytes += bytes.length;
     // Stored: the buffer serves the next pack (never before the save settled: a backend reads it
     // until then). Sealed blobs that were buffers of their own are garbage now.
     const lent = new Uint8Array(bytes.buffer, 0, bytes.buffer.byteLength);

@@ -209,13 +209,15 @@ describe(`profiles (ENGINE_NATIVE=${native})`, () => {
           '[home]',
           `repository = ${JSON.stringify(byProfile())}`,
           `password-file = ${JSON.stringify(join(work, 'password'))}`,
-          // The second monitor is down (nothing listens on port 9): said, and the exit code stays the backup's.
-          `send-finally = [{ url = "${base}/gotify", format = "gotify" }, "http://127.0.0.1:9/down"]`,
+          // One monitor given as a single table at the profile's level.
+          `send-finally = { url = "${base}/gotify", format = "gotify" }`,
           '[home.backup]',
           `source = [${JSON.stringify(src)}]`,
           `send-before = "${base}/uuid/start"`,
           `send-after = { url = "${base}/uuid", body = "ok {{profile}} {{command}} {{exit_code}}" }`,
           `send-after-fail = "${base}/uuid/fail"`,
+          // A monitor that is down (nothing listens on port 9): said, and the exit code stays the backup's.
+          'send-finally = "http://127.0.0.1:9/down"',
         ].join('\n'),
       );
       const ok = await runEngine(['--config', pinged, '-P', 'home', 'backup'], { env, native });
@@ -237,5 +239,63 @@ describe(`profiles (ENGINE_NATIVE=${native})`, () => {
     } finally {
       server.close();
     }
+  });
+
+  it('the command line is read as commander reads it: values of flags, --, -PNAME, --help; values are checked against the flag', async () => {
+    const log = join(work, 'forms.log');
+    const forms = join(work, 'forms.toml');
+    await writeFile(
+      forms,
+      [
+        '[home]',
+        `repository = ${JSON.stringify(byProfile())}`,
+        `password-file = ${JSON.stringify(join(work, 'password'))}`,
+        // A hook has no business with the password: it is not in its environment.
+        `run-before = ["test -z \\"$ENGINE_PASSWORD\\" && echo before >> '${log}'"]`,
+        '[home.snapshots]',
+        'json = true',
+        '[home.backup]',
+        `source = [${JSON.stringify(src)}]`,
+        'verbose = 2',
+      ].join('\n'),
+    );
+    const withForms = (args: string[]) => runEngine(['--config', forms, ...args], { env: { ENGINE_PASSWORD: 'not for hooks' }, native });
+    // "backup" is the value of --s3-storage-class here, not the command: the snapshots table applies.
+    const valued = await withForms(['-P', 'home', '--s3-storage-class', 'backup', 'snapshots']);
+    expect(valued.code, valued.stderr).toBe(0);
+    expect(() => JSON.parse(valued.stdout) as unknown).not.toThrow();
+    // -PNAME is -P NAME; a -P inside a cluster of short flags is refused, not ignored.
+    expect((await withForms(['-Phome', 'snapshots'])).code).toBe(0);
+    const cluster = await withForms(['-vP', 'home', 'snapshots']);
+    expect(cluster.code).toBe(2);
+    expect(cluster.stderr).toContain('own word');
+    // --help runs no hook.
+    await writeFile(log, '');
+    const help = await withForms(['-P', 'home', 'backup', '--help']);
+    expect(help.code).toBe(0);
+    expect(await readFile(log, 'utf8')).toBe('');
+    // verbose = 2 is -vv; the hook ran without the password in its environment.
+    const vv = await withForms(['-P', 'home', 'backup']);
+    expect(vv.code, vv.stderr).toBe(0);
+    expect(vv.stdout).toMatch(/^(new|unmodified) +\//m);
+    expect(await readFile(log, 'utf8')).toBe('before\n');
+    // With --stdin-from-command, the profile's source paths are left out (they would be taken for the command).
+    const stdin = await withForms(['-P', 'home', 'backup', '--stdin-from-command', '--stdin-filename', 'hello.txt', '--', 'echo', 'hello']);
+    expect(stdin.code, stdin.stderr).toBe(0);
+    // A switch given a value, a value flag given true, and a URL that is none: exit 2 naming the key.
+    const bad = async (line: string, section = '[home.backup]') => {
+      const f = join(work, `bad-${Math.random().toString(36).slice(2)}.toml`);
+      await writeFile(f, `${section}\n${line}\n`);
+      return runEngine(['--config', f, '-P', 'home', 'backup'], { native });
+    };
+    const tagTrue = await bad('tag = true');
+    expect(tagTrue.code).toBe(2);
+    expect(tagTrue.stderr).toContain('--tag takes a value');
+    const forceString = await bad('force = "yes"');
+    expect(forceString.code).toBe(2);
+    expect(forceString.stderr).toContain('--force is a switch');
+    const url = await bad('send-before = "https://"');
+    expect(url.code).toBe(2);
+    expect(url.stderr).toContain('send-before');
   });
 });

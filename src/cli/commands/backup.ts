@@ -127,7 +127,15 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     },
     onNotice: (text) => out.info(text),
     // -vv, as restic's: each file as it is decided (stdout, one line each).
-    ...(out.veryVerbose && !out.json ? { onFile: (path: string, state: 'new' | 'modified' | 'unmodified') => out.result(`${state.padEnd(10)} ${displayName(path)}`) } : {}),
+    ...(out.veryVerbose && !out.json
+      ? {
+          onFile: (path: string, state: 'new' | 'modified' | 'unmodified') => {
+            // The progress line (stderr) is erased first: on a terminal the two would run together.
+            ProgressLine.erase();
+            out.result(`${state.padEnd(10)} ${displayName(path)}`);
+          },
+        }
+      : {}),
     onMetaProblem: (p) => {
       metaProblems.push(p);
       out.warn(`${displayName(p.path)}: ${p.message}`);
@@ -200,7 +208,10 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     await pool.close();
   }
   const s = snapshot.summary;
-  if (flags.metricsFile !== undefined && !dryRun) await recordBackupMetrics(repo, s);
+  if (flags.metricsFile !== undefined && !dryRun) {
+    // The snapshot is saved: a listing that fails here costs the metrics, not the backup.
+    await recordBackupMetrics(repo, s).catch((err: unknown) => out.warn(`the repository's size for --metrics-file: ${(err as Error).message}`));
+  }
   const c = archiver.counters;
   const peak = peakRssBytes();
   if (out.json) {

@@ -78,7 +78,8 @@ export async function scheduleCommand(action: 'install' | 'remove' | 'status', p
     for (const s of scheduled) {
       for (const expr of s.schedules) {
         const cron = await cronOf(expr);
-        const line = `${packageRoot() ?? 'engine'}/bin/engine --config ${shellQuote(file)} -P ${shellQuote(profile)} ${s.command}`;
+        // cron reads % as a line break: escaped in the command.
+        const line = `${shellQuote(join(packageRoot() ?? '', 'bin', 'engine'))} --config ${shellQuote(file)} -P ${shellQuote(profile)} ${s.command}`.replace(/%/g, '\\%');
         out.result(cron ? `${cron} ENGINE_NODE=${shellQuote(process.execPath)} ${line}` : `# ${expr}: no cron form; run ${line} from your scheduler`);
       }
     }
@@ -86,13 +87,21 @@ export async function scheduleCommand(action: 'install' | 'remove' | 'status', p
   return 0;
 }
 
+/** Command groups: a unit must name one of their subcommands, which `schedule` does not (yet) take. */
+const NOT_SCHEDULABLE = new Set(['repair', 'schedule', 'completion', 'man', 'serve']);
+
 /** The profile's command tables that have a `schedule`. */
 function scheduledCommands(file: string, profile: string): ScheduledCommand[] {
+  // Written into unit files and a crontab: a line break there would add lines of its own.
+  for (const [what, text] of [['profile', profile], ['profiles file', file], ['engine', packageRoot() ?? ''], ['node', process.execPath]] as const) {
+    if (/[\n\r]/.test(text)) throw new UsageError(`the ${what} name holds a line break: it cannot go into a unit file`);
+  }
   const p = readProfile(file, profile);
   const out: ScheduledCommand[] = [];
   for (const [command, table] of Object.entries(p.tables)) {
     const schedule = table.schedule;
     if (schedule === undefined) continue;
+    if (NOT_SCHEDULABLE.has(command)) throw new UsageError(`${file}: [${profile}.${command}] schedule: \`engine ${command}\` cannot be scheduled`, { hint: 'schedule backup, check, forget, prune, copy...' });
     const schedules = Array.isArray(schedule) ? schedule : [schedule];
     if (schedules.length === 0 || !schedules.every((x) => typeof x === 'string' && x.trim() !== '')) throw new UsageError(`${file}: [${profile}.${command}] schedule: give a systemd calendar expression or a list of them`);
     const permission = table['schedule-permission'] ?? p.keys['schedule-permission'] ?? (process.getuid?.() === 0 ? 'system' : 'user');
@@ -130,6 +139,8 @@ function serviceUnit(file: string, profile: string, s: ScheduledCommand): string
     '',
     '[Service]',
     'Type=oneshot',
+    // Exit 3 is a snapshot saved with unreadable files named: a success, as for the hooks and metrics.
+    'SuccessExitStatus=3',
     `Environment=${systemdQuote(`ENGINE_NODE=${process.execPath}`)}`,
     `ExecStart=${exec}`,
     'Nice=19',
@@ -143,9 +154,9 @@ function timerUnit(profile: string, s: ScheduledCommand): string {
   return ['[Unit]', `Description=engine ${s.command} of profile ${profile}, on schedule`, '', '[Timer]', ...s.schedules.map((e) => `OnCalendar=${e}`), 'Persistent=true', '', '[Install]', 'WantedBy=timers.target', ''].join('\n');
 }
 
-/** A word of ExecStart= or Environment=: quoted, with systemd's specifiers (%) escaped. */
+/** A word of ExecStart= or Environment=: quoted, with systemd's specifiers (%) and variables ($) escaped. */
 function systemdQuote(word: string): string {
-  return `"${word.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%')}"`;
+  return `"${word.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/%/g, '%%').replace(/\$/g, '$$$$')}"`;
 }
 
 function shellQuote(word: string): string {
