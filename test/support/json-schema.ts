@@ -1,24 +1,25 @@
 // Validates engine's --json output against the published schemas (docs/json/<command>.schema.json,
 // JSON Schema 2020-12), with ajv: every line of a JSON-lines stream, or the one document.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 
-const ajv = new Ajv2020({ allErrors: true, strict: true });
-const compiled = new Map<string, ValidateFunction>();
+const SCHEMAS = fileURLToPath(new URL('../../docs/json/', import.meta.url));
+const BASE = 'https://engine-backup.invalid/json/';
 
-export function schemaPath(command: string): string {
-  return fileURLToPath(new URL(`../../docs/json/${command}.schema.json`, import.meta.url));
+// strict: a schema with an unknown keyword or a typo fails to load, not to check. Every schema of
+// the folder is added, so one may refer to another ("$ref": "snapshot.schema.json").
+const ajv = new Ajv2020({ allErrors: true, strict: true });
+ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
+for (const name of readdirSync(SCHEMAS).filter((n) => n.endsWith('.schema.json'))) {
+  ajv.addSchema(JSON.parse(readFileSync(`${SCHEMAS}${name}`, 'utf8')) as object);
 }
 
 function validator(command: string): ValidateFunction {
-  let v = compiled.get(command);
-  if (!v) {
-    v = ajv.compile(JSON.parse(readFileSync(schemaPath(command), 'utf8')) as object);
-    compiled.set(command, v);
-  }
-  return v!;
+  const v = ajv.getSchema(`${BASE}${command}.schema.json`);
+  if (!v) throw new Error(`no schema docs/json/${command}.schema.json`);
+  return v;
 }
 
 /** Why `value` does not match the command's schema, or null when it does. */
