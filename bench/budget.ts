@@ -188,8 +188,8 @@ async function main(a: Args): Promise<void> {
           }
           if (o.code !== 0) throw new Error(`${command} on Node ${major} at ${budgetArg} exited ${o.code}: ${o.stderr}`);
           row.peaks.push(o.peakRssBytes);
-          row.seconds.push(Number(o.json?.durationSeconds ?? Number.NaN));
-          row.workerThreads.push(Number(o.json?.workerThreads ?? Number.NaN));
+          row.seconds.push(Number(o.json?.total_duration ?? o.json?.duration_seconds ?? Number.NaN));
+          row.workerThreads.push(Number(o.json?.worker_threads ?? Number.NaN));
           if (!(o.peakRssBytes < row.budgetBytes)) row.withinBudget = false;
           if (command === 'restore' && !compared) {
             const restored = await digestTree(join(target, src));

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   await makeMixedCorpus(source, { seed: 42, totalBytes: 200 * 1024 * 1024 });
   engine(['init', '--repo', repo]);
   const first = engine(['backup', '--repo', repo, '--json', '--mem-budget', '256M', source]);
-  process.stdout.write(`  first backup: read ${first?.filesRead} files, stored ${first?.bytesAddedStored} bytes, peak RSS ${first?.peakRssBytes} bytes\n`);
+  process.stdout.write(`  first backup: read ${first?.files_read} files, stored ${first?.data_added_packed} bytes, peak RSS ${first?.peak_rss_bytes} bytes\n`);
   const second = engine(['backup', '--repo', repo, '--json', source]);
   process.stdout.write(`  second backup: read ${second?.filesRead} files (${second?.filesUnmodified} unmodified)\n`);
   engine(['snapshots', '--repo', repo]);

@@ -165,7 +165,7 @@ async function main(): Promise<void> {
       const backup = await engine(['backup', '--repo', repo, '--json', ...budget, src], env);
       const keys = (await listKeys(s3, server.bucket, `${prefixOf}/`)).filter((k) => !k.key.endsWith('/config') && !k.key.includes('/keys/'));
       const storedBytes = keys.reduce((n, k) => n + k.size, 0);
-      const backupSeconds = Number(backup.json.durationSeconds);
+      const backupSeconds = Number(backup.json.total_duration);
       const objects: { key: string; body: Uint8Array }[] = [];
       for (const k of keys) {
         const got = await s3.send(new GetObjectCommand({ Bucket: server.bucket, Key: k.key }));
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       }
       const rawBest = Math.max(...Object.values(raw));
       const backupMBps = storedBytes / backupSeconds / MB;
-      return { storedBytes, backupSeconds, backupMBps, rawPutMBpsByInFlight: raw, rawPutBestMBps: rawBest, ratio: backupMBps / rawBest, peakRssMiB: Number(backup.json.peakRssBytes) / 2 ** 20 };
+      return { storedBytes, backupSeconds, backupMBps, rawPutMBpsByInFlight: raw, rawPutBestMBps: rawBest, ratio: backupMBps / rawBest, peakRssMiB: Number(backup.json.peak_rss_bytes) / 2 ** 20 };
     };
     const loopback = await upload('loopback', direct, prefix, s3);
     // The same backup into a local repository: where a backup is bound by its CPU, S3 should cost
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
     await engine(['init', '--repo', localRepo], env);
     log('backup (local repository) ...');
     const local = await engine(['backup', '--repo', localRepo, '--json', ...budget, src], env);
-    const localSeconds = Number(local.json.durationSeconds);
+    const localSeconds = Number(local.json.total_duration);
     await fs.rm(localRepo, { recursive: true, force: true });
     const linkPrefix = `${prefix}-link`;
     const linkRepo = `s3:${proxy.endpoint}/${server.bucket}/${linkPrefix}`;
@@ -209,9 +209,9 @@ async function main(): Promise<void> {
         // A cold cache, as on the machine that restores after losing the one that backed up.
         const cache = path.join(work, `cache-restore-${mode}-${r}`);
         const res = await engine(['restore', 'latest', '--repo', viaProxy, '--target', target, '--json', ...budget], { ...env, XDG_CACHE_HOME: cache });
-        restoredBytes = Number(res.json.bytesWritten);
-        restorePeakRss = Math.max(restorePeakRss, Number(res.json.peakRssBytes));
-        restores[mode].push(restoredBytes / Number(res.json.durationSeconds));
+        restoredBytes = Number(res.json.bytes_restored);
+        restorePeakRss = Math.max(restorePeakRss, Number(res.json.peak_rss_bytes));
+        restores[mode].push(restoredBytes / Number(res.json.duration_seconds));
         await fs.rm(target, { recursive: true, force: true });
       }
     }

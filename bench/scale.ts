@@ -374,7 +374,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   await indexStep(null, repo0, null);
   const baseline = await indexStep(null, repo0, null);
 
-  const backup = (json: Record<string, unknown>): Record<string, unknown> => ({ ...(json.index ? { index: json.index } : {}), snapshotId: json.snapshotId });
+  const backup = (json: Record<string, unknown>): Record<string, unknown> => ({ ...(json.index ? { index: json.index } : {}), snapshotId: json.snapshot_id });
   await engine('backup-initial', 'backup', [src], backup);
   // A few changes: one file grows, one is new.
   await fsp.writeFile(join(src, 'scale-new-file.bin'), createHash('sha256').update('new').digest().toString('hex').repeat(50_000));
@@ -404,7 +404,7 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   await engine('stats', 'stats', []);
   await engine('ls', 'ls', [newest], (_json, r) => ({ lines: r.lines }));
   // An --include pattern over every entry of the largest snapshot, in a dry run (nothing written).
-  await engine('restore-include-dry-run', 'restore', [newest, '--target', join(work, 'dry-run'), '--dry-run', '--include', '*7'], (json) => ({ files: json.files }));
+  await engine('restore-include-dry-run', 'restore', [newest, '--target', join(work, 'dry-run'), '--dry-run', '--include', '*7'], (json) => ({ files: json.files_restored }));
   // The retrieval commands over the whole synthetic history: find walks every snapshot's trees,
   // rewrite (dry run) reads each folder twice where a pattern matches, dump streams a snapshot as tar.
   await engine('find', 'find', ['*77'], (json) => ({ snapshotsWithHits: Array.isArray(json) ? json.length : null, hits: Array.isArray(json) ? (json as { hits: number }[]).reduce((n, s) => n + s.hits, 0) : null }));

@@ -130,6 +130,7 @@ export class Archiver {
       await writer.add(node);
       node = { ...folder, subtree: await writer.finish() };
       this.counters.dirs++;
+      this.counters.dirsNew++;
     }
     return this.saveRoot([node]);
   }

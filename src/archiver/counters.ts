@@ -27,6 +27,13 @@ export interface BackupCounters {
   filesChanged: number;
   filesUnmodified: number;
   dirs: number;
+  /**
+   * Folders by what the parent snapshot held (restic's dirs_new, dirs_changed, dirs_unmodified):
+   * none by that name, another tree, the same tree. Said in the backup's summary line only.
+   */
+  dirsNew: number;
+  dirsChanged: number;
+  dirsUnmodified: number;
   filesRead: number;
   bytesRead: number;
   totalBytes: number;
@@ -51,5 +58,5 @@ export interface BackupCounters {
 
 /** Every counter at zero: the start of a backup. */
 export function zeroCounters(): BackupCounters {
-  return { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0, filesReadAgain: 0, filesChangedWhileRead: 0, holeBytesSkipped: 0, entriesXattrsNotRead: 0 };
+  return { filesNew: 0, filesChanged: 0, filesUnmodified: 0, dirs: 0, dirsNew: 0, dirsChanged: 0, dirsUnmodified: 0, filesRead: 0, bytesRead: 0, totalBytes: 0, filesDone: 0, bytesDone: 0, filesReadAgain: 0, filesChangedWhileRead: 0, holeBytesSkipped: 0, entriesXattrsNotRead: 0 };
 }

@@ -59,32 +59,22 @@ export class EntrySaver {
     }
     if (type !== 'file') return node;
     const size = Number(st.size);
-    this.counters.totalBytes += size;
     // For the progress line: the file the walk is at.
     this.state.currentFile = path;
     const unchanged = unchangedSince(parent, st);
     if (unchanged && this.allStored(parent.content)) {
       node.size = size;
       node.content = parent.content;
+      this.counters.totalBytes += size;
       this.counters.filesUnmodified++;
       this.counters.filesDone++;
       this.counters.bytesDone += size;
       this.state.onFile(path, 'unmodified');
       return node;
     }
-    if (unchanged) {
-      // Unchanged, but some of its data is no longer in the repository: read again (counted as
-      // unmodified, which it is, and as read, which it is; the summary names how many).
-      this.counters.filesUnmodified++;
-      this.counters.filesReadAgain++;
-      this.state.onFile(path, 'unmodified');
-    } else if (parent?.type === 'file') {
-      this.counters.filesChanged++;
-      this.state.onFile(path, 'modified');
-    } else {
-      this.counters.filesNew++;
-      this.state.onFile(path, 'new');
-    }
+    // Unchanged, but some of its data is no longer in the repository: read again (counted as
+    // unmodified, which it is, and as read, which it is; the summary names how many).
+    const state = unchanged ? 'unmodified' : parent?.type === 'file' ? 'modified' : 'new';
     if (size === 0) {
       // Nothing to read: an empty file has no chunks, exactly what reading it would store (a file
       // that grew since its lstat is stored as first seen, as a read would store it too).
@@ -92,12 +82,28 @@ export class EntrySaver {
       this.counters.filesDone++;
       node.size = 0;
       node.content = [];
+      this.counted(path, state, 0);
       return node;
     }
     const result = await this.files.saveFileContents(path, size);
+    // A file that could not be read is no file of the snapshot: not counted new, changed or
+    // unmodified (it is named as an error), as restic's summary.
     if (!result) return null;
     node.size = result.size;
     node.content = result.ids;
+    this.counted(path, state, result.size);
     return node;
+  }
+
+  /** A file stored: counted by what it was against the parent, and named for -vv. */
+  private counted(path: string, state: 'new' | 'modified' | 'unmodified', size: number): void {
+    this.counters.totalBytes += size;
+    if (state === 'new') this.counters.filesNew++;
+    else if (state === 'modified') this.counters.filesChanged++;
+    else {
+      this.counters.filesUnmodified++;
+      this.counters.filesReadAgain++;
+    }
+    this.state.onFile(path, state);
   }
 }

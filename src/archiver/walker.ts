@@ -156,6 +156,7 @@ export class Walker {
       const node = this.meta.node(name, 'dir', st, xattrs);
       node.subtree = id;
       this.state.counters.dirs++;
+      countDir(this.state.counters, parentTreeId, id);
       return node;
     });
     done.catch(() => undefined);
@@ -322,6 +323,7 @@ export class Walker {
     const done = sink.finish().then((id) => {
       const node = this.meta.node(name, 'dir', st, xattrs);
       node.subtree = id;
+      countDir(this.state.counters, parentTreeId, id);
       return node;
     });
     done.catch(() => undefined);
@@ -330,6 +332,13 @@ export class Walker {
 }
 
 /** The parent snapshot's listing of a folder: the subtree of its node, when it was a folder. */
+/** restic's dirs_new, dirs_changed, dirs_unmodified: by the parent snapshot's tree of the folder. */
+function countDir(counters: { dirsNew: number; dirsChanged: number; dirsUnmodified: number }, parentTreeId: BlobId | undefined, id: BlobId): void {
+  if (parentTreeId === undefined) counters.dirsNew++;
+  else if (parentTreeId === id) counters.dirsUnmodified++;
+  else counters.dirsChanged++;
+}
+
 function subtreeOf(node: TreeNode | undefined): BlobId | undefined {
   return node?.type === 'dir' ? node.subtree : undefined;
 }

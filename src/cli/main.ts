@@ -44,6 +44,8 @@ function outputFor(cmd: Command): Output {
   const quiet = (o as { quiet?: boolean }).quiet === true;
   // --quiet: no progress line either (it is drawn only on a terminal anyway).
   if (quiet) ProgressLine.disabled = true;
+  // --json: the commands that report progress do so in status messages on stdout.
+  if (o.json === true) ProgressLine.json = true;
   const level = Number(o.verbose ?? 0);
   return makeOutput({ json: o.json === true, verbose: level > 0, veryVerbose: level > 1, quiet });
 }

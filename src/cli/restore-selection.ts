@@ -65,6 +65,7 @@ export interface DryRunTarget {
  * named, and when none matches the exit code is 1, as for a real restore.
  */
 export async function dryRun(indexed: IndexedRepository, root: BlobId, id: SnapshotId, selection: RestoreSelection, dest: DryRunTarget, out: Output): Promise<number> {
+  const began = performance.now();
   const filter = new IncludeFilter(selection);
   const counts = { files: 0, dirs: 0, others: 0, bytes: 0, kept: 0, deleted: 0 };
   // The target is looked at only through real folders: a link on the way is what the restore
@@ -128,7 +129,8 @@ export async function dryRun(indexed: IndexedRepository, root: BlobId, id: Snaps
   await walk(root, '');
   const unmatched = filter.unmatched();
   for (const inc of unmatched) out.warn(`--include ${displayName(inc)} matches nothing in snapshot ${id.slice(0, 8)}`);
-  if (out.json) out.data({ message_type: 'summary', dryRun: true, snapshotId: id, files: counts.files, dirs: counts.dirs, others: counts.others, bytes: counts.bytes, filesSkipped: counts.kept, filesDeleted: counts.deleted });
+  // restic's restore summary, of what would be done; dry_run, snapshot_id, dirs and others are engine's own.
+  if (out.json) out.data({ message_type: 'summary', seconds_elapsed: Math.floor((performance.now() - began) / 1000), total_files: counts.files, files_restored: counts.files, files_skipped: counts.kept, files_deleted: counts.deleted, total_bytes: counts.bytes, bytes_restored: counts.bytes, bytes_skipped: 0, dry_run: true, snapshot_id: id, dirs: counts.dirs, others: counts.others });
   else {
     out.result(`would restore ${counts.files} files, ${counts.dirs} folders, ${counts.others} other entries, ${formatBytes(counts.bytes)} from snapshot ${id.slice(0, 8)} (dry run: nothing written)`);
     if (counts.kept > 0) out.result(`would leave ${counts.kept} entr${counts.kept === 1 ? 'y' : 'ies'} of the target as ${counts.kept === 1 ? 'it is' : 'they are'} (--overwrite ${dest.overwrite})`);

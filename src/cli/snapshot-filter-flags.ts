@@ -23,7 +23,7 @@ export function snapshotFilterOption(which: 'host' | 'tag' | 'path', scope: 'lat
   const when = scope === 'latest' ? ', when the snapshot is "latest"' : '';
   switch (which) {
     case 'host':
-      return new Option(`${shortHost ? '-H, ' : ''}--host <host>`, `only consider snapshots of this host${when} (repeatable: any of them)`).argParser(collect);
+      return new Option(`${shortHost ? '-H, ' : ''}--host <host>`, `only consider snapshots of this host${when} (repeatable: any of them; default: $ENGINE_HOST; "" for any host)`).argParser(collect);
     case 'tag':
       return new Option('--tag <tag[,tag,...]>', `only consider snapshots with all these tags${when} (repeatable: any of the lists; "" for snapshots without tags)`).argParser(collect);
     case 'path':
@@ -31,9 +31,15 @@ export function snapshotFilterOption(which: 'host' | 'tag' | 'path', scope: 'lat
   }
 }
 
-/** The filter of a command's flags; relative --path values are taken from the current folder. */
-export function snapshotFilterFromFlags(flags: GlobalOptions & SnapshotFilterFlags): SnapshotFilter {
-  return makeSnapshotFilter({ hosts: flags.host ?? [], tags: flags.tag ?? [], paths: flags.path ?? [] }, process.cwd());
+/**
+ * The filter of a command's flags; relative --path values are taken from the current folder.
+ * Without --host, ENGINE_HOST is the host filter (as restic's RESTIC_HOST): a machine that names
+ * itself so sees its own snapshots; `--host ""` considers every host.
+ */
+export function snapshotFilterFromFlags(flags: GlobalOptions & SnapshotFilterFlags, env: NodeJS.ProcessEnv = process.env): SnapshotFilter {
+  const fromEnv = flags.host === undefined && (env.ENGINE_HOST ?? '') !== '';
+  const f = makeSnapshotFilter({ hosts: fromEnv ? [env.ENGINE_HOST!] : (flags.host ?? []), tags: flags.tag ?? [], paths: flags.path ?? [] }, process.cwd());
+  return fromEnv ? { ...f, hostsFromEnvironment: true } : f;
 }
 
 /** restic's warning when ids are given with a filter (the ids are taken, the filter is not used). */

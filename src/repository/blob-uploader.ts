@@ -77,6 +77,8 @@ export interface UploaderOptions {
 export interface UploaderStats {
   packsWritten: number;
   blobsAdded: number;
+  /** Of blobsAdded, the tree blobs (the rest are data): restic's data_blobs and tree_blobs. */
+  treeBlobsAdded: number;
   bytesAddedRaw: number;
   bytesAddedStored: number;
   indexObjectsWritten: number;
@@ -107,7 +109,7 @@ export class BlobUploader {
   private readonly packBuffers: Uint8Array[] = [];
   /** Time with at least one pack save in flight (for `engine bench`). */
   readonly storeBusy = new BusyMeter(1);
-  readonly stats: UploaderStats = { packsWritten: 0, blobsAdded: 0, bytesAddedRaw: 0, bytesAddedStored: 0, indexObjectsWritten: 0 };
+  readonly stats: UploaderStats = { packsWritten: 0, blobsAdded: 0, treeBlobsAdded: 0, bytesAddedRaw: 0, bytesAddedStored: 0, indexObjectsWritten: 0 };
   /** The sealed-bytes budget: leased by whoever seals a blob before `add`, released here once its pack is stored. */
   readonly sealedBudget: ByteBudget;
 
@@ -158,6 +160,7 @@ export class BlobUploader {
     pack.bytes += sealed.length;
     pack.leased += lease;
     this.stats.blobsAdded++;
+    if (type === BlobType.TREE) this.stats.treeBlobsAdded++;
     this.stats.bytesAddedRaw += rawLength;
     this.stats.bytesAddedStored += sealed.length;
     // A pack also closes once it holds half the sealed budget: leases count more than the sealed

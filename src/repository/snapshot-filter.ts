@@ -16,6 +16,11 @@ export interface SnapshotFilter {
   readonly tagLists: readonly (readonly string[])[];
   /** Absolute, cleaned: every one must be among the snapshot's paths. */
   readonly paths: readonly string[];
+  /**
+   * The hosts are the environment's default (ENGINE_HOST, as restic's RESTIC_HOST), not asked for
+   * on the command line: ids given ignore them without a warning.
+   */
+  readonly hostsFromEnvironment?: boolean;
 }
 
 export const NO_FILTER: SnapshotFilter = { hosts: [], tagLists: [], paths: [] };
@@ -100,7 +105,8 @@ export function latestMatching<T extends ListedSnapshot>(sorted: readonly T[], f
 
 export function noSnapshotMatches(f: SnapshotFilter, location: string): UsageError {
   if (filterIsEmpty(f)) return new UsageError(`the repository ${location} has no snapshots`, { hint: 'run `engine backup` first' });
-  return new UsageError(`no snapshot matches ${describeFilter(f)}`, { hint: 'list the snapshots with `engine snapshots` (it takes the same --host, --tag and --path)' });
+  const fromEnv = f.hostsFromEnvironment ? '; the host is ENGINE_HOST\'s, and `--host ""` considers every host' : '';
+  return new UsageError(`no snapshot matches ${describeFilter(f)}`, { hint: `list the snapshots with \`engine snapshots\` (it takes the same --host, --tag and --path)${fromEnv}` });
 }
 
 /** The one snapshot whose id is `ref` or starts with it (4 hex digits at least). */
@@ -139,7 +145,8 @@ export function selectSnapshots<T extends ListedSnapshot>(sorted: readonly T[], 
       chosen.add(findById(sorted, ref).id);
     }
   }
-  return { snapshots: sorted.filter((s) => chosen.has(s.id)), filterIgnored: !usedFilter && !filterIsEmpty(f) };
+  const onlyDefaultHosts = f.hostsFromEnvironment === true && f.tagLists.length + f.paths.length === 0;
+  return { snapshots: sorted.filter((s) => chosen.has(s.id)), filterIgnored: !usedFilter && !filterIsEmpty(f) && !onlyDefaultHosts };
 }
 
 /**

@@ -9,6 +9,7 @@ import { nonZeroRanges, type Region } from '../fs/sparse.js';
 import { Concurrency } from '../util/concurrency.js';
 import type { BusyMeter } from '../util/busy-meter.js';
 import type { FileJob, PlannedBlob, Target } from './jobs.js';
+import { joinRel } from './rel-paths.js';
 import type { MetadataWriter } from './metadata.js';
 import { describeTargetError, isTargetError } from './not-restored.js';
 import type { RestoreCounters } from './options.js';
@@ -140,6 +141,7 @@ export class FileWriter {
     if (failure === null) {
       this.counters.files++;
       this.counters.bytesWritten += bytes;
+      this.report.item('restored', joinRel(job.dir, job.name), job.node.size ?? 0);
       return;
     }
     if (stage === 'write') this.discard(job);
@@ -290,7 +292,10 @@ export class FileWriter {
     }
     if (job.failed || stage === 'write') this.discard(job);
     if (failure !== null) this.report.fileFailed(job, failure, stage);
-    else if (!job.failed && !job.damaged) this.counters.files++;
+    else if (!job.failed && !job.damaged) {
+      this.counters.files++;
+      this.report.item('restored', joinRel(job.dir, job.name), job.node.size ?? 0);
+    }
   }
 
   /**

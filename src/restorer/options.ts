@@ -50,6 +50,8 @@ export interface RestoreOptions {
   onProblem: (p: { path: string; message: string }) => void;
   /** Something of the wrong type that stood in the target was replaced (not a problem: the entry was restored). */
   onNotice?: (p: { path: string; message: string }) => void;
+  /** Each file restored, entry left as it was (--overwrite) or deleted (--delete), for -vv. */
+  onItem?: (p: { action: 'restored' | 'unchanged' | 'deleted'; path: string; size: number }) => void;
   /**
    * The OS calls of native-bindings/posix (nanosecond times, xattrs, mknodat) and the run's "not
    * kept" notices. Without them: Node's calls alone (times to the microsecond, no xattrs, no
@@ -76,6 +78,8 @@ export interface RestoreCounters {
   hardlinks: number;
   bytesWritten: number;
   bytesTotal: number;
+  /** Files planned so far (restic's total_files: it grows as the snapshot's folders are read). */
+  filesTotal: number;
   /** Files whose data is damaged in the repository (they hold zeros where it was lost). */
   damagedFiles: string[];
   /** Entries the target refused (out of space, an I/O error, something in the way): not restored. */

@@ -26,6 +26,14 @@ export class RestoreReport {
     return this.tree.display(name === undefined ? dir : joinRel(dir, name));
   }
 
+  /**
+   * A file restored, an entry left as it was (--overwrite) or one deleted (--delete): named to
+   * onItem (-vv, restic's verbose_status), when it is given. `rel` is the entry's path in the snapshot.
+   */
+  item(action: 'restored' | 'unchanged' | 'deleted', rel: string, size: number): void {
+    if (this.opts.onItem) this.opts.onItem({ action, path: this.display(rel), size });
+  }
+
   /** An entry not restored as it is in the snapshot, or damaged. */
   problem(p: { path: string; message: string }): void {
     this.opts.onProblem(p);

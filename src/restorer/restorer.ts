@@ -64,7 +64,7 @@ export class Restorer {
   /** Time with at least one pack read, and with at least one file write, in flight (for `engine bench`). */
   readonly loadBusy = new BusyMeter(1);
   readonly writeBusy = new BusyMeter(1);
-  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, damagedFiles: [], notRestored: [], noSpaceEntries: 0, spaceNeededBytes: 0, noSpaceFolders: 0, specials: 0, specialsNotMade: 0, blobRetries: 0, skipped: 0, skippedBytes: 0, deleted: 0 };
+  readonly counters: RestoreCounters = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytesWritten: 0, bytesTotal: 0, filesTotal: 0, damagedFiles: [], notRestored: [], noSpaceEntries: 0, spaceNeededBytes: 0, noSpaceFolders: 0, specials: 0, specialsNotMade: 0, blobRetries: 0, skipped: 0, skippedBytes: 0, deleted: 0 };
   /** Trees fetched at once while planning. */
   private readonly treeReads: Concurrency;
   /** The entries kept as they were by --overwrite (filled only with `rememberSkipped`). */

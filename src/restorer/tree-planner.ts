@@ -178,6 +178,7 @@ export class TreePlanner {
     try {
       this.p.tree.remove(dir, name);
       this.p.report.counters.deleted++;
+      this.p.report.item('deleted', r, 0);
     } catch (err) {
       // Said and counted as a problem (exit 3); the restore goes on.
       this.p.report.problem({ path: this.p.report.display(r), message: `not deleted: ${err instanceof Error ? err.message : String(err)}` });
@@ -204,6 +205,7 @@ export class TreePlanner {
       counters.skipped++;
       if (node.type === 'file') counters.skippedBytes += node.size ?? 0;
       this.p.skippedPaths?.add(joinRel(dir, node.name));
+      this.p.report.item('unchanged', joinRel(dir, node.name), node.size ?? 0);
     }
     return keep;
   }
@@ -220,6 +222,7 @@ export class TreePlanner {
     const job: FileJob = { dir, name: node.name, node, blobs: 0, remaining: 0, damaged: false, failed: false, finished: false, fd: null, opening: null, linked: group !== null, ino: null, planCost };
     if (group) this.linkGroups.set(group, job);
     this.p.report.counters.bytesTotal += node.size ?? 0;
+    this.p.report.counters.filesTotal++;
     plan.addFile(job, node.content ?? []);
     // Files with data are created when their first blob arrives; the others (empty, or with every
     // blob missing) now.

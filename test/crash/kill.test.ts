@@ -120,7 +120,7 @@ describe('SIGKILL at random moments', () => {
       if (i >= 2) for (let f = 0; f < 4; f++) await rm(join(data, `g${i - 2}-${f}`));
       const b = await runEngine(['backup', '--repo', base, '--json', data], { native: 'auto' });
       expect(b.code).toBe(0);
-      ids.push(String(b.json?.snapshotId));
+      ids.push(String(b.json?.snapshot_id));
     }
     const keep = ids[ids.length - 1]!;
     expect((await runEngine(['forget', '--repo', base, ...ids.slice(0, 3)], { native: 'auto' })).code).toBe(0);

@@ -55,7 +55,7 @@ describe(`backend faults on a local repository (ENGINE_NATIVE=${native})`, () =>
     const next = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(next.code, next.stderr).toBe(0);
     // ... so the next run indexes and reuses them.
-    expect(next.json?.packsAdopted).toBe(stray);
+    expect(next.json?.packs_adopted).toBe(stray);
     const audit = await auditRepository(new LocalBackend(repo));
     expect(audit.problems).toEqual([]);
     expect(audit.duplicateBlobs).toBe(0);

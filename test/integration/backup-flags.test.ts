@@ -9,7 +9,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD, type RunResult } from '../support/cli.js';
+import { blobsAdded, currentNative, ENGINE_BIN, runEngine, TEST_PASSWORD, type RunResult } from '../support/cli.js';
 import { listRepo, repoChanges } from '../support/repo-files.js';
 import { workdirPerFile } from '../support/workdir.js';
 
@@ -112,8 +112,8 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       await writeFile(input, randomBytes(20 * MiB));
       const r = await runWithStdin(['backup', '--repo', repo, '--host', 'flags', '--stdin', '--stdin-filename', 'dump.bin', '--json'], input);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json?.bytesRead).toBe(20 * MiB);
-      expect(r.json?.filesNew).toBe(1);
+      expect(r.json?.bytes_read).toBe(20 * MiB);
+      expect(r.json?.files_new).toBe(1);
       const latest = (await snapshots()).at(-1)!;
       expect(latest.paths).toEqual(['/dump.bin']);
       const target = await restoreLatest();
@@ -147,7 +147,7 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       // A name with a folder, as restic's: file out.bin in folder dumps (mode 0755).
       const r = await backup(['--json', '--stdin-filename', 'dumps/out.bin', '--stdin-from-command', '--', 'sh', '-c', `head -c 5000000 /dev/urandom | tee '${copy}'; exit 0`]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json?.bytesRead).toBe(5_000_000);
+      expect(r.json?.bytes_read).toBe(5_000_000);
       expect(r.json?.dirs).toBe(1);
       expect((await snapshots()).at(-1)!.paths).toEqual(['/dumps/out.bin']);
       const target = await restoreLatest();
@@ -198,9 +198,9 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
         child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: JSON.parse(stdout.trim().split('\n').pop() ?? 'null') as Record<string, unknown> | null }));
       });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json?.bytesRead).toBe(300 * MiB);
-      expect(r.json?.budgetBytes).toBe(256 * MiB);
-      expect(r.json?.peakRssBytes as number).toBeLessThan(256 * MiB);
+      expect(r.json?.bytes_read).toBe(300 * MiB);
+      expect(r.json?.budget_bytes).toBe(256 * MiB);
+      expect(r.json?.peak_rss_bytes as number).toBeLessThan(256 * MiB);
     }, 180_000);
 
     it('refuses paths with --stdin, no command, a name that is no file ("..", a folder), --files-from', async () => {
@@ -251,24 +251,24 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
         prepare,
       );
       expect(dry.code, dry.stderr).toBe(0);
-      expect(dry.json?.dryRun).toBe(true);
-      expect(dry.json?.snapshotId).toBeNull();
+      expect(dry.json?.dry_run).toBe(true);
+      expect(dry.json?.snapshot_id).toBeUndefined();
       expect(dryChanges).toEqual({ added: [], changed: [], removed: [] });
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toContain('dry run: nothing was written to the repository');
       expect(text.stdout).toContain('would add');
       expect(textChanges).toEqual({ added: [], changed: [], removed: [] });
       expect(real.code, real.stderr).toBe(0);
-      expect(real.json?.dryRun).toBe(false);
-      expect(real.json?.bytesAddedRaw).toBe(dry.json?.bytesAddedRaw);
-      expect(real.json?.bytesAddedStored).toBe(dry.json?.bytesAddedStored);
-      expect(real.json?.blobsNew).toBe(dry.json?.blobsNew);
-      expect(real.json?.bytesAddedRaw as number).toBeGreaterThan(6 * MiB);
+      expect(real.json?.dry_run).toBe(false);
+      expect(real.json?.data_added).toBe(dry.json?.data_added);
+      expect(real.json?.data_added_packed).toBe(dry.json?.data_added_packed);
+      expect(blobsAdded(real.json)).toBe(blobsAdded(dry.json));
+      expect(real.json?.data_added as number).toBeGreaterThan(6 * MiB);
       // What the dry runs did not do, the real one did: packs, index, snapshot.
       expect(changes.added.some((f) => f.startsWith('data/'))).toBe(true);
       expect(changes.added.some((f) => f.startsWith('snapshots/'))).toBe(true);
       expect(changes.added.some((f) => f.startsWith('index/'))).toBe(true);
-      expect(again.json?.bytesAddedRaw).toBe(0);
+      expect(again.json?.data_added).toBe(0);
     }, 240_000);
 
     it('--stdin --dry-run reads the stream and writes nothing', async () => {
@@ -277,8 +277,8 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       const before = await listRepo(repo);
       const r = await runWithStdin(['backup', '--repo', repo, '--host', 'flags', '--stdin', '-n', '--json'], input);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json?.bytesRead).toBe(2 * MiB);
-      expect(r.json?.bytesAddedRaw as number).toBeGreaterThanOrEqual(2 * MiB);
+      expect(r.json?.bytes_read).toBe(2 * MiB);
+      expect(r.json?.data_added as number).toBeGreaterThanOrEqual(2 * MiB);
       expect(repoChanges(before, await listRepo(repo))).toEqual({ added: [], changed: [], removed: [] });
     });
   });
@@ -290,14 +290,14 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       const otherSnap = await backup(['--json', other]);
       expect(otherSnap.code, otherSnap.stderr).toBe(0);
       const auto = await backup(['--json', src]);
-      expect(auto.json?.parent).toBe(first.json?.snapshotId);
-      const chosen = await backup(['--json', '--parent', String(otherSnap.json?.snapshotId).slice(0, 8), src]);
+      expect(auto.json?.parent).toBe(first.json?.snapshot_id);
+      const chosen = await backup(['--json', '--parent', String(otherSnap.json?.snapshot_id).slice(0, 8), src]);
       expect(chosen.code, chosen.stderr).toBe(0);
-      expect(chosen.json?.parent).toBe(otherSnap.json?.snapshotId);
+      expect(chosen.json?.parent).toBe(otherSnap.json?.snapshot_id);
       // Nothing of src is in that parent: every file is read.
-      expect(chosen.json?.filesUnmodified).toBe(0);
+      expect(chosen.json?.files_unmodified).toBe(0);
       const latest = (await snapshots()).at(-1)!;
-      expect(latest.id).toBe(chosen.json?.snapshotId);
+      expect(latest.id).toBe(chosen.json?.snapshot_id);
       const count = (await snapshots()).length;
       const missing = await backup(['--parent', 'ffffffff', src]);
       expect(missing.code).toBe(2);
@@ -307,14 +307,14 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
 
     it('--force reads every file again and records no parent (also over --parent)', async () => {
       const normal = await backup(['--json', src]);
-      expect(normal.json?.filesUnmodified).toBe(2);
-      expect(normal.json?.filesRead).toBe(0);
-      const forced = await backup(['--json', '--force', '--parent', String(normal.json?.snapshotId), src]);
+      expect(normal.json?.files_unmodified).toBe(2);
+      expect(normal.json?.files_read).toBe(0);
+      const forced = await backup(['--json', '--force', '--parent', String(normal.json?.snapshot_id), src]);
       expect(forced.code, forced.stderr).toBe(0);
-      expect(forced.json?.parent).toBeNull();
-      expect(forced.json?.filesRead).toBe(2);
-      expect(forced.json?.bytesRead).toBe(3 * MiB + 2);
-      expect(forced.json?.filesNew).toBe(2);
+      expect(forced.json?.parent).toBeUndefined();
+      expect(forced.json?.files_read).toBe(2);
+      expect(forced.json?.bytes_read).toBe(3 * MiB + 2);
+      expect(forced.json?.files_new).toBe(2);
     });
 
     it('--skip-if-unchanged saves no snapshot when the backed-up paths are as in the parent (exit 0, said), even when a folder on the way changed, and one when something in them changed', async () => {
@@ -331,7 +331,7 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       const json = await backup(['--json', '--skip-if-unchanged', other]);
       expect(json.code, json.stderr).toBe(0);
       expect(json.json?.skipped).toBe(true);
-      expect(json.json?.snapshotId).toBeNull();
+      expect(json.json?.snapshot_id).toBeUndefined();
       expect((await snapshots()).length).toBe(count);
       await writeFile(join(other, 'new.txt'), 'new\n');
       const changed = await backup(['--json', '--skip-if-unchanged', other]);
@@ -349,10 +349,10 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
     it('--read-concurrency sets the files read at once; a bad value is refused', async () => {
       const r = await backup(['--json', '--force', '--read-concurrency', '5', src]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json?.fileConcurrency).toBe(5);
+      expect(r.json?.file_concurrency).toBe(5);
       const one = await backup(['--json', '--force', '--read-concurrency', '1', src]);
-      expect(one.json?.fileConcurrency).toBe(1);
-      expect(one.json?.bytesRead).toBe(3 * MiB + 2);
+      expect(one.json?.file_concurrency).toBe(1);
+      expect(one.json?.bytes_read).toBe(3 * MiB + 2);
       for (const bad of ['0', 'many', '-3']) {
         const b = await backup(['--read-concurrency', bad, src]);
         expect(b.code, bad).toBe(2);
@@ -364,8 +364,8 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
       const r = await backup(['--json', '--time', '2012-11-01 22:08:41', src]);
       expect(r.code, r.stderr).toBe(0);
       // Every earlier snapshot of src is newer than 2012: none is the parent.
-      expect(r.json?.parent).toBeNull();
-      const snap = (await snapshots()).find((s) => s.id === r.json?.snapshotId)!;
+      expect(r.json?.parent).toBeUndefined();
+      const snap = (await snapshots()).find((s) => s.id === r.json?.snapshot_id)!;
       expect(new Date(snap.time).getTime()).toBe(new Date(2012, 10, 1, 22, 8, 41).getTime());
       for (const bad of ['2012-11-01', '2012-02-30 10:00:00', 'yesterday']) {
         const b = await backup(['--time', bad, src]);
@@ -377,11 +377,11 @@ describe(`backup's other flags (ENGINE_NATIVE=${native})`, () => {
     it('--host is recorded, and the automatic parent is of the same host', async () => {
       const r = await engine(['backup', '--json', '--host', 'elsewhere', src]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.json?.parent).toBeNull();
-      const snap = (await snapshots()).find((s) => s.id === r.json?.snapshotId)!;
+      expect(r.json?.parent).toBeUndefined();
+      const snap = (await snapshots()).find((s) => s.id === r.json?.snapshot_id)!;
       expect(snap.hostname).toBe('elsewhere');
       const again = await engine(['backup', '--json', '--host', 'elsewhere', src]);
-      expect(again.json?.parent).toBe(r.json?.snapshotId);
+      expect(again.json?.parent).toBe(r.json?.snapshot_id);
     });
   });
 });

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { workdirPerFile } from '../support/workdir.js';
-import { currentNative, runEngine } from '../support/cli.js';
+import { blobsAdded, currentNative, runEngine } from '../support/cli.js';
 import { listRepo, repoChanges } from '../support/repo-files.js';
 import { compareTrees, isSparse, makeTree, type TreeStats } from '../support/tree.js';
 import { wayTreesAdded } from '../support/way-trees.js';
@@ -29,9 +29,9 @@ describe(`backup and restore (ENGINE_NATIVE=${native})`, () => {
   it('restores a tree with text, random, duplicate, sparse and empty files, links and 10,000 small files identical', async () => {
     const backup = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(backup.code, backup.stderr).toBe(0);
-    expect(backup.json?.filesRead).toBe(stats.files);
+    expect(backup.json?.files_read).toBe(stats.files);
     // Duplicates are stored once: less is added than was read.
-    expect(Number(backup.json?.bytesAddedRaw)).toBeLessThan(Number(backup.json?.bytesRead));
+    expect(Number(backup.json?.data_added)).toBeLessThan(Number(backup.json?.bytes_read));
 
     const target = join(work, 'restored');
     const restore = await runEngine(['restore', 'latest', '--repo', repo, '--target', target, '--json'], { native });
@@ -45,14 +45,14 @@ describe(`backup and restore (ENGINE_NATIVE=${native})`, () => {
     const before = await listRepo(repo);
     const second = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(second.code, second.stderr).toBe(0);
-    expect(second.json?.filesRead).toBe(0);
-    expect(second.json?.bytesRead).toBe(0);
-    expect(second.json?.filesUnmodified).toBe(stats.files);
+    expect(second.json?.files_read).toBe(0);
+    expect(second.json?.bytes_read).toBe(0);
+    expect(second.json?.files_unmodified).toBe(stats.files);
     // Nothing below src is new; the folders on the way to it (the temp folder, which every process
     // uses) may have other times, and then their trees are new: wayTreesAdded counts them, and
     // checks src's own node is the same in both snapshots.
-    const way = await wayTreesAdded(repo, native, String(second.json?.parent), String(second.json?.snapshotId), src);
-    expect(second.json?.blobsNew).toBe(way.count);
+    const way = await wayTreesAdded(repo, native, String(second.json?.parent), String(second.json?.snapshot_id), src);
+    expect(blobsAdded(second.json)).toBe(way.count);
     const { added, changed, removed } = repoChanges(before, await listRepo(repo));
     expect(changed).toEqual([]);
     expect(removed).toEqual([]);

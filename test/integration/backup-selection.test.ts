@@ -266,7 +266,7 @@ describe(`backup selection (ENGINE_NATIVE=${native})`, () => {
     expect(r.code, r.stderr).toBe(0);
     const s = await runEngine(['snapshots', '--repo', repo, '--json', '--tag', 'b'], { native });
     const listed = JSON.parse(s.stdout) as { id: string; tags: string[] }[];
-    expect(listed.map((x) => x.id)).toEqual([String(r.json?.snapshotId)]);
+    expect(listed.map((x) => x.id)).toEqual([String(r.json?.snapshot_id)]);
     expect(listed[0]!.tags).toEqual(['a', 'b', 'c']);
   });
 

@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import * as zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { workdirPerFile } from '../support/workdir.js';
-import { currentNative, runEngine, type RunResult } from '../support/cli.js';
+import { blobsAdded, currentNative, runEngine, type RunResult } from '../support/cli.js';
 import { itWhen } from '../support/it-when.js';
 import { compareTrees, makeTree } from '../support/tree.js';
 import { wayTreesAdded } from '../support/way-trees.js';
@@ -170,25 +170,25 @@ describe(`repositories read the same with and without the addons (ENGINE_NATIVE=
       expect(init.code, init.stderr).toBe(0);
       const a = await engine(['backup', '--repo', repo, '--host', 'first', '--json', src], firstWithAddons);
       expect(a.code, a.stderr).toBe(0);
-      expect(Number(a.json?.blobsNew)).toBeGreaterThan(0);
+      expect(Number(blobsAdded(a.json))).toBeGreaterThan(0);
       // Another host: no parent snapshot, so every file is read, chunked and hashed again.
       const b = await engine(['backup', '--repo', repo, '--host', 'second', '--json', src], !firstWithAddons);
       expect(b.code, b.stderr).toBe(0);
-      expect(b.json?.parent).toBeNull();
-      expect(b.json?.filesRead).toBe(a.json?.filesRead);
-      expect(b.json?.bytesRead).toBe(a.json?.bytesRead);
+      expect(b.json?.parent).toBeUndefined();
+      expect(b.json?.files_read).toBe(a.json?.files_read);
+      expect(b.json?.bytes_read).toBe(a.json?.bytes_read);
       // Nothing below src is new: the only blobs stored are the trees on the way to src whose
       // folders' times changed meanwhile (the temp folder's, which other processes use; the
       // snapshot holds src under its absolute path), and wayTreesAdded checks src's node (its
       // tree id with it) is the same in both snapshots.
-      const way = await wayTreesAdded(repo, native, String(a.json?.snapshotId), String(b.json?.snapshotId), src);
-      expect({ blobsNew: b.json?.blobsNew, bytesAddedRaw: b.json?.bytesAddedRaw }).toEqual({ blobsNew: way.count, bytesAddedRaw: way.rawBytes });
+      const way = await wayTreesAdded(repo, native, String(a.json?.snapshot_id), String(b.json?.snapshot_id), src);
+      expect({ blobsNew: blobsAdded(b.json), bytesAddedRaw: b.json?.data_added }).toEqual({ blobsNew: way.count, bytesAddedRaw: way.rawBytes });
 
       const list = await engine(['snapshots', '--repo', repo, '--json'], !firstWithAddons);
       expect(list.code, list.stderr).toBe(0);
       const snaps = JSON.parse(list.stdout.trim().split('\n').pop() ?? '[]') as { id: string; tree: string; hostname: string }[];
-      const snapA = snaps.find((s) => s.id === a.json?.snapshotId);
-      const snapB = snaps.find((s) => s.id === b.json?.snapshotId);
+      const snapA = snaps.find((s) => s.id === a.json?.snapshot_id);
+      const snapB = snaps.find((s) => s.id === b.json?.snapshot_id);
       expect(snapA?.hostname).toBe('first');
       expect(snapB?.hostname).toBe('second');
       expect(snapB?.tree === snapA?.tree, `${snapB?.tree} vs ${snapA?.tree}`).toBe(way.count === 0);

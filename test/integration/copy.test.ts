@@ -166,10 +166,10 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     await cp(src, elsewhere, { recursive: true });
     const backup = await engineAt(dest, ['backup', elsewhere, '--json']);
     expect(backup.code, backup.stderr).toBe(0);
-    const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!) as { filesNew: number; bytesAddedRaw: number; bytesRead: number };
-    expect(summary.bytesRead).toBeGreaterThan(1_000_000);
+    const summary = JSON.parse(backup.stdout.trim().split('\n').pop()!) as { files_new: number; data_added: number; bytes_read: number };
+    expect(summary.bytes_read).toBeGreaterThan(1_000_000);
     // Only the trees of the new path are new: every chunk of data was already there.
-    expect(summary.bytesAddedRaw).toBeLessThan(summary.bytesRead / 50);
+    expect(summary.data_added).toBeLessThan(summary.bytes_read / 50);
     await rm(elsewhere, { recursive: true });
   });
 

@@ -108,6 +108,33 @@ describe(`credentials and scripting (ENGINE_NATIVE=${native})`, () => {
     expect(existsSync(cache)).toBe(true);
   });
 
+  it('ENGINE_HOST is the default --host filter (restic\'s RESTIC_HOST); --host "" takes every host; ids given are no warning', async () => {
+    // The repository holds nas-from-env's snapshot (the test above) and pi-at-home's.
+    expect((await runEngine(['backup', '--repo', repo, '--host', 'pi-at-home', src], { env: { ENGINE_HOST: 'nas-from-env' }, native })).code).toBe(0);
+    const host = (env: string | undefined, args: string[] = []): Promise<string[]> =>
+      runEngine(['snapshots', '--repo', repo, '--json', ...args], { env: { ENGINE_HOST: env }, native }).then((r) => {
+        expect(r.code, r.stderr).toBe(0);
+        return (JSON.parse(r.stdout) as { hostname: string }[]).map((s) => s.hostname);
+      });
+    const all = await host(undefined);
+    expect(new Set(all)).toEqual(new Set(['nas-from-env', 'pi-at-home']));
+    expect(await host('nas-from-env')).toEqual(['nas-from-env']);
+    expect((await host('nas-from-env', ['--host', ''])).sort()).toEqual([...all].sort());
+    const other = all.find((h) => h !== 'nas-from-env')!;
+    expect(new Set(await host('nas-from-env', ['--host', other]))).toEqual(new Set([other]));
+    // "latest" is the host's latest; an id is taken whatever the host, with no warning.
+    const ls = await runEngine(['ls', 'latest', '--repo', repo, '--json'], { env: { ENGINE_HOST: 'nas-from-env' }, native });
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout.split('\n')[0]).toContain('"hostname":"nas-from-env"');
+    const ids = (JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json', '--host', other], { native })).stdout) as { id: string }[]).map((s) => s.id);
+    const byId = await runEngine(['ls', ids[0]!.slice(0, 8), '--repo', repo], { env: { ENGINE_HOST: 'nas-from-env' }, native });
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(byId.stderr).not.toContain('ignored');
+    const none = await runEngine(['restore', 'latest', '--repo', repo, '--target', join(work, 'none')], { env: { ENGINE_HOST: 'no-such-host' }, native });
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain('ENGINE_HOST');
+  });
+
   it('version names engine, Node and the primitives in use, also as JSON', async () => {
     const r = await runEngine(['version'], { native });
     expect(r.code).toBe(0);

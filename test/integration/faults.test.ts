@@ -25,7 +25,7 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
     const b = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(b.code, b.stderr).toBe(0);
-    srcSnapshot = String(b.json?.snapshotId);
+    srcSnapshot = String(b.json?.snapshot_id);
   });
 
   it('a wrong password exits 12 and writes nothing', async () => {
@@ -74,13 +74,16 @@ describe(`faults (ENGINE_NATIVE=${native})`, () => {
     await writeFile(join(victimDir, 'big-vanish-me.bin'), Buffer.alloc(3 * 1024 * 1024, 7));
     const r = await runEngine(['backup', '--repo', repo, '--json', victimDir], { native, env: { ENGINE_TEST_HOOKS: 'vanish=vanish-me.txt' } });
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toContain('vanish-me.txt: vanished during backup');
+    // With --json the file is named in restic's error message: during, item and the message.
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((m) => m.message_type === 'error');
+    expect(errors).toEqual([{ message_type: 'error', error: { message: 'vanished during backup' }, during: 'archival', item: join(victimDir, 'vanish-me.txt') }]);
+    expect(r.json).toMatchObject({ files_new: 2, errors: 1 });
     const target = join(work, 'restored-vanish');
-    const restore = await runEngine(['restore', String(r.json?.snapshotId), '--repo', repo, '--target', target], { native });
+    const restore = await runEngine(['restore', String(r.json?.snapshot_id), '--repo', repo, '--target', target], { native });
     expect(restore.code, restore.stderr).toBe(0);
     // The hook deleted the file from the source itself: the snapshot holds exactly what is left.
     expect(await diffTrees(victimDir, join(target, victimDir))).toEqual([]);
-    const ls = await runEngine(['ls', String(r.json?.snapshotId), '--repo', repo], { native });
+    const ls = await runEngine(['ls', String(r.json?.snapshot_id), '--repo', repo], { native });
     expect(ls.stdout).toContain(`${victimDir}/keep.txt`);
     expect(ls.stdout).toContain(`${victimDir}/big-vanish-me.bin`);
     expect(ls.stdout).not.toContain(`${victimDir}/vanish-me.txt`);

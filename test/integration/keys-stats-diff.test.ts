@@ -77,19 +77,19 @@ describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
     expect(a.code).toBe(0);
     const b = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(b.code, b.stderr).toBe(0);
-    const one = await runEngine(['stats', '--repo', repo, '--json', String(a.json?.snapshotId).slice(0, 8)], { native });
+    const one = await runEngine(['stats', '--repo', repo, '--json', String(a.json?.snapshot_id).slice(0, 8)], { native });
     const all = await runEngine(['stats', '--repo', repo, '--json'], { native });
     expect(one.code, one.stderr).toBe(0);
     expect(all.code, all.stderr).toBe(0);
     const o = one.json as Record<string, number>;
     const t = all.json as Record<string, number>;
-    expect(o.restoreBytes).toBe(Number(a.json?.totalBytes));
+    expect(o.restoreBytes).toBe(Number(a.json?.total_bytes_processed));
     expect(t.snapshots).toBe(2);
     expect(t.restoreBytes).toBe(2 * o.restoreBytes!);
     // The second snapshot adds no blob of src's (the snapshot holds it under its absolute path),
     // only the trees on the way to it whose folders' times changed meanwhile (the temp folder's,
     // which other processes use): wayTreesAdded checks src's node is the same in both.
-    const way = await wayTreesAdded(repo, native, String(a.json?.snapshotId), String(b.json?.snapshotId), src);
+    const way = await wayTreesAdded(repo, native, String(a.json?.snapshot_id), String(b.json?.snapshot_id), src);
     expect(t.uniqueRawBytes).toBe(o.uniqueRawBytes! + way.rawBytes);
     expect(t.dedupRatio).toBeCloseTo((2 * o.restoreBytes!) / (o.uniqueRawBytes! + way.rawBytes), 5);
     expect(o.compressionRatio).toBeGreaterThan(1);
@@ -132,7 +132,7 @@ describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
     await mkdir(join(tree, 'new'));
     await writeFile(join(tree, 'new', 'file.txt'), 'new\n');
     const b = await runEngine(['backup', '--repo', repo, '--json', tree], { native });
-    const d = await runEngine(['diff', String(a.json?.snapshotId), String(b.json?.snapshotId), '--repo', repo, '--json'], { native });
+    const d = await runEngine(['diff', String(a.json?.snapshot_id), String(b.json?.snapshot_id), '--repo', repo, '--json'], { native });
     expect(d.code, d.stderr).toBe(0);
     const changes = d.stdout
       .trim()
@@ -143,7 +143,7 @@ describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
     expect(files).toEqual([`added ${tree}/new/file.txt`, `metadata ${tree}/mode.sh`, `modified ${tree}/docs/edit.txt`, `removed ${tree}/gone.txt`].sort());
     expect(changes.filter((c) => c.path.endsWith('/')).map((c) => `${c.change} ${c.path}`)).toContain(`added ${tree}/new/`);
     expect(d.json).toMatchObject({ message_type: 'summary', added: 2, removed: 1, modified: 1 });
-    const same = await runEngine(['diff', String(a.json?.snapshotId), String(a.json?.snapshotId), '--repo', repo], { native });
+    const same = await runEngine(['diff', String(a.json?.snapshot_id), String(a.json?.snapshot_id), '--repo', repo], { native });
     expect(same.code).toBe(0);
     expect(same.stdout).toBe('');
   });

@@ -14,7 +14,7 @@ import { packName } from '../../src/repository/layout.js';
 import { REPO_VERSION } from '../../src/format/config.js';
 import { Repository } from '../../src/repository/repository.js';
 import { loadTreeBlob } from '../../src/repository/tree-stream.js';
-import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
+import { blobsAdded, currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { wayTreesAdded } from '../support/way-trees.js';
 
 const native = currentNative();
@@ -79,8 +79,8 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
 
     const b1 = await runEngine(['backup', '--repo', repo, '--json', '--mem-budget', '256M', src], { native });
     expect(b1.code, b1.stderr).toBe(0);
-    expect(b1.json?.filesNew).toBe(N + 1);
-    expect(b1.json?.peakRssBytes as number).toBeLessThan(256 * MiB);
+    expect(b1.json?.files_new).toBe(N + 1);
+    expect(b1.json?.peak_rss_bytes as number).toBeLessThan(256 * MiB);
     const { chunks } = await chunksOf(repo, big);
     expect(chunks.length).toBeGreaterThan(N / 4096);
     expect((await openRepo(repo)).config.version).toBe(REPO_VERSION);
@@ -88,8 +88,8 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'restored');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target, '--json', '--mem-budget', '256M'], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json?.files).toBe(N + 1);
-    expect(r.json?.peakRssBytes as number).toBeLessThan(256 * MiB);
+    expect(r.json?.files_restored).toBe(N + 1);
+    expect(r.json?.peak_rss_bytes as number).toBeLessThan(256 * MiB);
     const want = await listing(big);
     const got = await listing(join(target, big));
     expect(got.size).toBe(N + 1);
@@ -107,11 +107,12 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
 
     const b2 = await runEngine(['backup', '--repo', repo, '--json', '--mem-budget', '256M', src], { native });
     expect(b2.code, b2.stderr).toBe(0);
-    expect(b2.json?.parent).toBe(b1.json?.snapshotId);
+    expect(b2.json?.parent).toBe(b1.json?.snapshot_id);
     // Nothing below src is stored again: the only trees stored are those on the way to src whose
     // folders' times changed meanwhile (the temp folder's, which other processes use), in one pack.
-    const way = await wayTreesAdded(repo, native, String(b1.json?.snapshotId), String(b2.json?.snapshotId), src);
-    expect(b2.json).toMatchObject({ filesRead: 0, filesUnmodified: N + 1, blobsNew: way.count, packsWritten: way.count > 0 ? 1 : 0 });
+    const way = await wayTreesAdded(repo, native, String(b1.json?.snapshot_id), String(b2.json?.snapshot_id), src);
+    expect(b2.json).toMatchObject({ files_read: 0, files_unmodified: N + 1, packs_written: way.count > 0 ? 1 : 0 });
+    expect(blobsAdded(b2.json)).toBe(way.count);
 
     const check = await runEngine(['check', '--repo', repo, '--read-data'], { native });
     expect(check.code, check.stdout + check.stderr).toBe(0);
@@ -137,7 +138,7 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
     expect(shared.length).toBeGreaterThan(0);
     expect(shared.length).toBeLessThan(after.chunks.length);
 
-    const prune = await runEngine(['forget', '--repo', repo, String(first.json?.snapshotId), '--prune', '--max-unused', '0%', '--json'], { native });
+    const prune = await runEngine(['forget', '--repo', repo, String(first.json?.snapshot_id), '--prune', '--max-unused', '0%', '--json'], { native });
     expect(prune.code, prune.stdout + prune.stderr).toBe(0);
     // Something was rewritten: the first snapshot's own chunks are gone from the index.
     const r = await openRepo(repo);

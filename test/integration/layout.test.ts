@@ -111,7 +111,7 @@ describe(`snapshot layout: absolute paths (ENGINE_NATIVE=${native})`, () => {
   it('--skip-if-unchanged with a --parent that holds other paths saves a snapshot', async () => {
     const both = await engine(['backup', '--json', srvData, homeData]);
     expect(both.code, both.stderr).toBe(0);
-    const one = await engine(['backup', '--json', '--skip-if-unchanged', '--parent', String(both.json?.snapshotId).slice(0, 8), srvData]);
+    const one = await engine(['backup', '--json', '--skip-if-unchanged', '--parent', String(both.json?.snapshot_id).slice(0, 8), srvData]);
     expect(one.code, one.stderr).toBe(0);
     expect(one.json?.skipped).toBe(false);
   });
@@ -128,7 +128,7 @@ describe(`snapshot layout: absolute paths (ENGINE_NATIVE=${native})`, () => {
   it("a parent snapshot in the old layout (each path under its last name at the top) still spares the next backup from reading unchanged files", async () => {
     const first = await engine(['backup', '--json', srvData]);
     expect(first.code, first.stderr).toBe(0);
-    const snapshotId = (JSON.parse(first.stdout.trim().split('\n').pop()!) as { snapshotId: string }).snapshotId;
+    const snapshotId = (JSON.parse(first.stdout.trim().split('\n').pop()!) as { snapshot_id: string }).snapshot_id;
     // What an engine before the absolute-path layout wrote: the same snapshot with the node of
     // the backed-up folder at the top of the root tree.
     const way = JSON.parse((await engine(['cat', 'tree', `${snapshotId}:${dirname(srvData)}`])).stdout) as { nodes: TreeNode[] };
@@ -144,10 +144,10 @@ describe(`snapshot layout: absolute paths (ENGINE_NATIVE=${native})`, () => {
 
     const next = await engine(['backup', '--json', '--parent', legacy, srvData]);
     expect(next.code, next.stderr).toBe(0);
-    const summary = JSON.parse(next.stdout.trim().split('\n').pop()!) as { snapshotId: string; filesNew: number; filesChanged: number; filesUnmodified: number };
-    expect(summary).toMatchObject({ filesNew: 0, filesChanged: 0, filesUnmodified: 2 });
+    const summary = JSON.parse(next.stdout.trim().split('\n').pop()!) as { snapshot_id: string; files_new: number; files_changed: number; files_unmodified: number };
+    expect(summary).toMatchObject({ files_new: 0, files_changed: 0, files_unmodified: 2 });
     // And the new snapshot is in the new layout.
-    const ls = await engine(['ls', summary.snapshotId]);
+    const ls = await engine(['ls', summary.snapshot_id]);
     expect(ls.stdout.split('\n')).toContain(`${srvData}/sub/inner.txt`);
   });
 });

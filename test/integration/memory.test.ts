@@ -27,12 +27,12 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
   it('backup and restore of a 256 MiB tree stay under --mem-budget 224M', async () => {
     const b = await runEngine(['backup', '--repo', repo, '--json', '--mem-budget', '224M', src], { native });
     expect(b.code, b.stderr).toBe(0);
-    expect(b.json?.budgetBytes).toBe(224 * MiB);
-    expect(Number(b.json?.peakRssBytes)).toBeGreaterThan(0);
-    expect(Number(b.json?.peakRssBytes)).toBeLessThan(224 * MiB);
+    expect(b.json?.budget_bytes).toBe(224 * MiB);
+    expect(Number(b.json?.peak_rss_bytes)).toBeGreaterThan(0);
+    expect(Number(b.json?.peak_rss_bytes)).toBeLessThan(224 * MiB);
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--json', '--mem-budget', '224M', '--target', join(work, 'out')], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(Number(r.json?.peakRssBytes)).toBeLessThan(224 * MiB);
+    expect(Number(r.json?.peak_rss_bytes)).toBeLessThan(224 * MiB);
     // Small budgets mean small segments: large files cross many segment boundaries here.
     expect(await compareTrees(src, join(work, 'out', src))).toEqual([]);
   });
@@ -52,9 +52,9 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
     };
     const restore = await atMinimum(['restore', 'latest', '--repo', repo, '--target', join(work, 'out-min')]);
     expect(restore.run.code, restore.run.stderr).toBe(0);
-    expect(Number(restore.run.json?.peakRssBytes)).toBeLessThan(restore.minimum * MiB);
+    expect(Number(restore.run.json?.peak_rss_bytes)).toBeLessThan(restore.minimum * MiB);
     // At its minimum no worker thread fits: the tasks ran on the main thread (inline-tasks.ts).
-    expect(restore.run.json?.workerThreads).toBe(0);
+    expect(restore.run.json?.worker_threads).toBe(0);
     expect(await compareTrees(src, join(work, 'out-min', src))).toEqual([]);
     const fresh = join(work, 'repo-min');
     expect((await runEngine(['init', '--repo', fresh], { native })).code).toBe(0);
@@ -62,8 +62,8 @@ describe(`memory budget (ENGINE_NATIVE=${native})`, () => {
     // Both may be the key's floor (the Argon2id phase); a backup never needs less.
     expect(backup.minimum).toBeGreaterThanOrEqual(restore.minimum);
     expect(backup.run.code, backup.run.stderr).toBe(0);
-    expect(backup.run.json?.workerThreads).toBe(0);
-    expect(Number(backup.run.json?.peakRssBytes)).toBeLessThan(backup.minimum * MiB);
+    expect(backup.run.json?.worker_threads).toBe(0);
+    expect(Number(backup.run.json?.peak_rss_bytes)).toBeLessThan(backup.minimum * MiB);
     // What the main thread sealed restores as the source.
     const back = await runEngine(['restore', 'latest', '--repo', fresh, '--target', join(work, 'out-back')], { native });
     expect(back.code, back.stderr).toBe(0);

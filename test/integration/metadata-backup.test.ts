@@ -148,7 +148,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     await new LocalBackend(repo).save('config', seal(lib.p, keysOf(lib), encodeConfig({ ...lib.config, version: 3 }), { suite: lib.suite, zstdLevel: null }));
     firstBackup = await runEngine(['backup', '--repo', repo, '--json', src], { native, env });
     expect(firstBackup.code, firstBackup.stderr).toBe(0);
-    first = await snapshotNodes(repo, String(firstBackup.json?.snapshotId), work);
+    first = await snapshotNodes(repo, String(firstBackup.json?.snapshot_id), work);
   });
 
   afterAll(async () => {
@@ -178,7 +178,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
 
   itWhen(kept)('restore puts back every attribute and ACL stored (round trip)', async () => {
     const target = join(work, 'restored-attrs');
-    const restore = await runEngine(['restore', String(firstBackup.json?.snapshotId), '--repo', repo, '--target', target], { native, env });
+    const restore = await runEngine(['restore', String(firstBackup.json?.snapshot_id), '--repo', repo, '--target', target], { native, env });
     expect(restore.code, restore.stderr).toBe(0);
     for (const rel of ['src/f', 'src/d', 'src/dd', 'src/l', ...(isRoot ? ['src/fifo', 'src/null'] : [])]) {
       const got = capturePathXattrs(ops, join(target, work, rel));
@@ -202,7 +202,7 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     set(join(src, 'plain'), 'user.new', 'added later');
     const second = await runEngine(['backup', '--repo', repo, '--json', src], { native, env });
     expect(second.code, second.stderr).toBe(0);
-    const nodes = await snapshotNodes(repo, String(second.json?.snapshotId), work);
+    const nodes = await snapshotNodes(repo, String(second.json?.snapshot_id), work);
     expect(nodes.get('src/f')?.xattrs).toEqual(expect.arrayContaining([x('user.zeta', 'changed')]));
     expect(nodes.get('src/plain')?.xattrs).toEqual(expect.arrayContaining([x('user.new', 'added later')]));
     expect(nodes.get('src/d/inner')?.content).toEqual(first.get('src/d/inner')?.content);
@@ -222,8 +222,8 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(join(dir, 'bad'));
     expect(lines[0]).toContain('EIO');
-    expect(backup.json?.entriesXattrsNotRead).toBe(1);
-    const nodes = await snapshotNodes(repo, String(backup.json?.snapshotId), work);
+    expect(backup.json?.entries_xattrs_not_read).toBe(1);
+    const nodes = await snapshotNodes(repo, String(backup.json?.snapshot_id), work);
     expect(nodes.get('unreadable/bad')?.content).toHaveLength(1);
     expect(nodes.get('unreadable/bad')?.xattrs?.some((a) => a.name === 'user.secret')).not.toBe(true);
     expect(nodes.get('unreadable/good')?.xattrs).toEqual(expect.arrayContaining([x('user.fine', 'y')]));
@@ -238,15 +238,15 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
     const want = (await lstat(join(atimeDir, 'read-me'), { bigint: true })).atimeNs.toString();
     const withFlag = await runEngine(['backup', '--repo', repo, '--json', '--with-atime', atimeDir], { native, env });
     expect(withFlag.code, withFlag.stderr).toBe(0);
-    const nodes = await snapshotNodes(repo, String(withFlag.json?.snapshotId), work);
+    const nodes = await snapshotNodes(repo, String(withFlag.json?.snapshot_id), work);
     expect(nodes.get('atime/read-me')?.atimeNs).toBe(want);
-    atimeSnapshot = String(withFlag.json?.snapshotId);
+    atimeSnapshot = String(withFlag.json?.snapshot_id);
     atimeWant = want;
     expect(nodes.get('atime')?.atimeNs).toMatch(/^\d+$/);
     await utimes(join(atimeDir, 'read-me'), 1_600_000_000.5, 1_700_000_000);
     const without = await runEngine(['backup', '--repo', repo, '--json', atimeDir], { native, env });
     expect(without.code, without.stderr).toBe(0);
-    for (const n of (await snapshotNodes(repo, String(without.json?.snapshotId), work)).values()) expect(n.atimeNs).toBeUndefined();
+    for (const n of (await snapshotNodes(repo, String(without.json?.snapshot_id), work)).values()) expect(n.atimeNs).toBeUndefined();
     // An atime is a field an older engine would drop: it too raises the repository to 4.
     expect((await openRepo(repo)).config.version).toBe(4);
   });
@@ -277,17 +277,17 @@ describe.each(['auto', 'off'] as const)(`metadata kept by backup (ENGINE_POSIX=%
       expect((await lstat(join(dir, 'holes'))).blocks * 512).toBeLessThan(size / 4);
       const backup = await runEngine(['backup', '--repo', repo, '--json', dir], { native, env });
       expect(backup.code, backup.stderr).toBe(0);
-      expect(backup.json?.bytesRead).toBe(size);
+      expect(backup.json?.bytes_read).toBe(size);
       if (policy === 'auto' && ops.caps.seekData) {
         // At most the islands (rounded out to blocks) were read; everything else came as zeros.
-        expect(Number(backup.json?.holeBytesSkipped)).toBeGreaterThanOrEqual(size - islands.length * ((1 << 20) + 8192));
+        expect(Number(backup.json?.hole_bytes_skipped)).toBeGreaterThanOrEqual(size - islands.length * ((1 << 20) + 8192));
         expect(warnings(backup.stderr, /not kept|warning/)).toEqual([]);
       } else {
-        expect(backup.json?.holeBytesSkipped).toBe(0);
+        expect(backup.json?.hole_bytes_skipped).toBe(0);
         expect(warnings(backup.stderr, /holes in sparse files are found by their zeros/)).toHaveLength(1);
       }
       const target = join(work, 'restored-sparse');
-      const restore = await runEngine(['restore', String(backup.json?.snapshotId), '--repo', repo, '--target', target], { native });
+      const restore = await runEngine(['restore', String(backup.json?.snapshot_id), '--repo', repo, '--target', target], { native });
       expect(restore.code, restore.stderr).toBe(0);
       expect(await sameContent(ops, join(dir, 'holes'), join(target, dir, 'holes'))).toBe(true);
       await rm(target, { recursive: true, force: true });

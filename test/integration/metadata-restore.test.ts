@@ -144,7 +144,7 @@ describe.runIf(canSet && isRoot)(`metadata kept by restore (ENGINE_NATIVE=${nati
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
     const backup = await runEngine(['backup', '--repo', repo, '--json', '--with-atime', src], { native });
     expect(backup.code, backup.stderr).toBe(0);
-    snapshot = String(backup.json?.snapshotId);
+    snapshot = String(backup.json?.snapshot_id);
     expect(attrsOf(join(src, 'f')).length).toBe(3);
   });
 
@@ -238,7 +238,7 @@ describe.each(['auto', 'off'] as const)(`sparse files restored as holes (ENGINE_
       const backup = await runEngine(['backup', '--repo', repo, '--json', src], { native });
       expect(backup.code, backup.stderr).toBe(0);
       const target = join(work, 'restored');
-      const r = await runEngine(['restore', String(backup.json?.snapshotId), '--repo', repo, '--target', target], { native, env: { ENGINE_POSIX: policy } });
+      const r = await runEngine(['restore', String(backup.json?.snapshot_id), '--repo', repo, '--target', target], { native, env: { ENGINE_POSIX: policy } });
       // Holes do not need the libc calls (zero blocks are found in memory). Under off, times to
       // the microsecond are said once, and nothing else; with them, nothing at all.
       expect(r.code, r.stderr).toBe(0);

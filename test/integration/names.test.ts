@@ -65,7 +65,7 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     const backup = await runEngine(['backup', '--repo', repo, '--json', src], { native });
     expect(backup.code, backup.stderr).toBe(0);
     expect(backup.stderr).not.toMatch(/vanished|warning/);
-    expect(backup.json?.filesNew).toBe(6);
+    expect(backup.json?.files_new).toBe(6);
     const { primitives } = await loadPrimitives(native === 'off' ? 'fallback' : 'auto');
     expect((await Repository.open(new LocalBackend(repo), primitives, new TextEncoder().encode(TEST_PASSWORD))).config.version).toBe(REPO_VERSION);
   });
@@ -145,7 +145,7 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     expect(second.code, second.stderr).toBe(0);
     expect((await open()).config.version).toBe(4);
     const target = join(work, 'restored-v3');
-    const restore = await runEngine(['restore', String(first.json?.snapshotId), '--repo', old, '--target', target], { native });
+    const restore = await runEngine(['restore', String(first.json?.snapshot_id), '--repo', old, '--target', target], { native });
     expect(restore.code, restore.stderr).toBe(0);
     expect(await readFile(join(target, plain, 'a.txt'), 'utf8')).toBe('text\n');
     expect(await readdir(join(target, plain))).toEqual(['a.txt']);

@@ -102,7 +102,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
       const copy = join(work, `state-${i}`, 'data');
       await mkdir(join(work, `state-${i}`));
       await execFileP('cp', ['-a', src, copy]);
-      states.set(String(b.json?.snapshotId), copy);
+      states.set(String(b.json?.snapshot_id), copy);
     }
     const before = await neededBytes(repo, [...states.keys()]);
 
@@ -164,7 +164,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     await writeFile(join(old, 'only-here.bin'), randomBytes(3 * 1024 * 1024));
     const o = await runEngine(['backup', '--repo', repo, '--json', old], { native });
     expect(o.code).toBe(0);
-    expect((await runEngine(['forget', '--repo', repo, String(o.json?.snapshotId)], { native })).code).toBe(0);
+    expect((await runEngine(['forget', '--repo', repo, String(o.json?.snapshot_id)], { native })).code).toBe(0);
 
     // Two backups of different trees at once (slowed down so they surely overlap what follows),
     // and a prune started while they run: refused, naming a backup.
@@ -196,9 +196,9 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     expect(Number(rp.json?.packsDeleted)).toBeGreaterThan(0);
 
     await expectCheckPasses(repo);
-    await expectRestores(repo, String(ra.json?.snapshotId), a, work);
-    await expectRestores(repo, String(rb.json?.snapshotId), b, work);
-    await expectRestores(repo, String(rc.json?.snapshotId), c, work);
+    await expectRestores(repo, String(ra.json?.snapshot_id), a, work);
+    await expectRestores(repo, String(rb.json?.snapshot_id), b, work);
+    await expectRestores(repo, String(rc.json?.snapshot_id), c, work);
     expect(await readdir(join(repo, 'locks'))).toEqual([]);
   }, 240_000);
 
@@ -221,7 +221,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     await writeFile(join(src, 'new-file'), randomBytes(100_000));
     expect((await runEngine(['backup', '--repo', repo, src], { native })).code).toBe(0);
     expect(await version()).toBe(1);
-    expect((await runEngine(['forget', '--repo', repo, String(b1.json?.snapshotId), '--prune', '--max-unused', '0%'], { native })).code).toBe(0);
+    expect((await runEngine(['forget', '--repo', repo, String(b1.json?.snapshot_id), '--prune', '--max-unused', '0%'], { native })).code).toBe(0);
     expect(await version()).toBe(REPO_VERSION);
     await expectCheckPasses(repo);
   });
@@ -240,7 +240,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
     for (const f of files.slice(0, Math.ceil(files.length / 2))) await writeFile(join(random, f), randomBytes(50_000));
     const second = await runEngine(['backup', '--repo', base, '--json', src], { native });
     expect(second.code).toBe(0);
-    expect((await runEngine(['forget', '--repo', base, String(first.json?.snapshotId)], { native })).code).toBe(0);
+    expect((await runEngine(['forget', '--repo', base, String(first.json?.snapshot_id)], { native })).code).toBe(0);
 
     for (const step of ['repack', 'write index', 'delete index', 'delete packs']) {
       const repo = join(work, `kill-${step.replace(' ', '-')}`);
@@ -252,7 +252,7 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
       const p = await runEngine(['prune', '--repo', repo, '--max-unused', '0%'], { native });
       expect(p.code, `${step}: ${p.stderr}`).toBe(0);
       await expectCheckPasses(repo);
-      await expectRestores(repo, String(second.json?.snapshotId), src, work);
+      await expectRestores(repo, String(second.json?.snapshot_id), src, work);
     }
   }, 240_000);
 });

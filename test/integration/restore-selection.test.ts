@@ -170,7 +170,7 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
       const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--include', `${src}/docs`, '--overwrite', mode, '--json'], { native });
       expect(r.code, `${mode}: ${r.stderr}`).toBe(0);
       expect(await contents(), mode).toEqual(expected);
-      expect(r.json?.filesSkipped, mode).toBe(skipped);
+      expect(r.json?.files_skipped, mode).toBe(skipped);
     }
     const bad = await restore('latest', target(), ['--overwrite', 'sometimes']);
     expect(bad.code).toBe(2);
@@ -180,13 +180,13 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     const to = target();
     const ok = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--verify', '--json'], { native });
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.json?.verifiedFiles).toBe(8);
-    expect(ok.json?.verifyErrors).toBe(0);
+    expect(ok.json?.verified_files).toBe(8);
+    expect(ok.json?.verify_errors).toBe(0);
     // Kept by --overwrite never: not the snapshot's, so not checked.
     await writeFile(join(to, src, 'top.txt'), 'mine now\n');
     const kept = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--verify', '--overwrite', 'never', '--json'], { native });
     expect(kept.code, kept.stderr).toBe(0);
-    expect(kept.json?.verifiedFiles).toBe(0);
+    expect(kept.json?.verified_files).toBe(0);
     const to2 = target();
     const bad = await runEngine(['restore', 'latest', '--repo', repo, '--target', to2, '--verify'], { native, env: { ENGINE_TEST_HOOKS: `verify-tamper=${at('src/docs/notes.txt')}` } });
     expect(bad.code).toBe(1);
@@ -211,7 +211,7 @@ describe(`restore selection (ENGINE_NATIVE=${native})`, () => {
     // An --exclude keeps what it matches even when the snapshot does not hold it.
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', to, '--delete', '--exclude', 'beside-src', '--json'], { native });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json?.filesDeleted).toBe(4);
+    expect(r.json?.files_deleted).toBe(4);
     const left = await listTree(to);
     for (const gone of ['src/extra.txt', 'src/zzz-extra.log', 'src/docs/extra-dir/', 'src/sub/link-out']) expect(left).not.toContain(at(gone));
     expect(left).toContain(at('beside-src'));

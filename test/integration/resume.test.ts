@@ -68,7 +68,7 @@ describe(`interrupted backup (ENGINE_NATIVE=${native})`, () => {
     expect(full.code, full.stderr).toBe(0);
     // The resumed run stored strictly less than a backup from scratch: what the killed run
     // indexed (at least 32 packs of about 1 MiB) was not stored again.
-    expect(Number(resumed.json?.bytesAddedStored)).toBeLessThan(Number(full.json?.bytesAddedStored) - 16 * MiB);
+    expect(Number(resumed.json?.data_added_packed)).toBeLessThan(Number(full.json?.data_added_packed) - 16 * MiB);
 
     const target = join(work, 'out');
     const r = await runEngine(['restore', 'latest', '--repo', repo, '--target', target], { native });
@@ -89,6 +89,6 @@ describe(`interrupted backup (ENGINE_NATIVE=${native})`, () => {
     const fresh = join(work, 'fresh-int');
     expect((await runEngine(['init', '--repo', fresh, '--pack-size', '1M'], { native })).code).toBe(0);
     const full = await runEngine(['backup', '--repo', fresh, '--json', src], { native });
-    expect(Number(next.json?.bytesAddedStored)).toBeLessThan(Number(full.json?.bytesAddedStored));
+    expect(Number(next.json?.data_added_packed)).toBeLessThan(Number(full.json?.data_added_packed));
   });
 });

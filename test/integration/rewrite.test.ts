@@ -90,7 +90,7 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     await writeFile(join(only, 'x'), 'x\n');
     const b = await engine(['backup', only, '--json']);
     expect(b.code, b.stderr).toBe(0);
-    const id = String(b.json?.snapshotId);
+    const id = String(b.json?.snapshot_id);
     // The snapshot holds `only` under its absolute path: excluding that path leaves only the
     // folders on the way to it, which go too (they were stored only to lead there).
     const r = await engine(['rewrite', '--exclude', only, id.slice(0, 8)]);
@@ -106,7 +106,7 @@ describe(`rewrite (ENGINE_NATIVE=${native})`, () => {
     await writeFile(join(kept, 'stay.txt'), 's\n');
     const b = await engine(['backup', kept, '--json']);
     expect(b.code, b.stderr).toBe(0);
-    const r = await engine(['rewrite', '--forget', '--exclude', 'secret.key', String(b.json?.snapshotId).slice(0, 8)]);
+    const r = await engine(['rewrite', '--forget', '--exclude', 'secret.key', String(b.json?.snapshot_id).slice(0, 8)]);
     expect(r.code, r.stderr).toBe(0);
     const ls = (await engine(['ls', 'latest', '--path', kept])).stdout.split('\n');
     expect(ls).toContain(`${kept}/inner/`);

@@ -71,7 +71,7 @@ describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
     proxy.resetCounts();
     const second = await engine(['backup', '--repo', repo, '--json', src]);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.json?.filesRead).toBe(1);
+    expect(second.json?.files_read).toBe(1);
     // Index objects, snapshots, keys and tree packs come from the cache: only config is fetched.
     expect(proxy.objectGets(), proxy.describe()).toBe(1);
     const again = join(work, 'restored-s3-2');
@@ -133,7 +133,7 @@ describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
     proxy.faults = { rate: 0.1, kinds: ['500', 'reset', 'truncate', 'slow'], seed: 11 };
     proxy.resetCounts();
     try {
-      const f = await engine(['forget', '--repo', repo, String(first.json?.snapshotId), '--prune', '--max-unused', '0%']);
+      const f = await engine(['forget', '--repo', repo, String(first.json?.snapshot_id), '--prune', '--max-unused', '0%']);
       expect(f.code, f.stderr).toBe(0);
     } finally {
       proxy.faults = { rate: 0, kinds: [] };
@@ -185,7 +185,7 @@ describe(`S3 repositories (ENGINE_NATIVE=${native})`, () => {
     // Packs stored before the outage were reused, not uploaded again: no blob is stored twice.
     expect(healed.duplicateBlobs).toBe(0);
     expect(healed.unindexedPacks).toBe(0);
-    if (broken.unindexedPacks > 0) expect(next.json?.packsAdopted).toBe(broken.unindexedPacks);
+    if (broken.unindexedPacks > 0) expect(next.json?.packs_adopted).toBe(broken.unindexedPacks);
 
     const target = join(work, 'restored-outage');
     expect((await engine(['restore', 'latest', '--repo', repo, '--target', target])).code).toBe(0);

@@ -59,7 +59,7 @@ describe(`scale (ENGINE_NATIVE=${native})`, () => {
     // the filter is checked just above, from the index's own count.
     expect(r.bytesPerBlob).toBeLessThan(32);
     // The first backup built the cache cold, from every index object of the synthesis.
-    expect(step('backup-initial').index).toMatchObject({ open: 'cold', indexObjectsRead: r.synthetic.indexObjects });
+    expect(step('backup-initial').index).toMatchObject({ open: 'cold', index_objects_read: r.synthetic.indexObjects });
     expect(r.lookupsPerSecond.present).toBeGreaterThan(0);
 
     // The synthetic history as the commands see it: 10 snapshots beside the two backups.

@@ -41,7 +41,7 @@ describe(`serve --webdav (ENGINE_NATIVE=${native})`, () => {
     expect((await runEngine(['init', '--repo', repo], { native })).code).toBe(0);
     const b = await runEngine(['backup', '--repo', repo, '--tag', 'nightly', src, '--json'], { native });
     expect(b.code, b.stderr).toBe(0);
-    snapshotId = String(b.json?.snapshotId);
+    snapshotId = String(b.json?.snapshot_id);
     // A forged tree: one small file whose entry claims a megabyte.
     const docs = JSON.parse((await runEngine(['cat', 'tree', `${snapshotId}:${src}/docs & notes`, '--repo', repo], { native })).stdout) as { nodes: TreeNode[] };
     const real = docs.nodes.find((n) => n.type === 'file')!;

@@ -29,7 +29,7 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
   async function backup(name: string, host: string, tags: string[], paths: string[]): Promise<void> {
     const r = await engine(['backup', '--json', '--host', host, ...tags.flatMap((t) => ['--tag', t]), ...paths]);
     expect(r.code, r.stderr).toBe(0);
-    ids[name] = String(r.json?.snapshotId);
+    ids[name] = String(r.json?.snapshot_id);
   }
 
   async function list(args: string[] = []): Promise<ListedJson[]> {
@@ -117,7 +117,7 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
     const target = join(work, 'restored-y');
     const r = await engine(['restore', 'latest', '--tag', 'y', '--host', 'h1', '--target', target, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json?.snapshotId).toBe(ids.S4);
+    expect(r.json?.snapshot_id).toBe(ids.S4);
     // S4 holds only b; the newest snapshot (S5) holds only a. The snapshot holds b under its
     // absolute path: each folder on the way to it holds only the next one.
     const way = b().split('/').filter((c) => c !== '');
@@ -128,7 +128,7 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
     const sub = join(work, 'restored-sub');
     const rs = await engine(['restore', `latest:${a()}/sub`, '--host', 'h2', '--target', sub, '--json']);
     expect(rs.code, rs.stderr).toBe(0);
-    expect(rs.json?.snapshotId).toBe(ids.S2);
+    expect(rs.json?.snapshot_id).toBe(ids.S2);
     expect(await readdir(sub)).toEqual(['one.txt']);
 
     const d = await engine(['diff', ids.S4!.slice(0, 8), 'latest', '--host', 'h2', '--json']);

@@ -47,3 +47,8 @@ export function runEngine(args: string[], opts: { env?: Record<string, string | 
 export function currentNative(): 'auto' | 'off' {
   return process.env.ENGINE_NATIVE === 'off' ? 'off' : 'auto';
 }
+
+/** Blobs a backup added, data and tree (restic's data_blobs + tree_blobs of its --json summary). */
+export function blobsAdded(json: Record<string, unknown> | null): number {
+  return Number(json?.data_blobs) + Number(json?.tree_blobs);
+}

@@ -16,6 +16,7 @@ import { testHooks, type GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
+import { backupStatus } from '../json/status.js';
 import { assertLocksHeld } from '../locking.js';
 import { recordMetrics } from '../metrics.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -119,17 +120,19 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     selection: chosen.selection,
     onProblem: (p) => {
       problems.push(p);
-      out.warn(`${displayName(p.path)}: ${p.message}`);
+      out.problem('archival', p.path, p.message);
     },
     onInconsistent: (p) => {
       inconsistent.push(p);
-      out.warn(`${displayName(p.path)}: ${p.message}`);
+      out.problem('archival', p.path, p.message);
     },
     onNotice: (text) => out.info(text),
     // -vv, as restic's: each file as it is decided (stdout, one line each).
-    ...(out.veryVerbose && !out.json
+    ...(out.veryVerbose
       ? {
           onFile: (path: string, state: 'new' | 'modified' | 'unmodified') => {
+            // restic's verbose_status, whose word for unmodified is "unchanged".
+            if (out.json) return out.data({ message_type: 'verbose_status', action: state === 'unmodified' ? 'unchanged' : state, item: displayName(path) });
             // The progress line (stderr) is erased first: on a terminal the two would run together.
             ProgressLine.erase();
             out.result(`${state.padEnd(10)} ${displayName(path)}`);
@@ -138,16 +141,18 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
       : {}),
     onMetaProblem: (p) => {
       metaProblems.push(p);
-      out.warn(`${displayName(p.path)}: ${p.message}`);
+      out.problem('archival', p.path, p.message);
     },
     posix: { ops, notices },
     withAtime: flags.withAtime === true,
   };
   // The archiver exists only inside the run; the progress line reads it from here.
   const running: { archiver?: Archiver } = {};
-  // The scan that gives the progress line its total runs only when there is a terminal to show it.
-  // Not for --stdin: its path names no file here (the stream's size is not known ahead).
-  const scan = process.stderr.isTTY && !chosen.stdin ? startScan(absPaths, signal) : null;
+  // The scan that gives the progress its totals runs only when something shows them: a terminal,
+  // or --json's status messages. Not for --stdin: its path names no file here (the stream's size
+  // is not known ahead). Nor with --with-atime: the scan's listing of a folder ahead of the walk
+  // would change the folder's atime before the walk records it.
+  const scan = (process.stderr.isTTY || (out.json && !ProgressLine.disabled)) && !chosen.stdin && flags.withAtime !== true ? startScan(absPaths, signal) : null;
   const progress = new ProgressLine('backup', {
     files: () => running.archiver?.counters.filesDone ?? 0,
     filesTotal: () => (scan?.done ? scan.files : null),
@@ -156,7 +161,7 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
     stored: () => running.archiver?.uploader.bytesStored ?? 0,
     current: () => running.archiver?.currentFile ?? null,
     errors: () => problems.length,
-  }).start();
+  }, backupStatus).start();
   // The snapshot's id once saved; null in a dry run or when --skip-if-unchanged found nothing changed.
   let snapshotId: SnapshotId | null = null;
   let skipped = false;
@@ -215,27 +220,48 @@ async function backupWithIndex(session: OpenSession, index: DiskIndex, absPaths:
   const c = archiver.counters;
   const peak = peakRssBytes();
   if (out.json) {
+    const end = Date.now();
+    // restic's summary, key for key, then engine's own figures (docs/json/backup.schema.json).
     out.data({
       message_type: 'summary',
-      snapshotId,
-      parent: parent?.id ?? null,
-      dryRun,
+      dry_run: dryRun,
+      files_new: s.filesNew,
+      files_changed: s.filesChanged,
+      files_unmodified: s.filesUnmodified,
+      dirs_new: c.dirsNew,
+      dirs_changed: c.dirsChanged,
+      dirs_unmodified: c.dirsUnmodified,
+      data_blobs: u.blobsAdded - u.treeBlobsAdded,
+      tree_blobs: u.treeBlobsAdded,
+      data_added: s.bytesAddedRaw,
+      data_added_packed: s.bytesAddedStored,
+      total_files_processed: s.filesNew + s.filesChanged + s.filesUnmodified,
+      total_bytes_processed: s.totalBytes,
+      total_duration: s.durationSeconds,
+      backup_start: new Date(end - Math.round(s.durationSeconds * 1000)).toISOString(),
+      backup_end: new Date(end).toISOString(),
+      ...(snapshotId ? { snapshot_id: snapshotId } : {}),
+      // engine's own
+      ...(parent ? { parent: parent.id } : {}),
       skipped,
-      ...s,
-      filesReadAgain: c.filesReadAgain,
-      filesChangedWhileRead: c.filesChangedWhileRead,
-      holeBytesSkipped: c.holeBytesSkipped,
-      entriesXattrsNotRead: c.entriesXattrsNotRead,
-      notKept: notices.noted(),
-      packsWritten: u.packsWritten,
-      packsAdopted: adopted,
-      budgetBytes: plan.budgetBytes,
-      workerThreads: plan.workers,
-      fileConcurrency: plan.fileConcurrency,
-      peakRssBytes: peak,
+      dirs: s.dirs,
+      files_read: s.filesRead,
+      bytes_read: s.bytesRead,
+      errors: s.errors,
+      files_read_again: c.filesReadAgain,
+      files_changed_while_read: c.filesChangedWhileRead,
+      hole_bytes_skipped: c.holeBytesSkipped,
+      entries_xattrs_not_read: c.entriesXattrsNotRead,
+      not_kept: notices.noted(),
+      packs_written: u.packsWritten,
+      packs_adopted: adopted,
+      budget_bytes: plan.budgetBytes,
+      worker_threads: plan.workers,
+      file_concurrency: plan.fileConcurrency,
+      peak_rss_bytes: peak,
       index: indexSummary(index),
-      readHighWaterBytes: archiver.segments.highWaterBytes,
-      sealedHighWaterBytes: u.sealedHighWaterBytes,
+      read_high_water_bytes: archiver.segments.highWaterBytes,
+      sealed_high_water_bytes: u.sealedHighWaterBytes,
     });
   } else if (!flags.quiet) {
     // --quiet: the summary is status, not data (as restic's --quiet), and goes unsaid.
@@ -338,7 +364,7 @@ function safeUser(): { name: string; uid: number; gid: number } {
 
 /** What opening the index cost, for --json (the scale benchmark reads it). */
 export function indexSummary(index: DiskIndex): Record<string, unknown> {
-  return { open: index.stats.kind, openSeconds: index.stats.openSeconds, indexObjectsRead: index.stats.indexObjectsRead, entries: index.blobCount, runs: index.stats.runs, residentBytes: index.residentBytes, pageReads: index.pageReads };
+  return { open: index.stats.kind, open_seconds: index.stats.openSeconds, index_objects_read: index.stats.indexObjectsRead, entries: index.blobCount, runs: index.stats.runs, resident_bytes: index.residentBytes, page_reads: index.pageReads };
 }
 
 /** What --metrics-file says of a backup (src/cli/metrics.ts): its counters, and the repository after it. */

@@ -12,7 +12,7 @@ import { benchCommand } from './bench.js';
 describe('engine bench --compare', () => {
   let dir = '';
   const lines: string[] = [];
-  const out: Output = { json: false, verbose: false, veryVerbose: false, result: (t) => lines.push(t), data: (v) => lines.push(JSON.stringify(v)), info: () => {}, warn: () => {} };
+  const out: Output = { json: false, verbose: false, veryVerbose: false, result: (t) => lines.push(t), data: (v) => lines.push(JSON.stringify(v)), info: () => {}, warn: () => {}, problem: () => {} };
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'engine-bench-'));
     await writeFile(join(dir, 'a.json'), JSON.stringify(server));

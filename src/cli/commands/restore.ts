@@ -8,6 +8,7 @@ import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Output } from '../output.js';
 import { ProgressLine } from '../progress.js';
+import { restoreStatus } from '../json/status.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 import { restoreLimits } from '../../session/memory-plan.js';
 import type { OpenSession } from '../../session/open-session.js';
@@ -94,9 +95,19 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     signal,
     onProblem: (p) => {
       problems.push(p.path);
-      out.warn(`${displayName(p.path)}: ${p.message}`);
+      out.problem('restore', p.path, p.message);
     },
     onNotice: (p) => out.info(`${displayName(p.path)}: ${p.message}`),
+    // -vv, as restic's: each file restored, left as it was or deleted (restic's verbose_status).
+    ...(out.veryVerbose
+      ? {
+          onItem: (p: { action: 'restored' | 'unchanged' | 'deleted'; path: string; size: number }) => {
+            if (out.json) return out.data({ message_type: 'verbose_status', action: p.action, item: displayName(p.path), size: p.size });
+            ProgressLine.erase();
+            out.result(`${p.action.padEnd(10)} ${displayName(p.path)}`);
+          },
+        }
+      : {}),
     posix: { ops, notices },
     onRepositoryNotice: (message) => {
       if (repositoryNotices.has(message)) return;
@@ -107,7 +118,7 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
     dirHandles: hooks.includes('no-proc-fd') ? { procFd: false } : undefined,
   });
   const c = restorer.counters;
-  const progress = new ProgressLine('restore', { files: () => c.files, bytes: () => c.bytesWritten, totalBytes: () => c.bytesTotal }).start();
+  const progress = new ProgressLine('restore', { files: () => c.files, filesTotal: () => c.filesTotal, bytes: () => c.bytesWritten, totalBytes: () => c.bytesTotal }, (f) => restoreStatus(f, c)).start();
   try {
     await restorer.run(root, flags.target);
     progress.finish();
@@ -152,7 +163,33 @@ async function restoreWithIndex(session: OpenSession, index: DiskIndex, ref: str
   }
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
-    out.data({ message_type: 'summary', snapshotId: id, files: c.files, dirs: c.dirs, symlinks: c.symlinks, hardlinks: c.hardlinks, bytesWritten: c.bytesWritten, durationSeconds: secs, peakRssBytes: peakRssBytes(), budgetBytes: plan.budgetBytes, workerThreads: plan.workers, warnings: problems.length, notRestored: c.notRestored.length, filesSkipped: c.skipped, bytesSkipped: c.skippedBytes, filesDeleted: c.deleted, ...(verified ? { verifiedFiles: verified.files, verifyErrors: verified.bad.length } : {}), spaceNeededBytes: c.spaceNeededBytes, index: indexSummary(index) });
+    // restic's summary, key for key, then engine's own figures (docs/json/restore.schema.json).
+    out.data({
+      message_type: 'summary',
+      seconds_elapsed: Math.floor(secs),
+      total_files: c.filesTotal,
+      files_restored: c.files,
+      files_skipped: c.skipped,
+      files_deleted: c.deleted,
+      total_bytes: c.bytesTotal,
+      bytes_restored: c.bytesWritten,
+      bytes_skipped: c.skippedBytes,
+      // engine's own
+      snapshot_id: id,
+      dirs: c.dirs,
+      symlinks: c.symlinks,
+      hardlinks: c.hardlinks,
+      duration_seconds: secs,
+      warnings: problems.length,
+      not_restored: c.notRestored.length,
+      damaged_files: c.damagedFiles.length,
+      space_needed_bytes: c.spaceNeededBytes,
+      ...(verified ? { verified_files: verified.files, verify_errors: verified.bad.length } : {}),
+      peak_rss_bytes: peakRssBytes(),
+      budget_bytes: plan.budgetBytes,
+      worker_threads: plan.workers,
+      index: indexSummary(index),
+    });
   } else if (!flags.quiet) {
     // --quiet: the summary is status, not data (as restic's --quiet), and goes unsaid.
     out.result(`restored snapshot ${id.slice(0, 8)} to ${flags.target}: ${c.files} files, ${c.dirs} folders, ${c.symlinks} symlinks, ${c.hardlinks} hardlinks, ${formatBytes(c.bytesWritten)} in ${secs.toFixed(1)} s`);
