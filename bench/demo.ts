@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   process.stdout.write(`  second backup: read ${second?.filesRead} files (${second?.filesUnmodified} unmodified)\n`);
   engine(['snapshots', '--repo', repo]);
   const check = engine(['check', '--repo', repo, '--read-data', '--json']);
-  process.stdout.write(`  check: ${check?.errors} error(s), read ${check?.packsRead} packs, ${check?.blobsRead} blobs\n`);
+  process.stdout.write(`  check: ${check?.num_errors} error(s), read ${check?.packs_read} packs, ${check?.blobs_read} blobs\n`);
   engine(['restore', 'latest', '--repo', repo, '--target', target, '--json']);
   const a = await digestTree(source);
   const b = await digestTree(join(target, source));

@@ -419,7 +419,12 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   const copied = (json: Record<string, unknown>): Record<string, unknown> => ({ copied: Array.isArray(json.copied) ? json.copied.length : null, blobsAdded: json.blobsAdded, bytesAdded: json.bytesAdded });
   await engine('copy', 'copy', ['--from-repo', repo, newest], copied, repoCopy);
   await engine('copy-again', 'copy', ['--from-repo', repo, newest], copied, repoCopy);
-  await engine('diff', 'diff', [oldest, newest]);
+  // restic's statistics line: the entries added and removed (files, folders, others) summed.
+  const entries = (c: unknown): number | null => {
+    const s = c as { files?: number; dirs?: number; others?: number } | undefined;
+    return s && typeof s.files === 'number' ? s.files + (s.dirs ?? 0) + (s.others ?? 0) : null;
+  };
+  await engine('diff', 'diff', [oldest, newest], (json) => ({ ...figures(json), added: entries(json.added), removed: entries(json.removed) }));
   await engine('check', 'check', []);
   await engine('check-read-data-subset', 'check', ['--read-data-subset', '1%']);
   await engine('forget', 'forget', ['--keep-last', String(KEEP_LAST)], (json) => ({ removed: ((json.groups ?? []) as { remove: string[] }[]).reduce((n, g) => n + g.remove.length, 0) }));

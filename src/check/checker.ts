@@ -26,12 +26,26 @@ import { SnapshotWalk } from './snapshot-walk.js';
 
 export type Severity = 'error' | 'warning';
 
+/**
+ * What a finding calls for, when it is one of restic's two hints: the index rebuilt from the pack
+ * headers (`engine repair index`: a pack the index names is missing, an index object is unreadable,
+ * the index and a pack's header disagree) or unreferenced data deleted (`engine prune`: a pack in
+ * no index, a superseded index object).
+ */
+export type Hint = 'repair-index' | 'prune';
+
 export interface Finding {
   readonly severity: Severity;
   /** The object at fault: a storage name (`data/ab/ab…`, `index/…`, `snapshots/…`, `keys/…`) or `tree <id>`. */
   readonly object: string;
   readonly message: string;
+  readonly hint?: Hint;
+  /** A pack whose own bytes are damaged (truncated, not authenticating, not matching its name or its blobs' ids): restic's broken_packs. */
+  readonly brokenPack?: PackId;
 }
+
+/** How a finding is filed, beside its severity, object and message. */
+type FindingExtra = Pick<Finding, 'hint' | 'brokenPack'>;
 
 /** Which packs --read-data reads: all of them, or a subset. */
 export type PackSelection = { readonly kind: 'all' } | { readonly kind: 'group'; readonly n: number; readonly of: number } | { readonly kind: 'percent'; readonly percent: number };
@@ -79,10 +93,10 @@ export class Checker {
     if (opts.readData && !opts.pool) throw new Error('Checker: reading data needs a worker pool');
   }
 
-  private report(severity: Severity, object: string, message: string): void {
+  private report(severity: Severity, object: string, message: string, extra: FindingExtra = {}): void {
     if (severity === 'error') this.summary.errors++;
     else this.summary.warnings++;
-    this.opts.onFinding({ severity, object, message });
+    this.opts.onFinding({ severity, object, message, ...extra });
   }
 
   private progress(what: string): void {
@@ -147,15 +161,20 @@ export class Checker {
   }
 
   /** Reports an error found while checking `object`; errors that are not about the data propagate. */
-  private fail(object: string, err: unknown): void {
+  private fail(object: string, err: unknown, extra: FindingExtra = {}, missing: FindingExtra = extra): void {
     if (isNotFound(err)) {
-      this.report('error', object, 'is listed but cannot be read (missing)');
+      this.report('error', object, 'is listed but cannot be read (missing)', missing);
       return;
     }
     if (!isDamageError(err)) throw err;
     // Messages from the decoders start with the object's name: keep only what follows it.
     const text = err.message.startsWith(`${object}: `) ? err.message.slice(object.length + 2) : err.message;
-    this.report('error', object, text);
+    this.report('error', object, text, extra);
+  }
+
+  /** `fail` for a pack: a damaged one is broken, one gone since the listing calls for `repair index`. */
+  private failPack(packId: PackId, err: unknown): void {
+    this.fail(this.repo.packs.nameOf(packId), err, { brokenPack: packId }, { hint: 'repair-index' });
   }
 
   /**
@@ -175,13 +194,13 @@ export class Checker {
         pageCacheBytes: scratch.pageCacheBytes,
         readBytes: scratch.readBytes,
         readsInFlight: this.repo.metadataReads,
-        onUnreadable: (id, err) => this.fail(this.repo.indexObjectName(id), err),
+        onUnreadable: (id, err) => this.fail(this.repo.indexObjectName(id), err, { hint: 'repair-index' }),
         ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       },
       objects,
     );
     for (const id of scan.supersededIds) {
-      this.report('warning', this.repo.indexObjectName(id), 'is superseded by another index object and ignored (left by an interrupted prune or repair, or copied back from an older copy of the repository): `engine prune` deletes it');
+      this.report('warning', this.repo.indexObjectName(id), 'is superseded by another index object and ignored (left by an interrupted prune or repair, or copied back from an older copy of the repository): `engine prune` deletes it', { hint: 'prune' });
     }
     return scan;
   }
@@ -216,13 +235,13 @@ export class Checker {
         signal: this.opts.signal,
         onRepeat: (r, met, no) => {
           if (met.offset !== r.offset || met.length !== r.length || met.rawLength !== r.rawLength || met.type !== r.type) {
-            this.report('error', this.repo.packs.nameOf(scan.packIdOf(no)), `index objects place blob ${r.buf.toString('hex', r.at, r.at + 32)} in it at different places`);
+            this.report('error', this.repo.packs.nameOf(scan.packIdOf(no)), `index objects place blob ${r.buf.toString('hex', r.at, r.at + 32)} in it at different places`, { hint: 'repair-index' });
           }
         },
       });
       for (const packId of stored.unindexed.keys()) {
         this.summary.unreferencedPacks++;
-        this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)');
+        this.report('warning', this.repo.packs.nameOf(packId), 'is in no index: unreferenced (left by an interrupted backup, which the next backup adopts, or by an interrupted prune, which the next prune deletes)', { hint: 'prune' });
       }
       const reads = new TaskSlots(this.repo.metadataReads);
       const packReads = new TaskSlots(Math.max(1, this.opts.packsInFlight ?? 2));
@@ -236,7 +255,7 @@ export class Checker {
         const packId = scan.packIdOf(group.packNo);
         const size = stored.sizeOf(group.packNo);
         if (size < 0) {
-          this.report('error', this.repo.packs.nameOf(packId), `is missing: ${group.blobs.length} blob(s) the index places in it are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`);
+          this.report('error', this.repo.packs.nameOf(packId), `is missing: ${group.blobs.length} blob(s) the index places in it are lost ('engine repair index' then 'engine repair snapshots' make the repository usable again)`, { hint: 'repair-index' });
           continue;
         }
         // Headers are checked from the whole pack when its data is read anyway.
@@ -267,7 +286,7 @@ export class Checker {
       const header = await this.repo.packs.loadHeader(packId, size);
       this.compareHeader(packId, header, size, indexed);
     } catch (err) {
-      this.fail(this.repo.packs.nameOf(packId), err);
+      this.failPack(packId, err);
     }
   }
 
@@ -279,9 +298,9 @@ export class Checker {
     for (const b of indexedBlobs) {
       indexed.add(b.id);
       const h = inHeader.get(b.id);
-      if (!h) this.report('error', name, `its header does not list blob ${b.id}, which the index places in it`);
+      if (!h) this.report('error', name, `its header does not list blob ${b.id}, which the index places in it`, { hint: 'repair-index' });
       else if (h.offset !== b.offset || h.length !== b.length || h.rawLength !== b.rawLength || h.type !== b.type) {
-        this.report('error', name, `its header and the index disagree about blob ${b.id} (offset ${h.offset}/${b.offset}, length ${h.length}/${b.length})`);
+        this.report('error', name, `its header and the index disagree about blob ${b.id} (offset ${h.offset}/${b.offset}, length ${h.length}/${b.length})`, { hint: 'repair-index' });
       }
     }
     // A pack in no index: every blob in it is unreferenced, which the pack's own warning says.
@@ -293,7 +312,7 @@ export class Checker {
     const last = header[header.length - 1];
     const end = last ? last.offset + last.length : 0;
     const headerEnd = size - 4;
-    if (end > headerEnd) this.report('error', name, `its blobs run past the header (${end} > ${headerEnd})`);
+    if (end > headerEnd) this.report('error', name, `its blobs run past the header (${end} > ${headerEnd})`, { brokenPack: packId });
   }
 
   private async checkSnapshots(index: ScanIndex): Promise<void> {
@@ -324,21 +343,21 @@ export class Checker {
     try {
       bytes = await this.repo.packs.load(packId, this.signalOpt());
     } catch (err) {
-      this.fail(name, err);
+      this.failPack(packId, err);
       return;
     }
     await this.opts.pause?.('check-read');
     this.opts.signal?.throwIfAborted();
     this.summary.packsRead++;
     this.summary.bytesRead += bytes.length;
-    if (bytes.length !== size) this.report('error', name, `is ${bytes.length} bytes, the listing said ${size}`);
+    if (bytes.length !== size) this.report('error', name, `is ${bytes.length} bytes, the listing said ${size}`, { brokenPack: packId });
     const length = bytes.length;
     let header: PackBlob[];
     try {
       header = this.repo.packs.headerOfWhole(packId, bytes);
     } catch (err) {
-      if (toHex(this.repo.p.blake3.hash(bytes)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)');
-      this.fail(name, err);
+      if (toHex(this.repo.p.blake3.hash(bytes)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)', { brokenPack: packId });
+      this.failPack(packId, err);
       return;
     }
     this.compareHeader(packId, header, length, indexed);
@@ -350,13 +369,13 @@ export class Checker {
     // with a verdict on packs it did not finish.
     this.opts.signal?.throwIfAborted();
     const view = new DataView(out);
-    if (toHex(new Uint8Array(out, 4 + 4 * inBounds.length, 32)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)');
+    if (toHex(new Uint8Array(out, 4 + 4 * inBounds.length, 32)) !== packId) this.report('error', name, 'contents do not match the name (the pack was modified or damaged)', { brokenPack: packId });
     inBounds.forEach((b, i) => {
       this.summary.blobsRead++;
       const status = view.getUint32(4 + 4 * i, true);
       if (status === UnsealStatus.OK) return;
       const why = status === UnsealStatus.AUTH_FAILED ? 'fails authentication' : status === UnsealStatus.ID_MISMATCH ? 'does not match its id' : 'cannot be decoded';
-      this.report('error', name, `${blobTypeName(b.type)} blob ${b.id} ${why}`);
+      this.report('error', name, `${blobTypeName(b.type)} blob ${b.id} ${why}`, { brokenPack: packId });
     });
   }
 }

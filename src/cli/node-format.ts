@@ -107,7 +107,8 @@ export function nodeJson(path: string, node: TreeNode): Record<string, unknown> 
   return {
     path: displayName(path),
     permissions: permissionString(node),
-    type: node.type,
+    // restic's NodeType names a block device "dev".
+    type: node.type === 'blockdev' ? 'dev' : node.type,
     mode: goFileMode(node),
     mtime: rfc3339Nano(node.mtimeNs),
     ...(node.atimeNs !== undefined ? { atime: rfc3339Nano(node.atimeNs) } : {}),

@@ -98,8 +98,8 @@ describe(`engine check (ENGINE_NATIVE=${native})`, () => {
     expect(d.code, d.stderr + d.stdout).toBe(0);
     const packs = (await dataPacks(repo)).length;
     expect(packs).toBeGreaterThan(2);
-    expect(d.json).toMatchObject({ message_type: 'summary', errors: 0, warnings: 0, snapshots: 1, packs, packsRead: packs });
-    expect(Number(d.json?.blobsRead)).toBeGreaterThan(packs);
+    expect(d.json).toMatchObject({ message_type: 'summary', num_errors: 0, num_warnings: 0, broken_packs: [], snapshots: 1, packs, packs_read: packs });
+    expect(Number(d.json?.blobs_read)).toBeGreaterThan(packs);
   });
 
   it('a flipped bit in pack data passes the structure check and is found by --read-data, naming the pack and the blob', async () => {
@@ -116,11 +116,11 @@ describe(`engine check (ENGINE_NATIVE=${native})`, () => {
     const r = await damaged();
     await flipByte(join(r, packName(layout.data.packId)), layout.data.offset + 1);
     const halves = [await check(r, '--read-data-subset', '1/2', '--json'), await check(r, '--read-data-subset', '2/2', '--json')];
-    const read = halves.map((h) => Number(h.json?.packsRead));
+    const read = halves.map((h) => Number(h.json?.packs_read));
     expect(read[0]! + read[1]!).toBe((await dataPacks(r)).length);
     expect(halves.map((h) => h.code).sort()).toEqual([0, 4]);
     const some = await check(r, '--read-data-subset', '50%', '--json');
-    expect(Number(some.json?.packsRead)).toBe(Math.round((await dataPacks(r)).length / 2));
+    expect(Number(some.json?.packs_read)).toBe(Math.round((await dataPacks(r)).length / 2));
     for (const bad of ['0/2', '3/2', '1/0', '0%', '101%', 'half']) {
       const u = await check(r, '--read-data-subset', bad);
       expect(u.code, bad).toBe(2);

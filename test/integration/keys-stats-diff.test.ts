@@ -83,17 +83,17 @@ describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
     expect(all.code, all.stderr).toBe(0);
     const o = one.json as Record<string, number>;
     const t = all.json as Record<string, number>;
-    expect(o.restoreBytes).toBe(Number(a.json?.total_bytes_processed));
-    expect(t.snapshots).toBe(2);
-    expect(t.restoreBytes).toBe(2 * o.restoreBytes!);
+    expect(o.total_size).toBe(Number(a.json?.total_bytes_processed));
+    expect(t.snapshots_count).toBe(2);
+    expect(t.total_size).toBe(2 * o.total_size!);
     // The second snapshot adds no blob of src's (the snapshot holds it under its absolute path),
     // only the trees on the way to it whose folders' times changed meanwhile (the temp folder's,
     // which other processes use): wayTreesAdded checks src's node is the same in both.
     const way = await wayTreesAdded(repo, native, String(a.json?.snapshot_id), String(b.json?.snapshot_id), src);
-    expect(t.uniqueRawBytes).toBe(o.uniqueRawBytes! + way.rawBytes);
-    expect(t.dedupRatio).toBeCloseTo((2 * o.restoreBytes!) / (o.uniqueRawBytes! + way.rawBytes), 5);
-    expect(o.compressionRatio).toBeGreaterThan(1);
-    expect(t.packBytes).toBeGreaterThanOrEqual(o.uniqueStoredBytes!);
+    expect(t.unique_raw_bytes).toBe(o.unique_raw_bytes! + way.rawBytes);
+    expect(t.dedup_ratio).toBeCloseTo((2 * o.total_size!) / (o.unique_raw_bytes! + way.rawBytes), 5);
+    expect(o.compression_ratio).toBeGreaterThan(1);
+    expect(t.pack_bytes).toBeGreaterThanOrEqual(o.unique_stored_bytes!);
   });
 
   it('a reader slower than engine still gets every line: output is flushed before the process exits', async () => {
@@ -137,12 +137,12 @@ describe(`keys, stats and diff (ENGINE_NATIVE=${native})`, () => {
     const changes = d.stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { message_type: string; path: string; change: string })
+      .map((l) => JSON.parse(l) as { message_type: string; path: string; modifier: string })
       .filter((m) => m.message_type === 'change');
-    const files = changes.filter((c) => !c.path.endsWith('/')).map((c) => `${c.change} ${c.path}`).sort();
-    expect(files).toEqual([`added ${tree}/new/file.txt`, `metadata ${tree}/mode.sh`, `modified ${tree}/docs/edit.txt`, `removed ${tree}/gone.txt`].sort());
-    expect(changes.filter((c) => c.path.endsWith('/')).map((c) => `${c.change} ${c.path}`)).toContain(`added ${tree}/new/`);
-    expect(d.json).toMatchObject({ message_type: 'summary', added: 2, removed: 1, modified: 1 });
+    const files = changes.filter((c) => !c.path.endsWith('/')).map((c) => `${c.modifier} ${c.path}`).sort();
+    expect(files).toEqual([`+ ${tree}/new/file.txt`, `U ${tree}/mode.sh`, `M ${tree}/docs/edit.txt`, `- ${tree}/gone.txt`].sort());
+    expect(changes.filter((c) => c.path.endsWith('/')).map((c) => `${c.modifier} ${c.path}`)).toContain(`+ ${tree}/new/`);
+    expect(d.json).toMatchObject({ message_type: 'statistics', changed_files: 1, added: { files: 1, dirs: 1, others: 0 }, removed: { files: 1, dirs: 0, others: 0 } });
     const same = await runEngine(['diff', String(a.json?.snapshot_id), String(a.json?.snapshot_id), '--repo', repo], { native });
     expect(same.code).toBe(0);
     expect(same.stdout).toBe('');

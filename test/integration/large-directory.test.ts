@@ -177,11 +177,12 @@ describe(`a directory of many files (ENGINE_NATIVE=${native})`, () => {
     }
     const check = await runEngine(['check', '--repo', repo, '--json'], { native });
     expect(check.code).toBe(4);
-    const findings = check.stdout
+    // Each finding is an error line on stderr (restic's shape), naming the object at fault.
+    const findings = check.stderr
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { message_type: string; object?: string; message?: string })
-      .filter((m) => m.message_type === 'finding' || m.object !== undefined);
+      .filter((m) => m.message_type === 'error');
     expect(findings.some((f) => f.object === `tree chunk ${victim}`), JSON.stringify(findings)).toBe(true);
 
     // repair snapshots keeps the other chunks' entries, rewritten through the chunking writer.

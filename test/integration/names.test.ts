@@ -99,8 +99,8 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
     expect(lines.filter((l) => l.startsWith('+ ') || l.startsWith('- '))).toEqual([`+ ${src}/y\\xfd\\nz`]);
     expect(lines).not.toContain('z');
     const json = await runEngine(['diff', snaps[0]!.id, snaps[1]!.id, '--repo', repo, '--json'], { native });
-    const changes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; change?: string }).filter((c) => c.message_type === 'change');
-    expect(changes.filter((c) => c.change === 'added').map((c) => c.path)).toEqual([`${src}/y\\xfd\\nz`]);
+    const changes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; modifier?: string }).filter((c) => c.message_type === 'change');
+    expect(changes.filter((c) => c.modifier === '+').map((c) => c.path)).toEqual([`${src}/y\\xfd\\nz`]);
   });
 
   it('a warning names the file escaped, on one line (a name that is not UTF-8 and holds a newline)', async () => {

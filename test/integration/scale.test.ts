@@ -65,8 +65,8 @@ describe(`scale (ENGINE_NATIVE=${native})`, () => {
     // The synthetic history as the commands see it: 10 snapshots beside the two backups.
     expect(r.synthetic.layout).toMatchObject({ blobs: 200_000, files: 2000, dirs: 12 });
     expect(step('snapshots').snapshots).toBe(12);
-    expect(step('stats')).toMatchObject({ snapshots: 12 });
-    expect(Number(step('stats').dataBlobs)).toBeGreaterThan(200_000);
+    expect(step('stats')).toMatchObject({ snapshots_count: 12 });
+    expect(Number(step('stats').data_blobs)).toBeGreaterThan(200_000);
     expect(step('ls').lines).toBeGreaterThan(1000);
     // '*7' matches the names ending in 7: a tenth of the synthetic files, give or take.
     expect(Number(step('restore-include-dry-run').files)).toBeGreaterThan(50);
@@ -85,16 +85,16 @@ describe(`scale (ENGINE_NATIVE=${native})`, () => {
     expect(step('copy-again')).toMatchObject({ copied: 0, blobsAdded: 0 });
     expect(Number(step('diff').added)).toBeGreaterThan(0);
     expect(Number(step('diff').removed)).toBeGreaterThan(0);
-    expect(step('check')).toMatchObject({ errors: 0, warnings: 0, snapshots: 12 });
-    expect(Number(step('check-read-data-subset').packsRead)).toBeGreaterThan(0);
-    expect(step('check-read-data-subset')).toMatchObject({ errors: 0 });
+    expect(step('check')).toMatchObject({ num_errors: 0, num_warnings: 0, snapshots: 12 });
+    expect(Number(step('check-read-data-subset').packs_read)).toBeGreaterThan(0);
+    expect(step('check-read-data-subset')).toMatchObject({ num_errors: 0 });
     expect(step('forget').removed).toBe(3);
     // Prune deletes the wholly unused packs and repacks the half-used ones.
     const prune = step('prune');
     expect(Number(prune.packsDeleted)).toBeGreaterThan(0);
     expect(Number(prune.packsRepacked)).toBeGreaterThan(0);
     expect(Number(prune.blobsRepacked)).toBeGreaterThan(0);
-    expect(step('check-after-prune')).toMatchObject({ errors: 0, warnings: 0, snapshots: 9 });
+    expect(step('check-after-prune')).toMatchObject({ num_errors: 0, num_warnings: 0, snapshots: 9 });
     expect(Number(step('repair-index').blobs)).toBeGreaterThan(0);
     expect(['warm', 'incremental', 'cold']).toContain((step('backup-after-repair').index as { open: string }).open);
   }, 300_000);

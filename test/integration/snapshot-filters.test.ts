@@ -133,17 +133,17 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
 
     const d = await engine(['diff', ids.S4!.slice(0, 8), 'latest', '--host', 'h2', '--json']);
     expect(d.code, d.stderr).toBe(0);
-    expect(d.json?.from).toBe(ids.S4);
-    expect(d.json?.to).toBe(ids.S2);
+    expect(d.json?.source_snapshot).toBe(ids.S4);
+    expect(d.json?.target_snapshot).toBe(ids.S2);
   }, 120_000);
 
   it('stats counts the snapshots the filters keep, or those named', async () => {
     const all = await engine(['stats', '--json']);
     expect(all.code, all.stderr).toBe(0);
-    expect(all.json?.snapshots).toBe(5);
-    expect((await engine(['stats', '--json', '--host', 'h2'])).json?.snapshots).toBe(1);
-    expect((await engine(['stats', '--json', '--tag', 'x'])).json?.snapshots).toBe(3);
-    expect((await engine(['stats', '--json', 'latest', '--host', 'h1'])).json?.snapshots).toBe(1);
+    expect(all.json?.snapshots_count).toBe(5);
+    expect((await engine(['stats', '--json', '--host', 'h2'])).json?.snapshots_count).toBe(1);
+    expect((await engine(['stats', '--json', '--tag', 'x'])).json?.snapshots_count).toBe(3);
+    expect((await engine(['stats', '--json', 'latest', '--host', 'h1'])).json?.snapshots_count).toBe(1);
   });
 
   it('forget applies its policy only to the snapshots the filters keep', async () => {

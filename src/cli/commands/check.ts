@@ -1,9 +1,10 @@
-import { Checker, type Finding, type PackSelection } from '../../check/checker.js';
+import { Checker, type PackSelection } from '../../check/checker.js';
 import { UsageError } from '../../errors/engine-error.js';
 import { formatBytes } from '../../util/bytes.js';
 import { systemClock } from '../../util/clock.js';
 import type { GlobalOptions } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { CheckVerdict, checkSummaryJson, findingJson } from '../json/check-json.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openRepository } from '../session.js';
 import { scratchFor } from '../scratch.js';
@@ -67,7 +68,8 @@ export async function checkCommand(flags: CheckFlags, out: Output, signal: Abort
   const session = await openRepository({ ...flags, cache: false }, out, { exclusive: false, command: 'check', signal });
   const plan = memoryPlan(session, flags.memBudget, out);
   const pool = readData ? startPool(session, plan.workers, false) : undefined;
-  const findings: Finding[] = [];
+  // --json: each finding one line on stderr (restic's error lines), the summary on stdout.
+  const verdict = new CheckVerdict();
   const pause = maintenancePause();
   const checker = new Checker(session.repo, {
     ...(readData ? { readData } : {}),
@@ -79,8 +81,8 @@ export async function checkCommand(flags: CheckFlags, out: Output, signal: Abort
     ...(pause ? { pause } : {}),
     onProgress: (what) => out.info(what),
     onFinding: (f) => {
-      findings.push(f);
-      if (out.json) out.data({ message_type: 'finding', ...f });
+      verdict.add(f);
+      if (out.json) process.stderr.write(`${JSON.stringify(findingJson(f))}\n`);
       else if (f.severity === 'error') out.result(`error: ${f.object}: ${f.message}`);
       else out.warn(`${f.object}: ${f.message}`);
     },
@@ -93,7 +95,7 @@ export async function checkCommand(flags: CheckFlags, out: Output, signal: Abort
   }
   const secs = (systemClock.monotonicMs() - started) / 1000;
   if (out.json) {
-    out.data({ message_type: 'summary', ...summary, durationSeconds: secs });
+    out.data(checkSummaryJson(summary, verdict, secs));
   } else {
     const read = readData ? `, read ${summary.packsRead} pack(s), ${summary.blobsRead} blob(s), ${formatBytes(summary.bytesRead)}` : '';
     out.info(`checked ${summary.snapshots} snapshot(s), ${summary.trees} tree(s), ${summary.dataBlobs} data blob(s), ${summary.packs} pack(s), ${summary.indexObjects} index object(s), ${summary.keys} key file(s)${read} in ${secs.toFixed(1)} s`);

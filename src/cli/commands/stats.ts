@@ -10,6 +10,7 @@ import { formatBytes } from '../../util/bytes.js';
 import { repoLocation, type GlobalOptions } from '../context.js';
 import { selectSnapshots } from '../../repository/snapshot-filter.js';
 import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
+import { type StatsFigures, statsJson } from '../json/stats-json.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 
@@ -80,7 +81,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions & Snapsh
     packBytes += o.size;
     packs++;
   }
-  const stats = {
+  const stats: StatsFigures = {
     snapshots: snaps.length,
     files,
     restoreBytes,
@@ -95,7 +96,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions & Snapsh
     packBytes,
   };
   if (out.json) {
-    out.data({ message_type: 'summary', ...stats });
+    out.data(statsJson(stats));
     return 0;
   }
   out.result(`snapshots:            ${stats.snapshots}${refs.length === 0 ? ' (all)' : ''}`);
