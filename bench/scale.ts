@@ -427,7 +427,8 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   await engine('diff', 'diff', [oldest, newest], (json) => ({ ...figures(json), added: entries(json.added), removed: entries(json.removed) }));
   await engine('check', 'check', []);
   await engine('check-read-data-subset', 'check', ['--read-data-subset', '1%']);
-  await engine('forget', 'forget', ['--keep-last', String(KEEP_LAST)], (json) => ({ removed: ((json.groups ?? []) as { remove: string[] }[]).reduce((n, g) => n + g.remove.length, 0) }));
+  // forget --json: restic's array of ForgetGroup objects (docs/json/forget.schema.json).
+  await engine('forget', 'forget', ['--keep-last', String(KEEP_LAST)], (json) => ({ removed: Array.isArray(json) ? (json as { remove: unknown[] }[]).reduce((n, g) => n + g.remove.length, 0) : null }));
   await engine('prune', 'prune', []);
   await engine('check-after-prune', 'check', []);
   await engine('repair-index', 'repair index', [], (json) => figures({ ...json, unreadable: Array.isArray(json.unreadable) ? json.unreadable.length : json.unreadable }));

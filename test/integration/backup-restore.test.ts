@@ -83,7 +83,7 @@ describe(`backup and restore (ENGINE_NATIVE=${native})`, () => {
   it('lists snapshots and files', async () => {
     const snaps = await runEngine(['snapshots', '--repo', repo, '--json'], { native });
     expect(snaps.code, snaps.stderr).toBe(0);
-    const list = JSON.parse(snaps.stdout) as { id: string; paths: string[]; summary: { filesRead: number } }[];
+    const list = JSON.parse(snaps.stdout) as { id: string; paths: string[]; summary: { files_read: number } }[];
     expect(list.length).toBeGreaterThanOrEqual(2);
     expect(list[0]!.paths).toEqual([src]);
     const ls = await runEngine(['ls', list[0]!.id.slice(0, 8), '--repo', repo], { native });

@@ -22,7 +22,7 @@ interface Listed {
   time: string;
   tags: string[];
   original?: string;
-  copiedFrom?: string;
+  copied_from?: string;
   parent?: string;
 }
 
@@ -108,7 +108,7 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     expect(copies).toHaveLength(2);
     for (const [i, c] of copies.entries()) {
       const s = sourceSnaps[i]!;
-      expect(c.copiedFrom).toBe(s.id);
+      expect(c.copied_from).toBe(s.id);
       expect(c.original).toBe(s.id);
       expect(c.time).toBe(s.time);
       expect(c.tags).toEqual(s.tags);
@@ -152,7 +152,7 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     expect(rest.bytesAdded).toBeLessThan(latest.bytesAdded / 4);
     const copies = await snapshotsOf((a) => engineAt(dest, a));
     for (const c of copies) {
-      const s = sourceSnaps.find((x) => x.id === c.copiedFrom)!;
+      const s = sourceSnaps.find((x) => x.id === c.copied_from)!;
       expect(c.tree).toBe(s.tree);
       await restoresAlike(s.id, dest, c.id);
     }
@@ -231,7 +231,7 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     const rewrite = await engineAt(dest, ['rewrite', '--exclude', 'added.txt', '--forget']);
     expect(rewrite.code, rewrite.stderr).toBe(0);
     const rewritten = (await snapshotsOf((a) => engineAt(dest, a))).find((c) => c.original === second!.id)!;
-    expect(rewritten.copiedFrom).toBeUndefined();
+    expect(rewritten.copied_from).toBeUndefined();
     const again = await copy(dest);
     expect(again.copied.map((c) => c.source)).toEqual([second!.id]);
     expect(again.present.map((p) => p.source)).toEqual([first!.id]);
@@ -251,7 +251,7 @@ describe(`copy (ENGINE_NATIVE=${native})`, () => {
     expect(repaired.code, repaired.stderr).toBe(0);
     const [copyLeft] = await snapshotsOf((a) => engineAt(dest, a));
     expect(copyLeft!.tags).toContain('repaired');
-    expect(copyLeft!.copiedFrom).toBeUndefined();
+    expect(copyLeft!.copied_from).toBeUndefined();
     const again = await copy(dest, ['latest']);
     expect(again.copied).toHaveLength(1);
     const whole = await engineAt(dest, ['check', '--read-data']);

@@ -82,9 +82,9 @@ describe(`names as bytes (ENGINE_NATIVE=${native})`, () => {
 
     const json = await runEngine(['ls', 'latest', '--repo', repo, '--json'], { native });
     expect(json.code, json.stderr).toBe(0);
-    const nodes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; linkTarget?: string }).filter((n) => n.message_type === 'node');
+    const nodes = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { message_type: string; path?: string; linktarget?: string }).filter((n) => n.message_type === 'node');
     expect(nodes.map((n) => n.path)).toEqual([...wayFolders(src).map((f) => f.slice(0, -1)), ...['', '/caf\\xe9', '/d\\xfe', '/d\\xfe/inner\\xe9', '/d\\xfe/plain.txt', '/link', '/new\\nline', '/x\ufffd', '/x\\xff'].map((p) => `${src}${p}`)]);
-    expect(nodes.find((n) => n.path === `${src}/link`)?.linkTarget).toBe('d\\xfe/inner\\xe9');
+    expect(nodes.find((n) => n.path === `${src}/link`)?.linktarget).toBe('d\\xfe/inner\\xe9');
   });
 
   it('diff prints added names escaped', async () => {

@@ -108,16 +108,17 @@ describe(`forget, prune and locks (ENGINE_NATIVE=${native})`, () => {
 
     const dry = await runEngine(['forget', '--repo', repo, '--keep-last', '3', '--keep-tag', 'milestone', '--dry-run', '--json'], { native });
     expect(dry.code, dry.stderr).toBe(0);
-    const plan = JSON.parse(dry.stdout.trim().split('\n')[0]!) as { groups: { keep: { id: string; reasons: string[] }[]; remove: string[] }[] };
-    expect(plan.groups).toHaveLength(1);
-    const kept = plan.groups[0]!.keep.map((k) => k.id);
+    // restic's ForgetGroup array (docs/json/forget.schema.json).
+    const plan = JSON.parse(dry.stdout.trim().split('\n')[0]!) as { keep: { id: string }[]; remove: { id: string }[] }[];
+    expect(plan).toHaveLength(1);
+    const kept = plan[0]!.keep.map((k) => k.id);
     expect(kept).toHaveLength(3 + 3); // the 3 newest (one of them a milestone) and the 3 older milestones
     // The reasons name calendar days as people write them: a December day is 12, not 11.
     const daily = await runEngine(['forget', '--repo', repo, '--keep-daily', '1', '--dry-run', '--json'], { native });
-    const dailyPlan = JSON.parse(daily.stdout.trim().split('\n')[0]!) as { groups: { keep: { id: string; reasons: string[] }[] }[] };
+    const dailyPlan = JSON.parse(daily.stdout.trim().split('\n')[0]!) as { reasons: { snapshot: { id: string }; matches: string[] }[] }[];
     const newestTime = new Date(JSON.parse((await runEngine(['snapshots', '--repo', repo, '--json', 'latest'], { native })).stdout)[0].time as string);
     const pad = (n: number): string => String(n).padStart(2, '0');
-    expect(dailyPlan.groups[0]!.keep[0]!.reasons).toEqual([`daily ${newestTime.getFullYear()}-${pad(newestTime.getMonth() + 1)}-${pad(newestTime.getDate())}`]);
+    expect(dailyPlan[0]!.reasons[0]!.matches).toEqual([`daily ${newestTime.getFullYear()}-${pad(newestTime.getMonth() + 1)}-${pad(newestTime.getDate())}`]);
     expect((await snapshotIds(repo)).length).toBe(20);
     // A policy that keeps nothing (an empty variable in a script) is refused, not carried out.
     const none = await runEngine(['forget', '--repo', repo, '--keep-last', '0'], { native });

@@ -149,9 +149,11 @@ describe(`snapshot filters and tags (ENGINE_NATIVE=${native})`, () => {
   it('forget applies its policy only to the snapshots the filters keep', async () => {
     const dry = await engine(['forget', '--keep-last', '1', '--host', 'h1', '--path', a(), '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
-    const groups = (dry.json as { groups: { hostname: string; remove: string[]; keep: { id: string }[] }[] }).groups;
+    // restic's ForgetGroup array (docs/json/forget.schema.json).
+    const groups = JSON.parse(dry.stdout) as { host: string; remove: { id: string }[]; keep: { id: string }[] }[];
     // h1 with paths [a] and h1 with [a, b]: S2 (h2) and S4 (paths [b]) are not considered at all.
-    expect(groups.flatMap((g) => g.remove)).toEqual([ids.S1]);
+    expect(groups.map((g) => g.host)).toEqual(['h1', 'h1']);
+    expect(groups.flatMap((g) => g.remove.map((r) => r.id))).toEqual([ids.S1]);
     expect(groups.flatMap((g) => g.keep.map((k) => k.id)).sort()).toEqual([ids.S3, ids.S5].sort());
     expect(names(await list())).toEqual(['S1', 'S2', 'S3', 'S4', 'S5']);
   }, 60_000);

@@ -9,6 +9,8 @@ import { openRepository } from '../session.js';
 import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import { selectSnapshots } from '../../repository/snapshot-filter.js';
 import { pruneSession, reportPrune, parseMaxUnused, type PruneFlags } from './prune.js';
+import type { Snapshot } from '../../format/snapshot.js';
+import { listedSnapshotJson } from '../json/listed-snapshot.js';
 
 export interface ForgetFlags extends GlobalOptions, PruneFlags, SnapshotFilterFlags {
   keepLast?: string;
@@ -80,8 +82,8 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
   const considered = selection.snapshots;
   let decisions: GroupDecision[];
   if (ids.length > 0) {
-    const chosen = new Set<string>(considered.map((s) => s.id));
-    decisions = [{ group: {}, keep: all.filter((s) => !chosen.has(s.id)).map((s) => ({ id: s.id, reasons: ['not named'] })), remove: [...chosen] }];
+    // Named: those are removed, nothing is decided about the others (no group, nothing kept).
+    decisions = [{ group: {}, keep: [], remove: [...new Set<string>(considered.map((s) => s.id))] }];
   } else {
     decisions = applyPolicy(considered.map(({ id, snapshot: s }) => ({ id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags })), policy, groupBy);
     refuseEmptiedGroups(decisions, policy, considered.map((s) => s.snapshot.tags ?? []));
@@ -89,7 +91,7 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
   const byId = new Map(all.map((s) => [s.id as string, s.snapshot]));
   const remove = decisions.flatMap((d) => d.remove);
   if (out.json) {
-    out.data({ message_type: 'forget', dryRun: flags.dryRun === true, groups: decisions.map((d) => ({ ...d.group, keep: d.keep, remove: d.remove })) });
+    out.data(forgetGroupsJson(decisions, byId));
   } else {
     for (const d of decisions) {
       const label = [d.group.hostname ? `host ${d.group.hostname}` : '', d.group.paths ? `paths ${d.group.paths.join(', ')}` : '', d.group.tags ? `tags ${d.group.tags.join(', ') || '(none)'}` : ''].filter(Boolean).join(', ');
@@ -126,6 +128,24 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
     reportPrune(stats, false, (systemClock.monotonicMs() - started) / 1000, out);
   }
   return 0;
+}
+
+/**
+ * restic's ForgetGroup array (docs/json/forget.schema.json): per group the key it was grouped by
+ * (`tags` and `paths` null and `host` "" when not grouped by them, as restic prints them), the
+ * snapshots kept and removed as Snapshot objects, newest first, and why each kept one is kept.
+ * Snapshots named on the command line: one group with no key, the named ones in `remove`.
+ */
+function forgetGroupsJson(decisions: readonly GroupDecision[], byId: ReadonlyMap<string, Snapshot>): Record<string, unknown>[] {
+  const snap = (id: string): Record<string, unknown> => listedSnapshotJson(id, byId.get(id)!);
+  return decisions.map((d) => ({
+    tags: d.group.tags ?? null,
+    host: d.group.hostname ?? '',
+    paths: d.group.paths ?? null,
+    keep: d.keep.map((k) => snap(k.id)),
+    remove: d.remove.map(snap),
+    reasons: d.keep.map((k) => ({ snapshot: snap(k.id), matches: k.reasons })),
+  }));
 }
 
 /**

@@ -6,7 +6,8 @@ import { cleanPattern } from '../../filter/pattern.js';
 import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
-import { longLine } from '../node-format.js';
+import { longLine, nodeJson } from '../node-format.js';
+import { listedSnapshotJson } from '../json/listed-snapshot.js';
 import { stdoutSink, untilReaderLeaves } from '../sink.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -31,7 +32,8 @@ export async function lsCommand(ref: string, dirs: string[], flags: LsFlags, out
   const indexed = new IndexedRepository(repo, index);
   // SNAPSHOT:SUBFOLDER (restic): that folder's contents are listed as the root.
   const root = await subfolderTree((t: BlobId) => indexed.treeEntries(t), snapshot.tree, subfolder);
-  if (out.json) out.data({ message_type: 'snapshot', id, ...snapshot });
+  // --json: restic's lines (docs/json/ls.schema.json), the snapshot first, then one per node.
+  if (out.json) out.data({ ...listedSnapshotJson(id, snapshot), message_type: 'snapshot', struct_type: 'snapshot' });
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}${filter.length > 0 ? ` filtered by ${filter.join(', ')}` : ''}`);
   // restic's ls: with folders given, an entry is printed when it is one of them or below one, and
   // the walk enters a folder on the way to one of them, or one of them, or (with --recursive)
@@ -54,12 +56,21 @@ export async function lsCommand(ref: string, dirs: string[], flags: LsFlags, out
 }
 
 function line(path: string, node: TreeNode, flags: LsFlags, json: boolean): string {
-  const shown = displayName(path);
-  const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
   if (json) {
-    return JSON.stringify({ message_type: 'node', path: shown, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size ?? null, mtime: new Date(Number(BigInt(node.mtimeNs) / 1_000_000n)).toISOString(), ...(target !== undefined ? { linkTarget: target } : {}), ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}) });
+    // restic's ls node (name, type, path, uid, gid, size for files, mode as Go's os.FileMode,
+    // permissions, times, inode), with find --json's node fields (device_id, links, linktarget)
+    // and engine's own `xattrs` (the names of the extended attributes).
+    return JSON.stringify({
+      name: displayName(node.name),
+      ...nodeJson(path, node),
+      ...(node.xattrs ? { xattrs: node.xattrs.map((x) => displayName(x.name)) } : {}),
+      message_type: 'node',
+      struct_type: 'node',
+    });
   }
   if (flags.long) return longLine(path, node, flags.humanReadable === true);
+  const shown = displayName(path);
+  const target = node.linkTarget !== undefined ? displayName(node.linkTarget) : undefined;
   return `${shown}${node.type === 'dir' ? '/' : ''}${node.type === 'symlink' ? ` -> ${target}` : ''}`;
 }
 

@@ -7,6 +7,7 @@ import { localTime } from '../node-format.js';
 import { openRepository } from '../session.js';
 import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import { formatBytes } from '../../util/bytes.js';
+import { listedSnapshotJson } from '../json/listed-snapshot.js';
 
 export interface SnapshotsFlags extends GlobalOptions, SnapshotFilterFlags {
   latest?: string;
@@ -15,6 +16,7 @@ export interface SnapshotsFlags extends GlobalOptions, SnapshotFilterFlags {
 /**
  * Lists the snapshots named, or those the filter keeps (all without one), oldest first; with
  * `--latest n`, only the n newest of each host and set of paths (restic's `snapshots --latest`).
+ * --json: restic's one array of Snapshot objects (docs/json/snapshots.schema.json).
  */
 export async function snapshotsCommand(refs: string[], flags: SnapshotsFlags, out: Output): Promise<number> {
   const latest = latestCount(flags.latest);
@@ -24,7 +26,7 @@ export async function snapshotsCommand(refs: string[], flags: SnapshotsFlags, ou
   if (selection.filterIgnored) warnFilterIgnored(out);
   const all = latest === undefined ? selection.snapshots : newestPerHostAndPaths(selection.snapshots, latest);
   if (out.json) {
-    out.data(all.map(({ id, snapshot }) => ({ id, short_id: id.slice(0, 8), ...snapshot })));
+    out.data(all.map(({ id, snapshot }) => listedSnapshotJson(id, snapshot)));
     return 0;
   }
   out.result(`${'ID'.padEnd(10)}${'Time'.padEnd(21)}${'Host'.padEnd(16)}${'Tags'.padEnd(16)}${'Size'.padEnd(12)}Paths`);
