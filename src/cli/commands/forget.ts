@@ -10,7 +10,7 @@ import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } 
 import { selectSnapshots } from '../../repository/snapshot-filter.js';
 import { pruneSession, reportPrune, parseMaxUnused, type PruneFlags } from './prune.js';
 import type { Snapshot } from '../../format/snapshot.js';
-import { listedSnapshotJson } from '../json/listed-snapshot.js';
+import { snapshotJson } from '../json/snapshot-json.js';
 
 export interface ForgetFlags extends GlobalOptions, PruneFlags, SnapshotFilterFlags {
   keepLast?: string;
@@ -137,7 +137,7 @@ export async function forgetCommand(ids: string[], flags: ForgetFlags, out: Outp
  * Snapshots named on the command line: one group with no key, the named ones in `remove`.
  */
 function forgetGroupsJson(decisions: readonly GroupDecision[], byId: ReadonlyMap<string, Snapshot>): Record<string, unknown>[] {
-  const snap = (id: string): Record<string, unknown> => listedSnapshotJson(id, byId.get(id)!);
+  const snap = (id: string): Record<string, unknown> => snapshotJson(id, byId.get(id)!);
   return decisions.map((d) => ({
     tags: d.group.tags ?? null,
     host: d.group.hostname ?? '',

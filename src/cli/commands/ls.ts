@@ -7,7 +7,7 @@ import { splitSubfolder, subfolderTree } from '../../inspect/dump.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
 import { longLine, nodeJson } from '../node-format.js';
-import { listedSnapshotJson } from '../json/listed-snapshot.js';
+import { snapshotJson } from '../json/snapshot-json.js';
 import { stdoutSink, untilReaderLeaves } from '../sink.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
@@ -33,7 +33,7 @@ export async function lsCommand(ref: string, dirs: string[], flags: LsFlags, out
   // SNAPSHOT:SUBFOLDER (restic): that folder's contents are listed as the root.
   const root = await subfolderTree((t: BlobId) => indexed.treeEntries(t), snapshot.tree, subfolder);
   // --json: restic's lines (docs/json/ls.schema.json), the snapshot first, then one per node.
-  if (out.json) out.data({ ...listedSnapshotJson(id, snapshot), message_type: 'snapshot', struct_type: 'snapshot' });
+  if (out.json) out.data({ ...snapshotJson(id, snapshot), message_type: 'snapshot', struct_type: 'snapshot' });
   else out.info(`snapshot ${id.slice(0, 8)} of ${snapshot.paths.join(', ')} at ${snapshot.time}${filter.length > 0 ? ` filtered by ${filter.join(', ')}` : ''}`);
   // restic's ls: with folders given, an entry is printed when it is one of them or below one, and
   // the walk enters a folder on the way to one of them, or one of them, or (with --recursive)

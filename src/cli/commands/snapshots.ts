@@ -7,7 +7,7 @@ import { localTime } from '../node-format.js';
 import { openRepository } from '../session.js';
 import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import { formatBytes } from '../../util/bytes.js';
-import { listedSnapshotJson } from '../json/listed-snapshot.js';
+import { snapshotJson } from '../json/snapshot-json.js';
 
 export interface SnapshotsFlags extends GlobalOptions, SnapshotFilterFlags {
   latest?: string;
@@ -26,7 +26,7 @@ export async function snapshotsCommand(refs: string[], flags: SnapshotsFlags, ou
   if (selection.filterIgnored) warnFilterIgnored(out);
   const all = latest === undefined ? selection.snapshots : newestPerHostAndPaths(selection.snapshots, latest);
   if (out.json) {
-    out.data(all.map(({ id, snapshot }) => listedSnapshotJson(id, snapshot)));
+    out.data(all.map(({ id, snapshot }) => snapshotJson(id, snapshot)));
     return 0;
   }
   out.result(`${'ID'.padEnd(10)}${'Time'.padEnd(21)}${'Host'.padEnd(16)}${'Tags'.padEnd(16)}${'Size'.padEnd(12)}Paths`);

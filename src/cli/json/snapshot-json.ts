@@ -2,37 +2,45 @@
 // (time, parent, tree, paths, hostname, username, uid, gid, excludes, tags, program_version,
 // summary, id, short_id), so the tools written around restic's output read engine's. The schema
 // is docs/json/snapshot.schema.json; docs/JSON.md says what differs.
-import type { Snapshot, SnapshotSummary } from '../../format/snapshot.js';
+import type { Snapshot } from '../../format/snapshot.js';
+
+/** restic's counters: without all of them a stored summary is not shown (other writers leave it out). */
+const NEEDED = ['filesNew', 'filesChanged', 'filesUnmodified', 'bytesAddedRaw', 'bytesAddedStored', 'totalBytes', 'durationSeconds'] as const;
 
 /**
- * restic's SnapshotSummary from what engine records. restic's dirs_new/dirs_changed/
- * dirs_unmodified and data_blobs/tree_blobs are not in engine's snapshots (its backup summary line
- * has them): left out rather than made up; engine's own figures follow in snake_case.
+ * restic's SnapshotSummary from what engine records, or null when the snapshot holds none that
+ * is usable: FORMAT.md "Snapshots" makes `summary` optional (other writers, and restic before
+ * 0.17, leave it out; test/integration/cli-faults.test.ts lists such a snapshot), and restic then
+ * prints no `summary` either. restic's dirs_new/dirs_changed/dirs_unmodified and
+ * data_blobs/tree_blobs are not in engine's snapshots (its backup summary line has them): left
+ * out rather than made up; engine's own figures follow in snake_case, each when recorded.
  */
-export function snapshotSummaryJson(s: SnapshotSummary, time: string): Record<string, unknown> {
+export function snapshotSummaryJson(summary: unknown, time: string): Record<string, unknown> | null {
+  if (typeof summary !== 'object' || summary === null) return null;
+  const s = summary as Record<string, unknown>;
+  const n = (k: string): number | undefined => (typeof s[k] === 'number' && Number.isFinite(s[k]) ? (s[k] as number) : undefined);
+  if (!NEEDED.every((k) => n(k) !== undefined)) return null;
   const start = Date.parse(time);
+  const own = { dirs: n('dirs'), blobs_new: n('blobsNew'), files_read: n('filesRead'), bytes_read: n('bytesRead'), errors: n('errors') };
   return {
     backup_start: time,
-    backup_end: Number.isFinite(start) ? new Date(start + Math.round(s.durationSeconds * 1000)).toISOString() : time,
-    files_new: s.filesNew,
-    files_changed: s.filesChanged,
-    files_unmodified: s.filesUnmodified,
-    data_added: s.bytesAddedRaw,
-    data_added_packed: s.bytesAddedStored,
-    total_files_processed: s.filesNew + s.filesChanged + s.filesUnmodified,
-    total_bytes_processed: s.totalBytes,
+    backup_end: Number.isFinite(start) ? new Date(start + Math.round(n('durationSeconds')! * 1000)).toISOString() : time,
+    files_new: n('filesNew'),
+    files_changed: n('filesChanged'),
+    files_unmodified: n('filesUnmodified'),
+    data_added: n('bytesAddedRaw'),
+    data_added_packed: n('bytesAddedStored'),
+    total_files_processed: n('filesNew')! + n('filesChanged')! + n('filesUnmodified')!,
+    total_bytes_processed: n('totalBytes'),
     // engine's own
-    dirs: s.dirs,
-    blobs_new: s.blobsNew,
-    files_read: s.filesRead,
-    bytes_read: s.bytesRead,
-    errors: s.errors,
-    duration_seconds: s.durationSeconds,
+    ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)),
+    duration_seconds: n('durationSeconds'),
   };
 }
 
-/** restic's Snapshot object; `original` and `copied_from` when set. */
+/** restic's Snapshot object; `original` and `copied_from` when set, `summary` when usable. */
 export function snapshotJson(id: string, s: Snapshot): Record<string, unknown> {
+  const summary = snapshotSummaryJson(s.summary, s.time);
   return {
     time: s.time,
     ...(s.parent ? { parent: s.parent } : {}),
@@ -45,7 +53,7 @@ export function snapshotJson(id: string, s: Snapshot): Record<string, unknown> {
     tags: s.tags,
     ...(s.original ? { original: s.original } : {}),
     ...(s.copiedFrom ? { copied_from: s.copiedFrom } : {}),
-    summary: snapshotSummaryJson(s.summary, s.time),
+    ...(summary ? { summary } : {}),
     id,
     short_id: id.slice(0, 8),
   };
