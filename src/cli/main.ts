@@ -229,6 +229,7 @@ function build(): { program: Command; result: { code: number } } {
     .argument('<path>', 'the file or folder, as `engine ls` prints it')
     .option('-a, --archive <format>', 'archive format for folders: tar (zip is not available)', 'tar')
     .option('-t, --target <file>', 'write to this file instead of stdout')
+    .addOption(filterOpt('host', 'latest')).addOption(filterOpt('tag', 'latest')).addOption(filterOpt('path', 'latest'))
     .option('--mem-budget <size>', 'memory budget (e.g. 512M)')
     .action(async (ref: string, path: string, flags: Record<string, unknown>, cmd: Command) => {
       await earlyKey(cmd);

@@ -94,8 +94,10 @@ export class DiffTally implements DiffObserver {
   async same(tree: BlobId): Promise<void> {
     if (!this.markTree(this.common, tree)) return;
     for await (const node of this.read(tree, (chunk) => this.markTree(this.common, chunk))) {
-      this.addBlobs(this.common, node);
+      // A folder is marked by same() itself: marked here first, same() would stop at it and
+      // leave everything two levels down out of the common blobs (counted as added or removed).
       if (node.type === 'dir' && node.subtree) await this.same(node.subtree);
+      else this.addBlobs(this.common, node);
     }
   }
 

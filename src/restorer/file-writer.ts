@@ -9,7 +9,6 @@ import { nonZeroRanges, type Region } from '../fs/sparse.js';
 import { Concurrency } from '../util/concurrency.js';
 import type { BusyMeter } from '../util/busy-meter.js';
 import type { FileJob, PlannedBlob, Target } from './jobs.js';
-import { joinRel } from './rel-paths.js';
 import type { MetadataWriter } from './metadata.js';
 import { describeTargetError, isTargetError } from './not-restored.js';
 import type { RestoreCounters } from './options.js';
@@ -141,7 +140,7 @@ export class FileWriter {
     if (failure === null) {
       this.counters.files++;
       this.counters.bytesWritten += bytes;
-      this.report.item('restored', joinRel(job.dir, job.name), job.node.size ?? 0);
+      this.report.item('restored', job.dir, job.name, job.node.size ?? 0);
       return;
     }
     if (stage === 'write') this.discard(job);
@@ -294,7 +293,7 @@ export class FileWriter {
     if (failure !== null) this.report.fileFailed(job, failure, stage);
     else if (!job.failed && !job.damaged) {
       this.counters.files++;
-      this.report.item('restored', joinRel(job.dir, job.name), job.node.size ?? 0);
+      this.report.item('restored', job.dir, job.name, job.node.size ?? 0);
     }
   }
 

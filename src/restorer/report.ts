@@ -28,10 +28,11 @@ export class RestoreReport {
 
   /**
    * A file restored, an entry left as it was (--overwrite) or one deleted (--delete): named to
-   * onItem (-vv, restic's verbose_status), when it is given. `rel` is the entry's path in the snapshot.
+   * onItem (-vv, restic's verbose_status), when it is given: the path is made only then (this is
+   * called for every file). `dir` and `name` as display() takes them.
    */
-  item(action: 'restored' | 'unchanged' | 'deleted', rel: string, size: number): void {
-    if (this.opts.onItem) this.opts.onItem({ action, path: this.display(rel), size });
+  item(action: 'restored' | 'unchanged' | 'deleted', dir: string, name: string | undefined, size: number): void {
+    if (this.opts.onItem) this.opts.onItem({ action, path: this.display(dir, name), size });
   }
 
   /** An entry not restored as it is in the snapshot, or damaged. */

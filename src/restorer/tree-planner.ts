@@ -178,7 +178,7 @@ export class TreePlanner {
     try {
       this.p.tree.remove(dir, name);
       this.p.report.counters.deleted++;
-      this.p.report.item('deleted', r, 0);
+      this.p.report.item('deleted', r, undefined, 0);
     } catch (err) {
       // Said and counted as a problem (exit 3); the restore goes on.
       this.p.report.problem({ path: this.p.report.display(r), message: `not deleted: ${err instanceof Error ? err.message : String(err)}` });
@@ -205,7 +205,7 @@ export class TreePlanner {
       counters.skipped++;
       if (node.type === 'file') counters.skippedBytes += node.size ?? 0;
       this.p.skippedPaths?.add(joinRel(dir, node.name));
-      this.p.report.item('unchanged', joinRel(dir, node.name), node.size ?? 0);
+      this.p.report.item('unchanged', dir, node.name, node.size ?? 0);
     }
     return keep;
   }

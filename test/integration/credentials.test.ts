@@ -133,6 +133,13 @@ describe(`credentials and scripting (ENGINE_NATIVE=${native})`, () => {
     const none = await runEngine(['restore', 'latest', '--repo', repo, '--target', join(work, 'none')], { env: { ENGINE_HOST: 'no-such-host' }, native });
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain('ENGINE_HOST');
+    // dump's "latest" too, as restic's; --host "" undoes it.
+    const dumpNone = await runEngine(['dump', 'latest', join(src, 'a.txt'), '--repo', repo], { env: { ENGINE_HOST: 'no-such-host' }, native });
+    expect(dumpNone.code).not.toBe(0);
+    expect(dumpNone.stderr).toContain('ENGINE_HOST');
+    const dumpAny = await runEngine(['dump', 'latest', join(src, 'a.txt'), '--repo', repo, '--host', ''], { env: { ENGINE_HOST: 'no-such-host' }, native });
+    expect(dumpAny.code, dumpAny.stderr).toBe(0);
+    expect(dumpAny.stdout).toBe('a\n');
   });
 
   it('version names engine, Node and the primitives in use, also as JSON', async () => {

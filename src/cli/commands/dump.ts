@@ -8,11 +8,12 @@ import { type DumpSource, locate, splitSubfolder, subfolderTree, writeContent, w
 import { TAR_END } from '../../inspect/tar.js';
 import { IndexedRepository } from '../../repository/indexed-repository.js';
 import type { GlobalOptions } from '../context.js';
+import { snapshotFilterFromFlags, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import type { Output } from '../output.js';
 import { memoryPlan, openIndex, openRepository } from '../session.js';
 import { fileSink, type Sink, stdoutSink, untilReaderLeaves } from '../sink.js';
 
-export interface DumpFlags extends GlobalOptions {
+export interface DumpFlags extends GlobalOptions, SnapshotFilterFlags {
   memBudget?: string;
   archive?: string;
   target?: string;
@@ -31,7 +32,8 @@ export async function dumpCommand(ref: string, path: string, flags: DumpFlags, o
   const index = await openIndex(session, memoryPlan(session, flags.memBudget, out), out, signal);
   const indexed = new IndexedRepository(repo, index);
   const { ref: snapshotRef, subfolder } = splitSubfolder(ref);
-  const { snapshot } = await repo.resolveSnapshot(snapshotRef);
+  // As restic's dump: --host, --tag and --path (and ENGINE_HOST) choose what "latest" is.
+  const { snapshot } = await repo.resolveSnapshot(snapshotRef, snapshotFilterFromFlags(flags));
   const src: DumpSource = {
     load: (id: BlobId) => indexed.treeEntries(id),
     loadData: (id) => indexed.loadBlob(BlobType.DATA, id),

@@ -8,7 +8,7 @@ import { indexAllowance } from '../../memory/planner.js';
 import { scratchFor } from '../scratch.js';
 import { formatBytes } from '../../util/bytes.js';
 import { repoLocation, type GlobalOptions } from '../context.js';
-import { selectSnapshots } from '../../repository/snapshot-filter.js';
+import { filterIsEmpty, selectSnapshots } from '../../repository/snapshot-filter.js';
 import { snapshotFilterFromFlags, warnFilterIgnored, type SnapshotFilterFlags } from '../snapshot-filter-flags.js';
 import { type StatsFigures, statsJson } from '../json/stats-json.js';
 import type { Output } from '../output.js';
@@ -26,7 +26,8 @@ export async function statsCommand(refs: string[], flags: GlobalOptions & Snapsh
   const index = await openIndex(session, plan, out);
   const indexed = new IndexedRepository(repo, index);
   // As restic: the snapshots named (ids or "latest"), else every one --host/--tag/--path keep.
-  const selection = selectSnapshots(await repo.listSnapshots(), refs, snapshotFilterFromFlags(flags), repoLocation(flags));
+  const filter = snapshotFilterFromFlags(flags);
+  const selection = selectSnapshots(await repo.listSnapshots(), refs, filter, repoLocation(flags));
   if (selection.filterIgnored) warnFilterIgnored(out);
   const snaps = selection.snapshots;
   let files = 0;
@@ -99,7 +100,7 @@ export async function statsCommand(refs: string[], flags: GlobalOptions & Snapsh
     out.data(statsJson(stats));
     return 0;
   }
-  out.result(`snapshots:            ${stats.snapshots}${refs.length === 0 ? ' (all)' : ''}`);
+  out.result(`snapshots:            ${stats.snapshots}${refs.length === 0 && filterIsEmpty(filter) ? ' (all)' : ''}`);
   out.result(`files:                ${stats.files}, restoring to ${formatBytes(stats.restoreBytes)}`);
   out.result(`distinct blobs:       ${stats.dataBlobs} data + ${stats.treeBlobs} tree, ${formatBytes(stats.uniqueRawBytes)} raw, ${formatBytes(stats.uniqueStoredBytes)} stored`);
   out.result(`deduplication:        ${stats.dedupRatio.toFixed(2)}x, compression ${stats.compressionRatio.toFixed(2)}x`);
