@@ -382,11 +382,11 @@ export async function runScale(a: Args, note: (m: string) => void): Promise<Scal
   if (victims[0]) await fsp.appendFile(join(src, victims[0].name), 'appended by the scale benchmark\n');
   const second = await engine('backup-incremental', 'backup', [src], backup);
   let restored = false;
-  if (second && typeof second.snapshotId === 'string') {
-    await engine('restore', 'restore', [second.snapshotId, '--target', out]);
+  if (second && typeof second.snapshot_id === 'string') {
+    await engine('restore', 'restore', [second.snapshot_id, '--target', out]);
     // Again into the same target, with what a restic user adds for a mirror: --delete (both
     // listings walked side by side) and --verify (every file read back and hashed).
-    await engine('restore-delete-verify', 'restore', [second.snapshotId, '--target', out, '--delete', '--verify']);
+    await engine('restore-delete-verify', 'restore', [second.snapshot_id, '--target', out, '--delete', '--verify']);
     restored = true;
   } else {
     skipped('restore', 'no backup to restore');
