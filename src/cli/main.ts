@@ -506,7 +506,8 @@ async function main(given: string[]): Promise<number> {
   let profileName: string | null = null;
   // A profile's flags (--config FILE, -P NAME: src/cli/profiles.ts) become command-line flags;
   // the module (and its TOML parser) is loaded only then.
-  if (given.some((a) => a === '--config' || a.startsWith('--config=') || a === '-P' || a === '--profile' || a.startsWith('--profile='))) {
+  // -PNAME too (the attached form): without --config it read no profile and was refused.
+  if (given.some((a) => a === '--config' || a.startsWith('--config=') || a.startsWith('-P') || a === '--profile' || a.startsWith('--profile='))) {
     try {
       const { expandProfile } = await import('./profiles.js');
       ({ argv, hooks, sends, profile: profileName } = expandProfile(given, program));

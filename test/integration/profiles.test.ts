@@ -110,6 +110,10 @@ describe(`profiles (ENGINE_NATIVE=${native})`, () => {
     const r = await runEngine(['-P', 'nas', 'snapshots'], { env: { XDG_CONFIG_HOME: home }, native });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('snapshot(s)');
+    // The attached form, without --config, reads the default file too.
+    const attached = await runEngine(['-Pnas', 'snapshots'], { env: { XDG_CONFIG_HOME: home }, native });
+    expect(attached.code, attached.stderr).toBe(0);
+    expect(attached.stdout).toContain('snapshot(s)');
   });
 
   it('mistakes in the file are usage errors (exit 2) that name them', async () => {
