@@ -131,6 +131,17 @@ export interface ProgressFigures {
 }
 
 /**
+ * The fraction done, 0 to 1, for the line's percent and --json's percent_done: below 1 (at most
+ * 0.999) until finish() says everything is stored, since read is not stored; null while the total
+ * is not known and the work not done.
+ */
+export function fractionDone(f: ProgressFigures): number | null {
+  if (f.done) return 1;
+  if (f.totalBytes === null || f.totalBytes <= 0) return null;
+  return Math.min(0.999, f.bytes / f.totalBytes);
+}
+
+/**
  * The line, at most `width` characters: the figures that matter most first (percent and ETA,
  * files, bytes, rate, stored, errors), then the current file, cut from its start to what is left.
  * Parts that do not fit are left out whole, from the least useful.
@@ -141,8 +152,7 @@ export function progressText(label: string, f: ProgressFigures, width: number): 
   let eta = '';
   if (f.totalBytes !== null && f.totalBytes > 0) {
     // Read is not stored: below 100% until finish() says everything is.
-    const p = f.done ? 100 : Math.min(99.9, (100 * f.bytes) / f.totalBytes);
-    percent = `${p.toFixed(1)}%`;
+    percent = `${(100 * fractionDone(f)!).toFixed(1)}%`;
     // Everything read, not yet all stored (an upload limited by --limit-upload): said as such.
     if (!f.done && f.bytes >= f.totalBytes) eta = 'storing';
     else if (!f.done && rate > 0) {

@@ -1,7 +1,7 @@
 // `engine check` as a user runs it: a sound repository passes; a flipped bit in each kind of object
 // (pack data, pack header, index, tree, snapshot, config, key), a deleted pack and a junk object
 // are each reported naming the object, with exit 4 for damage and 0 for mere warnings.
-import { cp, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { cp, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { workdirPerFile } from '../support/workdir.js';
@@ -11,22 +11,10 @@ import type { BlobId, PackId } from '../../src/format/ids.js';
 import { packName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
-import { dataPacks } from '../support/repo-files.js';
+import { dataPacks, flipByte } from '../support/repo-files.js';
 import { makeTree } from '../support/tree.js';
 
 const native = currentNative();
-
-async function flipByte(path: string, at: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, at);
-    b[0] = b[0]! ^ 0x08;
-    await fh.write(b, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
-}
 
 async function firstFile(dir: string): Promise<string> {
   const names = (await readdir(dir)).sort();

@@ -5,7 +5,7 @@
 // between; what each command should say is worked out from the repository itself (the real
 // classes, as test/integration/check.test.ts does).
 import { randomBytes } from 'node:crypto';
-import { chmod, cp, mkdir, open, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPrimitives } from '../../native-bindings/index.js';
@@ -16,7 +16,7 @@ import { packName } from '../../src/repository/layout.js';
 import { Repository } from '../../src/repository/repository.js';
 import { currentNative, runEngine, TEST_PASSWORD } from '../support/cli.js';
 import { validateLines } from '../support/json-schema.js';
-import { dataPacks } from '../support/repo-files.js';
+import { dataPacks, flipByte } from '../support/repo-files.js';
 import { workdirPerFile } from '../support/workdir.js';
 
 const native = currentNative();
@@ -31,18 +31,6 @@ interface Shape {
   below: Map<string, BlobId>;
   /** Data blob of each file, by its path under the backed-up folder ('edit.txt', 'new/file.txt'). */
   blob: Map<string, BlobId>;
-}
-
-async function flipByte(path: string, at: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, at);
-    b[0] = b[0]! ^ 0x08;
-    await fh.write(b, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
 }
 
 describe(`--json of diff, stats, check and find (ENGINE_NATIVE=${native})`, () => {

@@ -43,3 +43,16 @@ export function repoChanges(before: Map<string, RepoFile>, after: Map<string, Re
 export async function dataPacks(root: string): Promise<RepoFile[]> {
   return [...(await listRepo(root)).values()].filter((f) => f.name.startsWith('data/')).sort((a, b) => b.size - a.size);
 }
+
+/** Flips one bit of the byte at `at` of a stored file: damage a check must find. */
+export async function flipByte(path: string, at: number): Promise<void> {
+  const fh = await fsp.open(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, at);
+    b[0] = b[0]! ^ 0x08;
+    await fh.write(b, 0, 1, at);
+  } finally {
+    await fh.close();
+  }
+}

@@ -2,13 +2,11 @@
 // terminal line shows (src/cli/progress.ts). Schemas: docs/json/backup.schema.json and
 // docs/json/restore.schema.json.
 import { displayName } from '../../fs/names.js';
-import type { ProgressFigures } from '../progress.js';
+import { fractionDone, type ProgressFigures } from '../progress.js';
 
-/** Below 1 until everything is stored (as the line's 100%): read is not stored. */
+/** Below 1 until everything is stored (as the line's 100%); 0 while the total is not known. */
 function percentDone(f: ProgressFigures): number {
-  if (f.done) return 1;
-  if (f.totalBytes === null || f.totalBytes <= 0) return 0;
-  return Math.min(0.999, f.bytes / f.totalBytes);
+  return fractionDone(f) ?? 0;
 }
 
 export function backupStatus(f: ProgressFigures): Record<string, unknown> {
